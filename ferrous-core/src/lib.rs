@@ -1,1 +1,44 @@
-//! placeholder
+//! The Ferrous database core: an embeddable, thread-safe, Redis-compatible database.
+//!
+//! ```
+//! use ferrous_core::Database;
+//! let db = Database::new();
+//! db.set("counter", "10").unwrap();
+//! assert_eq!(db.incr_by("counter", 5).unwrap(), 15);
+//! ```
+//!
+//! Layout:
+//! - [`db`]: [`Database`], the handle (clone it freely), its builder and background cycle.
+//! - [`keyspace`]: a logical database split into lock-protected shards; expiry index.
+//! - [`dict`]: the chained hash table under each shard (SCAN cursors, random sampling).
+//! - [`access`]: how operations lock and reach keys; shared by the typed API and commands.
+//! - [`value`], [`bytes`]: stored values and the inline small-string type.
+//! - [`types`]: the typed API (`db.set`, `db.incr_by`, `db.expire`, `db.scan`, ...).
+//! - [`commands`]: the command table (Redis metadata + handlers) and dispatch.
+//! - [`client`]: per-connection state and the client registry.
+//! - [`config`]: redis.conf directives, CONFIG GET/SET.
+//! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
+#![warn(missing_docs)]
+
+pub mod access;
+pub mod bytes;
+pub mod client;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod dict;
+pub mod error;
+pub mod glob;
+pub mod keyspace;
+pub mod types;
+pub mod util;
+pub mod value;
+
+pub use client::{ClientState, ConnectionInfo};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Config;
+pub use db::{Builder, Database, ServerHooks};
+pub use error::{Error, Result};
+pub use ferrous_resp::Value as RespValue;
+pub use types::*;

@@ -1,0 +1,104 @@
+//! [`Access`]: how operations reach the keyspace of one logical database.
+//!
+//! Both the typed API and the command handlers go through `Access`, so they lock the same
+//! way and see the same semantics. Every method takes a closure and holds the shard lock
+//! only for the closure's duration.
+//!
+//! Lock order: shards are locked in ascending index order; a multi-key operation collects
+//! its distinct shards, sorts them, and locks them in that order. Nothing takes a shard lock
+//! while holding another unless it follows that order, so no deadlock is possible.
+use crate::db::Inner;
+use crate::dict::Node;
+use crate::keyspace::{KeyHash, Keyspace, Lookup, Shard};
+use crate::value::Value;
+use parking_lot::RwLockWriteGuard;
+use std::hash::BuildHasher;
+
+/// A view of one logical database at one instant (`now`, in Unix ms).
+#[derive(Clone, Copy)]
+pub struct Access<'a> {
+    pub(crate) inner: &'a Inner,
+    /// The database index.
+    pub db: usize,
+    /// The time this operation runs at (Redis snapshots time once per command).
+    pub now: i64,
+}
+
+impl<'a> Access<'a> {
+    pub(crate) fn new(inner: &'a Inner, db: usize, now: i64) -> Self {
+        Access { inner, db, now }
+    }
+
+    /// The keyspace.
+    #[inline]
+    pub fn keyspace(&self) -> &'a Keyspace {
+        &self.inner.dbs[self.db]
+    }
+
+    /// Another database at the same instant.
+    pub fn with_db(&self, db: usize) -> Access<'a> {
+        Access { db, ..*self }
+    }
+
+    /// The hash of a key.
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> KeyHash {
+        KeyHash(self.inner.hasher.hash_one(key))
+    }
+
+    /// Runs `f` on the live entry of `key` (or `None`) under the shard's read lock.
+    #[inline]
+    pub fn read<R>(&self, key: &[u8], f: impl FnOnce(Option<&Node<Value>>) -> R) -> R {
+        let h = self.hash(key);
+        let lock = self.keyspace().shard(h);
+        {
+            let shard = lock.read();
+            match shard.lookup(h, key, self.now) {
+                Lookup::Live(n) => return f(Some(n)),
+                Lookup::Missing => return f(None),
+                Lookup::Expired => {}
+            }
+        }
+        // Rare: the key expired. Delete it under the write lock, as Redis's lazy expiry does.
+        lock.write().expire_if_needed(h, key, self.now);
+        f(None)
+    }
+
+    /// Runs `f` with the shard of `key` write-locked (expired keys are deleted lazily by the
+    /// shard methods `f` calls).
+    #[inline]
+    pub fn write<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, KeyHash) -> R) -> R {
+        let h = self.hash(key);
+        let mut shard = self.keyspace().shard(h).write();
+        f(&mut shard, h)
+    }
+
+    /// Runs `f` with the shards of all `keys` write-locked (in ascending order).
+    pub fn write_many<R>(&self, keys: &[&[u8]], f: impl FnOnce(&mut MultiShard<'_>) -> R) -> R {
+        let hashes: Vec<KeyHash> = keys.iter().map(|k| self.hash(k)).collect();
+        let mut idx: Vec<usize> = hashes.iter().map(|h| h.shard()).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let ks = self.keyspace();
+        let guards = idx.iter().map(|&i| (i, ks.shard_at(i).write())).collect();
+        let mut m = MultiShard { guards, now: self.now };
+        f(&mut m)
+    }
+}
+
+/// Several write-locked shards of one keyspace (see [`Access::write_many`]).
+pub struct MultiShard<'a> {
+    guards: Vec<(usize, RwLockWriteGuard<'a, Shard>)>,
+    /// The operation's time.
+    pub now: i64,
+}
+
+impl MultiShard<'_> {
+    /// The shard holding a hash. The hash must belong to one of the keys given to
+    /// `write_many`.
+    pub fn shard(&mut self, h: KeyHash) -> &mut Shard {
+        let i = h.shard();
+        let pos = self.guards.iter().position(|(s, _)| *s == i).expect("key was declared to write_many");
+        &mut self.guards[pos].1
+    }
+}

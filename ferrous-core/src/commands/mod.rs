@@ -1,0 +1,447 @@
+//! The command table: every command's Redis metadata and handler, and dispatch.
+//!
+//! Metadata (arity, flags, key positions, ACL categories, docs) is not typed in by hand: it
+//! is Redis 7.0's own `COMMAND INFO` / `COMMAND DOCS` output, stored in `data/*.resp`
+//! (regenerate with `tools/gen_command_data.py`) and parsed once per process. Each family
+//! module lists its handlers (`COMMANDS`: name -> fn); the table joins the two, so a command
+//! is declared in exactly one place and `COMMAND INFO` matches Redis byte for byte.
+//!
+//! Families: [`strings`], [`keys`], [`connection`], [`server`].
+use crate::access::Access;
+use crate::client::ClientState;
+use crate::db::Database;
+use crate::error::{Error, Result};
+use ferrous_resp::{Args, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+pub mod reply;
+pub use reply::Reply;
+
+pub mod connection;
+pub mod keys;
+pub mod server;
+pub mod strings;
+
+/// A command handler: parses `ctx.args`, runs the operation, writes `ctx.out`.
+/// An `Err` becomes the error reply (nothing may have been written to `ctx.out` then).
+pub type Handler = fn(&mut Ctx<'_>) -> Result<()>;
+
+/// Everything a handler can use.
+pub struct Ctx<'a> {
+    /// The database handle (for whole-database operations and configuration).
+    pub db: &'a Database,
+    /// The selected database at this command's instant.
+    pub access: Access<'a>,
+    /// The calling client.
+    pub client: &'a mut ClientState,
+    /// The arguments, the command name first.
+    pub args: Args<'a>,
+    /// Where the reply goes.
+    pub out: Reply<'a>,
+    /// The command being run.
+    pub spec: &'static CommandSpec,
+}
+
+impl<'a> Ctx<'a> {
+    /// Argument `i` (the arity was checked).
+    #[inline]
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        self.args.at(i)
+    }
+    /// Number of arguments including the name.
+    #[inline]
+    pub fn argc(&self) -> usize {
+        self.args.len()
+    }
+    /// The time this command runs at.
+    #[inline]
+    pub fn now(&self) -> i64 {
+        self.access.now
+    }
+}
+
+/// Command flags, from Redis's COMMAND INFO.
+pub mod flags {
+    #![allow(missing_docs)]
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const FAST: u32 = 1 << 9;
+    pub const NO_AUTH: u32 = 1 << 10;
+    pub const MAY_REPLICATE: u32 = 1 << 11;
+    pub const NO_MULTI: u32 = 1 << 12;
+    pub const MOVABLEKEYS: u32 = 1 << 13;
+    pub const ALLOW_BUSY: u32 = 1 << 14;
+    pub const SKIP_MONITOR: u32 = 1 << 15;
+    pub const SKIP_SLOWLOG: u32 = 1 << 16;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+
+    pub(crate) fn from_name(s: &str) -> u32 {
+        match s {
+            "write" => WRITE,
+            "readonly" => READONLY,
+            "denyoom" => DENYOOM,
+            "admin" => ADMIN,
+            "pubsub" => PUBSUB,
+            "noscript" => NOSCRIPT,
+            "blocking" => BLOCKING,
+            "loading" => LOADING,
+            "stale" => STALE,
+            "fast" => FAST,
+            "no_auth" => NO_AUTH,
+            "may_replicate" => MAY_REPLICATE,
+            "no_multi" => NO_MULTI,
+            "movablekeys" => MOVABLEKEYS,
+            "allow_busy" => ALLOW_BUSY,
+            "skip_monitor" => SKIP_MONITOR,
+            "skip_slowlog" => SKIP_SLOWLOG,
+            "no_mandatory_keys" => NO_MANDATORY_KEYS,
+            _ => 0,
+        }
+    }
+}
+
+/// Per-command counters for INFO commandstats.
+#[derive(Default, Debug)]
+pub struct CommandStats {
+    /// Successful or failed executions.
+    pub calls: AtomicU64,
+    /// Microseconds spent.
+    pub usec: AtomicU64,
+    /// Rejected before execution (arity, auth...).
+    pub rejected: AtomicU64,
+    /// Executed but replied with an error.
+    pub failed: AtomicU64,
+}
+
+/// One command (or subcommand, named `container|sub`).
+pub struct CommandSpec {
+    /// Lower-case full name (`get`, `config|get`).
+    pub name: String,
+    /// Redis arity: exact if positive, minimum if negative (counts the name).
+    pub arity: i64,
+    /// [`flags`] bits.
+    pub flags: u32,
+    /// First key position (0: none).
+    pub first_key: i64,
+    /// Last key position (negative: from the end).
+    pub last_key: i64,
+    /// Step between keys.
+    pub key_step: i64,
+    /// The handler; `None` for a container whose subcommands do the work.
+    pub handler: Option<Handler>,
+    /// Subcommands by lower-case name.
+    pub subcommands: HashMap<Vec<u8>, &'static CommandSpec>,
+    /// Redis's COMMAND INFO entry (subcommands limited to those implemented).
+    pub info: Value,
+    /// Redis's COMMAND DOCS entry.
+    pub docs: Option<Value>,
+    /// Counters.
+    pub stats: CommandStats,
+}
+
+impl CommandSpec {
+    /// True if the flag bit is set.
+    #[inline]
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+    /// Checks an argument count against the arity.
+    #[inline]
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let argc = argc as i64;
+        if self.arity >= 0 {
+            argc == self.arity
+        } else {
+            argc >= -self.arity
+        }
+    }
+    /// Positions of the key arguments in `args` (from first/last/step; commands with
+    /// movable keys compute theirs in `keys::command_getkeys`).
+    pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 || self.key_step <= 0 {
+            return vec![];
+        }
+        let last = if self.last_key < 0 { argc as i64 + self.last_key } else { self.last_key };
+        (self.first_key..=last.min(argc as i64 - 1)).step_by(self.key_step as usize).map(|i| i as usize).collect()
+    }
+}
+
+/// All implemented commands.
+pub struct CommandTable {
+    by_name: HashMap<Vec<u8>, &'static CommandSpec>,
+}
+
+static TABLE: OnceLock<CommandTable> = OnceLock::new();
+
+/// The process-wide command table.
+pub fn table() -> &'static CommandTable {
+    TABLE.get_or_init(CommandTable::build)
+}
+
+/// Every family's handlers.
+fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
+    strings::COMMANDS.iter().chain(keys::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS)
+}
+
+fn parse_data(bytes: &[u8]) -> Value {
+    match ferrous_resp::parse_value(bytes) {
+        Ok(Some((v, _))) => v,
+        _ => panic!("corrupt built-in command data"),
+    }
+}
+
+fn info_name(entry: &Value) -> Option<String> {
+    match entry {
+        Value::Array(items) => items.first().and_then(|n| n.as_bytes()).map(|b| String::from_utf8_lossy(b).into_owned()),
+        _ => None,
+    }
+}
+
+impl CommandTable {
+    fn build() -> CommandTable {
+        let info = parse_data(include_bytes!("data/command-info.resp"));
+        let docs = parse_data(include_bytes!("data/command-docs.resp"));
+        let Value::Array(info) = info else { panic!("command info is not an array") };
+        let mut docs_by_name: HashMap<String, Value> = HashMap::new();
+        if let Value::Map(pairs) = docs {
+            for (k, v) in pairs {
+                if let Some(name) = k.as_bytes() {
+                    docs_by_name.insert(String::from_utf8_lossy(name).into_owned(), v);
+                }
+            }
+        }
+        let handlers: HashMap<&str, Handler> = all_handlers().map(|(n, h)| (*n, *h)).collect();
+        let mut by_name = HashMap::new();
+        for entry in info {
+            let Some(name) = info_name(&entry) else { continue };
+            let doc = docs_by_name.remove(&name);
+            if let Some(spec) = build_spec(entry, doc, &handlers) {
+                by_name.insert(name.into_bytes(), &*Box::leak(Box::new(spec)));
+            }
+        }
+        for (name, _) in all_handlers() {
+            let top = name.split('|').next().unwrap_or(name);
+            assert!(by_name.contains_key(top.as_bytes()), "handler for {name} has no Redis metadata");
+        }
+        CommandTable { by_name }
+    }
+
+    /// Looks a command up by name, case-insensitively.
+    #[inline]
+    pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.by_name.get(&lower[..]).copied()
+    }
+
+    /// Every top-level command.
+    pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {
+        self.by_name.values().copied()
+    }
+
+    /// Number of top-level commands.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// True if empty (never, in practice).
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Resolves `args` to the command (or subcommand) to run, with Redis's errors for
+    /// unknown commands, unknown subcommands and wrong arity.
+    pub fn resolve(&self, args: &Args<'_>) -> std::result::Result<&'static CommandSpec, Error> {
+        let name = args.at(0);
+        let Some(spec) = self.get(name) else {
+            return Err(unknown_command(args));
+        };
+        if !spec.subcommands.is_empty() && args.len() >= 2 {
+            let sub = args.at(1);
+            let mut lower = sub.to_vec();
+            lower.make_ascii_lowercase();
+            let Some(sub_spec) = spec.subcommands.get(&lower) else {
+                return Err(Error::UnknownSubcommand {
+                    cmd: spec.name.to_ascii_uppercase(),
+                    sub: trunc(sub, 128),
+                });
+            };
+            if !sub_spec.arity_ok(args.len()) {
+                return Err(Error::WrongArity(sub_spec.name.clone()));
+            }
+            return Ok(sub_spec);
+        }
+        if !spec.arity_ok(args.len()) {
+            return Err(Error::WrongArity(spec.name.clone()));
+        }
+        if spec.handler.is_none() {
+            // A container sent without a subcommand that passed the arity check.
+            return Err(Error::WrongArity(spec.name.clone()));
+        }
+        Ok(spec)
+    }
+}
+
+fn trunc(b: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+}
+
+/// Redis's "unknown command" error, quoting the first arguments.
+pub fn unknown_command(args: &Args<'_>) -> Error {
+    let mut quoted = String::new();
+    for a in args.iter().skip(1) {
+        if quoted.len() >= 128 {
+            break;
+        }
+        let room = 128 - quoted.len();
+        quoted.push('\'');
+        quoted.push_str(&trunc(a, room));
+        quoted.push_str("' ");
+    }
+    Error::UnknownCommand { name: trunc(args.at(0), 128), args: quoted }
+}
+
+fn build_spec(entry: Value, docs: Option<Value>, handlers: &HashMap<&str, Handler>) -> Option<CommandSpec> {
+    let Value::Array(mut items) = entry else { return None };
+    if items.len() < 10 {
+        return None;
+    }
+    let name = info_name(&Value::Array(items.clone()))?;
+    let int = |v: &Value| v.as_int().unwrap_or(0);
+    let mut flag_bits = 0;
+    if let Value::Set(fl) | Value::Array(fl) = &items[2] {
+        for f in fl {
+            if let Value::Simple(s) = f {
+                flag_bits |= flags::from_name(s);
+            }
+        }
+    }
+    let mut subcommands = HashMap::new();
+    let mut sub_docs: HashMap<String, Value> = HashMap::new();
+    if let Some(Value::Map(d)) = &docs {
+        for (k, v) in d {
+            if k.as_bytes() == Some(b"subcommands") {
+                if let Value::Map(subs) = v {
+                    for (sk, sv) in subs {
+                        if let Some(n) = sk.as_bytes() {
+                            sub_docs.insert(String::from_utf8_lossy(n).into_owned(), sv.clone());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut kept_subs = Vec::new();
+    if let Value::Array(subs) = std::mem::replace(&mut items[9], Value::Array(vec![])) {
+        for sub in subs {
+            let Some(sub_name) = info_name(&sub) else { continue };
+            let doc = sub_docs.remove(&sub_name);
+            if let Some(spec) = build_spec(sub.clone(), doc, handlers) {
+                let short = sub_name.split('|').nth(1).unwrap_or(&sub_name).as_bytes().to_vec();
+                subcommands.insert(short, &*Box::leak(Box::new(spec)));
+                kept_subs.push(sub);
+            }
+        }
+    }
+    let handler = handlers.get(name.as_str()).copied();
+    if handler.is_none() && subcommands.is_empty() {
+        return None;
+    }
+    items[9] = Value::Array(kept_subs);
+    let docs = docs.map(|d| filter_doc_subcommands(d, &subcommands));
+    Some(CommandSpec {
+        arity: int(&items[1]),
+        first_key: int(&items[3]),
+        last_key: int(&items[4]),
+        key_step: int(&items[5]),
+        name,
+        flags: flag_bits,
+        handler,
+        subcommands,
+        info: Value::Array(items),
+        docs,
+        stats: CommandStats::default(),
+    })
+}
+
+fn filter_doc_subcommands(doc: Value, subs: &HashMap<Vec<u8>, &'static CommandSpec>) -> Value {
+    let Value::Map(pairs) = doc else { return doc };
+    Value::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| {
+                if k.as_bytes() == Some(b"subcommands") {
+                    if let Value::Map(s) = v {
+                        let kept = s
+                            .into_iter()
+                            .filter(|(sk, _)| {
+                                sk.as_bytes()
+                                    .and_then(|n| n.split(|&c| c == b'|').nth(1))
+                                    .is_some_and(|short| subs.contains_key(short))
+                            })
+                            .collect();
+                        return (k, Value::Map(kept));
+                    }
+                }
+                (k, v)
+            })
+            .collect(),
+    )
+}
+
+/// Executes one command for `client`, appending its reply to `out`.
+///
+/// This is the single entry point used by the server, by [`Database::execute`] and (later)
+/// by scripts: lookup, arity, authentication, the handler, error replies and statistics.
+pub fn dispatch(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>) {
+    if args.is_empty() {
+        return;
+    }
+    let resp3 = client.resp3();
+    let spec = match table().resolve(&args) {
+        Ok(spec) => spec,
+        Err(e) => {
+            if let Some(spec) = table().get(args.at(0)) {
+                spec.stats.rejected.fetch_add(1, Relaxed);
+            }
+            db.inner.stats.error(&e);
+            Reply::new(out, resp3).error(&e);
+            return;
+        }
+    };
+    if !client.authenticated && !spec.has(flags::NO_AUTH) && !(spec.name == "hello" && args.len() > 2) {
+        spec.stats.rejected.fetch_add(1, Relaxed);
+        db.inner.stats.error(&Error::NoAuth);
+        Reply::new(out, resp3).error(&Error::NoAuth);
+        return;
+    }
+    let Some(handler) = spec.handler else { return };
+    let started = std::time::Instant::now();
+    let now = db.inner.clock.now_ms();
+    let access = Access::new(&db.inner, client.db, now);
+    let mut ctx = Ctx { db, access, client, args, out: Reply::new(out, resp3), spec };
+    let mark = ctx.out.len();
+    let result = handler(&mut ctx);
+    if let Err(e) = result {
+        ctx.out.truncate(mark);
+        ctx.out.error(&e);
+        spec.stats.failed.fetch_add(1, Relaxed);
+        db.inner.stats.error(&e);
+    }
+    spec.stats.calls.fetch_add(1, Relaxed);
+    spec.stats.usec.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+}

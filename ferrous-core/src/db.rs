@@ -1,0 +1,330 @@
+//! [`Database`]: the embeddable, thread-safe database handle.
+use crate::access::Access;
+use crate::client::{ClientRegistry, ClientState, ConnectionInfo};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::keyspace::{Keyspace, SHARDS};
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// Number of logical databases (`SELECT 0..15`).
+pub const DEFAULT_DATABASES: usize = 16;
+
+/// Server-wide counters (INFO stats).
+#[derive(Default)]
+pub struct Stats {
+    /// Connections accepted.
+    pub connections_received: AtomicU64,
+    /// Connections refused (maxclients).
+    pub rejected_connections: AtomicU64,
+    /// Commands processed.
+    pub commands_processed: AtomicU64,
+    /// Bytes read from clients.
+    pub net_input_bytes: AtomicU64,
+    /// Bytes written to clients.
+    pub net_output_bytes: AtomicU64,
+    /// Lookups that found a key.
+    pub keyspace_hits: AtomicU64,
+    /// Lookups that found nothing.
+    pub keyspace_misses: AtomicU64,
+    /// Error replies, by error code (`ERR`, `WRONGTYPE`...).
+    pub errors: Mutex<HashMap<String, u64>>,
+    /// Total error replies.
+    pub total_errors: AtomicU64,
+}
+
+impl Stats {
+    /// Counts an error reply under its code.
+    pub fn error(&self, e: &Error) {
+        self.total_errors.fetch_add(1, Relaxed);
+        let text = e.to_string();
+        let code = text.split(' ').next().unwrap_or("ERR").to_string();
+        *self.errors.lock().entry(code).or_default() += 1;
+    }
+}
+
+/// Hook the server installs to learn about requests only it can carry out.
+pub trait ServerHooks: Send + Sync {
+    /// SHUTDOWN was called; the server should stop (after saving, if asked).
+    fn shutdown(&self);
+}
+
+/// State shared by every handle of one database.
+pub struct Inner {
+    pub(crate) dbs: Box<[Keyspace]>,
+    pub(crate) hasher: foldhash::fast::FixedState,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// Configuration.
+    pub config: RwLock<Config>,
+    /// Counters.
+    pub stats: Stats,
+    /// Connected clients.
+    pub clients: ClientRegistry,
+    /// `requirepass`, mirrored for the connection path.
+    pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
+    /// Start time (Unix ms).
+    pub started_ms: i64,
+    /// Writes since the last save.
+    pub dirty: AtomicU64,
+    /// Unix time (s) of the last successful save.
+    pub last_save: AtomicI64,
+    pub(crate) active_expire: AtomicBool,
+    pub(crate) hooks: RwLock<Option<Arc<dyn ServerHooks>>>,
+    stop: Mutex<bool>,
+    stop_cv: Condvar,
+}
+
+impl Inner {
+    /// Number of logical databases.
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+    /// A logical database.
+    pub fn keyspace(&self, i: usize) -> &Keyspace {
+        &self.dbs[i]
+    }
+}
+
+/// Stops the background thread when the last handle goes away.
+struct Owner {
+    inner: Arc<Inner>,
+    background: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        *self.inner.stop.lock() = true;
+        self.inner.stop_cv.notify_all();
+        if let Some(h) = self.background.lock().take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// An embeddable Redis-compatible database.
+///
+/// Cheap to clone (an `Arc` inside) and `Send + Sync`: share it between threads freely.
+/// Each handle addresses one logical database (0 by default; see [`Database::select`]).
+///
+/// ```
+/// use ferrous_core::Database;
+/// let db = Database::new();
+/// db.set("greeting", "hello").unwrap();
+/// assert_eq!(db.get("greeting").unwrap(), Some(b"hello".to_vec()));
+/// ```
+#[derive(Clone)]
+pub struct Database {
+    owner: Arc<Owner>,
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) index: usize,
+}
+
+/// How to build a [`Database`].
+pub struct Builder {
+    clock: Arc<dyn Clock>,
+    config: Config,
+    active_expire: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder { clock: Arc::new(SystemClock), config: Config::default(), active_expire: true }
+    }
+}
+
+impl Builder {
+    /// Uses `clock` as the time source (tests use a [`crate::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Starts from this configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+    /// Disables the background active-expiry cycle (lazy expiry still applies).
+    pub fn active_expire(mut self, on: bool) -> Self {
+        self.active_expire = on;
+        self
+    }
+    /// Builds the database and starts its background thread.
+    pub fn build(self) -> Database {
+        let ndb = (self.config.get_i64("databases").max(1) as usize).min(1 << 16);
+        let requirepass = self.config.get("requirepass").filter(|p| !p.is_empty()).map(|p| p.as_bytes().to_vec());
+        let seed: u64 = rand::random();
+        let now = self.clock.now_ms();
+        let inner = Arc::new(Inner {
+            dbs: (0..ndb).map(|_| Keyspace::default()).collect(),
+            hasher: foldhash::fast::FixedState::with_seed(seed),
+            clock: self.clock,
+            config: RwLock::new(self.config),
+            stats: Stats::default(),
+            clients: ClientRegistry::default(),
+            requirepass: RwLock::new(requirepass),
+            started_ms: now,
+            dirty: AtomicU64::new(0),
+            last_save: AtomicI64::new(now / 1000),
+            active_expire: AtomicBool::new(self.active_expire),
+            hooks: RwLock::new(None),
+            stop: Mutex::new(false),
+            stop_cv: Condvar::new(),
+        });
+        let bg_inner = inner.clone();
+        let background = std::thread::Builder::new()
+            .name("ferrous-cron".into())
+            .spawn(move || background_loop(&bg_inner))
+            .ok();
+        let owner = Arc::new(Owner { inner: inner.clone(), background: Mutex::new(background) });
+        Database { owner, inner, index: 0 }
+    }
+}
+
+/// The background cycle (Redis's `serverCron` part that belongs to the data): active expiry
+/// `hz` times per second.
+fn background_loop(inner: &Inner) {
+    loop {
+        let hz = inner.config.read().get_i64("hz").clamp(1, 500) as u64;
+        {
+            let mut stop = inner.stop.lock();
+            if *stop {
+                return;
+            }
+            inner.stop_cv.wait_for(&mut stop, Duration::from_millis(1000 / hz));
+            if *stop {
+                return;
+            }
+        }
+        if inner.active_expire.load(Relaxed) {
+            active_expire_cycle(inner, 1000 / hz);
+        }
+    }
+}
+
+/// Redis's slow active-expiry cycle: per shard, sample 20 deadlines, delete expired ones,
+/// repeat while more than 25% of the sample had expired, within a CPU budget of 25% of the
+/// cycle period.
+fn active_expire_cycle(inner: &Inner, period_ms: u64) {
+    const SAMPLES: usize = 20;
+    let budget = Duration::from_micros(period_ms * 1000 / 4);
+    let start = std::time::Instant::now();
+    for ks in inner.dbs.iter() {
+        for i in 0..SHARDS {
+            loop {
+                let now = inner.clock.now_ms();
+                let mut shard = ks.shard_at(i).write();
+                if shard.expires.is_empty() {
+                    break;
+                }
+                let (checked, expired) = shard.active_expire_step(now, SAMPLES);
+                drop(shard);
+                if checked == 0 || expired * 4 <= checked || start.elapsed() > budget {
+                    break;
+                }
+            }
+            if start.elapsed() > budget {
+                return;
+            }
+        }
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Database {
+    /// A database with default configuration, the system clock and active expiry.
+    pub fn new() -> Self {
+        Builder::default().build()
+    }
+    /// A builder for custom clock/configuration.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// A handle to logical database `index` sharing everything with `self`.
+    pub fn select(&self, index: usize) -> Result<Database> {
+        if index >= self.inner.dbs.len() {
+            return Err(Error::DbIndexOutOfRange);
+        }
+        Ok(Database { owner: self.owner.clone(), inner: self.inner.clone(), index })
+    }
+
+    /// The logical database this handle addresses.
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// Shared state (for the server and advanced embedding).
+    pub fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// An [`Access`] to this handle's database at the current time.
+    pub fn access(&self) -> Access<'_> {
+        Access::new(&self.inner, self.index, self.inner.clock.now_ms())
+    }
+
+    /// Installs the server's hooks.
+    pub fn set_server_hooks(&self, hooks: Arc<dyn ServerHooks>) {
+        *self.inner.hooks.write() = Some(hooks);
+    }
+
+    /// Registers a client connection (used by the server for each accepted socket).
+    pub fn connect(&self, conn: ConnectionInfo) -> ClientState {
+        let authenticated = self.inner.requirepass.read().is_none();
+        self.inner.clients.register(conn, self.inner.clock.now_ms(), authenticated)
+    }
+
+    /// Unregisters a client.
+    pub fn disconnect(&self, client: &ClientState) {
+        self.inner.clients.unregister(client.id());
+    }
+
+    /// Runs one command for `client` and appends its RESP reply to `out`.
+    #[inline]
+    pub fn dispatch(&self, client: &mut ClientState, args: ferrous_resp::Args<'_>, out: &mut Vec<u8>) {
+        crate::commands::dispatch(self, client, args, out)
+    }
+
+    /// Runs one command given as arguments (`["SET", "k", "v"]`) on this handle's database
+    /// and returns the reply as a value. Error replies come back as `Value::Error`.
+    ///
+    /// ```
+    /// use ferrous_core::{Database, RespValue};
+    /// let db = Database::new();
+    /// assert_eq!(db.execute(["SET", "k", "v"]), RespValue::ok());
+    /// assert_eq!(db.execute(["GET", "k"]), RespValue::bulk("v"));
+    /// ```
+    pub fn execute<I, A>(&self, args: I) -> ferrous_resp::Value
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        let argv: ferrous_resp::ArgsBuf = args.into_iter().collect();
+        let mut client = self.connect(ConnectionInfo::default());
+        client.authenticated = true;
+        client.select(self.index);
+        let mut out = Vec::new();
+        self.dispatch(&mut client, argv.as_args(), &mut out);
+        self.disconnect(&client);
+        match ferrous_resp::parse_value(&out) {
+            Ok(Some((v, _))) => v,
+            _ => ferrous_resp::Value::Null,
+        }
+    }
+
+    /// Turns the active expiry cycle on or off (DEBUG SET-ACTIVE-EXPIRE).
+    pub fn set_active_expire(&self, on: bool) {
+        self.inner.active_expire.store(on, Relaxed);
+    }
+}

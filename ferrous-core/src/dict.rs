@@ -1,0 +1,310 @@
+//! [`Dict`]: the chained hash table under every keyspace shard.
+//!
+//! Why not `std::collections::HashMap`: three Redis guarantees need bucket-level access.
+//! - SCAN: the cursor walks power-of-two bucket indices in reverse-binary order, so a key
+//!   present for the whole scan is returned even if the table grows or shrinks in between
+//!   (each bucket of the old size maps to a fixed set of buckets of the new size).
+//! - RANDOMKEY and active expiry need cheap random sampling: pick a random non-empty bucket.
+//! - Each entry carries a 32-bit `meta` word (LRU clock and flags) with no padding cost.
+//!
+//! One node is one allocation: `next` + key (24, inline up to 22 bytes) + value + hash + meta.
+//! With a 24-byte value that is 64 bytes. Chains are short: the table doubles when the load
+//! factor reaches 1 and halves below 1/8. Resizing is done at once, not incrementally (Redis
+//! rehashes incrementally); with the keyspace split into shards each table stays small.
+use crate::bytes::SmallBytes;
+use rand::Rng;
+use std::sync::atomic::AtomicU32;
+
+type Link<V> = Option<Box<Node<V>>>;
+
+/// One entry of a [`Dict`].
+pub struct Node<V> {
+    next: Link<V>,
+    /// The key.
+    pub key: SmallBytes,
+    /// The value.
+    pub value: V,
+    hash: u32,
+    /// Per-entry metadata word for the owner (the keyspace keeps LRU time and flags here).
+    /// Atomic so that readers holding only a shared lock can refresh the LRU clock.
+    pub meta: AtomicU32,
+}
+
+/// A chained hash table keyed by byte strings; callers supply the 32-bit hash.
+pub struct Dict<V> {
+    table: Vec<Link<V>>,
+    len: usize,
+}
+
+impl<V> Default for Dict<V> {
+    fn default() -> Self {
+        Dict { table: Vec::new(), len: 0 }
+    }
+}
+
+const MIN_SIZE: usize = 4;
+
+impl<V> Dict<V> {
+    /// Number of entries.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// True when empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Number of buckets.
+    pub fn buckets(&self) -> usize {
+        self.table.len()
+    }
+
+    #[inline]
+    fn slot(&self, hash: u32) -> usize {
+        hash as usize & (self.table.len() - 1)
+    }
+
+    /// The entry for `key`.
+    #[inline]
+    pub fn get(&self, hash: u32, key: &[u8]) -> Option<&Node<V>> {
+        if self.len == 0 {
+            return None;
+        }
+        let mut cur = self.table[self.slot(hash)].as_deref();
+        while let Some(n) = cur {
+            if n.hash == hash && n.key.as_slice() == key {
+                return Some(n);
+            }
+            cur = n.next.as_deref();
+        }
+        None
+    }
+
+    /// The entry for `key`, mutable.
+    #[inline]
+    pub fn get_mut(&mut self, hash: u32, key: &[u8]) -> Option<&mut Node<V>> {
+        if self.len == 0 {
+            return None;
+        }
+        let slot = self.slot(hash);
+        let mut cur = self.table[slot].as_deref_mut();
+        while let Some(n) = cur {
+            if n.hash == hash && n.key.as_slice() == key {
+                return Some(n);
+            }
+            cur = n.next.as_deref_mut();
+        }
+        None
+    }
+
+    /// Inserts a key the caller knows is absent; returns the new entry.
+    pub fn insert_new(&mut self, hash: u32, key: SmallBytes, value: V, meta: u32) -> &mut Node<V> {
+        if self.len >= self.table.len() {
+            self.resize((self.table.len() * 2).max(MIN_SIZE));
+        }
+        let slot = self.slot(hash);
+        let next = self.table[slot].take();
+        self.len += 1;
+        self.table[slot].insert(Box::new(Node { next, key, value, hash, meta: AtomicU32::new(meta) }))
+    }
+
+    /// Removes `key`, returning its node.
+    pub fn remove(&mut self, hash: u32, key: &[u8]) -> Option<Box<Node<V>>> {
+        if self.len == 0 {
+            return None;
+        }
+        let slot = self.slot(hash);
+        let mut link = &mut self.table[slot];
+        while link.as_ref().is_some_and(|n| !(n.hash == hash && n.key.as_slice() == key)) {
+            link = &mut link.as_mut()?.next;
+        }
+        let mut node = link.take()?;
+        *link = node.next.take();
+        self.len -= 1;
+        if self.table.len() > MIN_SIZE && self.len * 8 < self.table.len() {
+            self.resize((self.len.next_power_of_two() * 2).max(MIN_SIZE));
+        }
+        Some(node)
+    }
+
+    fn resize(&mut self, size: usize) {
+        let mut new: Vec<Link<V>> = Vec::with_capacity(size);
+        new.resize_with(size, || None);
+        let mask = size - 1;
+        for mut link in std::mem::take(&mut self.table) {
+            while let Some(mut n) = link {
+                link = n.next.take();
+                let slot = n.hash as usize & mask;
+                n.next = new[slot].take();
+                new[slot] = Some(n);
+            }
+        }
+        self.table = new;
+    }
+
+    /// Removes everything.
+    pub fn clear(&mut self) {
+        for mut link in std::mem::take(&mut self.table) {
+            while let Some(mut n) = link {
+                link = n.next.take();
+            }
+        }
+        self.len = 0;
+    }
+
+    /// Visits the entries of the bucket at `cursor` and returns the next cursor (0 when the
+    /// scan is complete). Cursors follow Redis's reverse-binary order.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&Node<V>)) -> u64 {
+        if self.table.is_empty() {
+            return 0;
+        }
+        let mask = (self.table.len() - 1) as u64;
+        let mut cur = self.table[(cursor & mask) as usize].as_deref();
+        while let Some(n) = cur {
+            f(n);
+            cur = n.next.as_deref();
+        }
+        let mut v = cursor | !mask;
+        v = v.reverse_bits().wrapping_add(1).reverse_bits();
+        v
+    }
+
+    /// Keys of the bucket at `cursor` that satisfy `pred` (for deletion during a scan), plus
+    /// the next cursor.
+    pub fn scan_collect(&self, cursor: u64, mut pred: impl FnMut(&Node<V>) -> bool) -> (Vec<(u32, SmallBytes)>, u64) {
+        let mut out = Vec::new();
+        let next = self.scan(cursor, |n| {
+            if pred(n) {
+                out.push((n.hash, n.key.clone()));
+            }
+        });
+        (out, next)
+    }
+
+    /// A uniformly chosen non-empty bucket, then a uniformly chosen entry in it.
+    pub fn random<R: Rng>(&self, rng: &mut R) -> Option<&Node<V>> {
+        if self.len == 0 {
+            return None;
+        }
+        let mask = self.table.len() - 1;
+        loop {
+            let slot = rng.gen::<usize>() & mask;
+            if let Some(head) = self.table[slot].as_deref() {
+                let mut chain_len = 0;
+                let mut cur = Some(head);
+                while let Some(n) = cur {
+                    chain_len += 1;
+                    cur = n.next.as_deref();
+                }
+                let mut pick = rng.gen_range(0..chain_len);
+                let mut cur = head;
+                while pick > 0 {
+                    cur = cur.next.as_deref()?;
+                    pick -= 1;
+                }
+                return Some(cur);
+            }
+        }
+    }
+
+    /// Iterates over every entry.
+    pub fn iter(&self) -> impl Iterator<Item = &Node<V>> {
+        self.table.iter().flat_map(|head| {
+            let mut cur = head.as_deref();
+            std::iter::from_fn(move || {
+                let n = cur?;
+                cur = n.next.as_deref();
+                Some(n)
+            })
+        })
+    }
+
+    /// The hash stored with an entry.
+    pub fn hash_of(node: &Node<V>) -> u32 {
+        node.hash
+    }
+}
+
+impl<V> Drop for Dict<V> {
+    fn drop(&mut self) {
+        // Iterative, so that a long chain can never overflow the stack.
+        self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{BTreeMap, HashSet};
+
+    fn h(k: &[u8]) -> u32 {
+        // Deliberately weak hash so chains and resizes are exercised.
+        k.iter().fold(7u32, |a, &b| a.wrapping_mul(31).wrapping_add(b as u32))
+    }
+
+    #[test]
+    fn model_against_btreemap() {
+        let mut rng = rand::thread_rng();
+        let mut d: Dict<u64> = Dict::default();
+        let mut m = BTreeMap::new();
+        for i in 0..20000u64 {
+            let k = format!("k{}", rng.gen_range(0..2000)).into_bytes();
+            match rng.gen_range(0..3) {
+                0 | 1 => {
+                    if let Some(n) = d.get_mut(h(&k), &k) {
+                        n.value = i;
+                    } else {
+                        d.insert_new(h(&k), SmallBytes::new(&k), i, 0);
+                    }
+                    m.insert(k, i);
+                }
+                _ => {
+                    assert_eq!(d.remove(h(&k), &k).map(|n| n.value), m.remove(&k));
+                }
+            }
+            assert_eq!(d.len(), m.len());
+        }
+        for (k, v) in &m {
+            assert_eq!(d.get(h(k), k).map(|n| n.value), Some(*v));
+        }
+        assert_eq!(d.iter().count(), m.len());
+    }
+
+    #[test]
+    fn scan_survives_resizes() {
+        let mut d: Dict<()> = Dict::default();
+        for i in 0..1000 {
+            let k = format!("stable{i}");
+            d.insert_new(h(k.as_bytes()), SmallBytes::new(k.as_bytes()), (), 0);
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            cursor = d.scan(cursor, |n| {
+                seen.insert(n.key.as_slice().to_vec());
+            });
+            step += 1;
+            // Grow and shrink the table while scanning.
+            if step % 7 == 0 {
+                for j in 0..300 {
+                    let k = format!("tmp{step}-{j}");
+                    d.insert_new(h(k.as_bytes()), SmallBytes::new(k.as_bytes()), (), 0);
+                }
+            }
+            if step % 11 == 0 {
+                let tmp: Vec<_> = d.iter().filter(|n| n.key.starts_with(b"tmp")).map(|n| n.key.clone()).collect();
+                for k in tmp {
+                    d.remove(h(&k), &k);
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..1000 {
+            assert!(seen.contains(format!("stable{i}").as_bytes()), "missed stable{i}");
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The keyspace of one logical database: [`Keyspace`] split into [`Shard`]s.
+//!
+//! A key's 64-bit hash picks its shard (high 32 bits) and its bucket inside the shard's
+//! [`Dict`] (low 32 bits). Each shard sits behind its own `parking_lot::RwLock`; a command
+//! locks only the shards of its keys, in ascending shard order, so commands on different
+//! keys run in parallel on different event-loop threads and can never deadlock.
+//!
+//! Expiry follows Redis: a separate `expires` dict holds deadlines (absolute Unix ms) only
+//! for keys that have one, and an entry's `meta` word has a flag bit saying so, so a read of
+//! a key without TTL never touches `expires`.
+use crate::bytes::SmallBytes;
+use crate::dict::{Dict, Node};
+use crate::value::Value;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Number of shards per logical database. 32 keeps lock contention negligible for the
+/// event-loop thread counts we expect (a shard is locked for well under a microsecond) while
+/// whole-keyspace operations (DBSIZE, FLUSHDB, SWAPDB) touch few locks.
+pub const SHARDS: usize = 32;
+/// Bits of a SCAN cursor that hold the shard index.
+pub const SHARD_BITS: u32 = SHARDS.trailing_zeros();
+
+/// `meta` bit: the key has an entry in `expires`.
+pub const META_EXPIRE: u32 = 1 << 24;
+/// `meta` bit: a string modified in place (APPEND, SETRANGE...) reports encoding `raw`.
+pub const META_RAW: u32 = 1 << 25;
+/// `meta` bits holding the LRU clock (seconds, wrapping at 2^24 like Redis's).
+pub const META_LRU_MASK: u32 = (1 << 24) - 1;
+
+/// The LRU clock value for a time in ms.
+#[inline]
+pub fn lru_clock(now_ms: i64) -> u32 {
+    ((now_ms / 1000) as u32) & META_LRU_MASK
+}
+
+/// A key's hash, split into shard index and in-shard hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHash(pub u64);
+
+impl KeyHash {
+    /// The shard this key lives in.
+    #[inline]
+    pub fn shard(self) -> usize {
+        (self.0 >> 32) as usize & (SHARDS - 1)
+    }
+    /// The hash used inside the shard's dict.
+    #[inline]
+    pub fn dict(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// Result of a lookup under a read lock.
+pub enum Lookup<'a> {
+    /// The key exists and has not expired.
+    Live(&'a Node<Value>),
+    /// No such key.
+    Missing,
+    /// The key exists but its deadline has passed: retry under a write lock to delete it.
+    Expired,
+}
+
+/// One shard: its keys, their deadlines, and counters.
+#[derive(Default)]
+pub struct Shard {
+    /// key -> value.
+    pub dict: Dict<Value>,
+    /// key -> absolute deadline in Unix ms, only for keys that have one.
+    pub expires: Dict<i64>,
+    /// Where the active expiry cycle continues its scan of `expires`.
+    pub expire_cursor: u64,
+    /// Keys deleted because they expired (lazily or actively).
+    pub expired_keys: u64,
+}
+
+impl Shard {
+    /// Deadline of a node's key, if it has one.
+    #[inline]
+    pub fn deadline(&self, node: &Node<Value>, hash: u32) -> Option<i64> {
+        if node.meta.load(Relaxed) & META_EXPIRE == 0 {
+            return None;
+        }
+        self.expires.get(hash, &node.key).map(|n| n.value)
+    }
+
+    /// Looks a key up without modifying anything but the LRU clock.
+    #[inline]
+    pub fn lookup(&self, h: KeyHash, key: &[u8], now: i64) -> Lookup<'_> {
+        let Some(node) = self.dict.get(h.dict(), key) else { return Lookup::Missing };
+        if let Some(when) = self.deadline(node, h.dict()) {
+            if when <= now {
+                return Lookup::Expired;
+            }
+        }
+        touch(node, now);
+        Lookup::Live(node)
+    }
+
+    /// Deletes the key if its deadline has passed; returns true if it did.
+    pub fn expire_if_needed(&mut self, h: KeyHash, key: &[u8], now: i64) -> bool {
+        let Some(node) = self.dict.get(h.dict(), key) else { return false };
+        match self.deadline(node, h.dict()) {
+            Some(when) if when <= now => {
+                self.remove(h, key);
+                self.expired_keys += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The live entry for `key`, deleting it first if it has expired.
+    #[inline]
+    pub fn get_mut(&mut self, h: KeyHash, key: &[u8], now: i64) -> Option<&mut Node<Value>> {
+        self.expire_if_needed(h, key, now);
+        let node = self.dict.get_mut(h.dict(), key)?;
+        touch(node, now);
+        Some(node)
+    }
+
+    /// True if a live key exists.
+    pub fn contains(&mut self, h: KeyHash, key: &[u8], now: i64) -> bool {
+        self.expire_if_needed(h, key, now);
+        self.dict.get(h.dict(), key).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any old value. `expire`: `None` keeps no
+    /// deadline (any old one is removed), `Some(ms)` sets one. Returns the old value.
+    pub fn set(&mut self, h: KeyHash, key: &[u8], value: Value, expire: Option<i64>, now: i64) -> Option<Value> {
+        let old = self.remove(h, key);
+        let node = self.dict.insert_new(h.dict(), SmallBytes::new(key), value, lru_clock(now));
+        if let Some(when) = expire {
+            node.meta.fetch_or(META_EXPIRE, Relaxed);
+            self.expires.insert_new(h.dict(), SmallBytes::new(key), when, 0);
+        }
+        old
+    }
+
+    /// Stores `value` under `key` keeping the key's deadline if it exists. Returns the old
+    /// value.
+    pub fn set_keep_ttl(&mut self, h: KeyHash, key: &[u8], value: Value, now: i64) -> Option<Value> {
+        if let Some(node) = self.get_mut(h, key, now) {
+            node.meta.fetch_and(!META_RAW, Relaxed);
+            return Some(std::mem::replace(&mut node.value, value));
+        }
+        self.dict.insert_new(h.dict(), SmallBytes::new(key), value, lru_clock(now));
+        None
+    }
+
+    /// Removes `key` (expired or not) and its deadline.
+    pub fn remove(&mut self, h: KeyHash, key: &[u8]) -> Option<Value> {
+        let node = self.dict.remove(h.dict(), key)?;
+        if node.meta.load(Relaxed) & META_EXPIRE != 0 {
+            self.expires.remove(h.dict(), key);
+        }
+        Some(node.value)
+    }
+
+    /// Sets the deadline of an existing key.
+    pub fn set_expire(&mut self, h: KeyHash, key: &[u8], when: i64) {
+        let Some(node) = self.dict.get_mut(h.dict(), key) else { return };
+        if node.meta.fetch_or(META_EXPIRE, Relaxed) & META_EXPIRE != 0 {
+            if let Some(e) = self.expires.get_mut(h.dict(), key) {
+                e.value = when;
+                return;
+            }
+        }
+        self.expires.insert_new(h.dict(), SmallBytes::new(key), when, 0);
+    }
+
+    /// Removes the deadline of a key; true if it had one.
+    pub fn persist(&mut self, h: KeyHash, key: &[u8]) -> bool {
+        let Some(node) = self.dict.get_mut(h.dict(), key) else { return false };
+        if node.meta.fetch_and(!META_EXPIRE, Relaxed) & META_EXPIRE == 0 {
+            return false;
+        }
+        self.expires.remove(h.dict(), key).is_some()
+    }
+
+    /// Deadline of a live key: `Err(())` if missing.
+    pub fn ttl(&mut self, h: KeyHash, key: &[u8], now: i64) -> Option<Option<i64>> {
+        let node = self.get_mut(h, key, now)?;
+        let hash = h.dict();
+        if node.meta.load(Relaxed) & META_EXPIRE == 0 {
+            return Some(None);
+        }
+        Some(self.expires.get(hash, key).map(|n| n.value))
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        self.dict.clear();
+        self.expires.clear();
+        self.expire_cursor = 0;
+    }
+
+    /// Runs one active-expiry step: visits buckets of `expires` from the saved cursor until
+    /// `samples` deadlines were checked; deletes the expired ones. Returns (checked, expired).
+    pub fn active_expire_step(&mut self, now: i64, samples: usize) -> (usize, usize) {
+        let (mut checked, mut expired) = (0, 0);
+        let mut buckets = 0;
+        while checked < samples && !self.expires.is_empty() && buckets < samples * 20 {
+            let (dead, next) = self.expires.scan_collect(self.expire_cursor, |n| {
+                checked += 1;
+                n.value <= now
+            });
+            self.expire_cursor = next;
+            buckets += 1;
+            for (hash, key) in dead {
+                // Only the in-shard half of the hash is used inside a shard.
+                self.remove(KeyHash(hash as u64), &key);
+                expired += 1;
+            }
+            if next == 0 {
+                break;
+            }
+        }
+        self.expired_keys += expired as u64;
+        (checked, expired)
+    }
+}
+
+#[inline]
+fn touch(node: &Node<Value>, now: i64) {
+    let m = node.meta.load(Relaxed);
+    let lru = lru_clock(now);
+    if m & META_LRU_MASK != lru {
+        node.meta.store((m & !META_LRU_MASK) | lru, Relaxed);
+    }
+}
+
+/// One logical database (`SELECT n`): [`SHARDS`] shards.
+pub struct Keyspace {
+    shards: Box<[RwLock<Shard>]>,
+}
+
+impl Default for Keyspace {
+    fn default() -> Self {
+        Keyspace { shards: (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect() }
+    }
+}
+
+impl Keyspace {
+    /// The shard lock of a hash.
+    #[inline]
+    pub fn shard(&self, h: KeyHash) -> &RwLock<Shard> {
+        &self.shards[h.shard()]
+    }
+    /// Shard lock by index.
+    #[inline]
+    pub fn shard_at(&self, i: usize) -> &RwLock<Shard> {
+        &self.shards[i]
+    }
+    /// Read-locks every shard in order.
+    pub fn read_all(&self) -> Vec<RwLockReadGuard<'_, Shard>> {
+        self.shards.iter().map(|s| s.read()).collect()
+    }
+    /// Write-locks every shard in order.
+    pub fn write_all(&self) -> Vec<RwLockWriteGuard<'_, Shard>> {
+        self.shards.iter().map(|s| s.write()).collect()
+    }
+    /// Number of keys (including expired keys not yet deleted, as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().dict.len()).sum()
+    }
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Number of keys with a deadline.
+    pub fn volatile_len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().expires.len()).sum()
+    }
+}

@@ -1,0 +1,11 @@
+//! The typed, in-process API: one module per family, each a set of `impl Database` methods
+//! plus the access-level operations the command handlers share.
+//!
+//! Every method runs on the handle's logical database at the current clock time and returns
+//! `Result<T, Error>` with Redis's semantics (WRONGTYPE, overflow, ...).
+
+pub mod keys;
+pub mod strings;
+
+pub use keys::{ExpireCondition, ScanOptions};
+pub use strings::{SetCondition, SetExpiry, SetOptions};
