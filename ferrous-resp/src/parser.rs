@@ -353,6 +353,15 @@ fn split_args(line: &[u8], out: &mut Vec<u8>, ranges: &mut Vec<Range<usize>>) ->
     }
 }
 
+/// Splits a line into arguments with redis-cli's quoting rules (`"a b"`, `'c'`, `\x41`),
+/// as inline requests and redis.conf lines are split.
+pub fn split_line(line: &[u8]) -> Result<Vec<Vec<u8>>, ProtocolError> {
+    let mut buf = Vec::new();
+    let mut ranges = Vec::new();
+    split_args(line, &mut buf, &mut ranges)?;
+    Ok(ranges.into_iter().map(|r| buf[r].to_vec()).collect())
+}
+
 /// Maximum nesting accepted by [`parse_value`].
 const MAX_DEPTH: usize = 512;
 

@@ -1,1 +1,98 @@
-//! placeholder
+//! The Ferrous server: RESP2/RESP3 over TCP on mio event loops.
+//!
+//! The server is thin: it owns sockets, event loops, configuration and process life; every
+//! command's meaning lives in `ferrous-core`.
+//!
+//! - [`config`]: command-line and redis.conf parsing into a core `Config`.
+//! - [`event_loop`]: the acceptor and the N worker loops (one `mio::Poll` each).
+//! - [`log`]: Redis-style log lines.
+//!
+//! Data path: a worker reads every available byte of a connection into its reusable read
+//! buffer, parses each complete command in place (arguments are ranges into that buffer),
+//! dispatches it to the core, which encodes the reply straight into the connection's output
+//! buffer, then writes the output once per loop turn. `WRITABLE` interest is registered only
+//! while output is pending.
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod event_loop;
+pub mod log;
+
+use ferrous_core::Database;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Runs the server with redis-server style arguments until shutdown. Returns the process
+/// exit code.
+pub fn main_with_args(args: &[String]) -> i32 {
+    if args.iter().any(|a| a == "--version" || a == "-v") {
+        println!("Ferrous server v={} (Redis 7.0 compatible)", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let mut warnings = Vec::new();
+    let config = match config::from_args(args, &mut warnings) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    log::init(config.get("loglevel").unwrap_or("notice"), config.get("logfile").unwrap_or(""));
+    for w in warnings {
+        warning!("{w}");
+    }
+    notice!("Ferrous {} starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
+    let db = Database::builder().config(config).build();
+    let shutdown = Arc::new(AtomicBool::new(false));
+    match event_loop::Server::bind(db, shutdown.clone()) {
+        Ok(server) => {
+            install_signal_handlers(&server);
+            server.run();
+            notice!("Ferrous is now ready to exit, bye bye...");
+            0
+        }
+        Err(e) => {
+            warning!("Failed listening on port: {e}");
+            1
+        }
+    }
+}
+
+fn install_signal_handlers(server: &event_loop::Server) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    let handle = server.shutdown_handle();
+    std::thread::Builder::new()
+        .name("ferrous-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
+                warning!("Received {name} scheduling shutdown...");
+                handle.shutdown();
+            }
+        })
+        .ok();
+}
+
+/// Asks a running server to stop.
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    flag: Arc<AtomicBool>,
+    wakers: Arc<Vec<Arc<mio::Waker>>>,
+}
+
+impl ShutdownHandle {
+    /// Stops accepting, closes connections and returns from `run`.
+    pub fn shutdown(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        for w in self.wakers.iter() {
+            let _ = w.wake();
+        }
+    }
+}
+
+impl ferrous_core::ServerHooks for ShutdownHandle {
+    fn shutdown(&self) {
+        ShutdownHandle::shutdown(self)
+    }
+}

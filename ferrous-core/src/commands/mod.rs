@@ -6,7 +6,7 @@
 //! module lists its handlers (`COMMANDS`: name -> fn); the table joins the two, so a command
 //! is declared in exactly one place and `COMMAND INFO` matches Redis byte for byte.
 //!
-//! Families: [`strings`], [`keys`], [`connection`], [`server`].
+//! Families: [`strings`], [`bitmaps`], [`keys`], [`connection`], [`server`].
 use crate::access::Access;
 use crate::client::ClientState;
 use crate::db::Database;
@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 pub mod reply;
 pub use reply::Reply;
 
+pub mod bitmaps;
 pub mod connection;
 pub mod keys;
 pub mod server;
@@ -189,7 +190,7 @@ pub fn table() -> &'static CommandTable {
 
 /// Every family's handlers.
 fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
-    strings::COMMANDS.iter().chain(keys::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS)
+    strings::COMMANDS.iter().chain(bitmaps::COMMANDS).chain(keys::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {

@@ -4,6 +4,7 @@
 //! Every method runs on the handle's logical database at the current clock time and returns
 //! `Result<T, Error>` with Redis's semantics (WRONGTYPE, overflow, ...).
 
+pub mod bitmaps;
 pub mod keys;
 pub mod strings;
 

@@ -1,0 +1,1 @@
+//! Bitmaps: bit-level operations on string values.

@@ -1,0 +1,553 @@
+//! The acceptor and the worker event loops.
+//!
+//! One acceptor (the thread that calls [`Server::run`]) owns the listening sockets and hands
+//! each accepted connection to a worker, round-robin. Each worker owns a `mio::Poll`, a slab
+//! of connections, and runs every command of its connections to completion (the core's
+//! shard locks make that safe across workers).
+//!
+//! Per connection and per loop turn: read what is available (bounded, for fairness),
+//! execute every complete command in order, write the output once. A client whose output
+//! is not being read stops being read itself once its pending output passes
+//! [`OUTPUT_HIGH_WATER`], so a pipelining client that never reads cannot grow the server's
+//! memory without bound, and other clients on the same loop keep being served.
+use crate::{notice, verbose, warning, ShutdownHandle};
+use ferrous_core::client::ReplyMode;
+use ferrous_core::{ClientState, ConnectionInfo, Database};
+use ferrous_resp::{Limits, Parsed, RequestParser};
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use parking_lot::Mutex;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const WAKE: Token = Token(usize::MAX);
+/// Initial (and minimum) read buffer size, as Redis's PROTO_IOBUF_LEN.
+const READ_CHUNK: usize = 16 * 1024;
+/// Bytes read from one connection per loop turn before other connections get their turn.
+const READ_BUDGET: usize = 1024 * 1024;
+/// Pending output above which a connection's input is no longer processed until the client
+/// reads its replies.
+pub const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
+
+struct WorkerShared {
+    waker: Arc<Waker>,
+    inbox: Mutex<Vec<(TcpStream, SocketAddr, SocketAddr)>>,
+    kill_pending: AtomicBool,
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    db: Database,
+    listeners: Vec<TcpListener>,
+    poll: Poll,
+    shutdown: Arc<AtomicBool>,
+    workers: Vec<Arc<WorkerShared>>,
+    worker_polls: Vec<Poll>,
+    handle: ShutdownHandle,
+}
+
+fn bind_addresses(bind: &str, port: u16) -> Vec<(SocketAddr, bool)> {
+    bind.split_whitespace()
+        .filter_map(|a| {
+            let (optional, a) = match a.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, a),
+            };
+            let a = if a == "*" { "0.0.0.0" } else { a };
+            let ip: IpAddr = a.parse().ok()?;
+            Some((SocketAddr::new(ip, port), optional))
+        })
+        .collect()
+}
+
+fn raise_fd_limit(wanted: u64) {
+    // SAFETY: getrlimit/setrlimit only read/write the struct we pass.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < wanted {
+            let target = wanted.min(lim.rlim_max);
+            lim.rlim_cur = target;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 || target < wanted {
+                warning!("You requested maxclients of {} requiring at least {} max file descriptors; the limit is {}", wanted.saturating_sub(32), wanted, target);
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Binds the configured addresses and prepares the workers.
+    pub fn bind(db: Database, shutdown: Arc<AtomicBool>) -> io::Result<Server> {
+        let (port, bind, threads, maxclients) = {
+            let c = db.inner().config.read();
+            (c.get_i64("port") as u16, c.get("bind").unwrap_or("").to_string(), c.get_i64("io-threads"), c.get_i64("maxclients"))
+        };
+        raise_fd_limit(maxclients as u64 + 32);
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        for (addr, optional) in bind_addresses(&bind, port) {
+            match TcpListener::bind(addr) {
+                Ok(mut l) => {
+                    poll.registry().register(&mut l, Token(listeners.len()), Interest::READABLE)?;
+                    listeners.push(l);
+                }
+                Err(e) if optional => verbose!("Skipping optional bind address {addr}: {e}"),
+                Err(e) => return Err(io::Error::new(e.kind(), format!("{addr}: {e}"))),
+            }
+        }
+        if listeners.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to listen on"));
+        }
+        let n = if threads > 0 { threads as usize } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
+        let mut workers = Vec::new();
+        let mut worker_polls = Vec::new();
+        let mut wakers = vec![Arc::new(Waker::new(poll.registry(), WAKE)?)];
+        for _ in 0..n {
+            let p = Poll::new()?;
+            let waker = Arc::new(Waker::new(p.registry(), WAKE)?);
+            wakers.push(waker.clone());
+            workers.push(Arc::new(WorkerShared { waker, inbox: Mutex::new(Vec::new()), kill_pending: AtomicBool::new(false) }));
+            worker_polls.push(p);
+        }
+        let handle = ShutdownHandle { flag: shutdown.clone(), wakers: Arc::new(wakers) };
+        db.set_server_hooks(Arc::new(handle.clone()));
+        Ok(Server { db, listeners, poll, shutdown, workers, worker_polls, handle })
+    }
+
+    /// The addresses actually bound.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.listeners.iter().filter_map(|l| l.local_addr().ok()).collect()
+    }
+
+    /// A handle that stops the server.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.handle.clone()
+    }
+
+    /// Accepts and serves until shutdown.
+    pub fn run(mut self) {
+        let mut threads = Vec::new();
+        for (i, (shared, poll)) in self.workers.iter().cloned().zip(self.worker_polls.drain(..)).enumerate() {
+            let db = self.db.clone();
+            let shutdown = self.shutdown.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("ferrous-io-{i}"))
+                .spawn(move || Worker::new(db, poll, shared, shutdown).run());
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => warning!("Can't start I/O thread: {e}"),
+            }
+        }
+        for a in self.local_addrs() {
+            notice!("Ready to accept connections tcp on {a}");
+        }
+        let mut events = Events::with_capacity(256);
+        let mut next = 0usize;
+        while !self.shutdown.load(Relaxed) {
+            if let Err(e) = self.poll.poll(&mut events, Some(Duration::from_millis(500))) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    warning!("poll error: {e}");
+                }
+                continue;
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKE {
+                    continue;
+                }
+                let Some(listener) = self.listeners.get(ev.token().0) else { continue };
+                loop {
+                    match listener.accept() {
+                        Ok((stream, peer)) => {
+                            let local = stream.local_addr().unwrap_or(peer);
+                            if let Some(stream) = self.admit(stream, peer) {
+                                let w = &self.workers[next % self.workers.len()];
+                                next = next.wrapping_add(1);
+                                w.inbox.lock().push((stream, peer, local));
+                                let _ = w.waker.wake();
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => {
+                            warning!("Accepting client connection: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        notice!("User requested shutdown...");
+        for w in &self.workers {
+            let _ = w.waker.wake();
+        }
+        for t in threads {
+            let _ = t.join();
+        }
+    }
+
+    /// Applies maxclients and protected mode to a new connection.
+    fn admit(&self, mut stream: TcpStream, peer: SocketAddr) -> Option<TcpStream> {
+        let inner = self.db.inner();
+        inner.stats.connections_received.fetch_add(1, Relaxed);
+        let (maxclients, protected, has_pass) = {
+            let c = inner.config.read();
+            (c.get_i64("maxclients") as usize, c.get_bool("protected-mode"), !c.get("requirepass").unwrap_or("").is_empty())
+        };
+        let _ = stream.set_nodelay(true);
+        if inner.clients.len() >= maxclients {
+            inner.stats.rejected_connections.fetch_add(1, Relaxed);
+            let _ = stream.write(b"-ERR max number of clients reached\r\n");
+            return None;
+        }
+        if protected && !has_pass && !peer.ip().is_loopback() {
+            let _ = stream.write(PROTECTED_MODE_MSG.as_bytes());
+            return None;
+        }
+        Some(stream)
+    }
+}
+
+const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+struct Conn {
+    stream: TcpStream,
+    rbuf: Vec<u8>,
+    rstart: usize,
+    rend: usize,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    parser: RequestParser,
+    client: ClientState,
+    writable: bool,
+    closing: bool,
+    last_active: Instant,
+}
+
+impl Conn {
+    fn pending_output(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+}
+
+enum Step {
+    Continue,
+    Close,
+}
+
+struct Worker {
+    db: Database,
+    poll: Poll,
+    shared: Arc<WorkerShared>,
+    shutdown: Arc<AtomicBool>,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    pending: Vec<usize>,
+    limits: Limits,
+    query_limit: usize,
+}
+
+impl Worker {
+    fn new(db: Database, poll: Poll, shared: Arc<WorkerShared>, shutdown: Arc<AtomicBool>) -> Worker {
+        let (limits, query_limit) = limits_of(&db);
+        Worker { db, poll, shared, shutdown, conns: Vec::new(), free: Vec::new(), pending: Vec::new(), limits, query_limit }
+    }
+
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let mut last_cron = Instant::now();
+        loop {
+            let timeout = if self.pending.is_empty() { Duration::from_millis(100) } else { Duration::ZERO };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    warning!("poll error: {e}");
+                }
+                continue;
+            }
+            if self.shutdown.load(Relaxed) {
+                break;
+            }
+            for ev in events.iter() {
+                if ev.token() == WAKE {
+                    self.on_wake();
+                } else {
+                    self.drive(ev.token().0);
+                }
+            }
+            for token in std::mem::take(&mut self.pending) {
+                self.drive(token);
+            }
+            if last_cron.elapsed() >= Duration::from_millis(100) {
+                last_cron = Instant::now();
+                self.cron();
+            }
+        }
+        for i in 0..self.conns.len() {
+            self.close(i);
+        }
+    }
+
+    fn on_wake(&mut self) {
+        let incoming = std::mem::take(&mut *self.shared.inbox.lock());
+        for (stream, peer, local) in incoming {
+            self.add(stream, peer, local);
+        }
+        if self.shared.kill_pending.swap(false, Relaxed) {
+            for i in 0..self.conns.len() {
+                if self.conns[i].as_ref().is_some_and(|c| c.client.info.killed.load(Relaxed)) {
+                    self.close(i);
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, mut stream: TcpStream, peer: SocketAddr, local: SocketAddr) {
+        let idx = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        if self.poll.registry().register(&mut stream, Token(idx), Interest::READABLE).is_err() {
+            self.free.push(idx);
+            return;
+        }
+        let shared = self.shared.clone();
+        let waker: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            shared.kill_pending.store(true, Relaxed);
+            let _ = shared.waker.wake();
+        });
+        use std::os::fd::AsRawFd;
+        let client = self.db.connect(ConnectionInfo {
+            addr: peer.to_string(),
+            laddr: local.to_string(),
+            fd: stream.as_raw_fd() as i64,
+            waker: Some(waker),
+        });
+        self.conns[idx] = Some(Conn {
+            stream,
+            rbuf: vec![0; READ_CHUNK],
+            rstart: 0,
+            rend: 0,
+            wbuf: Vec::with_capacity(READ_CHUNK),
+            wpos: 0,
+            parser: RequestParser::new(self.limits),
+            client,
+            writable: false,
+            closing: false,
+            last_active: Instant::now(),
+        });
+        // Data may already be waiting (edge-triggered registration after it arrived).
+        self.pending.push(idx);
+    }
+
+    fn close(&mut self, idx: usize) {
+        if let Some(mut conn) = self.conns.get_mut(idx).and_then(|c| c.take()) {
+            let _ = self.poll.registry().deregister(&mut conn.stream);
+            self.db.disconnect(&conn.client);
+            self.free.push(idx);
+        }
+    }
+
+    fn cron(&mut self) {
+        let (limits, query_limit) = limits_of(&self.db);
+        self.limits = limits;
+        self.query_limit = query_limit;
+        let timeout = self.db.inner().config.read().get_i64("timeout");
+        if timeout > 0 {
+            let max_idle = Duration::from_secs(timeout as u64);
+            for i in 0..self.conns.len() {
+                if self.conns[i].as_ref().is_some_and(|c| c.last_active.elapsed() > max_idle) {
+                    verbose!("Closing idle client");
+                    self.close(i);
+                }
+            }
+        }
+    }
+
+    /// Reads, executes and writes for one connection until it would block.
+    fn drive(&mut self, idx: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(idx) else { return };
+        if conn.client.info.killed.load(Relaxed) {
+            self.close(idx);
+            return;
+        }
+        let mut read_total = 0;
+        let step = loop {
+            if !conn.closing {
+                if let Step::Close = execute_buffered(&self.db, conn, self.limits) {
+                    break Step::Close;
+                }
+            }
+            if flush(&self.db, conn).is_err() {
+                break Step::Close;
+            }
+            if conn.closing {
+                if conn.pending_output() == 0 {
+                    break Step::Close;
+                }
+                break Step::Continue;
+            }
+            if conn.pending_output() > OUTPUT_HIGH_WATER {
+                break Step::Continue;
+            }
+            if read_total >= READ_BUDGET {
+                self.pending.push(idx);
+                break Step::Continue;
+            }
+            match fill(conn, self.query_limit) {
+                Ok(0) => break Step::Continue,
+                Ok(n) => {
+                    read_total += n;
+                    self.db.inner().stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                }
+                Err(_) => break Step::Close,
+            }
+        };
+        match step {
+            Step::Close => self.close(idx),
+            Step::Continue => {
+                let want_write = conn.pending_output() > 0;
+                if want_write != conn.writable {
+                    let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+                    if reregister(self.poll.registry(), conn, idx, interest).is_err() {
+                        self.close(idx);
+                        return;
+                    }
+                    conn.writable = want_write;
+                }
+            }
+        }
+    }
+}
+
+fn limits_of(db: &Database) -> (Limits, usize) {
+    let c = db.inner().config.read();
+    let limits = Limits { max_bulk_len: c.get_i64("proto-max-bulk-len"), ..Limits::default() };
+    (limits, c.get_i64("client-query-buffer-limit") as usize)
+}
+
+fn reregister(registry: &Registry, conn: &mut Conn, idx: usize, interest: Interest) -> io::Result<()> {
+    registry.reregister(&mut conn.stream, Token(idx), interest)
+}
+
+/// Reads whatever is available; `Ok(0)` when the socket would block. EOF and errors are
+/// `Err`.
+fn fill(conn: &mut Conn, query_limit: usize) -> io::Result<usize> {
+    // Make room: compact first, then grow (to the size of a large bulk argument in one go).
+    if conn.rend == conn.rbuf.len() {
+        if conn.rstart > 0 {
+            conn.rbuf.copy_within(conn.rstart..conn.rend, 0);
+            conn.rend -= conn.rstart;
+            conn.rstart = 0;
+        }
+        if conn.rend == conn.rbuf.len() {
+            let wanted = conn.parser.bytes_wanted().unwrap_or(0).max(conn.rbuf.len() * 2);
+            if conn.rend >= query_limit {
+                warning!("Closing client that reached max query buffer length");
+                return Err(io::ErrorKind::OutOfMemory.into());
+            }
+            conn.rbuf.resize(wanted.min(query_limit.max(READ_CHUNK)), 0);
+        }
+    }
+    loop {
+        match conn.stream.read(&mut conn.rbuf[conn.rend..]) {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => {
+                conn.rend += n;
+                conn.last_active = Instant::now();
+                return Ok(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Executes every complete command in the read buffer, appending replies to the output.
+fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
+    conn.parser.set_limits(limits);
+    let mut processed = 0u64;
+    while conn.rstart < conn.rend && conn.pending_output() <= OUTPUT_HIGH_WATER {
+        let input = &conn.rbuf[conn.rstart..conn.rend];
+        match conn.parser.parse(input) {
+            Ok(Parsed::Incomplete) => break,
+            Ok(Parsed::Empty(n)) => {
+                conn.rstart += n;
+                conn.parser.reset();
+            }
+            Ok(Parsed::Command(n)) => {
+                let args = conn.parser.args(input);
+                let before = conn.wbuf.len();
+                if conn.client.reply_mode == ReplyMode::Skip {
+                    conn.client.reply_mode = ReplyMode::SkipThis;
+                }
+                db.dispatch(&mut conn.client, args, &mut conn.wbuf);
+                match conn.client.reply_mode {
+                    ReplyMode::Off => conn.wbuf.truncate(before),
+                    ReplyMode::SkipThis => {
+                        conn.wbuf.truncate(before);
+                        conn.client.reply_mode = ReplyMode::On;
+                    }
+                    _ => {}
+                }
+                processed += 1;
+                conn.rstart += n;
+                conn.parser.reset();
+                if conn.client.close_after_reply {
+                    conn.closing = true;
+                    break;
+                }
+            }
+            Err(e) => {
+                let msg = format!("-ERR {e}\r\n");
+                conn.wbuf.extend_from_slice(msg.as_bytes());
+                verbose!("Protocol error from client {}: {e}", conn.client.info.addr);
+                conn.closing = true;
+                break;
+            }
+        }
+    }
+    if conn.rstart == conn.rend {
+        conn.rstart = 0;
+        conn.rend = 0;
+        if conn.rbuf.len() > 4 * READ_CHUNK && !conn.parser.in_progress() {
+            // Give back the space a large request needed.
+            conn.rbuf = vec![0; READ_CHUNK];
+        }
+    }
+    if processed > 0 {
+        db.inner().stats.commands_processed.fetch_add(processed, Relaxed);
+        conn.client.info.commands.fetch_add(processed, Relaxed);
+        conn.client.info.last_interaction_ms.store(db.inner().clock.now_ms(), Relaxed);
+    }
+    Step::Continue
+}
+
+/// Writes pending output until done or the socket would block.
+fn flush(db: &Database, conn: &mut Conn) -> io::Result<()> {
+    let mut written = 0;
+    while conn.wpos < conn.wbuf.len() {
+        match conn.stream.write(&conn.wbuf[conn.wpos..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                conn.wpos += n;
+                written += n;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if conn.wpos == conn.wbuf.len() {
+        conn.wbuf.clear();
+        conn.wpos = 0;
+        if conn.wbuf.capacity() > 1024 * 1024 {
+            conn.wbuf = Vec::with_capacity(READ_CHUNK);
+        }
+    }
+    if written > 0 {
+        db.inner().stats.net_output_bytes.fetch_add(written as u64, Relaxed);
+    }
+    Ok(())
+}
