@@ -325,10 +325,12 @@ impl Worker {
         });
         self.conns[idx] = Some(Conn {
             stream,
-            rbuf: vec![0; READ_CHUNK],
+            // Buffers are allocated on first use and given back when the client idles, so
+            // 10,000 mostly idle connections cost little memory.
+            rbuf: Vec::new(),
             rstart: 0,
             rend: 0,
-            wbuf: Vec::with_capacity(READ_CHUNK),
+            wbuf: Vec::new(),
             wpos: 0,
             parser: RequestParser::new(self.limits),
             client,
@@ -352,6 +354,12 @@ impl Worker {
         let (limits, query_limit) = limits_of(&self.db);
         self.limits = limits;
         self.query_limit = query_limit;
+        for conn in self.conns.iter_mut().flatten() {
+            if conn.rend == 0 && conn.pending_output() == 0 && conn.last_active.elapsed() > Duration::from_secs(2) {
+                conn.rbuf = Vec::new();
+                conn.wbuf = Vec::new();
+            }
+        }
         let timeout = self.db.inner().config.read().get_i64("timeout");
         if timeout > 0 {
             let max_idle = Duration::from_secs(timeout as u64);
@@ -441,11 +449,15 @@ fn fill(conn: &mut Conn, query_limit: usize) -> io::Result<usize> {
             conn.rstart = 0;
         }
         if conn.rend == conn.rbuf.len() {
-            let wanted = conn.parser.bytes_wanted().unwrap_or(0).max(conn.rbuf.len() * 2);
             if conn.rend >= query_limit {
                 warning!("Closing client that reached max query buffer length");
                 return Err(io::ErrorKind::OutOfMemory.into());
             }
+            // Grow geometrically, never beyond what the pending argument still needs: the
+            // memory a client can make us touch stays proportional to the bytes it really
+            // sent (a `$536870912` header alone costs nothing).
+            let doubled = (conn.rbuf.len() * 2).max(READ_CHUNK);
+            let wanted = conn.parser.bytes_wanted().map_or(doubled, |w| w.clamp(conn.rbuf.len() + 1, doubled));
             conn.rbuf.resize(wanted.min(query_limit.max(READ_CHUNK)), 0);
         }
     }
@@ -513,7 +525,7 @@ fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
         conn.rend = 0;
         if conn.rbuf.len() > 4 * READ_CHUNK && !conn.parser.in_progress() {
             // Give back the space a large request needed.
-            conn.rbuf = vec![0; READ_CHUNK];
+            conn.rbuf = Vec::new();
         }
     }
     if processed > 0 {
@@ -543,7 +555,7 @@ fn flush(db: &Database, conn: &mut Conn) -> io::Result<()> {
         conn.wbuf.clear();
         conn.wpos = 0;
         if conn.wbuf.capacity() > 1024 * 1024 {
-            conn.wbuf = Vec::with_capacity(READ_CHUNK);
+            conn.wbuf = Vec::new();
         }
     }
     if written > 0 {

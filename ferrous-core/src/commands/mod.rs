@@ -177,8 +177,10 @@ impl CommandSpec {
 }
 
 /// All implemented commands.
+/// Name lookups use foldhash: the table is fixed at start-up, so DoS resistance is moot and
+/// the lookup runs once per command.
 pub struct CommandTable {
-    by_name: HashMap<Vec<u8>, &'static CommandSpec>,
+    by_name: HashMap<Vec<u8>, &'static CommandSpec, foldhash::fast::FixedState>,
 }
 
 static TABLE: OnceLock<CommandTable> = OnceLock::new();
@@ -221,7 +223,7 @@ impl CommandTable {
             }
         }
         let handlers: HashMap<&str, Handler> = all_handlers().map(|(n, h)| (*n, *h)).collect();
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(foldhash::fast::FixedState::default());
         for entry in info {
             let Some(name) = info_name(&entry) else { continue };
             let doc = docs_by_name.remove(&name);
