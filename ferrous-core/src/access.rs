@@ -11,7 +11,7 @@ use crate::db::Inner;
 use crate::dict::Node;
 use crate::keyspace::{KeyHash, Keyspace, Lookup, Shard};
 use crate::value::Value;
-use parking_lot::RwLockWriteGuard;
+use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use std::hash::BuildHasher;
 
 /// A view of one logical database at one instant (`now`, in Unix ms).
@@ -44,6 +44,16 @@ impl<'a> Access<'a> {
     #[inline]
     pub fn hash(&self, key: &[u8]) -> KeyHash {
         KeyHash(self.inner.hasher.hash_one(key))
+    }
+
+    /// Tells blocked clients that `key` may now have data for them (call after adding
+    /// elements to a list/zset, under the shard lock). Costs one atomic load when no client
+    /// is blocked.
+    #[inline]
+    pub fn signal_ready(&self, key: &[u8]) {
+        if self.inner.blocking.has_waiters() {
+            self.inner.blocking.mark_ready(self.db, key);
+        }
     }
 
     /// Runs `f` on the live entry of `key` (or `None`) under the shard's read lock.
@@ -83,6 +93,78 @@ impl<'a> Access<'a> {
         let guards = idx.iter().map(|&i| (i, ks.shard_at(i).write())).collect();
         let mut m = MultiShard { guards, now: self.now };
         f(&mut m)
+    }
+
+    /// Like [`Access::read`] but without refreshing the key's LRU clock (Redis's
+    /// `LOOKUP_NOTOUCH`: TYPE, TTL, EXISTS, OBJECT), and passing the key's deadline along.
+    pub fn peek<R>(&self, key: &[u8], f: impl FnOnce(Option<(&Node<Value>, Option<i64>)>) -> R) -> R {
+        let h = self.hash(key);
+        let lock = self.keyspace().shard(h);
+        {
+            let shard = lock.read();
+            match shard.peek(h, key, self.now) {
+                Lookup::Live(n) => return f(Some((n, shard.deadline(n, h.dict())))),
+                Lookup::Missing => return f(None),
+                Lookup::Expired => {}
+            }
+        }
+        lock.write().expire_if_needed(h, key, self.now);
+        f(None)
+    }
+
+    /// Runs `f` with shard `i` (`0..SHARDS`) of this database read-locked (SCAN,
+    /// RANDOMKEY walk shards one at a time).
+    pub fn read_shard<R>(&self, i: usize, f: impl FnOnce(&Shard) -> R) -> R {
+        f(&self.keyspace().shard_at(i).read())
+    }
+
+    /// Runs `f` with every shard of this database read-locked, in ascending order (KEYS:
+    /// one consistent view of the whole database).
+    pub fn read_all<R>(&self, f: impl FnOnce(&[RwLockReadGuard<'_, Shard>]) -> R) -> R {
+        f(&self.keyspace().read_all())
+    }
+
+    /// Runs `f` with every shard of this database write-locked, in ascending order
+    /// (FLUSHDB).
+    pub fn write_all<R>(&self, f: impl FnOnce(&mut [RwLockWriteGuard<'_, Shard>]) -> R) -> R {
+        f(&mut self.keyspace().write_all())
+    }
+
+    /// Runs `f` with the shard of `key` in this database and the shard of `other_key` in
+    /// database `other_db` write-locked (MOVE, COPY ... DB). Across databases the global
+    /// lock order is (database, shard) ascending. Returns `None` without calling `f` when
+    /// `other_db` is this database or does not exist (one database: use
+    /// [`Access::write_many`]).
+    pub fn write_two_dbs<R>(
+        &self,
+        key: &[u8],
+        other_db: usize,
+        other_key: &[u8],
+        f: impl FnOnce(&mut Shard, KeyHash, &mut Shard, KeyHash) -> R,
+    ) -> Option<R> {
+        let other = self.inner.dbs.get(other_db).filter(|_| other_db != self.db)?;
+        let (h, oh) = (self.hash(key), self.hash(other_key));
+        let (mine, theirs) = (self.keyspace().shard(h), other.shard(oh));
+        let (mut a, mut b) = if self.db < other_db {
+            let a = mine.write();
+            (a, theirs.write())
+        } else {
+            let b = theirs.write();
+            (mine.write(), b)
+        };
+        Some(f(&mut a, h, &mut b, oh))
+    }
+
+    /// Runs `f` with every shard of each listed database write-locked, in global
+    /// (database, shard) order (SWAPDB, FLUSHALL). `f` receives one `(db, shards)` entry
+    /// per distinct existing database, sorted by database index.
+    #[allow(clippy::type_complexity)]
+    pub fn write_dbs<R>(&self, dbs: &[usize], f: impl FnOnce(&mut [(usize, Vec<RwLockWriteGuard<'_, Shard>>)]) -> R) -> R {
+        let mut idx: Vec<usize> = dbs.iter().copied().filter(|&d| d < self.inner.dbs.len()).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let mut locked: Vec<_> = idx.into_iter().map(|d| (d, self.inner.dbs[d].write_all())).collect();
+        f(&mut locked)
     }
 }
 

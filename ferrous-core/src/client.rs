@@ -122,6 +122,8 @@ pub struct ClientState {
     pub reply_mode: ReplyMode,
     /// Close the connection once the pending replies are written (QUIT, protocol error).
     pub close_after_reply: bool,
+    /// Blocking-command state (see [`crate::blocking`]).
+    pub blocking: crate::blocking::ClientBlocking,
 }
 
 impl ClientState {
@@ -185,7 +187,15 @@ impl ClientRegistry {
             commands: AtomicU64::new(0),
         });
         self.clients.lock().insert(id, info.clone());
-        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false }
+        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default() }
+    }
+
+    /// A client that is not registered (not listed, not killable): used internally.
+    pub fn transient(&self, now_ms: i64) -> ClientState {
+        let mut c = self.register(ConnectionInfo::default(), now_ms, true);
+        self.unregister(c.id());
+        c.authenticated = true;
+        c
     }
 
     /// Removes a client (on disconnect).

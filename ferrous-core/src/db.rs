@@ -66,6 +66,8 @@ pub struct Inner {
     pub stats: Stats,
     /// Connected clients.
     pub clients: ClientRegistry,
+    /// Clients blocked on keys (BLPOP...).
+    pub blocking: crate::blocking::BlockingRegistry,
     /// `requirepass`, mirrored for the connection path.
     pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
     /// Start time (Unix ms).
@@ -167,6 +169,7 @@ impl Builder {
             config: RwLock::new(self.config),
             stats: Stats::default(),
             clients: ClientRegistry::default(),
+            blocking: Default::default(),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
             dirty: AtomicU64::new(0),
@@ -285,8 +288,21 @@ impl Database {
         self.inner.clients.register(conn, self.inner.clock.now_ms(), authenticated)
     }
 
-    /// Unregisters a client.
+    /// A transient, unregistered client used to re-run a blocked client's command when
+    /// serving it (see [`crate::blocking`]).
+    pub(crate) fn serving_client(&self, db: usize, resp: u8) -> ClientState {
+        let mut c = self.inner.clients.transient(self.inner.clock.now_ms());
+        c.db = db;
+        c.resp = resp;
+        c.blocking.serving = true;
+        c
+    }
+
+    /// Unregisters a client, cancelling any blocking wait it has.
     pub fn disconnect(&self, client: &ClientState) {
+        if let Some(w) = &client.blocking.blocked {
+            w.cancel(&self.inner.blocking);
+        }
         self.inner.clients.unregister(client.id());
     }
 

@@ -97,6 +97,18 @@ impl Shard {
         Lookup::Live(node)
     }
 
+    /// Looks a key up like [`Shard::lookup`] but leaves its LRU clock alone: Redis's
+    /// `LOOKUP_NOTOUCH`, used by TYPE, TTL, EXISTS and OBJECT so that inspecting a key does
+    /// not make it look recently used to eviction.
+    #[inline]
+    pub fn peek(&self, h: KeyHash, key: &[u8], now: i64) -> Lookup<'_> {
+        let Some(node) = self.dict.get(h.dict(), key) else { return Lookup::Missing };
+        match self.deadline(node, h.dict()) {
+            Some(when) if when <= now => Lookup::Expired,
+            _ => Lookup::Live(node),
+        }
+    }
+
     /// Deletes the key if its deadline has passed; returns true if it did.
     pub fn expire_if_needed(&mut self, h: KeyHash, key: &[u8], now: i64) -> bool {
         let Some(node) = self.dict.get(h.dict(), key) else { return false };
@@ -193,6 +205,23 @@ impl Shard {
         self.dict.clear();
         self.expires.clear();
         self.expire_cursor = 0;
+    }
+
+    /// Takes every key and deadline out, leaving the shard empty (FLUSHDB/FLUSHALL take the
+    /// data under the lock and free it after releasing the lock, or on another thread for
+    /// ASYNC). The shard's counters are kept.
+    pub fn take_data(&mut self) -> (Dict<Value>, Dict<i64>) {
+        self.expire_cursor = 0;
+        (std::mem::take(&mut self.dict), std::mem::take(&mut self.expires))
+    }
+
+    /// Exchanges keys and deadlines with another shard (SWAPDB swaps shard `i` of one
+    /// database with shard `i` of the other: a key hashes to the same shard index in every
+    /// database). Counters stay where they are.
+    pub fn swap_data(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.dict, &mut other.dict);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
     }
 
     /// Runs one active-expiry step: visits buckets of `expires` from the saved cursor until

@@ -16,11 +16,13 @@
 //! - [`types`]: the typed API (`db.set`, `db.incr_by`, `db.expire`, `db.scan`, ...).
 //! - [`commands`]: the command table (Redis metadata + handlers) and dispatch.
 //! - [`client`]: per-connection state and the client registry.
+//! - [`blocking`]: the registry of clients blocked on keys (BLPOP...) and how they are served.
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
 //! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod blocking;
 pub mod bytes;
 pub mod client;
 pub mod clock;

@@ -1,5 +1,6 @@
 //! Stored values and their Redis types and encodings.
 use crate::bytes::SmallBytes;
+use crate::types::{hash::Hash, list::List, set::Set, zset::ZSet};
 
 /// A value stored under a key.
 ///
@@ -12,6 +13,14 @@ pub enum Value {
     Str(SmallBytes),
     /// A string holding a canonical decimal integer.
     Int(i64),
+    /// A list.
+    List(Box<List>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 impl Value {
@@ -33,6 +42,10 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) | Value::Int(_) => "string",
+            Value::List(_) => "list",
+            Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
     /// True for strings.
@@ -45,6 +58,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Str(s) if raw || s.len() > 44 => "raw",
             Value::Str(_) => "embstr",
+            Value::List(l) => l.encoding(),
+            Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
+            Value::ZSet(z) => z.encoding(),
         }
     }
     /// Approximate heap bytes owned by the value (for MEMORY/INFO estimates).
@@ -52,6 +69,10 @@ impl Value {
         match self {
             Value::Str(s) => s.heap_size(),
             Value::Int(_) => 0,
+            Value::List(l) => l.heap_size(),
+            Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }
@@ -91,6 +112,7 @@ impl Value {
         match self {
             Value::Str(s) => Some(StrRef::Bytes(s)),
             Value::Int(i) => Some(StrRef::int(*i)),
+            _ => None,
         }
     }
 }

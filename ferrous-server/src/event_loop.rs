@@ -36,6 +36,8 @@ struct WorkerShared {
     waker: Arc<Waker>,
     inbox: Mutex<Vec<(TcpStream, SocketAddr, SocketAddr)>>,
     kill_pending: AtomicBool,
+    /// Connections (slot, client id) whose blocking command was served by another thread.
+    unblocked: Mutex<Vec<(usize, u64)>>,
 }
 
 /// A bound, not yet running server.
@@ -108,7 +110,12 @@ impl Server {
             let p = Poll::new()?;
             let waker = Arc::new(Waker::new(p.registry(), WAKE)?);
             wakers.push(waker.clone());
-            workers.push(Arc::new(WorkerShared { waker, inbox: Mutex::new(Vec::new()), kill_pending: AtomicBool::new(false) }));
+            workers.push(Arc::new(WorkerShared {
+                waker,
+                inbox: Mutex::new(Vec::new()),
+                kill_pending: AtomicBool::new(false),
+                unblocked: Mutex::new(Vec::new()),
+            }));
             worker_polls.push(p);
         }
         let handle = ShutdownHandle { flag: shutdown.clone(), wakers: Arc::new(wakers) };
@@ -244,6 +251,8 @@ struct Worker {
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     pending: Vec<usize>,
+    /// Slots of connections blocked in BLPOP & co (for their timeouts).
+    blocked: Vec<usize>,
     limits: Limits,
     query_limit: usize,
 }
@@ -251,14 +260,25 @@ struct Worker {
 impl Worker {
     fn new(db: Database, poll: Poll, shared: Arc<WorkerShared>, shutdown: Arc<AtomicBool>) -> Worker {
         let (limits, query_limit) = limits_of(&db);
-        Worker { db, poll, shared, shutdown, conns: Vec::new(), free: Vec::new(), pending: Vec::new(), limits, query_limit }
+        Worker {
+            db,
+            poll,
+            shared,
+            shutdown,
+            conns: Vec::new(),
+            free: Vec::new(),
+            pending: Vec::new(),
+            blocked: Vec::new(),
+            limits,
+            query_limit,
+        }
     }
 
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
         let mut last_cron = Instant::now();
         loop {
-            let timeout = if self.pending.is_empty() { Duration::from_millis(100) } else { Duration::ZERO };
+            let timeout = if self.pending.is_empty() { self.next_block_timeout() } else { Duration::ZERO };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     warning!("poll error: {e}");
@@ -278,6 +298,9 @@ impl Worker {
             for token in std::mem::take(&mut self.pending) {
                 self.drive(token);
             }
+            if !self.blocked.is_empty() {
+                self.expire_blocked();
+            }
             if last_cron.elapsed() >= Duration::from_millis(100) {
                 last_cron = Instant::now();
                 self.cron();
@@ -288,7 +311,52 @@ impl Worker {
         }
     }
 
+    /// Poll timeout: 100 ms, or less if a blocked client's deadline comes sooner.
+    fn next_block_timeout(&self) -> Duration {
+        let mut t = Duration::from_millis(100);
+        if self.blocked.is_empty() {
+            return t;
+        }
+        let now = self.db.inner().clock.now_ms();
+        for &i in &self.blocked {
+            let deadline = self.conns.get(i).and_then(|c| c.as_ref()).and_then(|c| c.client.blocking.blocked.as_ref()).and_then(|w| w.deadline);
+            if let Some(d) = deadline {
+                t = t.min(Duration::from_millis((d - now).max(0) as u64));
+            }
+        }
+        t
+    }
+
+    /// Answers blocked clients whose timeout has passed.
+    fn expire_blocked(&mut self) {
+        let now = self.db.inner().clock.now_ms();
+        for idx in std::mem::take(&mut self.blocked) {
+            let Some(Some(conn)) = self.conns.get_mut(idx) else { continue };
+            let Some(w) = conn.client.blocking.blocked.clone() else { continue };
+            if w.deadline.is_some_and(|d| d <= now) {
+                let reply = w.cancel(&self.db.inner().blocking).unwrap_or_else(|| w.timeout_reply().to_vec());
+                conn.wbuf.extend_from_slice(&reply);
+                conn.client.blocking.blocked = None;
+                self.pending.push(idx);
+            } else {
+                self.blocked.push(idx);
+            }
+        }
+    }
+
     fn on_wake(&mut self) {
+        let served = std::mem::take(&mut *self.shared.unblocked.lock());
+        for (idx, id) in served {
+            let Some(Some(conn)) = self.conns.get_mut(idx) else { continue };
+            if conn.client.id() != id {
+                continue;
+            }
+            if let Some(reply) = conn.client.blocking.blocked.as_ref().and_then(|w| w.take_reply()) {
+                conn.wbuf.extend_from_slice(&reply);
+                conn.client.blocking.blocked = None;
+                self.pending.push(idx);
+            }
+        }
         let incoming = std::mem::take(&mut *self.shared.inbox.lock());
         for (stream, peer, local) in incoming {
             self.add(stream, peer, local);
@@ -317,12 +385,18 @@ impl Worker {
             let _ = shared.waker.wake();
         });
         use std::os::fd::AsRawFd;
-        let client = self.db.connect(ConnectionInfo {
+        let mut client = self.db.connect(ConnectionInfo {
             addr: peer.to_string(),
             laddr: local.to_string(),
             fd: stream.as_raw_fd() as i64,
             waker: Some(waker),
         });
+        let shared = self.shared.clone();
+        let id = client.id();
+        client.blocking.waker = Some(Arc::new(move || {
+            shared.unblocked.lock().push((idx, id));
+            let _ = shared.waker.wake();
+        }));
         self.conns[idx] = Some(Conn {
             stream,
             // Buffers are allocated on first use and given back when the client idles, so
@@ -411,6 +485,9 @@ impl Worker {
                 Err(_) => break Step::Close,
             }
         };
+        if conn.client.blocking.blocked.is_some() && !self.blocked.contains(&idx) {
+            self.blocked.push(idx);
+        }
         match step {
             Step::Close => self.close(idx),
             Step::Continue => {
@@ -480,7 +557,7 @@ fn fill(conn: &mut Conn, query_limit: usize) -> io::Result<usize> {
 fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
     conn.parser.set_limits(limits);
     let mut processed = 0u64;
-    while conn.rstart < conn.rend && conn.pending_output() <= OUTPUT_HIGH_WATER {
+    while conn.rstart < conn.rend && conn.pending_output() <= OUTPUT_HIGH_WATER && conn.client.blocking.blocked.is_none() {
         let input = &conn.rbuf[conn.rstart..conn.rend];
         match conn.parser.parse(input) {
             Ok(Parsed::Incomplete) => break,

@@ -6,7 +6,8 @@
 //! module lists its handlers (`COMMANDS`: name -> fn); the table joins the two, so a command
 //! is declared in exactly one place and `COMMAND INFO` matches Redis byte for byte.
 //!
-//! Families: [`strings`], [`bitmaps`], [`keys`], [`connection`], [`server`].
+//! Families: [`strings`], [`bitmaps`], [`keys`], [`lists`], [`hashes`], [`sets`], [`zsets`],
+//! [`connection`], [`server`].
 use crate::access::Access;
 use crate::client::ClientState;
 use crate::db::Database;
@@ -21,7 +22,11 @@ pub use reply::Reply;
 
 pub mod bitmaps;
 pub mod connection;
+pub mod hashes;
 pub mod keys;
+pub mod lists;
+pub mod sets;
+pub mod zsets;
 pub mod server;
 pub mod strings;
 
@@ -192,7 +197,11 @@ pub fn table() -> &'static CommandTable {
 
 /// Every family's handlers.
 fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
-    strings::COMMANDS.iter().chain(bitmaps::COMMANDS).chain(keys::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS)
+    strings::COMMANDS.iter().chain(bitmaps::COMMANDS).chain(keys::COMMANDS)
+        .chain(lists::COMMANDS)
+        .chain(hashes::COMMANDS)
+        .chain(sets::COMMANDS)
+        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -447,4 +456,7 @@ pub fn dispatch(db: &Database, client: &mut ClientState, args: Args<'_>, out: &m
     }
     spec.stats.calls.fetch_add(1, Relaxed);
     spec.stats.usec.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+    if !client.blocking.serving && db.inner.blocking.has_ready() {
+        crate::blocking::serve_ready(db);
+    }
 }

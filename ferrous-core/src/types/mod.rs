@@ -5,7 +5,11 @@
 //! `Result<T, Error>` with Redis's semantics (WRONGTYPE, overflow, ...).
 
 pub mod bitmaps;
+pub mod hash;
 pub mod keys;
+pub mod list;
+pub mod set;
+pub mod zset;
 pub mod strings;
 
 pub use keys::{ExpireCondition, ScanOptions};

@@ -1,0 +1,302 @@
+//! Blocking commands (BLPOP, BLMOVE, BZPOPMIN, ...): the waiter registry.
+//!
+//! A blocking command whose keys are all empty registers a [`Waiter`] for them **while
+//! still holding the keys' shard locks**, so a concurrent push cannot slip between the
+//! emptiness check and the registration. A command that adds data to a key calls
+//! [`Access::signal_ready`](crate::access::Access::signal_ready) under its shard lock; if
+//! someone waits on that key it is queued as ready. After every command,
+//! [`serve_ready`] re-runs the waiting commands for the ready keys, in the order the keys
+//! became ready and, per key, in FIFO order of the waiters, before the pushing client's
+//! reply is flushed — so nobody can observe the push without the waiters having been
+//! served, as in Redis. Re-running goes through the normal dispatch in "serving" mode, so
+//! an LMOVE into another list serves that list's waiters too (chains).
+//!
+//! Lock order: shard locks, then the registry mutex, then a waiter's state mutex. Serving
+//! never holds the registry mutex while running a command.
+use crate::client::ClientState;
+use crate::db::Database;
+use ferrous_resp::ArgsBuf;
+use parking_lot::{Condvar, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// A client's blocking-related state.
+#[derive(Default)]
+pub struct ClientBlocking {
+    /// How to wake this client's owner when a waiter is served; `None` means the client
+    /// cannot block (blocking commands then behave as if they timed out at once, as they
+    /// do inside MULTI and scripts).
+    pub waker: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// The waiter registered by the last command, if it blocked.
+    pub blocked: Option<Arc<Waiter>>,
+    /// Set while re-running a blocked command to serve it: it must not block again.
+    pub serving: bool,
+}
+
+impl ClientBlocking {
+    /// True if a blocking command may register a waiter now.
+    pub fn can_block(&self) -> bool {
+        self.waker.is_some() && !self.serving
+    }
+}
+
+/// Where a waiter is in its life.
+#[derive(Debug)]
+pub enum WaiterState {
+    /// Registered, waiting for data.
+    Waiting,
+    /// Being served by another thread right now.
+    Serving,
+    /// Served: the reply to send.
+    Done(Vec<u8>),
+    /// Timed out, disconnected or unblocked; will not be served.
+    Cancelled,
+}
+
+/// One blocked client.
+pub struct Waiter {
+    /// The blocked client's id.
+    pub client_id: u64,
+    /// Its selected database.
+    pub db: usize,
+    /// Its protocol (2 or 3), for encoding the reply.
+    pub resp: u8,
+    /// The keys it waits on.
+    pub keys: Vec<Vec<u8>>,
+    /// The original command, re-run when a key is ready.
+    pub args: ArgsBuf,
+    /// Absolute deadline (Unix ms), `None` = forever.
+    pub deadline: Option<i64>,
+    /// The timeout reply is a null array (BLPOP...) rather than a null bulk (BLMOVE...).
+    pub null_array_on_timeout: bool,
+    /// State, guarded for the serve/cancel race.
+    pub state: Mutex<WaiterState>,
+    changed: Condvar,
+    /// Wakes the owner (an event loop or a blocked thread) when served.
+    pub wake: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Waiter {
+    /// Cancels the wait (timeout, disconnect, CLIENT UNBLOCK) and unregisters it. Returns
+    /// the reply if the waiter was served in the meantime.
+    pub fn cancel(self: &Arc<Self>, registry: &BlockingRegistry) -> Option<Vec<u8>> {
+        registry.remove(self);
+        let mut st = self.state.lock();
+        loop {
+            match std::mem::replace(&mut *st, WaiterState::Cancelled) {
+                WaiterState::Serving => {
+                    *st = WaiterState::Serving;
+                    self.changed.wait(&mut st);
+                }
+                WaiterState::Done(reply) => return Some(reply),
+                WaiterState::Waiting | WaiterState::Cancelled => return None,
+            }
+        }
+    }
+
+    /// Takes the reply if the waiter has been served.
+    pub fn take_reply(&self) -> Option<Vec<u8>> {
+        let mut st = self.state.lock();
+        match std::mem::replace(&mut *st, WaiterState::Cancelled) {
+            WaiterState::Done(r) => Some(r),
+            other => {
+                *st = other;
+                None
+            }
+        }
+    }
+
+    /// The reply sent when the wait times out.
+    pub fn timeout_reply(&self) -> &'static [u8] {
+        match (self.resp, self.null_array_on_timeout) {
+            (3, _) => b"_\r\n",
+            (_, true) => b"*-1\r\n",
+            (_, false) => b"$-1\r\n",
+        }
+    }
+
+    /// Blocks the calling thread until served or `deadline` passes (in-process API).
+    pub fn wait_until(&self, deadline: Option<std::time::Instant>) -> bool {
+        let mut st = self.state.lock();
+        loop {
+            if matches!(*st, WaiterState::Done(_)) {
+                return true;
+            }
+            match deadline {
+                Some(d) => {
+                    if self.changed.wait_until(&mut st, d).timed_out() {
+                        return matches!(*st, WaiterState::Done(_));
+                    }
+                }
+                None => self.changed.wait(&mut st),
+            }
+        }
+    }
+}
+
+/// All blocked clients, by key.
+#[derive(Default)]
+pub struct BlockingRegistry {
+    by_key: Mutex<HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>>,
+    ready: Mutex<Vec<(usize, Vec<u8>)>>,
+    waiters: AtomicUsize,
+    ready_count: AtomicUsize,
+}
+
+impl BlockingRegistry {
+    /// Blocks `client` on `keys` (call with the keys' shard locks held): registers a waiter
+    /// that re-runs `args` when a key is ready, and records it in `client.blocking.blocked`.
+    /// Returns false (and registers nothing) if the client cannot block.
+    pub fn block(
+        &self,
+        client: &mut ClientState,
+        keys: Vec<Vec<u8>>,
+        args: ArgsBuf,
+        deadline: Option<i64>,
+        null_array_on_timeout: bool,
+    ) -> bool {
+        let Some(wake) = client.blocking.waker.clone().filter(|_| !client.blocking.serving) else { return false };
+        let w = Arc::new(Waiter {
+            client_id: client.id(),
+            db: client.db,
+            resp: client.resp,
+            keys,
+            args,
+            deadline,
+            null_array_on_timeout,
+            state: Mutex::new(WaiterState::Waiting),
+            changed: Condvar::new(),
+            wake,
+        });
+        let mut map = self.by_key.lock();
+        for k in &w.keys {
+            let q = map.entry((w.db, k.clone())).or_default();
+            if !q.iter().any(|x| Arc::ptr_eq(x, &w)) {
+                q.push_back(w.clone());
+            }
+        }
+        self.waiters.fetch_add(1, Relaxed);
+        client.blocking.blocked = Some(w.clone());
+        true
+    }
+
+    /// Finds the waiter of a blocked client (CLIENT UNBLOCK).
+    pub fn find_client(&self, client_id: u64) -> Option<Arc<Waiter>> {
+        self.by_key.lock().values().flat_map(|q| q.iter()).find(|w| w.client_id == client_id).cloned()
+    }
+
+    /// Unblocks a waiting client with `reply` (CLIENT UNBLOCK): true if it was waiting.
+    pub fn unblock_with(&self, w: &Arc<Waiter>, reply: Vec<u8>) -> bool {
+        {
+            let mut st = w.state.lock();
+            if !matches!(*st, WaiterState::Waiting) {
+                return false;
+            }
+            *st = WaiterState::Done(reply);
+            w.changed.notify_all();
+        }
+        self.remove(w);
+        (w.wake)();
+        true
+    }
+
+    fn remove(&self, w: &Arc<Waiter>) {
+        let mut map = self.by_key.lock();
+        let mut found = false;
+        for k in &w.keys {
+            let key = (w.db, k.clone());
+            if let Some(q) = map.get_mut(&key) {
+                let before = q.len();
+                q.retain(|x| !Arc::ptr_eq(x, w));
+                found |= q.len() != before;
+                if q.is_empty() {
+                    map.remove(&key);
+                }
+            }
+        }
+        if found {
+            self.waiters.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// True if any client is blocked (cheap; checked on every push).
+    #[inline]
+    pub fn has_waiters(&self) -> bool {
+        self.waiters.load(Relaxed) > 0
+    }
+
+    /// Number of blocked clients.
+    pub fn blocked_clients(&self) -> usize {
+        self.waiters.load(Relaxed)
+    }
+
+    /// Number of distinct keys with waiters.
+    pub fn blocked_keys(&self) -> usize {
+        self.by_key.lock().len()
+    }
+
+    /// Marks `key` ready if someone waits on it. Called by writers under the shard lock.
+    pub fn mark_ready(&self, db: usize, key: &[u8]) {
+        let map = self.by_key.lock();
+        if map.contains_key(&(db, key.to_vec())) {
+            let mut ready = self.ready.lock();
+            if !ready.iter().any(|(d, k)| *d == db && k == key) {
+                ready.push((db, key.to_vec()));
+                self.ready_count.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// True if some keys are waiting to be served.
+    #[inline]
+    pub fn has_ready(&self) -> bool {
+        self.ready_count.load(Relaxed) > 0
+    }
+
+    fn take_ready(&self) -> Vec<(usize, Vec<u8>)> {
+        let mut r = self.ready.lock();
+        self.ready_count.store(0, Relaxed);
+        std::mem::take(&mut *r)
+    }
+
+    fn first_waiter(&self, db: usize, key: &[u8], skip: usize) -> Option<Arc<Waiter>> {
+        self.by_key.lock().get(&(db, key.to_vec())).and_then(|q| q.get(skip).cloned())
+    }
+}
+
+/// Serves the waiters of every ready key (see the module docs). `db` is any handle.
+pub fn serve_ready(db: &Database) {
+    let registry = &db.inner.blocking;
+    while registry.has_ready() {
+        for (dbi, key) in registry.take_ready() {
+            let mut skip = 0;
+            while let Some(w) = registry.first_waiter(dbi, &key, skip) {
+                {
+                    let mut st = w.state.lock();
+                    if !matches!(*st, WaiterState::Waiting) {
+                        drop(st);
+                        skip += 1;
+                        continue;
+                    }
+                    *st = WaiterState::Serving;
+                }
+                let mut client = db.serving_client(w.db, w.resp);
+                let mut out = Vec::new();
+                db.dispatch(&mut client, w.args.as_args(), &mut out);
+                let served = !out.is_empty();
+                {
+                    let mut st = w.state.lock();
+                    *st = if served { WaiterState::Done(out) } else { WaiterState::Waiting };
+                    w.changed.notify_all();
+                }
+                if !served {
+                    // The data was taken first (another thread); the key is no longer ready.
+                    break;
+                }
+                registry.remove(&w);
+                (w.wake)();
+            }
+        }
+    }
+}

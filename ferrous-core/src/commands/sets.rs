@@ -1,0 +1,5 @@
+//! Sets: SADD SREM SMEMBERS ...
+use super::Handler;
+
+/// Handlers of this family.
+pub const COMMANDS: &[(&str, Handler)] = &[];
