@@ -15,6 +15,10 @@ use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
 use std::hash::BuildHasher;
 
 /// A view of one logical database at one instant (`now`, in Unix ms).
+///
+/// In *held* mode (EXEC, scripts) the calling thread already write-locks every shard of
+/// every database (see [`lock_everything`]); then `Access` reaches shards through the
+/// lock's data pointer instead of locking again.
 #[derive(Clone, Copy)]
 pub struct Access<'a> {
     pub(crate) inner: &'a Inner,
@@ -22,11 +26,41 @@ pub struct Access<'a> {
     pub db: usize,
     /// The time this operation runs at (Redis snapshots time once per command).
     pub now: i64,
+    held: bool,
+}
+
+/// Write-locks every shard of every database in (database, shard) order: what EXEC and
+/// scripts hold while they run. Keep the guards alive for as long as `Access::held` views
+/// are used.
+pub fn lock_everything(inner: &Inner) -> Vec<Vec<RwLockWriteGuard<'_, Shard>>> {
+    inner.dbs.iter().map(|ks| ks.write_all()).collect()
 }
 
 impl<'a> Access<'a> {
     pub(crate) fn new(inner: &'a Inner, db: usize, now: i64) -> Self {
-        Access { inner, db, now }
+        Access { inner, db, now, held: false }
+    }
+
+    /// The same view in held mode. Only valid while the caller holds the guards returned by
+    /// [`lock_everything`].
+    pub(crate) fn held(&self) -> Access<'a> {
+        Access { held: true, ..*self }
+    }
+
+    /// True in held mode.
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// The shard at index `i` of this database, in held mode.
+    #[allow(clippy::mut_from_ref)]
+    fn held_shard(&self, i: usize) -> &'a mut Shard {
+        debug_assert!(self.held);
+        // SAFETY: held mode is only entered (by EXEC and scripts) while this thread owns the
+        // write guard of every shard (`lock_everything`), so no other thread can reach the
+        // shard. Within the thread, `Access` hands the reference only to one closure at a
+        // time and `write_many` deduplicates shards, so two live `&mut` never alias.
+        unsafe { &mut *self.keyspace().shard_at(i).data_ptr() }
     }
 
     /// The keyspace.
@@ -60,6 +94,14 @@ impl<'a> Access<'a> {
     #[inline]
     pub fn read<R>(&self, key: &[u8], f: impl FnOnce(Option<&Node<Value>>) -> R) -> R {
         let h = self.hash(key);
+        if self.held {
+            let shard = self.held_shard(h.shard());
+            shard.expire_if_needed(h, key, self.now);
+            return match shard.lookup(h, key, self.now) {
+                Lookup::Live(n) => f(Some(n)),
+                _ => f(None),
+            };
+        }
         let lock = self.keyspace().shard(h);
         {
             let shard = lock.read();
@@ -79,6 +121,9 @@ impl<'a> Access<'a> {
     #[inline]
     pub fn write<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, KeyHash) -> R) -> R {
         let h = self.hash(key);
+        if self.held {
+            return f(self.held_shard(h.shard()), h);
+        }
         let mut shard = self.keyspace().shard(h).write();
         f(&mut shard, h)
     }
@@ -90,7 +135,10 @@ impl<'a> Access<'a> {
         idx.sort_unstable();
         idx.dedup();
         let ks = self.keyspace();
-        let guards = idx.iter().map(|&i| (i, ks.shard_at(i).write())).collect();
+        let guards = idx
+            .iter()
+            .map(|&i| (i, if self.held { ShardRef::Held(self.held_shard(i)) } else { ShardRef::Guard(ks.shard_at(i).write()) }))
+            .collect();
         let mut m = MultiShard { guards, now: self.now };
         f(&mut m)
     }
@@ -99,6 +147,14 @@ impl<'a> Access<'a> {
     /// `LOOKUP_NOTOUCH`: TYPE, TTL, EXISTS, OBJECT), and passing the key's deadline along.
     pub fn peek<R>(&self, key: &[u8], f: impl FnOnce(Option<(&Node<Value>, Option<i64>)>) -> R) -> R {
         let h = self.hash(key);
+        if self.held {
+            let shard = self.held_shard(h.shard());
+            shard.expire_if_needed(h, key, self.now);
+            return match shard.peek(h, key, self.now) {
+                Lookup::Live(n) => f(Some((n, shard.deadline(n, h.dict())))),
+                _ => f(None),
+            };
+        }
         let lock = self.keyspace().shard(h);
         {
             let shard = lock.read();
@@ -168,9 +224,36 @@ impl<'a> Access<'a> {
     }
 }
 
+/// A write-locked shard: locked here, or already held by the caller (EXEC, scripts).
+pub enum ShardRef<'a> {
+    /// Locked by this operation.
+    Guard(RwLockWriteGuard<'a, Shard>),
+    /// Locked by the enclosing EXEC/script.
+    Held(&'a mut Shard),
+}
+
+impl std::ops::Deref for ShardRef<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        match self {
+            ShardRef::Guard(g) => g,
+            ShardRef::Held(s) => s,
+        }
+    }
+}
+
+impl std::ops::DerefMut for ShardRef<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        match self {
+            ShardRef::Guard(g) => g,
+            ShardRef::Held(s) => s,
+        }
+    }
+}
+
 /// Several write-locked shards of one keyspace (see [`Access::write_many`]).
 pub struct MultiShard<'a> {
-    guards: Vec<(usize, RwLockWriteGuard<'a, Shard>)>,
+    guards: Vec<(usize, ShardRef<'a>)>,
     /// The operation's time.
     pub now: i64,
 }

@@ -124,6 +124,8 @@ pub struct ClientState {
     pub close_after_reply: bool,
     /// Blocking-command state (see [`crate::blocking`]).
     pub blocking: crate::blocking::ClientBlocking,
+    /// MULTI/EXEC/WATCH state (see [`crate::transaction`]).
+    pub tx: crate::transaction::ClientTx,
 }
 
 impl ClientState {
@@ -187,7 +189,7 @@ impl ClientRegistry {
             commands: AtomicU64::new(0),
         });
         self.clients.lock().insert(id, info.clone());
-        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default() }
+        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default(), tx: Default::default() }
     }
 
     /// A client that is not registered (not listed, not killable): used internally.

@@ -68,6 +68,8 @@ pub struct Inner {
     pub clients: ClientRegistry,
     /// Clients blocked on keys (BLPOP...).
     pub blocking: crate::blocking::BlockingRegistry,
+    /// Keys watched by WATCH.
+    pub watches: crate::transaction::WatchRegistry,
     /// `requirepass`, mirrored for the connection path.
     pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
     /// Start time (Unix ms).
@@ -170,6 +172,7 @@ impl Builder {
             stats: Stats::default(),
             clients: ClientRegistry::default(),
             blocking: Default::default(),
+            watches: Default::default(),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
             dirty: AtomicU64::new(0),
@@ -303,6 +306,7 @@ impl Database {
         if let Some(w) = &client.blocking.blocked {
             w.cancel(&self.inner.blocking);
         }
+        self.inner.watches.forget(&client.tx);
         self.inner.clients.unregister(client.id());
     }
 

@@ -16,6 +16,7 @@
 //! - [`types`]: the typed API (`db.set`, `db.incr_by`, `db.expire`, `db.scan`, ...).
 //! - [`commands`]: the command table (Redis metadata + handlers) and dispatch.
 //! - [`client`]: per-connection state and the client registry.
+//! - [`transaction`]: MULTI/EXEC queue and WATCH registry.
 //! - [`blocking`]: the registry of clients blocked on keys (BLPOP...) and how they are served.
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
 //! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
@@ -33,6 +34,7 @@ pub mod dict;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod transaction;
 pub mod types;
 pub mod util;
 pub mod value;

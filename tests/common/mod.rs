@@ -324,7 +324,7 @@ impl Drop for TestServer {
 }
 
 /// A RESP value as a client receives it (RESP2 and RESP3).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum Resp {
     /// `+text`
     Simple(Vec<u8>),
@@ -431,6 +431,12 @@ impl Resp {
         let mut out = Vec::new();
         self.encode(&mut out);
         out
+    }
+}
+
+impl std::fmt::Debug for Resp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 

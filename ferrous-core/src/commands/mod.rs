@@ -29,6 +29,7 @@ pub mod sets;
 pub mod zsets;
 pub mod server;
 pub mod strings;
+pub mod transactions;
 
 /// A command handler: parses `ctx.args`, runs the operation, writes `ctx.out`.
 /// An `Err` becomes the error reply (nothing may have been written to `ctx.out` then).
@@ -201,7 +202,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
-        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS)
+        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -418,8 +419,32 @@ fn filter_doc_subcommands(doc: Value, subs: &HashMap<Vec<u8>, &'static CommandSp
 /// Executes one command for `client`, appending its reply to `out`.
 ///
 /// This is the single entry point used by the server, by [`Database::execute`] and (later)
-/// by scripts: lookup, arity, authentication, the handler, error replies and statistics.
+/// by scripts: lookup, arity, authentication, MULTI queueing, the handler, error replies,
+/// statistics, WATCH invalidation and serving blocked clients.
 pub fn dispatch(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>) {
+    run(db, client, args, out, false)
+}
+
+/// Like [`dispatch`], for a caller that already holds every shard lock
+/// ([`crate::access::lock_everything`]): EXEC and scripts.
+pub fn dispatch_held(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>) {
+    run(db, client, args, out, true)
+}
+
+/// Commands that run immediately even between MULTI and EXEC.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+fn reject(db: &Database, client: &mut ClientState, out: &mut Vec<u8>, e: &Error) {
+    if client.tx.in_multi() && !client.tx.in_exec {
+        client.tx.aborted = true;
+    }
+    db.inner.stats.error(e);
+    Reply::new(out, client.resp3()).error(e);
+}
+
+fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>, held: bool) {
     if args.is_empty() {
         return;
     }
@@ -430,21 +455,34 @@ pub fn dispatch(db: &Database, client: &mut ClientState, args: Args<'_>, out: &m
             if let Some(spec) = table().get(args.at(0)) {
                 spec.stats.rejected.fetch_add(1, Relaxed);
             }
-            db.inner.stats.error(&e);
-            Reply::new(out, resp3).error(&e);
+            reject(db, client, out, &e);
             return;
         }
     };
     if !client.authenticated && !spec.has(flags::NO_AUTH) && !(spec.name == "hello" && args.len() > 2) {
         spec.stats.rejected.fetch_add(1, Relaxed);
-        db.inner.stats.error(&Error::NoAuth);
-        Reply::new(out, resp3).error(&Error::NoAuth);
+        reject(db, client, out, &Error::NoAuth);
+        return;
+    }
+    if client.tx.in_multi() && !client.tx.in_exec && !runs_inside_multi(&spec.name) {
+        if spec.has(flags::NO_MULTI) {
+            reject(db, client, out, &Error::msg("ERR Command not allowed inside a transaction"));
+            return;
+        }
+        if let Some(q) = client.tx.queue.as_mut() {
+            q.push(args.iter().collect());
+        }
+        Reply::new(out, resp3).simple("QUEUED");
         return;
     }
     let Some(handler) = spec.handler else { return };
     let started = std::time::Instant::now();
     let now = db.inner.clock.now_ms();
-    let access = Access::new(&db.inner, client.db, now);
+    let mut access = Access::new(&db.inner, client.db, now);
+    if held {
+        access = access.held();
+    }
+    let dirty_before = db.inner.dirty.load(Relaxed);
     let mut ctx = Ctx { db, access, client, args, out: Reply::new(out, resp3), spec };
     let mark = ctx.out.len();
     let result = handler(&mut ctx);
@@ -456,7 +494,28 @@ pub fn dispatch(db: &Database, client: &mut ClientState, args: Args<'_>, out: &m
     }
     spec.stats.calls.fetch_add(1, Relaxed);
     spec.stats.usec.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-    if !client.blocking.serving && db.inner.blocking.has_ready() {
+    if db.inner.watches.active() && spec.has(flags::WRITE) && db.inner.dirty.load(Relaxed) != dirty_before {
+        touch_watched(db, client.db, spec, &args);
+    }
+    if !held && !client.blocking.serving && db.inner.blocking.has_ready() {
         crate::blocking::serve_ready(db);
+    }
+}
+
+/// Flags WATCHers of the keys a write command named (Redis's `signalModifiedKey`).
+fn touch_watched(db: &Database, dbi: usize, spec: &CommandSpec, args: &Args<'_>) {
+    let w = &db.inner.watches;
+    if spec.name == "swapdb" {
+        for i in 1..=2 {
+            if let Some(n) = args.get(i).and_then(ferrous_resp::parse_i64) {
+                w.touch_db(n as usize);
+            }
+        }
+        return;
+    }
+    for pos in spec.key_positions(args.len()) {
+        if let Some(k) = args.get(pos) {
+            w.touch(dbi, k);
+        }
     }
 }

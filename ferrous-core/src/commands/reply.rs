@@ -30,6 +30,10 @@ impl<'a> Reply<'a> {
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
     }
+    /// The underlying buffer (for nested dispatch: EXEC, scripts).
+    pub(crate) fn buf(&mut self) -> &mut Vec<u8> {
+        self.buf
+    }
     /// Drops everything written after `len` (used to discard a partial reply).
     pub fn truncate(&mut self, len: usize) {
         self.buf.truncate(len);

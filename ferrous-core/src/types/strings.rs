@@ -1,10 +1,28 @@
-//! Strings: GET/SET and friends.
+//! Strings: the typed API and the access-level operations of the string family.
+//!
+//! Every command of the family (GET SET SETNX SETEX PSETEX GETEX GETDEL GETSET MGET MSET
+//! MSETNX APPEND STRLEN INCR DECR INCRBY DECRBY INCRBYFLOAT GETRANGE SETRANGE SUBSTR LCS) is
+//! an access-level function here (`fn op(acc: &Access<'_>, ...) -> Result<T>`) that both the
+//! command handler in [`crate::commands::strings`] and the `impl Database` method call, so
+//! the wire protocol and the Rust API cannot disagree.
+//!
+//! Pure helpers hold the parts of Redis's semantics that need no key at all
+//! ([`getrange_slice`], [`lcs_compute`]) and [`long_double`] reproduces INCRBYFLOAT's C
+//! `long double` arithmetic and formatting.
+//!
+//! Encodings follow Redis: SET/MSET/GETSET/APPEND-on-a-new-key store canonical integers as
+//! `Value::Int`; strings modified in place (APPEND, SETRANGE and the bitmap commands) are
+//! flagged `META_RAW`; INCRBYFLOAT stores a fresh `embstr`.
 use crate::access::Access;
+use crate::bytes::SmallBytes;
 use crate::db::Database;
+use crate::dict::Node;
 use crate::error::{Error, Result};
-use crate::keyspace::META_RAW;
+use crate::keyspace::{META_EXPIRE, META_RAW};
 use crate::value::Value;
 use std::sync::atomic::Ordering::Relaxed;
+
+pub use long_double::LongDouble;
 
 /// SET's NX/XX condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,7 +68,102 @@ pub struct SetOutcome {
     pub old: Option<Vec<u8>>,
 }
 
-/// SET at the access level (shared by [`Database::set_with`] and the SET command).
+/// What GETEX does with the key's time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GetExExpiry {
+    /// No option: a plain read.
+    #[default]
+    Keep,
+    /// PERSIST: remove the TTL.
+    Persist,
+    /// EX/PX/EXAT/PXAT resolved to an absolute Unix time in ms. A deadline that is not in
+    /// the future deletes the key (after its value was read), as Redis does for EXAT/PXAT.
+    At(i64),
+}
+
+/// One matching range of LCS IDX: `a` and `b` are inclusive byte ranges in the two strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LcsMatch {
+    /// Range in the first string.
+    pub a: (usize, usize),
+    /// Range in the second string.
+    pub b: (usize, usize),
+    /// Length of the range.
+    pub len: usize,
+}
+
+/// The result of an LCS computation (which parts are filled depends on what was asked).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lcs {
+    /// The longest common subsequence (empty unless requested).
+    pub string: Vec<u8>,
+    /// Its length.
+    pub len: usize,
+    /// The matching ranges, last ones first, as Redis emits them (empty unless requested).
+    pub matches: Vec<LcsMatch>,
+}
+
+/// The smallest value `proto-max-bulk-len` accepts: a length up to this never needs a look at
+/// the configuration (keeps the lock off the path of ordinary APPEND/SETRANGE/SETBIT).
+const MIN_PROTO_MAX_BULK_LEN: u64 = 1024 * 1024;
+
+/// The configured `proto-max-bulk-len` (the largest string a client may build).
+pub(crate) fn proto_max_bulk_len(acc: &Access<'_>) -> u64 {
+    acc.inner.config.read().get_i64("proto-max-bulk-len").max(0) as u64
+}
+
+/// Redis's `checkStringLength`: fails when a string would grow to `len` bytes past
+/// `proto-max-bulk-len` (`None` = the length computation overflowed).
+pub(crate) fn check_string_length(acc: &Access<'_>, len: Option<u64>) -> Result<()> {
+    match len {
+        Some(l) if l <= MIN_PROTO_MAX_BULK_LEN || l <= proto_max_bulk_len(acc) => Ok(()),
+        _ => Err(Error::StringTooLong),
+    }
+}
+
+/// True when a bit offset addresses a byte at or past `proto-max-bulk-len` (Redis's limit
+/// for SETBIT/GETBIT/BITFIELD offsets).
+pub(crate) fn bit_offset_too_large(acc: &Access<'_>, bit_offset: u64) -> bool {
+    let byte = bit_offset >> 3;
+    byte >= MIN_PROTO_MAX_BULK_LEN && byte >= proto_max_bulk_len(acc)
+}
+
+/// Moves the bytes of a string value out so the caller can modify them and store them back
+/// with [`put_raw`]. Other types: WRONGTYPE, and the value is left untouched.
+pub(crate) fn take_bytes(value: &mut Value) -> Result<Vec<u8>> {
+    match value {
+        Value::Str(s) => Ok(std::mem::take(s).into_vec()),
+        other => other.as_str().map(|s| s.to_vec()).ok_or(Error::WrongType),
+    }
+}
+
+/// Stores bytes modified in place (Redis's `dbUnshareStringValue` + edit): the value becomes
+/// a plain string flagged `raw`, whatever its encoding was.
+pub(crate) fn put_raw(node: &mut Node<Value>, bytes: Vec<u8>) {
+    node.value = Value::Str(SmallBytes::from_vec(bytes));
+    node.meta.fetch_or(META_RAW, Relaxed);
+}
+
+/// Length of a string value (`None` for other types) without building its bytes.
+fn string_len(value: &Value) -> Option<usize> {
+    match value {
+        Value::Str(s) => Some(s.len()),
+        Value::Int(i) => Some(int_len(*i)),
+        _ => None,
+    }
+}
+
+/// Digits (and sign) of an integer in decimal.
+fn int_len(i: i64) -> usize {
+    let digits = i.unsigned_abs().checked_ilog10().map_or(1, |d| d as usize + 1);
+    digits + usize::from(i < 0)
+}
+
+fn bump_dirty(acc: &Access<'_>, n: u64) {
+    acc.inner.dirty.fetch_add(n, Relaxed);
+}
+
+/// SET at the access level (shared by [`Database::set_with`] and the SET family of commands).
 pub fn set(acc: &Access<'_>, key: &[u8], value: Value, opts: SetOptions) -> Result<SetOutcome> {
     acc.write(key, |shard, h| {
         let now = acc.now;
@@ -74,11 +187,11 @@ pub fn set(acc: &Access<'_>, key: &[u8], value: Value, opts: SetOptions) -> Resu
             }
             SetExpiry::Clear => {
                 if let Some(n) = shard.get_mut(h, key, now) {
-                    if n.meta.load(Relaxed) & crate::keyspace::META_EXPIRE == 0 {
+                    if n.meta.load(Relaxed) & META_EXPIRE == 0 {
                         // Fast path: overwrite in place, no reallocation of the node.
                         n.meta.fetch_and(!META_RAW, Relaxed);
                         n.value = value;
-                        acc.inner.dirty.fetch_add(1, Relaxed);
+                        bump_dirty(acc, 1);
                         return Ok(SetOutcome { written: true, old });
                     }
                 }
@@ -88,7 +201,7 @@ pub fn set(acc: &Access<'_>, key: &[u8], value: Value, opts: SetOptions) -> Resu
                 shard.set(h, key, value, Some(when), now);
             }
         }
-        acc.inner.dirty.fetch_add(1, Relaxed);
+        bump_dirty(acc, 1);
         Ok(SetOutcome { written: true, old })
     })
 }
@@ -101,7 +214,139 @@ pub fn get(acc: &Access<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
     })
 }
 
-/// INCRBY at the access level.
+/// GETDEL at the access level: the value, and the key is gone.
+pub fn getdel(acc: &Access<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    acc.write(key, |shard, h| {
+        let Some(node) = shard.get_mut(h, key, acc.now) else { return Ok(None) };
+        let bytes = node.value.as_str().ok_or(Error::WrongType)?.to_vec();
+        shard.remove(h, key);
+        bump_dirty(acc, 1);
+        Ok(Some(bytes))
+    })
+}
+
+/// GETEX at the access level. `expiry` is resolved only once the key is known to hold a
+/// string, because Redis validates the expire argument after the lookup (a missing key
+/// replies nil even with an invalid time); it receives the operation's time.
+pub fn getex_with(
+    acc: &Access<'_>,
+    key: &[u8],
+    expiry: impl FnOnce(i64) -> Result<GetExExpiry>,
+) -> Result<Option<Vec<u8>>> {
+    acc.write(key, |shard, h| {
+        let now = acc.now;
+        let Some(node) = shard.get_mut(h, key, now) else { return Ok(None) };
+        let bytes = node.value.as_str().ok_or(Error::WrongType)?.to_vec();
+        match expiry(now)? {
+            GetExExpiry::Keep => {}
+            GetExExpiry::At(when) if when <= now => {
+                shard.remove(h, key);
+                bump_dirty(acc, 1);
+            }
+            GetExExpiry::At(when) => {
+                shard.set_expire(h, key, when);
+                bump_dirty(acc, 1);
+            }
+            GetExExpiry::Persist => {
+                if shard.persist(h, key) {
+                    bump_dirty(acc, 1);
+                }
+            }
+        }
+        Ok(Some(bytes))
+    })
+}
+
+/// GETSET at the access level: stores `value` (clearing any TTL) and returns the old string.
+pub fn getset(acc: &Access<'_>, key: &[u8], value: Value) -> Result<Option<Vec<u8>>> {
+    let opts = SetOptions { get: true, ..SetOptions::default() };
+    set(acc, key, value, opts).map(|o| o.old)
+}
+
+/// MGET at the access level: calls `f` once per key, in order, with the string stored there
+/// (`None` for missing keys and for keys of other types). All keys are read under their
+/// shard locks at once, so a concurrent MSET is seen entirely or not at all.
+pub fn mget_with(acc: &Access<'_>, keys: &[&[u8]], mut f: impl FnMut(Option<&[u8]>)) {
+    acc.write_many(keys, |m| {
+        for key in keys {
+            let h = acc.hash(key);
+            match m.shard(h).get_mut(h, key, acc.now).and_then(|n| n.value.as_str()) {
+                Some(s) => f(Some(&s)),
+                None => f(None),
+            }
+        }
+    })
+}
+
+/// MSET at the access level: stores every pair atomically (clearing TTLs); a key given twice
+/// ends with its last value.
+pub fn mset(acc: &Access<'_>, pairs: &[(&[u8], &[u8])]) {
+    let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
+    acc.write_many(&keys, |m| {
+        for (key, value) in pairs {
+            let h = acc.hash(key);
+            m.shard(h).set(h, key, Value::string(value), None, acc.now);
+        }
+    });
+    bump_dirty(acc, pairs.len() as u64);
+}
+
+/// MSETNX at the access level: stores every pair only if none of the keys exists (of any
+/// type); true if it did.
+pub fn msetnx(acc: &Access<'_>, pairs: &[(&[u8], &[u8])]) -> bool {
+    let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
+    let done = acc.write_many(&keys, |m| {
+        for key in &keys {
+            let h = acc.hash(key);
+            if m.shard(h).contains(h, key, acc.now) {
+                return false;
+            }
+        }
+        for (key, value) in pairs {
+            let h = acc.hash(key);
+            m.shard(h).set(h, key, Value::string(value), None, acc.now);
+        }
+        true
+    });
+    if done {
+        bump_dirty(acc, pairs.len() as u64);
+    }
+    done
+}
+
+/// APPEND at the access level: the new length. A new key stores `value` as SET would; an
+/// existing string grows in place (`raw` encoding), within `proto-max-bulk-len`.
+pub fn append(acc: &Access<'_>, key: &[u8], value: &[u8]) -> Result<usize> {
+    acc.write(key, |shard, h| {
+        let len = match shard.get_mut(h, key, acc.now) {
+            None => {
+                shard.set(h, key, Value::string(value), None, acc.now);
+                value.len()
+            }
+            Some(node) => {
+                let old_len = string_len(&node.value).ok_or(Error::WrongType)?;
+                check_string_length(acc, (old_len as u64).checked_add(value.len() as u64))?;
+                let mut bytes = take_bytes(&mut node.value)?;
+                bytes.extend_from_slice(value);
+                let len = bytes.len();
+                put_raw(node, bytes);
+                len
+            }
+        };
+        bump_dirty(acc, 1);
+        Ok(len)
+    })
+}
+
+/// STRLEN at the access level (0 for a missing key).
+pub fn strlen(acc: &Access<'_>, key: &[u8]) -> Result<usize> {
+    acc.read(key, |n| match n {
+        None => Ok(0),
+        Some(n) => string_len(&n.value).ok_or(Error::WrongType),
+    })
+}
+
+/// INCRBY at the access level; returns the new value. The key keeps its TTL.
 pub fn incr_by(acc: &Access<'_>, key: &[u8], delta: i64) -> Result<i64> {
     acc.write(key, |shard, h| {
         let now = acc.now;
@@ -110,7 +355,6 @@ pub fn incr_by(acc: &Access<'_>, key: &[u8], delta: i64) -> Result<i64> {
                 let cur = match &n.value {
                     Value::Int(i) => *i,
                     Value::Str(s) => ferrous_resp::parse_i64(s).ok_or(Error::NotInteger)?,
-                    #[allow(unreachable_patterns)]
                     _ => return Err(Error::WrongType),
                 };
                 let new = cur.checked_add(delta).ok_or(Error::Overflow)?;
@@ -123,18 +367,237 @@ pub fn incr_by(acc: &Access<'_>, key: &[u8], delta: i64) -> Result<i64> {
                 delta
             }
         };
-        acc.inner.dirty.fetch_add(1, Relaxed);
+        bump_dirty(acc, 1);
         Ok(new)
     })
 }
 
+/// INCRBYFLOAT at the access level: adds `incr` (text, parsed as C's `strtold` would) to the
+/// number stored at `key` in `long double` precision and stores and returns the result
+/// formatted as Redis does (`%.17Lf`, trailing zeros removed). The key keeps its TTL.
+pub fn incr_by_float(acc: &Access<'_>, key: &[u8], incr: &[u8]) -> Result<Vec<u8>> {
+    acc.write(key, |shard, h| {
+        let now = acc.now;
+        let node = shard.get_mut(h, key, now);
+        let current = match &node {
+            None => LongDouble::ZERO,
+            Some(n) => match &n.value {
+                Value::Int(i) => LongDouble::from_i64(*i),
+                Value::Str(s) => LongDouble::parse(s).ok_or(Error::NotFloat)?,
+                _ => return Err(Error::WrongType),
+            },
+        };
+        let incr = LongDouble::parse(incr).ok_or(Error::NotFloat)?;
+        let sum = current.add(incr).filter(|v| !v.is_infinite()).ok_or(Error::NanOrInfinity)?;
+        let text = sum.to_human_string().into_bytes();
+        // Redis stores a fresh string object (`embstr`), never an integer encoding.
+        let value = Value::Str(SmallBytes::new(&text));
+        match node {
+            Some(n) => {
+                n.value = value;
+                n.meta.fetch_and(!META_RAW, Relaxed);
+            }
+            None => {
+                shard.set(h, key, value, None, now);
+            }
+        }
+        bump_dirty(acc, 1);
+        Ok(text)
+    })
+}
+
+/// The part of a string GETRANGE returns, with Redis 7.0's index rules: negative indexes
+/// count from the end, both ends are clamped, a range with both ends negative and
+/// `start > end` is empty.
+pub fn getrange_slice(s: &[u8], start: i64, end: i64) -> &[u8] {
+    let len = s.len() as i64;
+    if start < 0 && end < 0 && start > end {
+        return &[];
+    }
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let end = if end < 0 { (len + end).max(0) } else { end };
+    let end = end.min(len - 1);
+    if start > end || len == 0 {
+        return &[];
+    }
+    &s[start as usize..=end as usize]
+}
+
+/// GETRANGE at the access level (empty for a missing key).
+pub fn getrange(acc: &Access<'_>, key: &[u8], start: i64, end: i64) -> Result<Vec<u8>> {
+    acc.read(key, |n| match n {
+        None => Ok(Vec::new()),
+        Some(n) => Ok(getrange_slice(&n.value.as_str().ok_or(Error::WrongType)?, start, end).to_vec()),
+    })
+}
+
+/// SETRANGE at the access level: overwrites bytes from `offset` (zero-padding as needed) and
+/// returns the new length. An empty `value` changes nothing (and creates no key).
+pub fn setrange(acc: &Access<'_>, key: &[u8], offset: i64, value: &[u8]) -> Result<usize> {
+    if offset < 0 {
+        return Err(Error::OffsetOutOfRange);
+    }
+    let offset = offset as u64;
+    let new_len = offset.checked_add(value.len() as u64);
+    acc.write(key, |shard, h| {
+        let now = acc.now;
+        match shard.get_mut(h, key, now) {
+            None => {
+                if value.is_empty() {
+                    return Ok(0);
+                }
+                check_string_length(acc, new_len)?;
+                let mut bytes = vec![0u8; new_len.unwrap_or(0) as usize];
+                bytes[offset as usize..].copy_from_slice(value);
+                let len = bytes.len();
+                shard.set(h, key, Value::Str(SmallBytes::from_vec(bytes)), None, now);
+                if let Some(n) = shard.get_mut(h, key, now) {
+                    n.meta.fetch_or(META_RAW, Relaxed);
+                }
+                bump_dirty(acc, 1);
+                Ok(len)
+            }
+            Some(node) => {
+                let old_len = string_len(&node.value).ok_or(Error::WrongType)?;
+                if value.is_empty() {
+                    return Ok(old_len);
+                }
+                check_string_length(acc, new_len)?;
+                let mut bytes = take_bytes(&mut node.value)?;
+                let end = new_len.unwrap_or(0) as usize;
+                if bytes.len() < end {
+                    bytes.resize(end, 0);
+                }
+                bytes[offset as usize..end].copy_from_slice(value);
+                let len = bytes.len();
+                put_raw(node, bytes);
+                bump_dirty(acc, 1);
+                Ok(len)
+            }
+        }
+    })
+}
+
+/// The two strings LCS compares (missing keys are empty strings). Both keys are read at once.
+pub fn lcs_inputs(acc: &Access<'_>, a: &[u8], b: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    acc.write_many(&[a, b], |m| {
+        let mut read = |key: &[u8]| -> Result<Vec<u8>> {
+            let h = acc.hash(key);
+            match m.shard(h).get_mut(h, key, acc.now) {
+                None => Ok(Vec::new()),
+                Some(n) => n
+                    .value
+                    .as_str()
+                    .map(|s| s.to_vec())
+                    .ok_or(Error::msg("ERR The specified keys must contain string values")),
+            }
+        };
+        let va = read(a);
+        let vb = read(b);
+        Ok((va?, vb?))
+    })
+}
+
+/// What [`lcs_compute`] should produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LcsWants {
+    /// The subsequence itself.
+    pub string: bool,
+    /// The matching ranges (IDX).
+    pub idx: bool,
+    /// Only ranges at least this long are reported (MINMATCHLEN).
+    pub min_match_len: u64,
+}
+
+/// Redis's LCS: the dynamic-programming table of LCS lengths, then a walk back from the end
+/// collecting the subsequence and its contiguous matching ranges. `max_table_bytes` is
+/// `proto-max-bulk-len`, which Redis also uses to cap the table's transient memory.
+pub fn lcs_compute(a: &[u8], b: &[u8], wants: LcsWants, max_table_bytes: u64) -> Result<Lcs> {
+    if a.len() as u64 >= u64::from(u32::MAX - 1) || b.len() as u64 >= u64::from(u32::MAX - 1) {
+        return Err(Error::msg("ERR String too long for LCS"));
+    }
+    let (alen, blen) = (a.len(), b.len());
+    let cells = (alen as u64 + 1) * (blen as u64 + 1);
+    if cells.saturating_mul(4) > max_table_bytes {
+        return Err(Error::msg("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"));
+    }
+    let mut table: Vec<u32> = Vec::new();
+    if table.try_reserve_exact(cells as usize).is_err() {
+        return Err(Error::msg("ERR Insufficient memory, failed allocating transient memory for LCS"));
+    }
+    table.resize(cells as usize, 0);
+    let w = blen + 1;
+    for i in 1..=alen {
+        for j in 1..=blen {
+            table[i * w + j] = if a[i - 1] == b[j - 1] {
+                table[(i - 1) * w + j - 1] + 1
+            } else {
+                table[(i - 1) * w + j].max(table[i * w + j - 1])
+            };
+        }
+    }
+    let total = table[alen * w + blen] as usize;
+    let mut out = Lcs { len: total, ..Lcs::default() };
+    if !(wants.string || wants.idx) {
+        return Ok(out);
+    }
+    let mut string = vec![0u8; total];
+    let mut idx = total;
+    // `arange_start == alen` means "no range open", as in Redis.
+    let (mut arange_start, mut arange_end, mut brange_start, mut brange_end) = (alen, 0, 0, 0);
+    let (mut i, mut j) = (alen, blen);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            string[idx - 1] = a[i - 1];
+            if arange_start == alen {
+                arange_start = i - 1;
+                arange_end = i - 1;
+                brange_start = j - 1;
+                brange_end = j - 1;
+            } else if arange_start == i && brange_start == j {
+                arange_start -= 1;
+                brange_start -= 1;
+            } else {
+                emit = true;
+            }
+            if arange_start == 0 || brange_start == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if table[(i - 1) * w + j] > table[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if arange_start != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let len = arange_end - arange_start + 1;
+            if wants.idx && (wants.min_match_len == 0 || len as u64 >= wants.min_match_len) {
+                out.matches.push(LcsMatch { a: (arange_start, arange_end), b: (brange_start, brange_end), len });
+            }
+            arange_start = alen;
+        }
+    }
+    if wants.string {
+        out.string = string;
+    }
+    Ok(out)
+}
+
 impl Database {
-    /// SET key value.
+    /// `SET key value`.
     pub fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
         set(&self.access(), key.as_ref(), Value::string(value.as_ref()), SetOptions::default()).map(|_| ())
     }
 
-    /// SET with options (NX/XX, EX/PX/EXAT/PXAT/KEEPTTL, GET).
+    /// `SET` with options (NX/XX, EX/PX/EXAT/PXAT/KEEPTTL, GET).
     ///
     /// ```
     /// use ferrous_core::{Database, SetOptions, SetCondition};
@@ -147,18 +610,746 @@ impl Database {
         set(&self.access(), key.as_ref(), Value::string(value.as_ref()), opts)
     }
 
-    /// GET key.
+    /// `SETNX key value`: sets only if the key does not exist; true if it did.
+    pub fn setnx(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
+        let opts = SetOptions { condition: SetCondition::IfMissing, ..SetOptions::default() };
+        Ok(self.set_with(key, value, opts)?.written)
+    }
+
+    /// `SETEX key seconds value`. `seconds` must be positive
+    /// (`ERR invalid expire time in 'setex' command`).
+    pub fn setex(&self, key: impl AsRef<[u8]>, seconds: i64, value: impl AsRef<[u8]>) -> Result<()> {
+        let ms = seconds.checked_mul(1000).filter(|_| seconds > 0).ok_or(Error::InvalidExpireTime("setex"))?;
+        self.set_with_ttl_ms(key.as_ref(), ms, value.as_ref(), "setex")
+    }
+
+    /// `PSETEX key milliseconds value`. `milliseconds` must be positive.
+    pub fn psetex(&self, key: impl AsRef<[u8]>, milliseconds: i64, value: impl AsRef<[u8]>) -> Result<()> {
+        if milliseconds <= 0 {
+            return Err(Error::InvalidExpireTime("psetex"));
+        }
+        self.set_with_ttl_ms(key.as_ref(), milliseconds, value.as_ref(), "psetex")
+    }
+
+    fn set_with_ttl_ms(&self, key: &[u8], ms: i64, value: &[u8], cmd: &'static str) -> Result<()> {
+        let acc = self.access();
+        let when = acc.now.checked_add(ms).ok_or(Error::InvalidExpireTime(cmd))?;
+        let opts = SetOptions { expiry: SetExpiry::At(when), ..SetOptions::default() };
+        set(&acc, key, Value::string(value), opts).map(|_| ())
+    }
+
+    /// `GET key`.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
         get(&self.access(), key.as_ref())
     }
 
-    /// INCRBY key delta; returns the new value.
+    /// `GETDEL key`: returns the value and deletes the key.
+    pub fn getdel(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        getdel(&self.access(), key.as_ref())
+    }
+
+    /// `GETEX key [EX|PX|EXAT|PXAT|PERSIST]`: returns the value and changes its TTL.
+    ///
+    /// ```
+    /// use ferrous_core::{Database, strings::GetExExpiry};
+    /// let db = Database::new();
+    /// db.setex("k", 100, "v").unwrap();
+    /// assert_eq!(db.getex("k", GetExExpiry::Persist).unwrap(), Some(b"v".to_vec()));
+    /// assert_eq!(db.getex("nokey", GetExExpiry::Keep).unwrap(), None);
+    /// ```
+    pub fn getex(&self, key: impl AsRef<[u8]>, expiry: GetExExpiry) -> Result<Option<Vec<u8>>> {
+        getex_with(&self.access(), key.as_ref(), |_| Ok(expiry))
+    }
+
+    /// `GETSET key value`: stores `value` (removing any TTL) and returns the old value.
+    pub fn getset(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        getset(&self.access(), key.as_ref(), Value::string(value.as_ref()))
+    }
+
+    /// `MGET key [key ...]`: one entry per key, `None` for missing keys and non-strings.
+    ///
+    /// ```
+    /// use ferrous_core::Database;
+    /// let db = Database::new();
+    /// db.mset(&[("a", "1"), ("b", "2")]);
+    /// assert_eq!(db.mget(&["a", "nokey", "b"]), vec![Some(b"1".to_vec()), None, Some(b"2".to_vec())]);
+    /// ```
+    pub fn mget<K: AsRef<[u8]>>(&self, keys: &[K]) -> Vec<Option<Vec<u8>>> {
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+        let mut out = Vec::with_capacity(keys.len());
+        mget_with(&self.access(), &keys, |v| out.push(v.map(<[u8]>::to_vec)));
+        out
+    }
+
+    /// `MSET key value [key value ...]`, atomically.
+    pub fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) {
+        let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        mset(&self.access(), &pairs)
+    }
+
+    /// `MSETNX key value [key value ...]`: sets all or nothing (if any key exists); true if
+    /// it set them.
+    pub fn msetnx<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> bool {
+        let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        msetnx(&self.access(), &pairs)
+    }
+
+    /// `APPEND key value`: returns the new length.
+    pub fn append(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<usize> {
+        append(&self.access(), key.as_ref(), value.as_ref())
+    }
+
+    /// `STRLEN key` (0 for a missing key).
+    pub fn strlen(&self, key: impl AsRef<[u8]>) -> Result<usize> {
+        strlen(&self.access(), key.as_ref())
+    }
+
+    /// `INCRBY key delta`; returns the new value.
     pub fn incr_by(&self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64> {
         incr_by(&self.access(), key.as_ref(), delta)
     }
 
-    /// INCR key.
+    /// `INCR key`.
     pub fn incr(&self, key: impl AsRef<[u8]>) -> Result<i64> {
         self.incr_by(key, 1)
+    }
+
+    /// `DECR key`.
+    pub fn decr(&self, key: impl AsRef<[u8]>) -> Result<i64> {
+        self.incr_by(key, -1)
+    }
+
+    /// `DECRBY key delta` (`ERR decrement would overflow` for `i64::MIN`).
+    pub fn decr_by(&self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64> {
+        let delta = delta.checked_neg().ok_or(Error::msg("ERR decrement would overflow"))?;
+        self.incr_by(key, delta)
+    }
+
+    /// `INCRBYFLOAT key increment`; returns the new value.
+    ///
+    /// The increment is sent the way a client would send it (its shortest decimal form),
+    /// and the arithmetic is Redis's 80-bit `long double`, so `0.1 + 0.2` stores `"0.3"`.
+    ///
+    /// ```
+    /// use ferrous_core::Database;
+    /// let db = Database::new();
+    /// db.incr_by_float("f", 0.1).unwrap();
+    /// assert_eq!(db.incr_by_float("f", 0.2).unwrap(), 0.3);
+    /// assert_eq!(db.get("f").unwrap(), Some(b"0.3".to_vec()));
+    /// ```
+    pub fn incr_by_float(&self, key: impl AsRef<[u8]>, incr: f64) -> Result<f64> {
+        if incr.is_nan() {
+            return Err(Error::NotFloat);
+        }
+        let text = if incr.is_infinite() { if incr > 0.0 { "inf" } else { "-inf" }.to_string() } else { format!("{incr:e}") };
+        let out = incr_by_float(&self.access(), key.as_ref(), text.as_bytes())?;
+        Ok(std::str::from_utf8(&out).ok().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN))
+    }
+
+    /// `GETRANGE key start end` (inclusive, negative indexes from the end).
+    pub fn getrange(&self, key: impl AsRef<[u8]>, start: i64, end: i64) -> Result<Vec<u8>> {
+        getrange(&self.access(), key.as_ref(), start, end)
+    }
+
+    /// `SETRANGE key offset value`: returns the new length.
+    pub fn setrange(&self, key: impl AsRef<[u8]>, offset: i64, value: impl AsRef<[u8]>) -> Result<usize> {
+        setrange(&self.access(), key.as_ref(), offset, value.as_ref())
+    }
+
+    /// `LCS key1 key2`: the longest common subsequence of two strings.
+    ///
+    /// ```
+    /// use ferrous_core::Database;
+    /// let db = Database::new();
+    /// db.mset(&[("a", "ohmytext"), ("b", "mynewtext")]);
+    /// assert_eq!(db.lcs("a", "b").unwrap(), b"mytext".to_vec());
+    /// ```
+    pub fn lcs(&self, key1: impl AsRef<[u8]>, key2: impl AsRef<[u8]>) -> Result<Vec<u8>> {
+        let wants = LcsWants { string: true, ..LcsWants::default() };
+        Ok(self.lcs_with(key1.as_ref(), key2.as_ref(), wants)?.string)
+    }
+
+    /// `LCS key1 key2 LEN`.
+    pub fn lcs_len(&self, key1: impl AsRef<[u8]>, key2: impl AsRef<[u8]>) -> Result<usize> {
+        Ok(self.lcs_with(key1.as_ref(), key2.as_ref(), LcsWants::default())?.len)
+    }
+
+    /// `LCS key1 key2 IDX [MINMATCHLEN n]`: the matching ranges (last first) and the length.
+    pub fn lcs_idx(&self, key1: impl AsRef<[u8]>, key2: impl AsRef<[u8]>, min_match_len: u64) -> Result<Lcs> {
+        let wants = LcsWants { idx: true, min_match_len, ..LcsWants::default() };
+        self.lcs_with(key1.as_ref(), key2.as_ref(), wants)
+    }
+
+    fn lcs_with(&self, key1: &[u8], key2: &[u8], wants: LcsWants) -> Result<Lcs> {
+        let acc = self.access();
+        let (a, b) = lcs_inputs(&acc, key1, key2)?;
+        lcs_compute(&a, &b, wants, proto_max_bulk_len(&acc))
+    }
+}
+
+pub mod long_double {
+    //! [`LongDouble`]: Redis's INCRBYFLOAT (and HINCRBYFLOAT) arithmetic, which C does in
+    //! `long double` — on x86-64 Linux the x87 80-bit extended format: a 64-bit significand
+    //! and a 15-bit exponent, rounded to nearest-even.
+    //!
+    //! Redis parses both operands with `strtold` (decimal, hexadecimal `0x1p3`, `inf`;
+    //! the whole argument must be consumed), adds them in that precision, and prints the sum
+    //! with `%.17Lf` before stripping trailing zeros. Those 64 significand bits are why
+    //! `0.1 + 0.2` prints `0.3` in Redis where an `f64` would print `0.30000000000000004`.
+    //! Emulating the format exactly (correctly rounded parse, exact addition rounded once,
+    //! exact decimal expansion) reproduces Redis's replies bit for bit, including sums like
+    //! `1e400` that `f64` cannot even hold.
+    //!
+    //! The emulation uses a small arbitrary-precision integer ([`Big`]) for the exact
+    //! intermediate values; ordinary increments need a few 64-bit limbs.
+    use std::cmp::Ordering;
+
+    /// Bits in the significand.
+    const MANT_BITS: i64 = 64;
+    /// Exponent (of the significand's least significant bit) of the smallest subnormal:
+    /// 2^-16445.
+    const EXP_MIN: i64 = -16445;
+    /// Largest exponent of a finite value with a normalized significand: the maximum is
+    /// (2^64 - 1) * 2^16320.
+    const EXP_MAX: i64 = 16320;
+    /// Redis's `MAX_LONG_DOUBLE_CHARS`: longer inputs are not valid floats.
+    const MAX_CHARS: usize = 5 * 1024;
+
+    /// An x87 extended-precision value: `±mant * 2^exp`, zero, or infinity.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct LongDouble {
+        neg: bool,
+        class: Class,
+    }
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Class {
+        Zero,
+        Finite { mant: u64, exp: i64 },
+        Inf,
+    }
+
+    impl LongDouble {
+        /// Positive zero.
+        pub const ZERO: LongDouble = LongDouble { neg: false, class: Class::Zero };
+
+        /// An integer (exact: every `i64` fits in 64 significand bits).
+        pub fn from_i64(i: i64) -> LongDouble {
+            if i == 0 {
+                return LongDouble::ZERO;
+            }
+            round(i < 0, &Big::from_u128(u128::from(i.unsigned_abs())), 0, false)
+        }
+
+        /// True for ±infinity.
+        pub fn is_infinite(&self) -> bool {
+            self.class == Class::Inf
+        }
+
+        /// Parses like Redis's `string2ld`: `strtold` on the whole input, no leading space,
+        /// at most 5119 bytes; NaN, overflow and underflow to zero are rejected.
+        pub fn parse(s: &[u8]) -> Option<LongDouble> {
+            if s.is_empty() || s.len() >= MAX_CHARS || matches!(s[0], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
+                return None;
+            }
+            let (neg, body) = match s[0] {
+                b'-' => (true, &s[1..]),
+                b'+' => (false, &s[1..]),
+                _ => (false, s),
+            };
+            if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
+                return Some(LongDouble { neg, class: Class::Inf });
+            }
+            let value = if body.len() > 2 && body[0] == b'0' && (body[1] | 0x20) == b'x' {
+                parse_hex(&body[2..])?
+            } else {
+                parse_decimal(body)?
+            };
+            match value {
+                Parsed::Zero => Some(LongDouble { neg, class: Class::Zero }),
+                Parsed::Exact(n, e) => {
+                    let v = round(neg, &n, e, false);
+                    v.is_finite_nonzero().then_some(v)
+                }
+                Parsed::Inexact(n, e) => {
+                    let v = round(neg, &n, e, true);
+                    v.is_finite_nonzero().then_some(v)
+                }
+            }
+        }
+
+        fn is_finite_nonzero(&self) -> bool {
+            matches!(self.class, Class::Finite { .. })
+        }
+
+        /// The sum, rounded once to nearest-even; `None` for NaN (`inf + -inf`).
+        pub fn add(self, other: LongDouble) -> Option<LongDouble> {
+            match (self.class, other.class) {
+                (Class::Inf, Class::Inf) if self.neg != other.neg => None,
+                (Class::Inf, _) => Some(self),
+                (_, Class::Inf) => Some(other),
+                (Class::Zero, Class::Zero) => Some(LongDouble { neg: self.neg && other.neg, class: Class::Zero }),
+                (Class::Zero, _) => Some(other),
+                (_, Class::Zero) => Some(self),
+                (Class::Finite { mant: ma, exp: ea }, Class::Finite { mant: mb, exp: eb }) => {
+                    let e = ea.min(eb);
+                    let a = Big::from_u128(u128::from(ma)).shl((ea - e) as u64);
+                    let b = Big::from_u128(u128::from(mb)).shl((eb - e) as u64);
+                    if self.neg == other.neg {
+                        return Some(round(self.neg, &a.add(&b), e, false));
+                    }
+                    match a.cmp(&b) {
+                        Ordering::Equal => Some(LongDouble::ZERO),
+                        Ordering::Greater => Some(round(self.neg, &a.sub(&b), e, false)),
+                        Ordering::Less => Some(round(other.neg, &b.sub(&a), e, false)),
+                    }
+                }
+            }
+        }
+
+        /// Redis's human-friendly form: `%.17Lf` with trailing zeros (and a trailing dot)
+        /// removed, `-0` printed as `0`, infinities as `inf`/`-inf`.
+        pub fn to_human_string(&self) -> String {
+            let (mant, exp) = match self.class {
+                Class::Inf => return if self.neg { "-inf" } else { "inf" }.to_string(),
+                Class::Zero => return "0".to_string(),
+                Class::Finite { mant, exp } => (mant, exp),
+            };
+            const SCALE: u128 = 100_000_000_000_000_000; // 10^17
+            let digits = if exp >= 0 {
+                let mut n = Big::from_u128(u128::from(mant)).shl(exp as u64);
+                n.mul_small(SCALE as u64, 0);
+                n.to_decimal()
+            } else {
+                // mant * 10^17 < 2^121: the scaled value fits in a u128 before the shift.
+                let scaled = u128::from(mant) * SCALE;
+                let sh = (-exp) as u32;
+                let q = if sh >= 123 {
+                    0
+                } else {
+                    let q = scaled >> sh;
+                    let half = 1u128 << (sh - 1);
+                    let rem = scaled & ((1u128 << sh) - 1);
+                    if rem > half || (rem == half && q & 1 == 1) {
+                        q + 1
+                    } else {
+                        q
+                    }
+                };
+                q.to_string()
+            };
+            let digits = format!("{digits:0>18}");
+            let (int_part, frac) = digits.split_at(digits.len() - 17);
+            let frac = frac.trim_end_matches('0');
+            let mut s = String::with_capacity(digits.len() + 2);
+            if self.neg {
+                s.push('-');
+            }
+            s.push_str(int_part);
+            if !frac.is_empty() {
+                s.push('.');
+                s.push_str(frac);
+            }
+            if s == "-0" {
+                s.remove(0);
+            }
+            s
+        }
+    }
+
+    /// A parsed magnitude before rounding: exactly `n * 2^e`, or `(n + something in (0,1))
+    /// * 2^e`.
+    enum Parsed {
+        Zero,
+        Exact(Big, i64),
+        Inexact(Big, i64),
+    }
+
+    /// Rounds `±(n [+ sticky]) * 2^e` (n > 0) to the format: 64 significand bits (fewer for
+    /// subnormals), nearest-even; too large is infinity, too small is zero.
+    fn round(neg: bool, n: &Big, e: i64, sticky: bool) -> LongDouble {
+        let bits = n.bit_len() as i64;
+        let mut shift = bits - MANT_BITS;
+        let mut exp = e + shift;
+        if exp < EXP_MIN {
+            shift += EXP_MIN - exp;
+            exp = EXP_MIN;
+        }
+        let mant = if shift <= 0 {
+            // Exact: at most 64 bits, moved up to normalize (inputs from a division always
+            // carry enough bits for `shift > 0`, so `sticky` cannot matter here).
+            (n.bits(0, 64) as u128) << (-shift) as u32
+        } else {
+            let s = shift as u64;
+            let mant = if s >= bits as u64 { 0 } else { u128::from(n.bits(s, 64)) };
+            let round_bit = n.bit(s - 1);
+            let rest = sticky || n.any_below(s - 1);
+            if round_bit && (rest || mant & 1 == 1) {
+                mant + 1
+            } else {
+                mant
+            }
+        };
+        let (mant, exp) = if mant >> 64 != 0 { ((mant >> 1) as u64, exp + 1) } else { (mant as u64, exp) };
+        if mant == 0 {
+            return LongDouble { neg, class: Class::Zero };
+        }
+        if exp > EXP_MAX {
+            return LongDouble { neg, class: Class::Inf };
+        }
+        LongDouble { neg, class: Class::Finite { mant, exp } }
+    }
+
+    /// Decimal `strtold` syntax: digits with an optional point (at least one digit), then an
+    /// optional exponent `e[+-]digits`. Everything must be consumed.
+    fn parse_decimal(s: &[u8]) -> Option<Parsed> {
+        let mut i = 0;
+        let mut digits: Vec<u8> = Vec::new();
+        let mut frac_digits: i64 = 0;
+        let mut seen_digit = false;
+        while i < s.len() && s[i].is_ascii_digit() {
+            seen_digit = true;
+            if !(digits.is_empty() && s[i] == b'0') {
+                digits.push(s[i] - b'0');
+            }
+            i += 1;
+        }
+        if i < s.len() && s[i] == b'.' {
+            i += 1;
+            while i < s.len() && s[i].is_ascii_digit() {
+                seen_digit = true;
+                if !(digits.is_empty() && s[i] == b'0') {
+                    digits.push(s[i] - b'0');
+                }
+                frac_digits += 1;
+                i += 1;
+            }
+        }
+        if !seen_digit {
+            return None;
+        }
+        let exp10 = parse_exponent(s, &mut i, b'e')?;
+        if i != s.len() {
+            return None;
+        }
+        // Trailing zeros of the significant digits go into the exponent.
+        while digits.last() == Some(&0) {
+            digits.pop();
+            frac_digits -= 1;
+        }
+        if digits.is_empty() {
+            return Some(Parsed::Zero);
+        }
+        let k = exp10.saturating_sub(frac_digits);
+        let magnitude = k.saturating_add(digits.len() as i64);
+        // Far outside 3.6e-4951 ..= 1.2e4932: overflow or underflow, both rejected.
+        if !(-5000..=5000).contains(&magnitude) {
+            return None;
+        }
+        let mut d = Big::default();
+        for chunk in digits.chunks(19) {
+            let v = chunk.iter().fold(0u64, |acc, &c| acc * 10 + u64::from(c));
+            d.mul_small(10u64.pow(chunk.len() as u32), v);
+        }
+        if k >= 0 {
+            d.mul_pow10(k as u32);
+            return Some(Parsed::Exact(d, 0));
+        }
+        // d / 10^-k: scale dividend or divisor by a power of two so that the quotient has
+        // 66 or 67 bits (two more than the significand: round bit plus one), divide, and
+        // keep "the remainder is not zero" as the sticky bit for rounding.
+        let mut p = Big::from_u128(1);
+        p.mul_pow10((-k) as u32);
+        let t = d.bit_len() as i64 - p.bit_len() as i64 - 66;
+        let (dividend, divisor) = if t >= 0 { (d, p.shl(t as u64)) } else { (d.shl((-t) as u64), p) };
+        let (q, rem_nonzero) = dividend.div_small_quotient(&divisor, 68);
+        let q = Big::from_u128(q);
+        Some(if rem_nonzero { Parsed::Inexact(q, t) } else { Parsed::Exact(q, t) })
+    }
+
+    /// Hexadecimal `strtold` syntax after `0x`: hex digits with an optional point (at least
+    /// one digit), then an optional binary exponent `p[+-]digits`.
+    fn parse_hex(s: &[u8]) -> Option<Parsed> {
+        let mut i = 0;
+        let mut n = Big::default();
+        let mut frac_digits: i64 = 0;
+        let mut seen_digit = false;
+        let mut in_frac = false;
+        while i < s.len() {
+            let c = s[i];
+            if c == b'.' && !in_frac {
+                in_frac = true;
+            } else if let Some(v) = (c as char).to_digit(16) {
+                seen_digit = true;
+                n.mul_small(16, u64::from(v));
+                if in_frac {
+                    frac_digits += 1;
+                }
+            } else {
+                break;
+            }
+            i += 1;
+        }
+        // "0x" without digits: strtold reads just the "0" and stops, leaving "x..." behind.
+        if !seen_digit {
+            return None;
+        }
+        let exp2 = parse_exponent(s, &mut i, b'p')?;
+        if i != s.len() {
+            return None;
+        }
+        if n.is_zero() {
+            return Some(Parsed::Zero);
+        }
+        let e = exp2.saturating_sub(frac_digits.saturating_mul(4));
+        if !(-40000..=40000).contains(&e.saturating_add(n.bit_len() as i64)) {
+            return None;
+        }
+        Some(Parsed::Exact(n, e))
+    }
+
+    /// An optional exponent `marker[+-]digits` at `s[*i..]` (advancing `*i` past it); a
+    /// marker without digits is not part of the number and is left unconsumed.
+    fn parse_exponent(s: &[u8], i: &mut usize, marker: u8) -> Option<i64> {
+        if *i >= s.len() || (s[*i] | 0x20) != marker {
+            return Some(0);
+        }
+        let mut j = *i + 1;
+        let neg = match s.get(j) {
+            Some(b'-') => {
+                j += 1;
+                true
+            }
+            Some(b'+') => {
+                j += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = j;
+        let mut v: i64 = 0;
+        while j < s.len() && s[j].is_ascii_digit() {
+            v = v.saturating_mul(10).saturating_add(i64::from(s[j] - b'0')).min(1 << 40);
+            j += 1;
+        }
+        if j == start {
+            return Some(0);
+        }
+        *i = j;
+        Some(if neg { -v } else { v })
+    }
+
+    /// A non-negative arbitrary-precision integer: little-endian 64-bit limbs, no high zero
+    /// limbs. Only what the emulation needs.
+    #[derive(Debug, Clone, Default, PartialEq, Eq)]
+    pub(super) struct Big(Vec<u64>);
+
+    impl Big {
+        fn from_u128(v: u128) -> Big {
+            let mut b = Big(vec![v as u64, (v >> 64) as u64]);
+            b.trim();
+            b
+        }
+        fn trim(&mut self) {
+            while self.0.last() == Some(&0) {
+                self.0.pop();
+            }
+        }
+        fn is_zero(&self) -> bool {
+            self.0.is_empty()
+        }
+        /// self = self * m + a.
+        fn mul_small(&mut self, m: u64, a: u64) {
+            let mut carry = u128::from(a);
+            for limb in &mut self.0 {
+                let v = u128::from(*limb) * u128::from(m) + carry;
+                *limb = v as u64;
+                carry = v >> 64;
+            }
+            if carry != 0 {
+                self.0.push(carry as u64);
+            }
+            self.trim();
+        }
+        fn mul_pow10(&mut self, mut k: u32) {
+            while k >= 19 {
+                self.mul_small(10u64.pow(19), 0);
+                k -= 19;
+            }
+            if k > 0 {
+                self.mul_small(10u64.pow(k), 0);
+            }
+        }
+        fn bit_len(&self) -> u64 {
+            match self.0.last() {
+                None => 0,
+                Some(top) => 64 * (self.0.len() as u64 - 1) + (64 - u64::from(top.leading_zeros())),
+            }
+        }
+        fn bit(&self, i: u64) -> bool {
+            self.0.get((i / 64) as usize).is_some_and(|l| l >> (i % 64) & 1 == 1)
+        }
+        /// Bits `lo .. lo + n` (n <= 64) as an integer.
+        fn bits(&self, lo: u64, n: u32) -> u64 {
+            let limb = (lo / 64) as usize;
+            let off = (lo % 64) as u32;
+            let low = self.0.get(limb).copied().unwrap_or(0) >> off;
+            let high = if off == 0 { 0 } else { self.0.get(limb + 1).copied().unwrap_or(0) << (64 - off) };
+            let v = low | high;
+            if n >= 64 {
+                v
+            } else {
+                v & ((1u64 << n) - 1)
+            }
+        }
+        /// True if any bit below position `n` is set.
+        fn any_below(&self, n: u64) -> bool {
+            let full = (n / 64) as usize;
+            if self.0.iter().take(full).any(|&l| l != 0) {
+                return true;
+            }
+            let rem = (n % 64) as u32;
+            rem > 0 && self.0.get(full).is_some_and(|&l| l & ((1u64 << rem) - 1) != 0)
+        }
+        fn shl(&self, n: u64) -> Big {
+            if self.is_zero() {
+                return Big::default();
+            }
+            let limbs = (n / 64) as usize;
+            let off = (n % 64) as u32;
+            let mut out = vec![0u64; limbs];
+            out.reserve(self.0.len() + 1);
+            let mut carry = 0u64;
+            for &l in &self.0 {
+                if off == 0 {
+                    out.push(l);
+                } else {
+                    out.push((l << off) | carry);
+                    carry = l >> (64 - off);
+                }
+            }
+            if carry != 0 {
+                out.push(carry);
+            }
+            let mut b = Big(out);
+            b.trim();
+            b
+        }
+        fn cmp(&self, other: &Big) -> Ordering {
+            self.0.len().cmp(&other.0.len()).then_with(|| self.0.iter().rev().cmp(other.0.iter().rev()))
+        }
+        fn add(&self, other: &Big) -> Big {
+            let n = self.0.len().max(other.0.len());
+            let mut out = Vec::with_capacity(n + 1);
+            let mut carry = 0u64;
+            for i in 0..n {
+                let (s1, c1) = self.0.get(i).copied().unwrap_or(0).overflowing_add(other.0.get(i).copied().unwrap_or(0));
+                let (s2, c2) = s1.overflowing_add(carry);
+                out.push(s2);
+                carry = u64::from(c1) + u64::from(c2);
+            }
+            if carry != 0 {
+                out.push(carry);
+            }
+            Big(out)
+        }
+        /// self - other, for self >= other.
+        fn sub(&self, other: &Big) -> Big {
+            let mut out = Vec::with_capacity(self.0.len());
+            let mut borrow = 0u64;
+            for (i, &l) in self.0.iter().enumerate() {
+                let (d1, b1) = l.overflowing_sub(other.0.get(i).copied().unwrap_or(0));
+                let (d2, b2) = d1.overflowing_sub(borrow);
+                out.push(d2);
+                borrow = u64::from(b1) + u64::from(b2);
+            }
+            let mut b = Big(out);
+            b.trim();
+            b
+        }
+        /// Quotient (known to fit in `qbits` < 128 bits) and whether the remainder is
+        /// non-zero, by restoring binary long division.
+        fn div_small_quotient(&self, d: &Big, qbits: u32) -> (u128, bool) {
+            let mut rem = self.clone();
+            let mut q = 0u128;
+            for i in (0..qbits).rev() {
+                let t = d.shl(u64::from(i));
+                if rem.cmp(&t) != Ordering::Less {
+                    rem = rem.sub(&t);
+                    q |= 1u128 << i;
+                }
+            }
+            (q, !rem.is_zero())
+        }
+        fn to_decimal(&self) -> String {
+            const CHUNK: u64 = 10_000_000_000_000_000_000; // 10^19
+            let mut limbs = self.0.clone();
+            let mut parts: Vec<u64> = Vec::new();
+            while !limbs.is_empty() {
+                let mut rem = 0u128;
+                for limb in limbs.iter_mut().rev() {
+                    let cur = (rem << 64) | u128::from(*limb);
+                    *limb = (cur / u128::from(CHUNK)) as u64;
+                    rem = cur % u128::from(CHUNK);
+                }
+                parts.push(rem as u64);
+                while limbs.last() == Some(&0) {
+                    limbs.pop();
+                }
+            }
+            let mut s = parts.last().map_or_else(|| "0".to_string(), |p| p.to_string());
+            for p in parts.iter().rev().skip(1) {
+                s.push_str(&format!("{p:019}"));
+            }
+            s
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn incr(a: &str, b: &str) -> Option<String> {
+            let a = LongDouble::parse(a.as_bytes())?;
+            let b = LongDouble::parse(b.as_bytes())?;
+            a.add(b).map(|v| v.to_human_string())
+        }
+
+        #[test]
+        fn sums_match_redis() {
+            // Expected values are redis-server 7.0 INCRBYFLOAT replies.
+            assert_eq!(incr("0.1", "0.2").as_deref(), Some("0.3"));
+            assert_eq!(incr("10.5", "0.1").as_deref(), Some("10.6"));
+            assert_eq!(incr("1.1", "2.2").as_deref(), Some("3.3"));
+            assert_eq!(incr("5.0e3", "2.0e2").as_deref(), Some("5200"));
+            assert_eq!(incr("0", "3.0e3").as_deref(), Some("3000"));
+            assert_eq!(incr("0", "0x1p-2").as_deref(), Some("0.25"));
+            assert_eq!(incr("0", "-0").as_deref(), Some("0"));
+            assert_eq!(incr("0", "1e-400").as_deref(), Some("0"));
+        }
+
+        #[test]
+        fn parse_rejects_what_strtold_string2ld_rejects() {
+            for bad in ["", " 1", "1 ", "1e", "abc", "nan", "0x", "1e5000", "1e-5000", "1\x002", ".", "-", "1..2"] {
+                assert_eq!(LongDouble::parse(bad.as_bytes()), None, "{bad:?}");
+            }
+            for good in ["1", "+1", "-1.5", ".5", "5.", "1e3", "1E+3", "0x10", "0X1.8p1", "inf", "-Infinity", "0e999999999"] {
+                assert!(LongDouble::parse(good.as_bytes()).is_some(), "{good:?}");
+            }
+        }
+
+        #[test]
+        fn integers_are_exact() {
+            for i in [1i64, -1, 42, i64::MAX, i64::MIN, 1 << 62] {
+                assert_eq!(LongDouble::from_i64(i).to_human_string(), i.to_string());
+            }
+        }
+
+        #[test]
+        fn big_decimal() {
+            let mut b = Big::from_u128(1);
+            b.mul_pow10(40);
+            assert_eq!(b.to_decimal(), format!("1{}", "0".repeat(40)));
+        }
     }
 }
