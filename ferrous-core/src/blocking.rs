@@ -32,12 +32,14 @@ pub struct ClientBlocking {
     pub blocked: Option<Arc<Waiter>>,
     /// Set while re-running a blocked command to serve it: it must not block again.
     pub serving: bool,
+    /// Set while EXEC or a script runs: blocking commands act as if they timed out.
+    pub disabled: bool,
 }
 
 impl ClientBlocking {
     /// True if a blocking command may register a waiter now.
     pub fn can_block(&self) -> bool {
-        self.waker.is_some() && !self.serving
+        self.waker.is_some() && !self.serving && !self.disabled
     }
 }
 
@@ -156,7 +158,10 @@ impl BlockingRegistry {
         deadline: Option<i64>,
         null_array_on_timeout: bool,
     ) -> bool {
-        let Some(wake) = client.blocking.waker.clone().filter(|_| !client.blocking.serving) else { return false };
+        if !client.blocking.can_block() {
+            return false;
+        }
+        let Some(wake) = client.blocking.waker.clone() else { return false };
         let w = Arc::new(Waiter {
             client_id: client.id(),
             db: client.db,

@@ -126,6 +126,8 @@ pub struct ClientState {
     pub blocking: crate::blocking::ClientBlocking,
     /// MULTI/EXEC/WATCH state (see [`crate::transaction`]).
     pub tx: crate::transaction::ClientTx,
+    /// Pub/Sub subscriptions, created on first SUBSCRIBE (see [`crate::pubsub`]).
+    pub pubsub: Option<crate::pubsub::ClientPubSub>,
 }
 
 impl ClientState {
@@ -189,7 +191,7 @@ impl ClientRegistry {
             commands: AtomicU64::new(0),
         });
         self.clients.lock().insert(id, info.clone());
-        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default(), tx: Default::default() }
+        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default(), tx: Default::default(), pubsub: None }
     }
 
     /// A client that is not registered (not listed, not killable): used internally.

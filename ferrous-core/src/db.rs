@@ -70,6 +70,8 @@ pub struct Inner {
     pub blocking: crate::blocking::BlockingRegistry,
     /// Keys watched by WATCH.
     pub watches: crate::transaction::WatchRegistry,
+    /// Pub/Sub channels and patterns.
+    pub pubsub: Arc<crate::pubsub::PubSubHub>,
     /// `requirepass`, mirrored for the connection path.
     pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
     /// Start time (Unix ms).
@@ -173,6 +175,7 @@ impl Builder {
             clients: ClientRegistry::default(),
             blocking: Default::default(),
             watches: Default::default(),
+            pubsub: Default::default(),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
             dirty: AtomicU64::new(0),
@@ -307,6 +310,18 @@ impl Database {
             w.cancel(&self.inner.blocking);
         }
         self.inner.watches.forget(&client.tx);
+        if let Some(ps) = &client.pubsub {
+            let id = ps.client_id();
+            for c in &ps.channels {
+                self.inner.pubsub.unsubscribe(crate::pubsub::Kind::Channel, c, id);
+            }
+            for c in &ps.patterns {
+                self.inner.pubsub.unsubscribe(crate::pubsub::Kind::Pattern, c, id);
+            }
+            for c in &ps.shard_channels {
+                self.inner.pubsub.unsubscribe(crate::pubsub::Kind::Shard, c, id);
+            }
+        }
         self.inner.clients.unregister(client.id());
     }
 
@@ -341,6 +356,31 @@ impl Database {
             Ok(Some((v, _))) => v,
             _ => ferrous_resp::Value::Null,
         }
+    }
+
+    /// PUBLISH: delivers `message` to every subscriber of `channel` (connections and
+    /// in-process subscriptions, direct and by pattern); returns how many received it.
+    pub fn publish(&self, channel: impl AsRef<[u8]>, message: impl AsRef<[u8]>) -> usize {
+        self.inner.pubsub.publish(channel.as_ref(), message.as_ref())
+    }
+
+    /// An in-process subscription to `channels` (more can be added with
+    /// [`Subscription::add`](crate::pubsub::Subscription::add)); it unsubscribes on drop.
+    pub fn subscribe<C: AsRef<[u8]>>(&self, channels: &[C]) -> crate::pubsub::Subscription {
+        let mut s = self.inner.pubsub.local();
+        for c in channels {
+            s.add(crate::pubsub::Kind::Channel, c);
+        }
+        s
+    }
+
+    /// An in-process subscription to glob `patterns`.
+    pub fn psubscribe<C: AsRef<[u8]>>(&self, patterns: &[C]) -> crate::pubsub::Subscription {
+        let mut s = self.inner.pubsub.local();
+        for p in patterns {
+            s.add(crate::pubsub::Kind::Pattern, p);
+        }
+        s
     }
 
     /// Turns the active expiry cycle on or off (DEBUG SET-ACTIVE-EXPIRE).

@@ -16,6 +16,7 @@
 //! - [`types`]: the typed API (`db.set`, `db.incr_by`, `db.expire`, `db.scan`, ...).
 //! - [`commands`]: the command table (Redis metadata + handlers) and dispatch.
 //! - [`client`]: per-connection state and the client registry.
+//! - [`pubsub`]: channels, patterns, in-process subscriptions.
 //! - [`transaction`]: MULTI/EXEC queue and WATCH registry.
 //! - [`blocking`]: the registry of clients blocked on keys (BLPOP...) and how they are served.
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
@@ -34,6 +35,7 @@ pub mod dict;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod pubsub;
 pub mod transaction;
 pub mod types;
 pub mod util;
@@ -43,6 +45,7 @@ pub use client::{ClientState, ConnectionInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use db::{Builder, Database, ServerHooks};
+pub use pubsub::{Message, Subscription};
 pub use error::{Error, Result};
 pub use ferrous_resp::Value as RespValue;
 pub use types::*;

@@ -356,6 +356,17 @@ impl Worker {
                 conn.client.blocking.blocked = None;
                 self.pending.push(idx);
             }
+            if let Some(ps) = &conn.client.pubsub {
+                if ps.sink.overflowed.load(Relaxed) {
+                    warning!("Client {} closed for overcoming of output buffer limits.", conn.client.info.addr);
+                    self.close(idx);
+                    continue;
+                }
+                if ps.sink.has_pending() {
+                    ps.sink.drain_into(&mut conn.wbuf);
+                    self.pending.push(idx);
+                }
+            }
         }
         let incoming = std::mem::take(&mut *self.shared.inbox.lock());
         for (stream, peer, local) in incoming {

@@ -24,6 +24,7 @@ pub mod bitmaps;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
+pub mod pubsub;
 pub mod lists;
 pub mod sets;
 pub mod zsets;
@@ -202,7 +203,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
-        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS)
+        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -431,6 +432,14 @@ pub fn dispatch_held(db: &Database, client: &mut ClientState, args: Args<'_>, ou
     run(db, client, args, out, true)
 }
 
+/// Commands a RESP2 client may send while subscribed.
+fn allowed_when_subscribed(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+    )
+}
+
 /// Commands that run immediately even between MULTI and EXEC.
 fn runs_inside_multi(name: &str) -> bool {
     matches!(name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
@@ -462,6 +471,14 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     if !client.authenticated && !spec.has(flags::NO_AUTH) && !(spec.name == "hello" && args.len() > 2) {
         spec.stats.rejected.fetch_add(1, Relaxed);
         reject(db, client, out, &Error::NoAuth);
+        return;
+    }
+    if client.resp == 2 && client.pubsub.as_ref().is_some_and(|p| p.active()) && !allowed_when_subscribed(&spec.name) {
+        let top = spec.name.split('|').next().unwrap_or(&spec.name);
+        let e = Error::msg(format!(
+            "ERR Can't execute '{top}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+        ));
+        reject(db, client, out, &e);
         return;
     }
     if client.tx.in_multi() && !client.tx.in_exec && !runs_inside_multi(&spec.name) {

@@ -80,14 +80,14 @@ fn exec(ctx: &mut Ctx<'_>) -> Result<()> {
         return Ok(());
     }
     // Blocking commands inside MULTI behave like their non-blocking forms.
-    let waker = ctx.client.blocking.waker.take();
+    ctx.client.blocking.disabled = true;
     ctx.client.tx.in_exec = true;
     ctx.out.array(queue.len());
     for args in &queue {
         super::dispatch_held(ctx.db, ctx.client, args.as_args(), ctx.out.buf());
     }
     ctx.client.tx.in_exec = false;
-    ctx.client.blocking.waker = waker;
+    ctx.client.blocking.disabled = false;
     drop(guards);
     inner.watches.unwatch_all(&mut ctx.client.tx);
     Ok(())

@@ -145,7 +145,7 @@ pub(crate) fn put_raw(node: &mut Node<Value>, bytes: Vec<u8>) {
 }
 
 /// Length of a string value (`None` for other types) without building its bytes.
-fn string_len(value: &Value) -> Option<usize> {
+pub(crate) fn string_len(value: &Value) -> Option<usize> {
     match value {
         Value::Str(s) => Some(s.len()),
         Value::Int(i) => Some(int_len(*i)),
