@@ -9,9 +9,9 @@
 //! while holding another unless it follows that order, so no deadlock is possible.
 use crate::db::Inner;
 use crate::dict::Node;
-use crate::keyspace::{KeyHash, Keyspace, Lookup, Shard};
+use crate::keyspace::{KeyHash, Keyspace, Lookup, Shard, SHARDS};
 use crate::value::Value;
-use parking_lot::{RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::RwLockWriteGuard;
 use std::hash::BuildHasher;
 
 /// A view of one logical database at one instant (`now`, in Unix ms).
@@ -171,19 +171,38 @@ impl<'a> Access<'a> {
     /// Runs `f` with shard `i` (`0..SHARDS`) of this database read-locked (SCAN,
     /// RANDOMKEY walk shards one at a time).
     pub fn read_shard<R>(&self, i: usize, f: impl FnOnce(&Shard) -> R) -> R {
+        if self.held {
+            return f(self.held_shard(i));
+        }
         f(&self.keyspace().shard_at(i).read())
     }
 
-    /// Runs `f` with every shard of this database read-locked, in ascending order (KEYS:
-    /// one consistent view of the whole database).
-    pub fn read_all<R>(&self, f: impl FnOnce(&[RwLockReadGuard<'_, Shard>]) -> R) -> R {
-        f(&self.keyspace().read_all())
+    /// Runs `f` with every shard of this database read-locked, in ascending order (KEYS,
+    /// DBSIZE: one consistent view of the whole database).
+    pub fn read_all<R>(&self, f: impl FnOnce(&[&Shard]) -> R) -> R {
+        if self.held {
+            let shards: Vec<&Shard> = (0..SHARDS).map(|i| &*self.held_shard(i)).collect();
+            return f(&shards);
+        }
+        let guards = self.keyspace().read_all();
+        let shards: Vec<&Shard> = guards.iter().map(|g| &**g).collect();
+        f(&shards)
+    }
+
+    /// Every shard of database `db` write-locked in ascending order (or reached through
+    /// held mode).
+    fn lock_db(&self, db: usize) -> Vec<ShardRef<'a>> {
+        if self.held {
+            let acc = self.with_db(db);
+            return (0..SHARDS).map(|i| ShardRef::Held(acc.held_shard(i))).collect();
+        }
+        self.inner.dbs[db].write_all().into_iter().map(ShardRef::Guard).collect()
     }
 
     /// Runs `f` with every shard of this database write-locked, in ascending order
     /// (FLUSHDB).
-    pub fn write_all<R>(&self, f: impl FnOnce(&mut [RwLockWriteGuard<'_, Shard>]) -> R) -> R {
-        f(&mut self.keyspace().write_all())
+    pub fn write_all<R>(&self, f: impl FnOnce(&mut [ShardRef<'_>]) -> R) -> R {
+        f(&mut self.lock_db(self.db))
     }
 
     /// Runs `f` with the shard of `key` in this database and the shard of `other_key` in
@@ -200,6 +219,11 @@ impl<'a> Access<'a> {
     ) -> Option<R> {
         let other = self.inner.dbs.get(other_db).filter(|_| other_db != self.db)?;
         let (h, oh) = (self.hash(key), self.hash(other_key));
+        if self.held {
+            // Different databases: the two shards are distinct, no aliasing.
+            let (a, b) = (self.held_shard(h.shard()), self.with_db(other_db).held_shard(oh.shard()));
+            return Some(f(a, h, b, oh));
+        }
         let (mine, theirs) = (self.keyspace().shard(h), other.shard(oh));
         let (mut a, mut b) = if self.db < other_db {
             let a = mine.write();
@@ -215,11 +239,11 @@ impl<'a> Access<'a> {
     /// (database, shard) order (SWAPDB, FLUSHALL). `f` receives one `(db, shards)` entry
     /// per distinct existing database, sorted by database index.
     #[allow(clippy::type_complexity)]
-    pub fn write_dbs<R>(&self, dbs: &[usize], f: impl FnOnce(&mut [(usize, Vec<RwLockWriteGuard<'_, Shard>>)]) -> R) -> R {
+    pub fn write_dbs<R>(&self, dbs: &[usize], f: impl FnOnce(&mut [(usize, Vec<ShardRef<'_>>)]) -> R) -> R {
         let mut idx: Vec<usize> = dbs.iter().copied().filter(|&d| d < self.inner.dbs.len()).collect();
         idx.sort_unstable();
         idx.dedup();
-        let mut locked: Vec<_> = idx.into_iter().map(|d| (d, self.inner.dbs[d].write_all())).collect();
+        let mut locked: Vec<_> = idx.into_iter().map(|d| (d, self.lock_db(d))).collect();
         f(&mut locked)
     }
 }

@@ -128,6 +128,8 @@ pub struct ClientState {
     pub tx: crate::transaction::ClientTx,
     /// Pub/Sub subscriptions, created on first SUBSCRIBE (see [`crate::pubsub`]).
     pub pubsub: Option<crate::pubsub::ClientPubSub>,
+    /// CLIENT TRACKING state, while tracking is on (see [`crate::tracking`]).
+    pub tracking: Option<crate::tracking::ClientTracking>,
 }
 
 impl ClientState {
@@ -191,7 +193,7 @@ impl ClientRegistry {
             commands: AtomicU64::new(0),
         });
         self.clients.lock().insert(id, info.clone());
-        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default(), tx: Default::default(), pubsub: None }
+        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default(), tx: Default::default(), pubsub: None, tracking: None }
     }
 
     /// A client that is not registered (not listed, not killable): used internally.

@@ -72,6 +72,8 @@ pub struct Inner {
     pub watches: crate::transaction::WatchRegistry,
     /// Pub/Sub channels and patterns.
     pub pubsub: Arc<crate::pubsub::PubSubHub>,
+    /// Client-side caching: who caches which keys.
+    pub tracking: crate::tracking::TrackingTable,
     /// `requirepass`, mirrored for the connection path.
     pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
     /// Start time (Unix ms).
@@ -176,6 +178,7 @@ impl Builder {
             blocking: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
+            tracking: Default::default(),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
             dirty: AtomicU64::new(0),
@@ -310,6 +313,7 @@ impl Database {
             w.cancel(&self.inner.blocking);
         }
         self.inner.watches.forget(&client.tx);
+        self.inner.tracking.forget(client.id());
         if let Some(ps) = &client.pubsub {
             let id = ps.client_id();
             for c in &ps.channels {

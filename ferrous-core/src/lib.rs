@@ -17,6 +17,7 @@
 //! - [`commands`]: the command table (Redis metadata + handlers) and dispatch.
 //! - [`client`]: per-connection state and the client registry.
 //! - [`pubsub`]: channels, patterns, in-process subscriptions.
+//! - [`tracking`]: client-side caching (CLIENT TRACKING) invalidation table.
 //! - [`transaction`]: MULTI/EXEC queue and WATCH registry.
 //! - [`blocking`]: the registry of clients blocked on keys (BLPOP...) and how they are served.
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
@@ -36,6 +37,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod pubsub;
+pub mod tracking;
 pub mod transaction;
 pub mod types;
 pub mod util;

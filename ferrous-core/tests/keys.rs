@@ -99,7 +99,10 @@ fn expire_options_and_errors() {
     assert_eq!(db.execute(["EXPIRE", "k", "9223372036854775807"]), err("ERR invalid expire time in 'expire' command"));
     // Overflow is reported even for a missing key.
     assert_eq!(db.execute(["EXPIRE", "no", "9223372036854775807"]), err("ERR invalid expire time in 'expire' command"));
-    assert_eq!(db.execute(["PEXPIRE", "k", "9223372036854775807"]), err("ERR invalid expire time in 'pexpire' command"));
+    assert_eq!(
+        db.execute(["PEXPIRE", "k", "9223372036854775807"]),
+        err("ERR invalid expire time in 'pexpire' command")
+    );
     assert_eq!(db.execute(["EXPIREAT", "k", "9223372036854776"]), err("ERR invalid expire time in 'expireat' command"));
     assert_eq!(db.execute(["EXPIRE", "k", "-9223372036854775808"]), err("ERR invalid expire time in 'expire' command"));
     assert_eq!(db.execute(["EXPIREAT", "k", "9223372036854775"]), int(1));
@@ -178,7 +181,10 @@ fn ttl_family_and_persist() {
     assert!(db.pexpire_at("k", clock_now(&clock) + 7_000, ExpireCondition::Greater).unwrap());
     assert_eq!(db.pexpire_time("k"), clock_now(&clock) + 7_000);
     assert!(db.expire_at("k", (clock_now(&clock) / 1000) + 100, ExpireCondition::IfTtl).unwrap());
-    assert_eq!(db.expire("k", i64::MAX, ExpireCondition::Always), Err(ferrous_core::Error::InvalidExpireTime("expire")));
+    assert_eq!(
+        db.expire("k", i64::MAX, ExpireCondition::Always),
+        Err(ferrous_core::Error::InvalidExpireTime("expire"))
+    );
     assert!(db.persist("k"));
     assert!(!db.expire("nope", 10, ExpireCondition::Always).unwrap());
     // Expiry happens exactly at the deadline.
@@ -237,7 +243,10 @@ fn keys_command() {
     }
     db.execute(["SET", "gone", "v", "PX", "10"]);
     clock.advance(10);
-    assert_eq!(key_set(&db.execute(["KEYS", "*o*"])), vec![b"four".to_vec(), b"h?llo".to_vec(), b"hello".to_vec(), b"one".to_vec(), b"two".to_vec()]);
+    assert_eq!(
+        key_set(&db.execute(["KEYS", "*o*"])),
+        vec![b"four".to_vec(), b"h?llo".to_vec(), b"hello".to_vec(), b"one".to_vec(), b"two".to_vec()]
+    );
     assert_eq!(key_set(&db.execute(["KEYS", "t[wh]*"])), vec![b"three".to_vec(), b"two".to_vec()]);
     assert_eq!(key_set(&db.execute(["KEYS", "h\\?llo"])), vec![b"h?llo".to_vec()]);
     assert_eq!(db.execute(["KEYS", "x*"]), RespValue::Array(vec![]));
@@ -255,7 +264,10 @@ fn scan_arguments() {
     assert_eq!(db.execute(["SCAN", "0", "COUNT", "0"]), syntax);
     assert_eq!(db.execute(["SCAN", "0", "COUNT", "-1"]), syntax);
     assert_eq!(db.execute(["SCAN", "0", "COUNT", "abc"]), err("ERR value is not an integer or out of range"));
-    assert_eq!(db.execute(["SCAN", "0", "COUNT", "99999999999999999999"]), err("ERR value is not an integer or out of range"));
+    assert_eq!(
+        db.execute(["SCAN", "0", "COUNT", "99999999999999999999"]),
+        err("ERR value is not an integer or out of range")
+    );
     assert_eq!(db.execute(["SCAN", "0", "COUNT"]), syntax);
     assert_eq!(db.execute(["SCAN", "0", "MATCH"]), syntax);
     assert_eq!(db.execute(["SCAN", "0", "foo", "bar"]), syntax);
@@ -669,7 +681,8 @@ fn model_keys_and_expiry() {
             }
             2 => {
                 let k2 = key(&mut rng);
-                let expect = model.remove(&kb).is_some() as i64 + (k2 != k && model.remove(k2.as_bytes()).is_some()) as i64;
+                let expect =
+                    model.remove(&kb).is_some() as i64 + (k2 != k && model.remove(k2.as_bytes()).is_some()) as i64;
                 assert_eq!(db.execute(["DEL", &k, &k2]), int(expect), "{ctx}");
             }
             3 | 4 => {

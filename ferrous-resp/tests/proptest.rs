@@ -156,7 +156,8 @@ fn value_trees_round_trip() {
     let seed = seed();
     let mut rng = StdRng::seed_from_u64(seed);
     for case in 0..cases(3000) {
-        let v = value(&mut rng, rng.gen_range(0..4));
+        let depth = rng.gen_range(0..4);
+        let v = value(&mut rng, depth);
         for resp3 in [true, false] {
             let wire = v.to_bytes(resp3);
             let expected = if resp3 { as_read_resp3(&v) } else { as_read_resp2(&v) };
@@ -412,7 +413,8 @@ fn mixed_inline_and_multibulk_stream() {
                 inline(&mut rng, c, &mut stream);
             }
         }
-        let got = parse_chunked(&mut rng, &stream, [1, 5, 100, 4096][rng.gen_range(0..4)]);
+        let max_chunk = [1, 5, 100, 4096][rng.gen_range(0..4)];
+        let got = parse_chunked(&mut rng, &stream, max_chunk);
         assert!(got == cmds, "seed {seed} case {case}: {:?}", String::from_utf8_lossy(&stream));
     }
 }

@@ -91,8 +91,10 @@ fn expire_condition(ctx: &Ctx<'_>) -> Result<ExpireCondition> {
             b"LT" => lt = true,
             _ => {
                 // Redis formats the option into the error line, with CR/LF blanked out.
-                let shown: String =
-                    String::from_utf8_lossy(opt).chars().map(|c| if c == '\r' || c == '\n' { ' ' } else { c }).collect();
+                let shown: String = String::from_utf8_lossy(opt)
+                    .chars()
+                    .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+                    .collect();
                 return Err(Error::msg(format!("ERR Unsupported option {shown}")));
             }
         }
@@ -231,7 +233,7 @@ fn randomkey(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `DBSIZE`
 fn dbsize(ctx: &mut Ctx<'_>) -> Result<()> {
-    ctx.out.int(ctx.access.keyspace().len() as i64);
+    ctx.out.int(ops::dbsize(&ctx.access) as i64);
     Ok(())
 }
 

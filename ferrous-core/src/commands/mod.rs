@@ -30,6 +30,7 @@ pub mod sets;
 pub mod zsets;
 pub mod server;
 pub mod strings;
+pub mod tracking;
 pub mod transactions;
 
 /// A command handler: parses `ctx.args`, runs the operation, writes `ctx.out`.
@@ -203,7 +204,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
-        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS)
+        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS).chain(tracking::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -511,11 +512,49 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     }
     spec.stats.calls.fetch_add(1, Relaxed);
     spec.stats.usec.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-    if db.inner.watches.active() && spec.has(flags::WRITE) && db.inner.dirty.load(Relaxed) != dirty_before {
+    let modified = spec.has(flags::WRITE) && db.inner.dirty.load(Relaxed) != dirty_before;
+    if modified && db.inner.watches.active() {
         touch_watched(db, client.db, spec, &args);
+    }
+    if db.inner.tracking.active() {
+        track(db, client, spec, &args, modified);
     }
     if !held && !client.blocking.serving && db.inner.blocking.has_ready() {
         crate::blocking::serve_ready(db);
+    }
+}
+
+/// Client-side caching after a command: remember what a tracking client read, invalidate
+/// what a write modified.
+fn track(db: &Database, client: &mut ClientState, spec: &CommandSpec, args: &Args<'_>, modified: bool) {
+    let table = &db.inner.tracking;
+    if modified {
+        if matches!(spec.name.as_str(), "flushdb" | "flushall" | "swapdb") {
+            table.invalidate_all();
+        } else {
+            for pos in spec.key_positions(args.len()) {
+                if let Some(k) = args.get(pos) {
+                    table.invalidate(k, client.id());
+                }
+            }
+        }
+    }
+    let Some(t) = client.tracking.as_mut() else { return };
+    if spec.has(flags::READONLY) && !t.options.bcast {
+        let cache = if t.options.optin {
+            t.caching == Some(true)
+        } else if t.options.optout {
+            t.caching != Some(false)
+        } else {
+            true
+        };
+        if cache {
+            let keys: Vec<&[u8]> = spec.key_positions(args.len()).into_iter().filter_map(|p| args.get(p)).collect();
+            table.remember(client.info.id, &keys);
+        }
+    }
+    if spec.name != "client|caching" {
+        t.caching = None;
     }
 }
 

@@ -26,8 +26,13 @@ fn state<'c>(ctx: &'c mut Ctx<'_>) -> &'c mut ClientPubSub {
     let client = &mut *ctx.client;
     let id = client.id();
     let wake = client.blocking.waker.clone();
+    let fresh = client.pubsub.is_none();
     let ps = client.pubsub.get_or_insert_with(|| ClientPubSub::new(id, wake));
     ps.sink.resp3.store(client.resp == 3, std::sync::atomic::Ordering::Relaxed);
+    if fresh {
+        // A subscriber may be the REDIRECT target of another client's tracking.
+        ctx.db.inner.tracking.register_sink(id, &ps.sink);
+    }
     ps
 }
 

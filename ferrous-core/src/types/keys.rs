@@ -509,10 +509,7 @@ fn free_data(data: Vec<(Dict<Value>, Dict<i64>)>, keys: usize, mode: FlushMode) 
 }
 
 /// Empties locked shards; returns the number of keys removed and the data to free.
-fn take_shards<'a>(
-    shards: impl Iterator<Item = &'a mut Shard>,
-    data: &mut Vec<(Dict<Value>, Dict<i64>)>,
-) -> usize {
+fn take_shards<'a>(shards: impl Iterator<Item = &'a mut Shard>, data: &mut Vec<(Dict<Value>, Dict<i64>)>) -> usize {
     let mut n = 0;
     for shard in shards {
         n += shard.dict.len();
@@ -521,6 +518,12 @@ fn take_shards<'a>(
         }
     }
     n
+}
+
+/// DBSIZE at the access level: number of keys, counted on one consistent view (keys that
+/// expired but were not deleted yet included, as in Redis).
+pub fn dbsize(acc: &Access<'_>) -> usize {
+    acc.read_all(|shards| shards.iter().map(|s| s.dict.len()).sum())
 }
 
 /// FLUSHDB at the access level: removes every key of the database; returns how many.
@@ -619,7 +622,8 @@ pub fn object_freq(acc: &Access<'_>, key: &[u8]) -> Result<Option<i64>> {
 /// `maxmemory` is set with an LRU/LFU policy; every other value has one reference.
 pub fn object_refcount(acc: &Access<'_>, key: &[u8]) -> Option<i64> {
     const OBJ_SHARED_INTEGERS: i64 = 10000;
-    let small_int = acc.peek(key, |n| n.map(|(n, _)| matches!(n.value, Value::Int(i) if (0..OBJ_SHARED_INTEGERS).contains(&i))))?;
+    let small_int =
+        acc.peek(key, |n| n.map(|(n, _)| matches!(n.value, Value::Int(i) if (0..OBJ_SHARED_INTEGERS).contains(&i))))?;
     let shared = small_int && {
         let config = acc.inner.config.read();
         let policy = config.get("maxmemory-policy").unwrap_or("noeviction");
@@ -768,7 +772,7 @@ impl Database {
     /// DBSIZE: number of keys (keys that expired but were not yet deleted included, as in
     /// Redis).
     pub fn dbsize(&self) -> usize {
-        self.inner.dbs[self.index].len()
+        dbsize(&self.access())
     }
 
     /// FLUSHDB: removes every key of this database; returns how many were removed.

@@ -1,0 +1,185 @@
+//! Client-side caching: CLIENT TRACKING state and the invalidation table.
+//!
+//! Default mode: after a read-only command, the keys it read are remembered for the
+//! client; when any of them is modified (or expires, or the database is flushed) the client
+//! gets one invalidation message and the key is forgotten. BCAST mode: the client gets an
+//! invalidation for every modified key that matches one of its prefixes. Messages go to
+//! the client's push sink as RESP3 `invalidate` pushes, or, for a RESP2 client tracking
+//! with REDIRECT, as `message`s on `__redis__:invalidate` to the redirect target.
+use crate::pubsub::PushSink;
+use parking_lot::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// A client's CLIENT TRACKING options.
+#[derive(Debug, Clone, Default)]
+pub struct TrackingOptions {
+    /// REDIRECT target client id (0 = none).
+    pub redirect: u64,
+    /// BCAST mode.
+    pub bcast: bool,
+    /// OPTIN mode.
+    pub optin: bool,
+    /// OPTOUT mode.
+    pub optout: bool,
+    /// NOLOOP: don't notify about own writes.
+    pub noloop: bool,
+    /// BCAST prefixes (empty = every key).
+    pub prefixes: Vec<Vec<u8>>,
+}
+
+/// A client's tracking state (present while tracking is on).
+#[derive(Debug, Clone, Default)]
+pub struct ClientTracking {
+    /// The options given to CLIENT TRACKING ON.
+    pub options: TrackingOptions,
+    /// CLIENT CACHING yes/no for the next command.
+    pub caching: Option<bool>,
+    /// The caching flag applies to the command being run (set for one command).
+    pub caching_armed: bool,
+    /// The redirect target disconnected.
+    pub broken_redirect: bool,
+}
+
+struct Tracker {
+    sink: Arc<PushSink>,
+    options: TrackingOptions,
+    broken: AtomicBool,
+}
+
+/// Which clients cache which keys.
+#[derive(Default)]
+pub struct TrackingTable {
+    keys: Mutex<HashMap<Vec<u8>, HashSet<u64>>>,
+    clients: Mutex<HashMap<u64, Arc<Tracker>>>,
+    /// Sinks of every connected client that subscribed or tracked (redirect targets).
+    sinks: Mutex<HashMap<u64, Arc<PushSink>>>,
+    active: AtomicUsize,
+}
+
+fn invalidate_msg(resp3: bool, via_channel: bool, keys: Option<&[&[u8]]>) -> Option<Vec<u8>> {
+    use ferrous_resp::write;
+    let mut b = Vec::new();
+    if resp3 {
+        write::header(&mut b, b'>', 2);
+        write::bulk(&mut b, b"invalidate");
+    } else if via_channel {
+        write::header(&mut b, b'*', 3);
+        write::bulk(&mut b, b"message");
+        write::bulk(&mut b, b"__redis__:invalidate");
+    } else {
+        return None;
+    }
+    match keys {
+        Some(keys) => {
+            write::header(&mut b, b'*', keys.len() as i64);
+            for k in keys {
+                write::bulk(&mut b, k);
+            }
+        }
+        None => b.extend_from_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
+    }
+    Some(b)
+}
+
+impl TrackingTable {
+    /// True if any client tracks (checked after every command).
+    #[inline]
+    pub fn active(&self) -> bool {
+        self.active.load(Relaxed) > 0
+    }
+
+    /// Makes a client's push sink reachable as a redirect target.
+    pub fn register_sink(&self, client_id: u64, sink: &Arc<PushSink>) {
+        self.sinks.lock().insert(client_id, sink.clone());
+    }
+
+    /// Forgets a disconnected client (as tracker and as redirect target).
+    pub fn forget(&self, client_id: u64) {
+        self.sinks.lock().remove(&client_id);
+        if self.clients.lock().remove(&client_id).is_some() {
+            self.active.fetch_sub(1, Relaxed);
+        }
+        for t in self.clients.lock().values() {
+            if t.options.redirect == client_id {
+                t.broken.store(true, Relaxed);
+            }
+        }
+    }
+
+    /// Turns tracking on for `client_id` with its sink.
+    pub fn enable(&self, client_id: u64, sink: Arc<PushSink>, options: TrackingOptions) {
+        let t = Arc::new(Tracker { sink, options, broken: AtomicBool::new(false) });
+        if self.clients.lock().insert(client_id, t).is_none() {
+            self.active.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Turns tracking off.
+    pub fn disable(&self, client_id: u64) {
+        if self.clients.lock().remove(&client_id).is_some() {
+            self.active.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// True if the client's redirect target went away.
+    pub fn redirect_broken(&self, client_id: u64) -> bool {
+        self.clients.lock().get(&client_id).is_some_and(|t| t.broken.load(Relaxed))
+    }
+
+    /// Remembers that `client_id` read `keys` (default mode).
+    pub fn remember(&self, client_id: u64, keys: &[&[u8]]) {
+        let mut m = self.keys.lock();
+        for k in keys {
+            m.entry(k.to_vec()).or_default().insert(client_id);
+        }
+    }
+
+    fn send(&self, t: &Tracker, keys: Option<&[&[u8]]>) {
+        if t.options.redirect != 0 {
+            let sinks = self.sinks.lock();
+            match sinks.get(&t.options.redirect) {
+                Some(target) => {
+                    let resp3 = target.resp3.load(Relaxed);
+                    if let Some(m) = invalidate_msg(resp3, true, keys) {
+                        target.push(&m);
+                    }
+                }
+                None => t.broken.store(true, Relaxed),
+            }
+            return;
+        }
+        if let Some(m) = invalidate_msg(t.sink.resp3.load(Relaxed), false, keys) {
+            t.sink.push(&m);
+        }
+    }
+
+    /// A key was modified by `by` (0 = the server itself, e.g. expiry): notify trackers.
+    pub fn invalidate(&self, key: &[u8], by: u64) {
+        let ids = self.keys.lock().remove(key).unwrap_or_default();
+        let clients: Vec<(u64, Arc<Tracker>)> = self.clients.lock().iter().map(|(id, t)| (*id, t.clone())).collect();
+        for (id, t) in clients {
+            if t.options.noloop && id == by {
+                continue;
+            }
+            let wants = if t.options.bcast {
+                t.options.prefixes.is_empty() || t.options.prefixes.iter().any(|p| key.starts_with(p))
+            } else {
+                ids.contains(&id)
+            };
+            if wants {
+                self.send(&t, Some(&[key]));
+            }
+        }
+    }
+
+    /// Every key is gone (FLUSHDB/FLUSHALL): tell every tracker, forget every key.
+    pub fn invalidate_all(&self) {
+        self.keys.lock().clear();
+        let clients: Vec<Arc<Tracker>> = self.clients.lock().values().cloned().collect();
+        for t in clients {
+            self.send(&t, None);
+        }
+    }
+}
