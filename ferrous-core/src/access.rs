@@ -90,13 +90,35 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// Publishes a keyspace notification (`class` from [`crate::notify`], `event` Redis's
+    /// event name such as `"set"` or `"lpush"`) if that class is enabled.
+    #[inline]
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        let flags = self.inner.notify_flags.load(std::sync::atomic::Ordering::Relaxed);
+        if flags & class != 0 {
+            crate::notify::emit(&self.inner.pubsub, flags, class, event, self.db, key);
+        }
+    }
+
+    /// Reports keys that `shard` deleted because they expired: `expired` notifications and
+    /// client-side-caching invalidations, as Redis does when it deletes an expired key.
+    #[inline]
+    pub(crate) fn drain_expired(&self, shard: &mut Shard) {
+        if shard.expired_log.is_empty() {
+            return;
+        }
+        report_expired(self.inner, self.db, shard);
+    }
+
     /// Runs `f` on the live entry of `key` (or `None`) under the shard's read lock.
     #[inline]
     pub fn read<R>(&self, key: &[u8], f: impl FnOnce(Option<&Node<Value>>) -> R) -> R {
         let h = self.hash(key);
         if self.held {
             let shard = self.held_shard(h.shard());
-            shard.expire_if_needed(h, key, self.now);
+            if shard.expire_if_needed(h, key, self.now) {
+                self.drain_expired(shard);
+            }
             return match shard.lookup(h, key, self.now) {
                 Lookup::Live(n) => f(Some(n)),
                 _ => f(None),
@@ -112,7 +134,10 @@ impl<'a> Access<'a> {
             }
         }
         // Rare: the key expired. Delete it under the write lock, as Redis's lazy expiry does.
-        lock.write().expire_if_needed(h, key, self.now);
+        let mut shard = lock.write();
+        shard.expire_if_needed(h, key, self.now);
+        self.drain_expired(&mut shard);
+        drop(shard);
         f(None)
     }
 
@@ -122,10 +147,15 @@ impl<'a> Access<'a> {
     pub fn write<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, KeyHash) -> R) -> R {
         let h = self.hash(key);
         if self.held {
-            return f(self.held_shard(h.shard()), h);
+            let shard = self.held_shard(h.shard());
+            let r = f(shard, h);
+            self.drain_expired(shard);
+            return r;
         }
         let mut shard = self.keyspace().shard(h).write();
-        f(&mut shard, h)
+        let r = f(&mut shard, h);
+        self.drain_expired(&mut shard);
+        r
     }
 
     /// Runs `f` with the shards of all `keys` write-locked (in ascending order).
@@ -140,7 +170,11 @@ impl<'a> Access<'a> {
             .map(|&i| (i, if self.held { ShardRef::Held(self.held_shard(i)) } else { ShardRef::Guard(ks.shard_at(i).write()) }))
             .collect();
         let mut m = MultiShard { guards, now: self.now };
-        f(&mut m)
+        let r = f(&mut m);
+        for (_, shard) in m.guards.iter_mut() {
+            self.drain_expired(shard);
+        }
+        r
     }
 
     /// Like [`Access::read`] but without refreshing the key's LRU clock (Redis's
@@ -245,6 +279,20 @@ impl<'a> Access<'a> {
         idx.dedup();
         let mut locked: Vec<_> = idx.into_iter().map(|d| (d, self.lock_db(d))).collect();
         f(&mut locked)
+    }
+}
+
+/// Publishes `expired` events and tracking invalidations for the keys `shard` expired.
+pub(crate) fn report_expired(inner: &Inner, db: usize, shard: &mut Shard) {
+    let flags = inner.notify_flags.load(std::sync::atomic::Ordering::Relaxed);
+    let tracking = inner.tracking.active();
+    for key in shard.expired_log.drain(..) {
+        if flags & crate::notify::EXPIRED != 0 {
+            crate::notify::emit(&inner.pubsub, flags, crate::notify::EXPIRED, "expired", db, &key);
+        }
+        if tracking {
+            inner.tracking.invalidate(&key, 0);
+        }
     }
 }
 

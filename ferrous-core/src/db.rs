@@ -74,6 +74,8 @@ pub struct Inner {
     pub pubsub: Arc<crate::pubsub::PubSubHub>,
     /// Client-side caching: who caches which keys.
     pub tracking: crate::tracking::TrackingTable,
+    /// Enabled keyspace-notification classes (mirror of `notify-keyspace-events`).
+    pub notify_flags: std::sync::atomic::AtomicU32,
     /// `requirepass`, mirrored for the connection path.
     pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
     /// Start time (Unix ms).
@@ -179,6 +181,7 @@ impl Builder {
             watches: Default::default(),
             pubsub: Default::default(),
             tracking: Default::default(),
+            notify_flags: Default::default(),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
             dirty: AtomicU64::new(0),
@@ -226,7 +229,7 @@ fn active_expire_cycle(inner: &Inner, period_ms: u64) {
     const SAMPLES: usize = 20;
     let budget = Duration::from_micros(period_ms * 1000 / 4);
     let start = std::time::Instant::now();
-    for ks in inner.dbs.iter() {
+    for (db_index, ks) in inner.dbs.iter().enumerate() {
         for i in 0..SHARDS {
             loop {
                 let now = inner.clock.now_ms();
@@ -235,6 +238,7 @@ fn active_expire_cycle(inner: &Inner, period_ms: u64) {
                     break;
                 }
                 let (checked, expired) = shard.active_expire_step(now, SAMPLES);
+                crate::access::report_expired(inner, db_index, &mut shard);
                 drop(shard);
                 if checked == 0 || expired * 4 <= checked || start.elapsed() > budget {
                     break;

@@ -72,6 +72,9 @@ pub struct Shard {
     pub expire_cursor: u64,
     /// Keys deleted because they expired (lazily or actively).
     pub expired_keys: u64,
+    /// Keys deleted by expiry since the owner last looked (for `expired` notifications
+    /// and client-side-caching invalidations); drained by `Access` after each operation.
+    pub expired_log: Vec<SmallBytes>,
 }
 
 impl Shard {
@@ -116,6 +119,7 @@ impl Shard {
             Some(when) if when <= now => {
                 self.remove(h, key);
                 self.expired_keys += 1;
+                self.expired_log.push(SmallBytes::new(key));
                 true
             }
             _ => false,
@@ -239,6 +243,7 @@ impl Shard {
             for (hash, key) in dead {
                 // Only the in-shard half of the hash is used inside a shard.
                 self.remove(KeyHash(hash as u64), &key);
+                self.expired_log.push(key);
                 expired += 1;
             }
             if next == 0 {

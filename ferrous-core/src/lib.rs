@@ -16,6 +16,7 @@
 //! - [`types`]: the typed API (`db.set`, `db.incr_by`, `db.expire`, `db.scan`, ...).
 //! - [`commands`]: the command table (Redis metadata + handlers) and dispatch.
 //! - [`client`]: per-connection state and the client registry.
+//! - [`notify`]: keyspace notifications.
 //! - [`pubsub`]: channels, patterns, in-process subscriptions.
 //! - [`tracking`]: client-side caching (CLIENT TRACKING) invalidation table.
 //! - [`transaction`]: MULTI/EXEC queue and WATCH registry.
@@ -36,6 +37,7 @@ pub mod dict;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod notify;
 pub mod pubsub;
 pub mod tracking;
 pub mod transaction;
