@@ -183,7 +183,9 @@ impl<'a> Access<'a> {
         let h = self.hash(key);
         if self.held {
             let shard = self.held_shard(h.shard());
-            shard.expire_if_needed(h, key, self.now);
+            if shard.expire_if_needed(h, key, self.now) {
+                self.drain_expired(shard);
+            }
             return match shard.peek(h, key, self.now) {
                 Lookup::Live(n) => f(Some((n, shard.deadline(n, h.dict())))),
                 _ => f(None),
@@ -253,10 +255,14 @@ impl<'a> Access<'a> {
     ) -> Option<R> {
         let other = self.inner.dbs.get(other_db).filter(|_| other_db != self.db)?;
         let (h, oh) = (self.hash(key), self.hash(other_key));
+        let other_acc = self.with_db(other_db);
         if self.held {
             // Different databases: the two shards are distinct, no aliasing.
-            let (a, b) = (self.held_shard(h.shard()), self.with_db(other_db).held_shard(oh.shard()));
-            return Some(f(a, h, b, oh));
+            let (a, b) = (self.held_shard(h.shard()), other_acc.held_shard(oh.shard()));
+            let r = f(a, h, b, oh);
+            self.drain_expired(a);
+            other_acc.drain_expired(b);
+            return Some(r);
         }
         let (mine, theirs) = (self.keyspace().shard(h), other.shard(oh));
         let (mut a, mut b) = if self.db < other_db {
@@ -266,7 +272,10 @@ impl<'a> Access<'a> {
             let b = theirs.write();
             (mine.write(), b)
         };
-        Some(f(&mut a, h, &mut b, oh))
+        let r = f(&mut a, h, &mut b, oh);
+        self.drain_expired(&mut a);
+        other_acc.drain_expired(&mut b);
+        Some(r)
     }
 
     /// Runs `f` with every shard of each listed database write-locked, in global

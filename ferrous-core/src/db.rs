@@ -76,6 +76,12 @@ pub struct Inner {
     pub tracking: crate::tracking::TrackingTable,
     /// Enabled keyspace-notification classes (mirror of `notify-keyspace-events`).
     pub notify_flags: std::sync::atomic::AtomicU32,
+    /// The scripting engine, if installed.
+    pub(crate) script_engine: RwLock<Option<Arc<dyn crate::scripting::ScriptEngine>>>,
+    /// A script is running past `busy-reply-threshold` ([`crate::scripting::BusyKind`]).
+    pub busy: std::sync::atomic::AtomicU8,
+    /// A script holds every shard right now.
+    pub script_running: AtomicBool,
     /// `requirepass`, mirrored for the connection path.
     pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
     /// Start time (Unix ms).
@@ -182,6 +188,9 @@ impl Builder {
             pubsub: Default::default(),
             tracking: Default::default(),
             notify_flags: Default::default(),
+            script_engine: RwLock::new(None),
+            busy: Default::default(),
+            script_running: AtomicBool::new(false),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
             dirty: AtomicU64::new(0),

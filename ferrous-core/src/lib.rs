@@ -18,6 +18,7 @@
 //! - [`client`]: per-connection state and the client registry.
 //! - [`notify`]: keyspace notifications.
 //! - [`pubsub`]: channels, patterns, in-process subscriptions.
+//! - [`scripting`]: the script-engine hook (EVAL/FCALL run atomically through it).
 //! - [`tracking`]: client-side caching (CLIENT TRACKING) invalidation table.
 //! - [`transaction`]: MULTI/EXEC queue and WATCH registry.
 //! - [`blocking`]: the registry of clients blocked on keys (BLPOP...) and how they are served.
@@ -39,6 +40,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod notify;
 pub mod pubsub;
+pub mod scripting;
 pub mod tracking;
 pub mod transaction;
 pub mod types;

@@ -99,7 +99,7 @@ fn value(rng: &mut impl Rng, depth: u32) -> Value {
         k => {
             let n = match rng.gen_range(0..6) {
                 0 => 0,
-                5 => rng.gen_range(8..40),
+                5 if depth == 1 => rng.gen_range(8..40),
                 _ => rng.gen_range(1..5),
             };
             let mut items = || (0..n).map(|_| value(rng, depth - 1)).collect::<Vec<_>>();
@@ -246,11 +246,11 @@ fn multibulk(argv: &[Vec<u8>], out: &mut Vec<u8>) {
 }
 
 /// An argument written the way redis-cli would type it: plain when it can be, otherwise in
-/// double quotes with escapes, or in single quotes.
-fn inline_arg(rng: &mut impl Rng, arg: &[u8], first: bool, out: &mut Vec<u8>) {
+/// double quotes with escapes, or in single quotes. `line_start`: the argument opens the line.
+fn inline_arg(rng: &mut impl Rng, arg: &[u8], line_start: bool, out: &mut Vec<u8>) {
     let plain_ok = !arg.is_empty()
         && arg.iter().all(|&c| c.is_ascii_graphic() && c != b'"' && c != b'\'')
-        && !(first && arg[0] == b'*');
+        && !(line_start && arg[0] == b'*');
     let single_ok = !arg.contains(&b'\n') && arg.last() != Some(&b'\\');
     match rng.gen_range(0..3) {
         0 if plain_ok => out.extend_from_slice(arg),
@@ -289,14 +289,16 @@ fn separator(rng: &mut impl Rng, out: &mut Vec<u8>) {
 }
 
 fn inline(rng: &mut impl Rng, argv: &[Vec<u8>], out: &mut Vec<u8>) {
-    if rng.gen_range(0..4) == 0 {
+    // A line starting with `*` would be read as multibulk: indent it or quote the name.
+    let indented = rng.gen_range(0..4) == 0;
+    if indented {
         separator(rng, out);
     }
     for (i, a) in argv.iter().enumerate() {
         if i > 0 {
             separator(rng, out);
         }
-        inline_arg(rng, a, i == 0 && out.is_empty(), out);
+        inline_arg(rng, a, i == 0 && !indented, out);
     }
     if rng.gen_range(0..4) == 0 {
         separator(rng, out);

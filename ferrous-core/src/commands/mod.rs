@@ -25,6 +25,7 @@ pub mod connection;
 pub mod hashes;
 pub mod keys;
 pub mod pubsub;
+pub mod scripting;
 pub mod lists;
 pub mod sets;
 pub mod zsets;
@@ -204,7 +205,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
-        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS).chain(tracking::COMMANDS)
+        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS).chain(tracking::COMMANDS).chain(scripting::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -473,6 +474,12 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
         spec.stats.rejected.fetch_add(1, Relaxed);
         reject(db, client, out, &Error::NoAuth);
         return;
+    }
+    if !held && !spec.has(flags::ALLOW_BUSY) && db.inner.script_running.load(Relaxed) {
+        if let Some(e) = crate::scripting::wait_for_script(db) {
+            reject(db, client, out, &e);
+            return;
+        }
     }
     if client.resp == 2 && client.pubsub.as_ref().is_some_and(|p| p.active()) && !allowed_when_subscribed(&spec.name) {
         let top = spec.name.split('|').next().unwrap_or(&spec.name);

@@ -477,7 +477,8 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
     acc.write(key, |shard, h| {
         let now = acc.now;
         let mut bytes = match shard.get_mut(h, key, now) {
-            None => Vec::new(),
+            // Zeroed allocation: a large new bitmap costs no page writes up front.
+            None => vec![0u8; size],
             Some(node) => take_bytes(&mut node.value)?,
         };
         if bytes.len() < size {

@@ -21,6 +21,7 @@ use crate::db::Database;
 use crate::dict::Dict;
 use crate::error::{Error, Result};
 use crate::glob::glob_match;
+use crate::notify;
 use crate::keyspace::{lru_clock, KeyHash, Shard, META_EXPIRE, META_LRU_MASK, SHARDS, SHARD_BITS};
 use crate::value::Value;
 use rand::Rng;
@@ -119,16 +120,31 @@ fn dirty(acc: &Access<'_>, n: u64) {
     }
 }
 
+/// Publishes a generic-class keyspace event (`del`, `expire`, `rename_from`, ...).
+#[inline]
+fn event(acc: &Access<'_>, name: &str, key: &[u8]) {
+    acc.notify(notify::GENERIC, name, key);
+}
+
+/// What Redis's `dbAdd` announces for a key that a RENAME, MOVE or COPY just created in
+/// `acc`'s database: the `new` event and readiness for clients blocked on it.
+fn added(acc: &Access<'_>, key: &[u8]) {
+    acc.notify(notify::NEW, "new", key);
+    acc.signal_ready(key);
+}
+
 /// DEL at the access level: number of keys removed.
 pub fn del(acc: &Access<'_>, keys: &[&[u8]]) -> usize {
     let mut n = 0;
     for key in keys {
-        acc.write(key, |shard, h| {
+        let removed = acc.write(key, |shard, h| {
             shard.expire_if_needed(h, key, acc.now);
-            if shard.remove(h, key).is_some() {
-                n += 1;
-            }
+            shard.remove(h, key).is_some()
         });
+        if removed {
+            n += 1;
+            event(acc, "del", key);
+        }
     }
     dirty(acc, n as u64);
     n
@@ -181,8 +197,10 @@ pub fn expire_at_ms(acc: &Access<'_>, key: &[u8], when: i64, cond: ExpireConditi
         }
         if when <= acc.now {
             shard.remove(h, key);
+            event(acc, "del", key);
         } else {
             shard.set_expire(h, key, when);
+            event(acc, "expire", key);
         }
         true
     });
@@ -217,6 +235,9 @@ pub fn ttl(acc: &Access<'_>, key: &[u8], ms: bool, absolute: bool) -> i64 {
 /// PERSIST at the access level: true if the key existed and had a TTL.
 pub fn persist(acc: &Access<'_>, key: &[u8]) -> bool {
     let done = acc.write(key, |shard, h| shard.get_mut(h, key, acc.now).is_some() && shard.persist(h, key));
+    if done {
+        event(acc, "persist", key);
+    }
     dirty(acc, done as u64);
     done
 }
@@ -278,6 +299,9 @@ pub fn rename(acc: &Access<'_>, src: &[u8], dst: &[u8], nx: bool) -> Result<bool
         }
         let Some(entry) = take_entry(m.shard(hs), hs, src, now) else { return Err(Error::NoSuchKey) };
         put_entry(m.shard(hd), hd, dst, entry, now);
+        added(acc, dst);
+        event(acc, "rename_from", src);
+        event(acc, "rename_to", dst);
         dirty(acc, 1);
         Ok(true)
     })
@@ -296,18 +320,20 @@ pub fn move_key(acc: &Access<'_>, key: &[u8], db: i64) -> Result<bool> {
         return Err(Error::SameObject);
     }
     let now = acc.now;
+    let target = acc.with_db(db);
     let moved = acc
         .write_two_dbs(key, db, key, |src, hs, dst, hd| {
             if src.get_mut(hs, key, now).is_none() || dst.contains(hd, key, now) {
                 return false;
             }
-            match take_entry(src, hs, key, now) {
-                Some(entry) => {
-                    put_entry(dst, hd, key, entry, now);
-                    true
-                }
-                None => false,
-            }
+            let Some(entry) = take_entry(src, hs, key, now) else { return false };
+            put_entry(dst, hd, key, entry, now);
+            added(&target, key);
+            // The dispatcher flags WATCHers of the key in the source database only.
+            acc.inner.watches.touch(db, key);
+            event(acc, "move_from", key);
+            event(&target, "move_to", key);
+            true
         })
         .unwrap_or(false);
     dirty(acc, moved as u64);
@@ -326,6 +352,7 @@ pub fn copy(acc: &Access<'_>, src: &[u8], dst: &[u8], db: Option<i64>, replace: 
         return Err(Error::SameObject);
     }
     let now = acc.now;
+    let target = acc.with_db(db);
     // Redis checks the source first, then the destination; a missing source wins.
     let place = |d: &mut Shard, hd: KeyHash, entry: Option<Moving>| -> bool {
         let Some(entry) = entry else { return false };
@@ -333,6 +360,12 @@ pub fn copy(acc: &Access<'_>, src: &[u8], dst: &[u8], db: Option<i64>, replace: 
             return false;
         }
         put_entry(d, hd, dst, entry, now);
+        added(&target, dst);
+        if db != acc.db {
+            // The dispatcher flags WATCHers in the current database only.
+            acc.inner.watches.touch(db, dst);
+        }
+        event(&target, "copy_to", dst);
         true
     };
     let copied = if db == acc.db {
@@ -530,7 +563,14 @@ pub fn dbsize(acc: &Access<'_>) -> usize {
 /// The data is taken out under the locks and freed after they are released.
 pub fn flushdb(acc: &Access<'_>, mode: FlushMode) -> usize {
     let mut data = Vec::new();
-    let n = acc.write_all(|guards| take_shards(guards.iter_mut().map(|g| &mut **g), &mut data));
+    let n = acc.write_all(|guards| {
+        let n = take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
+        // Under the locks, so that no EXEC can run between the flush and the flagging.
+        if n > 0 {
+            acc.inner.watches.touch_db(acc.db);
+        }
+        n
+    });
     free_data(data, n, mode);
     dirty(acc, n as u64);
     n
@@ -542,7 +582,15 @@ pub fn flushall(acc: &Access<'_>, mode: FlushMode) -> usize {
     let all: Vec<usize> = (0..acc.inner.db_count()).collect();
     let mut data = Vec::new();
     let n = acc.write_dbs(&all, |dbs| {
-        take_shards(dbs.iter_mut().flat_map(|(_, guards)| guards.iter_mut().map(|g| &mut **g)), &mut data)
+        let mut total = 0;
+        for (db, guards) in dbs.iter_mut() {
+            let n = take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
+            if n > 0 {
+                acc.inner.watches.touch_db(*db);
+            }
+            total += n;
+        }
+        total
     });
     free_data(data, n, mode);
     // Redis counts the removed keys plus one for the command itself.

@@ -1,0 +1,164 @@
+//! The scripting hook: core defines [`ScriptEngine`]; `ferrous-lua` implements it; the
+//! facade crate and the server install it with [`Database::set_script_engine`].
+//!
+//! EVAL, EVALSHA, FCALL, SCRIPT and FUNCTION (and their `_RO` forms) are handled by the
+//! engine. A script runs inside [`Database::run_atomically`]: every shard of every
+//! database is write-locked for its duration (so no client on any thread observes part of
+//! it, and it may touch keys it did not declare, as Redis allows), and its `redis.call`s go
+//! through the same command table as clients' commands via [`ScriptRunner::call`].
+//!
+//! While a script runs past `busy-reply-threshold`, the engine marks the database busy;
+//! dispatch then answers other clients' commands with `BUSY` instead of waiting for the
+//! locks, except those flagged `allow-busy` (SCRIPT KILL, FUNCTION KILL, SHUTDOWN NOSAVE).
+use crate::client::ClientState;
+use crate::commands::{self, CommandSpec};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use ferrous_resp::Args;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// One scripting command to run.
+pub struct ScriptCall<'a> {
+    /// The database.
+    pub db: &'a Database,
+    /// The calling client.
+    pub client: &'a mut ClientState,
+    /// The full command (`EVAL script numkeys key... arg...`).
+    pub args: Args<'a>,
+    /// Where the reply goes (in the client's protocol).
+    pub out: &'a mut Vec<u8>,
+    /// True when the caller already holds every shard (EVAL inside MULTI/EXEC).
+    pub held: bool,
+}
+
+/// A scripting engine (Lua).
+pub trait ScriptEngine: Send + Sync + 'static {
+    /// Runs EVAL/EVALSHA/EVAL_RO/EVALSHA_RO/FCALL/FCALL_RO or a SCRIPT/FUNCTION subcommand.
+    /// An `Err` becomes the error reply.
+    fn command(&self, call: ScriptCall<'_>) -> Result<()>;
+}
+
+/// What a running script is (for the BUSY error text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum BusyKind {
+    /// Nothing running past the threshold.
+    Idle = 0,
+    /// An EVAL script.
+    Script = 1,
+    /// A FUNCTION.
+    Function = 2,
+}
+
+/// Runs commands for a script while every shard is held.
+pub struct ScriptRunner<'a> {
+    db: &'a Database,
+    /// The script's own client (its selected db, protocol...).
+    pub client: ClientState,
+    /// True once a command of the script modified the dataset (SCRIPT KILL then refuses).
+    pub wrote: bool,
+}
+
+impl ScriptRunner<'_> {
+    /// Runs one command, appending its reply (in `self.client`'s protocol) to `out`.
+    pub fn call(&mut self, args: Args<'_>, out: &mut Vec<u8>) {
+        let before = self.db.inner.dirty.load(Relaxed);
+        commands::dispatch_held(self.db, &mut self.client, args, out);
+        if self.db.inner.dirty.load(Relaxed) != before {
+            self.wrote = true;
+        }
+    }
+    /// The database.
+    pub fn database(&self) -> &Database {
+        self.db
+    }
+}
+
+/// Looks a command up in the table (for script restrictions: `noscript`, `write`...).
+pub fn command_spec(name: &[u8]) -> Option<&'static CommandSpec> {
+    commands::table().get(name)
+}
+
+impl Database {
+    /// Installs the scripting engine.
+    pub fn set_script_engine(&self, engine: Arc<dyn ScriptEngine>) {
+        *self.inner.script_engine.write() = Some(engine);
+    }
+
+    /// The installed scripting engine.
+    pub fn script_engine(&self) -> Option<Arc<dyn ScriptEngine>> {
+        self.inner.script_engine.read().clone()
+    }
+
+    /// Runs `f` with every shard of every database write-locked (unless `already_held`),
+    /// giving it a [`ScriptRunner`] whose client starts in `db_index` with protocol `resp`.
+    pub fn run_atomically<R>(&self, db_index: usize, resp: u8, already_held: bool, f: impl FnOnce(&mut ScriptRunner<'_>) -> R) -> R {
+        let guards = if already_held { None } else { Some(crate::access::lock_everything(&self.inner)) };
+        if !already_held {
+            self.inner.script_running.store(true, Relaxed);
+        }
+        let mut client = self.inner.clients.transient(self.inner.clock.now_ms());
+        client.db = db_index;
+        client.resp = resp;
+        client.blocking.disabled = true;
+        let mut runner = ScriptRunner { db: self, client, wrote: false };
+        let r = f(&mut runner);
+        if !already_held {
+            self.inner.script_running.store(false, Relaxed);
+            self.set_busy(BusyKind::Idle);
+        }
+        drop(guards);
+        r
+    }
+
+    /// Marks a script as running past `busy-reply-threshold` (or idle again).
+    pub fn set_busy(&self, kind: BusyKind) {
+        self.inner.busy.store(kind as u8, Relaxed);
+    }
+
+    /// EVAL `script` with `keys` and `args`, returning the reply (errors as
+    /// `RespValue::Error`). Needs a scripting engine (the `ferrous` facade installs Lua).
+    pub fn eval<K: AsRef<[u8]>, A: AsRef<[u8]>>(&self, script: &str, keys: &[K], args: &[A]) -> ferrous_resp::Value {
+        let n = keys.len().to_string();
+        let argv: Vec<&[u8]> = [b"EVAL".as_slice(), script.as_bytes(), n.as_bytes()]
+            .into_iter()
+            .chain(keys.iter().map(|k| k.as_ref()))
+            .chain(args.iter().map(|a| a.as_ref()))
+            .collect();
+        self.execute(argv)
+    }
+
+    /// EVALSHA `sha1` with `keys` and `args`.
+    pub fn evalsha<K: AsRef<[u8]>, A: AsRef<[u8]>>(&self, sha1: &str, keys: &[K], args: &[A]) -> ferrous_resp::Value {
+        let n = keys.len().to_string();
+        let argv: Vec<&[u8]> = [b"EVALSHA".as_slice(), sha1.as_bytes(), n.as_bytes()]
+            .into_iter()
+            .chain(keys.iter().map(|k| k.as_ref()))
+            .chain(args.iter().map(|a| a.as_ref()))
+            .collect();
+        self.execute(argv)
+    }
+}
+
+/// Waits while a script holds the dataset; returns the BUSY error once it runs past the
+/// threshold. Called before a command takes any lock, so an event-loop thread never
+/// parks on a shard lock behind a long script and can still deliver SCRIPT KILL.
+pub(crate) fn wait_for_script(db: &Database) -> Option<Error> {
+    while db.inner.script_running.load(Relaxed) {
+        if let Some(e) = busy_error(db) {
+            return Some(e);
+        }
+        std::thread::sleep(std::time::Duration::from_micros(50));
+    }
+    None
+}
+
+/// The BUSY error for the current busy kind, if a script is busy.
+pub(crate) fn busy_error(db: &Database) -> Option<Error> {
+    match db.inner.busy.load(Relaxed) {
+        1 => Some(Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")),
+        2 => Some(Error::msg("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")),
+        _ => None,
+    }
+}

@@ -1,0 +1,406 @@
+//! In-process tests of the bitmap commands (SETBIT GETBIT BITCOUNT BITPOS BITOP BITFIELD
+//! BITFIELD_RO) and of their typed API.
+//!
+//! The command scripts below are `COMMAND args => reply` lines whose replies are what
+//! redis-server 7.0.15 answered to the same lines on an empty database. Replies are written
+//! as `+simple`, `-error`, `:integer`, `"bulk"` (with `\xNN` escapes), `(nil)` and
+//! `[array, ...]`; arguments are split on spaces, `"..."` quotes one with escapes.
+use ferrous_core::bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOverflow, BitfieldType};
+use ferrous_core::{Database, Error, RespValue};
+
+/// Splits a script line into arguments: whitespace-separated words, or `"..."` with `\xNN`,
+/// `\n`, `\r`, `\t`, `\"` and `\\` escapes.
+fn tokenize(line: &str) -> Vec<Vec<u8>> {
+    let b = line.as_bytes();
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            i += 1;
+        } else if b[i] == b'"' {
+            let mut arg = Vec::new();
+            i += 1;
+            while i < b.len() && b[i] != b'"' {
+                if b[i] == b'\\' {
+                    i += 1;
+                    match b[i] {
+                        b'x' => {
+                            arg.push(u8::from_str_radix(&line[i + 1..i + 3], 16).expect("hex escape"));
+                            i += 2;
+                        }
+                        b'n' => arg.push(b'\n'),
+                        b'r' => arg.push(b'\r'),
+                        b't' => arg.push(b'\t'),
+                        c => arg.push(c),
+                    }
+                } else {
+                    arg.push(b[i]);
+                }
+                i += 1;
+            }
+            i += 1;
+            out.push(arg);
+        } else {
+            let start = i;
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            out.push(b[start..i].to_vec());
+        }
+    }
+    out
+}
+
+/// The reply in the scripts' notation.
+fn render(v: &RespValue) -> String {
+    match v {
+        RespValue::Simple(s) => format!("+{s}"),
+        RespValue::Error(e) => format!("-{e}"),
+        RespValue::Integer(i) => format!(":{i}"),
+        RespValue::Bulk(b) => {
+            let mut s = String::from("\"");
+            for &c in b {
+                match c {
+                    b'"' => s.push_str("\\\""),
+                    b'\\' => s.push_str("\\\\"),
+                    0x20..=0x7e => s.push(c as char),
+                    _ => s.push_str(&format!("\\x{c:02x}")),
+                }
+            }
+            s.push('"');
+            s
+        }
+        RespValue::Null => "(nil)".into(),
+        RespValue::NullArray => "(nilarr)".into(),
+        RespValue::Array(items) | RespValue::Set(items) | RespValue::Push(items) => {
+            format!("[{}]", items.iter().map(render).collect::<Vec<_>>().join(", "))
+        }
+        RespValue::Map(pairs) => {
+            let items: Vec<String> = pairs.iter().flat_map(|(k, v)| [render(k), render(v)]).collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Runs a script on `db` and fails listing every line whose reply differs.
+fn check_on(db: &Database, script: &str) {
+    let mut failures = Vec::new();
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("//")) {
+        let (cmd, expected) = line.split_once(" => ").unwrap_or_else(|| panic!("no ` => ` in {line:?}"));
+        let got = render(&db.execute(tokenize(cmd)));
+        if got != expected.trim() {
+            failures.push(format!("{cmd}\n    expected: {}\n    got:      {got}", expected.trim()));
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Runs a script on a fresh database.
+fn check(script: &str) {
+    check_on(&Database::builder().build(), script);
+}
+
+#[test]
+fn setbit_getbit() {
+    check(
+        r#"
+        SETBIT b 7 1                   => :0
+        GET b                          => "\x01"
+        SETBIT b 7 1                   => :1
+        SETBIT b 7 0                   => :1
+        GET b                          => "\x00"
+        GETBIT b 7                     => :0
+        GETBIT b 0                     => :0
+        GETBIT b 100                   => :0
+        GETBIT nokey 0                 => :0
+        SETBIT b 10 1                  => :0
+        GET b                          => "\x00 "
+        SETBIT b 10 true               => -ERR bit is not an integer or out of range
+        SETBIT b 10 -1                 => -ERR bit is not an integer or out of range
+        SETBIT b 10 2                  => -ERR bit is not an integer or out of range
+        SETBIT b 10 01                 => -ERR bit is not an integer or out of range
+        SETBIT b 10 " 1"               => -ERR bit is not an integer or out of range
+        SETBIT b 10 ""                 => -ERR bit is not an integer or out of range
+        SETBIT b -1 1                  => -ERR bit offset is not an integer or out of range
+        SETBIT b abc 1                 => -ERR bit offset is not an integer or out of range
+        SETBIT b 1.5 1                 => -ERR bit offset is not an integer or out of range
+        SETBIT b #1 1                  => -ERR bit offset is not an integer or out of range
+        GETBIT b -1                    => -ERR bit offset is not an integer or out of range
+        GETBIT b abc                   => -ERR bit offset is not an integer or out of range
+        GETBIT b #1                    => -ERR bit offset is not an integer or out of range
+        SETBIT b 4294967296 1          => -ERR bit offset is not an integer or out of range
+        SETBIT b 4294967296 2          => -ERR bit offset is not an integer or out of range
+        SETBIT b 9223372036854775807 1 => -ERR bit offset is not an integer or out of range
+        GETBIT b 4294967296            => -ERR bit offset is not an integer or out of range
+        GETBIT b 4294967295            => :0
+        SET num 12                     => +OK
+        GETBIT num 2                   => :1
+        GETBIT num 3                   => :1
+        GETBIT num 15                  => :0
+        SETBIT num 0 1                 => :0
+        GET num                        => "\xb12"
+        SET num 12                     => +OK
+        SETBIT num 2 1                 => :1
+        GET num                        => "12"
+        SETBIT e 0 0                   => :0
+        GET e                          => "\x00"
+    "#,
+    );
+}
+
+#[test]
+fn bitcount() {
+    check(
+        r#"
+        BITCOUNT nokey                                          => :0
+        BITCOUNT nokey 1                                        => :0
+        BITCOUNT nokey a b                                      => :0
+        BITCOUNT nokey 0 1 foo                                  => :0
+        SET s foobar                                            => +OK
+        BITCOUNT s                                              => :26
+        BITCOUNT s 0 0                                          => :4
+        BITCOUNT s 1 1                                          => :6
+        BITCOUNT s 1 -1                                         => :22
+        BITCOUNT s 0 -1 bit                                     => :26
+        BITCOUNT s 5 30 BIT                                     => :17
+        BITCOUNT s 5 30 byte                                    => :4
+        BITCOUNT s -1 -2                                        => :0
+        BITCOUNT s -1 -2 foo                                    => :0
+        BITCOUNT s -2 -1                                        => :7
+        BITCOUNT s -2 -1 bit                                    => :1
+        BITCOUNT s -100 100                                     => :26
+        BITCOUNT s 100 200                                      => :0
+        BITCOUNT s 3 2                                          => :0
+        BITCOUNT s 9223372036854775807 9223372036854775807 bit  => :0
+        BITCOUNT s -9223372036854775808 9223372036854775807 bit => :26
+        BITCOUNT s 1                                            => -ERR syntax error
+        BITCOUNT s 0 1 foo                                      => -ERR syntax error
+        BITCOUNT s 0 1 byte extra                               => -ERR syntax error
+        BITCOUNT s a b                                          => -ERR value is not an integer or out of range
+        BITCOUNT s 0 b                                          => -ERR value is not an integer or out of range
+        BITCOUNT s 0 1.5                                        => -ERR value is not an integer or out of range
+        SET e ""                                                => +OK
+        BITCOUNT e                                              => :0
+        BITCOUNT e 0 -1                                         => :0
+        BITCOUNT e 0 -1 bit                                     => :0
+        SET n 12345                                             => +OK
+        BITCOUNT n                                              => :17
+        BITCOUNT n 1 1 bit                                      => :0
+    "#,
+    );
+}
+
+#[test]
+fn bitpos() {
+    check(
+        r#"
+        BITPOS nokey 0           => :0
+        BITPOS nokey 1           => :-1
+        BITPOS nokey 2           => -ERR The bit argument must be 1 or 0.
+        BITPOS nokey -1          => -ERR The bit argument must be 1 or 0.
+        BITPOS nokey abc         => -ERR value is not an integer or out of range
+        BITPOS nokey 1 a         => :-1
+        BITPOS nokey 0 0 0 foo   => :0
+        SET s foobar             => +OK
+        BITPOS s 2               => -ERR The bit argument must be 1 or 0.
+        BITPOS s 1               => :1
+        BITPOS s 0               => :0
+        BITPOS s 1 a             => -ERR value is not an integer or out of range
+        BITPOS s 1 0 a           => -ERR value is not an integer or out of range
+        BITPOS s 1 0 1 foo       => -ERR syntax error
+        BITPOS s 1 a b foo       => -ERR value is not an integer or out of range
+        BITPOS s 1 0 a foo       => -ERR syntax error
+        BITPOS s 1 0 1 bit extra => -ERR syntax error
+        BITPOS s 1 1             => :9
+        BITPOS s 1 2 -1 byte     => :17
+        BITPOS s 1 7 15 bit      => :9
+        BITPOS s 1 -3 -1 BIT     => :46
+        BITPOS s 0 -3 -1 BIT     => :45
+        SET ff "\xff\xff\xff"    => +OK
+        BITPOS ff 0              => :24
+        BITPOS ff 0 1            => :24
+        BITPOS ff 0 0 -1         => :-1
+        BITPOS ff 0 0 -1 bit     => :-1
+        BITPOS ff 0 0 bit        => -ERR value is not an integer or out of range
+        BITPOS ff 0 10           => :-1
+        BITPOS ff 0 -100         => :24
+        BITPOS ff 0 2 1          => :-1
+        BITPOS ff 1 2 1          => :-1
+        BITPOS ff 1 -1 -2 bit    => :-1
+        SET z "\x00\x00\x00"     => +OK
+        BITPOS z 1               => :-1
+        BITPOS z 0               => :0
+        BITPOS z 1 0 -1          => :-1
+        BITPOS z 1 1 20 bit      => :-1
+        BITPOS z 0 5 5 bit       => :5
+        SET e ""                 => +OK
+        BITPOS e 0               => :-1
+        BITPOS e 1               => :-1
+        BITPOS e 0 0 -1          => :-1
+        SET mix "\x00\x10\xff"   => +OK
+        BITPOS mix 1             => :11
+        BITPOS mix 1 12 bit      => -ERR value is not an integer or out of range
+        BITPOS mix 1 12 12 bit   => :-1
+        BITPOS mix 1 11 11 bit   => :11
+        BITPOS mix 0 2           => :24
+        BITPOS mix 0 16 23 bit   => :-1
+        BITPOS mix 0 16 -1 bit   => :-1
+    "#,
+    );
+}
+
+#[test]
+fn bitop() {
+    check(
+        r#"
+        SETBIT sb 10 1             => :0
+        BITOP and d1 nokey sb      => :2
+        GET d1                     => "\x00\x00"
+        BITOP or d2 sb nokey       => :2
+        GET d2                     => "\x00 "
+        BITOP xor d3 sb sb         => :2
+        GET d3                     => "\x00\x00"
+        BITOP not d4 sb            => :2
+        GET d4                     => "\xff\xdf"
+        BITOP NOT d4 sb sb         => -ERR BITOP NOT must be called with a single source key.
+        BITOP foo d sb             => -ERR syntax error
+        BITOP nor d sb             => -ERR syntax error
+        BITOP not d nokey          => :0
+        EXISTS d                   => :0
+        SET d x                    => +OK
+        BITOP and d nokey nokey2   => :0
+        EXISTS d                   => :0
+        MSET a "\xff\x0f" b "\x0f" => +OK
+        BITOP and r a b            => :2
+        GET r                      => "\x0f\x00"
+        BITOP or r a b             => :2
+        GET r                      => "\xff\x0f"
+        BITOP xor r a b            => :2
+        GET r                      => "\xf0\x0f"
+        BITOP and r a a a          => :2
+        GET r                      => "\xff\x0f"
+        SET n 12                   => +OK
+        BITOP not r n              => :2
+        GET r                      => "\xce\xcd"
+        MSET a "" b ""             => +OK
+        BITOP or r a b             => :0
+        EXISTS r                   => :0
+        BITOP and a a b            => :0
+        EXISTS a                   => :0
+    "#,
+    );
+}
+
+#[test]
+fn bitfield() {
+    check(
+        r#"
+        BITFIELD bf                                                               => []
+        BITFIELD bf GET u8 0                                                      => [:0]
+        EXISTS bf                                                                 => :0
+        BITFIELD bf SET u8 0 255 GET u8 0                                         => [:0, :255]
+        BITFIELD bf INCRBY u2 100 1 OVERFLOW SAT INCRBY u2 102 1                  => [:1, :1]
+        GET bf                                                                    => "\xff\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x05"
+        BITFIELD bf GET u8                                                        => -ERR syntax error
+        BITFIELD bf GET u8 0 SET                                                  => -ERR syntax error
+        BITFIELD bf SET u8 0                                                      => -ERR syntax error
+        BITFIELD bf INCRBY u8 0                                                   => -ERR syntax error
+        BITFIELD bf FOO                                                           => -ERR syntax error
+        BITFIELD bf OVERFLOW                                                      => -ERR syntax error
+        BITFIELD bf OVERFLOW foo GET u8 0                                         => -ERR Invalid OVERFLOW type specified
+        BITFIELD bf overflow sat get u8 0                                         => [:255]
+        BITFIELD bf GET u64 0                                                     => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET i64 0                                                     => [:-72057594037927936]
+        BITFIELD bf GET u63 0                                                     => [:9187343239835811840]
+        BITFIELD bf GET i65 0                                                     => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET i0 0                                                      => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET u-1 0                                                     => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET I8 0                                                      => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET u08 0                                                     => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET x8 0                                                      => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET u 0                                                       => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET "" 0                                                      => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD bf GET i8 -1                                                     => -ERR bit offset is not an integer or out of range
+        BITFIELD bf GET i8 #1                                                     => [:0]
+        BITFIELD bf GET i8 #-1                                                    => -ERR bit offset is not an integer or out of range
+        BITFIELD bf GET i8 #                                                      => -ERR bit offset is not an integer or out of range
+        BITFIELD bf GET i8 ""                                                     => -ERR bit offset is not an integer or out of range
+        BITFIELD bf GET i8 4294967296                                             => -ERR bit offset is not an integer or out of range
+        BITFIELD bf GET i8 4294967295                                             => [:0]
+        BITFIELD bf GET i8 #536870911                                             => [:0]
+        BITFIELD bf GET i8 #536870912                                             => -ERR bit offset is not an integer or out of range
+        BITFIELD bf GET i64 #1152921504606846976                                  => [:-72057594037927936]
+        BITFIELD bf SET i8 #1152921504606846976 1                                 => -ERR bit offset is not an integer or out of range
+        BITFIELD bf SET i8 0 abc                                                  => -ERR value is not an integer or out of range
+        BITFIELD bf INCRBY i8 0 1.5                                               => -ERR value is not an integer or out of range
+        BITFIELD bf GET u8 0 GET u8 abc                                           => -ERR bit offset is not an integer or out of range
+        BITFIELD bf SET i8 0 200                                                  => [:-1]
+        BITFIELD bf GET u8 0                                                      => [:200]
+        BITFIELD bf OVERFLOW FAIL SET i8 0 200                                    => [(nil)]
+        BITFIELD bf OVERFLOW SAT SET i8 0 200 GET i8 0                            => [:-56, :127]
+        BITFIELD bf OVERFLOW SAT SET i8 0 -200 GET i8 0                           => [:127, :-128]
+        BITFIELD bf OVERFLOW WRAP INCRBY i8 0 -200 GET i8 0                       => [:-72, :-72]
+        BITFIELD bf OVERFLOW FAIL INCRBY u8 0 1000                                => [(nil)]
+        BITFIELD bf OVERFLOW FAIL INCRBY u8 0 1000 OVERFLOW WRAP INCRBY u8 0 1000 => [(nil), :160]
+        GET bf                                                                    => "\xa0\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x05"
+        BITFIELD new OVERFLOW FAIL SET u2 0 5                                     => [(nil)]
+        EXISTS new                                                                => :1
+        GET new                                                                   => "\x00"
+        BITFIELD new2 GET u8 100 SET u8 #3 1                                      => [:0, :0]
+        GET new2                                                                  => "\x00\x00\x00\x01"
+        BITFIELD new3 SET u1 4294967295 1                                         => [:0]
+        STRLEN new3                                                               => :536870912
+    "#,
+    );
+}
+
+#[test]
+fn bitfield_64_bit_types() {
+    check(
+        r#"
+        BITFIELD big SET i64 0 -1 GET u63 0 GET i64 0 INCRBY i64 0 1 GET i64 0                        => [:0, :9223372036854775807, :-1, :0, :0]
+        BITFIELD big SET i64 0 9223372036854775807 INCRBY i64 0 1                                     => [:0, :-9223372036854775808]
+        BITFIELD big OVERFLOW SAT SET i64 0 9223372036854775807 INCRBY i64 0 1                        => [:-9223372036854775808, :9223372036854775807]
+        BITFIELD big OVERFLOW SAT INCRBY i64 0 -9223372036854775808 INCRBY i64 0 -9223372036854775808 => [:-1, :-9223372036854775808]
+        BITFIELD big OVERFLOW FAIL INCRBY i64 0 -1                                                    => [(nil)]
+        BITFIELD big OVERFLOW FAIL SET u63 0 -1                                                       => [(nil)]
+        BITFIELD big OVERFLOW SAT SET u63 0 -1 GET u63 0                                              => [:4611686018427387904, :9223372036854775807]
+        BITFIELD big OVERFLOW WRAP SET u63 0 -1 GET u63 0                                             => [:9223372036854775807, :9223372036854775807]
+        BITFIELD big OVERFLOW SAT INCRBY u63 0 9223372036854775807                                    => [:9223372036854775807]
+        BITFIELD big OVERFLOW WRAP INCRBY u63 0 9223372036854775807                                   => [:9223372036854775806]
+        BITFIELD big OVERFLOW SAT INCRBY u8 0 -1000 GET u8 0                                          => [:0, :0]
+        BITFIELD big OVERFLOW WRAP INCRBY u8 0 -1000 GET u8 0                                         => [:24, :24]
+        BITFIELD big OVERFLOW SAT INCRBY i5 3 100 INCRBY i5 3 -100                                    => [:15, :-16]
+        BITFIELD big OVERFLOW WRAP INCRBY i5 3 100 INCRBY i5 3 -100                                   => [:-12, :-16]
+        BITFIELD big SET i1 0 1 GET i1 0 SET u1 1 2 GET u1 1                                          => [:0, :-1, :0, :0]
+        GET big                                                                                       => "\x90\xff\xff\xff\xff\xff\xff\xfc"
+        SET num 12                                                                                    => +OK
+        BITFIELD num GET u8 0 GET u16 0 GET u24 0 GET i64 0                                           => [:49, :12594, :3224064, :3544895856694001664]
+    "#,
+    );
+}
+
+#[test]
+fn bitfield_ro() {
+    check(
+        r#"
+        SET bf "\xb8"                         => +OK
+        BITFIELD_RO bf GET u8 0 GET i4 4      => [:184, :-8]
+        BITFIELD_RO bf SET u8 0 1             => -ERR BITFIELD_RO only supports the GET subcommand
+        BITFIELD_RO bf INCRBY u8 0 1          => -ERR BITFIELD_RO only supports the GET subcommand
+        BITFIELD_RO bf GET u8 0 INCRBY u8 0 1 => -ERR BITFIELD_RO only supports the GET subcommand
+        BITFIELD_RO bf OVERFLOW SAT GET u8 0  => [:184]
+        BITFIELD_RO bf OVERFLOW foo GET u8 0  => -ERR Invalid OVERFLOW type specified
+        BITFIELD_RO bf FOO                    => -ERR syntax error
+        BITFIELD_RO bf GET u64 0              => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD_RO bf GET u8 -1              => -ERR bit offset is not an integer or out of range
+        BITFIELD_RO bf SET u8 0 abc           => -ERR value is not an integer or out of range
+        BITFIELD_RO nokey GET u8 0            => [:0]
+        BITFIELD_RO nokey SET u8 0 1          => -ERR BITFIELD_RO only supports the GET subcommand
+        EXISTS nokey                          => :0
+        BITFIELD_RO bf                        => []
+        GET bf                                => "\xb8"
+    "#,
+    );
+}
+
