@@ -200,7 +200,10 @@ impl<'a> Access<'a> {
                 Lookup::Expired => {}
             }
         }
-        lock.write().expire_if_needed(h, key, self.now);
+        let mut shard = lock.write();
+        shard.expire_if_needed(h, key, self.now);
+        self.drain_expired(&mut shard);
+        drop(shard);
         f(None)
     }
 

@@ -825,3 +825,50 @@ fn model_keys_and_expiry() {
         }
     }
 }
+
+#[test]
+fn generic_keyspace_events() {
+    let db = db();
+    let flags = ferrous_core::notify::parse_flags("gE").unwrap();
+    db.inner().notify_flags.store(flags, Ordering::Relaxed);
+    let mut sub = db.psubscribe(&["__keyevent@*"]);
+    let script: &[&[&str]] = &[
+        &["SET", "a", "1"],
+        &["DEL", "a", "nope"],
+        &["SET", "b", "1"],
+        &["EXPIRE", "b", "100"],
+        &["PERSIST", "b"],
+        &["PERSIST", "b"],
+        &["EXPIRE", "b", "-1"],
+        &["SET", "c", "1"],
+        &["RENAME", "c", "d"],
+        &["MOVE", "d", "1"],
+        &["SET", "f", "1"],
+        &["COPY", "f", "g"],
+        &["COPY", "f", "g", "DB", "2"],
+        &["UNLINK", "f"],
+        &["FLUSHDB"],
+        &["SWAPDB", "0", "1"],
+    ];
+    for cmd in script {
+        db.execute(*cmd);
+    }
+    let mut got = Vec::new();
+    while let Some(m) = sub.try_recv() {
+        got.push(format!("{} {}", String::from_utf8_lossy(&m.channel), String::from_utf8_lossy(&m.payload)));
+    }
+    let want = [
+        "__keyevent@0__:del a",
+        "__keyevent@0__:expire b",
+        "__keyevent@0__:persist b",
+        "__keyevent@0__:del b",
+        "__keyevent@0__:rename_from c",
+        "__keyevent@0__:rename_to d",
+        "__keyevent@0__:move_from d",
+        "__keyevent@1__:move_to d",
+        "__keyevent@0__:copy_to g",
+        "__keyevent@2__:copy_to g",
+        "__keyevent@0__:del f",
+    ];
+    assert_eq!(got, want);
+}
