@@ -19,6 +19,7 @@
 //! - `FERROUS_DIFF_OPS=N`: commands per seed (default 2,000; RESP3: half).
 //! - `FERROUS_DIFF_SKIP=object,lcs`: never generate these commands (lower-case names), to
 //!   look past a known divergence.
+//! - `FERROUS_DIFF_VERBOSE=1`: print every command and Redis's reply (with `--nocapture`).
 //!
 //! Skipped (with `SKIPPED: ...`) when redis-server is not installed, except under CI.
 mod common;
@@ -37,6 +38,10 @@ const HISTORY_SHOWN: usize = 25;
 const SHRINK_BUDGET: Duration = Duration::from_secs(15);
 
 type Cmd = Vec<Vec<u8>>;
+
+fn verbose() -> bool {
+    std::env::var("FERROUS_DIFF_VERBOSE").is_ok_and(|v| !v.is_empty() && v != "0")
+}
 
 fn knobs() -> (Vec<u64>, usize, Vec<String>) {
     let seeds = std::env::var("FERROUS_DIFF_SEED")
@@ -594,10 +599,12 @@ fn show_reply(r: &Result<Reply, String>) -> String {
     }
 }
 
-/// Runs `ops` on both servers (new connections), returning the first divergence.
-fn run(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> Result<Option<Divergence>, String> {
+/// Runs `ops` on both servers (new connections), returning the first divergence and how
+/// many of the replies before it were errors.
+fn run(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> Result<(Option<Divergence>, usize), String> {
     let mut a = Side::connect(redis, "redis", resp3)?;
     let mut b = Side::connect(ferrous, "ferrous", resp3)?;
+    let mut errors = 0;
     for (i, op) in ops.iter().enumerate() {
         let ra = a.call(op);
         let rb = b.call(op);
@@ -606,10 +613,14 @@ fn run(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> Res
             _ => false,
         };
         if !same {
-            return Ok(Some(Divergence { index: i, redis: ra, ferrous: rb }));
+            return Ok((Some(Divergence { index: i, redis: ra, ferrous: rb }), errors));
         }
+        if verbose() {
+            eprintln!("#{i} {} -> {}", show_command(&op.args), show_reply(&ra));
+        }
+        errors += ra.is_ok_and(|r| r.value.is_error()) as usize;
     }
-    Ok(None)
+    Ok((None, errors))
 }
 
 /// Empties both servers; false if either cannot be reset.
@@ -629,7 +640,7 @@ fn shrink(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> 
             return None;
         }
         match run(cand, redis, ferrous, resp3) {
-            Ok(Some(d)) => Some(d.index),
+            Ok((Some(d), _)) => Some(d.index),
             _ => None,
         }
     };
@@ -728,11 +739,11 @@ fn differential(label: &str, resp3: bool, ops_per_seed: usize) -> Vec<String> {
             .collect();
         let started = Instant::now();
         match run(&ops, &redis, &ferrous, resp3) {
-            Ok(None) => eprintln!(
-                "{label} seed {seed}: {n_ops} commands, identical replies ({:?}; other types: {creators:?})",
+            Ok((None, errors)) => eprintln!(
+                "{label} seed {seed}: {n_ops} commands ({errors} error replies), identical replies ({:?}; other types: {creators:?})",
                 started.elapsed()
             ),
-            Ok(Some(d)) => {
+            Ok((Some(d), _)) => {
                 let crashed = d.ferrous.is_err();
                 let shrunk = if crashed { None } else { shrink(&ops[..=d.index], &redis, &ferrous, resp3) };
                 let log = if crashed { ferrous.log() } else { String::new() };

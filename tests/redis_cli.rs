@@ -160,8 +160,11 @@ fn cli_pipe_mass_insertion() {
 fn cli_resp3() {
     let Some(s) = server() else { return };
     let p = s.port();
-    assert_eq!(cli(p, &["SET", "k", "v"], None).stdout, "OK\n");
-    assert_eq!(cli(p, &["-3", "--no-raw", "GET", "k"], None).stdout, "\"v\"\n");
+    assert_eq!(cli(p, &["MSET", "a", "ohmytext", "b", "mynewtext"], None).stdout, "OK\n");
+    // In RESP3, LCS IDX replies with a map, which redis-cli renders as `1# key => value`.
+    let want = "1# \"matches\" => \n   1) 1) 1) (integer) 4\n         2) (integer) 7\n      2) 1) (integer) 5\n         2) (integer) 8\n   2) 1) 1) (integer) 2\n         2) (integer) 3\n      2) 1) (integer) 0\n         2) (integer) 1\n2# \"len\" => (integer) 6\n";
+    assert_eq!(cli(p, &["-3", "--no-raw", "LCS", "a", "b", "IDX"], None).stdout, want);
+    assert_eq!(cli(p, &["-3", "--no-raw", "GET", "a"], None).stdout, "\"ohmytext\"\n");
     assert_eq!(cli(p, &["-3", "--no-raw", "GET", "nope"], None).stdout, "(nil)\n");
 }
 
@@ -190,6 +193,11 @@ fn cli_output_matches_redis() {
         (&["-x", "SET", "stdin"], Some(b"line1\nline2\n")),
         (&["--no-raw", "GET", "stdin"], None),
         (&[], Some(b"SET s 1\nINCR s\nGET s\nBADCMD\nGET\n")),
+        (&["MSET", "a", "ohmytext", "b", "mynewtext"], None),
+        (&["--no-raw", "LCS", "a", "b", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"], None),
+        (&["-3", "--no-raw", "LCS", "a", "b", "IDX"], None),
+        (&["-3", "--no-raw", "MGET", "a", "nope"], None),
+        (&["-3", "--no-raw", "INCRBYFLOAT", "fl", "1.5"], None),
         (&["DBSIZE"], None),
     ];
     for (args, stdin) in script {

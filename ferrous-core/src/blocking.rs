@@ -137,11 +137,14 @@ impl Waiter {
     }
 }
 
+/// (database index, key): what a client blocks on.
+type DbKey = (usize, Vec<u8>);
+
 /// All blocked clients, by key.
 #[derive(Default)]
 pub struct BlockingRegistry {
-    by_key: Mutex<HashMap<(usize, Vec<u8>), VecDeque<Arc<Waiter>>>>,
-    ready: Mutex<Vec<(usize, Vec<u8>)>>,
+    by_key: Mutex<HashMap<DbKey, VecDeque<Arc<Waiter>>>>,
+    ready: Mutex<Vec<DbKey>>,
     waiters: AtomicUsize,
     ready_count: AtomicUsize,
 }
@@ -259,7 +262,7 @@ impl BlockingRegistry {
         self.ready_count.load(Relaxed) > 0
     }
 
-    fn take_ready(&self) -> Vec<(usize, Vec<u8>)> {
+    fn take_ready(&self) -> Vec<DbKey> {
         let mut r = self.ready.lock();
         self.ready_count.store(0, Relaxed);
         std::mem::take(&mut *r)

@@ -6,7 +6,8 @@
 //! event loop that owns the socket closes it.
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::commands::CommandSpec;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// How replies are sent (CLIENT REPLY).
@@ -23,6 +24,10 @@ pub enum ReplyMode {
 }
 
 /// The part of a client's state other clients can see (CLIENT LIST) or act on (KILL).
+///
+/// Fields that mirror the owner's [`ClientState`] (`db`, `resp`, subscription counts,
+/// MULTI, tracking) are refreshed by [`ClientState::sync_info`], so CLIENT LIST run by
+/// another client shows them without touching that client's state.
 pub struct ClientInfo {
     /// Unique, increasing id.
     pub id: u64,
@@ -36,18 +41,14 @@ pub struct ClientInfo {
     pub created_ms: i64,
     /// Last command time, Unix ms.
     pub last_interaction_ms: AtomicI64,
-    /// CLIENT SETNAME.
+    /// CLIENT SETNAME (empty: no name).
     pub name: Mutex<Vec<u8>>,
-    /// CLIENT SETINFO LIB-NAME.
-    pub lib_name: Mutex<Vec<u8>>,
-    /// CLIENT SETINFO LIB-VER.
-    pub lib_ver: Mutex<Vec<u8>>,
     /// Selected db.
     pub db: AtomicUsize,
     /// Protocol version (2 or 3).
     pub resp: AtomicUsize,
-    /// Last command's full name (`client|list`).
-    pub last_cmd: Mutex<String>,
+    /// The last command run (CLIENT LIST's `cmd=`), null before the first one.
+    last_command: AtomicPtr<CommandSpec>,
     /// Query buffer length and free space (bytes), updated by the event loop.
     pub qbuf: AtomicUsize,
     /// Output buffer length (bytes).
@@ -60,6 +61,16 @@ pub struct ClientInfo {
     pub waker: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Commands processed.
     pub commands: AtomicU64,
+    /// Channel, pattern and shard-channel subscription counts.
+    pub subscriptions: [AtomicUsize; 3],
+    /// Commands queued by MULTI, -1 outside a transaction.
+    pub multi: AtomicI64,
+    /// CLIENT TRACKING is on.
+    pub tracking: AtomicBool,
+    /// The tracking REDIRECT target, -1 for none.
+    pub redirect: AtomicI64,
+    /// Blocked in a blocking command.
+    pub blocked: AtomicBool,
 }
 
 impl ClientInfo {
@@ -71,12 +82,67 @@ impl ClientInfo {
         }
     }
 
-    /// One line of CLIENT LIST / CLIENT INFO (without newline), Redis 7.0's fields.
-    pub fn describe(&self, now_ms: i64, current: bool) -> String {
+    /// Records the command this client runs (CLIENT LIST's `cmd=`).
+    #[inline]
+    pub fn set_last_command(&self, spec: &'static CommandSpec) {
+        self.last_command.store(spec as *const CommandSpec as *mut CommandSpec, Relaxed);
+    }
+
+    /// Full name of the last command (`client|list`), `None` before the first one.
+    pub fn last_command(&self) -> Option<&'static str> {
+        let p = self.last_command.load(Relaxed);
+        // SAFETY: the pointer is null or was stored from a `&'static CommandSpec` (the
+        // command table lives for the whole process and is never freed).
+        unsafe { p.as_ref() }.map(|spec| spec.name.as_str())
+    }
+
+    /// The client name, if set.
+    pub fn name(&self) -> Option<Vec<u8>> {
+        let n = self.name.lock();
+        (!n.is_empty()).then(|| n.clone())
+    }
+
+    /// The client is a Pub/Sub subscriber (CLIENT LIST TYPE pubsub, flag `P`).
+    pub fn is_pubsub(&self) -> bool {
+        self.subscriptions.iter().any(|c| c.load(Relaxed) > 0)
+    }
+
+    /// True for a loopback or in-process connection (Redis's `islocalClient`).
+    pub fn is_local(&self) -> bool {
+        if self.addr.is_empty() {
+            return true;
+        }
+        let ip = match self.addr.rfind(':') {
+            Some(i) => &self.addr[..i],
+            None => &self.addr,
+        };
+        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+        ip == "::1" || ip.starts_with("127.") || ip == "localhost"
+    }
+
+    /// One line of CLIENT LIST / CLIENT INFO (without newline), in Redis 7.0's format.
+    /// `cmd` overrides the last command (the caller shows its own current command).
+    pub fn describe(&self, now_ms: i64, cmd: Option<&str>) -> String {
         let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
         let age = (now_ms - self.created_ms).max(0) / 1000;
         let idle = (now_ms - self.last_interaction_ms.load(Relaxed)).max(0) / 1000;
+        let multi = self.multi.load(Relaxed);
         let mut flags = String::new();
+        if self.is_pubsub() {
+            flags.push('P');
+        }
+        if multi >= 0 {
+            flags.push('x');
+        }
+        if self.blocked.load(Relaxed) {
+            flags.push('b');
+        }
+        if self.tracking.load(Relaxed) {
+            flags.push('t');
+        }
+        if self.killed.load(Relaxed) {
+            flags.push('A');
+        }
         if self.no_evict.load(Relaxed) {
             flags.push('e');
         }
@@ -84,9 +150,13 @@ impl ClientInfo {
             flags.push('N');
         }
         let qbuf = self.qbuf.load(Relaxed);
-        let cmd = if current { "client|list".to_string() } else { self.last_cmd.lock().clone() };
+        let obuf = self.obuf.load(Relaxed);
+        let cmd = cmd.or_else(|| self.last_command()).unwrap_or("NULL");
+        let [sub, psub, ssub] = [0, 1, 2].map(|i| self.subscriptions[i].load(Relaxed));
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
+             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events={} \
+             cmd={} user=default redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -96,17 +166,26 @@ impl ClientInfo {
             idle,
             flags,
             self.db.load(Relaxed),
+            sub,
+            psub,
+            ssub,
+            if multi >= 0 { multi } else { -1 },
             qbuf,
-            16384usize.saturating_sub(qbuf),
-            self.obuf.load(Relaxed),
-            qbuf + self.obuf.load(Relaxed) + 16384,
-            if cmd.is_empty() { "NULL" } else { &cmd },
+            READ_BUFFER.saturating_sub(qbuf),
+            READ_BUFFER.max(qbuf),
+            obuf,
+            obuf,
+            READ_BUFFER.max(qbuf) + obuf,
+            if obuf > 0 { "rw" } else { "r" },
+            cmd,
+            self.redirect.load(Relaxed),
             self.resp.load(Relaxed),
-            String::from_utf8_lossy(&self.lib_name.lock()),
-            String::from_utf8_lossy(&self.lib_ver.lock()),
         )
     }
 }
+
+/// The read-buffer size CLIENT LIST reports for a connection (`rbs=`).
+const READ_BUFFER: usize = 16 * 1024;
 
 /// The state of one client connection, owned by its driver.
 pub struct ClientState {
@@ -146,6 +225,24 @@ impl ClientState {
         self.db = db;
         self.info.db.store(db, Relaxed);
     }
+
+    /// Refreshes the mirrors in [`ClientInfo`] from this state (db, protocol, subscription
+    /// counts, MULTI queue length, tracking), for CLIENT LIST run by other clients.
+    pub fn sync_info(&self) {
+        let i = &self.info;
+        i.db.store(self.db, Relaxed);
+        i.resp.store(self.resp as usize, Relaxed);
+        let (ch, pat, shard) =
+            self.pubsub.as_ref().map_or((0, 0, 0), |p| (p.channels.len(), p.patterns.len(), p.shard_channels.len()));
+        i.subscriptions[0].store(ch, Relaxed);
+        i.subscriptions[1].store(pat, Relaxed);
+        i.subscriptions[2].store(shard, Relaxed);
+        i.multi.store(self.tx.queue.as_ref().map_or(-1, |q| q.len() as i64), Relaxed);
+        i.tracking.store(self.tracking.is_some(), Relaxed);
+        let redirect = self.tracking.as_ref().map_or(-1, |t| if t.options.redirect == 0 { -1 } else { t.options.redirect as i64 });
+        i.redirect.store(redirect, Relaxed);
+        i.blocked.store(self.blocking.blocked.is_some(), Relaxed);
+    }
 }
 
 /// Details of a new connection for [`ClientRegistry::register`].
@@ -180,17 +277,20 @@ impl ClientRegistry {
             created_ms: now_ms,
             last_interaction_ms: AtomicI64::new(now_ms),
             name: Mutex::default(),
-            lib_name: Mutex::default(),
-            lib_ver: Mutex::default(),
             db: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
-            last_cmd: Mutex::default(),
+            last_command: AtomicPtr::new(std::ptr::null_mut()),
             qbuf: AtomicUsize::new(0),
             obuf: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             waker: conn.waker,
             commands: AtomicU64::new(0),
+            subscriptions: Default::default(),
+            multi: AtomicI64::new(-1),
+            tracking: AtomicBool::new(false),
+            redirect: AtomicI64::new(-1),
+            blocked: AtomicBool::new(false),
         });
         self.clients.lock().insert(id, info.clone());
         ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default(), tx: Default::default(), pubsub: None, tracking: None }

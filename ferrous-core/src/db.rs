@@ -36,6 +36,12 @@ pub struct Stats {
     pub errors: Mutex<HashMap<String, u64>>,
     /// Total error replies.
     pub total_errors: AtomicU64,
+    /// Highest `used_memory` INFO has reported.
+    pub used_memory_peak: AtomicU64,
+    /// Expired-key count at the last CONFIG RESETSTAT (the shards keep running totals).
+    pub expired_keys_at_reset: AtomicU64,
+    /// Samples behind INFO's `instantaneous_*` rates.
+    pub(crate) instantaneous: Mutex<crate::commands::info::RateSamples>,
 }
 
 impl Stats {
@@ -46,12 +52,58 @@ impl Stats {
         let code = text.split(' ').next().unwrap_or("ERR").to_string();
         *self.errors.lock().entry(code).or_default() += 1;
     }
+
+    /// Zeroes the counters CONFIG RESETSTAT resets (`expired_total` is the current running
+    /// total of expired keys, remembered as the new zero).
+    pub fn reset(&self, expired_total: u64) {
+        for c in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.commands_processed,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.total_errors,
+        ] {
+            c.store(0, Relaxed);
+        }
+        self.expired_keys_at_reset.store(expired_total, Relaxed);
+        self.errors.lock().clear();
+        *self.instantaneous.lock() = Default::default();
+    }
 }
 
 /// Hook the server installs to learn about requests only it can carry out.
 pub trait ServerHooks: Send + Sync {
     /// SHUTDOWN was called; the server should stop (after saving, if asked).
     fn shutdown(&self);
+    /// SHUTDOWN with its options. `Err` carries the error reply text (the server keeps
+    /// running then). The default stops through [`ServerHooks::shutdown`].
+    fn shutdown_with(&self, options: &ShutdownOptions) -> std::result::Result<(), String> {
+        let _ = options;
+        self.shutdown();
+        Ok(())
+    }
+    /// CONFIG SET changed `name`, a directive the server acts on (`port`, `bind`,
+    /// `maxclients`, `timeout`...); `config` holds the new values. `Err` carries Redis's
+    /// reason text (`Failed to bind to specified addresses.`) and makes CONFIG SET restore
+    /// the previous values. The default accepts every change.
+    fn config_changed(&self, name: &str, config: &Config) -> std::result::Result<(), String> {
+        let _ = (name, config);
+        Ok(())
+    }
+}
+
+/// What SHUTDOWN asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShutdownOptions {
+    /// `Some(true)`: SAVE, `Some(false)`: NOSAVE, `None`: save if save points are configured.
+    pub save: Option<bool>,
+    /// NOW: don't wait for lagging replicas.
+    pub now: bool,
+    /// FORCE: exit even if saving fails.
+    pub force: bool,
 }
 
 /// State shared by every handle of one database.
@@ -92,11 +144,39 @@ pub struct Inner {
     pub last_save: AtomicI64,
     pub(crate) active_expire: AtomicBool,
     pub(crate) hooks: RwLock<Option<Arc<dyn ServerHooks>>>,
+    /// A random 40-hex-digit id of this instance (INFO `run_id`).
+    pub run_id: String,
+    /// The replication id (INFO `master_replid`).
+    pub replid: RwLock<String>,
     stop: Mutex<bool>,
     stop_cv: Condvar,
 }
 
+/// 40 random hex digits (Redis's run ids and replication ids).
+pub fn random_hex_id() -> String {
+    (0..40).map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0')).collect()
+}
+
 impl Inner {
+    /// Copies the configuration values read on hot paths into their mirrors
+    /// (`requirepass`, `notify-keyspace-events`); called after every CONFIG SET.
+    pub fn apply_config_mirrors(&self) {
+        let (pass, events) = {
+            let c = self.config.read();
+            (
+                c.get("requirepass").filter(|p| !p.is_empty()).map(|p| p.as_bytes().to_vec()),
+                c.get("notify-keyspace-events").unwrap_or("").to_string(),
+            )
+        };
+        *self.requirepass.write() = pass;
+        self.notify_flags.store(crate::notify::parse_flags(&events).unwrap_or(0), Relaxed);
+    }
+
+    /// The configured password of the default user (`requirepass`), if any.
+    pub fn requirepass(&self) -> Option<Vec<u8>> {
+        self.requirepass.read().clone()
+    }
+
     /// Number of logical databases.
     pub fn db_count(&self) -> usize {
         self.dbs.len()
@@ -197,6 +277,8 @@ impl Builder {
             last_save: AtomicI64::new(now / 1000),
             active_expire: AtomicBool::new(self.active_expire),
             hooks: RwLock::new(None),
+            run_id: random_hex_id(),
+            replid: RwLock::new(random_hex_id()),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
         });

@@ -36,14 +36,17 @@ pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
                         continue;
                     }
                 }
-                b'\\' if p + 1 < pattern.len() && i < s.len() => {
-                    if eq(pattern[p + 1], s[i]) {
-                        p += 2;
-                        i += 1;
-                        continue;
-                    }
+                b'\\' if p + 1 < pattern.len() && i < s.len() && eq(pattern[p + 1], s[i]) => {
+                    p += 2;
+                    i += 1;
+                    continue;
                 }
-                c if i < s.len() && c != b'?' && c != b'[' && eq(c, s[i]) => {
+                c if i < s.len()
+                    && c != b'?'
+                    && c != b'['
+                    && (c != b'\\' || p + 1 == pattern.len())
+                    && eq(c, s[i]) =>
+                {
                     p += 1;
                     i += 1;
                     continue;
@@ -131,6 +134,8 @@ mod tests {
         assert!(m("h[b-a]llo", "hallo"));
         assert!(m("h\\*llo", "h*llo"));
         assert!(!m("h\\*llo", "hello"));
+        assert!(!m("\\a", "\\a"));
+        assert!(m("a\\", "a\\"));
         assert!(m("*a*b*c*", "xxaxxbxxcxx"));
         assert!(!m("*a*b*c*d", "xxaxxbxxcxx"));
         assert!(m("user:*:name", "user:42:name"));

@@ -47,10 +47,13 @@ impl ClientTx {
     }
 }
 
+type Watchers = Vec<Arc<AtomicBool>>;
+
 /// Who watches which key.
 #[derive(Default)]
 pub struct WatchRegistry {
-    map: Mutex<HashMap<(usize, Vec<u8>), Vec<Arc<AtomicBool>>>>,
+    /// (db, key) -> the dirty flags of the clients watching it.
+    map: Mutex<HashMap<(usize, Vec<u8>), Watchers>>,
     count: AtomicUsize,
 }
 

@@ -6,7 +6,9 @@
 //! as `+simple`, `-error`, `:integer`, `"bulk"` (with `\xNN` escapes), `(nil)` and
 //! `[array, ...]`; arguments are split on spaces, `"..."` quotes one with escapes.
 use ferrous_core::bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOverflow, BitfieldType};
-use ferrous_core::{Database, Error, RespValue};
+use ferrous_core::value::Value;
+use ferrous_core::{Config, ConnectionInfo, Database, Error, RespValue};
+use std::sync::atomic::Ordering::Relaxed;
 
 /// Splits a script line into arguments: whitespace-separated words, or `"..."` with `\xNN`,
 /// `\n`, `\r`, `\t`, `\"` and `\\` escapes.
@@ -404,3 +406,232 @@ fn bitfield_ro() {
     );
 }
 
+#[test]
+fn encodings() {
+    check(
+        r#"
+        SETBIT a 0 1                        => :0
+        OBJECT ENCODING a                   => "raw"
+        SET n 12                            => +OK
+        SETBIT n 0 0                        => :0
+        OBJECT ENCODING n                   => "raw"
+        SET n 12                            => +OK
+        GETBIT n 0                          => :0
+        OBJECT ENCODING n                   => "int"
+        BITFIELD n GET u8 0                 => [:49]
+        OBJECT ENCODING n                   => "int"
+        BITFIELD n OVERFLOW FAIL SET u2 0 9 => [(nil)]
+        OBJECT ENCODING n                   => "raw"
+        GET n                               => "12"
+        BITOP or d n                        => :2
+        OBJECT ENCODING d                   => "raw"
+        BITFIELD f SET u8 0 49              => [:0]
+        OBJECT ENCODING f                   => "raw"
+    "#,
+    );
+}
+
+/// Stores a list under `key`: with LPUSH when this build has it, else directly in the
+/// keyspace (only the value's type matters to the bitmap commands).
+fn make_non_string(db: &Database, key: &str) {
+    if db.execute(["LPUSH", key, "a"]) == RespValue::Integer(1) {
+        return;
+    }
+    let acc = db.access();
+    acc.write(key.as_bytes(), |shard, h| {
+        shard.set(h, key.as_bytes(), Value::List(Box::default()), None, acc.now);
+    });
+}
+
+#[test]
+fn wrongtype() {
+    let db = Database::builder().build();
+    make_non_string(&db, "l");
+    check_on(
+        &db,
+        r#"
+        SETBIT l 0 1             => -WRONGTYPE Operation against a key holding the wrong kind of value
+        SETBIT l 0 2             => -ERR bit is not an integer or out of range
+        SETBIT l -1 1            => -ERR bit offset is not an integer or out of range
+        GETBIT l 0               => -WRONGTYPE Operation against a key holding the wrong kind of value
+        GETBIT l -1              => -ERR bit offset is not an integer or out of range
+        BITCOUNT l               => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITCOUNT l 0 -1          => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITCOUNT l a b           => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITCOUNT l 0             => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITPOS l 1               => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITPOS l 5               => -ERR The bit argument must be 1 or 0.
+        BITPOS l 1 a             => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITOP and d l            => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITOP or d nokey l       => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITOP not d l            => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITOP foo d l            => -ERR syntax error
+        EXISTS d                 => :0
+        SET d x                  => +OK
+        BITOP and d l            => -WRONGTYPE Operation against a key holding the wrong kind of value
+        GET d                    => "x"
+        BITFIELD l               => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITFIELD l GET u8 0      => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITFIELD l SET u8 0 1    => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITFIELD l GET u64 0     => -ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.
+        BITFIELD_RO l GET u8 0   => -WRONGTYPE Operation against a key holding the wrong kind of value
+        BITFIELD_RO l SET u8 0 1 => -ERR BITFIELD_RO only supports the GET subcommand
+        SET s ab                 => +OK
+        BITOP and l s            => :2
+        GET l                    => "ab"
+    "#,
+    );
+}
+
+#[test]
+fn bitfield_fail_is_a_null_in_resp3() {
+    let db = Database::builder().build();
+    let mut client = db.connect(ConnectionInfo::default());
+    client.authenticated = true;
+    client.resp = 3;
+    let argv: ferrous_resp::ArgsBuf =
+        ["BITFIELD", "x", "OVERFLOW", "FAIL", "SET", "u2", "0", "9", "GET", "u2", "0"].iter().collect();
+    let mut out = Vec::new();
+    db.dispatch(&mut client, argv.as_args(), &mut out);
+    db.disconnect(&client);
+    assert_eq!(out, b"*2\r\n_\r\n:0\r\n");
+}
+
+#[test]
+fn proto_max_bulk_len_limits_bit_offsets() {
+    let mut config = Config::default();
+    config.set("proto-max-bulk-len", &["1mb"], true).unwrap();
+    let db = Database::builder().config(config).build();
+    check_on(
+        &db,
+        r#"
+        SETBIT b 8388607 1          => :0
+        SETBIT b 8388608 1          => -ERR bit offset is not an integer or out of range
+        GETBIT b 8388608            => -ERR bit offset is not an integer or out of range
+        BITFIELD b GET u8 8388607   => [:128]
+        BITFIELD b GET u8 8388608   => -ERR bit offset is not an integer or out of range
+        BITFIELD b SET u8 8388607 1 => [:128]
+        STRLEN b                    => :1048577
+    "#,
+    );
+    assert_eq!(db.setbit("b", 8_388_608, true), Err(Error::BitOffset));
+    assert_eq!(db.getbit("b", 8_388_608), Err(Error::BitOffset));
+}
+
+#[test]
+fn dirty_counts_follow_redis() {
+    let db = Database::builder().build();
+    // (command, how much Redis 7.0's `rdb_changes_since_last_save` grew)
+    let steps: &[(&[&str], u64)] = &[
+        (&["SETBIT", "b", "0", "1"], 1),
+        (&["SETBIT", "b", "0", "1"], 0),
+        (&["SETBIT", "b", "100", "0"], 1),
+        (&["SETBIT", "b", "0", "0"], 1),
+        (&["BITFIELD", "bf", "SET", "u8", "0", "1", "INCRBY", "u8", "0", "1", "GET", "u8", "0"], 2),
+        (&["BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u8", "0", "1000"], 0),
+        (&["BITFIELD", "bf", "GET", "u8", "0"], 0),
+        (&["BITOP", "AND", "d", "nokey"], 0),
+        (&["BITOP", "AND", "d", "b"], 1),
+        (&["BITOP", "AND", "d", "nokey"], 1),
+    ];
+    for (cmd, grew) in steps {
+        let before = db.inner().dirty.load(Relaxed);
+        db.execute(cmd.iter().copied());
+        assert_eq!(db.inner().dirty.load(Relaxed) - before, *grew, "{cmd:?}");
+    }
+}
+
+#[test]
+fn bitop_is_atomic_with_its_sources() {
+    // BITOP reads every source and writes the destination under one set of locks: a reader
+    // never sees a destination computed from half of an MSET.
+    let db = Database::builder().build();
+    db.mset(&[("a", "\x00"), ("b", "\x00")]);
+    let writer = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            for i in 0..2000u32 {
+                let v = [(i % 256) as u8];
+                db.mset(&[(&b"a"[..], &v[..]), (&b"b"[..], &v[..])]);
+            }
+        })
+    };
+    for _ in 0..2000 {
+        db.bitop(BitOp::Xor, "d", &["a", "b"]).unwrap();
+        let d = db.get("d").unwrap();
+        assert!(d.is_none() || d == Some(vec![0]), "{d:?}");
+    }
+    writer.join().unwrap();
+}
+
+#[test]
+fn typed_setbit_getbit_bitcount_bitpos() {
+    let db = Database::builder().build();
+    assert!(!db.setbit("b", 7, true).unwrap());
+    assert!(db.setbit("b", 7, true).unwrap());
+    assert!(db.getbit("b", 7).unwrap());
+    assert!(!db.getbit("b", 1000).unwrap());
+    assert!(!db.getbit("nokey", 0).unwrap());
+    db.set("s", "foobar").unwrap();
+    assert_eq!(db.bitcount("s", None).unwrap(), 26);
+    assert_eq!(db.bitcount("s", Some(BitRange { start: 1, end: 1, unit: BitUnit::Byte })).unwrap(), 6);
+    assert_eq!(db.bitcount("s", Some(BitRange { start: 5, end: 30, unit: BitUnit::Bit })).unwrap(), 17);
+    assert_eq!(db.bitcount("s", Some(BitRange { start: -1, end: -2, unit: BitUnit::Byte })).unwrap(), 0);
+    assert_eq!(db.bitcount("nokey", None).unwrap(), 0);
+    assert_eq!(db.bitpos("s", true, None).unwrap(), 1);
+    let r = |start, end, unit| Some(BitPosRange { start, end, unit });
+    assert_eq!(db.bitpos("s", true, r(2, Some(-1), BitUnit::Byte)).unwrap(), 17);
+    assert_eq!(db.bitpos("s", true, r(7, Some(15), BitUnit::Bit)).unwrap(), 9);
+    db.set("ff", b"\xff\xff").unwrap();
+    assert_eq!(db.bitpos("ff", false, None).unwrap(), 16);
+    assert_eq!(db.bitpos("ff", false, r(0, None, BitUnit::Byte)).unwrap(), 16);
+    assert_eq!(db.bitpos("ff", false, r(0, Some(-1), BitUnit::Byte)).unwrap(), -1);
+    assert_eq!(db.bitpos("nokey", false, None).unwrap(), 0);
+    assert_eq!(db.bitpos("nokey", true, None).unwrap(), -1);
+}
+
+#[test]
+fn typed_bitop() {
+    let db = Database::builder().build();
+    db.mset(&[(&b"a"[..], &b"\xff\x0f"[..]), (b"b", b"\x0f")]);
+    assert_eq!(db.bitop(BitOp::And, "r", &["a", "b"]).unwrap(), 2);
+    assert_eq!(db.get("r").unwrap(), Some(b"\x0f\x00".to_vec()));
+    assert_eq!(db.bitop(BitOp::Or, "r", &["a", "b"]).unwrap(), 2);
+    assert_eq!(db.get("r").unwrap(), Some(b"\xff\x0f".to_vec()));
+    assert_eq!(db.bitop(BitOp::Xor, "r", &["a", "b"]).unwrap(), 2);
+    assert_eq!(db.get("r").unwrap(), Some(b"\xf0\x0f".to_vec()));
+    assert_eq!(db.bitop(BitOp::Not, "r", &["b"]).unwrap(), 1);
+    assert_eq!(db.get("r").unwrap(), Some(b"\xf0".to_vec()));
+    assert_eq!(
+        db.bitop(BitOp::Not, "r", &["a", "b"]),
+        Err(Error::msg("ERR BITOP NOT must be called with a single source key."))
+    );
+    assert_eq!(db.bitop(BitOp::Or, "r", &["nokey"]).unwrap(), 0);
+    assert!(!db.exists("r"));
+}
+
+#[test]
+fn typed_bitfield() {
+    let db = Database::builder().build();
+    let i8t = BitfieldType::signed(8).unwrap();
+    let u4 = BitfieldType::unsigned(4).unwrap();
+    assert_eq!(BitfieldType::unsigned(64), None);
+    assert_eq!(BitfieldType::signed(65), None);
+    assert_eq!(BitfieldType::parse(b"i64").unwrap(), BitfieldType::signed(64).unwrap());
+    assert!(BitfieldType::parse(b"u64").is_err());
+    let ops = [
+        BitfieldOp::Set(i8t, 0, 100),
+        BitfieldOp::IncrBy(i8t, 0, 100),
+        BitfieldOp::Overflow(BitfieldOverflow::Sat),
+        BitfieldOp::IncrBy(i8t, 0, -1000),
+        BitfieldOp::Overflow(BitfieldOverflow::Fail),
+        BitfieldOp::IncrBy(i8t, 0, -1),
+        BitfieldOp::Get(u4, 0),
+    ];
+    assert_eq!(db.bitfield("k", &ops).unwrap(), vec![Some(0), Some(-56), Some(-128), None, Some(8)]);
+    assert_eq!(db.bitfield_ro("k", &[(i8t, 0), (u4, 4)]).unwrap(), vec![-128, 0]);
+    assert_eq!(db.bitfield_ro("nokey", &[(i8t, 0)]).unwrap(), vec![0]);
+    db.set("s", "x").unwrap();
+    assert_eq!(db.bitfield("s", &[BitfieldOp::Get(u4, 1_000_000)]).unwrap(), vec![Some(0)]);
+    assert_eq!(db.strlen("s").unwrap(), 1);
+}

@@ -872,3 +872,95 @@ fn generic_keyspace_events() {
     ];
     assert_eq!(got, want);
 }
+
+/// One persistent client connection (for SELECT, WATCH, MULTI/EXEC).
+struct Session {
+    db: Database,
+    client: ferrous_core::ClientState,
+}
+
+impl Session {
+    fn new(db: &Database) -> Session {
+        let mut client = db.connect(ferrous_core::ConnectionInfo::default());
+        client.authenticated = true;
+        Session { db: db.clone(), client }
+    }
+    fn run(&mut self, args: &[&str]) -> RespValue {
+        let argv: ferrous_resp::ArgsBuf = args.iter().collect();
+        let mut out = Vec::new();
+        self.db.dispatch(&mut self.client, argv.as_args(), &mut out);
+        ferrous_resp::parse_value(&out).expect("valid reply").expect("complete reply").0
+    }
+}
+
+#[test]
+fn watch_sees_move_copy_and_flush_into_other_databases() {
+    let db = db();
+    let mut watcher = Session::new(&db);
+    let mut other = Session::new(&db);
+    // MOVE into the watcher's database.
+    watcher.run(&["SELECT", "1"]);
+    assert_eq!(watcher.run(&["WATCH", "k"]), RespValue::ok());
+    other.run(&["SET", "k", "v"]);
+    assert_eq!(other.run(&["MOVE", "k", "1"]), int(1));
+    watcher.run(&["MULTI"]);
+    watcher.run(&["GET", "k"]);
+    assert_eq!(watcher.run(&["EXEC"]), RespValue::NullArray);
+    // COPY ... DB into the watcher's database.
+    assert_eq!(watcher.run(&["WATCH", "c"]), RespValue::ok());
+    other.run(&["SET", "src", "v"]);
+    assert_eq!(other.run(&["COPY", "src", "c", "DB", "1"]), int(1));
+    watcher.run(&["MULTI"]);
+    assert_eq!(watcher.run(&["EXEC"]), RespValue::NullArray);
+    // FLUSHALL of a database holding the watched key.
+    assert_eq!(watcher.run(&["WATCH", "c"]), RespValue::ok());
+    assert_eq!(other.run(&["FLUSHALL"]), RespValue::ok());
+    watcher.run(&["MULTI"]);
+    assert_eq!(watcher.run(&["EXEC"]), RespValue::NullArray);
+    // Untouched: the transaction runs.
+    assert_eq!(watcher.run(&["WATCH", "c"]), RespValue::ok());
+    other.run(&["SET", "c", "in db 0"]);
+    watcher.run(&["MULTI"]);
+    watcher.run(&["DBSIZE"]);
+    assert_eq!(watcher.run(&["EXEC"]), RespValue::Array(vec![int(0)]));
+}
+
+/// Inside EXEC every shard is already held: the whole-database commands must not lock again.
+#[test]
+fn keyspace_commands_inside_multi_exec() {
+    let db = db();
+    let mut s = Session::new(&db);
+    s.run(&["SET", "a", "1"]);
+    s.run(&["SET", "b", "2", "EX", "100"]);
+    s.run(&["MULTI"]);
+    for cmd in [
+        &["KEYS", "*"][..],
+        &["SCAN", "0", "COUNT", "1000"],
+        &["DBSIZE"],
+        &["RANDOMKEY"],
+        &["TTL", "b"],
+        &["OBJECT", "ENCODING", "a"],
+        &["MOVE", "a", "1"],
+        &["COPY", "b", "b", "DB", "2"],
+        &["SWAPDB", "0", "3"],
+        &["DBSIZE"],
+        &["SWAPDB", "0", "3"],
+        &["RENAME", "b", "c"],
+        &["FLUSHDB"],
+        &["FLUSHALL", "ASYNC"],
+        &["DBSIZE"],
+    ] {
+        assert_eq!(s.run(cmd), simple("QUEUED"));
+    }
+    let RespValue::Array(replies) = s.run(&["EXEC"]) else { panic!("EXEC failed") };
+    assert_eq!(replies.len(), 15);
+    assert_eq!(key_set(&replies[0]), vec![b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(replies[2], int(2));
+    assert_eq!(replies[4], int(100));
+    assert_eq!(replies[6], int(1));
+    assert_eq!(replies[7], int(1));
+    assert_eq!(replies[9], int(0));
+    assert_eq!(replies[11], RespValue::ok());
+    assert_eq!(replies[14], int(0));
+    assert_eq!(db.select(1).unwrap().dbsize(), 0);
+}

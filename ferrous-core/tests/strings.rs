@@ -6,9 +6,11 @@
 //! redis-server 7.0.15 answered to the same lines on an empty database. Replies are written
 //! as `+simple`, `-error`, `:integer`, `"bulk"` (with `\xNN` escapes), `(nil)` and
 //! `[array, ...]`; arguments are split on spaces, `"..."` quotes one with escapes.
-use ferrous_core::keyspace::META_RAW;
 use ferrous_core::strings::{GetExExpiry, LcsMatch};
-use ferrous_core::{Database, Error, ManualClock, RespValue, SetCondition, SetExpiry, SetOptions};
+use ferrous_core::value::Value;
+use ferrous_core::{
+    Config, ConnectionInfo, Database, Error, ManualClock, RespValue, SetCondition, SetExpiry, SetOptions,
+};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -102,6 +104,30 @@ fn check_on(db: &Database, script: &str) {
 /// Runs a script on a fresh database.
 fn check(script: &str) {
     check_on(&Database::builder().build(), script);
+}
+
+/// Stores a list under `key`: with LPUSH when this build has it, else directly in the
+/// keyspace (only the value's type matters to the string commands).
+fn make_non_string(db: &Database, key: &str) {
+    if db.execute(["LPUSH", key, "a"]) == RespValue::Integer(1) {
+        return;
+    }
+    let acc = db.access();
+    acc.write(key.as_bytes(), |shard, h| {
+        shard.set(h, key.as_bytes(), Value::List(Box::default()), None, acc.now);
+    });
+}
+
+/// The raw RESP3 reply of one command.
+fn resp3(db: &Database, args: &[&str]) -> String {
+    let mut client = db.connect(ConnectionInfo::default());
+    client.authenticated = true;
+    client.resp = 3;
+    let argv: ferrous_resp::ArgsBuf = args.iter().collect();
+    let mut out = Vec::new();
+    db.dispatch(&mut client, argv.as_args(), &mut out);
+    db.disconnect(&client);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[test]
@@ -623,10 +649,342 @@ fn lcs() {
     );
 }
 
+#[test]
+fn encodings() {
+    check(
+        r#"
+        SET i 12345                                         => +OK
+        OBJECT ENCODING i                                   => "int"
+        SET s hello                                         => +OK
+        OBJECT ENCODING s                                   => "embstr"
+        SET l 012345678901234567890123456789012345678901234 => +OK
+        OBJECT ENCODING l                                   => "raw"
+        APPEND i 6                                          => :6
+        OBJECT ENCODING i                                   => "raw"
+        SET i 12                                            => +OK
+        SETRANGE i 0 3                                      => :2
+        OBJECT ENCODING i                                   => "raw"
+        SET i 12                                            => +OK
+        SETRANGE i 0 ""                                     => :2
+        OBJECT ENCODING i                                   => "int"
+        APPEND a 123                                        => :3
+        OBJECT ENCODING a                                   => "int"
+        APPEND a ""                                         => :3
+        OBJECT ENCODING a                                   => "raw"
+        APPEND b hello                                      => :5
+        OBJECT ENCODING b                                   => "embstr"
+        SETRANGE c 0 12                                     => :2
+        OBJECT ENCODING c                                   => "raw"
+        INCR c                                              => :13
+        OBJECT ENCODING c                                   => "int"
+        INCRBYFLOAT f 3                                     => "3"
+        OBJECT ENCODING f                                   => "embstr"
+        INCRBYFLOAT f 1.5                                   => "4.5"
+        OBJECT ENCODING f                                   => "embstr"
+        SET g 7                                             => +OK
+        INCRBYFLOAT g 1                                     => "8"
+        OBJECT ENCODING g                                   => "embstr"
+        INCR g                                              => :9
+        OBJECT ENCODING g                                   => "int"
+        GETSET s 99                                         => "hello"
+        OBJECT ENCODING s                                   => "int"
+        MSET m1 1 m2 x                                      => +OK
+        OBJECT ENCODING m1                                  => "int"
+        OBJECT ENCODING m2                                  => "embstr"
+        SETEX e 100 5                                       => +OK
+        OBJECT ENCODING e                                   => "int"
+        SET r x                                             => +OK
+        APPEND r y                                          => :2
+        SET r x KEEPTTL                                     => +OK
+        OBJECT ENCODING r                                   => "embstr"
+        APPEND r y                                          => :2
+        SET r z                                             => +OK
+        OBJECT ENCODING r                                   => "embstr"
+    "#,
+    );
+}
 
 #[test]
-fn zz_scratch_oracle_file() {
-    if let Ok(p) = std::env::var("FERROUS_ORACLE_FILE") {
-        check(&std::fs::read_to_string(p).unwrap());
+fn wrongtype() {
+    let db = Database::builder().build();
+    make_non_string(&db, "l");
+    check_on(
+        &db,
+        r#"
+        SET s foobar      => +OK
+        GET l             => -WRONGTYPE Operation against a key holding the wrong kind of value
+        GETEX l           => -WRONGTYPE Operation against a key holding the wrong kind of value
+        GETEX l EX -1     => -WRONGTYPE Operation against a key holding the wrong kind of value
+        GETEX l PERSIST   => -WRONGTYPE Operation against a key holding the wrong kind of value
+        GETEX l FOO       => -ERR syntax error
+        GETDEL l          => -WRONGTYPE Operation against a key holding the wrong kind of value
+        GETSET l x        => -WRONGTYPE Operation against a key holding the wrong kind of value
+        SET l x GET       => -WRONGTYPE Operation against a key holding the wrong kind of value
+        SET l x NX GET    => -WRONGTYPE Operation against a key holding the wrong kind of value
+        SET l x EX 0 GET  => -ERR invalid expire time in 'set' command
+        STRLEN l          => -WRONGTYPE Operation against a key holding the wrong kind of value
+        APPEND l x        => -WRONGTYPE Operation against a key holding the wrong kind of value
+        APPEND l ""       => -WRONGTYPE Operation against a key holding the wrong kind of value
+        SETRANGE l 0 x    => -WRONGTYPE Operation against a key holding the wrong kind of value
+        SETRANGE l -1 x   => -ERR offset is out of range
+        SETRANGE l 0 ""   => -WRONGTYPE Operation against a key holding the wrong kind of value
+        SETRANGE l abc "" => -ERR value is not an integer or out of range
+        GETRANGE l 0 1    => -WRONGTYPE Operation against a key holding the wrong kind of value
+        GETRANGE l a 1    => -ERR value is not an integer or out of range
+        SUBSTR l 0 1      => -WRONGTYPE Operation against a key holding the wrong kind of value
+        INCR l            => -WRONGTYPE Operation against a key holding the wrong kind of value
+        DECR l            => -WRONGTYPE Operation against a key holding the wrong kind of value
+        INCRBY l 1        => -WRONGTYPE Operation against a key holding the wrong kind of value
+        INCRBY l x        => -ERR value is not an integer or out of range
+        DECRBY l 1        => -WRONGTYPE Operation against a key holding the wrong kind of value
+        INCRBYFLOAT l 1   => -WRONGTYPE Operation against a key holding the wrong kind of value
+        INCRBYFLOAT l x   => -WRONGTYPE Operation against a key holding the wrong kind of value
+        LCS l s           => -ERR The specified keys must contain string values
+        LCS s l           => -ERR The specified keys must contain string values
+        LCS l nokey FOO   => -ERR The specified keys must contain string values
+        LCS s nokey FOO   => -ERR syntax error
+        MGET l s nokey    => [(nil), "foobar", (nil)]
+        MSETNX l 1 z 2    => :0
+        EXISTS z          => :0
+        SETNX l x         => :0
+        SET l x XX        => +OK
+        GET l             => "x"
+    "#,
+    );
+}
+
+#[test]
+fn resp3_replies() {
+    let db = Database::builder().build();
+    db.mset(&[("a", "ohmytext"), ("b", "mynewtext")]);
+    assert_eq!(
+        resp3(&db, &["LCS", "a", "b", "IDX", "WITHMATCHLEN"]),
+        "%2\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n*3\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n:2\r\n$3\r\nlen\r\n:6\r\n"
+    );
+    assert_eq!(resp3(&db, &["LCS", "nokey", "nokey2", "IDX"]), "%2\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n");
+    assert_eq!(resp3(&db, &["GET", "nokey"]), "_\r\n");
+    assert_eq!(resp3(&db, &["GETEX", "nokey"]), "_\r\n");
+    assert_eq!(resp3(&db, &["MGET", "a", "nokey"]), "*2\r\n$8\r\nohmytext\r\n_\r\n");
+    assert_eq!(resp3(&db, &["INCRBYFLOAT", "f", "1.5"]), "$3\r\n1.5\r\n");
+}
+
+/// A database on a manual clock, for exact TTLs.
+fn clocked() -> (Database, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::at(1_700_000_000_000));
+    let db = Database::builder().clock(clock.clone()).active_expire(false).build();
+    (db, clock)
+}
+
+fn pttl(db: &Database, key: &str) -> i64 {
+    db.execute(["PTTL", key]).as_int().expect("PTTL replies an integer")
+}
+
+#[test]
+fn ttl_kept_or_cleared_like_redis() {
+    let (db, clock) = clocked();
+    db.setex("k", 100, "x").unwrap();
+    assert_eq!(pttl(&db, "k"), 100_000);
+    // In-place modifications keep the TTL.
+    db.append("k", "y").unwrap();
+    db.setrange("k", 0, "z").unwrap();
+    assert_eq!(pttl(&db, "k"), 100_000);
+    db.psetex("n", 5_000, "1").unwrap();
+    db.incr("n").unwrap();
+    db.incr_by_float("n", 1.5).unwrap();
+    assert_eq!(pttl(&db, "n"), 5_000);
+    // KEEPTTL keeps it, a plain SET, GETSET and MSET clear it.
+    db.set_with("k", "v", SetOptions { expiry: SetExpiry::Keep, ..Default::default() }).unwrap();
+    assert_eq!(pttl(&db, "k"), 100_000);
+    db.set("k", "v").unwrap();
+    assert_eq!(pttl(&db, "k"), -1);
+    db.setex("k", 100, "x").unwrap();
+    db.getset("k", "y").unwrap();
+    assert_eq!(pttl(&db, "k"), -1);
+    db.setex("k", 100, "x").unwrap();
+    db.mset(&[("k", "1")]);
+    assert_eq!(pttl(&db, "k"), -1);
+    // SET ... XX GET with no expire option clears it too.
+    db.setex("k", 100, "x").unwrap();
+    let xx = SetOptions { condition: SetCondition::IfExists, get: true, ..Default::default() };
+    assert_eq!(db.set_with("k", "v2", xx).unwrap().old, Some(b"x".to_vec()));
+    assert_eq!(pttl(&db, "k"), -1);
+    // Time passes: the key expires.
+    db.psetex("k", 1_000, "x").unwrap();
+    clock.advance(999);
+    assert_eq!(db.get("k").unwrap(), Some(b"x".to_vec()));
+    clock.advance(1);
+    assert_eq!(db.get("k").unwrap(), None);
+    assert_eq!(db.strlen("k").unwrap(), 0);
+}
+
+#[test]
+fn getex_options_change_the_ttl() {
+    let (db, clock) = clocked();
+    let now = 1_700_000_000_000;
+    db.set("k", "v").unwrap();
+    check_on(&db, "GETEX k EX 100 => \"v\"");
+    assert_eq!(pttl(&db, "k"), 100_000);
+    check_on(&db, "GETEX k PX 1500 => \"v\"");
+    assert_eq!(pttl(&db, "k"), 1_500);
+    check_on(&db, &format!("GETEX k EXAT {} => \"v\"", now / 1000 + 50));
+    assert_eq!(pttl(&db, "k"), 50_000);
+    check_on(&db, &format!("GETEX k PXAT {} => \"v\"", now + 2_345));
+    assert_eq!(pttl(&db, "k"), 2_345);
+    check_on(&db, "GETEX k => \"v\"");
+    assert_eq!(pttl(&db, "k"), 2_345);
+    check_on(&db, "GETEX k PERSIST => \"v\"");
+    assert_eq!(pttl(&db, "k"), -1);
+    // A deadline that is already due deletes the key after returning it.
+    assert_eq!(db.getex("k", GetExExpiry::At(now)).unwrap(), Some(b"v".to_vec()));
+    assert!(!db.exists("k"));
+    db.set("k", "v").unwrap();
+    assert_eq!(db.getex("k", GetExExpiry::At(now + 10)).unwrap(), Some(b"v".to_vec()));
+    clock.advance(10);
+    assert_eq!(db.getex("k", GetExExpiry::Keep).unwrap(), None);
+}
+
+#[test]
+fn proto_max_bulk_len_limits_string_growth() {
+    let mut config = Config::default();
+    config.set("proto-max-bulk-len", &["1mb"], true).unwrap();
+    let db = Database::builder().config(config).build();
+    check_on(
+        &db,
+        r#"
+        SETRANGE k 1048575 x  => :1048576
+        SETRANGE k 1048576 x  => -ERR string exceeds maximum allowed size (proto-max-bulk-len)
+        SETRANGE k 1048575 xy => -ERR string exceeds maximum allowed size (proto-max-bulk-len)
+        APPEND k y            => -ERR string exceeds maximum allowed size (proto-max-bulk-len)
+        STRLEN k              => :1048576
+    "#,
+    );
+    // LCS's table of (len1 + 1) * (len2 + 1) 4-byte cells may not exceed the limit either.
+    db.mset(&[("a", "x".repeat(511)), ("b", "y".repeat(511))]);
+    check_on(&db, "LCS a b LEN => :0");
+    db.mset(&[("a", "x".repeat(512))]);
+    check_on(&db, "LCS a b => -ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+    check_on(&db, "LCS a b LEN => -ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len");
+}
+
+#[test]
+fn dirty_counts_follow_redis() {
+    let db = Database::builder().build();
+    // (command, how much Redis 7.0's `rdb_changes_since_last_save` grew)
+    let steps: &[(&[&str], u64)] = &[
+        (&["SET", "a", "1"], 1),
+        (&["GETEX", "a"], 0),
+        (&["GETEX", "a", "PERSIST"], 0),
+        (&["GETEX", "a", "EX", "100"], 1),
+        (&["GETEX", "a", "PERSIST"], 1),
+        (&["MSET", "x", "1", "y", "2", "z", "3"], 3),
+        (&["MSETNX", "x", "1", "w", "2"], 0),
+        (&["MSETNX", "v", "1", "w", "2"], 2),
+        (&["APPEND", "a", "x"], 1),
+        (&["SETRANGE", "a", "0", ""], 0),
+        (&["SETRANGE", "a", "0", "q"], 1),
+        (&["INCRBYFLOAT", "f", "1"], 1),
+        (&["GETDEL", "a"], 1),
+        (&["GETDEL", "a"], 0),
+        (&["SETNX", "a", "1"], 1),
+        (&["SETNX", "a", "1"], 0),
+        (&["SET", "a", "1", "NX"], 0),
+        (&["GETSET", "a", "2"], 1),
+        (&["INCR", "a"], 1),
+    ];
+    for (cmd, grew) in steps {
+        let before = db.inner().dirty.load(Relaxed);
+        db.execute(cmd.iter().copied());
+        assert_eq!(db.inner().dirty.load(Relaxed) - before, *grew, "{cmd:?}");
     }
+}
+
+#[test]
+fn mset_is_atomic_for_mget() {
+    let db = Database::builder().build();
+    db.mset(&[("a", "0"), ("b", "0"), ("c", "0")]);
+    let writer = {
+        let db = db.clone();
+        std::thread::spawn(move || {
+            for i in 1..=2000 {
+                let v = i.to_string();
+                db.mset(&[("a", &v), ("b", &v), ("c", &v)]);
+            }
+        })
+    };
+    for _ in 0..2000 {
+        let vals = db.mget(&["a", "b", "c"]);
+        assert!(vals.windows(2).all(|w| w[0] == w[1]), "saw half of an MSET: {vals:?}");
+    }
+    writer.join().unwrap();
+    assert_eq!(db.get("c").unwrap(), Some(b"2000".to_vec()));
+}
+
+#[test]
+fn typed_api_matches_the_commands() {
+    let db = Database::builder().build();
+    assert_eq!(db.get("k").unwrap(), None);
+    assert!(db.setnx("k", "v").unwrap());
+    assert!(!db.setnx("k", "w").unwrap());
+    assert_eq!(db.getset("k", "w").unwrap(), Some(b"v".to_vec()));
+    assert_eq!(db.append("k", "xyz").unwrap(), 4);
+    assert_eq!(db.strlen("k").unwrap(), 4);
+    assert_eq!(db.getrange("k", 1, -2).unwrap(), b"xy".to_vec());
+    assert_eq!(db.getrange("k", 0, -100).unwrap(), b"w".to_vec());
+    assert_eq!(db.setrange("k", 6, "!").unwrap(), 7);
+    assert_eq!(db.get("k").unwrap(), Some(b"wxyz\0\0!".to_vec()));
+    assert_eq!(db.setrange("k", -1, "!"), Err(Error::OffsetOutOfRange));
+    assert_eq!(db.getdel("k").unwrap(), Some(b"wxyz\0\0!".to_vec()));
+    assert_eq!(db.getdel("k").unwrap(), None);
+
+    assert_eq!(db.incr("n").unwrap(), 1);
+    assert_eq!(db.decr("n").unwrap(), 0);
+    assert_eq!(db.decr_by("n", 5).unwrap(), -5);
+    assert_eq!(db.decr_by("n", i64::MIN), Err(Error::msg("ERR decrement would overflow")));
+    assert_eq!(db.incr_by("n", i64::MIN), Err(Error::Overflow));
+    db.set("n", "1.5").unwrap();
+    assert_eq!(db.incr("n"), Err(Error::NotInteger));
+    assert_eq!(db.incr_by_float("n", 1.1).unwrap(), 2.6);
+    assert_eq!(db.get("n").unwrap(), Some(b"2.6".to_vec()));
+    assert_eq!(db.incr_by_float("n", 1e30).unwrap(), 1e30);
+    assert_eq!(db.incr_by_float("n", f64::INFINITY), Err(Error::NanOrInfinity));
+    assert_eq!(db.incr_by_float("n", f64::NAN), Err(Error::NotFloat));
+    db.set("n", "abc").unwrap();
+    assert_eq!(db.incr_by_float("n", 1.0), Err(Error::NotFloat));
+
+    assert_eq!(db.setex("e", 0, "v"), Err(Error::InvalidExpireTime("setex")));
+    assert_eq!(db.setex("e", i64::MAX, "v"), Err(Error::InvalidExpireTime("setex")));
+    assert_eq!(db.psetex("e", -1, "v"), Err(Error::InvalidExpireTime("psetex")));
+
+    db.mset(&[("a", "1"), ("b", "2")]);
+    assert!(!db.msetnx(&[("b", "3"), ("c", "4")]));
+    assert_eq!(db.get("c").unwrap(), None);
+    assert!(db.msetnx(&[("c", "3"), ("d", "4")]));
+    assert_eq!(
+        db.mget(&["a", "b", "c", "d", "x"]),
+        vec![Some(b"1".to_vec()), Some(b"2".to_vec()), Some(b"3".to_vec()), Some(b"4".to_vec()), None]
+    );
+}
+
+#[test]
+fn typed_lcs() {
+    let db = Database::builder().build();
+    db.mset(&[("key1", "ohmytext"), ("key2", "mynewtext")]);
+    assert_eq!(db.lcs("key1", "key2").unwrap(), b"mytext".to_vec());
+    assert_eq!(db.lcs_len("key1", "key2").unwrap(), 6);
+    let idx = db.lcs_idx("key1", "key2", 0).unwrap();
+    assert_eq!(idx.len, 6);
+    assert_eq!(idx.matches, vec![LcsMatch { a: (4, 7), b: (5, 8), len: 4 }, LcsMatch { a: (2, 3), b: (0, 1), len: 2 }]);
+    assert_eq!(db.lcs_idx("key1", "key2", 3).unwrap().matches.len(), 1);
+    assert_eq!(db.lcs("nokey", "key2").unwrap(), Vec::<u8>::new());
+}
+
+#[test]
+fn incrbyfloat_huge_result() {
+    // Redis's long double holds 1.18e4932 and prints all 4933 digits of it.
+    let db = Database::builder().build();
+    let reply = db.execute(["INCRBYFLOAT", "k", "1.18e4932"]);
+    let RespValue::Bulk(digits) = reply else { panic!("{reply:?}") };
+    assert_eq!(digits.len(), 4933);
+    assert!(digits.starts_with(b"11800000000000000000006528129180936992026904371401604717"));
+    assert!(digits.ends_with(b"85152"));
 }

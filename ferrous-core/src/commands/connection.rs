@@ -1,10 +1,31 @@
-//! Connection commands: PING ECHO SELECT QUIT HELLO AUTH CLIENT ...
+//! Connection commands: PING ECHO SELECT QUIT RESET HELLO AUTH.
+//!
+//! Authentication follows Redis 7.0's default user: without `requirepass` the user has
+//! `nopass` (any password is accepted by `AUTH default <anything>`, while the one-argument
+//! form is an error); with `requirepass` it must match. `default` is the only user.
+//!
+//! HELLO reports `server: redis` and `version: 7.0.15` (the Redis release whose behaviour
+//! Ferrous reproduces), so clients that gate features on the server version work; INFO's
+//! `ferrous_version` field tells the two apart.
 use super::{Ctx, Handler};
+use crate::client::{ClientState, ReplyMode};
+use crate::db::Inner;
 use crate::error::{Error, Result};
 use crate::util::parse_int;
 
 /// Handlers of this family.
-pub const COMMANDS: &[(&str, Handler)] = &[("ping", ping), ("echo", echo), ("select", select), ("quit", quit)];
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("ping", ping),
+    ("echo", echo),
+    ("select", select),
+    ("quit", quit),
+    ("reset", reset),
+    ("hello", hello),
+    ("auth", auth),
+];
+
+/// The Redis version Ferrous reports (HELLO, INFO `redis_version`).
+pub const REDIS_VERSION: &str = "7.0.15";
 
 /// `PING [message]`
 fn ping(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -37,5 +58,124 @@ fn select(ctx: &mut Ctx<'_>) -> Result<()> {
 fn quit(ctx: &mut Ctx<'_>) -> Result<()> {
     ctx.client.close_after_reply = true;
     ctx.out.ok();
+    Ok(())
+}
+
+/// `RESET`: back to a fresh connection's state (Redis's `clearClientConnectionState`):
+/// MULTI discarded and keys unwatched, database 0, RESP2, authenticated only if the default
+/// user needs no password, subscriptions and tracking dropped, name cleared, replies on.
+/// CLIENT NO-EVICT is kept, as in Redis.
+fn reset(ctx: &mut Ctx<'_>) -> Result<()> {
+    let inner = &ctx.db.inner;
+    let client = &mut *ctx.client;
+    client.tx.queue = None;
+    client.tx.aborted = false;
+    inner.watches.unwatch_all(&mut client.tx);
+    client.select(0);
+    set_protocol(client, 2);
+    client.authenticated = inner.requirepass().is_none();
+    if client.tracking.take().is_some() {
+        inner.tracking.disable(client.id());
+    }
+    if let Some(ps) = client.pubsub.as_mut() {
+        ps.clear(&inner.pubsub);
+    }
+    client.info.name.lock().clear();
+    client.reply_mode = ReplyMode::On;
+    client.sync_info();
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+/// Switches the client to RESP `version` (its reply sink for pushes too).
+fn set_protocol(client: &mut ClientState, version: u8) {
+    client.resp = version;
+    client.info.resp.store(version as usize, std::sync::atomic::Ordering::Relaxed);
+    if let Some(ps) = &client.pubsub {
+        ps.sink.resp3.store(version == 3, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Checks `username`/`password` against the default user (the only one).
+fn credentials_ok(inner: &Inner, username: &[u8], password: &[u8]) -> bool {
+    username == b"default" && inner.requirepass().map_or(true, |p| p == password)
+}
+
+/// `AUTH [username] password`
+fn auth(ctx: &mut Ctx<'_>) -> Result<()> {
+    if ctx.argc() > 3 {
+        return Err(Error::Syntax);
+    }
+    let inner = &ctx.db.inner;
+    let (user, pass) = if ctx.argc() == 2 {
+        if inner.requirepass().is_none() {
+            return Err(Error::AuthNotConfigured);
+        }
+        (&b"default"[..], ctx.arg(1))
+    } else {
+        (ctx.arg(1), ctx.arg(2))
+    };
+    if !credentials_ok(inner, user, pass) {
+        return Err(Error::WrongPass);
+    }
+    ctx.client.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `HELLO [protover [AUTH username password] [SETNAME clientname]]`
+fn hello(ctx: &mut Ctx<'_>) -> Result<()> {
+    let mut version = None;
+    if ctx.argc() >= 2 {
+        let v = ferrous_resp::parse_i64(ctx.arg(1))
+            .ok_or_else(|| Error::msg("ERR Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(Error::msg("NOPROTO unsupported protocol version"));
+        }
+        version = Some(v as u8);
+    }
+    let mut j = 2;
+    while j < ctx.argc() {
+        let more = ctx.argc() - 1 - j;
+        let opt = ctx.arg(j);
+        if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            if !credentials_ok(&ctx.db.inner, ctx.arg(j + 1), ctx.arg(j + 2)) {
+                return Err(Error::WrongPass);
+            }
+            ctx.client.authenticated = true;
+            j += 3;
+        } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            super::client_cmd::set_name(ctx.client, ctx.arg(j + 1))?;
+            j += 2;
+        } else {
+            return Err(Error::msg(format!("ERR Syntax error in HELLO option '{}'", String::from_utf8_lossy(opt))));
+        }
+    }
+    if !ctx.client.authenticated {
+        return Err(Error::msg(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> \
+             option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(v) = version {
+        set_protocol(ctx.client, v);
+    }
+    // The reply is encoded in the protocol just selected.
+    let mut out = super::Reply::new(ctx.out.buf(), ctx.client.resp3());
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(ctx.client.resp as i64);
+    out.bulk(b"id");
+    out.int(ctx.client.id() as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
     Ok(())
 }

@@ -21,6 +21,9 @@ pub mod reply;
 pub use reply::Reply;
 
 pub mod bitmaps;
+pub mod client_cmd;
+pub mod config_cmd;
+pub mod info;
 pub mod connection;
 pub mod hashes;
 pub mod keys;
@@ -205,7 +208,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
-        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS).chain(tracking::COMMANDS).chain(scripting::COMMANDS)
+        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(client_cmd::COMMANDS).chain(config_cmd::COMMANDS).chain(info::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS).chain(tracking::COMMANDS).chain(scripting::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -470,7 +473,7 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
             return;
         }
     };
-    if !client.authenticated && !spec.has(flags::NO_AUTH) && !(spec.name == "hello" && args.len() > 2) {
+    if !client.authenticated && !spec.has(flags::NO_AUTH) && (spec.name != "hello" || args.len() <= 2) {
         spec.stats.rejected.fetch_add(1, Relaxed);
         reject(db, client, out, &Error::NoAuth);
         return;

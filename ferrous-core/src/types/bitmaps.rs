@@ -12,9 +12,8 @@
 use crate::access::Access;
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::keyspace::{KeyHash, Shard, META_RAW};
-use crate::types::strings::{bit_offset_too_large, put_raw, string_len, take_bytes};
-use crate::value::Value;
+use crate::notify;
+use crate::types::strings::{bit_offset_too_large, notify_string, put_raw, set_raw, string_len, take_bytes};
 use std::sync::atomic::Ordering::Relaxed;
 
 /// The unit of a BITCOUNT/BITPOS range.
@@ -106,9 +105,13 @@ impl BitfieldType {
     }
     /// Parses `i16`, `u8`... with Redis's error text.
     pub fn parse(arg: &[u8]) -> Result<BitfieldType> {
-        let invalid =
-            || Error::msg("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.");
-        let bits = arg.get(1..).and_then(ferrous_resp::parse_i64).filter(|b| (1..=64).contains(b)).ok_or_else(invalid)?;
+        let invalid = || {
+            Error::msg(
+                "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+            )
+        };
+        let bits =
+            arg.get(1..).and_then(ferrous_resp::parse_i64).filter(|b| (1..=64).contains(b)).ok_or_else(invalid)?;
         match arg.first() {
             Some(b'i') => BitfieldType::signed(bits as u32),
             Some(b'u') => BitfieldType::unsigned(bits as u32),
@@ -296,14 +299,6 @@ fn bump_dirty(acc: &Access<'_>, n: u64) {
     acc.inner.dirty.fetch_add(n, Relaxed);
 }
 
-/// Stores a new `raw` string under `key`, replacing anything there and its TTL.
-fn set_raw(shard: &mut Shard, h: KeyHash, key: &[u8], bytes: Vec<u8>, now: i64) {
-    shard.set(h, key, Value::Str(crate::bytes::SmallBytes::from_vec(bytes)), None, now);
-    if let Some(n) = shard.get_mut(h, key, now) {
-        n.meta.fetch_or(META_RAW, Relaxed);
-    }
-}
-
 /// SETBIT at the access level: returns the old bit.
 pub fn setbit(acc: &Access<'_>, key: &[u8], offset: u64, on: bool) -> Result<bool> {
     if bit_offset_too_large(acc, offset) {
@@ -311,7 +306,7 @@ pub fn setbit(acc: &Access<'_>, key: &[u8], offset: u64, on: bool) -> Result<boo
     }
     let byte = (offset >> 3) as usize;
     let mask = 1u8 << (7 - (offset & 7));
-    acc.write(key, |shard, h| {
+    let (old, changed) = acc.write(key, |shard, h| {
         let now = acc.now;
         match shard.get_mut(h, key, now) {
             None => {
@@ -321,7 +316,7 @@ pub fn setbit(acc: &Access<'_>, key: &[u8], offset: u64, on: bool) -> Result<boo
                 }
                 set_raw(shard, h, key, bytes, now);
                 bump_dirty(acc, 1);
-                Ok(false)
+                Ok((false, Some(true)))
             }
             Some(node) => {
                 let mut bytes = take_bytes(&mut node.value)?;
@@ -337,13 +332,18 @@ pub fn setbit(acc: &Access<'_>, key: &[u8], offset: u64, on: bool) -> Result<boo
                 }
                 // Like Redis, the string is unshared (becomes `raw`) even if nothing changed.
                 put_raw(node, bytes);
-                if grew || old != on {
+                let changed = grew || old != on;
+                if changed {
                     bump_dirty(acc, 1);
                 }
-                Ok(old)
+                Ok((old, changed.then_some(false)))
             }
         }
-    })
+    })?;
+    if let Some(created) = changed {
+        notify_string(acc, key, created, "setbit");
+    }
+    Ok(old)
 }
 
 /// GETBIT at the access level.
@@ -387,7 +387,7 @@ pub fn bitop(acc: &Access<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Res
     keys.push(dest);
     keys.extend_from_slice(sources);
     let now = acc.now;
-    acc.write_many(&keys, |m| {
+    let (len, event) = acc.write_many(&keys, |m| {
         // First pass: types and lengths; nothing is changed if a source is not a string.
         let mut maxlen = 0;
         for key in sources {
@@ -402,8 +402,9 @@ pub fn bitop(acc: &Access<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Res
             shard.expire_if_needed(dh, dest, now);
             if shard.remove(dh, dest).is_some() {
                 bump_dirty(acc, 1);
+                return Ok((0, Some(None)));
             }
-            return Ok(0);
+            return Ok((0, None));
         }
         // Second pass: fold each source into the result, one at a time (bytes past a
         // source's end count as zero).
@@ -424,10 +425,16 @@ pub fn bitop(acc: &Access<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Res
                 (BitOp::Xor, _) => res.iter_mut().zip(src).for_each(|(r, s)| *r ^= s),
             }
         }
-        set_raw(m.shard(dh), dh, dest, res, now);
+        let created = set_raw(m.shard(dh), dh, dest, res, now);
         bump_dirty(acc, 1);
-        Ok(maxlen)
-    })
+        Ok((maxlen, Some(Some(created))))
+    })?;
+    match event {
+        Some(Some(created)) => notify_string(acc, dest, created, "set"),
+        Some(None) => acc.notify(notify::GENERIC, "del", dest),
+        None => {}
+    }
+    Ok(len)
 }
 
 /// BITFIELD / BITFIELD_RO at the access level: one reply per non-OVERFLOW operation, `None`
@@ -474,7 +481,7 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
         return Err(Error::msg("ERR BITFIELD_RO only supports the GET subcommand"));
     }
     let size = (highest >> 3) as usize + 1;
-    acc.write(key, |shard, h| {
+    let (replies, created, changes) = acc.write(key, |shard, h| {
         let now = acc.now;
         let mut bytes = match shard.get_mut(h, key, now) {
             // Zeroed allocation: a large new bitmap costs no page writes up front.
@@ -492,7 +499,6 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
                 BitfieldOp::Overflow(o) => ow = o,
                 BitfieldOp::Get(ty, offset) => replies.push(Some(ty.read(&bytes, offset))),
                 BitfieldOp::Set(ty, offset, value) => {
-                    changes += 1;
                     let old = ty.read(&bytes, offset);
                     let (overflow, wrapped) = ty.overflow(value, 0, ow);
                     if overflow && ow == BitfieldOverflow::Fail {
@@ -500,10 +506,10 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
                     } else {
                         ty.write(&mut bytes, offset, if overflow { wrapped } else { value });
                         replies.push(Some(old));
+                        changes += 1;
                     }
                 }
                 BitfieldOp::IncrBy(ty, offset, incr) => {
-                    changes += 1;
                     let old = ty.read(&bytes, offset);
                     let (overflow, new) = ty.overflow(old, incr, ow);
                     if overflow && ow == BitfieldOverflow::Fail {
@@ -511,17 +517,28 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
                     } else {
                         ty.write(&mut bytes, offset, new);
                         replies.push(Some(new));
+                        changes += 1;
                     }
                 }
             }
         }
-        match shard.get_mut(h, key, now) {
-            Some(node) => put_raw(node, bytes),
+        let created = match shard.get_mut(h, key, now) {
+            Some(node) => {
+                put_raw(node, bytes);
+                false
+            }
             None => set_raw(shard, h, key, bytes, now),
-        }
+        };
         bump_dirty(acc, changes);
-        Ok(replies)
-    })
+        Ok((replies, created, changes))
+    })?;
+    if created {
+        acc.notify(notify::NEW, "new", key);
+    }
+    if changes > 0 {
+        acc.notify(notify::STRING, "setbit", key);
+    }
+    Ok(replies)
 }
 
 impl Database {

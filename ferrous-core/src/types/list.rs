@@ -1,26 +1,1697 @@
-//! Lists: the `List` value (quicklist of listpack-like nodes) and its operations.
+//! Lists: the [`List`] value (a quicklist of packed nodes) and the list operations of the
+//! typed API.
+//!
+//! # Layout
+//!
+//! A [`List`] is what Redis 7.0 calls a quicklist: a deque of nodes, each node one packed
+//! byte buffer holding a run of consecutive elements (Redis's listpack idea) plus its element
+//! count. Pushing and popping at either end touch only the end nodes; positional commands
+//! (LINDEX, LSET, LRANGE, LINSERT) skip whole nodes by their counts and decode entries only
+//! inside the one node they land in.
+//!
+//! An entry is `header [data] backlen`:
+//!
+//! | header                | meaning                                   | size      |
+//! |-----------------------|-------------------------------------------|-----------|
+//! | `0xxxxxxx`            | integer 0..=127                            | 1         |
+//! | `10xxxxxx`            | string of 0..=63 bytes                     | 1 + len   |
+//! | `110xxxxx` + 1 byte   | 13-bit signed integer                      | 2         |
+//! | `1110xxxx` + 1 byte   | string of up to 4095 bytes                 | 2 + len   |
+//! | `0xF0` + u32 LE       | longer string                              | 5 + len   |
+//! | `0xF1..=0xF4`         | 16/24/32/64-bit signed integer, LE         | 3/4/5/9   |
+//!
+//! `backlen` is the length of `header [data]` in 1..=5 bytes, readable from its last byte
+//! backwards (7 bits per byte, high bit = "more bytes before me"), so a node can be walked
+//! from its tail as well as from its head. Elements that are canonical decimal integers
+//! (Redis's `string2ll` rules) are stored as integers, so a short string costs its length
+//! plus 2 bytes and a small number 2 bytes in all, as in Redis.
+//!
+//! # Node size
+//!
+//! `list-max-listpack-size` (read when a list is created, as Redis does) bounds each node:
+//! a negative value `-n` limits a node to 4/8/16/32/64 KB for n = 1..=5 (default -2: 8 KB); a
+//! positive value limits the number of entries per node (and its size to 8 KB). A node
+//! always accepts its first element, so an element larger than the limit gets a node of its
+//! own. Inserting into a full node in the middle splits it; deletions in the middle merge
+//! neighbours that fit together again.
+//!
+//! Buffers grow by about 1/8 at a time rather than doubling: a list of short elements is
+//! dominated by its buffers, and Redis reallocates listpacks to their exact size.
+use crate::access::{Access, MultiShard};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::value::Value;
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// A list value.
-#[derive(Clone, Debug, Default, PartialEq)]
+// ---------------------------------------------------------------------------------------
+// Entries
+// ---------------------------------------------------------------------------------------
+
+const ENC_STR6: u8 = 0x80;
+const ENC_INT13: u8 = 0xC0;
+const ENC_STR12: u8 = 0xE0;
+const ENC_STR32: u8 = 0xF0;
+const ENC_INT16: u8 = 0xF1;
+const ENC_INT24: u8 = 0xF2;
+const ENC_INT32: u8 = 0xF3;
+const ENC_INT64: u8 = 0xF4;
+
+/// One list element as stored: bytes, or an integer for canonical decimal integers.
+///
+/// Two elements are equal exactly when their byte forms are equal, because a canonical
+/// integer is never stored as bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Elem<'a> {
+    /// A string that is not a canonical integer.
+    Bytes(&'a [u8]),
+    /// A canonical decimal integer.
+    Int(i64),
+}
+
+impl<'a> Elem<'a> {
+    /// Classifies user bytes the way they are stored.
+    #[inline]
+    pub fn from_bytes(b: &'a [u8]) -> Elem<'a> {
+        match ferrous_resp::parse_i64(b) {
+            Some(i) => Elem::Int(i),
+            None => Elem::Bytes(b),
+        }
+    }
+    /// The byte form.
+    pub fn to_vec(self) -> Vec<u8> {
+        self.with_bytes(|b| b.to_vec())
+    }
+    /// Runs `f` on the byte form without allocating.
+    #[inline]
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Elem::Bytes(b) => f(b),
+            Elem::Int(i) => {
+                let mut buf = [0u8; 20];
+                f(fmt_int(i, &mut buf))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Elem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Elem::Bytes(b) => write!(f, "{:?}", String::from_utf8_lossy(b)),
+            Elem::Int(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// Formats `i` in decimal into `buf`.
+fn fmt_int(i: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = i.unsigned_abs();
+    let mut p = buf.len();
+    loop {
+        p -= 1;
+        buf[p] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        p -= 1;
+        buf[p] = b'-';
+    }
+    &buf[p..]
+}
+
+/// Bytes of `header [data]` for an element.
+#[inline]
+fn payload_len(e: Elem<'_>) -> usize {
+    match e {
+        Elem::Int(i) => match i {
+            0..=127 => 1,
+            -4096..=4095 => 2,
+            -32768..=32767 => 3,
+            -8_388_608..=8_388_607 => 4,
+            -2_147_483_648..=2_147_483_647 => 5,
+            _ => 9,
+        },
+        Elem::Bytes(b) => {
+            b.len()
+                + match b.len() {
+                    0..=63 => 1,
+                    64..=4095 => 2,
+                    _ => 5,
+                }
+        }
+    }
+}
+
+/// Bytes of the backlen field for a payload of `l` bytes.
+#[inline]
+fn backlen_len(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        2_097_152..=268_435_455 => 4,
+        _ => 5,
+    }
+}
+
+/// Total bytes an element occupies in a node.
+#[inline]
+fn entry_size(e: Elem<'_>) -> usize {
+    let l = payload_len(e);
+    l + backlen_len(l)
+}
+
+/// Writes the entry for `e` into `dst`, which is exactly [`entry_size`] bytes long.
+fn write_entry(dst: &mut [u8], e: Elem<'_>) {
+    let l = payload_len(e);
+    match e {
+        Elem::Int(i) => match l {
+            1 => dst[0] = i as u8,
+            2 => {
+                let u = (i as u16) & 0x1FFF;
+                dst[0] = ENC_INT13 | (u >> 8) as u8;
+                dst[1] = u as u8;
+            }
+            3 => {
+                dst[0] = ENC_INT16;
+                dst[1..3].copy_from_slice(&(i as i16).to_le_bytes());
+            }
+            4 => {
+                dst[0] = ENC_INT24;
+                dst[1..4].copy_from_slice(&(i as i32).to_le_bytes()[..3]);
+            }
+            5 => {
+                dst[0] = ENC_INT32;
+                dst[1..5].copy_from_slice(&(i as i32).to_le_bytes());
+            }
+            _ => {
+                dst[0] = ENC_INT64;
+                dst[1..9].copy_from_slice(&i.to_le_bytes());
+            }
+        },
+        Elem::Bytes(b) => {
+            let n = b.len();
+            let h = match n {
+                0..=63 => {
+                    dst[0] = ENC_STR6 | n as u8;
+                    1
+                }
+                64..=4095 => {
+                    dst[0] = ENC_STR12 | (n >> 8) as u8;
+                    dst[1] = n as u8;
+                    2
+                }
+                _ => {
+                    dst[0] = ENC_STR32;
+                    dst[1..5].copy_from_slice(&(n as u32).to_le_bytes());
+                    5
+                }
+            };
+            dst[h..h + n].copy_from_slice(b);
+        }
+    }
+    let k = backlen_len(l);
+    for j in 0..k {
+        // Byte l+k-1-j holds bits 7j..7j+7; all but the first byte say "more before me".
+        let more = if j + 1 < k { 0x80 } else { 0 };
+        dst[l + k - 1 - j] = ((l >> (7 * j)) & 0x7F) as u8 | more;
+    }
+}
+
+/// Bytes of `header [data]` of the entry at `off`.
+#[inline]
+fn payload_len_at(buf: &[u8], off: usize) -> usize {
+    let b = buf[off];
+    match b {
+        0x00..=0x7F => 1,
+        0x80..=0xBF => 1 + (b & 0x3F) as usize,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 2 + (((b & 0x0F) as usize) << 8 | buf[off + 1] as usize),
+        ENC_STR32 => 5 + u32::from_le_bytes([buf[off + 1], buf[off + 2], buf[off + 3], buf[off + 4]]) as usize,
+        ENC_INT16 => 3,
+        ENC_INT24 => 4,
+        ENC_INT32 => 5,
+        _ => 9,
+    }
+}
+
+/// Total size of the entry at `off`.
+#[inline]
+fn entry_len_at(buf: &[u8], off: usize) -> usize {
+    let l = payload_len_at(buf, off);
+    l + backlen_len(l)
+}
+
+/// Decodes the entry at `off`: the element and the entry's total size.
+#[inline]
+fn read_entry(buf: &[u8], off: usize) -> (Elem<'_>, usize) {
+    let b = buf[off];
+    let (e, l) = match b {
+        0x00..=0x7F => (Elem::Int(b as i64), 1),
+        0x80..=0xBF => {
+            let n = (b & 0x3F) as usize;
+            (Elem::Bytes(&buf[off + 1..off + 1 + n]), 1 + n)
+        }
+        0xC0..=0xDF => {
+            let u = ((b & 0x1F) as u16) << 8 | buf[off + 1] as u16;
+            (Elem::Int((((u << 3) as i16) >> 3) as i64), 2)
+        }
+        0xE0..=0xEF => {
+            let n = ((b & 0x0F) as usize) << 8 | buf[off + 1] as usize;
+            (Elem::Bytes(&buf[off + 2..off + 2 + n]), 2 + n)
+        }
+        ENC_STR32 => {
+            let n = u32::from_le_bytes([buf[off + 1], buf[off + 2], buf[off + 3], buf[off + 4]]) as usize;
+            (Elem::Bytes(&buf[off + 5..off + 5 + n]), 5 + n)
+        }
+        ENC_INT16 => (Elem::Int(i16::from_le_bytes([buf[off + 1], buf[off + 2]]) as i64), 3),
+        ENC_INT24 => {
+            let v = i32::from_le_bytes([0, buf[off + 1], buf[off + 2], buf[off + 3]]) >> 8;
+            (Elem::Int(v as i64), 4)
+        }
+        ENC_INT32 => {
+            let v = i32::from_le_bytes([buf[off + 1], buf[off + 2], buf[off + 3], buf[off + 4]]);
+            (Elem::Int(v as i64), 5)
+        }
+        _ => {
+            let mut raw = [0u8; 8];
+            raw.copy_from_slice(&buf[off + 1..off + 9]);
+            (Elem::Int(i64::from_le_bytes(raw)), 9)
+        }
+    };
+    (e, l + backlen_len(l))
+}
+
+/// Start of the entry that ends at `end` (read through its backlen).
+#[inline]
+fn prev_start(buf: &[u8], end: usize) -> usize {
+    let mut p = end - 1;
+    let mut l = (buf[p] & 0x7F) as usize;
+    let mut shift = 7;
+    while buf[p] & 0x80 != 0 {
+        p -= 1;
+        l |= ((buf[p] & 0x7F) as usize) << shift;
+        shift += 7;
+    }
+    p - l
+}
+
+// ---------------------------------------------------------------------------------------
+// Nodes
+// ---------------------------------------------------------------------------------------
+
+/// Node size limits for negative `list-max-listpack-size` values -1..=-5.
+const SIZE_LEVELS: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
+/// Size cap of a node when the fill is an entry count (Redis's `SIZE_SAFETY_LIMIT`).
+const SIZE_SAFETY_LIMIT: usize = 8192;
+/// Redis's listpack header and terminator, counted so nodes split where Redis's do.
+const NODE_OVERHEAD: usize = 7;
+/// Largest positive fill (Redis's `FILL_MAX`).
+const FILL_MAX: i64 = 1 << 15;
+
+/// True if a node of `bytes` entry bytes and `count` entries respects the fill.
+#[inline]
+fn fits(fill: i32, bytes: usize, count: usize) -> bool {
+    let bytes = bytes + NODE_OVERHEAD;
+    if fill < 0 {
+        bytes <= SIZE_LEVELS[(fill.unsigned_abs() as usize).min(5) - 1]
+    } else {
+        bytes <= SIZE_SAFETY_LIMIT && count <= fill as usize
+    }
+}
+
+/// One packed run of entries.
+#[derive(Clone, Default)]
+struct Node {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl Node {
+    fn single(e: Elem<'_>, size: usize) -> Node {
+        let mut n = Node { buf: Vec::new(), count: 0 };
+        n.buf.reserve_exact(size);
+        n.splice(0, 0, e, size);
+        n.count = 1;
+        n
+    }
+
+    #[inline]
+    fn count(&self) -> usize {
+        self.count as usize
+    }
+
+    /// Byte offset of entry `k` (`k == count` gives the end).
+    fn offset_of(&self, k: usize) -> usize {
+        let n = self.count();
+        if k <= n / 2 {
+            let mut off = 0;
+            for _ in 0..k {
+                off += entry_len_at(&self.buf, off);
+            }
+            off
+        } else {
+            let mut off = self.buf.len();
+            for _ in k..n {
+                off = prev_start(&self.buf, off);
+            }
+            off
+        }
+    }
+
+    /// Replaces the `old` bytes at `off` by the entry for `e` (`size` bytes). Does not
+    /// change `count`.
+    fn splice(&mut self, off: usize, old: usize, e: Elem<'_>, size: usize) {
+        let len = self.buf.len();
+        if size > old {
+            let want = len + size - old;
+            if want > self.buf.capacity() {
+                // Grow by ~1/8 (see the module docs), at least 16 bytes.
+                let target = want + (want / 8).max(16);
+                self.buf.reserve_exact(target - len);
+            }
+            self.buf.resize(want, 0);
+            self.buf.copy_within(off + old..len, off + size);
+        } else if size < old {
+            self.buf.copy_within(off + old..len, off + size);
+            self.buf.truncate(len - (old - size));
+        }
+        write_entry(&mut self.buf[off..off + size], e);
+    }
+
+    /// Removes the sorted, disjoint byte ranges `(start, len)`. Does not change `count`.
+    fn remove_ranges(&mut self, ranges: &[(usize, usize)]) {
+        let Some(&(first, _)) = ranges.first() else { return };
+        let mut w = first;
+        for (i, &(s, l)) in ranges.iter().enumerate() {
+            let next = ranges.get(i + 1).map_or(self.buf.len(), |r| r.0);
+            self.buf.copy_within(s + l..next, w);
+            w += next - (s + l);
+        }
+        self.buf.truncate(w);
+        self.shrink();
+    }
+
+    /// Drops the first `n` bytes.
+    fn cut_front(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.shrink();
+    }
+
+    /// Keeps only the first `n` bytes.
+    fn cut_back(&mut self, n: usize) {
+        self.buf.truncate(n);
+        self.shrink();
+    }
+
+    /// Gives memory back once a node has lost a good part of its entries.
+    fn shrink(&mut self) {
+        let len = self.buf.len();
+        if self.buf.capacity() > len + len / 2 + 64 {
+            self.buf.shrink_to(len + len / 8);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// List
+// ---------------------------------------------------------------------------------------
+
+/// A list value: a quicklist of packed nodes (see the module docs).
+#[derive(Clone)]
 pub struct List {
-    items: std::collections::VecDeque<crate::bytes::SmallBytes>,
+    nodes: VecDeque<Node>,
+    len: usize,
+    fill: i32,
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List::new()
+    }
+}
+
+impl std::fmt::Debug for List {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &Self) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl<V: AsRef<[u8]>> FromIterator<V> for List {
+    fn from_iter<I: IntoIterator<Item = V>>(iter: I) -> Self {
+        let mut l = List::new();
+        l.extend(iter);
+        l
+    }
+}
+
+impl<V: AsRef<[u8]>> Extend<V> for List {
+    fn extend<I: IntoIterator<Item = V>>(&mut self, iter: I) {
+        for v in iter {
+            self.push_back(v.as_ref());
+        }
+    }
 }
 
 impl List {
+    /// Redis's default `list-max-listpack-size`: nodes of at most 8 KB.
+    pub const DEFAULT_FILL: i64 = -2;
+
+    /// An empty list with the default node size.
+    pub fn new() -> List {
+        List::with_fill(Self::DEFAULT_FILL)
+    }
+
+    /// An empty list whose nodes follow `fill` (a `list-max-listpack-size` value; clamped
+    /// to -5..=32768 as Redis does).
+    pub fn with_fill(fill: i64) -> List {
+        List { nodes: VecDeque::new(), len: 0, fill: fill.clamp(-5, FILL_MAX) as i32 }
+    }
+
     /// Number of elements.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.len
     }
     /// True when empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len == 0
     }
-    /// OBJECT ENCODING name.
+    /// OBJECT ENCODING name (Redis 7.0 lists are always quicklists).
     pub fn encoding(&self) -> &'static str {
         "quicklist"
     }
-    /// Approximate heap bytes.
+    /// The node fill this list was created with.
+    pub fn fill(&self) -> i64 {
+        self.fill as i64
+    }
+    /// Number of nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+    /// Approximate heap bytes owned by the list (including its boxed header).
     pub fn heap_size(&self) -> usize {
-        self.items.len() * 24
+        std::mem::size_of::<List>()
+            + self.nodes.capacity() * std::mem::size_of::<Node>()
+            + self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
+    }
+
+    /// Checks the internal invariants (counts, entry framing, node limits); for tests.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> std::result::Result<(), String> {
+        let mut total = 0;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if n.count == 0 {
+                return Err(format!("node {i} is empty"));
+            }
+            let (mut off, mut k) = (0, 0);
+            while off < n.buf.len() {
+                let (e, sz) = read_entry(&n.buf, off);
+                if entry_size(e) != sz || prev_start(&n.buf, off + sz) != off {
+                    return Err(format!("node {i}: bad entry framing at {off}"));
+                }
+                if let Elem::Bytes(b) = e {
+                    if ferrous_resp::parse_i64(b).is_some() {
+                        return Err(format!("node {i}: integer stored as bytes"));
+                    }
+                }
+                off += sz;
+                k += 1;
+            }
+            if off != n.buf.len() || k != n.count() {
+                return Err(format!("node {i}: count {} but {k} entries", n.count));
+            }
+            if n.count > 1 && !fits(self.fill, n.buf.len(), n.count()) {
+                return Err(format!("node {i}: over the fill limit ({} bytes, {} entries)", n.buf.len(), n.count));
+            }
+            total += k;
+        }
+        if total != self.len {
+            return Err(format!("len {} but {total} entries", self.len));
+        }
+        Ok(())
+    }
+
+    fn reserve_node(&mut self) {
+        // A single-node list (the common case) keeps a one-slot deque instead of the
+        // default first allocation of four.
+        if self.nodes.capacity() == 0 {
+            self.nodes.reserve_exact(1);
+        }
+    }
+
+    /// Appends an element.
+    pub fn push_back(&mut self, v: &[u8]) {
+        self.push_elem_back(Elem::from_bytes(v));
+    }
+
+    /// Prepends an element.
+    pub fn push_front(&mut self, v: &[u8]) {
+        self.push_elem_front(Elem::from_bytes(v));
+    }
+
+    /// Adds an element at `end`.
+    pub fn push(&mut self, end: ListEnd, v: &[u8]) {
+        match end {
+            ListEnd::Left => self.push_front(v),
+            ListEnd::Right => self.push_back(v),
+        }
+    }
+
+    fn push_elem_back(&mut self, e: Elem<'_>) {
+        let size = entry_size(e);
+        let fill = self.fill;
+        match self.nodes.back_mut() {
+            Some(n) if fits(fill, n.buf.len() + size, n.count() + 1) => {
+                let off = n.buf.len();
+                n.splice(off, 0, e, size);
+                n.count += 1;
+            }
+            _ => {
+                self.reserve_node();
+                self.nodes.push_back(Node::single(e, size));
+            }
+        }
+        self.len += 1;
+    }
+
+    fn push_elem_front(&mut self, e: Elem<'_>) {
+        let size = entry_size(e);
+        let fill = self.fill;
+        match self.nodes.front_mut() {
+            Some(n) if fits(fill, n.buf.len() + size, n.count() + 1) => {
+                n.splice(0, 0, e, size);
+                n.count += 1;
+            }
+            _ => {
+                self.reserve_node();
+                self.nodes.push_front(Node::single(e, size));
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Removes the element at `end`, handing it to `f` before it is dropped.
+    pub fn pop_with<R>(&mut self, end: ListEnd, f: impl FnOnce(Elem<'_>) -> R) -> Option<R> {
+        let r;
+        match end {
+            ListEnd::Left => {
+                let node = self.nodes.front_mut()?;
+                let (e, sz) = read_entry(&node.buf, 0);
+                r = f(e);
+                node.count -= 1;
+                if node.count == 0 {
+                    self.nodes.pop_front();
+                } else {
+                    node.cut_front(sz);
+                }
+            }
+            ListEnd::Right => {
+                let node = self.nodes.back_mut()?;
+                let start = prev_start(&node.buf, node.buf.len());
+                let (e, _) = read_entry(&node.buf, start);
+                r = f(e);
+                node.count -= 1;
+                if node.count == 0 {
+                    self.nodes.pop_back();
+                } else {
+                    node.cut_back(start);
+                }
+            }
+        }
+        self.len -= 1;
+        Some(r)
+    }
+
+    /// Removes and returns the element at `end`.
+    pub fn pop(&mut self, end: ListEnd) -> Option<Vec<u8>> {
+        self.pop_with(end, |e| e.to_vec())
+    }
+
+    /// Removes up to `n` elements from `end`, handing each to `f` in pop order. Returns how
+    /// many were removed.
+    pub fn pop_many(&mut self, end: ListEnd, n: usize, mut f: impl FnMut(Elem<'_>)) -> usize {
+        let n = n.min(self.len);
+        match end {
+            ListEnd::Left => {
+                self.iter().take(n).for_each(&mut f);
+                self.remove_front(n);
+            }
+            ListEnd::Right => {
+                self.iter().rev().take(n).for_each(&mut f);
+                self.remove_back(n);
+            }
+        }
+        n
+    }
+
+    /// Drops the first `n` elements.
+    fn remove_front(&mut self, mut n: usize) {
+        n = n.min(self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(node) = self.nodes.front_mut() else { break };
+            if node.count() <= n {
+                n -= node.count();
+                self.nodes.pop_front();
+            } else {
+                let off = node.offset_of(n);
+                node.cut_front(off);
+                node.count -= n as u32;
+                n = 0;
+            }
+        }
+    }
+
+    /// Drops the last `n` elements.
+    fn remove_back(&mut self, mut n: usize) {
+        n = n.min(self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(node) = self.nodes.back_mut() else { break };
+            if node.count() <= n {
+                n -= node.count();
+                self.nodes.pop_back();
+            } else {
+                let off = node.offset_of(node.count() - n);
+                node.cut_back(off);
+                node.count -= n as u32;
+                n = 0;
+            }
+        }
+    }
+
+    /// Turns a Redis index (negative = from the end) into a position, if in range.
+    #[inline]
+    fn resolve(&self, index: i64) -> Option<usize> {
+        let i = if index < 0 { self.len as i64 + index } else { index };
+        (0..self.len as i64).contains(&i).then_some(i as usize)
+    }
+
+    /// The node holding element `index` (< len) and the element's position in it, walking
+    /// node counts from the nearer end.
+    fn locate(&self, index: usize) -> (usize, usize) {
+        if index < self.len / 2 {
+            let mut i = index;
+            for (ni, n) in self.nodes.iter().enumerate() {
+                if i < n.count() {
+                    return (ni, i);
+                }
+                i -= n.count();
+            }
+        } else {
+            let mut i = self.len - 1 - index;
+            for (ni, n) in self.nodes.iter().enumerate().rev() {
+                if i < n.count() {
+                    return (ni, n.count() - 1 - i);
+                }
+                i -= n.count();
+            }
+        }
+        debug_assert!(false, "index {index} out of range {}", self.len);
+        (0, 0)
+    }
+
+    /// The element at a Redis index (negative = from the end).
+    pub fn get(&self, index: i64) -> Option<Elem<'_>> {
+        let i = self.resolve(index)?;
+        let (ni, k) = self.locate(i);
+        let node = &self.nodes[ni];
+        Some(read_entry(&node.buf, node.offset_of(k)).0)
+    }
+
+    /// Replaces the element at a Redis index; false if out of range.
+    pub fn set(&mut self, index: i64, v: &[u8]) -> bool {
+        let Some(i) = self.resolve(index) else { return false };
+        let e = Elem::from_bytes(v);
+        let size = entry_size(e);
+        let fill = self.fill;
+        let (ni, k) = self.locate(i);
+        let node = &mut self.nodes[ni];
+        let off = node.offset_of(k);
+        let old = entry_len_at(&node.buf, off);
+        if node.count == 1 || fits(fill, node.buf.len() - old + size, node.count()) {
+            node.splice(off, old, e, size);
+        } else {
+            // The node would outgrow its limit: take the old entry out, then insert the
+            // new one where it was (which splits the node).
+            node.remove_ranges(&[(off, old)]);
+            node.count -= 1;
+            self.len -= 1;
+            self.insert_elem_at(i, e);
+        }
+        true
+    }
+
+    /// Inserts `v` so that it becomes element `index` (`index >= len` appends).
+    pub fn insert_at(&mut self, index: usize, v: &[u8]) {
+        self.insert_elem_at(index, Elem::from_bytes(v));
+    }
+
+    fn insert_elem_at(&mut self, index: usize, e: Elem<'_>) {
+        if index == 0 {
+            return self.push_elem_front(e);
+        }
+        if index >= self.len {
+            return self.push_elem_back(e);
+        }
+        let size = entry_size(e);
+        let fill = self.fill;
+        let (ni, k) = self.locate(index);
+        let here = &self.nodes[ni];
+        if fits(fill, here.buf.len() + size, here.count() + 1) {
+            let node = &mut self.nodes[ni];
+            let off = node.offset_of(k);
+            node.splice(off, 0, e, size);
+            node.count += 1;
+        } else if k == 0 && fits(fill, self.nodes[ni - 1].buf.len() + size, self.nodes[ni - 1].count() + 1) {
+            // Inserting before the first entry of a full node: append to the previous one.
+            let prev = &mut self.nodes[ni - 1];
+            let off = prev.buf.len();
+            prev.splice(off, 0, e, size);
+            prev.count += 1;
+        } else {
+            // Split the full node at the insertion point and put the element in a node of
+            // its own between the halves, then merge whatever fits back together.
+            let mut at = ni;
+            if k > 0 {
+                let node = &mut self.nodes[ni];
+                let off = node.offset_of(k);
+                let right = Node { buf: node.buf[off..].to_vec(), count: node.count - k as u32 };
+                node.cut_back(off);
+                node.count = k as u32;
+                self.nodes.insert(ni + 1, right);
+                at = ni + 1;
+            }
+            self.nodes.insert(at, Node::single(e, size));
+            self.try_merge(at);
+            if at > 0 {
+                self.try_merge(at - 1);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Merges node `i + 1` into node `i` if the result respects the fill.
+    fn try_merge(&mut self, i: usize) -> bool {
+        let (Some(a), Some(b)) = (self.nodes.get(i), self.nodes.get(i + 1)) else { return false };
+        if !fits(self.fill, a.buf.len() + b.buf.len(), a.count() + b.count()) {
+            return false;
+        }
+        let Some(b) = self.nodes.remove(i + 1) else { return false };
+        let a = &mut self.nodes[i];
+        a.buf.reserve_exact(b.buf.len());
+        a.buf.extend_from_slice(&b.buf);
+        a.count += b.count;
+        true
+    }
+
+    /// Merges every pair of neighbouring nodes that fits in one.
+    fn merge_all(&mut self) {
+        let mut i = 0;
+        while i + 1 < self.nodes.len() {
+            if !self.try_merge(i) {
+                i += 1;
+            }
+        }
+    }
+
+    /// LINSERT: inserts `v` before or after the first element equal to `pivot`. Returns
+    /// false if there is no such element.
+    pub fn insert(&mut self, pivot: &[u8], v: &[u8], after: bool) -> bool {
+        let needle = Elem::from_bytes(pivot);
+        let Some(i) = self.iter().position(|e| e == needle) else { return false };
+        self.insert_at(i + after as usize, v);
+        true
+    }
+
+    /// LREM: removes elements equal to `v`: the first `count` if `count > 0`, the last
+    /// `-count` if `count < 0`, all if 0. Returns how many were removed.
+    pub fn remove(&mut self, v: &[u8], count: i64) -> usize {
+        let needle = Elem::from_bytes(v);
+        let from_tail = count < 0;
+        let mut left = if count == 0 { usize::MAX } else { usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX) };
+        let mut removed = 0;
+        let mut ranges: Vec<(usize, usize)> = Vec::new();
+        let n = self.nodes.len();
+        for step in 0..n {
+            if left == 0 {
+                break;
+            }
+            let ni = if from_tail { n - 1 - step } else { step };
+            let node = &mut self.nodes[ni];
+            ranges.clear();
+            let mut off = 0;
+            while off < node.buf.len() {
+                let (e, sz) = read_entry(&node.buf, off);
+                if e == needle {
+                    ranges.push((off, sz));
+                    if !from_tail && ranges.len() == left {
+                        break;
+                    }
+                }
+                off += sz;
+            }
+            if from_tail && ranges.len() > left {
+                ranges.drain(..ranges.len() - left);
+            }
+            if !ranges.is_empty() {
+                node.remove_ranges(&ranges);
+                node.count -= ranges.len() as u32;
+                left -= ranges.len();
+                removed += ranges.len();
+            }
+        }
+        if removed > 0 {
+            self.len -= removed;
+            self.nodes.retain(|n| n.count > 0);
+            self.merge_all();
+        }
+        removed
+    }
+
+    /// The inclusive range of positions LRANGE/LTRIM select for `start..=stop` (Redis
+    /// indexes, negative from the end), or `None` when it is empty.
+    pub fn range_bounds(&self, start: i64, stop: i64) -> Option<(usize, usize)> {
+        let len = self.len as i64;
+        let start = if start < 0 { (len + start).max(0) } else { start };
+        let stop = if stop < 0 { len + stop } else { stop };
+        if start > stop || start >= len {
+            return None;
+        }
+        Some((start as usize, stop.min(len - 1) as usize))
+    }
+
+    /// LTRIM: keeps only `start..=stop` (Redis indexes).
+    pub fn trim(&mut self, start: i64, stop: i64) {
+        match self.range_bounds(start, stop) {
+            None => {
+                self.nodes.clear();
+                self.len = 0;
+            }
+            Some((a, b)) => {
+                let tail = self.len - 1 - b;
+                self.remove_front(a);
+                self.remove_back(tail);
+            }
+        }
+    }
+
+    /// All elements, head to tail (double-ended).
+    pub fn iter(&self) -> Iter<'_> {
+        if self.len == 0 {
+            return Iter::empty(&self.nodes);
+        }
+        let last = self.nodes.len() - 1;
+        Iter { nodes: &self.nodes, front: (0, 0), back: (last, self.nodes[last].buf.len()), remaining: self.len }
+    }
+
+    /// LRANGE: the elements `start..=stop` (Redis indexes, negative from the end).
+    pub fn range(&self, start: i64, stop: i64) -> Iter<'_> {
+        match self.range_bounds(start, stop) {
+            Some((a, b)) => self.iter_between(a, b),
+            None => Iter::empty(&self.nodes),
+        }
+    }
+
+    /// Elements at positions `first..=last` (both < len).
+    fn iter_between(&self, first: usize, last: usize) -> Iter<'_> {
+        let (fi, fk) = self.locate(first);
+        let (li, lk) = self.locate(last);
+        let front = (fi, self.nodes[fi].offset_of(fk));
+        let lnode = &self.nodes[li];
+        let loff = lnode.offset_of(lk);
+        let back = (li, loff + entry_len_at(&lnode.buf, loff));
+        Iter { nodes: &self.nodes, front, back, remaining: last - first + 1 }
+    }
+
+    /// LPOS: positions of elements equal to `v` (see [`LposOptions`]).
+    pub fn positions(&self, v: &[u8], opts: &LposOptions) -> Vec<usize> {
+        let needle = Elem::from_bytes(v);
+        // Redis negates a negative rank; RANK i64::MIN stays negative, which Redis then
+        // treats as "every match qualifies" (and with COUNT, as no count limit). The
+        // wrapping arithmetic below reproduces that.
+        let (rank, from_tail) = if opts.rank < 0 { (opts.rank.wrapping_neg(), true) } else { (opts.rank, false) };
+        let mut out = Vec::new();
+        let mut matches: i64 = 0;
+        let it: Box<dyn Iterator<Item = Elem<'_>>> = if from_tail { Box::new(self.iter().rev()) } else { Box::new(self.iter()) };
+        for (i, e) in it.enumerate() {
+            if opts.maxlen != 0 && i >= opts.maxlen {
+                break;
+            }
+            if e != needle {
+                continue;
+            }
+            matches += 1;
+            if matches >= rank {
+                out.push(if from_tail { self.len - 1 - i } else { i });
+                match opts.count {
+                    None => break,
+                    Some(c) => {
+                        if c != 0 && matches.wrapping_sub(rank).wrapping_add(1) >= c as i64 {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A double-ended iterator over a list's elements (see [`List::iter`], [`List::range`]).
+#[derive(Clone)]
+pub struct Iter<'a> {
+    nodes: &'a VecDeque<Node>,
+    /// Node and byte offset of the next element from the front.
+    front: (usize, usize),
+    /// Node and byte offset just past the next element from the back.
+    back: (usize, usize),
+    remaining: usize,
+}
+
+impl<'a> Iter<'a> {
+    fn empty(nodes: &'a VecDeque<Node>) -> Iter<'a> {
+        Iter { nodes, front: (0, 0), back: (0, 0), remaining: 0 }
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Elem<'a>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Elem<'a>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let nodes = self.nodes;
+        let (mut ni, mut off) = self.front;
+        while off >= nodes[ni].buf.len() {
+            ni += 1;
+            off = 0;
+        }
+        let (e, sz) = read_entry(&nodes[ni].buf, off);
+        self.front = (ni, off + sz);
+        self.remaining -= 1;
+        Some(e)
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    #[inline]
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let nodes = self.nodes;
+        let (mut ni, mut end) = self.back;
+        while end == 0 {
+            ni -= 1;
+            end = nodes[ni].buf.len();
+        }
+        let start = prev_start(&nodes[ni].buf, end);
+        let (e, _) = read_entry(&nodes[ni].buf, start);
+        self.back = (ni, start);
+        self.remaining -= 1;
+        Some(e)
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+// ---------------------------------------------------------------------------------------
+// Operations (shared by the typed API and the command handlers)
+// ---------------------------------------------------------------------------------------
+
+/// An end of a list: `LEFT` (head) or `RIGHT` (tail).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListEnd {
+    /// The head (LPUSH, LPOP, LEFT).
+    Left,
+    /// The tail (RPUSH, RPOP, RIGHT).
+    Right,
+}
+
+impl ListEnd {
+    /// Parses `LEFT` / `RIGHT` (any case); anything else is a syntax error.
+    pub fn parse(arg: &[u8]) -> Result<ListEnd> {
+        if arg.eq_ignore_ascii_case(b"left") {
+            Ok(ListEnd::Left)
+        } else if arg.eq_ignore_ascii_case(b"right") {
+            Ok(ListEnd::Right)
+        } else {
+            Err(Error::Syntax)
+        }
+    }
+    /// The Redis keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListEnd::Left => "LEFT",
+            ListEnd::Right => "RIGHT",
+        }
+    }
+}
+
+/// Options of LPOS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LposOptions {
+    /// RANK: the first match to return (1 = first, 2 = second...; negative counts from the
+    /// tail). Must not be 0.
+    pub rank: i64,
+    /// COUNT: `None` returns only the first qualifying match; `Some(0)` all of them;
+    /// `Some(n)` at most `n`.
+    pub count: Option<usize>,
+    /// MAXLEN: compare at most this many elements (0 = no limit).
+    pub maxlen: usize,
+}
+
+impl Default for LposOptions {
+    fn default() -> Self {
+        LposOptions { rank: 1, count: None, maxlen: 0 }
+    }
+}
+
+/// Redis's error for `LPOS ... RANK 0`.
+pub(crate) const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+
+/// The `list-max-listpack-size` a new list gets.
+fn configured_fill(acc: &Access<'_>) -> i64 {
+    acc.inner.config.read().get("list-max-listpack-size").and_then(|v| v.parse().ok()).unwrap_or(List::DEFAULT_FILL)
+}
+
+/// Runs `f` on the list at `key` (`None` if missing) under the read lock; WRONGTYPE for
+/// other types.
+pub fn read<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&List>) -> R) -> Result<R> {
+    acc.read(key, |n| match n {
+        None => Ok(f(None)),
+        Some(n) => match &n.value {
+            Value::List(l) => Ok(f(Some(l))),
+            _ => Err(Error::WrongType),
+        },
+    })
+}
+
+/// Runs `f` on the list at `key` (`None` if missing) under the write lock, deleting the key
+/// if `f` leaves the list empty; WRONGTYPE for other types.
+pub fn modify<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&mut List>) -> R) -> Result<R> {
+    acc.write(key, |shard, h| {
+        let Some(node) = shard.get_mut(h, key, acc.now) else { return Ok(f(None)) };
+        let Value::List(l) = &mut node.value else { return Err(Error::WrongType) };
+        let r = f(Some(l));
+        if l.is_empty() {
+            shard.remove(h, key);
+        }
+        Ok(r)
+    })
+}
+
+/// LPUSH/RPUSH (`only_existing`: LPUSHX/RPUSHX): pushes `values` one by one at `end`;
+/// returns the new length (0 when `only_existing` and the key is missing).
+pub fn push<V: AsRef<[u8]>>(
+    acc: &Access<'_>,
+    key: &[u8],
+    end: ListEnd,
+    values: impl IntoIterator<Item = V>,
+    only_existing: bool,
+) -> Result<usize> {
+    acc.write(key, |shard, h| {
+        let mut pushed = 0u64;
+        let len = match shard.get_mut(h, key, acc.now) {
+            Some(node) => {
+                let Value::List(l) = &mut node.value else { return Err(Error::WrongType) };
+                for v in values {
+                    l.push(end, v.as_ref());
+                    pushed += 1;
+                }
+                l.len()
+            }
+            None if only_existing => return Ok(0),
+            None => {
+                let mut l = List::with_fill(configured_fill(acc));
+                for v in values {
+                    l.push(end, v.as_ref());
+                    pushed += 1;
+                }
+                let len = l.len();
+                if len > 0 {
+                    shard.set(h, key, Value::List(Box::new(l)), None, acc.now);
+                }
+                len
+            }
+        };
+        if pushed > 0 {
+            acc.inner.dirty.fetch_add(pushed, Relaxed);
+            acc.signal_ready(key);
+        }
+        Ok(len)
+    })
+}
+
+/// LPOP/RPOP: pops up to `count` elements from `end`, handing each to
+/// `f(position, total, element)`. Returns `None` if the key is missing, else how many were
+/// popped (0 only when `count` is 0).
+pub fn pop_each(
+    acc: &Access<'_>,
+    key: &[u8],
+    end: ListEnd,
+    count: usize,
+    mut f: impl FnMut(usize, usize, Elem<'_>),
+) -> Result<Option<usize>> {
+    let n = modify(acc, key, |l| {
+        let l = l?;
+        let total = count.min(l.len());
+        let mut i = 0;
+        l.pop_many(end, total, |e| {
+            f(i, total, e);
+            i += 1;
+        });
+        Some(total)
+    })?;
+    if let Some(n @ 1..) = n {
+        acc.inner.dirty.fetch_add(n as u64, Relaxed);
+    }
+    Ok(n)
+}
+
+/// The first of `keys` holding a non-empty list, under locks already held; pops up to
+/// `count` elements from `end` handing each to `f(key, position, total, element)`.
+/// WRONGTYPE if a key before it holds another type, unless `skip_wrong_type` (used when
+/// serving a blocked client: Redis serves it from the list that became ready).
+pub(crate) fn mpop_locked(
+    m: &mut MultiShard<'_>,
+    acc: &Access<'_>,
+    keys: &[&[u8]],
+    end: ListEnd,
+    count: usize,
+    skip_wrong_type: bool,
+    mut f: impl FnMut(&[u8], usize, usize, Elem<'_>),
+) -> Result<Option<usize>> {
+    for &key in keys {
+        let h = acc.hash(key);
+        let shard = m.shard(h);
+        let Some(node) = shard.get_mut(h, key, acc.now) else { continue };
+        let Value::List(l) = &mut node.value else {
+            if skip_wrong_type {
+                continue;
+            }
+            return Err(Error::WrongType);
+        };
+        let total = count.min(l.len());
+        let mut i = 0;
+        l.pop_many(end, total, |e| {
+            f(key, i, total, e);
+            i += 1;
+        });
+        if l.is_empty() {
+            shard.remove(h, key);
+        }
+        acc.inner.dirty.fetch_add(total as u64, Relaxed);
+        return Ok(Some(total));
+    }
+    Ok(None)
+}
+
+/// LMPOP: pops up to `count` elements from `end` of the first non-empty list among `keys`.
+/// Returns its key and the elements, or `None` if every key is missing.
+pub fn mpop(acc: &Access<'_>, keys: &[&[u8]], end: ListEnd, count: usize) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
+    let mut out: Option<(Vec<u8>, Vec<Vec<u8>>)> = None;
+    acc.write_many(keys, |m| {
+        mpop_locked(m, acc, keys, end, count, false, |key, _, total, e| {
+            out.get_or_insert_with(|| (key.to_vec(), Vec::with_capacity(total))).1.push(e.to_vec())
+        })
+    })?;
+    Ok(out)
+}
+
+/// LMOVE/RPOPLPUSH under locks already held on both keys: moves one element from `from` of
+/// `src` to `to` of `dst`. `Ok(None)` if `src` is missing. `dst` is type-checked before
+/// anything is popped, as in Redis.
+pub(crate) fn lmove_locked(
+    m: &mut MultiShard<'_>,
+    acc: &Access<'_>,
+    src: &[u8],
+    dst: &[u8],
+    from: ListEnd,
+    to: ListEnd,
+) -> Result<Option<Vec<u8>>> {
+    let (hs, hd) = (acc.hash(src), acc.hash(dst));
+    {
+        let shard = m.shard(hs);
+        match shard.get_mut(hs, src, acc.now) {
+            None => return Ok(None),
+            Some(n) if !matches!(n.value, Value::List(_)) => return Err(Error::WrongType),
+            Some(_) => {}
+        }
+    }
+    {
+        let shard = m.shard(hd);
+        if let Some(n) = shard.get_mut(hd, dst, acc.now) {
+            if !matches!(n.value, Value::List(_)) {
+                return Err(Error::WrongType);
+            }
+        }
+    }
+    let value = {
+        let shard = m.shard(hs);
+        let Some(node) = shard.get_mut(hs, src, acc.now) else { return Ok(None) };
+        let Value::List(l) = &mut node.value else { return Err(Error::WrongType) };
+        let Some(v) = l.pop(from) else { return Ok(None) };
+        if l.is_empty() {
+            shard.remove(hs, src);
+        }
+        v
+    };
+    // The destination is a list or missing (checked above; with src == dst the pop may
+    // just have deleted it).
+    let shard = m.shard(hd);
+    match shard.get_mut(hd, dst, acc.now) {
+        Some(node) => {
+            if let Value::List(l) = &mut node.value {
+                l.push(to, &value);
+            }
+        }
+        None => {
+            let mut l = List::with_fill(configured_fill(acc));
+            l.push(to, &value);
+            shard.set(hd, dst, Value::List(Box::new(l)), None, acc.now);
+        }
+    }
+    acc.inner.dirty.fetch_add(1, Relaxed);
+    acc.signal_ready(dst);
+    Ok(Some(value))
+}
+
+/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT.
+pub fn lmove(acc: &Access<'_>, src: &[u8], dst: &[u8], from: ListEnd, to: ListEnd) -> Result<Option<Vec<u8>>> {
+    acc.write_many(&[src, dst], |m| lmove_locked(m, acc, src, dst, from, to))
+}
+
+/// LLEN (0 for a missing key).
+pub fn len(acc: &Access<'_>, key: &[u8]) -> Result<usize> {
+    read(acc, key, |l| l.map_or(0, |l| l.len()))
+}
+
+/// LINDEX.
+pub fn index(acc: &Access<'_>, key: &[u8], index: i64) -> Result<Option<Vec<u8>>> {
+    read(acc, key, |l| l.and_then(|l| l.get(index)).map(|e| e.to_vec()))
+}
+
+/// LRANGE.
+pub fn range(acc: &Access<'_>, key: &[u8], start: i64, stop: i64) -> Result<Vec<Vec<u8>>> {
+    read(acc, key, |l| l.map_or_else(Vec::new, |l| l.range(start, stop).map(|e| e.to_vec()).collect()))
+}
+
+/// LSET: "no such key" for a missing key, "index out of range" past either end.
+pub fn set(acc: &Access<'_>, key: &[u8], index: i64, value: &[u8]) -> Result<()> {
+    modify(acc, key, |l| match l {
+        None => Err(Error::NoSuchKey),
+        Some(l) => match l.set(index, value) {
+            true => Ok(()),
+            false => Err(Error::msg("ERR index out of range")),
+        },
+    })??;
+    acc.inner.dirty.fetch_add(1, Relaxed);
+    Ok(())
+}
+
+/// LINSERT: inserts `value` before or after the first `pivot`. Returns the new length, -1
+/// if `pivot` is not in the list, 0 if the key is missing.
+pub fn insert(acc: &Access<'_>, key: &[u8], after: bool, pivot: &[u8], value: &[u8]) -> Result<i64> {
+    let r = modify(acc, key, |l| match l {
+        None => 0,
+        Some(l) => match l.insert(pivot, value, after) {
+            true => l.len() as i64,
+            false => -1,
+        },
+    })?;
+    if r > 0 {
+        acc.inner.dirty.fetch_add(1, Relaxed);
+    }
+    Ok(r)
+}
+
+/// LREM: see [`List::remove`]. Returns how many elements were removed.
+pub fn remove(acc: &Access<'_>, key: &[u8], count: i64, value: &[u8]) -> Result<usize> {
+    let n = modify(acc, key, |l| l.map_or(0, |l| l.remove(value, count)))?;
+    acc.inner.dirty.fetch_add(n as u64, Relaxed);
+    Ok(n)
+}
+
+/// LTRIM.
+pub fn trim(acc: &Access<'_>, key: &[u8], start: i64, stop: i64) -> Result<()> {
+    let changed = modify(acc, key, |l| {
+        l.map_or(0, |l| {
+            let before = l.len();
+            l.trim(start, stop);
+            before - l.len()
+        })
+    })?;
+    acc.inner.dirty.fetch_add(changed as u64, Relaxed);
+    Ok(())
+}
+
+/// LPOS: positions of `value` in the list (empty for a missing key).
+pub fn positions(acc: &Access<'_>, key: &[u8], value: &[u8], opts: &LposOptions) -> Result<Vec<usize>> {
+    if opts.rank == 0 {
+        return Err(Error::msg(RANK_ZERO));
+    }
+    read(acc, key, |l| l.map_or_else(Vec::new, |l| l.positions(value, opts)))
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed API
+// ---------------------------------------------------------------------------------------
+
+/// The timeout argument of a blocking command for a [`Duration`] (0 = forever, as in
+/// Redis; sub-millisecond parts round up).
+fn timeout_arg(timeout: Duration) -> String {
+    let ms = timeout.as_nanos().div_ceil(1_000_000);
+    format!("{}.{:03}", ms / 1000, ms % 1000)
+}
+
+impl Database {
+    /// LPUSH key element [element ...]: returns the new length.
+    pub fn lpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
+        push(&self.access(), key.as_ref(), ListEnd::Left, values, false)
+    }
+
+    /// RPUSH key element [element ...]: returns the new length.
+    ///
+    /// ```
+    /// use ferrous_core::Database;
+    /// let db = Database::new();
+    /// assert_eq!(db.rpush("l", ["a", "b", "c"]).unwrap(), 3);
+    /// assert_eq!(db.lrange("l", 0, -1).unwrap(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    /// ```
+    pub fn rpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
+        push(&self.access(), key.as_ref(), ListEnd::Right, values, false)
+    }
+
+    /// LPUSHX: pushes only if the list exists; returns the new length (0 if missing).
+    pub fn lpushx<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
+        push(&self.access(), key.as_ref(), ListEnd::Left, values, true)
+    }
+
+    /// RPUSHX: pushes only if the list exists; returns the new length (0 if missing).
+    pub fn rpushx<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
+        push(&self.access(), key.as_ref(), ListEnd::Right, values, true)
+    }
+
+    fn pop_n(&self, key: &[u8], end: ListEnd, count: usize) -> Result<Option<Vec<Vec<u8>>>> {
+        let mut out = Vec::new();
+        let n = pop_each(&self.access(), key, end, count, |_, total, e| {
+            out.reserve(total);
+            out.push(e.to_vec());
+        })?;
+        Ok(n.map(|_| out))
+    }
+
+    /// LPOP key: the head element, `None` if the list is missing.
+    pub fn lpop(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        Ok(self.pop_n(key.as_ref(), ListEnd::Left, 1)?.and_then(|v| v.into_iter().next()))
+    }
+
+    /// RPOP key: the tail element, `None` if the list is missing.
+    pub fn rpop(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        Ok(self.pop_n(key.as_ref(), ListEnd::Right, 1)?.and_then(|v| v.into_iter().next()))
+    }
+
+    /// LPOP key count: up to `count` head elements; `None` if the list is missing.
+    pub fn lpop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Option<Vec<Vec<u8>>>> {
+        self.pop_n(key.as_ref(), ListEnd::Left, count)
+    }
+
+    /// RPOP key count: up to `count` tail elements; `None` if the list is missing.
+    pub fn rpop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Option<Vec<Vec<u8>>>> {
+        self.pop_n(key.as_ref(), ListEnd::Right, count)
+    }
+
+    /// LLEN key.
+    pub fn llen(&self, key: impl AsRef<[u8]>) -> Result<usize> {
+        len(&self.access(), key.as_ref())
+    }
+
+    /// LRANGE key start stop.
+    pub fn lrange(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<Vec<Vec<u8>>> {
+        range(&self.access(), key.as_ref(), start, stop)
+    }
+
+    /// LINDEX key index.
+    pub fn lindex(&self, key: impl AsRef<[u8]>, index: i64) -> Result<Option<Vec<u8>>> {
+        self::index(&self.access(), key.as_ref(), index)
+    }
+
+    /// LSET key index element.
+    pub fn lset(&self, key: impl AsRef<[u8]>, index: i64, value: impl AsRef<[u8]>) -> Result<()> {
+        set(&self.access(), key.as_ref(), index, value.as_ref())
+    }
+
+    /// LINSERT key BEFORE|AFTER pivot element: the new length, -1 if `pivot` is missing,
+    /// 0 if the key is missing.
+    pub fn linsert(
+        &self,
+        key: impl AsRef<[u8]>,
+        after: bool,
+        pivot: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+    ) -> Result<i64> {
+        insert(&self.access(), key.as_ref(), after, pivot.as_ref(), value.as_ref())
+    }
+
+    /// LREM key count element: how many were removed.
+    pub fn lrem(&self, key: impl AsRef<[u8]>, count: i64, value: impl AsRef<[u8]>) -> Result<usize> {
+        remove(&self.access(), key.as_ref(), count, value.as_ref())
+    }
+
+    /// LTRIM key start stop.
+    pub fn ltrim(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<()> {
+        trim(&self.access(), key.as_ref(), start, stop)
+    }
+
+    /// LPOS key element [RANK rank] [COUNT num] [MAXLEN len]: the matching positions.
+    pub fn lpos(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, opts: LposOptions) -> Result<Vec<usize>> {
+        positions(&self.access(), key.as_ref(), value.as_ref(), &opts)
+    }
+
+    /// LMOVE source destination from to: the moved element, `None` if `src` is missing.
+    pub fn lmove(
+        &self,
+        src: impl AsRef<[u8]>,
+        dst: impl AsRef<[u8]>,
+        from: ListEnd,
+        to: ListEnd,
+    ) -> Result<Option<Vec<u8>>> {
+        lmove(&self.access(), src.as_ref(), dst.as_ref(), from, to)
+    }
+
+    /// RPOPLPUSH source destination.
+    pub fn rpoplpush(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        self.lmove(src, dst, ListEnd::Right, ListEnd::Left)
+    }
+
+    /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count].
+    pub fn lmpop<K: AsRef<[u8]>>(&self, keys: &[K], end: ListEnd, count: usize) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+        mpop(&self.access(), &keys, end, count)
+    }
+
+    /// Runs a blocking command through the command path, blocking the calling thread until
+    /// it is served or `timeout` passes (`Duration::ZERO`: forever). Returns the reply.
+    fn run_blocking(&self, args: ferrous_resp::ArgsBuf, timeout: Duration) -> Result<ferrous_resp::Value> {
+        let mut client = self.connect(crate::ConnectionInfo::default());
+        client.authenticated = true;
+        client.select(self.index);
+        client.blocking.waker = Some(Arc::new(|| {}));
+        let mut out = Vec::new();
+        self.dispatch(&mut client, args.as_args(), &mut out);
+        if out.is_empty() {
+            if let Some(w) = client.blocking.blocked.take() {
+                let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+                w.wait_until(deadline);
+                out = match w.take_reply() {
+                    Some(r) => r,
+                    None => w.cancel(&self.inner.blocking).unwrap_or_else(|| w.timeout_reply().to_vec()),
+                };
+            }
+        }
+        self.disconnect(&client);
+        match ferrous_resp::parse_value(&out) {
+            Ok(Some((ferrous_resp::Value::Error(e), _))) if e == Error::WrongType.to_string() => Err(Error::WrongType),
+            Ok(Some((ferrous_resp::Value::Error(e), _))) => Err(Error::msg(e)),
+            Ok(Some((v, _))) => Ok(v),
+            _ => Ok(ferrous_resp::Value::Null),
+        }
+    }
+
+    fn bpop(&self, cmd: &str, keys: &[&[u8]], timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let mut args = ferrous_resp::ArgsBuf::new();
+        args.push(cmd);
+        for k in keys {
+            args.push(k);
+        }
+        args.push(timeout_arg(timeout));
+        match self.run_blocking(args, timeout)? {
+            ferrous_resp::Value::Array(mut v) if v.len() == 2 => {
+                let e = v.pop().and_then(bulk_bytes).unwrap_or_default();
+                let k = v.pop().and_then(bulk_bytes).unwrap_or_default();
+                Ok(Some((k, e)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// BLPOP key [key ...] timeout: pops the head of the first non-empty list, waiting up to
+    /// `timeout` for one (`Duration::ZERO` waits forever, as Redis's timeout 0). Returns the
+    /// key and the element, or `None` on timeout.
+    pub fn blpop<K: AsRef<[u8]>>(&self, keys: &[K], timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+        self.bpop("BLPOP", &keys, timeout)
+    }
+
+    /// BRPOP key [key ...] timeout: like [`Database::blpop`] from the tail.
+    pub fn brpop<K: AsRef<[u8]>>(&self, keys: &[K], timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+        self.bpop("BRPOP", &keys, timeout)
+    }
+
+    /// BLMOVE source destination from to timeout: like [`Database::lmove`], waiting up to
+    /// `timeout` (`Duration::ZERO`: forever) for `src` to have an element.
+    pub fn blmove(
+        &self,
+        src: impl AsRef<[u8]>,
+        dst: impl AsRef<[u8]>,
+        from: ListEnd,
+        to: ListEnd,
+        timeout: Duration,
+    ) -> Result<Option<Vec<u8>>> {
+        let mut args = ferrous_resp::ArgsBuf::new();
+        args.push("BLMOVE").push(src).push(dst).push(from.as_str()).push(to.as_str()).push(timeout_arg(timeout));
+        Ok(bulk_bytes(self.run_blocking(args, timeout)?))
+    }
+
+    /// BRPOPLPUSH source destination timeout.
+    pub fn brpoplpush(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>, timeout: Duration) -> Result<Option<Vec<u8>>> {
+        self.blmove(src, dst, ListEnd::Right, ListEnd::Left, timeout)
+    }
+
+    /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: like
+    /// [`Database::lmpop`], waiting up to `timeout` (`Duration::ZERO`: forever).
+    pub fn blmpop<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        end: ListEnd,
+        count: usize,
+        timeout: Duration,
+    ) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
+        let mut args = ferrous_resp::ArgsBuf::new();
+        args.push("BLMPOP").push(timeout_arg(timeout)).push(keys.len().to_string());
+        for k in keys {
+            args.push(k);
+        }
+        args.push(end.as_str()).push("COUNT").push(count.max(1).to_string());
+        match self.run_blocking(args, timeout)? {
+            ferrous_resp::Value::Array(mut v) if v.len() == 2 => {
+                let elems = match v.pop() {
+                    Some(ferrous_resp::Value::Array(items)) => items.into_iter().filter_map(bulk_bytes).collect(),
+                    _ => Vec::new(),
+                };
+                let key = v.pop().and_then(bulk_bytes).unwrap_or_default();
+                Ok(Some((key, elems)))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+fn bulk_bytes(v: ferrous_resp::Value) -> Option<Vec<u8>> {
+    match v {
+        ferrous_resp::Value::Bulk(b) => Some(b),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_roundtrip() {
+        let long = vec![b'x'; 5000];
+        let mid = vec![b'y'; 200];
+        let big = vec![b'z'; 20000];
+        let samples: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"0",
+            b"127",
+            b"128",
+            b"-1",
+            b"-4096",
+            b"4095",
+            b"-4097",
+            b"32767",
+            b"-32768",
+            b"8388607",
+            b"-8388608",
+            b"2147483647",
+            b"-2147483648",
+            b"9223372036854775807",
+            b"-9223372036854775808",
+            b"01",
+            b"+1",
+            b"-0",
+            &mid,
+            &long,
+            &big,
+        ];
+        for s in samples {
+            let e = Elem::from_bytes(s);
+            let size = entry_size(e);
+            let mut buf = vec![0u8; size];
+            write_entry(&mut buf, e);
+            let (d, sz) = read_entry(&buf, 0);
+            assert_eq!(sz, size);
+            assert_eq!(d, e);
+            assert_eq!(d.to_vec(), s);
+            assert_eq!(prev_start(&buf, size), 0);
+            assert_eq!(entry_len_at(&buf, 0), size);
+        }
+        assert_eq!(entry_size(Elem::from_bytes(b"hello")), 7);
+        assert_eq!(entry_size(Elem::from_bytes(b"100")), 2);
+    }
+
+    #[test]
+    fn splits_and_invariants() {
+        let mut l = List::with_fill(4);
+        for i in 0..50 {
+            l.push_back(format!("v{i}").as_bytes());
+        }
+        assert_eq!(l.node_count(), 13);
+        l.insert_at(2, b"x");
+        l.check_invariants().unwrap();
+        assert_eq!(l.get(2).map(|e| e.to_vec()), Some(b"x".to_vec()));
+        assert_eq!(l.get(-1).map(|e| e.to_vec()), Some(b"v49".to_vec()));
+        assert_eq!(l.remove(b"x", 0), 1);
+        l.check_invariants().unwrap();
+        assert_eq!(l.range(10, 12).map(|e| e.to_vec()).collect::<Vec<_>>(), vec![b"v10".to_vec(), b"v11".to_vec(), b"v12".to_vec()]);
+        assert_eq!(l.range(10, 12).rev().next().map(|e| e.to_vec()), Some(b"v12".to_vec()));
     }
 }

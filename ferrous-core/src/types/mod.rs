@@ -12,5 +12,5 @@ pub mod set;
 pub mod zset;
 pub mod strings;
 
-pub use keys::{ExpireCondition, ScanOptions};
+pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
 pub use strings::{SetCondition, SetExpiry, SetOptions};

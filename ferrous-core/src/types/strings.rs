@@ -18,7 +18,9 @@ use crate::bytes::SmallBytes;
 use crate::db::Database;
 use crate::dict::Node;
 use crate::error::{Error, Result};
-use crate::keyspace::{META_EXPIRE, META_RAW};
+use crate::access::MultiShard;
+use crate::keyspace::{KeyHash, Shard, META_EXPIRE, META_RAW};
+use crate::notify;
 use crate::value::Value;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -163,9 +165,19 @@ fn bump_dirty(acc: &Access<'_>, n: u64) {
     acc.inner.dirty.fetch_add(n, Relaxed);
 }
 
-/// SET at the access level (shared by [`Database::set_with`] and the SET family of commands).
+/// Publishes the keyspace events of a string write, after the shard lock is released: `new`
+/// when the write created the key (Redis's `dbAdd`), then the command's `event` (class `$`).
+pub(crate) fn notify_string(acc: &Access<'_>, key: &[u8], created: bool, event: &str) {
+    if created {
+        acc.notify(notify::NEW, "new", key);
+    }
+    acc.notify(notify::STRING, event, key);
+}
+
+/// SET at the access level (shared by [`Database::set_with`] and SET, SETNX, SETEX, PSETEX,
+/// GETSET). Events: `new` (created), `set`, and `expire` with a deadline.
 pub fn set(acc: &Access<'_>, key: &[u8], value: Value, opts: SetOptions) -> Result<SetOutcome> {
-    acc.write(key, |shard, h| {
+    let (outcome, created) = acc.write(key, |shard, h| {
         let now = acc.now;
         let existing = shard.get_mut(h, key, now);
         let old = match (&existing, opts.get) {
@@ -179,31 +191,36 @@ pub fn set(acc: &Access<'_>, key: &[u8], value: Value, opts: SetOptions) -> Resu
             SetCondition::IfExists => exists,
         };
         if !allowed {
-            return Ok(SetOutcome { written: false, old });
+            return Ok((SetOutcome { written: false, old }, false));
         }
         match opts.expiry {
             SetExpiry::Keep => {
                 shard.set_keep_ttl(h, key, value, now);
             }
-            SetExpiry::Clear => {
-                if let Some(n) = shard.get_mut(h, key, now) {
-                    if n.meta.load(Relaxed) & META_EXPIRE == 0 {
-                        // Fast path: overwrite in place, no reallocation of the node.
-                        n.meta.fetch_and(!META_RAW, Relaxed);
-                        n.value = value;
-                        bump_dirty(acc, 1);
-                        return Ok(SetOutcome { written: true, old });
-                    }
+            SetExpiry::Clear => match shard.get_mut(h, key, now) {
+                // Fast path: overwrite in place, no reallocation of the node.
+                Some(n) if n.meta.load(Relaxed) & META_EXPIRE == 0 => {
+                    n.meta.fetch_and(!META_RAW, Relaxed);
+                    n.value = value;
                 }
-                shard.set(h, key, value, None, now);
-            }
+                _ => {
+                    shard.set(h, key, value, None, now);
+                }
+            },
             SetExpiry::At(when) => {
                 shard.set(h, key, value, Some(when), now);
             }
         }
         bump_dirty(acc, 1);
-        Ok(SetOutcome { written: true, old })
-    })
+        Ok((SetOutcome { written: true, old }, !exists))
+    })?;
+    if outcome.written {
+        notify_string(acc, key, created, "set");
+        if let SetExpiry::At(_) = opts.expiry {
+            acc.notify(notify::GENERIC, "expire", key);
+        }
+    }
+    Ok(outcome)
 }
 
 /// Reads a string value: `Ok(None)` when missing, WRONGTYPE for other types.
@@ -216,13 +233,17 @@ pub fn get(acc: &Access<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
 
 /// GETDEL at the access level: the value, and the key is gone.
 pub fn getdel(acc: &Access<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
-    acc.write(key, |shard, h| {
+    let value = acc.write(key, |shard, h| {
         let Some(node) = shard.get_mut(h, key, acc.now) else { return Ok(None) };
         let bytes = node.value.as_str().ok_or(Error::WrongType)?.to_vec();
         shard.remove(h, key);
         bump_dirty(acc, 1);
         Ok(Some(bytes))
-    })
+    })?;
+    if value.is_some() {
+        acc.notify(notify::GENERIC, "del", key);
+    }
+    Ok(value)
 }
 
 /// GETEX at the access level. `expiry` is resolved only once the key is known to hold a
@@ -233,28 +254,31 @@ pub fn getex_with(
     key: &[u8],
     expiry: impl FnOnce(i64) -> Result<GetExExpiry>,
 ) -> Result<Option<Vec<u8>>> {
-    acc.write(key, |shard, h| {
+    let (value, event) = acc.write(key, |shard, h| {
         let now = acc.now;
-        let Some(node) = shard.get_mut(h, key, now) else { return Ok(None) };
+        let Some(node) = shard.get_mut(h, key, now) else { return Ok((None, None)) };
         let bytes = node.value.as_str().ok_or(Error::WrongType)?.to_vec();
-        match expiry(now)? {
-            GetExExpiry::Keep => {}
+        let event = match expiry(now)? {
+            GetExExpiry::Keep => None,
             GetExExpiry::At(when) if when <= now => {
                 shard.remove(h, key);
-                bump_dirty(acc, 1);
+                Some("del")
             }
             GetExExpiry::At(when) => {
                 shard.set_expire(h, key, when);
-                bump_dirty(acc, 1);
+                Some("expire")
             }
-            GetExExpiry::Persist => {
-                if shard.persist(h, key) {
-                    bump_dirty(acc, 1);
-                }
-            }
+            GetExExpiry::Persist => shard.persist(h, key).then_some("persist"),
+        };
+        if event.is_some() {
+            bump_dirty(acc, 1);
         }
-        Ok(Some(bytes))
-    })
+        Ok((Some(bytes), event))
+    })?;
+    if let Some(event) = event {
+        acc.notify(notify::GENERIC, event, key);
+    }
+    Ok(value)
 }
 
 /// GETSET at the access level: stores `value` (clearing any TTL) and returns the old string.
@@ -278,64 +302,80 @@ pub fn mget_with(acc: &Access<'_>, keys: &[&[u8]], mut f: impl FnMut(Option<&[u8
     })
 }
 
+/// Stores every pair (clearing TTLs) under already-locked shards; which keys were created.
+fn store_pairs(acc: &Access<'_>, m: &mut MultiShard<'_>, pairs: &[(&[u8], &[u8])]) -> Vec<bool> {
+    pairs
+        .iter()
+        .map(|(key, value)| {
+            let h = acc.hash(key);
+            let shard = m.shard(h);
+            // An expired key is deleted first (an `expired` event), then created anew.
+            shard.expire_if_needed(h, key, acc.now);
+            shard.set(h, key, Value::string(value), None, acc.now).is_none()
+        })
+        .collect()
+}
+
+fn notify_pairs(acc: &Access<'_>, pairs: &[(&[u8], &[u8])], created: &[bool]) {
+    for ((key, _), created) in pairs.iter().zip(created) {
+        notify_string(acc, key, *created, "set");
+    }
+}
+
 /// MSET at the access level: stores every pair atomically (clearing TTLs); a key given twice
 /// ends with its last value.
 pub fn mset(acc: &Access<'_>, pairs: &[(&[u8], &[u8])]) {
     let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
-    acc.write_many(&keys, |m| {
-        for (key, value) in pairs {
-            let h = acc.hash(key);
-            m.shard(h).set(h, key, Value::string(value), None, acc.now);
-        }
-    });
+    let created = acc.write_many(&keys, |m| store_pairs(acc, m, pairs));
     bump_dirty(acc, pairs.len() as u64);
+    notify_pairs(acc, pairs, &created);
 }
 
 /// MSETNX at the access level: stores every pair only if none of the keys exists (of any
 /// type); true if it did.
 pub fn msetnx(acc: &Access<'_>, pairs: &[(&[u8], &[u8])]) -> bool {
     let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
-    let done = acc.write_many(&keys, |m| {
+    let created = acc.write_many(&keys, |m| {
         for key in &keys {
             let h = acc.hash(key);
             if m.shard(h).contains(h, key, acc.now) {
-                return false;
+                return None;
             }
         }
-        for (key, value) in pairs {
-            let h = acc.hash(key);
-            m.shard(h).set(h, key, Value::string(value), None, acc.now);
-        }
-        true
+        Some(store_pairs(acc, m, pairs))
     });
-    if done {
-        bump_dirty(acc, pairs.len() as u64);
-    }
-    done
+    let Some(created) = created else { return false };
+    bump_dirty(acc, pairs.len() as u64);
+    notify_pairs(acc, pairs, &created);
+    true
 }
 
 /// APPEND at the access level: the new length. A new key stores `value` as SET would; an
 /// existing string grows in place (`raw` encoding), within `proto-max-bulk-len`.
 pub fn append(acc: &Access<'_>, key: &[u8], value: &[u8]) -> Result<usize> {
-    acc.write(key, |shard, h| {
-        let len = match shard.get_mut(h, key, acc.now) {
+    let (len, created) = acc.write(key, |shard, h| {
+        let r = match shard.get_mut(h, key, acc.now) {
             None => {
                 shard.set(h, key, Value::string(value), None, acc.now);
-                value.len()
+                (value.len(), true)
             }
             Some(node) => {
                 let old_len = string_len(&node.value).ok_or(Error::WrongType)?;
                 check_string_length(acc, (old_len as u64).checked_add(value.len() as u64))?;
                 let mut bytes = take_bytes(&mut node.value)?;
+                // Exact growth: the value is stored back as an exact-size buffer anyway.
+                bytes.reserve_exact(value.len());
                 bytes.extend_from_slice(value);
                 let len = bytes.len();
                 put_raw(node, bytes);
-                len
+                (len, false)
             }
         };
         bump_dirty(acc, 1);
-        Ok(len)
-    })
+        Ok(r)
+    })?;
+    notify_string(acc, key, created, "append");
+    Ok(len)
 }
 
 /// STRLEN at the access level (0 for a missing key).
@@ -348,9 +388,9 @@ pub fn strlen(acc: &Access<'_>, key: &[u8]) -> Result<usize> {
 
 /// INCRBY at the access level; returns the new value. The key keeps its TTL.
 pub fn incr_by(acc: &Access<'_>, key: &[u8], delta: i64) -> Result<i64> {
-    acc.write(key, |shard, h| {
+    let (new, created) = acc.write(key, |shard, h| {
         let now = acc.now;
-        let new = match shard.get_mut(h, key, now) {
+        let r = match shard.get_mut(h, key, now) {
             Some(n) => {
                 let cur = match &n.value {
                     Value::Int(i) => *i,
@@ -360,23 +400,25 @@ pub fn incr_by(acc: &Access<'_>, key: &[u8], delta: i64) -> Result<i64> {
                 let new = cur.checked_add(delta).ok_or(Error::Overflow)?;
                 n.value = Value::Int(new);
                 n.meta.fetch_and(!META_RAW, Relaxed);
-                new
+                (new, false)
             }
             None => {
                 shard.set(h, key, Value::Int(delta), None, now);
-                delta
+                (delta, true)
             }
         };
         bump_dirty(acc, 1);
-        Ok(new)
-    })
+        Ok(r)
+    })?;
+    notify_string(acc, key, created, "incrby");
+    Ok(new)
 }
 
 /// INCRBYFLOAT at the access level: adds `incr` (text, parsed as C's `strtold` would) to the
 /// number stored at `key` in `long double` precision and stores and returns the result
 /// formatted as Redis does (`%.17Lf`, trailing zeros removed). The key keeps its TTL.
 pub fn incr_by_float(acc: &Access<'_>, key: &[u8], incr: &[u8]) -> Result<Vec<u8>> {
-    acc.write(key, |shard, h| {
+    let (text, created) = acc.write(key, |shard, h| {
         let now = acc.now;
         let node = shard.get_mut(h, key, now);
         let current = match &node {
@@ -392,18 +434,22 @@ pub fn incr_by_float(acc: &Access<'_>, key: &[u8], incr: &[u8]) -> Result<Vec<u8
         let text = sum.to_human_string().into_bytes();
         // Redis stores a fresh string object (`embstr`), never an integer encoding.
         let value = Value::Str(SmallBytes::new(&text));
-        match node {
+        let created = match node {
             Some(n) => {
                 n.value = value;
                 n.meta.fetch_and(!META_RAW, Relaxed);
+                false
             }
             None => {
                 shard.set(h, key, value, None, now);
+                true
             }
-        }
+        };
         bump_dirty(acc, 1);
-        Ok(text)
-    })
+        Ok((text, created))
+    })?;
+    notify_string(acc, key, created, "incrbyfloat");
+    Ok(text)
 }
 
 /// The part of a string GETRANGE returns, with Redis 7.0's index rules: negative indexes
@@ -439,28 +485,24 @@ pub fn setrange(acc: &Access<'_>, key: &[u8], offset: i64, value: &[u8]) -> Resu
     }
     let offset = offset as u64;
     let new_len = offset.checked_add(value.len() as u64);
-    acc.write(key, |shard, h| {
+    let (len, created) = acc.write(key, |shard, h| {
         let now = acc.now;
-        match shard.get_mut(h, key, now) {
+        let r = match shard.get_mut(h, key, now) {
             None => {
                 if value.is_empty() {
-                    return Ok(0);
+                    return Ok((0, None));
                 }
                 check_string_length(acc, new_len)?;
                 let mut bytes = vec![0u8; new_len.unwrap_or(0) as usize];
                 bytes[offset as usize..].copy_from_slice(value);
                 let len = bytes.len();
-                shard.set(h, key, Value::Str(SmallBytes::from_vec(bytes)), None, now);
-                if let Some(n) = shard.get_mut(h, key, now) {
-                    n.meta.fetch_or(META_RAW, Relaxed);
-                }
-                bump_dirty(acc, 1);
-                Ok(len)
+                set_raw(shard, h, key, bytes, now);
+                (len, Some(true))
             }
             Some(node) => {
                 let old_len = string_len(&node.value).ok_or(Error::WrongType)?;
                 if value.is_empty() {
-                    return Ok(old_len);
+                    return Ok((old_len, None));
                 }
                 check_string_length(acc, new_len)?;
                 let mut bytes = take_bytes(&mut node.value)?;
@@ -471,11 +513,27 @@ pub fn setrange(acc: &Access<'_>, key: &[u8], offset: i64, value: &[u8]) -> Resu
                 bytes[offset as usize..end].copy_from_slice(value);
                 let len = bytes.len();
                 put_raw(node, bytes);
-                bump_dirty(acc, 1);
-                Ok(len)
+                (len, Some(false))
             }
-        }
-    })
+        };
+        bump_dirty(acc, 1);
+        Ok(r)
+    })?;
+    if let Some(created) = created {
+        notify_string(acc, key, created, "setrange");
+    }
+    Ok(len)
+}
+
+/// Stores a new `raw` string under `key`, replacing anything there and its TTL (SETRANGE
+/// on a new key, BITOP, the bit commands); true if the key did not exist.
+pub(crate) fn set_raw(shard: &mut Shard, h: KeyHash, key: &[u8], bytes: Vec<u8>, now: i64) -> bool {
+    shard.expire_if_needed(h, key, now);
+    let created = shard.set(h, key, Value::Str(SmallBytes::from_vec(bytes)), None, now).is_none();
+    if let Some(n) = shard.get_mut(h, key, now) {
+        n.meta.fetch_or(META_RAW, Relaxed);
+    }
+    created
 }
 
 /// The two strings LCS compares (missing keys are empty strings). Both keys are read at once.
@@ -741,7 +799,8 @@ impl Database {
         if incr.is_nan() {
             return Err(Error::NotFloat);
         }
-        let text = if incr.is_infinite() { if incr > 0.0 { "inf" } else { "-inf" }.to_string() } else { format!("{incr:e}") };
+        let text =
+            if incr.is_infinite() { if incr > 0.0 { "inf" } else { "-inf" }.to_string() } else { format!("{incr:e}") };
         let out = incr_by_float(&self.access(), key.as_ref(), text.as_bytes())?;
         Ok(std::str::from_utf8(&out).ok().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN))
     }
@@ -1243,7 +1302,8 @@ pub mod long_double {
             let mut out = Vec::with_capacity(n + 1);
             let mut carry = 0u64;
             for i in 0..n {
-                let (s1, c1) = self.0.get(i).copied().unwrap_or(0).overflowing_add(other.0.get(i).copied().unwrap_or(0));
+                let (s1, c1) =
+                    self.0.get(i).copied().unwrap_or(0).overflowing_add(other.0.get(i).copied().unwrap_or(0));
                 let (s2, c2) = s1.overflowing_add(carry);
                 out.push(s2);
                 carry = u64::from(c1) + u64::from(c2);
@@ -1333,7 +1393,9 @@ pub mod long_double {
             for bad in ["", " 1", "1 ", "1e", "abc", "nan", "0x", "1e5000", "1e-5000", "1\x002", ".", "-", "1..2"] {
                 assert_eq!(LongDouble::parse(bad.as_bytes()), None, "{bad:?}");
             }
-            for good in ["1", "+1", "-1.5", ".5", "5.", "1e3", "1E+3", "0x10", "0X1.8p1", "inf", "-Infinity", "0e999999999"] {
+            for good in
+                ["1", "+1", "-1.5", ".5", "5.", "1e3", "1E+3", "0x10", "0X1.8p1", "inf", "-Infinity", "0e999999999"]
+            {
                 assert!(LongDouble::parse(good.as_bytes()).is_some(), "{good:?}");
             }
         }

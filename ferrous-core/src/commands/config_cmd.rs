@@ -1,0 +1,154 @@
+//! CONFIG GET / SET / RESETSTAT / REWRITE / HELP.
+//!
+//! CONFIG SET is atomic, as in Redis 7.0: every name is checked first (unknown, immutable,
+//! protected, given twice), then every value is parsed into a copy of the configuration;
+//! only if all succeed does the copy replace the live one. Values the connection path reads
+//! from atomics (`requirepass`, `notify-keyspace-events`) are mirrored right after, and the
+//! server is told about each changed directive so it can act on those it owns (`port`,
+//! `bind`...); if it refuses one, the previous values come back and the command fails with
+//! the server's reason.
+use super::client_cmd::help_lines;
+use super::{table, CommandSpec, Ctx, Handler};
+use crate::config::{directive, flags, set_failed, Directive};
+use crate::error::{Error, Result};
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Handlers of this family.
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("config|get", config_get),
+    ("config|set", config_set),
+    ("config|resetstat", config_resetstat),
+    ("config|rewrite", config_rewrite),
+    ("config|help", config_help),
+];
+
+/// `CONFIG GET parameter [parameter ...]`
+fn config_get(ctx: &mut Ctx<'_>) -> Result<()> {
+    let patterns: Vec<&[u8]> = ctx.args.iter().skip(2).collect();
+    let pairs = ctx.db.inner.config.read().matching(&patterns);
+    ctx.out.map(pairs.len());
+    for (name, value) in pairs {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+/// May this client change protected directives (`enable-protected-configs`)?
+fn protected_allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.db.inner.config.read().get("enable-protected-configs") {
+        Some("yes") => true,
+        Some("local") => ctx.client.info.is_local(),
+        _ => false,
+    }
+}
+
+/// `CONFIG SET parameter value [parameter value ...]`
+fn config_set(ctx: &mut Ctx<'_>) -> Result<()> {
+    if ctx.argc() % 2 != 0 {
+        return Err(Error::Syntax);
+    }
+    // Pass 1: names. The first problem found, in argument order, is the one reported.
+    let allow_protected = protected_allowed(ctx);
+    let mut chosen: Vec<(&'static Directive, String, String)> = Vec::new();
+    let mut seen: Vec<(&'static str, bool)> = Vec::new();
+    for pair in 0..(ctx.argc() - 2) / 2 {
+        let given = String::from_utf8_lossy(ctx.arg(2 + 2 * pair)).into_owned();
+        let value = String::from_utf8_lossy(ctx.arg(3 + 2 * pair)).into_owned();
+        let Some(d) = directive(&given) else {
+            return Err(Error::msg(format!("ERR Unknown option or number of arguments for CONFIG SET - '{given}'")));
+        };
+        if d.has(flags::IMMUTABLE) {
+            return Err(set_failed(&given, "can't set immutable config"));
+        }
+        if d.has(flags::PROTECTED) && !allow_protected {
+            return Err(set_failed(&given, "can't set protected config"));
+        }
+        // A name and its alias are distinct entries in Redis's table: only the same
+        // spelling twice is a duplicate.
+        let by_alias = !d.name.eq_ignore_ascii_case(&given);
+        if seen.contains(&(d.name, by_alias)) {
+            return Err(set_failed(&given, "duplicate parameter"));
+        }
+        seen.push((d.name, by_alias));
+        chosen.push((d, given, value));
+    }
+    // Pass 2: values, into a copy.
+    let inner = &ctx.db.inner;
+    let previous = {
+        let mut live = inner.config.write();
+        let mut next = live.clone();
+        for (_, given, value) in &chosen {
+            // Immutability and protection were checked above; this only parses the value.
+            next.set(given, &[value.as_str()], true)?;
+        }
+        std::mem::replace(&mut *live, next)
+    };
+    inner.apply_config_mirrors();
+    // Pass 3: let the server act on what it owns; undo everything if it refuses.
+    let hooks = inner.hooks.read().clone();
+    if let Some(hooks) = hooks {
+        let current = inner.config.read().clone();
+        for (d, _, _) in &chosen {
+            if let Err(why) = hooks.config_changed(d.name, &current) {
+                *inner.config.write() = previous.clone();
+                inner.apply_config_mirrors();
+                for (d2, _, _) in &chosen {
+                    let _ = hooks.config_changed(d2.name, &previous);
+                }
+                return Err(set_failed(d.name, &why));
+            }
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Zeroes one command's counters and its subcommands'.
+fn reset_command_stats(spec: &CommandSpec) {
+    let s = &spec.stats;
+    for c in [&s.calls, &s.usec, &s.rejected, &s.failed] {
+        c.store(0, Relaxed);
+    }
+    for sub in spec.subcommands.values() {
+        reset_command_stats(sub);
+    }
+}
+
+/// `CONFIG RESETSTAT`
+fn config_resetstat(ctx: &mut Ctx<'_>) -> Result<()> {
+    let inner = &ctx.db.inner;
+    inner.stats.reset(super::info::expired_keys_total(&ctx.access));
+    for spec in table().iter() {
+        reset_command_stats(spec);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `CONFIG REWRITE`: Ferrous's core does not know the file the server was started from,
+/// so this replies as Redis does when started without a configuration file.
+fn config_rewrite(_ctx: &mut Ctx<'_>) -> Result<()> {
+    Err(Error::msg("ERR The server is running without a config file"))
+}
+
+/// `CONFIG HELP`
+fn config_help(ctx: &mut Ctx<'_>) -> Result<()> {
+    help_lines(
+        ctx,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,613 @@
+//! INFO: the server report, in Redis 7.0's sections, field names and order.
+//!
+//! Sections: server, clients, memory, persistence, stats, replication, cpu, modules,
+//! commandstats, errorstats, latencystats, cluster, keyspace; `default` (no argument) is
+//! every section but commandstats and latencystats, `all` and `everything` are all of them.
+//! Fields of subsystems Ferrous does not have (forks, AOF rewrites, defrag, replication
+//! links) show the values an idle Redis master shows.
+//!
+//! Memory: Ferrous does not replace the process allocator (it may be embedded in someone
+//! else's program), so `used_memory` is an estimate of what the database holds: every
+//! shard's table and entry sizes plus the heap of a random sample of its values, scaled to
+//! the shard's size. `used_memory_rss` is the process's resident set (`/proc/self/statm`).
+use super::{table, CommandSpec, Ctx, Handler};
+use crate::access::Access;
+use crate::db::Inner;
+use crate::dict::Node;
+use crate::error::Result;
+use crate::keyspace::SHARDS;
+use crate::value::Value;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+/// Handlers of this family.
+pub const COMMANDS: &[(&str, Handler)] = &[("info", info)];
+
+/// Sections `INFO` with no argument (or `default`) shows.
+const DEFAULT_SECTIONS: &[&str] =
+    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+
+/// Every section, in output order.
+const ALL_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+/// `INFO [section [section ...]]`
+fn info(ctx: &mut Ctx<'_>) -> Result<()> {
+    let mut wanted: Vec<String> = Vec::new();
+    let mut all = false;
+    if ctx.argc() == 1 {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    for a in ctx.args.iter().skip(1) {
+        let name = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match name.as_str() {
+            "all" | "everything" => all = true,
+            "default" => wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string())),
+            _ => wanted.push(name),
+        }
+    }
+    let text = render(ctx, |s| all || wanted.iter().any(|w| w == s));
+    ctx.out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// Builds the report for the sections `want` selects.
+fn render(ctx: &mut Ctx<'_>, want: impl Fn(&str) -> bool) -> String {
+    let mut out = String::new();
+    for section in ALL_SECTIONS.iter().copied().filter(|s| want(s)) {
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let title = match section {
+            "cpu" => "CPU".to_string(),
+            other => {
+                let mut t = other.to_string();
+                t[..1].make_ascii_uppercase();
+                t
+            }
+        };
+        let _ = write!(out, "# {title}\r\n");
+        let mut s = Section(&mut out);
+        match section {
+            "server" => server(ctx, &mut s),
+            "clients" => clients(ctx, &mut s),
+            "memory" => memory(ctx, &mut s),
+            "persistence" => persistence(ctx, &mut s),
+            "stats" => stats(ctx, &mut s),
+            "replication" => replication(ctx, &mut s),
+            "cpu" => cpu(&mut s),
+            "commandstats" => commandstats(&mut s),
+            "errorstats" => errorstats(ctx, &mut s),
+            "cluster" => s.field("cluster_enabled", 0),
+            "keyspace" => keyspace(ctx, &mut s),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Appends `name:value\r\n` lines.
+struct Section<'a>(&'a mut String);
+
+impl Section<'_> {
+    fn field(&mut self, name: &str, value: impl std::fmt::Display) {
+        let _ = write!(self.0, "{name}:{value}\r\n");
+    }
+}
+
+fn server(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    let inner = &ctx.db.inner;
+    let (port, hz) = {
+        let c = inner.config.read();
+        (c.get_i64("port"), c.get_i64("hz"))
+    };
+    let now = inner.clock.now_ms();
+    let uptime = (now - inner.started_ms).max(0) / 1000;
+    s.field("redis_version", super::connection::REDIS_VERSION);
+    s.field("redis_git_sha1", "00000000");
+    s.field("redis_git_dirty", 0);
+    s.field("redis_build_id", &inner.run_id[..16]);
+    s.field("redis_mode", "standalone");
+    s.field("os", os_name());
+    s.field("arch_bits", usize::BITS);
+    s.field("monotonic_clock", "POSIX clock_gettime");
+    s.field("multiplexing_api", if cfg!(target_os = "linux") { "epoll" } else { "kqueue" });
+    s.field("atomicvar_api", "c11-builtin");
+    s.field("gcc_version", "0.0.0");
+    s.field("process_id", std::process::id());
+    s.field("process_supervised", "no");
+    s.field("run_id", &inner.run_id);
+    s.field("tcp_port", port);
+    s.field("server_time_usec", now * 1000);
+    s.field("uptime_in_seconds", uptime);
+    s.field("uptime_in_days", uptime / 86400);
+    s.field("hz", hz);
+    s.field("configured_hz", hz);
+    s.field("lru_clock", crate::keyspace::lru_clock(now));
+    s.field("executable", std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
+    s.field("config_file", "");
+    s.field("io_threads_active", 0);
+    s.field("ferrous_version", env!("CARGO_PKG_VERSION"));
+}
+
+/// `uname -srm`, as Redis prints it.
+fn os_name() -> String {
+    // SAFETY: `uname` fills a zeroed, correctly sized struct; its fields are
+    // NUL-terminated C strings on success.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return std::env::consts::OS.to_string();
+        }
+        let field = |f: &[libc::c_char]| std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned();
+        format!("{} {} {}", field(&u.sysname), field(&u.release), field(&u.machine))
+    }
+}
+
+fn clients(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    let inner = &ctx.db.inner;
+    let all = inner.clients.all();
+    s.field("connected_clients", all.len());
+    s.field("cluster_connections", 0);
+    s.field("maxclients", inner.config.read().get_i64("maxclients"));
+    s.field("client_recent_max_input_buffer", all.iter().map(|c| c.qbuf.load(Relaxed)).max().unwrap_or(0));
+    s.field("client_recent_max_output_buffer", all.iter().map(|c| c.obuf.load(Relaxed)).max().unwrap_or(0));
+    s.field("blocked_clients", inner.blocking.blocked_clients());
+    s.field("tracking_clients", all.iter().filter(|c| c.tracking.load(Relaxed)).count());
+    s.field("clients_in_timeout_table", 0);
+}
+
+/// Redis's `bytesToHuman`.
+pub fn bytes_to_human(n: u64) -> String {
+    const UNITS: [(u64, char); 5] = [(1 << 10, 'K'), (1 << 20, 'M'), (1 << 30, 'G'), (1 << 40, 'T'), (1 << 50, 'P')];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    for (i, (div, unit)) in UNITS.iter().enumerate() {
+        if i + 1 == UNITS.len() || n < UNITS[i + 1].0 {
+            return format!("{:.2}{unit}", n as f64 / *div as f64);
+        }
+    }
+    format!("{n}B")
+}
+
+/// Values sampled per shard to estimate the heap they own.
+const MEMORY_SAMPLES: usize = 16;
+
+/// Estimated bytes held by the database: tables, entries, keys and values (see the module
+/// documentation), plus per-client state.
+pub fn used_memory(inner: &Inner, acc: &Access<'_>) -> u64 {
+    let mut rng = rand::thread_rng();
+    let mut total = std::mem::size_of::<Inner>() as u64;
+    for db in 0..inner.db_count() {
+        let acc = acc.with_db(db);
+        for i in 0..SHARDS {
+            total += acc.read_shard(i, |shard| {
+                let mut bytes = std::mem::size_of_val(shard) as u64;
+                bytes += (shard.dict.buckets() * std::mem::size_of::<usize>()) as u64;
+                bytes += (shard.expires.buckets() * std::mem::size_of::<usize>()) as u64;
+                bytes += (shard.dict.len() * std::mem::size_of::<Node<Value>>()) as u64;
+                bytes += (shard.expires.len() * std::mem::size_of::<Node<i64>>()) as u64;
+                let n = shard.dict.len();
+                let heap = |node: &Node<Value>| (node.key.heap_size() + node.value.heap_size()) as u64;
+                if n <= MEMORY_SAMPLES {
+                    bytes += shard.dict.iter().map(heap).sum::<u64>();
+                } else {
+                    let sampled: u64 = (0..MEMORY_SAMPLES).filter_map(|_| shard.dict.random(&mut rng)).map(heap).sum();
+                    bytes += sampled * n as u64 / MEMORY_SAMPLES as u64;
+                }
+                bytes
+            });
+        }
+    }
+    for c in inner.clients.all() {
+        total += (std::mem::size_of::<crate::client::ClientInfo>() + c.qbuf.load(Relaxed) + c.obuf.load(Relaxed)) as u64;
+    }
+    total
+}
+
+/// Resident set size of the process, in bytes (0 where `/proc` is unavailable).
+pub fn rss_bytes() -> u64 {
+    let Ok(statm) = std::fs::read_to_string("/proc/self/statm") else { return 0 };
+    let pages: u64 = statm.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    pages * page_size()
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 {
+        p as u64
+    } else {
+        4096
+    }
+}
+
+fn total_system_memory() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let pages = unsafe { libc::sysconf(libc::_SC_PHYS_PAGES) };
+    if pages > 0 {
+        pages as u64 * page_size()
+    } else {
+        0
+    }
+}
+
+fn memory(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    let inner = &ctx.db.inner;
+    let used = used_memory(inner, &ctx.access);
+    let peak = inner.stats.used_memory_peak.fetch_max(used, Relaxed).max(used);
+    let startup = std::mem::size_of::<Inner>() as u64;
+    let overhead = startup + inner.clients.len() as u64 * std::mem::size_of::<crate::client::ClientInfo>() as u64;
+    let dataset = used.saturating_sub(overhead);
+    let rss = rss_bytes();
+    let system = total_system_memory();
+    let (maxmemory, policy) = {
+        let c = inner.config.read();
+        (c.get("maxmemory").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0), c.get("maxmemory-policy").unwrap_or("").to_string())
+    };
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let net_of_startup = used.saturating_sub(startup);
+    s.field("used_memory", used);
+    s.field("used_memory_human", bytes_to_human(used));
+    s.field("used_memory_rss", rss);
+    s.field("used_memory_rss_human", bytes_to_human(rss));
+    s.field("used_memory_peak", peak);
+    s.field("used_memory_peak_human", bytes_to_human(peak));
+    s.field("used_memory_peak_perc", format!("{:.2}%", ratio(used, peak) * 100.0));
+    s.field("used_memory_overhead", overhead);
+    s.field("used_memory_startup", startup);
+    s.field("used_memory_dataset", dataset);
+    s.field("used_memory_dataset_perc", format!("{:.2}%", ratio(dataset, net_of_startup) * 100.0));
+    s.field("allocator_allocated", used);
+    s.field("allocator_active", used);
+    s.field("allocator_resident", rss);
+    s.field("total_system_memory", system);
+    s.field("total_system_memory_human", bytes_to_human(system));
+    s.field("used_memory_lua", 0);
+    s.field("used_memory_vm_eval", 0);
+    s.field("used_memory_lua_human", bytes_to_human(0));
+    s.field("used_memory_scripts_eval", 0);
+    s.field("number_of_cached_scripts", 0);
+    s.field("number_of_functions", 0);
+    s.field("number_of_libraries", 0);
+    s.field("used_memory_vm_functions", 0);
+    s.field("used_memory_vm_total", 0);
+    s.field("used_memory_vm_total_human", bytes_to_human(0));
+    s.field("used_memory_functions", 0);
+    s.field("used_memory_scripts", 0);
+    s.field("used_memory_scripts_human", bytes_to_human(0));
+    s.field("maxmemory", maxmemory);
+    s.field("maxmemory_human", bytes_to_human(maxmemory));
+    s.field("maxmemory_policy", policy);
+    s.field("allocator_frag_ratio", "1.00");
+    s.field("allocator_frag_bytes", 0);
+    s.field("allocator_rss_ratio", format!("{:.2}", ratio(rss, used)));
+    s.field("allocator_rss_bytes", rss as i64 - used as i64);
+    s.field("rss_overhead_ratio", "1.00");
+    s.field("rss_overhead_bytes", 0);
+    s.field("mem_fragmentation_ratio", format!("{:.2}", ratio(rss, used)));
+    s.field("mem_fragmentation_bytes", rss as i64 - used as i64);
+    s.field("mem_not_counted_for_evict", 0);
+    s.field("mem_replication_backlog", 0);
+    s.field("mem_total_replication_buffers", 0);
+    s.field("mem_clients_slaves", 0);
+    s.field("mem_clients_normal", inner.clients.all().iter().map(|c| c.obuf.load(Relaxed) as u64).sum::<u64>());
+    s.field("mem_cluster_links", 0);
+    s.field("mem_aof_buffer", 0);
+    s.field("mem_allocator", "libc");
+    s.field("active_defrag_running", 0);
+    s.field("lazyfree_pending_objects", 0);
+    s.field("lazyfreed_objects", 0);
+}
+
+fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    let inner = &ctx.db.inner;
+    let aof = inner.config.read().get_bool("appendonly");
+    for (name, value) in [
+        ("loading", "0"),
+        ("async_loading", "0"),
+        ("current_cow_peak", "0"),
+        ("current_cow_size", "0"),
+        ("current_cow_size_age", "0"),
+        ("current_fork_perc", "0.00"),
+        ("current_save_keys_processed", "0"),
+        ("current_save_keys_total", "0"),
+    ] {
+        s.field(name, value);
+    }
+    s.field("rdb_changes_since_last_save", inner.dirty.load(Relaxed));
+    s.field("rdb_bgsave_in_progress", 0);
+    s.field("rdb_last_save_time", inner.last_save.load(Relaxed));
+    for (name, value) in [
+        ("rdb_last_bgsave_status", "ok"),
+        ("rdb_last_bgsave_time_sec", "-1"),
+        ("rdb_current_bgsave_time_sec", "-1"),
+        ("rdb_saves", "0"),
+        ("rdb_last_cow_size", "0"),
+        ("rdb_last_load_keys_expired", "0"),
+        ("rdb_last_load_keys_loaded", "0"),
+    ] {
+        s.field(name, value);
+    }
+    s.field("aof_enabled", aof as u8);
+    for (name, value) in [
+        ("aof_rewrite_in_progress", "0"),
+        ("aof_rewrite_scheduled", "0"),
+        ("aof_last_rewrite_time_sec", "-1"),
+        ("aof_current_rewrite_time_sec", "-1"),
+        ("aof_last_bgrewrite_status", "ok"),
+        ("aof_rewrites", "0"),
+        ("aof_rewrites_consecutive_failures", "0"),
+        ("aof_last_write_status", "ok"),
+        ("aof_last_cow_size", "0"),
+        ("module_fork_in_progress", "0"),
+        ("module_fork_last_cow_size", "0"),
+    ] {
+        s.field(name, value);
+    }
+}
+
+/// The last sample behind INFO's `instantaneous_*` rates, and the rates it produced.
+///
+/// Redis samples every 100 ms in its cron; Ferrous samples when INFO runs: the rate is the
+/// average since the previous INFO (at least 100 ms earlier), which is what a monitor
+/// polling INFO sees.
+#[derive(Default)]
+pub struct RateSamples {
+    last: Option<(Instant, [u64; 3])>,
+    rates: [f64; 3],
+}
+
+/// `[ops/s, input KB/s, output KB/s]`.
+fn instantaneous(inner: &Inner) -> [f64; 3] {
+    let st = &inner.stats;
+    let now = Instant::now();
+    let current =
+        [st.commands_processed.load(Relaxed), st.net_input_bytes.load(Relaxed), st.net_output_bytes.load(Relaxed)];
+    let mut samples = st.instantaneous.lock();
+    match samples.last {
+        None => samples.last = Some((now, current)),
+        Some((at, prev)) => {
+            let secs = now.duration_since(at).as_secs_f64();
+            if secs >= 0.1 {
+                samples.rates = [
+                    current[0].saturating_sub(prev[0]) as f64 / secs,
+                    current[1].saturating_sub(prev[1]) as f64 / secs / 1024.0,
+                    current[2].saturating_sub(prev[2]) as f64 / secs / 1024.0,
+                ];
+                samples.last = Some((now, current));
+            }
+        }
+    }
+    samples.rates
+}
+
+/// Keys deleted by expiry since start (running total over every shard).
+pub fn expired_keys_total(acc: &Access<'_>) -> u64 {
+    let mut total = 0;
+    for db in 0..acc.inner.db_count() {
+        let a = acc.with_db(db);
+        for i in 0..SHARDS {
+            total += a.read_shard(i, |s| s.expired_keys);
+        }
+    }
+    total
+}
+
+fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    let inner = &ctx.db.inner;
+    let st = &inner.stats;
+    let [ops, kin, kout] = instantaneous(inner);
+    let expired = expired_keys_total(&ctx.access).saturating_sub(st.expired_keys_at_reset.load(Relaxed));
+    s.field("total_connections_received", st.connections_received.load(Relaxed));
+    s.field("total_commands_processed", st.commands_processed.load(Relaxed));
+    s.field("instantaneous_ops_per_sec", ops as u64);
+    s.field("total_net_input_bytes", st.net_input_bytes.load(Relaxed));
+    s.field("total_net_output_bytes", st.net_output_bytes.load(Relaxed));
+    s.field("total_net_repl_input_bytes", 0);
+    s.field("total_net_repl_output_bytes", 0);
+    s.field("instantaneous_input_kbps", format!("{kin:.2}"));
+    s.field("instantaneous_output_kbps", format!("{kout:.2}"));
+    s.field("instantaneous_input_repl_kbps", "0.00");
+    s.field("instantaneous_output_repl_kbps", "0.00");
+    s.field("rejected_connections", st.rejected_connections.load(Relaxed));
+    s.field("sync_full", 0);
+    s.field("sync_partial_ok", 0);
+    s.field("sync_partial_err", 0);
+    s.field("expired_keys", expired);
+    s.field("expired_stale_perc", "0.00");
+    s.field("expired_time_cap_reached_count", 0);
+    s.field("expire_cycle_cpu_milliseconds", 0);
+    s.field("evicted_keys", 0);
+    s.field("evicted_clients", 0);
+    s.field("total_eviction_exceeded_time", 0);
+    s.field("current_eviction_exceeded_time", 0);
+    s.field("keyspace_hits", st.keyspace_hits.load(Relaxed));
+    s.field("keyspace_misses", st.keyspace_misses.load(Relaxed));
+    s.field("pubsub_channels", inner.pubsub.channel_names(false, None).len());
+    s.field("pubsub_patterns", inner.pubsub.num_patterns());
+    s.field("pubsubshard_channels", inner.pubsub.channel_names(true, None).len());
+    for name in [
+        "latest_fork_usec",
+        "total_forks",
+        "migrate_cached_sockets",
+        "slave_expires_tracked_keys",
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+        "tracking_total_keys",
+        "tracking_total_items",
+        "tracking_total_prefixes",
+        "unexpected_error_replies",
+    ] {
+        s.field(name, 0);
+    }
+    s.field("total_error_replies", st.total_errors.load(Relaxed));
+    for name in [
+        "dump_payload_sanitizations",
+        "total_reads_processed",
+        "total_writes_processed",
+        "io_threaded_reads_processed",
+        "io_threaded_writes_processed",
+        "reply_buffer_shrinks",
+        "reply_buffer_expands",
+    ] {
+        s.field(name, 0);
+    }
+}
+
+fn replication(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    let inner = &ctx.db.inner;
+    s.field("role", "master");
+    s.field("connected_slaves", 0);
+    s.field("master_failover_state", "no-failover");
+    s.field("master_replid", inner.replid.read().as_str());
+    s.field("master_replid2", "0000000000000000000000000000000000000000");
+    s.field("master_repl_offset", 0);
+    s.field("second_repl_offset", -1);
+    s.field("repl_backlog_active", 0);
+    s.field("repl_backlog_size", inner.config.read().get_i64("repl-backlog-size"));
+    s.field("repl_backlog_first_byte_offset", 0);
+    s.field("repl_backlog_histlen", 0);
+}
+
+/// `getrusage` user and system times as Redis prints them (`%ld.%06ld`).
+fn rusage(who: libc::c_int) -> (String, String) {
+    // SAFETY: getrusage fills the zeroed struct it is given.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(who, &mut ru) != 0 {
+            return ("0.000000".into(), "0.000000".into());
+        }
+        ru
+    };
+    let t = |tv: libc::timeval| format!("{}.{:06}", tv.tv_sec, tv.tv_usec);
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn cpu(s: &mut Section<'_>) {
+    let (sys, user) = rusage(libc::RUSAGE_SELF);
+    let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
+    #[cfg(target_os = "linux")]
+    let (tsys, tuser) = rusage(libc::RUSAGE_THREAD);
+    #[cfg(not(target_os = "linux"))]
+    let (tsys, tuser) = (sys.clone(), user.clone());
+    s.field("used_cpu_sys", sys);
+    s.field("used_cpu_user", user);
+    s.field("used_cpu_sys_children", csys);
+    s.field("used_cpu_user_children", cuser);
+    s.field("used_cpu_sys_main_thread", tsys);
+    s.field("used_cpu_user_main_thread", tuser);
+}
+
+/// Every command and subcommand that was called, failed or was rejected, by name.
+fn commands_with_stats() -> Vec<&'static CommandSpec> {
+    fn walk(spec: &'static CommandSpec, out: &mut Vec<&'static CommandSpec>) {
+        let st = &spec.stats;
+        if st.calls.load(Relaxed) + st.failed.load(Relaxed) + st.rejected.load(Relaxed) > 0 {
+            out.push(spec);
+        }
+        for sub in spec.subcommands.values() {
+            walk(sub, out);
+        }
+    }
+    let mut out = Vec::new();
+    for spec in table().iter() {
+        walk(spec, &mut out);
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+fn commandstats(s: &mut Section<'_>) {
+    for spec in commands_with_stats() {
+        let st = &spec.stats;
+        let calls = st.calls.load(Relaxed);
+        let usec = st.usec.load(Relaxed);
+        let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
+        s.field(
+            &format!("cmdstat_{}", spec.name),
+            format!(
+                "calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
+                st.rejected.load(Relaxed),
+                st.failed.load(Relaxed)
+            ),
+        );
+    }
+}
+
+fn errorstats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    let mut errors: Vec<(String, u64)> = ctx.db.inner.stats.errors.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
+    errors.sort();
+    for (code, count) in errors {
+        s.field(&format!("errorstat_{code}"), format!("count={count}"));
+    }
+}
+
+/// Sampled average remaining TTL (ms) of the keys with a deadline in one database.
+fn avg_ttl(acc: &Access<'_>) -> i64 {
+    const PER_SHARD: usize = 16;
+    let (mut sum, mut n) = (0i64, 0i64);
+    for i in 0..SHARDS {
+        acc.read_shard(i, |shard| {
+            for node in shard.expires.iter().take(PER_SHARD) {
+                let ttl = node.value - acc.now;
+                if ttl > 0 {
+                    sum = sum.saturating_add(ttl);
+                    n += 1;
+                }
+            }
+        });
+    }
+    if n == 0 {
+        0
+    } else {
+        sum / n
+    }
+}
+
+fn keyspace(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    for db in 0..ctx.db.inner.db_count() {
+        let acc = ctx.access.with_db(db);
+        let (mut keys, mut expires) = (0, 0);
+        for i in 0..SHARDS {
+            let (k, e) = acc.read_shard(i, |shard| (shard.dict.len(), shard.expires.len()));
+            keys += k;
+            expires += e;
+        }
+        if keys > 0 {
+            s.field(&format!("db{db}"), format!("keys={keys},expires={expires},avg_ttl={}", avg_ttl(&acc)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn human_sizes() {
+        assert_eq!(bytes_to_human(0), "0B");
+        assert_eq!(bytes_to_human(1023), "1023B");
+        assert_eq!(bytes_to_human(1024), "1.00K");
+        assert_eq!(bytes_to_human(1317032), "1.26M");
+        assert_eq!(bytes_to_human(25276502016), "23.54G");
+    }
+}

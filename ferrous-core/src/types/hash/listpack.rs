@@ -1,0 +1,322 @@
+//! [`Listpack`]: a packed byte buffer of string/integer elements (Redis's `listpack`
+//! encoding for small hashes).
+//!
+//! Elements follow each other with a one-byte header and no per-element allocation:
+//!
+//! | header          | element                                                  |
+//! |-----------------|----------------------------------------------------------|
+//! | `0x00..=0x7f`   | string of that length (0-127 bytes) follows              |
+//! | `0x80..=0xbf`   | the integer `header - 0x80` (0-63), no payload           |
+//! | `0xc1..=0xc8`   | integer in `header - 0xc0` bytes, little-endian, signed  |
+//! | `0xd0`          | string whose length follows as a LEB128 varint           |
+//!
+//! Strings that are canonical decimal integers (Redis's `string2ll` rules) are stored as
+//! integers, like Redis's listpack does, so "12345" takes 3 bytes; the decimal form is
+//! rebuilt when read. Unlike Redis's listpack there is no back-length per element (hashes are
+//! only walked forwards), which saves a byte per element.
+//!
+//! Growth is by a small step (1/16 of the size) rather than doubling: Redis reallocates a
+//! listpack to its exact size on each insertion, and a doubling `Vec` would waste up to half
+//! of the memory of every small hash.
+use crate::value::StrRef;
+
+const LONG_STR: u8 = 0xd0;
+
+/// One element read from a listpack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elem<'a> {
+    /// A string that is not a canonical integer.
+    Str(&'a [u8]),
+    /// An integer (the string is its decimal form).
+    Int(i64),
+}
+
+impl<'a> Elem<'a> {
+    /// The element's bytes (integers formatted without allocating).
+    #[inline]
+    pub fn bytes(self) -> StrRef<'a> {
+        match self {
+            Elem::Str(s) => StrRef::Bytes(s),
+            Elem::Int(i) => int_ref(i),
+        }
+    }
+    /// Length of the element's string form.
+    pub fn len(self) -> usize {
+        match self {
+            Elem::Str(s) => s.len(),
+            Elem::Int(i) => int_ref(i).len(),
+        }
+    }
+    /// True for the empty string.
+    pub fn is_empty(self) -> bool {
+        matches!(self, Elem::Str(s) if s.is_empty())
+    }
+    /// True if this element is the string `probe` (whose integer form, if canonical, is
+    /// `probe_int`).
+    #[inline]
+    pub fn matches(self, probe: &[u8], probe_int: Option<i64>) -> bool {
+        match self {
+            Elem::Str(s) => probe_int.is_none() && s == probe,
+            Elem::Int(i) => probe_int == Some(i),
+        }
+    }
+}
+
+/// Formats an integer into an inline buffer.
+#[inline]
+pub fn int_ref(i: i64) -> StrRef<'static> {
+    let mut buf = [0u8; 20];
+    let mut n = i.unsigned_abs();
+    let mut pos = 20;
+    loop {
+        pos -= 1;
+        buf[pos] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        pos -= 1;
+        buf[pos] = b'-';
+    }
+    let len = 20 - pos;
+    buf.copy_within(pos.., 0);
+    StrRef::Int(buf, len as u8)
+}
+
+/// The canonical integer a string encodes, if any.
+#[inline]
+pub fn as_int(b: &[u8]) -> Option<i64> {
+    if b.is_empty() || b.len() > 20 {
+        return None;
+    }
+    ferrous_resp::parse_i64(b)
+}
+
+/// Header bytes (at most 10) and payload of one encoded element.
+struct Encoded<'a> {
+    head: [u8; 11],
+    head_len: usize,
+    body: &'a [u8],
+}
+
+impl Encoded<'_> {
+    fn len(&self) -> usize {
+        self.head_len + self.body.len()
+    }
+}
+
+fn encode(b: &[u8]) -> Encoded<'_> {
+    let mut head = [0u8; 11];
+    if let Some(i) = as_int(b) {
+        if (0..64).contains(&i) {
+            head[0] = 0x80 + i as u8;
+            return Encoded { head, head_len: 1, body: &[] };
+        }
+        let bytes = i.to_le_bytes();
+        // Smallest n such that the value survives truncation to n bytes + sign extension.
+        let n = (1..=8).find(|&n| n == 8 || (i << (64 - 8 * n)) >> (64 - 8 * n) == i).unwrap_or(8);
+        head[0] = 0xc0 + n as u8;
+        head[1..=n].copy_from_slice(&bytes[..n]);
+        return Encoded { head, head_len: n + 1, body: &[] };
+    }
+    if b.len() < 0x80 {
+        head[0] = b.len() as u8;
+        return Encoded { head, head_len: 1, body: b };
+    }
+    head[0] = LONG_STR;
+    let (mut n, mut i) = (b.len(), 1);
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        head[i] = if n == 0 { byte } else { byte | 0x80 };
+        i += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    Encoded { head, head_len: i, body: b }
+}
+
+/// A packed sequence of elements.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Listpack {
+    buf: Vec<u8>,
+}
+
+impl Listpack {
+    /// Bytes used by the encoded elements.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+    /// Bytes allocated.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Decodes the element at `pos`; returns it and the position of the next one.
+    #[inline]
+    pub fn at(&self, pos: usize) -> (Elem<'_>, usize) {
+        let b = &self.buf;
+        let h = b[pos];
+        match h {
+            0x00..=0x7f => {
+                let end = pos + 1 + h as usize;
+                (Elem::Str(&b[pos + 1..end]), end)
+            }
+            0x80..=0xbf => (Elem::Int((h - 0x80) as i64), pos + 1),
+            0xc1..=0xc8 => {
+                let n = (h - 0xc0) as usize;
+                let mut bytes = [0u8; 8];
+                bytes[..n].copy_from_slice(&b[pos + 1..pos + 1 + n]);
+                let shift = 64 - 8 * n as u32;
+                (Elem::Int((i64::from_le_bytes(bytes) << shift) >> shift), pos + 1 + n)
+            }
+            _ => {
+                let (mut len, mut shift, mut i) = (0usize, 0, pos + 1);
+                loop {
+                    let c = b[i];
+                    len |= ((c & 0x7f) as usize) << shift;
+                    i += 1;
+                    if c & 0x80 == 0 {
+                        break;
+                    }
+                    shift += 7;
+                }
+                (Elem::Str(&b[i..i + len]), i + len)
+            }
+        }
+    }
+
+    /// Position after the element at `pos`.
+    #[inline]
+    pub fn skip(&self, pos: usize) -> usize {
+        self.at(pos).1
+    }
+
+    /// Iterates over the elements with their positions.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { lp: self, pos: 0 }
+    }
+
+    fn reserve(&mut self, extra: usize) {
+        if self.buf.capacity() - self.buf.len() < extra {
+            self.buf.reserve_exact(extra + self.buf.len() / 16);
+        }
+    }
+
+    /// Appends an element.
+    pub fn push(&mut self, b: &[u8]) {
+        let e = encode(b);
+        self.reserve(e.len());
+        self.buf.extend_from_slice(&e.head[..e.head_len]);
+        self.buf.extend_from_slice(e.body);
+    }
+
+    /// Replaces the element at `pos` (ending at `end`) with `b`.
+    pub fn replace(&mut self, pos: usize, end: usize, b: &[u8]) {
+        let e = encode(b);
+        let new_len = e.len();
+        let old_len = end - pos;
+        if new_len > old_len {
+            self.reserve(new_len - old_len);
+        }
+        self.buf.splice(pos..end, e.head[..e.head_len].iter().chain(e.body.iter()).copied());
+        if new_len < old_len {
+            self.maybe_shrink();
+        }
+    }
+
+    /// Removes the bytes of the elements in `start..end`.
+    pub fn remove_range(&mut self, start: usize, end: usize) {
+        self.buf.drain(start..end);
+        self.maybe_shrink();
+    }
+
+    fn maybe_shrink(&mut self) {
+        let len = self.buf.len();
+        if self.buf.capacity() > len + len / 4 + 64 {
+            self.buf.shrink_to(len + len / 16);
+        }
+    }
+}
+
+impl std::fmt::Debug for Listpack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter().map(|(_, e)| String::from_utf8_lossy(&e.bytes()).into_owned())).finish()
+    }
+}
+
+/// Iterator over a listpack's (position, element) pairs.
+pub struct Iter<'a> {
+    lp: &'a Listpack,
+    pos: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (usize, Elem<'a>);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.lp.buf.len() {
+            return None;
+        }
+        let at = self.pos;
+        let (e, next) = self.lp.at(at);
+        self.pos = next;
+        Some((at, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip() {
+        let samples: Vec<Vec<u8>> = [
+            "", "a", "0", "63", "64", "-1", "127", "128", "-129", "32767", "-32768", "8388607", "2147483648",
+            "9223372036854775807", "-9223372036854775808", "9223372036854775808", "01", "-0", "+1", " 1",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .chain([vec![b'x'; 127], vec![b'y'; 128], vec![b'z'; 20000]])
+        .collect();
+        let mut lp = Listpack::default();
+        for s in &samples {
+            lp.push(s);
+        }
+        let back: Vec<Vec<u8>> = lp.iter().map(|(_, e)| e.bytes().to_vec()).collect();
+        assert_eq!(back, samples);
+        for (_, e) in lp.iter() {
+            let b = e.bytes().to_vec();
+            assert!(e.matches(&b, as_int(&b)));
+            assert_eq!(e.len(), b.len());
+        }
+        // Small integers take one byte, bigger ones their minimal width.
+        let mut small = Listpack::default();
+        small.push(b"12");
+        small.push(b"1000");
+        small.push(b"-100000");
+        assert_eq!(small.bytes(), 1 + 3 + 4);
+    }
+
+    #[test]
+    fn replace_and_remove() {
+        let mut lp = Listpack::default();
+        for s in ["a", "b", "c"] {
+            lp.push(s.as_bytes());
+        }
+        let (_, end) = lp.at(0);
+        let (_, end_b) = lp.at(end);
+        lp.replace(end, end_b, b"a much longer string than before");
+        lp.replace(0, end, b"12345");
+        let got: Vec<Vec<u8>> = lp.iter().map(|(_, e)| e.bytes().to_vec()).collect();
+        assert_eq!(got, vec![b"12345".to_vec(), b"a much longer string than before".to_vec(), b"c".to_vec()]);
+        let start = lp.skip(0);
+        let end = lp.skip(start);
+        lp.remove_range(start, end);
+        let got: Vec<Vec<u8>> = lp.iter().map(|(_, e)| e.bytes().to_vec()).collect();
+        assert_eq!(got, vec![b"12345".to_vec(), b"c".to_vec()]);
+    }
+}
