@@ -90,6 +90,18 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// WATCH invalidation (Redis's `signalModifiedKey`): if the operation moved the `dirty`
+    /// counter, flag every client watching one of `keys`. Called by `write`/`write_many`,
+    /// so commands and the typed API invalidate alike.
+    #[inline]
+    fn touch_if_modified(&self, dirty_before: u64, keys: &[&[u8]]) {
+        if self.inner.watches.active() && self.inner.dirty.load(std::sync::atomic::Ordering::Relaxed) != dirty_before {
+            for k in keys {
+                self.inner.watches.touch(self.db, k);
+            }
+        }
+    }
+
     /// Publishes a keyspace notification (`class` from [`crate::notify`], `event` Redis's
     /// event name such as `"set"` or `"lpush"`) if that class is enabled.
     #[inline]
@@ -146,15 +158,19 @@ impl<'a> Access<'a> {
     #[inline]
     pub fn write<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, KeyHash) -> R) -> R {
         let h = self.hash(key);
-        if self.held {
+        let dirty = self.inner.dirty.load(std::sync::atomic::Ordering::Relaxed);
+        let r = if self.held {
             let shard = self.held_shard(h.shard());
             let r = f(shard, h);
             self.drain_expired(shard);
-            return r;
-        }
-        let mut shard = self.keyspace().shard(h).write();
-        let r = f(&mut shard, h);
-        self.drain_expired(&mut shard);
+            r
+        } else {
+            let mut shard = self.keyspace().shard(h).write();
+            let r = f(&mut shard, h);
+            self.drain_expired(&mut shard);
+            r
+        };
+        self.touch_if_modified(dirty, &[key]);
         r
     }
 
@@ -169,11 +185,14 @@ impl<'a> Access<'a> {
             .iter()
             .map(|&i| (i, if self.held { ShardRef::Held(self.held_shard(i)) } else { ShardRef::Guard(ks.shard_at(i).write()) }))
             .collect();
+        let dirty = self.inner.dirty.load(std::sync::atomic::Ordering::Relaxed);
         let mut m = MultiShard { guards, now: self.now };
         let r = f(&mut m);
         for (_, shard) in m.guards.iter_mut() {
             self.drain_expired(shard);
         }
+        drop(m);
+        self.touch_if_modified(dirty, keys);
         r
     }
 

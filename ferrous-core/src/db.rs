@@ -219,6 +219,8 @@ pub struct Database {
     owner: Arc<Owner>,
     pub(crate) inner: Arc<Inner>,
     pub(crate) index: usize,
+    /// Set on the handle given to a [`Database::transaction`] closure.
+    pub(crate) held: Option<Arc<crate::types::transactions::HeldToken>>,
 }
 
 /// How to build a [`Database`].
@@ -288,7 +290,7 @@ impl Builder {
             .spawn(move || background_loop(&bg_inner))
             .ok();
         let owner = Arc::new(Owner { inner: inner.clone(), background: Mutex::new(background) });
-        Database { owner, inner, index: 0 }
+        Database { owner, inner, index: 0, held: None }
     }
 }
 
@@ -363,7 +365,7 @@ impl Database {
         if index >= self.inner.dbs.len() {
             return Err(Error::DbIndexOutOfRange);
         }
-        Ok(Database { owner: self.owner.clone(), inner: self.inner.clone(), index })
+        Ok(Database { owner: self.owner.clone(), inner: self.inner.clone(), index, held: self.held.clone() })
     }
 
     /// The logical database this handle addresses.
@@ -378,7 +380,11 @@ impl Database {
 
     /// An [`Access`] to this handle's database at the current time.
     pub fn access(&self) -> Access<'_> {
-        Access::new(&self.inner, self.index, self.inner.clock.now_ms())
+        let acc = Access::new(&self.inner, self.index, self.inner.clock.now_ms());
+        match &self.held {
+            Some(t) if t.is_mine() => acc.held(),
+            _ => acc,
+        }
     }
 
     /// Installs the server's hooks.

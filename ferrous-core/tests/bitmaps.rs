@@ -102,6 +102,33 @@ fn check(script: &str) {
     check_on(&Database::builder().build(), script);
 }
 
+/// Runs `COMMAND args => reply | events` lines on a database publishing every keyspace
+/// event class plus `n`, and compares the `__keyevent@0__` events each command published
+/// (`event key`, comma-separated) with what Redis 7.0 published for the same line.
+fn check_events(script: &str) {
+    let mut config = Config::default();
+    config.set("notify-keyspace-events", &["KEAn"], true).unwrap();
+    let db = Database::builder().config(config).active_expire(false).build();
+    db.inner().apply_config_mirrors();
+    let mut sub = db.psubscribe(&["__keyevent@0__:*"]);
+    let mut failures = Vec::new();
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (cmd, rest) = line.split_once(" => ").unwrap_or_else(|| panic!("no ` => ` in {line:?}"));
+        let (reply, events) = rest.split_once(" |").unwrap_or_else(|| panic!("no ` |` in {line:?}"));
+        let got_reply = render(&db.execute(tokenize(cmd)));
+        let mut got = Vec::new();
+        while let Some(m) = sub.try_recv() {
+            let event = String::from_utf8_lossy(&m.channel["__keyevent@0__:".len()..]).into_owned();
+            got.push(format!("{event} {}", String::from_utf8_lossy(&m.payload)));
+        }
+        let got = got.join(", ");
+        if got_reply != reply.trim() || got != events.trim() {
+            failures.push(format!("{cmd}\n    expected: {} | {}\n    got:      {got_reply} | {got}", reply.trim(), events.trim()));
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
 #[test]
 fn setbit_getbit() {
     check(
@@ -634,4 +661,29 @@ fn typed_bitfield() {
     db.set("s", "x").unwrap();
     assert_eq!(db.bitfield("s", &[BitfieldOp::Get(u4, 1_000_000)]).unwrap(), vec![Some(0)]);
     assert_eq!(db.strlen("s").unwrap(), 1);
+}
+
+#[test]
+fn keyspace_events() {
+    check_events(
+        r#"
+        SET b x                                => +OK | new b, set b
+        SETBIT b 0 1                           => :0 | setbit b
+        SETBIT b 0 1                           => :1 |
+        SETBIT b 0 0                           => :1 | setbit b
+        SETBIT sbnew 0 0                       => :0 | new sbnew, setbit sbnew
+        BITFIELD bf SET u8 0 1 INCRBY u8 0 1   => [:0, :2] | new bf, setbit bf
+        BITFIELD bf GET u8 0                   => [:2] |
+        BITFIELD bf2 OVERFLOW FAIL SET u2 0 9  => [(nil)] | new bf2
+        BITFIELD bf2 OVERFLOW FAIL SET u2 0 9  => [(nil)] |
+        BITFIELD bf2 OVERFLOW FAIL SET u2 0 1  => [:0] | setbit bf2
+        BITOP and d b                          => :1 | new d, set d
+        BITOP and d b                          => :1 | set d
+        BITOP and d nokey                      => :0 | del d
+        BITOP and d nokey                      => :0 |
+        GETBIT b 0                             => :0 |
+        BITCOUNT b                             => :4 |
+        BITPOS b 1                             => :1 |
+    "#,
+    );
 }

@@ -106,6 +106,33 @@ fn check(script: &str) {
     check_on(&Database::builder().build(), script);
 }
 
+/// Runs `COMMAND args => reply | events` lines on a database publishing every keyspace
+/// event class plus `n`, and compares the `__keyevent@0__` events each command published
+/// (`event key`, comma-separated) with what Redis 7.0 published for the same line.
+fn check_events(script: &str) {
+    let mut config = Config::default();
+    config.set("notify-keyspace-events", &["KEAn"], true).unwrap();
+    let db = Database::builder().config(config).active_expire(false).build();
+    db.inner().apply_config_mirrors();
+    let mut sub = db.psubscribe(&["__keyevent@0__:*"]);
+    let mut failures = Vec::new();
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (cmd, rest) = line.split_once(" => ").unwrap_or_else(|| panic!("no ` => ` in {line:?}"));
+        let (reply, events) = rest.split_once(" |").unwrap_or_else(|| panic!("no ` |` in {line:?}"));
+        let got_reply = render(&db.execute(tokenize(cmd)));
+        let mut got = Vec::new();
+        while let Some(m) = sub.try_recv() {
+            let event = String::from_utf8_lossy(&m.channel["__keyevent@0__:".len()..]).into_owned();
+            got.push(format!("{event} {}", String::from_utf8_lossy(&m.payload)));
+        }
+        let got = got.join(", ");
+        if got_reply != reply.trim() || got != events.trim() {
+            failures.push(format!("{cmd}\n    expected: {} | {}\n    got:      {got_reply} | {got}", reply.trim(), events.trim()));
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
 /// Stores a list under `key`: with LPUSH when this build has it, else directly in the
 /// keyspace (only the value's type matters to the string commands).
 fn make_non_string(db: &Database, key: &str) {
@@ -987,4 +1014,53 @@ fn incrbyfloat_huge_result() {
     assert_eq!(digits.len(), 4933);
     assert!(digits.starts_with(b"11800000000000000000006528129180936992026904371401604717"));
     assert!(digits.ends_with(b"85152"));
+}
+
+#[test]
+fn keyspace_events() {
+    check_events(
+        r#"
+        SET k v                  => +OK | new k, set k
+        SET k v2                 => +OK | set k
+        SET k v EX 100           => +OK | set k, expire k
+        SET k v NX               => (nil) |
+        SET k v XX GET           => "v" | set k
+        SET k v KEEPTTL          => +OK | set k
+        SETNX a 1                => :1 | new a, set a
+        SETNX a 1                => :0 |
+        SETEX a 10 v             => +OK | set a, expire a
+        PSETEX p 10000 v         => +OK | new p, set p, expire p
+        GETEX a                  => "v" |
+        GETEX a PERSIST          => "v" | persist a
+        GETEX a PERSIST          => "v" |
+        GETEX a EX 100           => "v" | expire a
+        GETEX a EXAT 1           => "v" | del a
+        GETDEL nokey             => (nil) |
+        SET a 1                  => +OK | new a, set a
+        GETDEL a                 => "1" | del a
+        GETSET a 1               => (nil) | new a, set a
+        GETSET a 2               => "1" | set a
+        MSET a 1 b 2             => +OK | set a, new b, set b
+        MSET m m m m             => +OK | new m, set m, set m
+        MSETNX a 1 c 2           => :0 |
+        MSETNX c 1 d 2           => :1 | new c, set c, new d, set d
+        APPEND a x               => :2 | append a
+        APPEND new x             => :1 | new new, append new
+        APPEND a ""              => :2 | append a
+        SETRANGE a 0 y           => :2 | setrange a
+        SETRANGE a 0 ""          => :2 |
+        SETRANGE n2 2 y          => :3 | new n2, setrange n2
+        INCR i                   => :1 | new i, incrby i
+        DECR i                   => :0 | incrby i
+        INCRBY i 5               => :5 | incrby i
+        DECRBY i 5               => :0 | incrby i
+        INCRBYFLOAT f 1.5        => "1.5" | new f, incrbyfloat f
+        INCRBYFLOAT f 1.5        => "3" | incrbyfloat f
+        INCRBYFLOAT f abc        => -ERR value is not a valid float |
+        GETRANGE f 0 1           => "3" |
+        STRLEN f                 => :1 |
+        MGET a b                 => ["yx", "2"] |
+        LCS a b                  => "" |
+    "#,
+    );
 }

@@ -244,3 +244,88 @@ fn select_inside_multi_applies_to_later_commands() {
     assert_eq!(db.get("k").unwrap(), None);
     assert_eq!(db.select(1).unwrap().get("k").unwrap(), Some(b"in1".to_vec()));
 }
+
+#[test]
+fn in_process_transaction_is_atomic_and_escaping_handles_are_safe() {
+    let db = Database::new();
+    db.set("a", "0").unwrap();
+    db.set("b", "0").unwrap();
+    let writers: Vec<_> = (0..2)
+        .map(|_| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for _ in 0..300 {
+                    db.transaction(|tx| {
+                        tx.incr_by("a", 1)?;
+                        tx.incr_by("b", -1)
+                    })
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for _ in 0..300 {
+        let (a, b) = db
+            .transaction(|tx| {
+                let n = |k: &str| -> i64 {
+                    String::from_utf8(tx.get(k).unwrap().unwrap()).unwrap().parse().unwrap()
+                };
+                Ok((n("a"), n("b")))
+            })
+            .unwrap();
+        assert_eq!(a + b, 0);
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    // A handle that escapes the closure falls back to normal locking.
+    let escaped = db.transaction(|tx| Ok(tx.clone())).unwrap();
+    escaped.set("after", "1").unwrap();
+    assert_eq!(db.get("after").unwrap(), Some(b"1".to_vec()));
+}
+
+#[test]
+fn optimistic_retries_until_unchanged() {
+    let db = Database::new();
+    db.set("n", "0").unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut done = 0;
+                while done < 100 {
+                    let r = db
+                        .optimistic(
+                            &["n"],
+                            1,
+                            |db| {
+                                let v: i64 = String::from_utf8(db.get("n")?.unwrap()).unwrap().parse().unwrap();
+                                Ok(v + 1)
+                            },
+                            |tx, next| tx.set("n", next.to_string()),
+                        )
+                        .unwrap();
+                    if r.is_some() {
+                        done += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Lost updates would leave fewer than 400.
+    assert_eq!(db.get("n").unwrap(), Some(b"400".to_vec()));
+}
+
+#[test]
+fn typed_api_writes_invalidate_watch() {
+    let db = Database::new();
+    let mut a = Session::new(&db);
+    a.cmd(&["WATCH", "k"]);
+    db.set("k", "from the typed API").unwrap();
+    a.cmd(&["MULTI"]);
+    a.cmd(&["PING"]);
+    assert_eq!(a.cmd(&["EXEC"]), V::NullArray);
+}

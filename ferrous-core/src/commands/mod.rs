@@ -523,8 +523,8 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     spec.stats.calls.fetch_add(1, Relaxed);
     spec.stats.usec.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
     let modified = spec.has(flags::WRITE) && db.inner.dirty.load(Relaxed) != dirty_before;
-    if modified && db.inner.watches.active() {
-        touch_watched(db, client.db, spec, &args);
+    if modified && spec.name == "swapdb" && db.inner.watches.active() {
+        touch_swapped(db, &args);
     }
     if db.inner.tracking.active() {
         track(db, client, spec, &args, modified);
@@ -568,20 +568,12 @@ fn track(db: &Database, client: &mut ClientState, spec: &CommandSpec, args: &Arg
     }
 }
 
-/// Flags WATCHers of the keys a write command named (Redis's `signalModifiedKey`).
-fn touch_watched(db: &Database, dbi: usize, spec: &CommandSpec, args: &Args<'_>) {
-    let w = &db.inner.watches;
-    if spec.name == "swapdb" {
-        for i in 1..=2 {
-            if let Some(n) = args.get(i).and_then(ferrous_resp::parse_i64) {
-                w.touch_db(n as usize);
-            }
-        }
-        return;
-    }
-    for pos in spec.key_positions(args.len()) {
-        if let Some(k) = args.get(pos) {
-            w.touch(dbi, k);
+/// SWAPDB changes every key of both databases: flag their watchers. (Other writes flag
+/// watchers in `Access::write`.)
+fn touch_swapped(db: &Database, args: &Args<'_>) {
+    for i in 1..=2 {
+        if let Some(n) = args.get(i).and_then(ferrous_resp::parse_i64) {
+            db.inner.watches.touch_db(n as usize);
         }
     }
 }

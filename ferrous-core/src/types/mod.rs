@@ -11,6 +11,7 @@ pub mod list;
 pub mod set;
 pub mod zset;
 pub mod strings;
+pub mod transactions;
 
 pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
 pub use strings::{SetCondition, SetExpiry, SetOptions};
