@@ -95,7 +95,7 @@ impl<'a> Access<'a> {
     /// so commands and the typed API invalidate alike.
     #[inline]
     fn touch_if_modified(&self, dirty_before: u64, keys: &[&[u8]]) {
-        if self.inner.watches.active() && self.inner.dirty.load(std::sync::atomic::Ordering::Relaxed) != dirty_before {
+        if self.inner.watches.active() && self.inner.dirty.local() != dirty_before {
             for k in keys {
                 self.inner.watches.touch(self.db, k);
             }
@@ -158,7 +158,7 @@ impl<'a> Access<'a> {
     #[inline]
     pub fn write<R>(&self, key: &[u8], f: impl FnOnce(&mut Shard, KeyHash) -> R) -> R {
         let h = self.hash(key);
-        let dirty = self.inner.dirty.load(std::sync::atomic::Ordering::Relaxed);
+        let dirty = self.inner.dirty.local();
         let r = if self.held {
             let shard = self.held_shard(h.shard());
             let r = f(shard, h);
@@ -185,7 +185,7 @@ impl<'a> Access<'a> {
             .iter()
             .map(|&i| (i, if self.held { ShardRef::Held(self.held_shard(i)) } else { ShardRef::Guard(ks.shard_at(i).write()) }))
             .collect();
-        let dirty = self.inner.dirty.load(std::sync::atomic::Ordering::Relaxed);
+        let dirty = self.inner.dirty.local();
         let mut m = MultiShard { guards, now: self.now };
         let r = f(&mut m);
         for (_, shard) in m.guards.iter_mut() {

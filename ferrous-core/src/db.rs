@@ -23,15 +23,15 @@ pub struct Stats {
     /// Connections refused (maxclients).
     pub rejected_connections: AtomicU64,
     /// Commands processed.
-    pub commands_processed: AtomicU64,
+    pub commands_processed: crate::util::StripedCounter,
     /// Bytes read from clients.
-    pub net_input_bytes: AtomicU64,
+    pub net_input_bytes: crate::util::StripedCounter,
     /// Bytes written to clients.
-    pub net_output_bytes: AtomicU64,
+    pub net_output_bytes: crate::util::StripedCounter,
     /// Lookups that found a key.
-    pub keyspace_hits: AtomicU64,
+    pub keyspace_hits: crate::util::StripedCounter,
     /// Lookups that found nothing.
-    pub keyspace_misses: AtomicU64,
+    pub keyspace_misses: crate::util::StripedCounter,
     /// Error replies, by error code (`ERR`, `WRONGTYPE`...).
     pub errors: Mutex<HashMap<String, u64>>,
     /// Total error replies.
@@ -56,15 +56,15 @@ impl Stats {
     /// Zeroes the counters CONFIG RESETSTAT resets (`expired_total` is the current running
     /// total of expired keys, remembered as the new zero).
     pub fn reset(&self, expired_total: u64) {
+        for c in [&self.connections_received, &self.rejected_connections, &self.total_errors] {
+            c.store(0, Relaxed);
+        }
         for c in [
-            &self.connections_received,
-            &self.rejected_connections,
             &self.commands_processed,
             &self.net_input_bytes,
             &self.net_output_bytes,
             &self.keyspace_hits,
             &self.keyspace_misses,
-            &self.total_errors,
         ] {
             c.store(0, Relaxed);
         }
@@ -139,7 +139,7 @@ pub struct Inner {
     /// Start time (Unix ms).
     pub started_ms: i64,
     /// Writes since the last save.
-    pub dirty: AtomicU64,
+    pub dirty: crate::util::StripedCounter,
     /// Unix time (s) of the last successful save.
     pub last_save: AtomicI64,
     pub(crate) active_expire: AtomicBool,
@@ -275,7 +275,7 @@ impl Builder {
             script_running: AtomicBool::new(false),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
-            dirty: AtomicU64::new(0),
+            dirty: Default::default(),
             last_save: AtomicI64::new(now / 1000),
             active_expire: AtomicBool::new(self.active_expire),
             hooks: RwLock::new(None),

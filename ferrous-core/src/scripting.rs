@@ -63,9 +63,9 @@ pub struct ScriptRunner<'a> {
 impl ScriptRunner<'_> {
     /// Runs one command, appending its reply (in `self.client`'s protocol) to `out`.
     pub fn call(&mut self, args: Args<'_>, out: &mut Vec<u8>) {
-        let before = self.db.inner.dirty.load(Relaxed);
+        let before = self.db.inner.dirty.local();
         commands::dispatch_held(self.db, &mut self.client, args, out);
-        if self.db.inner.dirty.load(Relaxed) != before {
+        if self.db.inner.dirty.local() != before {
             self.wrote = true;
         }
     }

@@ -84,3 +84,101 @@ mod tests {
         assert_eq!(parse_float(b"abc"), None);
     }
 }
+
+/// A counter split into cache-line-sized stripes, one per thread (modulo the stripe
+/// count), so that event-loop threads bumping the same statistic (`dirty`, per-command
+/// calls) never contend on one cache line. Reads sum the stripes.
+///
+/// The method names mirror `AtomicU64` (`fetch_add`, `load`, `store`) so it drops in for
+/// one; the `Ordering` arguments are accepted and ignored (every operation is relaxed).
+pub struct StripedCounter {
+    stripes: [CachePadded; STRIPES],
+}
+
+const STRIPES: usize = 16;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct CachePadded(std::sync::atomic::AtomicU64);
+
+thread_local! {
+    static STRIPE: usize = {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
+    };
+}
+
+impl Default for StripedCounter {
+    fn default() -> Self {
+        StripedCounter { stripes: Default::default() }
+    }
+}
+
+impl std::fmt::Debug for StripedCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl StripedCounter {
+    /// A counter starting at `v`.
+    pub fn new(v: u64) -> Self {
+        let c = Self::default();
+        c.stripes[0].0.store(v, std::sync::atomic::Ordering::Relaxed);
+        c
+    }
+    /// Adds `n` (on the calling thread's stripe); returns that stripe's previous value.
+    #[inline]
+    pub fn fetch_add(&self, n: u64, _order: std::sync::atomic::Ordering) -> u64 {
+        let i = STRIPE.with(|s| *s);
+        self.stripes[i].0.fetch_add(n, std::sync::atomic::Ordering::Relaxed)
+    }
+    /// The total.
+    pub fn load(&self, _order: std::sync::atomic::Ordering) -> u64 {
+        self.stripes.iter().fold(0u64, |a, s| a.wrapping_add(s.0.load(std::sync::atomic::Ordering::Relaxed)))
+    }
+    /// Sets the total (e.g. to 0 on CONFIG RESETSTAT or after a save).
+    pub fn store(&self, v: u64, _order: std::sync::atomic::Ordering) {
+        for (i, s) in self.stripes.iter().enumerate() {
+            s.0.store(if i == 0 { v } else { 0 }, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    /// The calling thread's stripe: changes whenever this thread adds, so comparing it
+    /// before and after an operation tells whether the operation added (other threads
+    /// rarely share the stripe; if they do, the answer errs on "yes").
+    #[inline]
+    pub fn local(&self) -> u64 {
+        let i = STRIPE.with(|s| *s);
+        self.stripes[i].0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod striped_tests {
+    use super::StripedCounter;
+    use std::sync::atomic::Ordering::Relaxed;
+    #[test]
+    fn sums_across_threads() {
+        let c = std::sync::Arc::new(StripedCounter::new(5));
+        let hs: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        c.fetch_add(1, Relaxed);
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(c.load(Relaxed), 4005);
+        let before = c.local();
+        c.fetch_add(2, Relaxed);
+        assert_eq!(c.local(), before + 2);
+        c.store(0, Relaxed);
+        assert_eq!(c.load(Relaxed), 0);
+    }
+}

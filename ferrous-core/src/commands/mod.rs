@@ -12,9 +12,10 @@ use crate::access::Access;
 use crate::client::ClientState;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::util::StripedCounter;
 use ferrous_resp::{Args, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::OnceLock;
 
 pub mod reply;
@@ -126,13 +127,13 @@ pub mod flags {
 #[derive(Default, Debug)]
 pub struct CommandStats {
     /// Successful or failed executions.
-    pub calls: AtomicU64,
+    pub calls: StripedCounter,
     /// Microseconds spent.
-    pub usec: AtomicU64,
+    pub usec: StripedCounter,
     /// Rejected before execution (arity, auth...).
-    pub rejected: AtomicU64,
+    pub rejected: StripedCounter,
     /// Executed but replied with an error.
-    pub failed: AtomicU64,
+    pub failed: StripedCounter,
 }
 
 /// One command (or subcommand, named `container|sub`).
@@ -510,7 +511,7 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     if held {
         access = access.held();
     }
-    let dirty_before = db.inner.dirty.load(Relaxed);
+    let dirty_before = db.inner.dirty.local();
     let mut ctx = Ctx { db, access, client, args, out: Reply::new(out, resp3), spec };
     let mark = ctx.out.len();
     let result = handler(&mut ctx);
@@ -522,7 +523,7 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     }
     spec.stats.calls.fetch_add(1, Relaxed);
     spec.stats.usec.fetch_add(started.elapsed().as_micros() as u64, Relaxed);
-    let modified = spec.has(flags::WRITE) && db.inner.dirty.load(Relaxed) != dirty_before;
+    let modified = spec.has(flags::WRITE) && db.inner.dirty.local() != dirty_before;
     if modified && spec.name == "swapdb" && db.inner.watches.active() {
         touch_swapped(db, &args);
     }
