@@ -461,8 +461,9 @@ impl Config {
     /// returns the canonical name. `startup` allows immutable and protected directives and
     /// checks the argument count as redis.conf does.
     pub fn set(&mut self, name: &str, args: &[&str], startup: bool) -> Result<&'static str> {
-        let dir = directive(name)
-            .ok_or_else(|| Error::msg(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'")))?;
+        let dir = directive(name).ok_or_else(|| {
+            Error::msg(format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"))
+        })?;
         if !startup && dir.immutable() {
             return Err(set_failed(name, "can't set immutable config"));
         }
@@ -484,7 +485,13 @@ impl Config {
             vec![args.first().copied().unwrap_or("")]
         };
         let shown = name_as_listed(dir, name);
-        let mut value = canonical(dir, &words).map_err(|why| set_failed(shown, &why))?;
+        let mut value = if matches!(dir.kind, Kind::Special(Special::ClientOutputBufferLimit)) {
+            // Classes not named keep their current limits.
+            let current = self.values.get(dir.name).map(|s| s.as_str()).unwrap_or(dir.default);
+            client_output_buffer_limit(current, &words).map_err(|why| set_failed(shown, &why))?
+        } else {
+            canonical(dir, &words).map_err(|why| set_failed(shown, &why))?
+        };
         if dir.name == "hz" {
             // Redis clamps the configured frequency to 1..=500 and shows the clamped value.
             value = value.parse::<i64>().unwrap_or(10).clamp(1, 500).to_string();
@@ -544,7 +551,8 @@ impl Config {
                 }
             }
         }
-        let globs: Vec<&[u8]> = patterns.iter().copied().filter(|p| p.iter().any(|c| matches!(c, b'*' | b'?' | b'['))).collect();
+        let globs: Vec<&[u8]> =
+            patterns.iter().copied().filter(|p| p.iter().any(|c| matches!(c, b'*' | b'?' | b'['))).collect();
         if globs.is_empty() {
             return out;
         }
@@ -720,26 +728,7 @@ fn special_canonical(s: Special, words: &[&str]) -> std::result::Result<String, 
             }
             Ok(words.join(" "))
         }
-        Special::ClientOutputBufferLimit => {
-            if words.len() % 4 != 0 {
-                return Err("Wrong number of arguments in buffer limit configuration.".into());
-            }
-            let mut limits = [("normal", 0, 0, 0), ("slave", 268435456, 67108864, 60), ("pubsub", 33554432, 8388608, 60)];
-            for group in words.chunks(4) {
-                let class = match group[0].to_ascii_lowercase().as_str() {
-                    "normal" => 0,
-                    "slave" | "replica" => 1,
-                    "pubsub" => 2,
-                    _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
-                };
-                let err = || Refusal::from("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
-                let hard = (!group[1].starts_with('-')).then(|| parse_memory_u64(group[1])).flatten().ok_or_else(err)?;
-                let soft = (!group[2].starts_with('-')).then(|| parse_memory_u64(group[2])).flatten().ok_or_else(err)?;
-                let secs = strtoll_exact(group[3]).filter(|s| *s >= 0).ok_or_else(err)?;
-                limits[class] = (limits[class].0, hard, soft, secs as u64);
-            }
-            Ok(limits.iter().map(|(c, h, s, t)| format!("{c} {h} {s} {t}")).collect::<Vec<_>>().join(" "))
-        }
+        Special::ClientOutputBufferLimit => client_output_buffer_limit(DEFAULT_OBUF_LIMITS, words),
         Special::OomScoreAdjValues => {
             if words.len() != 3 {
                 return Err("wrong number of arguments".into());
@@ -797,6 +786,44 @@ fn special_canonical(s: Special, words: &[&str]) -> std::result::Result<String, 
             Ok(out.join(" "))
         }
     }
+}
+
+const DEFAULT_OBUF_LIMITS: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
+
+/// `(class, hard, soft, seconds)` of a canonical `client-output-buffer-limit` value.
+fn parse_obuf_limits(canonical: &str) -> [(&'static str, u64, u64, u64); 3] {
+    let mut limits = [("normal", 0, 0, 0), ("slave", 268435456, 67108864, 60), ("pubsub", 33554432, 8388608, 60)];
+    let words: Vec<&str> = canonical.split(' ').collect();
+    for group in words.chunks(4).filter(|g| g.len() == 4) {
+        if let Some(l) = limits.iter_mut().find(|l| l.0 == group[0]) {
+            let n = |s: &str| s.parse::<u64>().unwrap_or(0);
+            *l = (l.0, n(group[1]), n(group[2]), n(group[3]));
+        }
+    }
+    limits
+}
+
+/// Applies `client-output-buffer-limit` groups to the `current` limits.
+fn client_output_buffer_limit(current: &str, words: &[&str]) -> std::result::Result<String, Refusal> {
+    let words: &[&str] = if words.len() == 1 && words[0].is_empty() { &[] } else { words };
+    if words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut limits = parse_obuf_limits(current);
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => return Err("Invalid client class specified in buffer limit configuration.".into()),
+        };
+        let err = || Refusal::from("Error in hard, soft or soft_seconds setting in buffer limit configuration.");
+        let hard = (!group[1].starts_with('-')).then(|| parse_memory_u64(group[1])).flatten().ok_or_else(err)?;
+        let soft = (!group[2].starts_with('-')).then(|| parse_memory_u64(group[2])).flatten().ok_or_else(err)?;
+        let secs = strtoll_exact(group[3]).filter(|s| *s >= 0).ok_or_else(err)?;
+        limits[class] = (limits[class].0, hard, soft, secs as u64);
+    }
+    Ok(limits.iter().map(|(c, h, s, t)| format!("{c} {h} {s} {t}")).collect::<Vec<_>>().join(" "))
 }
 
 /// `strtoll` that must consume the whole (non-empty) string.

@@ -162,7 +162,9 @@ fn request_parser_random_and_mutated_inputs() {
 fn request_parser_long_lines_hit_the_limits() {
     let mut rng = SmallRng::seed_from_u64(seed() ^ 1);
     for i in 0..iters(100_000) / 2_000 {
-        let mut input = vec![(i % 2) as u8 | (rng.gen::<u8>() & 0xe0)];
+        // Chunks up to 512 bytes: one-byte chunks of a 64 KB line cost ~2G byte comparisons in a
+        // debug build (the parser rescans a partial line for its newline, as Redis does).
+        let mut input = vec![(i % 2) as u8 | 0x80 | (rng.gen::<u8>() & 0x60)];
         input.extend_from_slice(&rng.gen::<u64>().to_le_bytes());
         match i % 4 {
             0 => input.extend_from_slice(&[b'a'; 70_000]),

@@ -159,20 +159,17 @@ pub fn check_commands(input: &[u8]) {
         }
         for _ in 0..r.byte() % 8 {
             let kind = r.byte();
-            match kind % 8 {
-                0..=2 => argv.push(KEYS[kind as usize / 8 % KEYS.len()]),
-                3 => argv.push(NUMBERS[kind as usize / 8 % NUMBERS.len()]),
-                4 => argv.push(WORDS[kind as usize / 8 % WORDS.len()]),
-                _ if kind == 255 => {
-                    let fill = r.byte();
-                    argv.push(vec![fill; 4096]);
-                }
+            let arg: Vec<u8> = match kind % 8 {
+                0..=2 => KEYS[kind as usize / 8 % KEYS.len()].into(),
+                3 => NUMBERS[kind as usize / 8 % NUMBERS.len()].into(),
+                4 => WORDS[kind as usize / 8 % WORDS.len()].into(),
+                _ if kind == 255 => vec![r.byte(); 4096],
                 _ => {
                     let len = r.byte() as usize % 48;
-                    let raw = r.take(len).to_vec();
-                    argv.push(raw);
+                    r.take(len).to_vec()
                 }
             };
+            argv.push(arg);
         }
         let mode_before = client.reply_mode;
         out.clear();

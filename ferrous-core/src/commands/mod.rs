@@ -27,11 +27,13 @@ pub mod config_cmd;
 pub mod info;
 pub mod connection;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod keys;
 pub mod pubsub;
 pub mod scripting;
 pub mod lists;
 pub mod sets;
+pub mod sort;
 pub mod zsets;
 pub mod server;
 pub mod strings;
@@ -209,7 +211,9 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
-        .chain(zsets::COMMANDS).chain(connection::COMMANDS).chain(client_cmd::COMMANDS).chain(config_cmd::COMMANDS).chain(info::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS).chain(tracking::COMMANDS).chain(scripting::COMMANDS)
+        .chain(zsets::COMMANDS)
+        .chain(hyperloglog::COMMANDS)
+        .chain(sort::COMMANDS).chain(connection::COMMANDS).chain(client_cmd::COMMANDS).chain(config_cmd::COMMANDS).chain(info::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS).chain(tracking::COMMANDS).chain(scripting::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {

@@ -205,9 +205,9 @@ fn text(v: &RespValue) -> String {
     }
 }
 
-fn key_specs(spec: &CommandSpec) -> Vec<KeySpec> {
-    let RespValue::Array(items) = &spec.info else { return vec![] };
-    let Some(RespValue::Array(specs)) = items.get(8) else { return vec![] };
+fn key_specs(info: &RespValue) -> Vec<KeySpec> {
+    let RespValue::Array(items) = info else { return vec![] };
+    let Some(RespValue::Array(specs) | RespValue::Set(specs)) = items.get(8) else { return vec![] };
     specs
         .iter()
         .map(|s| {
@@ -415,7 +415,12 @@ fn native_keys(name: &str, args: &[&[u8]]) -> Option<Vec<KeyRef>> {
 /// them. An empty result means none could be found (invalid arguments, or a command whose
 /// keys are all optional).
 pub fn command_keys(spec: &CommandSpec, args: &[&[u8]]) -> Vec<KeyRef> {
-    let specs = key_specs(spec);
+    keys_for(&spec.name, &spec.info, args)
+}
+
+/// [`command_keys`] for a command given by name and COMMAND INFO entry.
+fn keys_for(name: &str, info: &RespValue, args: &[&[u8]]) -> Vec<KeyRef> {
+    let specs = key_specs(info);
     let has_keyspec = specs.iter().any(|s| !has_flag(s, "not_key"));
     let variable_flags = specs.iter().any(|s| has_flag(s, "variable_flags"));
     if has_keyspec && !variable_flags {
@@ -423,13 +428,13 @@ pub fn command_keys(spec: &CommandSpec, args: &[&[u8]]) -> Vec<KeyRef> {
             return keys;
         }
     }
-    native_keys(&spec.name, args).unwrap_or_default()
+    native_keys(name, args).unwrap_or_default()
 }
 
 /// True if the command has key arguments at all (Redis's `doesCommandHaveKeys`).
 fn has_keys(spec: &CommandSpec) -> bool {
     matches!(spec.name.as_str(), "sort" | "sort_ro" | "migrate" | "set" | "bitfield")
-        || key_specs(spec).iter().any(|s| !has_flag(s, "not_key"))
+        || key_specs(&spec.info).iter().any(|s| !has_flag(s, "not_key"))
 }
 
 fn getkeys(ctx: &mut Ctx<'_>, with_flags: bool) -> Result<()> {
@@ -861,4 +866,119 @@ fn debug_populate(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     ctx.out.ok();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command of Redis 7.0 (implemented or not) by full name, from the embedded data.
+    fn redis_commands() -> std::collections::HashMap<String, RespValue> {
+        fn walk(entries: &[RespValue], out: &mut std::collections::HashMap<String, RespValue>) {
+            for e in entries {
+                let RespValue::Array(items) = e else { continue };
+                let name = text(&items[0]);
+                if let Some(RespValue::Array(subs) | RespValue::Set(subs)) = items.get(9) {
+                    walk(subs, out);
+                }
+                out.insert(name, e.clone());
+            }
+        }
+        let data = include_bytes!("data/command-info.resp");
+        let Ok(Some((RespValue::Array(all), _))) = ferrous_resp::parse_value(data) else { panic!("command data") };
+        let mut out = std::collections::HashMap::new();
+        walk(&all, &mut out);
+        out
+    }
+
+    fn keys(cmds: &std::collections::HashMap<String, RespValue>, args: &[&str]) -> Vec<String> {
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        keys_for(args[0], &cmds[args[0]], &argv).into_iter().map(|k| args[k.pos].to_string()).collect()
+    }
+
+    fn keys_and_flags(cmds: &std::collections::HashMap<String, RespValue>, args: &[&str]) -> Vec<(String, String)> {
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        keys_for(args[0], &cmds[args[0]], &argv).into_iter().map(|k| (args[k.pos].to_string(), k.flags.join(" "))).collect()
+    }
+
+    /// Redis 7.0.15's COMMAND GETKEYS answers for the same arguments.
+    #[test]
+    fn keys_from_redis_specs() {
+        let cmds = redis_commands();
+        for (args, expected) in [
+            (&["get", "a"][..], &["a"][..]),
+            (&["mset", "a", "b", "c", "d"], &["a", "c"]),
+            (&["mset", "a", "b", "c"], &["a", "c"]),
+            (&["del", "a", "b", "c"], &["a", "b", "c"]),
+            (&["eval", "return 1", "2", "a", "b", "c"], &["a", "b"]),
+            (&["eval", "return 1", "5", "a", "b", "c"], &[]),
+            (&["eval", "return 1", "-1"], &[]),
+            (&["eval", "return 1", "abc"], &[]),
+            (&["eval", "return 1", "0"], &[]),
+            (&["zunionstore", "d", "2", "a", "b", "weights", "1", "2"], &["d", "a", "b"]),
+            (&["zunionstore", "d", "5", "a"], &[]),
+            (&["sort", "mylist", "by", "x", "store", "dst"], &["mylist", "dst"]),
+            (&["lmpop", "2", "a", "b", "left"], &["a", "b"]),
+            (&["blmpop", "0", "2", "a", "b", "left"], &["a", "b"]),
+            (&["xread", "streams", "a", "b", "0", "0"], &["a", "b"]),
+            (&["xread", "count", "1", "streams", "a", "0"], &["a"]),
+            (&["xreadgroup", "group", "g", "c", "streams", "a", "b", ">", ">"], &["a", "b"]),
+            (&["migrate", "h", "p", "", "0", "5", "keys", "a", "b"], &["a", "b"]),
+            (&["migrate", "h", "p", "k", "0", "5", "keys", "a"], &[]),
+            (&["georadius", "k", "0", "0", "1", "m", "store", "d"], &["k", "d"]),
+            (&["georadius", "k", "0", "0", "1", "m", "storedist", "d"], &["k", "d"]),
+            (&["georadius", "k", "0", "0", "1", "m", "store", "d", "storedist", "e"], &["k", "d", "e"]),
+            (&["object|encoding", "encoding", "k"], &["k"]),
+            (&["memory|usage", "usage", "k"], &["k"]),
+            (&["xgroup|create", "create", "k", "g", "$"], &["k"]),
+            (&["bitfield_ro", "k", "get", "u8", "0"], &["k"]),
+            (&["spublish", "ch", "msg"], &[]),
+        ] {
+            assert_eq!(keys(&cmds, args), expected, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn key_flags_from_redis_specs() {
+        let cmds = redis_commands();
+        let p = |k: &str, f: &str| (k.to_string(), f.to_string());
+        assert_eq!(keys_and_flags(&cmds, &["set", "a", "b"]), [p("a", "OW update")]);
+        assert_eq!(keys_and_flags(&cmds, &["set", "a", "b", "get"]), [p("a", "RW access update")]);
+        assert_eq!(
+            keys_and_flags(&cmds, &["lmove", "a", "b", "left", "right"]),
+            [p("a", "RW access delete"), p("b", "RW insert")]
+        );
+        assert_eq!(keys_and_flags(&cmds, &["sort", "a", "store", "b"]), [p("a", "RO access"), p("b", "OW update")]);
+        assert_eq!(
+            keys_and_flags(&cmds, &["sort", "a", "limit", "0", "1", "store", "b", "store", "c"]),
+            [p("a", "RO access"), p("c", "OW update")]
+        );
+        assert_eq!(keys_and_flags(&cmds, &["sort_ro", "a", "by", "x"]), [p("a", "RO access")]);
+        assert_eq!(keys_and_flags(&cmds, &["migrate", "h", "p", "k", "0", "5"]), [p("k", "RW access delete")]);
+        assert_eq!(
+            keys_and_flags(&cmds, &["migrate", "h", "p", "", "0", "5", "auth", "x", "keys", "a"]),
+            [p("a", "RW access delete")]
+        );
+        assert_eq!(keys_and_flags(&cmds, &["bitfield", "k", "get", "u8", "0"]), [p("k", "RO access")]);
+        assert_eq!(keys_and_flags(&cmds, &["bitfield", "k", "set", "u8", "0", "1"]), [p("k", "RW access update")]);
+    }
+
+    #[test]
+    fn every_redis_command_has_parseable_specs() {
+        for (name, info) in redis_commands() {
+            for s in key_specs(&info) {
+                assert!(!matches!(s.begin, BeginSearch::Unknown) || matches!(name.as_str(), "sort" | "sort_ro"), "{name}");
+                assert!(!s.flags.is_empty(), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn c_number_prefixes() {
+        assert_eq!(atoi(b"2"), 2);
+        assert_eq!(atoi(b"abc"), 0);
+        assert_eq!(atoi(b" -3x"), -3);
+        assert_eq!(strtod_prefix(b"0.5s"), 0.5);
+        assert_eq!(strtod_prefix(b"abc"), 0.0);
+    }
 }

@@ -186,10 +186,17 @@ impl Hash {
         }
     }
 
-    /// Sets `field` to `value`; true if the field is new. Converts to a hash table when the
-    /// listpack grows past `max_entries` (value lengths are checked by [`Hash::prepare_for`]).
+    /// Sets `field` to `value`; true if the field is new. A listpack converts to a hash table
+    /// first when `field` or `value` is longer than `max_value`, and after the insertion when
+    /// it has more than `max_entries` fields.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
         match &mut self.repr {
+            Repr::Listpack { .. } if field.len() > limits.max_value || value.len() > limits.max_value => {
+                // Redis 7.0's hashTypeSet checks the lengths itself too (HINCRBYFLOAT can
+                // write a long value).
+                self.convert();
+                self.set(field, value, limits)
+            }
             Repr::Listpack { lp, len } => {
                 if let Some(slot) = lp_find(lp, field) {
                     lp.replace(slot.value, slot.end, value);
@@ -564,7 +571,7 @@ pub fn check_random_count(count: i64, with_values: bool) -> Result<()> {
     if count == i64::MIN {
         return Err(Error::msg("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
     }
-    if with_values && count < -(i64::MAX / 2) {
+    if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(Error::msg("ERR value is out of range"));
     }
     Ok(())

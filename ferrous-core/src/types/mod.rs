@@ -6,6 +6,7 @@
 
 pub mod bitmaps;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod set;
@@ -14,4 +15,5 @@ pub mod strings;
 pub mod transactions;
 
 pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
-pub use strings::{SetCondition, SetExpiry, SetOptions};
+pub use bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOverflow, BitfieldType};
+pub use strings::{GetExExpiry, Lcs, LcsMatch, SetCondition, SetExpiry, SetOptions};

@@ -1,27 +1,989 @@
-//! Sets: the `Set` value (intset when small and integer, hash table otherwise) and its
-//! operations.
+//! Sets: the [`Set`] value and its operations (SADD, SREM, SINTER, SPOP, ...).
+//!
+//! Layout:
+//! - [`Intset`]: a sorted array of integers stored at the smallest width (16, 32 or 64 bits)
+//!   that fits every member, as Redis's `intset` (OBJECT ENCODING `intset`).
+//! - [`Set`]: an intset while every member is a canonical integer and there are at most
+//!   `set-max-intset-entries` (512) members; otherwise a packed hash table
+//!   ([`crate::types::hash::table::PackedTable`], encoding `hashtable`). Redis 7.0 has no set
+//!   listpack, and never converts back.
+//! - Access-level operations shared by the typed API and `commands/sets.rs`. Multi-key
+//!   operations (SINTER*, SUNION*, SDIFF*, SMOVE) lock all their keys at once with
+//!   `Access::write_many`, so they are atomic.
+//! - `impl Database`: the typed in-process API.
+use crate::access::{Access, MultiShard};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::notify;
+use crate::types::hash::listpack::{as_int, int_ref};
+use crate::types::hash::table::PackedTable;
+use crate::types::keys::ScanOptions;
+use crate::value::{StrRef, Value};
+use rand::Rng;
+use std::sync::atomic::Ordering::Relaxed;
 
-/// A set value.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Set {
-    members: Vec<crate::bytes::SmallBytes>,
+/// A sorted set of integers at a uniform width of 2, 4 or 8 bytes (little-endian).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Intset {
+    width: u8,
+    data: Vec<u8>,
 }
 
-impl Set {
+impl Default for Intset {
+    fn default() -> Self {
+        Intset { width: 2, data: Vec::new() }
+    }
+}
+
+fn width_for(v: i64) -> u8 {
+    if i16::try_from(v).is_ok() {
+        2
+    } else if i32::try_from(v).is_ok() {
+        4
+    } else {
+        8
+    }
+}
+
+impl Intset {
     /// Number of members.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.members.len()
+        self.data.len() / self.width as usize
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
+        self.data.is_empty()
     }
+    /// Bytes allocated.
+    pub fn capacity(&self) -> usize {
+        self.data.capacity()
+    }
+    /// The member at sorted position `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> i64 {
+        let w = self.width as usize;
+        let b = &self.data[i * w..i * w + w];
+        match w {
+            2 => i16::from_le_bytes([b[0], b[1]]) as i64,
+            4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+            _ => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        }
+    }
+    fn put(&mut self, i: usize, v: i64) {
+        let w = self.width as usize;
+        self.data[i * w..i * w + w].copy_from_slice(&v.to_le_bytes()[..w]);
+    }
+    /// Binary search: `Ok(position)` or `Err(insertion point)`.
+    pub fn search(&self, v: i64) -> std::result::Result<usize, usize> {
+        if width_for(v) > self.width {
+            return Err(if v < 0 { 0 } else { self.len() });
+        }
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.get(mid).cmp(&v) {
+                std::cmp::Ordering::Equal => return Ok(mid),
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+            }
+        }
+        Err(lo)
+    }
+    /// True if `v` is a member.
+    pub fn contains(&self, v: i64) -> bool {
+        self.search(v).is_ok()
+    }
+    /// Adds `v`; true if it was new. Widens every member first when `v` needs more bytes.
+    pub fn insert(&mut self, v: i64) -> bool {
+        let need = width_for(v);
+        if need > self.width {
+            let old: Vec<i64> = self.iter().collect();
+            self.width = need;
+            self.data = Vec::with_capacity((old.len() + 1) * need as usize);
+            self.data.resize(old.len() * need as usize, 0);
+            for (i, x) in old.into_iter().enumerate() {
+                self.put(i, x);
+            }
+        }
+        let pos = match self.search(v) {
+            Ok(_) => return false,
+            Err(p) => p,
+        };
+        let w = self.width as usize;
+        if self.data.capacity() == self.data.len() {
+            // Small steps, not doubling: Redis reallocates an intset to its exact size.
+            self.data.reserve_exact(w + self.data.len() / 16);
+        }
+        let bytes = v.to_le_bytes();
+        let at = pos * w;
+        self.data.splice(at..at, bytes[..w].iter().copied());
+        true
+    }
+    /// Removes `v`; true if it was present.
+    pub fn remove(&mut self, v: i64) -> bool {
+        match self.search(v) {
+            Ok(pos) => {
+                let w = self.width as usize;
+                self.data.drain(pos * w..pos * w + w);
+                let len = self.data.len();
+                if self.data.capacity() > len + len / 4 + 64 {
+                    self.data.shrink_to(len + len / 16);
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+    /// Members in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = i64> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
+impl std::fmt::Debug for Intset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+#[derive(Clone, PartialEq)]
+enum Repr {
+    Intset(Intset),
+    Table(PackedTable<false>),
+}
+
+/// A set value: unique binary-safe strings.
+#[derive(Clone, PartialEq)]
+pub struct Set {
+    repr: Repr,
+}
+
+impl Default for Set {
+    fn default() -> Self {
+        Set { repr: Repr::Intset(Intset::default()) }
+    }
+}
+
+impl std::fmt::Debug for Set {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter().map(|m| String::from_utf8_lossy(&m).into_owned())).finish()
+    }
+}
+
+/// Reads `set-max-intset-entries` (once per command, before locking shards).
+pub fn max_intset_entries(acc: &Access<'_>) -> usize {
+    usize::try_from(acc.inner.config.read().get_i64("set-max-intset-entries")).unwrap_or(0)
+}
+
+impl Set {
+    /// The empty set Redis's `setTypeCreate` makes for a first member: an intset when the
+    /// member is an integer, a hash table otherwise.
+    pub fn for_member(first: &[u8]) -> Set {
+        if as_int(first).is_some() {
+            Set::default()
+        } else {
+            Set { repr: Repr::Table(PackedTable::default()) }
+        }
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        match &self.repr {
+            Repr::Intset(i) => i.len(),
+            Repr::Table(t) => t.len(),
+        }
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// OBJECT ENCODING name.
     pub fn encoding(&self) -> &'static str {
-        "hashtable"
+        match self.repr {
+            Repr::Intset(_) => "intset",
+            Repr::Table(_) => "hashtable",
+        }
     }
+
     /// Approximate heap bytes.
     pub fn heap_size(&self) -> usize {
-        self.members.len() * 24
+        std::mem::size_of::<Set>()
+            + match &self.repr {
+                Repr::Intset(i) => i.capacity(),
+                Repr::Table(t) => t.heap_size(),
+            }
+    }
+
+    /// True for the hash-table encoding.
+    pub fn is_table(&self) -> bool {
+        matches!(self.repr, Repr::Table(_))
+    }
+
+    /// True if `m` is a member.
+    pub fn contains(&self, m: &[u8]) -> bool {
+        match &self.repr {
+            Repr::Intset(i) => as_int(m).is_some_and(|v| i.contains(v)),
+            Repr::Table(t) => t.contains(m),
+        }
+    }
+
+    fn convert(&mut self, extra: usize) {
+        if let Repr::Intset(i) = &self.repr {
+            let mut t = PackedTable::with_capacity(i.len() + extra);
+            for v in i.iter() {
+                t.insert_new(&int_ref(v), b"");
+            }
+            self.repr = Repr::Table(t);
+        }
+    }
+
+    /// Adds `m`; true if it was new. An intset converts to a hash table for a non-integer
+    /// member or when it grows past `max_intset` members (Redis's `setTypeAdd`).
+    pub fn add(&mut self, m: &[u8], max_intset: usize) -> bool {
+        match &mut self.repr {
+            Repr::Intset(i) => match as_int(m) {
+                Some(v) => {
+                    if !i.insert(v) {
+                        return false;
+                    }
+                    if i.len() > max_intset {
+                        self.convert(0);
+                    }
+                    true
+                }
+                None => {
+                    self.convert(1);
+                    self.add(m, max_intset)
+                }
+            },
+            Repr::Table(t) => t.insert(m, b""),
+        }
+    }
+
+    /// Removes `m`; true if it was present.
+    pub fn remove(&mut self, m: &[u8]) -> bool {
+        match &mut self.repr {
+            Repr::Intset(i) => as_int(m).is_some_and(|v| i.remove(v)),
+            Repr::Table(t) => t.remove(m),
+        }
+    }
+
+    /// Iterates over the members: ascending for an intset, bucket order for a hash table.
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.repr {
+            Repr::Intset(i) => Iter::Intset(i, 0),
+            Repr::Table(t) => Iter::Table(t.iter()),
+        }
+    }
+
+    /// A random member.
+    pub fn random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<StrRef<'_>> {
+        match &self.repr {
+            Repr::Intset(i) if i.is_empty() => None,
+            Repr::Intset(i) => Some(int_ref(i.get(rng.gen_range(0..i.len())))),
+            Repr::Table(t) => t.random(rng).map(|(k, _)| StrRef::Bytes(k)),
+        }
+    }
+
+    /// Removes and returns a random member.
+    pub fn pop_random<R: Rng + ?Sized>(&mut self, rng: &mut R) -> Option<Vec<u8>> {
+        let m = self.random(rng)?.to_vec();
+        self.remove(&m);
+        Some(m)
+    }
+
+    /// One SSCAN step: visits some members, returns the next cursor (0: done). An intset is
+    /// returned whole with cursor 0, as Redis does.
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8])) -> u64 {
+        match &self.repr {
+            Repr::Intset(i) => {
+                for v in i.iter() {
+                    f(&int_ref(v));
+                }
+                0
+            }
+            Repr::Table(t) => t.scan(cursor, |k, _| f(k)),
+        }
+    }
+}
+
+/// Iterator over a [`Set`]'s members.
+pub enum Iter<'a> {
+    #[doc(hidden)]
+    Intset(&'a Intset, usize),
+    #[doc(hidden)]
+    Table(crate::types::hash::table::Iter<'a, false>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = StrRef<'a>;
+    #[inline]
+    fn next(&mut self) -> Option<StrRef<'a>> {
+        match self {
+            Iter::Intset(i, pos) => {
+                if *pos >= i.len() {
+                    return None;
+                }
+                *pos += 1;
+                Some(int_ref(i.get(*pos - 1)))
+            }
+            Iter::Table(it) => it.next().map(|(k, _)| StrRef::Bytes(k)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Access-level operations.
+// ---------------------------------------------------------------------------------------
+
+#[inline]
+fn dirty(acc: &Access<'_>, n: u64) {
+    if n > 0 {
+        acc.inner.dirty.fetch_add(n, Relaxed);
+    }
+}
+
+/// Runs `f` on the set at `key` (`None` when missing) under the shard's read lock;
+/// WRONGTYPE for other types.
+pub fn read<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&Set>) -> R) -> Result<R> {
+    acc.read(key, |n| match n {
+        None => Ok(f(None)),
+        Some(n) => match &n.value {
+            Value::Set(s) => Ok(f(Some(s))),
+            _ => Err(Error::WrongType),
+        },
+    })
+}
+
+pub use crate::types::hash::KeyChange;
+
+/// Runs `f` on the set at `key` under the shard's write lock; `create` makes a missing key
+/// first with `create`'s member deciding the encoding (`setTypeCreate`). A set left empty
+/// is deleted. Dirty counts must be bumped inside `f` (it runs under the lock).
+pub fn write<R>(
+    acc: &Access<'_>,
+    key: &[u8],
+    create: Option<&[u8]>,
+    f: impl FnOnce(&mut Set) -> Result<R>,
+) -> Result<(Option<R>, KeyChange)> {
+    acc.write(key, |shard, h| {
+        let now = acc.now;
+        let mut change = KeyChange::default();
+        if shard.get_mut(h, key, now).is_none() {
+            let Some(first) = create else { return Ok((None, change)) };
+            shard.set(h, key, Value::Set(Box::new(Set::for_member(first))), None, now);
+            change.created = true;
+        }
+        let (r, empty) = match shard.get_mut(h, key, now).map(|n| &mut n.value) {
+            Some(Value::Set(set)) => {
+                let r = f(set);
+                (r, set.is_empty())
+            }
+            Some(_) => return Err(Error::WrongType),
+            None => return Ok((None, change)),
+        };
+        if empty {
+            shard.remove(h, key);
+            change.deleted = !change.created;
+        }
+        r.map(|r| (Some(r), change))
+    })
+}
+
+/// SADD: number of members added. Event: `sadd`.
+pub fn sadd(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<usize> {
+    let Some(first) = members.first() else { return Ok(0) };
+    let max = max_intset_entries(acc);
+    let (n, change) = write(acc, key, Some(first), |set| {
+        let n = members.iter().filter(|m| set.add(m, max)).count();
+        dirty(acc, n as u64);
+        Ok(n)
+    })?;
+    let n = n.unwrap_or(0);
+    if n > 0 {
+        change.announce(acc, notify::SET, "sadd", key);
+    }
+    Ok(n)
+}
+
+/// SREM: number of members removed. Events: `srem`, `del` when emptied.
+pub fn srem(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<usize> {
+    let (n, change) = write(acc, key, None, |set| {
+        let n = members.iter().filter(|m| set.remove(m)).count();
+        dirty(acc, n as u64);
+        Ok(n)
+    })?;
+    let n = n.unwrap_or(0);
+    if n > 0 {
+        change.announce(acc, notify::SET, "srem", key);
+    }
+    Ok(n)
+}
+
+/// SCARD.
+pub fn scard(acc: &Access<'_>, key: &[u8]) -> Result<usize> {
+    read(acc, key, |s| s.map_or(0, Set::len))
+}
+
+/// SISMEMBER.
+pub fn sismember(acc: &Access<'_>, key: &[u8], member: &[u8]) -> Result<bool> {
+    read(acc, key, |s| s.is_some_and(|s| s.contains(member)))
+}
+
+/// SMISMEMBER.
+pub fn smismember(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<Vec<bool>> {
+    read(acc, key, |s| members.iter().map(|m| s.is_some_and(|s| s.contains(m))).collect())
+}
+
+/// SMEMBERS.
+pub fn smembers(acc: &Access<'_>, key: &[u8]) -> Result<Vec<Vec<u8>>> {
+    read(acc, key, |s| s.map_or_else(Vec::new, |s| s.iter().map(|m| m.to_vec()).collect()))
+}
+
+/// SPOP key: one random member, removed. Events: `spop`, `del` when emptied.
+pub fn spop(acc: &Access<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
+    let (m, change) = write(acc, key, None, |set| {
+        let m = set.pop_random(&mut rand::thread_rng());
+        dirty(acc, m.is_some() as u64);
+        Ok(m)
+    })?;
+    let m = m.flatten();
+    if m.is_some() {
+        change.announce(acc, notify::SET, "spop", key);
+    }
+    Ok(m)
+}
+
+/// How many members SPOP with a count may move one by one before it is cheaper to rebuild
+/// the remaining set (Redis's `SPOP_MOVE_STRATEGY_MUL`).
+const SPOP_MOVE_STRATEGY_MUL: usize = 5;
+
+/// SPOP key count: up to `count` distinct random members, removed. Events: `spop`, `del`
+/// when emptied.
+pub fn spop_count(acc: &Access<'_>, key: &[u8], count: usize) -> Result<Vec<Vec<u8>>> {
+    let max = max_intset_entries(acc);
+    let (popped, change) = acc.write(key, |shard, h| {
+        let now = acc.now;
+        let mut change = KeyChange::default();
+        let Some(node) = shard.get_mut(h, key, now) else { return Ok((vec![], change)) };
+        let Value::Set(set) = &mut node.value else { return Err(Error::WrongType) };
+        let size = set.len();
+        if count == 0 {
+            return Ok((vec![], change));
+        }
+        let mut rng = rand::thread_rng();
+        let popped: Vec<Vec<u8>> = if count >= size {
+            // Case 1: the whole set.
+            let all = set.iter().map(|m| m.to_vec()).collect();
+            shard.remove(h, key);
+            change.deleted = true;
+            all
+        } else if count * SPOP_MOVE_STRATEGY_MUL > size {
+            // Case 3: pick the members that remain into a new set (`setTypeCreate` + adds,
+            // so the new set may have another encoding) and reply with the old one.
+            let remaining = size - count;
+            let mut new: Option<Set> = None;
+            for _ in 0..remaining {
+                let Some(m) = set.pop_random(&mut rng) else { break };
+                new.get_or_insert_with(|| Set::for_member(&m)).add(&m, max);
+            }
+            let popped = set.iter().map(|m| m.to_vec()).collect();
+            if let Some(new) = new {
+                **set = new;
+            }
+            popped
+        } else {
+            // Case 2: pop one by one.
+            (0..count).filter_map(|_| set.pop_random(&mut rng)).collect()
+        };
+        dirty(acc, popped.len() as u64);
+        Ok((popped, change))
+    })?;
+    if !popped.is_empty() {
+        change.announce(acc, notify::SET, "spop", key);
+    }
+    Ok(popped)
+}
+
+/// How SRANDMEMBER picks `count` distinct members (Redis's `SRANDMEMBER_SUB_STRATEGY_MUL`).
+const SRANDMEMBER_SUB_STRATEGY_MUL: usize = 3;
+
+/// SRANDMEMBER's selection: `count < 0` picks `-count` members with repeats; `count >= len`
+/// returns the whole set; otherwise `count` distinct members.
+pub fn random_members(set: &Set, count: i64) -> Vec<StrRef<'_>> {
+    let mut rng = rand::thread_rng();
+    let size = set.len();
+    if count == 0 || size == 0 {
+        return vec![];
+    }
+    if count < 0 || count == 1 {
+        return (0..count.unsigned_abs()).filter_map(|_| set.random(&mut rng)).collect();
+    }
+    let count = count as usize;
+    if count >= size {
+        return set.iter().collect();
+    }
+    if count * SRANDMEMBER_SUB_STRATEGY_MUL > size || !set.is_table() {
+        let mut all: Vec<StrRef<'_>> = set.iter().collect();
+        while all.len() > count {
+            let i = rng.gen_range(0..all.len());
+            all.swap_remove(i);
+        }
+        return all;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(count);
+    let mut out = Vec::with_capacity(count);
+    while out.len() < count {
+        if let Some(m) = set.random(&mut rng) {
+            if seen.insert(m.as_ptr()) {
+                out.push(m);
+            }
+        }
+    }
+    out
+}
+
+/// Validates SRANDMEMBER's count with Redis's error.
+pub fn check_random_count(count: i64) -> Result<()> {
+    if count == i64::MIN {
+        return Err(Error::msg("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+    }
+    Ok(())
+}
+
+/// SMOVE: moves `member` from `src` to `dst`; true if it was moved (or, when `src == dst`,
+/// if it is a member). Events: `srem` on src (`del` if emptied), `sadd` on dst.
+pub fn smove(acc: &Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> Result<bool> {
+    let max = max_intset_entries(acc);
+    let (hs, hd) = (acc.hash(src), acc.hash(dst));
+    let result = acc.write_many(&[src, dst], |m| -> Result<Option<(KeyChange, KeyChange)>> {
+        let now = m.now;
+        let dst_exists = match m.shard(hd).get_mut(hd, dst, now).map(|n| &n.value) {
+            None => false,
+            Some(Value::Set(_)) => true,
+            Some(_) => {
+                // Redis checks the source first: a missing source replies 0.
+                if m.shard(hs).get_mut(hs, src, now).is_none() {
+                    return Ok(None);
+                }
+                return Err(Error::WrongType);
+            }
+        };
+        let shard = m.shard(hs);
+        let Some(node) = shard.get_mut(hs, src, now) else { return Ok(None) };
+        let Value::Set(set) = &mut node.value else { return Err(Error::WrongType) };
+        if src == dst {
+            return Ok(set.contains(member).then(Default::default));
+        }
+        if !set.remove(member) {
+            return Ok(None);
+        }
+        let mut src_change = KeyChange::default();
+        if set.is_empty() {
+            shard.remove(hs, src);
+            src_change.deleted = true;
+        }
+        let mut dst_change = KeyChange::default();
+        let shard = m.shard(hd);
+        if !dst_exists {
+            shard.set(hd, dst, Value::Set(Box::new(Set::for_member(member))), None, now);
+            dst_change.created = true;
+        }
+        if let Some(Value::Set(d)) = shard.get_mut(hd, dst, now).map(|n| &mut n.value) {
+            d.add(member, max);
+        }
+        dirty(acc, 1);
+        Ok(Some((src_change, dst_change)))
+    })?;
+    match result {
+        Some((s, d)) if src != dst => {
+            s.announce(acc, notify::SET, "srem", src);
+            d.announce(acc, notify::SET, "sadd", dst);
+            Ok(true)
+        }
+        Some(_) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+/// A source key of a multi-key set operation, taken out of the keyspace while the
+/// operation runs (all shards locked).
+enum Source {
+    Missing,
+    WrongType,
+    Set(Box<Set>),
+}
+
+/// Takes the sets of `keys` (deduplicated) out of their nodes, replacing each with a
+/// placeholder, so that several sets living in the same shard can be borrowed at once.
+/// [`restore`] must put them back before the locks are released.
+fn take_sources(m: &mut MultiShard<'_>, acc: &Access<'_>, keys: &[&[u8]]) -> (Vec<usize>, Vec<(Vec<u8>, Source)>) {
+    let mut unique: Vec<(Vec<u8>, Source)> = Vec::new();
+    let mut index = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(i) = unique.iter().position(|(k, _)| k.as_slice() == *key) {
+            index.push(i);
+            continue;
+        }
+        let h = acc.hash(key);
+        let now = m.now;
+        let src = match m.shard(h).get_mut(h, key, now) {
+            None => Source::Missing,
+            Some(n) => match std::mem::replace(&mut n.value, Value::Int(0)) {
+                Value::Set(s) => Source::Set(s),
+                other => {
+                    n.value = other;
+                    Source::WrongType
+                }
+            },
+        };
+        index.push(unique.len());
+        unique.push((key.to_vec(), src));
+    }
+    (index, unique)
+}
+
+/// Puts back what [`take_sources`] took.
+fn restore(m: &mut MultiShard<'_>, acc: &Access<'_>, taken: Vec<(Vec<u8>, Source)>) {
+    for (key, src) in taken {
+        if let Source::Set(s) = src {
+            let (h, now) = (acc.hash(&key), m.now);
+            if let Some(n) = m.shard(h).get_mut(h, &key, now) {
+                n.value = Value::Set(s);
+            }
+        }
+    }
+}
+
+/// Which multi-set operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOp {
+    /// SINTER: members of every set.
+    Inter,
+    /// SUNION: members of any set.
+    Union,
+    /// SDIFF: members of the first set that are in no other.
+    Diff,
+}
+
+/// The sets of an operation in key order (`None` for missing keys). Every key is
+/// type-checked first (Redis 7.0 replies WRONGTYPE even when an earlier key is missing);
+/// `Ok(None)` when a SINTER source is missing (the result is empty).
+fn sources<'s>(op: SetOp, index: &[usize], taken: &'s [(Vec<u8>, Source)]) -> Result<Option<Vec<Option<&'s Set>>>> {
+    let mut out = Vec::with_capacity(index.len());
+    let mut missing = false;
+    for &i in index {
+        match &taken[i].1 {
+            Source::Missing => {
+                missing = true;
+                out.push(None);
+            }
+            Source::WrongType => return Err(Error::WrongType),
+            Source::Set(s) => out.push(Some(&**s)),
+        }
+    }
+    Ok((!(missing && op == SetOp::Inter)).then_some(out))
+}
+
+/// Computes an operation into a new set (members added with `setTypeAdd` rules into an
+/// initially empty intset, as Redis's `createIntsetObject` destination), or counts an
+/// intersection up to `limit` (0: no limit) when `count_only`.
+fn compute(op: SetOp, sets: &[Option<&Set>], max: usize, count_only: Option<usize>) -> (Set, usize) {
+    let mut out = Set::default();
+    let mut n = 0usize;
+    match op {
+        SetOp::Inter => {
+            let mut sorted: Vec<&Set> = sets.iter().flatten().copied().collect();
+            sorted.sort_by_key(|s| s.len());
+            if let Some((first, rest)) = sorted.split_first() {
+                for m in first.iter() {
+                    if rest.iter().all(|s| s.contains(&m)) {
+                        n += 1;
+                        match count_only {
+                            Some(limit) => {
+                                if limit > 0 && n >= limit {
+                                    break;
+                                }
+                            }
+                            None => {
+                                out.add(&m, max);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        SetOp::Union => {
+            for s in sets.iter().flatten() {
+                for m in s.iter() {
+                    out.add(&m, max);
+                }
+            }
+        }
+        SetOp::Diff => {
+            if let Some(Some(first)) = sets.first() {
+                let rest = &sets[1..];
+                for m in first.iter() {
+                    if !rest.iter().flatten().any(|s| s.contains(&m)) {
+                        out.add(&m, max);
+                    }
+                }
+            }
+        }
+    }
+    if count_only.is_none() {
+        n = out.len();
+    }
+    (out, n)
+}
+
+/// SINTER / SUNION / SDIFF: the resulting set (unstored). Atomic over all keys.
+pub fn combine(acc: &Access<'_>, op: SetOp, keys: &[&[u8]]) -> Result<Set> {
+    let max = max_intset_entries(acc);
+    acc.write_many(keys, |m| {
+        let (index, taken) = take_sources(m, acc, keys);
+        let r = sources(op, &index, &taken).map(|s| s.map_or_else(Set::default, |s| compute(op, &s, max, None).0));
+        restore(m, acc, taken);
+        r
+    })
+}
+
+/// SINTERCARD: the intersection's cardinality, stopping at `limit` (0: no limit).
+pub fn sintercard(acc: &Access<'_>, keys: &[&[u8]], limit: usize) -> Result<usize> {
+    acc.write_many(keys, |m| {
+        let (index, taken) = take_sources(m, acc, keys);
+        let r = sources(SetOp::Inter, &index, &taken).map(|s| s.map_or(0, |s| compute(SetOp::Inter, &s, 0, Some(limit)).1));
+        restore(m, acc, taken);
+        r
+    })
+}
+
+/// SINTERSTORE / SUNIONSTORE / SDIFFSTORE: stores the result in `dst` (replacing it and its
+/// TTL) or deletes `dst` when the result is empty; returns the result's cardinality.
+/// Events: `sinterstore`/`sunionstore`/`sdiffstore`, or `del` when `dst` was deleted.
+pub fn store(acc: &Access<'_>, op: SetOp, dst: &[u8], keys: &[&[u8]]) -> Result<usize> {
+    let max = max_intset_entries(acc);
+    let mut all: Vec<&[u8]> = Vec::with_capacity(keys.len() + 1);
+    all.push(dst);
+    all.extend_from_slice(keys);
+    let (n, created, deleted) = acc.write_many(&all, |m| {
+        let (index, taken) = take_sources(m, acc, keys);
+        let r = sources(op, &index, &taken).map(|s| s.map_or_else(Set::default, |s| compute(op, &s, max, None).0));
+        restore(m, acc, taken);
+        let result = r?;
+        let (hd, now) = (acc.hash(dst), m.now);
+        let shard = m.shard(hd);
+        let existed = shard.get_mut(hd, dst, now).is_some();
+        let n = result.len();
+        if n == 0 {
+            if existed {
+                shard.remove(hd, dst);
+                dirty(acc, 1);
+            }
+            return Ok((0, false, existed));
+        }
+        shard.set(hd, dst, Value::Set(Box::new(result)), None, now);
+        dirty(acc, 1);
+        Ok((n, !existed, false))
+    })?;
+    if n > 0 {
+        let event = match op {
+            SetOp::Inter => "sinterstore",
+            SetOp::Union => "sunionstore",
+            SetOp::Diff => "sdiffstore",
+        };
+        KeyChange { created, deleted: false }.announce(acc, notify::SET, event, dst);
+    } else if deleted {
+        acc.notify(notify::GENERIC, "del", dst);
+    }
+    Ok(n)
+}
+
+/// SSCAN at the access level: (next cursor, members).
+pub fn sscan(acc: &Access<'_>, key: &[u8], cursor: u64, opts: &ScanOptions) -> Result<(u64, Vec<Vec<u8>>)> {
+    read(acc, key, |s| match s {
+        None => (0, vec![]),
+        Some(s) => scan_members(s, cursor, opts),
+    })
+}
+
+/// One SSCAN step: Redis visits buckets until it has `COUNT` members or tried `COUNT * 10`
+/// buckets, then filters by the pattern. An intset is returned whole with cursor 0.
+pub fn scan_members(s: &Set, cursor: u64, opts: &ScanOptions) -> (u64, Vec<Vec<u8>>) {
+    let count = opts.count.unwrap_or(10).max(1);
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut cursor = cursor;
+    if !s.is_table() {
+        cursor = s.scan(0, |m| out.push(m.to_vec()));
+    } else {
+        let mut budget = count.saturating_mul(10);
+        loop {
+            cursor = s.scan(cursor, |m| out.push(m.to_vec()));
+            if cursor == 0 || budget == 0 || out.len() >= count {
+                break;
+            }
+            budget -= 1;
+        }
+    }
+    if let Some(p) = &opts.pattern {
+        if p.as_slice() != b"*" {
+            out.retain(|m| crate::glob::glob_match(p, m, false));
+        }
+    }
+    (cursor, out)
+}
+
+fn refs<T: AsRef<[u8]>>(items: &[T]) -> Vec<&[u8]> {
+    items.iter().map(|i| i.as_ref()).collect()
+}
+
+impl Database {
+    /// SADD key member [member ...]: number of members added.
+    ///
+    /// ```
+    /// use ferrous_core::Database;
+    /// let db = Database::new();
+    /// assert_eq!(db.sadd("s", &["a", "b", "a"]).unwrap(), 2);
+    /// assert!(db.sismember("s", "a").unwrap());
+    /// ```
+    pub fn sadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
+        sadd(&self.access(), key.as_ref(), &refs(members))
+    }
+
+    /// SREM key member [member ...]: number of members removed.
+    pub fn srem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
+        srem(&self.access(), key.as_ref(), &refs(members))
+    }
+
+    /// SMEMBERS key.
+    pub fn smembers(&self, key: impl AsRef<[u8]>) -> Result<Vec<Vec<u8>>> {
+        smembers(&self.access(), key.as_ref())
+    }
+
+    /// SISMEMBER key member.
+    pub fn sismember(&self, key: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<bool> {
+        sismember(&self.access(), key.as_ref(), member.as_ref())
+    }
+
+    /// SMISMEMBER key member [member ...].
+    pub fn smismember<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<Vec<bool>> {
+        smismember(&self.access(), key.as_ref(), &refs(members))
+    }
+
+    /// SCARD key.
+    pub fn scard(&self, key: impl AsRef<[u8]>) -> Result<usize> {
+        scard(&self.access(), key.as_ref())
+    }
+
+    /// SPOP key: a random member, removed.
+    pub fn spop(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        spop(&self.access(), key.as_ref())
+    }
+
+    /// SPOP key count: up to `count` distinct random members, removed.
+    pub fn spop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<Vec<u8>>> {
+        spop_count(&self.access(), key.as_ref(), count)
+    }
+
+    /// SRANDMEMBER key: a random member.
+    pub fn srandmember(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
+        read(&self.access(), key.as_ref(), |s| s.and_then(|s| s.random(&mut rand::thread_rng())).map(|m| m.to_vec()))
+    }
+
+    /// SRANDMEMBER key count: `count > 0` distinct members (at most the whole set),
+    /// `count < 0` exactly `-count` members with possible repeats.
+    pub fn srandmember_count(&self, key: impl AsRef<[u8]>, count: i64) -> Result<Vec<Vec<u8>>> {
+        check_random_count(count)?;
+        read(&self.access(), key.as_ref(), |s| {
+            s.map_or_else(Vec::new, |s| random_members(s, count).into_iter().map(|m| m.to_vec()).collect())
+        })
+    }
+
+    /// SMOVE source destination member: true if moved.
+    pub fn smove(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<bool> {
+        smove(&self.access(), src.as_ref(), dst.as_ref(), member.as_ref())
+    }
+
+    /// SINTER key [key ...].
+    pub fn sinter<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Vec<u8>>> {
+        Ok(combine(&self.access(), SetOp::Inter, &refs(keys))?.iter().map(|m| m.to_vec()).collect())
+    }
+
+    /// SINTERCARD numkeys key [key ...] [LIMIT limit] (`limit` 0: no limit).
+    pub fn sintercard<K: AsRef<[u8]>>(&self, keys: &[K], limit: usize) -> Result<usize> {
+        sintercard(&self.access(), &refs(keys), limit)
+    }
+
+    /// SINTERSTORE destination key [key ...]: the stored cardinality.
+    pub fn sinterstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
+        store(&self.access(), SetOp::Inter, dst.as_ref(), &refs(keys))
+    }
+
+    /// SUNION key [key ...].
+    pub fn sunion<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Vec<u8>>> {
+        Ok(combine(&self.access(), SetOp::Union, &refs(keys))?.iter().map(|m| m.to_vec()).collect())
+    }
+
+    /// SUNIONSTORE destination key [key ...]: the stored cardinality.
+    pub fn sunionstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
+        store(&self.access(), SetOp::Union, dst.as_ref(), &refs(keys))
+    }
+
+    /// SDIFF key [key ...].
+    pub fn sdiff<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<Vec<Vec<u8>>> {
+        Ok(combine(&self.access(), SetOp::Diff, &refs(keys))?.iter().map(|m| m.to_vec()).collect())
+    }
+
+    /// SDIFFSTORE destination key [key ...]: the stored cardinality.
+    pub fn sdiffstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
+        store(&self.access(), SetOp::Diff, dst.as_ref(), &refs(keys))
+    }
+
+    /// SSCAN key cursor [MATCH pattern] [COUNT count]: (next cursor, members).
+    pub fn sscan(&self, key: impl AsRef<[u8]>, cursor: u64, opts: &ScanOptions) -> Result<(u64, Vec<Vec<u8>>)> {
+        sscan(&self.access(), key.as_ref(), cursor, opts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intset_widths_and_order() {
+        let mut i = Intset::default();
+        for v in [5, -3, 100, 5] {
+            i.insert(v);
+        }
+        assert_eq!(i.iter().collect::<Vec<_>>(), vec![-3, 5, 100]);
+        assert_eq!(i.width, 2);
+        i.insert(1 << 20);
+        assert_eq!(i.width, 4);
+        i.insert(i64::MIN);
+        assert_eq!(i.width, 8);
+        assert_eq!(i.iter().collect::<Vec<_>>(), vec![i64::MIN, -3, 5, 100, 1 << 20]);
+        assert!(i.contains(100) && !i.contains(101) && !i.contains(i64::MAX));
+        assert!(i.remove(-3) && !i.remove(-3));
+        assert_eq!(i.len(), 4);
+    }
+
+    #[test]
+    fn set_conversion() {
+        let mut s = Set::for_member(b"1");
+        for i in 0..4 {
+            s.add(i.to_string().as_bytes(), 4);
+        }
+        assert_eq!(s.encoding(), "intset");
+        s.add(b"4", 4);
+        assert_eq!(s.encoding(), "hashtable");
+        let mut s = Set::for_member(b"1");
+        s.add(b"1", 10);
+        s.add(b"x", 10);
+        assert_eq!(s.encoding(), "hashtable");
+        assert!(s.contains(b"1") && s.contains(b"x") && !s.contains(b"01"));
+        assert_eq!(Set::for_member(b"01").encoding(), "hashtable");
     }
 }

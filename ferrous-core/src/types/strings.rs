@@ -14,11 +14,11 @@
 //! `Value::Int`; strings modified in place (APPEND, SETRANGE and the bitmap commands) are
 //! flagged `META_RAW`; INCRBYFLOAT stores a fresh `embstr`.
 use crate::access::Access;
+use crate::access::MultiShard;
 use crate::bytes::SmallBytes;
 use crate::db::Database;
 use crate::dict::Node;
 use crate::error::{Error, Result};
-use crate::access::MultiShard;
 use crate::keyspace::{KeyHash, Shard, META_EXPIRE, META_RAW};
 use crate::notify;
 use crate::value::Value;
@@ -430,7 +430,7 @@ pub fn incr_by_float(acc: &Access<'_>, key: &[u8], incr: &[u8]) -> Result<Vec<u8
             },
         };
         let incr = LongDouble::parse(incr).ok_or(Error::NotFloat)?;
-        let sum = current.add(incr).filter(|v| !v.is_infinite()).ok_or(Error::NanOrInfinity)?;
+        let sum = current.checked_add(incr).filter(|v| !v.is_infinite()).ok_or(Error::NanOrInfinity)?;
         let text = sum.to_human_string().into_bytes();
         // Redis stores a fresh string object (`embstr`), never an integer encoding.
         let value = Value::Str(SmallBytes::new(&text));
@@ -942,7 +942,7 @@ pub mod long_double {
         }
 
         /// The sum, rounded once to nearest-even; `None` for NaN (`inf + -inf`).
-        pub fn add(self, other: LongDouble) -> Option<LongDouble> {
+        pub fn checked_add(self, other: LongDouble) -> Option<LongDouble> {
             match (self.class, other.class) {
                 (Class::Inf, Class::Inf) if self.neg != other.neg => None,
                 (Class::Inf, _) => Some(self),
@@ -1372,7 +1372,7 @@ pub mod long_double {
         fn incr(a: &str, b: &str) -> Option<String> {
             let a = LongDouble::parse(a.as_bytes())?;
             let b = LongDouble::parse(b.as_bytes())?;
-            a.add(b).map(|v| v.to_human_string())
+            a.checked_add(b).map(|v| v.to_human_string())
         }
 
         #[test]

@@ -246,6 +246,7 @@ impl Tree {
     }
 
     /// Number of elements.
+    #[cfg(test)]
     pub(super) fn len(&self) -> usize {
         self.len
     }
@@ -1006,7 +1007,8 @@ impl Index {
 
     /// Iterates `count` members from rank `start` forward, or backward when `rev`.
     pub(super) fn iter_from(&self, start: usize, count: usize, rev: bool) -> IndexIter<'_> {
-        IndexIter { index: self, pos: self.tree.select(start), left: count, rev }
+        let avail = if rev { start.saturating_add(1) } else { self.live.saturating_sub(start) };
+        IndexIter { index: self, pos: self.tree.select(start), left: count.min(avail), rev }
     }
 
     /// The member and score of rank `rank`.

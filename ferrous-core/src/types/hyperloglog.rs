@@ -1,0 +1,1 @@
+//! HyperLogLog: Redis's sparse/dense representation stored in a string value.

@@ -1,0 +1,176 @@
+//! End-to-end tests over TCP for what crosses connections and event-loop threads:
+//! blocking pops, pub/sub, transactions with WATCH, client-side caching, keyspace
+//! notifications. Runs against Ferrous (or Redis with `FERROUS_E2E_AGAINST_REDIS=1`, to
+//! check the tests themselves).
+mod common;
+
+use common::{Resp, RespConn, TestServer};
+use std::time::{Duration, Instant};
+
+fn bulk(s: &str) -> Resp {
+    Resp::Bulk(s.as_bytes().to_vec())
+}
+fn arr(items: &[&str]) -> Resp {
+    Resp::Array(items.iter().map(|s| bulk(s)).collect())
+}
+fn ok() -> Resp {
+    Resp::Simple(b"OK".to_vec())
+}
+
+fn conn(s: &TestServer) -> RespConn {
+    s.raw()
+}
+
+#[test]
+fn blpop_is_served_by_a_push_from_another_connection() {
+    let s = TestServer::start_with(&["--io-threads", "2"]);
+    let mut waiters: Vec<RespConn> = (0..3).map(|_| conn(&s)).collect();
+    for (i, w) in waiters.iter_mut().enumerate() {
+        w.send(&["BLPOP", "q", "5"]).unwrap();
+        // Make the arrival order deterministic: FIFO is by time of blocking.
+        std::thread::sleep(Duration::from_millis(50 + i as u64));
+    }
+    let mut p = conn(&s);
+    assert_eq!(p.cmd(&["RPUSH", "q", "a", "b", "c"]), Resp::Int(3));
+    for (w, v) in waiters.iter_mut().zip(["a", "b", "c"]) {
+        assert_eq!(w.read().unwrap().value, arr(&["q", v]), "FIFO order");
+    }
+    assert_eq!(p.cmd(&["LLEN", "q"]), Resp::Int(0));
+}
+
+#[test]
+fn blocking_timeouts_and_pipelined_commands_after_a_block() {
+    let s = TestServer::start();
+    let mut c = conn(&s);
+    let t = Instant::now();
+    assert_eq!(c.cmd(&["BLPOP", "none", "0.2"]), Resp::NilArray);
+    assert!(t.elapsed() >= Duration::from_millis(180), "returned too early");
+    assert!(t.elapsed() < Duration::from_secs(3), "sub-second timeout took too long");
+    // A pipelined command after a blocking one waits for it.
+    c.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut p = conn(&s);
+    p.cmd(&["LPUSH", "k", "v"]);
+    assert_eq!(c.read().unwrap().value, arr(&["k", "v"]));
+    assert_eq!(c.read().unwrap().value, Resp::Simple(b"PONG".to_vec()));
+    // Redis 7.0 answers a timed-out BRPOPLPUSH with a null array, like BLPOP.
+    assert_eq!(c.cmd(&["BRPOPLPUSH", "none", "dst", "0.1"]), Resp::NilArray);
+    match c.cmd(&["BLPOP", "k", "-1"]) {
+        Resp::Error(e) => assert_eq!(e, b"ERR timeout is negative"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn blmove_chain_and_disconnect_cleanup() {
+    let s = TestServer::start();
+    let mut a = conn(&s);
+    let mut b = conn(&s);
+    a.send(&["BLMOVE", "src", "mid", "LEFT", "RIGHT", "5"]).unwrap();
+    b.send(&["BLPOP", "mid", "5"]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // A client that blocks and disconnects must not swallow an element.
+    let mut gone = conn(&s);
+    gone.send(&["BLPOP", "src", "5"]).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    drop(gone);
+    std::thread::sleep(Duration::from_millis(100));
+    let mut p = conn(&s);
+    p.cmd(&["RPUSH", "src", "x"]);
+    assert_eq!(a.read().unwrap().value, bulk("x"));
+    assert_eq!(b.read().unwrap().value, arr(&["mid", "x"]));
+}
+
+#[test]
+fn blocking_inside_multi_does_not_block() {
+    let s = TestServer::start();
+    let mut c = conn(&s);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["BLPOP", "empty", "0"]);
+    assert_eq!(c.cmd(&["EXEC"]), Resp::Array(vec![Resp::NilArray]));
+}
+
+#[test]
+fn pubsub_across_connections_in_publish_order() {
+    let s = TestServer::start_with(&["--io-threads", "2"]);
+    let mut subs: Vec<RespConn> = (0..4).map(|_| conn(&s)).collect();
+    for sub in subs.iter_mut() {
+        assert_eq!(sub.cmd(&["SUBSCRIBE", "news"]), Resp::Array(vec![bulk("subscribe"), bulk("news"), Resp::Int(1)]));
+    }
+    let mut p = conn(&s);
+    for i in 0..200 {
+        assert_eq!(p.cmd(&["PUBLISH", "news", &i.to_string()]), Resp::Int(4));
+    }
+    for sub in subs.iter_mut() {
+        for i in 0..200 {
+            assert_eq!(sub.read().unwrap().value, arr(&["message", "news", &i.to_string()]));
+        }
+    }
+}
+
+#[test]
+fn pubsub_with_the_redis_crate() {
+    let s = TestServer::start();
+    let mut sub_conn = s.client();
+    let mut pubsub = sub_conn.as_pubsub();
+    pubsub.psubscribe("ev:*").unwrap();
+    pubsub.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut c = s.client();
+    let n: i64 = redis::cmd("PUBLISH").arg("ev:1").arg("hello").query(&mut c).unwrap();
+    assert_eq!(n, 1);
+    let msg = pubsub.get_message().unwrap();
+    assert_eq!(msg.get_channel_name(), "ev:1");
+    assert_eq!(msg.get_pattern::<String>().unwrap(), "ev:*");
+    assert_eq!(msg.get_payload::<String>().unwrap(), "hello");
+}
+
+#[test]
+fn multi_exec_and_watch_over_tcp() {
+    let s = TestServer::start();
+    let mut c = s.client();
+    let (a, b): (i64, i64) = redis::pipe().atomic().incr("a", 1).incr("b", 2).query(&mut c).unwrap();
+    assert_eq!((a, b), (1, 2));
+    let mut w = conn(&s);
+    let mut other = conn(&s);
+    assert_eq!(w.cmd(&["WATCH", "a"]), ok());
+    other.cmd(&["INCR", "a"]);
+    w.cmd(&["MULTI"]);
+    w.cmd(&["INCR", "a"]);
+    assert_eq!(w.cmd(&["EXEC"]), Resp::NilArray);
+}
+
+#[test]
+fn client_tracking_resp3_invalidation() {
+    let s = TestServer::start();
+    let mut t = conn(&s);
+    assert!(matches!(t.cmd(&["HELLO", "3"]), Resp::Map(_)));
+    assert_eq!(t.cmd(&["CLIENT", "TRACKING", "on"]), ok());
+    assert_eq!(t.cmd(&["GET", "cached"]), Resp::Null);
+    let mut w = conn(&s);
+    w.cmd(&["SET", "cached", "1"]);
+    assert_eq!(t.read().unwrap().value, Resp::Push(vec![bulk("invalidate"), arr(&["cached"])]));
+}
+
+#[test]
+fn keyspace_notifications_over_tcp() {
+    let s = TestServer::start();
+    let mut c = conn(&s);
+    assert_eq!(c.cmd(&["CONFIG", "SET", "notify-keyspace-events", "KEA"]), ok());
+    let mut sub = conn(&s);
+    sub.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]);
+    c.cmd(&["DEL", "nothing"]);
+    c.cmd(&["SET", "k", "v", "PX", "50"]);
+    c.cmd(&["EXPIRE", "k", "100"]);
+    let pm = |ev: &str, key: &str| {
+        Resp::Array(vec![bulk("pmessage"), bulk("__keyevent@0__:*"), bulk(&format!("__keyevent@0__:{ev}")), bulk(key)])
+    };
+    // SET ... PX emits `set` then `expire`; EXPIRE emits `expire`.
+    assert_eq!(sub.read().unwrap().value, pm("set", "k"));
+    assert_eq!(sub.read().unwrap().value, pm("expire", "k"));
+    assert_eq!(sub.read().unwrap().value, pm("expire", "k"));
+    c.cmd(&["PEXPIRE", "k", "30"]);
+    assert_eq!(sub.read().unwrap().value, pm("expire", "k"));
+    // Expiry by the active cycle (nobody touches the key).
+    sub.set_timeout(Duration::from_secs(5));
+    assert_eq!(sub.read().unwrap().value, pm("expired", "k"));
+}
