@@ -174,6 +174,30 @@ impl<'a> Access<'a> {
         r
     }
 
+    /// Runs `f` with the shards of all `keys` read-locked (in ascending order): an atomic
+    /// view for multi-key reads (MGET, LCS...) that does not block other readers. Keys
+    /// found expired are deleted afterwards, as lazy expiry does.
+    pub fn read_many<R>(&self, keys: &[&[u8]], f: impl FnOnce(&mut MultiRead<'_>) -> R) -> R {
+        let mut idx: Vec<usize> = keys.iter().map(|k| self.hash(k).shard()).collect();
+        idx.sort_unstable();
+        idx.dedup();
+        let ks = self.keyspace();
+        let shards = idx
+            .iter()
+            .map(|&i| (i, if self.held { ReadRef::Held(&*self.held_shard(i)) } else { ReadRef::Guard(ks.shard_at(i).read()) }))
+            .collect();
+        let mut m = MultiRead { shards, now: self.now, expired: Vec::new() };
+        let r = f(&mut m);
+        let expired = std::mem::take(&mut m.expired);
+        drop(m);
+        for key in expired {
+            self.write(&key, |shard, h| {
+                shard.expire_if_needed(h, &key, self.now);
+            });
+        }
+        r
+    }
+
     /// Runs `f` with the shards of all `keys` write-locked (in ascending order).
     pub fn write_many<R>(&self, keys: &[&[u8]], f: impl FnOnce(&mut MultiShard<'_>) -> R) -> R {
         let hashes: Vec<KeyHash> = keys.iter().map(|k| self.hash(k)).collect();
@@ -310,6 +334,38 @@ impl<'a> Access<'a> {
         idx.dedup();
         let mut locked: Vec<_> = idx.into_iter().map(|d| (d, self.lock_db(d))).collect();
         f(&mut locked)
+    }
+}
+
+/// Several read-locked shards of one keyspace (see [`Access::read_many`]).
+pub struct MultiRead<'a> {
+    shards: Vec<(usize, ReadRef<'a>)>,
+    now: i64,
+    expired: Vec<Vec<u8>>,
+}
+
+enum ReadRef<'a> {
+    Guard(parking_lot::RwLockReadGuard<'a, Shard>),
+    Held(&'a Shard),
+}
+
+impl MultiRead<'_> {
+    /// The live entry of `key` (hash `h`, one of the keys given to `read_many`).
+    pub fn get(&mut self, h: KeyHash, key: &[u8]) -> Option<&Node<Value>> {
+        let i = h.shard();
+        let pos = self.shards.iter().position(|(s, _)| *s == i)?;
+        let shard: &Shard = match &self.shards[pos].1 {
+            ReadRef::Guard(g) => g,
+            ReadRef::Held(s) => s,
+        };
+        match shard.lookup(h, key, self.now) {
+            Lookup::Live(n) => Some(n),
+            Lookup::Missing => None,
+            Lookup::Expired => {
+                self.expired.push(key.to_vec());
+                None
+            }
+        }
     }
 }
 

@@ -291,10 +291,10 @@ pub fn getset(acc: &Access<'_>, key: &[u8], value: Value) -> Result<Option<Vec<u
 /// (`None` for missing keys and for keys of other types). All keys are read under their
 /// shard locks at once, so a concurrent MSET is seen entirely or not at all.
 pub fn mget_with(acc: &Access<'_>, keys: &[&[u8]], mut f: impl FnMut(Option<&[u8]>)) {
-    acc.write_many(keys, |m| {
+    acc.read_many(keys, |m| {
         for key in keys {
             let h = acc.hash(key);
-            match m.shard(h).get_mut(h, key, acc.now).and_then(|n| n.value.as_str()) {
+            match m.get(h, key).and_then(|n| n.value.as_str()) {
                 Some(s) => f(Some(&s)),
                 None => f(None),
             }
