@@ -79,10 +79,10 @@ fn strings_mset_mget() {
 fn set_px_then_key_expires() {
     let s = TestServer::start();
     let mut c = s.raw();
-    assert_eq!(c.cmd(&["SET", "short", "v", "PX", "150"]), simple("OK"));
+    assert_eq!(c.cmd(&["SET", "short", "v", "PX", "700"]), simple("OK"));
     assert_eq!(c.cmd(&["SET", "long", "v", "PX", "100000"]), simple("OK"));
     assert_eq!(c.cmd(&["GET", "short"]), bulk("v"));
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(1000));
     assert_eq!(c.cmd(&["GET", "short"]), Resp::NilBulk);
     assert_eq!(c.cmd(&["EXISTS", "short"]), Resp::Int(0));
     assert_eq!(c.cmd(&["GET", "long"]), bulk("v"));

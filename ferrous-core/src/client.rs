@@ -4,9 +4,9 @@
 //! in-process API); the shared half, [`ClientInfo`], is registered with the database so other
 //! clients can list or kill it. Killing sets a flag and calls the connection's waker; the
 //! event loop that owns the socket closes it.
+use crate::commands::CommandSpec;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
-use crate::commands::CommandSpec;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -125,7 +125,8 @@ impl ClientInfo {
     pub fn describe(&self, now_ms: i64, cmd: Option<&str>) -> String {
         let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
         let age = (now_ms - self.created_ms).max(0) / 1000;
-        let idle = (now_ms - self.last_interaction_ms.load(Relaxed)).max(0) / 1000;
+        // The client running CLIENT LIST/INFO is interacting right now.
+        let idle = if cmd.is_some() { 0 } else { (now_ms - self.last_interaction_ms.load(Relaxed)).max(0) / 1000 };
         let multi = self.multi.load(Relaxed);
         let mut flags = String::new();
         if self.is_pubsub() {
@@ -239,7 +240,8 @@ impl ClientState {
         i.subscriptions[2].store(shard, Relaxed);
         i.multi.store(self.tx.queue.as_ref().map_or(-1, |q| q.len() as i64), Relaxed);
         i.tracking.store(self.tracking.is_some(), Relaxed);
-        let redirect = self.tracking.as_ref().map_or(-1, |t| if t.options.redirect == 0 { -1 } else { t.options.redirect as i64 });
+        let redirect =
+            self.tracking.as_ref().map_or(-1, |t| if t.options.redirect == 0 { -1 } else { t.options.redirect as i64 });
         i.redirect.store(redirect, Relaxed);
         i.blocked.store(self.blocking.blocked.is_some(), Relaxed);
     }
@@ -293,7 +295,18 @@ impl ClientRegistry {
             blocked: AtomicBool::new(false),
         });
         self.clients.lock().insert(id, info.clone());
-        ClientState { info, db: 0, resp: 2, authenticated, reply_mode: ReplyMode::On, close_after_reply: false, blocking: Default::default(), tx: Default::default(), pubsub: None, tracking: None }
+        ClientState {
+            info,
+            db: 0,
+            resp: 2,
+            authenticated,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            blocking: Default::default(),
+            tx: Default::default(),
+            pubsub: None,
+            tracking: None,
+        }
     }
 
     /// A client that is not registered (not listed, not killable): used internally.

@@ -78,6 +78,9 @@ pub mod flags {
     pub const MULTI_ARG: u8 = 1 << 3;
 }
 
+/// Extra validation of a parsed value: `Err` carries Redis's reason text.
+pub type Check = fn(&str) -> std::result::Result<(), &'static str>;
+
 /// One directive.
 #[derive(Debug)]
 pub struct Directive {
@@ -93,7 +96,7 @@ pub struct Directive {
     /// [`flags`] bits.
     pub flags: u8,
     /// Extra validation of an already parsed value (Redis's `is_valid_fn`).
-    pub check: Option<fn(&str) -> std::result::Result<(), &'static str>>,
+    pub check: Option<Check>,
 }
 
 impl Directive {
@@ -108,7 +111,7 @@ impl Directive {
         self.flags |= flags;
         self
     }
-    const fn check(mut self, f: fn(&str) -> std::result::Result<(), &'static str>) -> Directive {
+    const fn check(mut self, f: Check) -> Directive {
         self.check = Some(f);
         self
     }
@@ -853,35 +856,7 @@ fn os_error_text(e: &std::io::Error) -> String {
 
 /// Redis's `keyspaceEventsFlagsToString`: the form CONFIG GET shows.
 pub fn notify_flags_to_string(f: u32) -> String {
-    use crate::notify::*;
-    let mut s = String::new();
-    if f & ALL == ALL {
-        s.push('A');
-    } else {
-        for (bit, c) in [
-            (GENERIC, 'g'),
-            (STRING, '$'),
-            (LIST, 'l'),
-            (SET, 's'),
-            (HASH, 'h'),
-            (ZSET, 'z'),
-            (EXPIRED, 'x'),
-            (EVICTED, 'e'),
-            (STREAM, 't'),
-            (MODULE, 'd'),
-            (NEW, 'n'),
-        ] {
-            if f & bit != 0 {
-                s.push(c);
-            }
-        }
-    }
-    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
-        if f & bit != 0 {
-            s.push(c);
-        }
-    }
-    s
+    crate::notify::flags_to_string(f)
 }
 
 #[cfg(test)]

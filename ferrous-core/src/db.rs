@@ -56,7 +56,7 @@ impl Stats {
     /// Zeroes the counters CONFIG RESETSTAT resets (`expired_total` is the current running
     /// total of expired keys, remembered as the new zero).
     pub fn reset(&self, expired_total: u64) {
-        for c in [&self.connections_received, &self.rejected_connections, &self.total_errors] {
+        for c in [&self.connections_received, &self.rejected_connections, &self.total_errors, &self.used_memory_peak] {
             c.store(0, Relaxed);
         }
         for c in [
@@ -289,6 +289,7 @@ impl Builder {
             .name("ferrous-cron".into())
             .spawn(move || background_loop(&bg_inner))
             .ok();
+        inner.apply_config_mirrors();
         let owner = Arc::new(Owner { inner: inner.clone(), background: Mutex::new(background) });
         Database { owner, inner, index: 0, held: None }
     }

@@ -63,11 +63,17 @@ pub fn parse_flags(s: &str) -> Option<u32> {
     Some(f)
 }
 
-/// The canonical text Redis's CONFIG GET shows for a flag set.
+/// The canonical text CONFIG GET shows for a flag set, in Redis's order
+/// (`keyspaceEventsFlagsToString`). One deliberate difference: Redis drops `n` when `A` is
+/// set (its flags live in an int, so the event still fires); Ferrous keeps the text as the
+/// source of truth, so it writes `An` to keep `new` events on.
 pub fn flags_to_string(f: u32) -> String {
     let mut s = String::new();
     if f & ALL == ALL {
         s.push('A');
+        if f & NEW != 0 {
+            s.push('n');
+        }
     } else {
         for (bit, c) in [
             (GENERIC, 'g'),
@@ -80,23 +86,17 @@ pub fn flags_to_string(f: u32) -> String {
             (EVICTED, 'e'),
             (STREAM, 't'),
             (MODULE, 'd'),
+            (NEW, 'n'),
         ] {
             if f & bit != 0 {
                 s.push(c);
             }
         }
     }
-    if f & KEY_MISS != 0 {
-        s.push('m');
-    }
-    if f & NEW != 0 {
-        s.push('n');
-    }
-    if f & KEYSPACE != 0 {
-        s.push('K');
-    }
-    if f & KEYEVENT != 0 {
-        s.push('E');
+    for (bit, c) in [(KEYSPACE, 'K'), (KEYEVENT, 'E'), (KEY_MISS, 'm')] {
+        if f & bit != 0 {
+            s.push(c);
+        }
     }
     s
 }
@@ -124,6 +124,8 @@ mod tests {
     fn roundtrip() {
         assert_eq!(flags_to_string(parse_flags("KEA").unwrap()), "AKE");
         assert_eq!(flags_to_string(parse_flags("Kgx").unwrap()), "gxK");
+        assert_eq!(flags_to_string(parse_flags("KEAn").unwrap()), "AnKE");
+        assert_eq!(parse_flags("AnKE").unwrap() & NEW, NEW);
         assert_eq!(parse_flags("Q"), None);
         assert_eq!(flags_to_string(0), "");
     }

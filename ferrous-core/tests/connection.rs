@@ -3,6 +3,14 @@
 use ferrous_core::client::ReplyMode;
 use ferrous_core::{ClientState, Config, ConnectionInfo, Database, RespValue as V};
 
+/// Command statistics live in the process-wide command table, shared by every database
+/// in this test binary: tests that run commands take this lock so INFO commandstats and
+/// CONFIG RESETSTAT see only their own commands.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// A persistent connection: state (auth, protocol, name...) survives between commands.
 struct Conn {
     db: Database,
@@ -15,7 +23,12 @@ impl Conn {
     }
     /// A connection that looks like a TCP client from `addr`.
     fn from(db: &Database, addr: &str) -> Conn {
-        let info = ConnectionInfo { addr: addr.into(), laddr: if addr.is_empty() { String::new() } else { "127.0.0.1:6379".into() }, fd: 8, waker: None };
+        let info = ConnectionInfo {
+            addr: addr.into(),
+            laddr: if addr.is_empty() { String::new() } else { "127.0.0.1:6379".into() },
+            fd: 8,
+            waker: None,
+        };
         Conn { db: db.clone(), c: db.connect(info) }
     }
     fn raw(&mut self, args: &[&str]) -> Vec<u8> {
@@ -90,6 +103,7 @@ fn hello_pairs(v: &V) -> Vec<(String, V)> {
 
 #[test]
 fn ping_echo() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     assert_eq!(c.cmd(&["PING"]), V::Simple("PONG".into()));
@@ -101,6 +115,7 @@ fn ping_echo() {
 
 #[test]
 fn select_and_quit() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     assert_eq!(c.cmd(&["SELECT", "99"]), err("ERR DB index is out of range"));
@@ -117,6 +132,7 @@ fn select_and_quit() {
 
 #[test]
 fn hello_replies_like_redis_7() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let id = c.c.id() as i64;
@@ -146,6 +162,7 @@ fn hello_replies_like_redis_7() {
 
 #[test]
 fn hello_errors() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     assert_eq!(c.cmd(&["HELLO", "4"]), err("NOPROTO unsupported protocol version"));
@@ -161,7 +178,10 @@ fn hello_errors() {
         c.cmd(&["HELLO", "3", "setname", "a b"]),
         err("ERR Client names cannot contain spaces, newlines or special characters.")
     );
-    assert_eq!(c.cmd(&["HELLO", "3", "auth", "foo", "x"]), err("WRONGPASS invalid username-password pair or user is disabled."));
+    assert_eq!(
+        c.cmd(&["HELLO", "3", "auth", "foo", "x"]),
+        err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
     // Without requirepass the default user takes any password.
     let v = c.cmd(&["HELLO", "3", "AUTH", "default", "whatever", "SETNAME", "myname"]);
     assert_eq!(hello_pairs(&v)[2].1, int(3));
@@ -173,6 +193,7 @@ fn hello_errors() {
 
 #[test]
 fn auth_without_password() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let not_configured = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
@@ -186,6 +207,7 @@ fn auth_without_password() {
 
 #[test]
 fn auth_with_requirepass() {
+    let _serial = serial();
     let db = with_password("secret");
     let mut c = Conn::new(&db);
     assert!(!c.c.authenticated);
@@ -195,9 +217,15 @@ fn auth_with_requirepass() {
     assert_eq!(c.cmd(&["HELLO"]), err(hello_noauth));
     assert_eq!(c.cmd(&["HELLO", "3"]), err(hello_noauth));
     assert_eq!(c.c.resp, 2, "HELLO refused: protocol unchanged");
-    assert_eq!(c.cmd(&["HELLO", "3", "AUTH", "default", "wrong"]), err("WRONGPASS invalid username-password pair or user is disabled."));
+    assert_eq!(
+        c.cmd(&["HELLO", "3", "AUTH", "default", "wrong"]),
+        err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
     assert_eq!(c.cmd(&["AUTH", "wrong"]), err("WRONGPASS invalid username-password pair or user is disabled."));
-    assert_eq!(c.cmd(&["AUTH", "default", "wrong"]), err("WRONGPASS invalid username-password pair or user is disabled."));
+    assert_eq!(
+        c.cmd(&["AUTH", "default", "wrong"]),
+        err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
     assert_eq!(c.cmd(&["AUTH", "foo", "secret"]), err("WRONGPASS invalid username-password pair or user is disabled."));
     assert_eq!(c.cmd(&["PING"]), err("NOAUTH Authentication required."));
     assert_eq!(c.cmd(&["AUTH", "secret"]), ok());
@@ -215,6 +243,7 @@ fn auth_with_requirepass() {
 
 #[test]
 fn requirepass_follows_config_set() {
+    let _serial = serial();
     let db = Database::new();
     let mut admin = Conn::new(&db);
     assert_eq!(admin.cmd(&["CONFIG", "SET", "requirepass", "pw"]), ok());
@@ -234,6 +263,7 @@ fn requirepass_follows_config_set() {
 
 #[test]
 fn reset_restores_a_fresh_connection() {
+    let _serial = serial();
     let db = with_password("pw");
     let mut c = Conn::new(&db);
     assert_eq!(c.cmd(&["RESET"]), V::Simple("RESET".into()), "RESET needs no auth");
@@ -263,6 +293,7 @@ fn reset_restores_a_fresh_connection() {
 
 #[test]
 fn reset_drops_subscriptions_and_tracking() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     c.cmd(&["CLIENT", "TRACKING", "on"]);
@@ -277,6 +308,7 @@ fn reset_drops_subscriptions_and_tracking() {
 
 #[test]
 fn client_id_and_names() {
+    let _serial = serial();
     let db = Database::new();
     let mut a = Conn::new(&db);
     let mut b = Conn::new(&db);
@@ -284,15 +316,27 @@ fn client_id_and_names() {
     assert_eq!(ia, int(a.c.id() as i64));
     assert!(matches!((ia, ib), (V::Integer(x), V::Integer(y)) if y > x));
     assert_eq!(a.cmd(&["CLIENT", "GETNAME"]), V::Null);
-    assert_eq!(a.cmd(&["CLIENT", "SETNAME", "a b"]), err("ERR Client names cannot contain spaces, newlines or special characters."));
-    assert_eq!(a.cmd(&["CLIENT", "SETNAME", "a\nb"]), err("ERR Client names cannot contain spaces, newlines or special characters."));
-    assert_eq!(a.cmd(&["CLIENT", "SETNAME", "é"]), err("ERR Client names cannot contain spaces, newlines or special characters."));
+    assert_eq!(
+        a.cmd(&["CLIENT", "SETNAME", "a b"]),
+        err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    assert_eq!(
+        a.cmd(&["CLIENT", "SETNAME", "a\nb"]),
+        err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    assert_eq!(
+        a.cmd(&["CLIENT", "SETNAME", "é"]),
+        err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
     assert_eq!(a.cmd(&["CLIENT", "SETNAME", "foo"]), ok());
     assert_eq!(a.cmd(&["CLIENT", "GETNAME"]), bulk("foo"));
     assert_eq!(a.cmd(&["CLIENT", "SETNAME", ""]), ok());
     assert_eq!(a.cmd(&["CLIENT", "GETNAME"]), V::Null);
     assert_eq!(a.cmd(&["CLIENT", "ID", "x"]), err("ERR wrong number of arguments for 'client|id' command"));
-    assert_eq!(a.cmd(&["CLIENT", "SETINFO", "lib-name", "x"]), err("ERR unknown subcommand 'SETINFO'. Try CLIENT HELP."));
+    assert_eq!(
+        a.cmd(&["CLIENT", "SETINFO", "lib-name", "x"]),
+        err("ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.")
+    );
 }
 
 fn text(v: V) -> String {
@@ -304,6 +348,7 @@ fn text(v: V) -> String {
 
 #[test]
 fn client_info_and_list_format() {
+    let _serial = serial();
     let db = Database::new();
     let mut a = Conn::from(&db, "127.0.0.1:50001");
     let mut b = Conn::from(&db, "10.0.0.2:50002");
@@ -316,9 +361,34 @@ fn client_info_and_list_format() {
     assert_eq!(
         fields,
         [
-            "id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub", "ssub", "multi", "qbuf",
-            "qbuf-free", "argv-mem", "multi-mem", "rbs", "rbp", "obl", "oll", "omem", "tot-mem", "events", "cmd",
-            "user", "redir", "resp"
+            "id",
+            "addr",
+            "laddr",
+            "fd",
+            "name",
+            "age",
+            "idle",
+            "flags",
+            "db",
+            "sub",
+            "psub",
+            "ssub",
+            "multi",
+            "qbuf",
+            "qbuf-free",
+            "argv-mem",
+            "multi-mem",
+            "rbs",
+            "rbp",
+            "obl",
+            "oll",
+            "omem",
+            "tot-mem",
+            "events",
+            "cmd",
+            "user",
+            "redir",
+            "resp"
         ]
     );
     let id = a.c.id();
@@ -365,6 +435,7 @@ fn client_info_and_list_format() {
 
 #[test]
 fn client_list_shows_multi_and_tracking() {
+    let _serial = serial();
     let db = Database::new();
     let mut a = Conn::new(&db);
     let mut b = Conn::new(&db);
@@ -383,6 +454,7 @@ fn client_list_shows_multi_and_tracking() {
 
 #[test]
 fn client_kill() {
+    let _serial = serial();
     let db = Database::new();
     let mut me = Conn::from(&db, "127.0.0.1:40000");
     let other = Conn::from(&db, "127.0.0.1:40001");
@@ -423,14 +495,20 @@ fn client_kill() {
 
 #[test]
 fn client_kill_wakes_the_owner() {
+    let _serial = serial();
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     let db = Database::new();
     let woken = Arc::new(AtomicUsize::new(0));
     let w = woken.clone();
-    let info = ConnectionInfo { addr: "127.0.0.1:1".into(), laddr: String::new(), fd: 9, waker: Some(Arc::new(move || {
-        w.fetch_add(1, Ordering::SeqCst);
-    })) };
+    let info = ConnectionInfo {
+        addr: "127.0.0.1:1".into(),
+        laddr: String::new(),
+        fd: 9,
+        waker: Some(Arc::new(move || {
+            w.fetch_add(1, Ordering::SeqCst);
+        })),
+    };
     let victim = db.connect(info);
     let mut me = Conn::new(&db);
     assert_eq!(me.cmd(&["CLIENT", "KILL", "ID", &victim.id().to_string()]), int(1));
@@ -442,6 +520,7 @@ fn client_kill_wakes_the_owner() {
 
 #[test]
 fn client_no_evict_and_reply() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     assert_eq!(c.cmd(&["CLIENT", "NO-EVICT", "ON"]), ok());
@@ -469,6 +548,7 @@ fn client_no_evict_and_reply() {
 
 #[test]
 fn client_help_is_redis_text() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let V::Array(lines) = c.cmd(&["CLIENT", "HELP"]) else { panic!() };
@@ -480,6 +560,7 @@ fn client_help_is_redis_text() {
 
 #[test]
 fn connection_stats_are_counted() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     c.cmd(&["CONFIG", "RESETSTAT"]);

@@ -14,7 +14,9 @@ fn cmd(db: &Database, args: &[&[u8]]) -> RespValue {
 
 fn bulk_list(v: RespValue) -> Vec<Vec<u8>> {
     match v {
-        RespValue::Array(a) | RespValue::Set(a) => a.into_iter().map(|x| x.as_bytes().map(<[u8]>::to_vec).unwrap_or_default()).collect(),
+        RespValue::Array(a) | RespValue::Set(a) => {
+            a.into_iter().map(|x| x.as_bytes().map(<[u8]>::to_vec).unwrap_or_default()).collect()
+        }
         other => panic!("not an array: {other:?}"),
     }
 }
@@ -40,7 +42,8 @@ fn model_based_random_ops() {
     let mut rng = rand::thread_rng();
     for round in 0..6 {
         let db = Database::new();
-        let (max_entries, max_value) = if round % 2 == 0 { (128, 64) } else { (rng.gen_range(1..20), rng.gen_range(1..20)) };
+        let (max_entries, max_value) =
+            if round % 2 == 0 { (128, 64) } else { (rng.gen_range(1..20), rng.gen_range(1..20)) };
         cmd(&db, &[b"CONFIG", b"SET", b"hash-max-listpack-entries", max_entries.to_string().as_bytes()]);
         cmd(&db, &[b"CONFIG", b"SET", b"hash-max-listpack-value", max_value.to_string().as_bytes()]);
         let mut model: HashMap<Vec<u8>, Vec<u8>> = HashMap::new();
@@ -112,7 +115,12 @@ fn model_based_random_ops() {
                 5 => {
                     let f = field(&mut rng);
                     let d: i64 = rng.gen_range(-1000..1000);
-                    let cur = model.get(&f).map(|v| std::str::from_utf8(v).ok().and_then(|s| s.parse::<i64>().ok()).filter(|i| i.to_string().as_bytes() == v.as_slice()));
+                    let cur = model.get(&f).map(|v| {
+                        std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|s| s.parse::<i64>().ok())
+                            .filter(|i| i.to_string().as_bytes() == v.as_slice())
+                    });
                     let reply = cmd(&db, &[b"HINCRBY", key, &f, d.to_string().as_bytes()]);
                     match cur {
                         Some(None) => assert!(reply.is_error(), "{reply:?}"),
@@ -149,7 +157,9 @@ fn model_based_random_ops() {
                 7 => {
                     let fs: Vec<Vec<u8>> = (0..3).map(|_| field(&mut rng)).collect();
                     let got = match cmd(&db, &[b"HMGET", key, &fs[0], &fs[1], &fs[2]]) {
-                        RespValue::Array(a) => a.into_iter().map(|v| v.as_bytes().map(<[u8]>::to_vec)).collect::<Vec<_>>(),
+                        RespValue::Array(a) => {
+                            a.into_iter().map(|v| v.as_bytes().map(<[u8]>::to_vec)).collect::<Vec<_>>()
+                        }
                         other => panic!("{other:?}"),
                     };
                     assert_eq!(got, fs.iter().map(|f| model.get(f).cloned()).collect::<Vec<_>>());
@@ -167,7 +177,12 @@ fn model_based_random_ops() {
                 converted = false;
             } else {
                 let want = if converted { "hashtable" } else { "listpack" };
-                assert_eq!(encoding(&db, key), want, "step {step} len {} limits {max_entries}/{max_value}", model.len());
+                assert_eq!(
+                    encoding(&db, key),
+                    want,
+                    "step {step} len {} limits {max_entries}/{max_value}",
+                    model.len()
+                );
             }
         }
     }
@@ -179,7 +194,8 @@ fn hrandfield_properties() {
     for (key, n) in [(&b"small"[..], 50usize), (&b"big"[..], 1000usize)] {
         let pairs: Vec<(String, String)> = (0..n).map(|i| (format!("f{i}"), format!("v{i}"))).collect();
         db.hset(key, &pairs).unwrap();
-        let model: HashMap<Vec<u8>, Vec<u8>> = pairs.iter().map(|(f, v)| (f.clone().into_bytes(), v.clone().into_bytes())).collect();
+        let model: HashMap<Vec<u8>, Vec<u8>> =
+            pairs.iter().map(|(f, v)| (f.clone().into_bytes(), v.clone().into_bytes())).collect();
         for count in [1i64, 2, 5, 17, (n / 2) as i64, n as i64 - 1, n as i64, n as i64 + 10] {
             let got = db.hrandfield_with_values(key, count).unwrap();
             assert_eq!(got.len(), (count as usize).min(n));
@@ -281,7 +297,15 @@ fn typed_api() {
 fn hincrbyfloat_sequences_match_long_double() {
     // Expected values recorded from Redis 7.0 (80-bit long double, "%.17Lf").
     let db = Database::new();
-    let steps = [("0.1", "0.1"), ("0.1", "0.2"), ("0.1", "0.3"), ("0.1", "0.4"), ("-1.4", "-1"), ("1e-17", "-0.99999999999999999"), ("3", "2.00000000000000001")];
+    let steps = [
+        ("0.1", "0.1"),
+        ("0.1", "0.2"),
+        ("0.1", "0.3"),
+        ("0.1", "0.4"),
+        ("-1.4", "-1"),
+        ("1e-17", "-0.99999999999999999"),
+        ("3", "2.00000000000000001"),
+    ];
     for (incr, want) in steps {
         assert_eq!(String::from_utf8(db.hincrbyfloat("h", "f", incr).unwrap()).unwrap(), want, "after += {incr}");
     }
@@ -295,7 +319,9 @@ fn memory_report() {
     fn rss_kb() -> usize {
         std::fs::read_to_string("/proc/self/status")
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
             .unwrap_or(0)
     }
     let db = Database::new();

@@ -731,13 +731,19 @@ fn typed_blocking_served_by_another_thread() {
     // Timeout 0: wait for ever.
     assert_eq!(db.blpop(&["other", "q"], Duration::ZERO).unwrap(), Some((b"q".to_vec(), b"job1".to_vec())));
     t.join().unwrap();
-    assert_eq!(db.blmpop(&["q"], ListEnd::Right, 5, Duration::from_secs(5)).unwrap(), Some((b"q".to_vec(), v(&["job3", "job2"]))));
+    assert_eq!(
+        db.blmpop(&["q"], ListEnd::Right, 5, Duration::from_secs(5)).unwrap(),
+        Some((b"q".to_vec(), v(&["job3", "job2"])))
+    );
     let pusher = db.clone();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(30));
         pusher.lpush("src", ["x"]).unwrap();
     });
-    assert_eq!(db.blmove("src", "dst", ListEnd::Right, ListEnd::Left, Duration::from_secs(5)).unwrap(), Some(b"x".to_vec()));
+    assert_eq!(
+        db.blmove("src", "dst", ListEnd::Right, ListEnd::Left, Duration::from_secs(5)).unwrap(),
+        Some(b"x".to_vec())
+    );
     t.join().unwrap();
     assert_eq!(db.lrange("dst", 0, -1).unwrap(), v(&["x"]));
 }
@@ -879,6 +885,98 @@ fn resp3_blocking_timeout_reply() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Keyspace notifications
+// ---------------------------------------------------------------------------------------
+
+fn events_db() -> Database {
+    let mut config = Config::default();
+    config.set("notify-keyspace-events", &["KEgln"], true).unwrap();
+    let db = Database::builder().config(config).active_expire(false).build();
+    db.inner().apply_config_mirrors();
+    db
+}
+
+fn drain_events(sub: &mut ferrous_core::pubsub::Subscription) -> String {
+    let mut got = Vec::new();
+    while let Some(m) = sub.try_recv() {
+        let event = String::from_utf8_lossy(&m.channel["__keyevent@0__:".len()..]).into_owned();
+        got.push(format!("{event} {}", String::from_utf8_lossy(&m.payload)));
+    }
+    got.join(", ")
+}
+
+/// `command => reply | events` lines: the events (`event key`, in order) are what Redis
+/// 7.0 published on `__keyevent@0__:*` with `notify-keyspace-events KEgln`.
+#[test]
+fn keyspace_events() {
+    let db = events_db();
+    let mut sub = db.psubscribe(&["__keyevent@0__:*"]);
+    let mut s = Session::new(&db);
+    let script = r#"
+LPUSH l a b => :2 | new l, lpush l
+RPUSH l c => :3 | rpush l
+LPUSHX l d => :4 | lpush l
+RPUSHX l e => :5 | rpush l
+LPUSHX nokey a => :0 |
+LPOP l => "d" | lpop l
+RPOP l 2 => ["e", "c"] | rpop l
+LPOP l 0 => [] |
+LPOP nokey => (nil) |
+LSET l 0 x => +OK | lset l
+LSET l 9 x => -ERR index out of range |
+LINSERT l BEFORE x y => :3 | linsert l
+LINSERT l BEFORE zz y => :-1 |
+LREM l 0 zz => :0 |
+LREM l 1 y => :1 | lrem l
+LTRIM l 0 -1 => +OK | ltrim l
+LTRIM nokey 0 1 => +OK |
+RPUSH m 1 2 3 => :3 | new m, rpush m
+LTRIM m 5 6 => +OK | ltrim m, del m
+RPUSH m 1 2 3 => :3 | new m, rpush m
+LREM m 0 2 => :1 | lrem m
+RPOPLPUSH m n => "3" | new n, lpush n, rpop m
+LMOVE m n LEFT RIGHT => "1" | rpush n, lpop m, del m
+LMOVE n n LEFT RIGHT => "3" | rpush n, lpop n
+RPUSH one x => :1 | new one, rpush one
+LMOVE one one LEFT LEFT => "x" | lpush one, lpop one
+LMOVE one two RIGHT LEFT => "x" | new two, lpush two, rpop one, del one
+LMPOP 2 nokey two LEFT COUNT 5 => ["two", ["x"]] | lpop two, del two
+BLPOP l 0 => ["l", "x"] | lpop l
+BRPOP n 0 => ["n", "3"] | rpop n
+BLMPOP 0 1 n LEFT COUNT 3 => ["n", ["1"]] | lpop n, del n
+RPUSH s 1 => :1 | new s, rpush s
+BLMOVE s t LEFT RIGHT 0 => "1" | new t, rpush t, lpop s, del s
+BRPOPLPUSH t s 0 => "1" | new s, lpush s, rpop t, del t
+LRANGE s 0 -1 => ["1"] |
+LLEN s => :1 |
+LINDEX s 0 => "1" |
+LPOS s 1 => :0 |
+"#;
+    for line in script.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (cmd, rest) = line.split_once(" => ").expect("`command => reply | events`");
+        let (reply, events) = rest.split_once(" |").expect("` |` before the events");
+        assert_eq!(s.line(cmd), reply.trim(), "{cmd}");
+        assert_eq!(drain_events(&mut sub), events.trim(), "{cmd}");
+    }
+}
+
+/// Serving blocked clients publishes their events after the push's, in Redis's order.
+#[test]
+fn keyspace_events_of_served_waiters() {
+    let db = events_db();
+    let mut sub = db.psubscribe(&["__keyevent@0__:*"]);
+    let mut mover = Session::new(&db);
+    let mut popper = Session::new(&db);
+    assert!(mover.send(&[b"BLMOVE", b"A", b"B", b"LEFT", b"RIGHT", b"0"]).is_empty());
+    assert!(popper.send(&[b"BLPOP", b"B", b"0"]).is_empty());
+    let mut p = Session::new(&db);
+    assert_eq!(p.line("RPUSH A x y"), ":2");
+    assert_eq!(drain_events(&mut sub), "new A, rpush A, new B, rpush B, lpop A, lpop B, del B");
+    assert_eq!(mover.served().as_deref(), Some(r#""x""#));
+    assert_eq!(popper.served().as_deref(), Some(r#"["B", "x"]"#));
+}
+
+// ---------------------------------------------------------------------------------------
 // Encoding and configuration
 // ---------------------------------------------------------------------------------------
 
@@ -922,7 +1020,7 @@ fn big_elements_and_long_lists() {
     assert_eq!(db.lrange("long", 69_999, 70_001).unwrap(), v(&["69999", "seventy", "70001"]));
     assert_eq!(db.lpos("long", "seventy", LposOptions::default()).unwrap(), vec![70_000]);
     db.ltrim("long", 1000, -1000).unwrap();
-    assert_eq!(db.llen("long").unwrap(), 98_000);
+    assert_eq!(db.llen("long").unwrap(), 98_001);
     assert_eq!(db.lindex("long", 0).unwrap(), Some(b"1000".to_vec()));
     assert_eq!(db.lrem("long", 0, "5000").unwrap(), 1);
     assert_eq!(db.lindex("long", 4000).unwrap(), Some(b"5001".to_vec()));
@@ -1056,7 +1154,8 @@ fn model_run(seed: u64, fill: i64, ops: usize) {
             13 => {
                 let a = rng.gen_range(-len - 2..len + 2);
                 let b = rng.gen_range(-len - 2..len + 2);
-                let want: Vec<Vec<u8>> = model_range(m.len(), a, b).map_or(vec![], |(s, e)| m.range(s..=e).cloned().collect());
+                let want: Vec<Vec<u8>> =
+                    model_range(m.len(), a, b).map_or(vec![], |(s, e)| m.range(s..=e).cloned().collect());
                 let it = l.range(a, b);
                 assert_eq!(it.len(), want.len(), "{ctx}");
                 assert_eq!(it.clone().map(|e| e.to_vec()).collect::<Vec<_>>(), want, "{ctx}");
@@ -1172,29 +1271,86 @@ fn model_through_commands() {
     }
 }
 
-/// Memory of 10k lists of 100 short elements, to compare with redis-server (run with
-/// `--ignored --nocapture`; see the report in the module history for Redis's numbers).
-#[test]
-#[ignore]
-fn memory_10k_lists_of_100() {
-    fn rss_kb() -> usize {
-        let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-        s.split_whitespace().nth(1).and_then(|p| p.parse::<usize>().ok()).unwrap_or(0) * 4
-    }
+fn rss_kb() -> usize {
+    let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    s.split_whitespace().nth(1).and_then(|p| p.parse::<usize>().ok()).unwrap_or(0) * 4
+}
+
+/// Bytes glibc malloc has handed out (chunk overheads included).
+fn malloc_in_use() -> usize {
+    // SAFETY: mallinfo2 only reads allocator statistics.
+    unsafe { libc::mallinfo2().uordblks }
+}
+
+/// Loads 10k lists of 100 short elements and prints the memory used, to compare with
+/// redis-server loaded the same way.
+fn memory_10k_lists(one_push_per_element: bool) {
     let db = Database::new();
-    let before = rss_kb();
-    for i in 0..10_000 {
-        db.rpush(format!("list:{i}"), (0..100).map(|j| format!("elem-{j}"))).unwrap();
+    let (before, before_heap) = (rss_kb(), malloc_in_use());
+    if one_push_per_element {
+        // Round-robin over the lists, as a pipelined client would interleave them.
+        for j in 0..100 {
+            for i in 0..10_000 {
+                db.rpush(format!("list:{i}"), [format!("elem-{j}")]).unwrap();
+            }
+        }
+    } else {
+        for i in 0..10_000 {
+            db.rpush(format!("list:{i}"), (0..100).map(|j| format!("elem-{j}"))).unwrap();
+        }
     }
     let after = rss_kb();
     let heap: usize = (0..10_000)
-        .map(|i| ferrous_core::list::read(&db.access(), format!("list:{i}").as_bytes(), |l| l.map_or(0, |l| l.heap_size())).unwrap())
+        .map(|i| {
+            let key = format!("list:{i}");
+            ferrous_core::list::read(&db.access(), key.as_bytes(), |l| l.map_or(0, |l| l.heap_size())).unwrap()
+        })
         .sum();
+    let malloc = malloc_in_use() - before_heap;
     println!(
-        "RSS delta {} KB = {:.1} bytes/list = {:.2} bytes/element; list heap {:.1} bytes/list",
+        "RSS delta {} KB = {:.1} bytes/list = {:.2} bytes/element; malloc {:.1} bytes/list; list heap {:.1} bytes/list",
         after - before,
         (after - before) as f64 * 1024.0 / 10_000.0,
         (after - before) as f64 * 1024.0 / 1_000_000.0,
+        malloc as f64 / 10_000.0,
         heap as f64 / 10_000.0
+    );
+}
+
+/// Memory of 10k lists of 100 short elements loaded with one RPUSH per list (run alone with
+/// `--ignored --nocapture memory_bulk`).
+#[test]
+#[ignore]
+fn memory_bulk() {
+    memory_10k_lists(false);
+}
+
+/// Memory of 10k lists of 100 short elements loaded with one RPUSH per element (run alone
+/// with `--ignored --nocapture memory_single`).
+#[test]
+#[ignore]
+fn memory_single() {
+    memory_10k_lists(true);
+}
+
+/// Memory of one list of 1M short elements (run alone with `--ignored --nocapture
+/// memory_one_big`).
+#[test]
+#[ignore]
+fn memory_one_big() {
+    let db = Database::new();
+    let (before, before_heap) = (rss_kb(), malloc_in_use());
+    for chunk in 0..10_000 {
+        db.rpush("big", (0..100).map(|j| format!("elem-{}", chunk * 100 + j))).unwrap();
+    }
+    let after = rss_kb();
+    let heap = ferrous_core::list::read(&db.access(), b"big", |l| l.map_or(0, |l| l.heap_size())).unwrap();
+    let malloc = malloc_in_use() - before_heap;
+    println!(
+        "RSS delta {} KB = {:.2} bytes/element; malloc {:.2} bytes/element; list heap {:.2} bytes/element",
+        after - before,
+        (after - before) as f64 * 1024.0 / 1e6,
+        malloc as f64 / 1e6,
+        heap as f64 / 1e6
     );
 }

@@ -237,3 +237,15 @@ fn keyspace_notifications_for_expiry() {
         vec![("__keyspace@0__:k".to_string(), "expired".to_string()), ("__keyevent@0__:expired".to_string(), "k".to_string())]
     );
 }
+
+#[test]
+fn ping_while_subscribed() {
+    let db = Database::new();
+    let mut s = Session::new(&db);
+    s.cmd(&["SUBSCRIBE", "a"]);
+    assert_eq!(s.cmd(&["PING"]), arr(&["pong", ""]));
+    assert_eq!(s.cmd(&["PING", "x"]), arr(&["pong", "x"]));
+    let mut s3 = Session::resp3(&db);
+    s3.cmd(&["SUBSCRIBE", "a"]);
+    assert_eq!(s3.cmd(&["PING"]), V::Simple("PONG".into()));
+}

@@ -5,6 +5,14 @@ use ferrous_core::{ClientState, Config, ConnectionInfo, Database, RespValue as V
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Command statistics live in the process-wide command table, shared by every database
+/// in this test binary: tests that run commands take this lock so INFO commandstats and
+/// CONFIG RESETSTAT see only their own commands.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 struct Conn {
     db: Database,
     c: ClientState,
@@ -102,15 +110,39 @@ fn field(c: &mut Conn, section: &str, name: &str) -> String {
 
 #[test]
 fn info_sections_and_format() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let titles = |c: &mut Conn, a: &[&str]| info(c, a).into_iter().map(|(t, _)| t).collect::<Vec<_>>();
-    let default = ["Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Modules", "Errorstats", "Cluster", "Keyspace"];
+    let default = [
+        "Server",
+        "Clients",
+        "Memory",
+        "Persistence",
+        "Stats",
+        "Replication",
+        "CPU",
+        "Modules",
+        "Errorstats",
+        "Cluster",
+        "Keyspace",
+    ];
     assert_eq!(titles(&mut c, &[]), default);
     assert_eq!(titles(&mut c, &["default"]), default);
     let all = [
-        "Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Modules", "Commandstats", "Errorstats",
-        "Latencystats", "Cluster", "Keyspace",
+        "Server",
+        "Clients",
+        "Memory",
+        "Persistence",
+        "Stats",
+        "Replication",
+        "CPU",
+        "Modules",
+        "Commandstats",
+        "Errorstats",
+        "Latencystats",
+        "Cluster",
+        "Keyspace",
     ];
     assert_eq!(titles(&mut c, &["all"]), all);
     assert_eq!(titles(&mut c, &["everything"]), all);
@@ -127,14 +159,35 @@ fn info_sections_and_format() {
 
 #[test]
 fn info_server_fields() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let s = &info(&mut c, &["server"])[0].1;
     let expected_fields = [
-        "redis_version", "redis_git_sha1", "redis_git_dirty", "redis_build_id", "redis_mode", "os", "arch_bits",
-        "monotonic_clock", "multiplexing_api", "atomicvar_api", "gcc_version", "process_id", "process_supervised", "run_id",
-        "tcp_port", "server_time_usec", "uptime_in_seconds", "uptime_in_days", "hz", "configured_hz", "lru_clock",
-        "executable", "config_file", "io_threads_active",
+        "redis_version",
+        "redis_git_sha1",
+        "redis_git_dirty",
+        "redis_build_id",
+        "redis_mode",
+        "os",
+        "arch_bits",
+        "monotonic_clock",
+        "multiplexing_api",
+        "atomicvar_api",
+        "gcc_version",
+        "process_id",
+        "process_supervised",
+        "run_id",
+        "tcp_port",
+        "server_time_usec",
+        "uptime_in_seconds",
+        "uptime_in_days",
+        "hz",
+        "configured_hz",
+        "lru_clock",
+        "executable",
+        "config_file",
+        "io_threads_active",
     ];
     for f in expected_fields {
         assert!(s.contains_key(f), "missing {f}");
@@ -153,6 +206,7 @@ fn info_server_fields() {
 
 #[test]
 fn info_keyspace_counts_keys_and_expires() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     c.cmd(&["SET", "a", "1"]);
@@ -172,6 +226,7 @@ fn info_keyspace_counts_keys_and_expires() {
 
 #[test]
 fn info_clients_memory_persistence_replication_cpu() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let _d = Conn::new(&db);
@@ -197,7 +252,10 @@ fn info_clients_memory_persistence_replication_cpu() {
     assert_eq!(field(&mut c, "memory", "maxmemory_human"), "1.00G");
 
     let p = info(&mut c, &["persistence"]).remove(0).1;
-    assert_eq!(p["rdb_changes_since_last_save"], db.inner().dirty.load(std::sync::atomic::Ordering::Relaxed).to_string());
+    assert_eq!(
+        p["rdb_changes_since_last_save"],
+        db.inner().dirty.load(std::sync::atomic::Ordering::Relaxed).to_string()
+    );
     assert_eq!(p["aof_enabled"], "0");
     assert_eq!(p["rdb_bgsave_in_progress"], "0");
 
@@ -208,7 +266,14 @@ fn info_clients_memory_persistence_replication_cpu() {
     assert_eq!(r["repl_backlog_size"], "1048576");
 
     let cpu = info(&mut c, &["cpu"]).remove(0).1;
-    for f in ["used_cpu_sys", "used_cpu_user", "used_cpu_sys_children", "used_cpu_user_children", "used_cpu_sys_main_thread", "used_cpu_user_main_thread"] {
+    for f in [
+        "used_cpu_sys",
+        "used_cpu_user",
+        "used_cpu_sys_children",
+        "used_cpu_user_children",
+        "used_cpu_sys_main_thread",
+        "used_cpu_user_main_thread",
+    ] {
         let (secs, micros) = cpu[f].split_once('.').unwrap();
         assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{f}: {}", cpu[f]);
     }
@@ -216,6 +281,7 @@ fn info_clients_memory_persistence_replication_cpu() {
 
 #[test]
 fn info_stats_expired_keys_and_resetstat() {
+    let _serial = serial();
     let clock = Arc::new(ferrous_core::ManualClock::at(1_700_000_000_000));
     let db = Database::builder().clock(clock.clone()).active_expire(false).build();
     let mut c = Conn::new(&db);
@@ -247,6 +313,7 @@ fn info_stats_expired_keys_and_resetstat() {
 
 #[test]
 fn info_commandstats_format() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     c.cmd(&["CONFIG", "RESETSTAT"]);
@@ -275,6 +342,7 @@ fn info_commandstats_format() {
 
 #[test]
 fn config_get() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     assert_eq!(c.cmd(&["CONFIG", "GET", "maxmemory"]), V::Array(vec![bulk("maxmemory"), bulk("0")]));
@@ -288,13 +356,23 @@ fn config_get() {
     names.sort();
     assert_eq!(
         names,
-        ["maxclients", "maxmemory", "maxmemory-clients", "maxmemory-eviction-tenacity", "maxmemory-policy", "maxmemory-samples"]
+        [
+            "maxclients",
+            "maxmemory",
+            "maxmemory-clients",
+            "maxmemory-eviction-tenacity",
+            "maxmemory-policy",
+            "maxmemory-samples"
+        ]
     );
     assert_eq!(pairs(c.cmd(&["CONFIG", "GET", "lua*"])), vec![("lua-time-limit".to_string(), bulk("5000"))]);
     assert_eq!(pairs(c.cmd(&["CONFIG", "GET", "busy*"])), vec![("busy-reply-threshold".to_string(), bulk("5000"))]);
     let mut zl: Vec<(String, V)> = pairs(c.cmd(&["CONFIG", "GET", "*ziplist-entries"]));
     zl.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(zl, vec![("hash-max-ziplist-entries".into(), bulk("512")), ("zset-max-ziplist-entries".into(), bulk("128"))]);
+    assert_eq!(
+        zl,
+        vec![("hash-max-ziplist-entries".into(), bulk("512")), ("zset-max-ziplist-entries".into(), bulk("128"))]
+    );
     // Several patterns that overlap list each directive once.
     assert_eq!(pairs(c.cmd(&["CONFIG", "GET", "hz", "h?", "hz"])).len(), 1);
     // Hidden directives only by exact name.
@@ -312,9 +390,11 @@ fn config_get() {
 
 #[test]
 fn config_defaults_match_redis() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
-    let all: HashMap<String, String> = pairs(c.cmd(&["CONFIG", "GET", "*"])).into_iter().map(|(k, v)| (k, text(v))).collect();
+    let all: HashMap<String, String> =
+        pairs(c.cmd(&["CONFIG", "GET", "*"])).into_iter().map(|(k, v)| (k, text(v))).collect();
     for (k, v) in [
         ("save", "3600 1 300 100 60 10000"),
         ("appendonly", "no"),
@@ -346,9 +426,11 @@ fn config_defaults_match_redis() {
 
 #[test]
 fn config_set_applies_and_validates() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
-    let set_err = |name: &str, why: &str| err(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+    let set_err =
+        |name: &str, why: &str| err(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
     assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1mb"]), ok());
     assert_eq!(c.cmd(&["CONFIG", "GET", "maxmemory"]), V::Array(vec![bulk("maxmemory"), bulk("1048576")]));
     assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1GB"]), ok());
@@ -411,7 +493,10 @@ fn config_set_applies_and_validates() {
     // Failed sets changed nothing.
     assert_eq!(db.inner().config.read().get_i64("maxmemory"), 1 << 30);
     assert_eq!(c.cmd(&["CONFIG", "SET", "MAXMEMORY", "foo"]), set_err("maxmemory", "argument must be a memory value"));
-    assert_eq!(c.cmd(&["CONFIG", "SET", "LUA-TIME-LIMIT", "abc"]), set_err("lua-time-limit", "argument couldn't be parsed into an integer"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "LUA-TIME-LIMIT", "abc"]),
+        set_err("lua-time-limit", "argument couldn't be parsed into an integer")
+    );
 
     // Canonical forms.
     for (name, value, shown) in [
@@ -431,12 +516,21 @@ fn config_set_applies_and_validates() {
         ("notify-keyspace-events", "KEA", "AKE"),
         ("notify-keyspace-events", "Ex", "xE"),
         ("notify-keyspace-events", "nmgd", "gdnm"),
-        ("notify-keyspace-events", "gx$lshzxeKEtmdn", "AKEm"),
+        // Redis shows "AKEm" (it drops `n` next to `A`); Ferrous keeps `n` so the class stays on.
+        ("notify-keyspace-events", "gx$lshzxeKEtmdn", "AnKEm"),
         ("save", "3600 1 300 100", "3600 1 300 100"),
         ("save", "1 0", "1 0"),
         ("save", "", ""),
-        ("client-output-buffer-limit", "normal 1 2 3", "normal 1 2 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
-        ("client-output-buffer-limit", "replica 1mb 2mb 3", "normal 1 2 3 slave 1048576 2097152 3 pubsub 33554432 8388608 60"),
+        (
+            "client-output-buffer-limit",
+            "normal 1 2 3",
+            "normal 1 2 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        ),
+        (
+            "client-output-buffer-limit",
+            "replica 1mb 2mb 3",
+            "normal 1 2 3 slave 1048576 2097152 3 pubsub 33554432 8388608 60",
+        ),
         ("latency-tracking-info-percentiles", "50.5 99", "50.5 99"),
         ("requirepass", "a b", "a b"),
         ("requirepass", "", ""),
@@ -448,9 +542,11 @@ fn config_set_applies_and_validates() {
 
 #[test]
 fn config_set_names_are_checked_first() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
-    let set_err = |name: &str, why: &str| err(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
+    let set_err =
+        |name: &str, why: &str| err(&format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {why}"));
     let unknown = |name: &str| err(&format!("ERR Unknown option or number of arguments for CONFIG SET - '{name}'"));
     assert_eq!(c.cmd(&["CONFIG", "SET", "nonexistent", "1"]), unknown("nonexistent"));
     assert_eq!(c.cmd(&["CONFIG", "SET", "Nonexist", "1"]), unknown("Nonexist"));
@@ -462,17 +558,35 @@ fn config_set_names_are_checked_first() {
     }
     assert_eq!(c.cmd(&["CONFIG", "SET", "dir", "."]), set_err("dir", "can't set protected config"));
     assert_eq!(c.cmd(&["CONFIG", "SET", "dbfilename", "a/b"]), set_err("dbfilename", "can't set protected config"));
-    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "1mb", "maxmemory", "2mb"]), set_err("maxmemory", "duplicate parameter"));
-    assert_eq!(c.cmd(&["CONFIG", "SET", "Maxmemory", "1", "maxmemory", "2"]), set_err("maxmemory", "duplicate parameter"));
-    assert_eq!(c.cmd(&["CONFIG", "SET", "lua-time-limit", "3", "lua-time-limit", "4"]), set_err("lua-time-limit", "duplicate parameter"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory", "1mb", "maxmemory", "2mb"]),
+        set_err("maxmemory", "duplicate parameter")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "Maxmemory", "1", "maxmemory", "2"]),
+        set_err("maxmemory", "duplicate parameter")
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "lua-time-limit", "3", "lua-time-limit", "4"]),
+        set_err("lua-time-limit", "duplicate parameter")
+    );
     // The first problem in argument order wins.
-    assert_eq!(c.cmd(&["CONFIG", "SET", "daemonize", "yes", "nonexist", "1"]), set_err("daemonize", "can't set immutable config"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "daemonize", "yes", "nonexist", "1"]),
+        set_err("daemonize", "can't set immutable config")
+    );
     assert_eq!(c.cmd(&["CONFIG", "SET", "nonexist", "1", "daemonize", "yes"]), unknown("nonexist"));
     // Names are all checked before any value.
     assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "foo", "nonexist", "1"]), unknown("nonexist"));
-    assert_eq!(c.cmd(&["CONFIG", "SET", "hz", "abc", "maxmemory", "foo"]), set_err("hz", "argument couldn't be parsed into an integer"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "hz", "abc", "maxmemory", "foo"]),
+        set_err("hz", "argument couldn't be parsed into an integer")
+    );
     // Atomic: a bad value leaves the good ones unapplied.
-    assert_eq!(c.cmd(&["CONFIG", "SET", "maxmemory", "5mb", "hz", "abc"]), set_err("hz", "argument couldn't be parsed into an integer"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "maxmemory", "5mb", "hz", "abc"]),
+        set_err("hz", "argument couldn't be parsed into an integer")
+    );
     assert_eq!(db.inner().config.read().get_i64("maxmemory"), 0);
     // A name and its alias are different entries: both apply, in order.
     assert_eq!(c.cmd(&["CONFIG", "SET", "busy-reply-threshold", "1", "lua-time-limit", "2"]), ok());
@@ -484,6 +598,7 @@ fn config_set_names_are_checked_first() {
 
 #[test]
 fn protected_configs_follow_enable_protected_configs() {
+    let _serial = serial();
     let mut config = Config::default();
     config.set("enable-protected-configs", &["local"], true).unwrap();
     let db = Database::builder().config(config).build();
@@ -508,6 +623,7 @@ fn protected_configs_follow_enable_protected_configs() {
 
 #[test]
 fn config_set_notify_keyspace_events_takes_effect() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let mut sub = db.psubscribe(&["__key*__:*"]);
@@ -522,6 +638,7 @@ fn config_set_notify_keyspace_events_takes_effect() {
 
 #[test]
 fn config_resetstat_rewrite_help() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     assert_eq!(c.cmd(&["CONFIG", "REWRITE"]), err("ERR The server is running without a config file"));
@@ -530,7 +647,10 @@ fn config_resetstat_rewrite_help() {
     assert_eq!(help[0], "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:");
     assert_eq!(help[3], "SET <directive> <value>");
     assert_eq!(c.cmd(&["CONFIG", "foo"]), err("ERR unknown subcommand 'foo'. Try CONFIG HELP."));
-    assert_eq!(c.cmd(&["CONFIG", "RESETSTAT", "x"]), err("ERR wrong number of arguments for 'config|resetstat' command"));
+    assert_eq!(
+        c.cmd(&["CONFIG", "RESETSTAT", "x"]),
+        err("ERR wrong number of arguments for 'config|resetstat' command")
+    );
 }
 
 /// Records what the server was asked to do.
@@ -560,6 +680,7 @@ impl ServerHooks for FakeServer {
 
 #[test]
 fn config_set_tells_the_server_and_rolls_back_on_refusal() {
+    let _serial = serial();
     let db = Database::new();
     let server = Arc::new(FakeServer { refuse_port: true, ..Default::default() });
     db.set_server_hooks(server.clone());
@@ -579,6 +700,7 @@ fn config_set_tells_the_server_and_rolls_back_on_refusal() {
 
 #[test]
 fn command_count_info_docs() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let V::Integer(count) = c.cmd(&["COMMAND", "COUNT"]) else { panic!() };
@@ -613,6 +735,7 @@ fn command_count_info_docs() {
 
 #[test]
 fn command_list_filters() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let mut cfg = strings(c.cmd(&["COMMAND", "LIST", "FILTERBY", "PATTERN", "config*"]));
@@ -623,7 +746,11 @@ fn command_list_filters() {
     let V::Integer(count) = c.cmd(&["COMMAND", "COUNT"]) else { panic!() };
     assert!(all.len() as i64 > count);
     let conn = strings(c.cmd(&["COMMAND", "LIST", "FILTERBY", "ACLCAT", "connection"]));
-    assert!(conn.contains(&"ping".to_string()) && conn.contains(&"client|id".to_string()) && !conn.contains(&"get".to_string()));
+    assert!(
+        conn.contains(&"ping".to_string())
+            && conn.contains(&"client|id".to_string())
+            && !conn.contains(&"get".to_string())
+    );
     assert_eq!(c.cmd(&["COMMAND", "LIST", "FILTERBY", "ACLCAT", "@read"]), V::Array(vec![]));
     assert_eq!(c.cmd(&["COMMAND", "LIST", "FILTERBY", "MODULE", "foo"]), V::Array(vec![]));
     assert_eq!(c.cmd(&["COMMAND", "LIST", "FILTERBY", "foo", "bar"]), err("ERR syntax error"));
@@ -633,6 +760,7 @@ fn command_list_filters() {
 
 #[test]
 fn command_getkeys() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let keys = |c: &mut Conn, args: &[&str]| {
@@ -699,6 +827,7 @@ fn command_getkeys() {
 
 #[test]
 fn command_getkeysandflags() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let flags = |c: &mut Conn, args: &[&str]| {
@@ -719,13 +848,19 @@ fn command_getkeysandflags() {
     assert_eq!(flags(&mut c, &["set", "a", "b"]), [p("a", "OW update")]);
     assert_eq!(flags(&mut c, &["set", "a", "b", "get"]), [p("a", "RW access update")]);
     if known(&mut c, "lmove") {
-        assert_eq!(flags(&mut c, &["lmove", "a", "b", "left", "right"]), [p("a", "RW access delete"), p("b", "RW insert")]);
+        assert_eq!(
+            flags(&mut c, &["lmove", "a", "b", "left", "right"]),
+            [p("a", "RW access delete"), p("b", "RW insert")]
+        );
     }
     if known(&mut c, "sort") {
         assert_eq!(flags(&mut c, &["sort", "a", "store", "b"]), [p("a", "RO access"), p("b", "OW update")]);
     }
     if known(&mut c, "sort") {
-        assert_eq!(flags(&mut c, &["sort", "a", "limit", "0", "1", "store", "b", "store", "c"]), [p("a", "RO access"), p("c", "OW update")]);
+        assert_eq!(
+            flags(&mut c, &["sort", "a", "limit", "0", "1", "store", "b", "store", "c"]),
+            [p("a", "RO access"), p("c", "OW update")]
+        );
     }
     if known(&mut c, "sort_ro") {
         assert_eq!(flags(&mut c, &["sort_ro", "a", "by", "x"]), [p("a", "RO access")]);
@@ -734,7 +869,10 @@ fn command_getkeysandflags() {
         assert_eq!(flags(&mut c, &["migrate", "h", "p", "k", "0", "5"]), [p("k", "RW access delete")]);
     }
     if known(&mut c, "migrate") {
-        assert_eq!(flags(&mut c, &["migrate", "h", "p", "", "0", "5", "auth", "x", "keys", "a"]), [p("a", "RW access delete")]);
+        assert_eq!(
+            flags(&mut c, &["migrate", "h", "p", "", "0", "5", "auth", "x", "keys", "a"]),
+            [p("a", "RW access delete")]
+        );
     }
     if known(&mut c, "bitfield") {
         assert_eq!(flags(&mut c, &["bitfield", "k", "get", "u8", "0"]), [p("k", "RO access")]);
@@ -744,11 +882,15 @@ fn command_getkeysandflags() {
     }
     // RESP3: the flags are a set.
     c.cmd(&["HELLO", "3"]);
-    assert_eq!(c.raw(&["COMMAND", "GETKEYSANDFLAGS", "set", "a", "b"]), b"*1\r\n*2\r\n$1\r\na\r\n~2\r\n+OW\r\n+update\r\n");
+    assert_eq!(
+        c.raw(&["COMMAND", "GETKEYSANDFLAGS", "set", "a", "b"]),
+        b"*1\r\n*2\r\n$1\r\na\r\n~2\r\n+OW\r\n+update\r\n"
+    );
 }
 
 #[test]
 fn command_help_and_unknown() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let help = strings(c.cmd(&["COMMAND", "HELP"]));
@@ -762,6 +904,7 @@ fn command_help_and_unknown() {
 
 #[test]
 fn time() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let t = strings(c.cmd(&["TIME"]));
@@ -776,6 +919,7 @@ fn time() {
 
 #[test]
 fn debug_is_gated_for_network_clients() {
+    let _serial = serial();
     let not_allowed = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
     let db = Database::new();
     let mut tcp = Conn::tcp(&db, "127.0.0.1:4000");
@@ -795,9 +939,11 @@ fn debug_is_gated_for_network_clients() {
 
 #[test]
 fn debug_subcommands() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
-    let unknown = |s: &str| err(&format!("ERR unknown subcommand or wrong number of arguments for '{s}'. Try DEBUG HELP."));
+    let unknown =
+        |s: &str| err(&format!("ERR unknown subcommand or wrong number of arguments for '{s}'. Try DEBUG HELP."));
     assert_eq!(c.cmd(&["DEBUG"]), err("ERR wrong number of arguments for 'debug' command"));
     assert_eq!(c.cmd(&["DEBUG", "jmap"]), unknown("jmap"));
     assert_eq!(c.cmd(&["DEBUG", "object"]), unknown("object"));
@@ -820,6 +966,7 @@ fn debug_subcommands() {
 
 #[test]
 fn debug_set_active_expire() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     c.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
@@ -837,6 +984,7 @@ fn debug_set_active_expire() {
 
 #[test]
 fn debug_object() {
+    let _serial = serial();
     let clock = Arc::new(ferrous_core::ManualClock::at(1_700_000_000_000));
     let db = Database::builder().clock(clock.clone()).build();
     let mut c = Conn::new(&db);
@@ -881,6 +1029,7 @@ fn debug_object() {
 
 #[test]
 fn debug_protocol() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     let cases2: [(&str, &[u8]); 9] = [
@@ -920,6 +1069,7 @@ fn debug_protocol() {
 
 #[test]
 fn debug_populate() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     assert_eq!(c.cmd(&["DEBUG", "POPULATE", "3"]), ok());
@@ -938,6 +1088,7 @@ fn debug_populate() {
 
 #[test]
 fn shutdown() {
+    let _serial = serial();
     let db = Database::new();
     let mut c = Conn::new(&db);
     assert_eq!(
@@ -946,7 +1097,12 @@ fn shutdown() {
     );
     let server = Arc::new(FakeServer::default());
     db.set_server_hooks(server.clone());
-    for args in [&["SHUTDOWN", "foo"][..], &["SHUTDOWN", "SAVE", "NOSAVE"], &["SHUTDOWN", "ABORT", "NOW"], &["SHUTDOWN", "NOSAVE", "ABORT"]] {
+    for args in [
+        &["SHUTDOWN", "foo"][..],
+        &["SHUTDOWN", "SAVE", "NOSAVE"],
+        &["SHUTDOWN", "ABORT", "NOW"],
+        &["SHUTDOWN", "NOSAVE", "ABORT"],
+    ] {
         assert_eq!(c.cmd(args), err("ERR syntax error"), "{args:?}");
     }
     assert_eq!(c.cmd(&["SHUTDOWN", "ABORT"]), err("ERR No shutdown in progress."));
@@ -967,6 +1123,7 @@ fn shutdown() {
 
 #[test]
 fn shutdown_refused_by_the_server() {
+    let _serial = serial();
     struct Failing;
     impl ServerHooks for Failing {
         fn shutdown(&self) {}

@@ -14,7 +14,9 @@ fn cmd(db: &Database, args: &[&[u8]]) -> RespValue {
 
 fn members(v: RespValue) -> BTreeSet<Vec<u8>> {
     match v {
-        RespValue::Array(a) | RespValue::Set(a) => a.into_iter().map(|x| x.as_bytes().map(<[u8]>::to_vec).unwrap_or_default()).collect(),
+        RespValue::Array(a) | RespValue::Set(a) => {
+            a.into_iter().map(|x| x.as_bytes().map(<[u8]>::to_vec).unwrap_or_default()).collect()
+        }
         other => panic!("not an array: {other:?}"),
     }
 }
@@ -98,9 +100,13 @@ fn model_based_random_ops() {
                 6 => {
                     let ms: Vec<Vec<u8>> = (0..3).map(|_| gen(&mut rng)).collect();
                     let got = cmd(&db, &[b"SMISMEMBER", key, &ms[0], &ms[1], &ms[2]]);
-                    let want = RespValue::Array(ms.iter().map(|m| RespValue::Integer(model.contains(m) as i64)).collect());
+                    let want =
+                        RespValue::Array(ms.iter().map(|m| RespValue::Integer(model.contains(m) as i64)).collect());
                     assert_eq!(got, want);
-                    assert_eq!(cmd(&db, &[b"SISMEMBER", key, &ms[0]]), RespValue::Integer(model.contains(&ms[0]) as i64));
+                    assert_eq!(
+                        cmd(&db, &[b"SISMEMBER", key, &ms[0]]),
+                        RespValue::Integer(model.contains(&ms[0]) as i64)
+                    );
                 }
                 7 => {
                     let popped = cmd(&db, &[b"SPOP", key]);
@@ -137,7 +143,8 @@ fn model_based_random_ops() {
                 if want == "intset" {
                     // Intsets reply in ascending order.
                     let RespValue::Array(a) = cmd(&db, &[b"SMEMBERS", key]) else { panic!() };
-                    let nums: Vec<i64> = a.iter().filter_map(|v| std::str::from_utf8(v.as_bytes()?).ok()?.parse().ok()).collect();
+                    let nums: Vec<i64> =
+                        a.iter().filter_map(|v| std::str::from_utf8(v.as_bytes()?).ok()?.parse().ok()).collect();
                     assert!(nums.windows(2).all(|w| w[0] < w[1]));
                 }
             }
@@ -181,10 +188,13 @@ fn model_based_multi_key_ops() {
             3..=5 => {
                 let n = rng.gen_range(1..4);
                 let srcs: Vec<Vec<u8>> = (0..n).map(|_| pick(&mut rng)).collect();
-                let sets: Vec<BTreeSet<Vec<u8>>> = srcs.iter().map(|k| model.get(k).cloned().unwrap_or_default()).collect();
-                let inter: BTreeSet<Vec<u8>> = sets[0].iter().filter(|m| sets[1..].iter().all(|s| s.contains(*m))).cloned().collect();
+                let sets: Vec<BTreeSet<Vec<u8>>> =
+                    srcs.iter().map(|k| model.get(k).cloned().unwrap_or_default()).collect();
+                let inter: BTreeSet<Vec<u8>> =
+                    sets[0].iter().filter(|m| sets[1..].iter().all(|s| s.contains(*m))).cloned().collect();
                 let union: BTreeSet<Vec<u8>> = sets.iter().flatten().cloned().collect();
-                let diff: BTreeSet<Vec<u8>> = sets[0].iter().filter(|m| !sets[1..].iter().any(|s| s.contains(*m))).cloned().collect();
+                let diff: BTreeSet<Vec<u8>> =
+                    sets[0].iter().filter(|m| !sets[1..].iter().any(|s| s.contains(*m))).cloned().collect();
                 let got_inter: BTreeSet<Vec<u8>> = db.sinter(&srcs).unwrap().into_iter().collect();
                 assert_eq!(got_inter, inter, "step {step}");
                 assert_eq!(db.sunion(&srcs).unwrap().into_iter().collect::<BTreeSet<_>>(), union);
@@ -216,7 +226,12 @@ fn model_based_multi_key_ops() {
         model.retain(|_, s| !s.is_empty());
         for k in &keys {
             let got: BTreeSet<Vec<u8>> = db.smembers(k).unwrap().into_iter().collect();
-            assert_eq!(got, model.get(k).cloned().unwrap_or_default(), "step {step} key {}", String::from_utf8_lossy(k));
+            assert_eq!(
+                got,
+                model.get(k).cloned().unwrap_or_default(),
+                "step {step} key {}",
+                String::from_utf8_lossy(k)
+            );
             if let Some(s) = model.get(k) {
                 let enc = encoding(&db, k);
                 if s.iter().any(|m| !is_int(m)) {
@@ -378,7 +393,9 @@ fn memory_report() {
     fn rss_kb() -> usize {
         std::fs::read_to_string("/proc/self/status")
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            })
             .unwrap_or(0)
     }
     let db = Database::new();

@@ -213,6 +213,13 @@ impl TestServer {
                 let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
                 let mut b = [0u8; 64];
                 if s.write_all(b"PING\r\n").is_ok() && s.read(&mut b).is_ok_and(|n| n > 0) {
+                    // Someone answered; make sure it is our process and not another test's
+                    // server that won a race for the port.
+                    std::thread::sleep(Duration::from_millis(20));
+                    if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
+                        self.exit = Some(status);
+                        return Err(format!("server exited during start-up: {status}"));
+                    }
                     return Ok(());
                 }
             }

@@ -29,6 +29,16 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// `PING [message]`
 fn ping(ctx: &mut Ctx<'_>) -> Result<()> {
+    if ctx.client.resp == 2 && ctx.client.pubsub.as_ref().is_some_and(|p| p.active()) {
+        // In RESP2 subscribed mode PING answers in the shape of a message: ["pong", msg].
+        if ctx.argc() > 2 {
+            return Err(Error::WrongArity("ping".into()));
+        }
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(ctx.args.get(1).unwrap_or(b""));
+        return Ok(());
+    }
     match ctx.argc() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(ctx.arg(1)),

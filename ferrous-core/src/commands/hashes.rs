@@ -192,17 +192,19 @@ fn hrandfield(ctx: &mut Ctx<'_>) -> Result<()> {
     let key = ctx.arg(1);
     let out = &mut ctx.out;
     ops::read(&ctx.access, key, |h| {
-        let picked = h.map_or_else(Vec::new, |h| ops::random_fields(h, count));
+        let n = h.map_or(0, |h| ops::random_len(h.len(), count));
         let nested = with_values && out.resp3();
-        out.array(if with_values && !nested { picked.len() * 2 } else { picked.len() });
-        for (k, v) in &picked {
-            if nested {
-                out.array(2);
-            }
-            out.bulk(k);
-            if with_values {
-                out.bulk(v);
-            }
+        out.array(if with_values && !nested { n * 2 } else { n });
+        if let Some(h) = h {
+            ops::random_fields(h, count, |k, v| {
+                if nested {
+                    out.array(2);
+                }
+                out.bulk(&k);
+                if with_values {
+                    out.bulk(&v);
+                }
+            });
         }
     })
 }

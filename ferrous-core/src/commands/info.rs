@@ -25,8 +25,19 @@ use std::time::Instant;
 pub const COMMANDS: &[(&str, Handler)] = &[("info", info)];
 
 /// Sections `INFO` with no argument (or `default`) shows.
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules", "errorstats", "cluster", "keyspace"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 
 /// Every section, in output order.
 const ALL_SECTIONS: &[&str] = &[
@@ -215,7 +226,8 @@ pub fn used_memory(inner: &Inner, acc: &Access<'_>) -> u64 {
         }
     }
     for c in inner.clients.all() {
-        total += (std::mem::size_of::<crate::client::ClientInfo>() + c.qbuf.load(Relaxed) + c.obuf.load(Relaxed)) as u64;
+        total +=
+            (std::mem::size_of::<crate::client::ClientInfo>() + c.qbuf.load(Relaxed) + c.obuf.load(Relaxed)) as u64;
     }
     total
 }
@@ -258,7 +270,10 @@ fn memory(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     let system = total_system_memory();
     let (maxmemory, policy) = {
         let c = inner.config.read();
-        (c.get("maxmemory").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0), c.get("maxmemory-policy").unwrap_or("").to_string())
+        (
+            c.get("maxmemory").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
+            c.get("maxmemory-policy").unwrap_or("").to_string(),
+        )
     };
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let net_of_startup = used.saturating_sub(startup);
@@ -555,7 +570,8 @@ fn commandstats(s: &mut Section<'_>) {
 }
 
 fn errorstats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
-    let mut errors: Vec<(String, u64)> = ctx.db.inner.stats.errors.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let mut errors: Vec<(String, u64)> =
+        ctx.db.inner.stats.errors.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
     errors.sort();
     for (code, count) in errors {
         s.field(&format!("errorstat_{code}"), format!("count={count}"));

@@ -80,10 +80,8 @@ fn pop_cmd(ctx: &mut Ctx<'_>, end: ListEnd) -> Result<()> {
     }
     let count = match ctx.args.get(2) {
         Some(a) => Some(
-            parse_int(a)
-                .ok()
-                .filter(|c| *c >= 0)
-                .ok_or(Error::msg("ERR value is out of range, must be positive"))? as usize,
+            parse_int(a).ok().filter(|c| *c >= 0).ok_or(Error::msg("ERR value is out of range, must be positive"))?
+                as usize,
         ),
         None => None,
     };
@@ -277,10 +275,8 @@ fn parse_mpop(ctx: &Ctx<'_>, numkeys_idx: usize) -> Result<(std::ops::Range<usiz
         match ctx.args.get(j + 1) {
             Some(val) if count.is_none() && ctx.arg(j).eq_ignore_ascii_case(b"count") => {
                 count = Some(
-                    parse_int(val)
-                        .ok()
-                        .filter(|c| *c > 0)
-                        .ok_or(Error::msg("ERR count should be greater than 0"))? as usize,
+                    parse_int(val).ok().filter(|c| *c > 0).ok_or(Error::msg("ERR count should be greater than 0"))?
+                        as usize,
                 );
                 j += 2;
             }
@@ -312,6 +308,7 @@ fn lmpop(ctx: &mut Ctx<'_>) -> Result<()> {
     if popped.is_none() {
         out.null_array();
     }
+    ops::announce_mpop(&acc, &keys, end, popped);
     Ok(())
 }
 
@@ -498,7 +495,7 @@ fn hex_ms(s: &[u8]) -> Option<(Option<i64>, bool)> {
         return None;
     }
     let ms = v * 2f64.powi(scale.clamp(-20000, 20000) as i32) * 1000.0;
-    if ms >= 9.223_372_036_854_775_807e18 || !ms.is_finite() {
+    if !ms.is_finite() || ms >= (1u64 << 63) as f64 {
         return Some((None, false));
     }
     Some((Some(ms.floor() as i64), ms.fract() != 0.0))
@@ -535,16 +532,19 @@ fn blocking_mpop(
     let (acc, args) = (ctx.access, ctx.args);
     let registry = &ctx.db.inner.blocking;
     let (out, client) = (&mut ctx.out, &mut *ctx.client);
-    acc.write_many(keys, |m| {
-        let popped = ops::mpop_locked(m, &acc, keys, end, count, serving, |key, i, total, e| write(out, key, i, total, e))?;
+    let popped = acc.write_many(keys, |m| {
+        let popped =
+            ops::mpop_locked(m, &acc, keys, end, count, serving, |key, i, total, e| write(out, key, i, total, e))?;
         if popped.is_none() && !serving {
             let owned = keys.iter().map(|k| k.to_vec()).collect();
             if !registry.block(client, owned, args.iter().collect(), deadline, true) {
                 out.null_array();
             }
         }
-        Ok(())
-    })
+        Ok(popped)
+    })?;
+    ops::announce_mpop(&acc, keys, end, popped);
+    Ok(())
 }
 
 /// `BLPOP key [key ...] timeout`
@@ -572,13 +572,14 @@ fn blocking_move(ctx: &mut Ctx<'_>, from: ListEnd, to: ListEnd, timeout_idx: usi
     let (acc, args) = (ctx.access, ctx.args);
     let registry = &ctx.db.inner.blocking;
     let (out, client) = (&mut ctx.out, &mut *ctx.client);
-    acc.write_many(&[src, dst], |m| {
+    let moved = acc.write_many(&[src, dst], |m| {
         // A waiter is only served from a list; anything else keeps it waiting.
         if serving && holds_other_type(m, &acc, src) {
-            return Ok(());
+            return Ok(None);
         }
-        match ops::lmove_locked(m, &acc, src, dst, from, to)? {
-            Some(v) => out.bulk(&v),
+        let moved = ops::lmove_locked(m, &acc, src, dst, from, to)?;
+        match &moved {
+            Some(mv) => out.bulk(&mv.value),
             None if serving => {}
             None => {
                 if !registry.block(client, vec![src.to_vec()], args.iter().collect(), deadline, true) {
@@ -586,8 +587,12 @@ fn blocking_move(ctx: &mut Ctx<'_>, from: ListEnd, to: ListEnd, timeout_idx: usi
                 }
             }
         }
-        Ok(())
-    })
+        Ok(moved)
+    })?;
+    if let Some(mv) = moved {
+        ops::announce_move(&acc, src, dst, from, to, &mv);
+    }
+    Ok(())
 }
 
 /// `BRPOPLPUSH source destination timeout`

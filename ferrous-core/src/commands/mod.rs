@@ -534,6 +534,10 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     if db.inner.tracking.active() {
         track(db, client, spec, &args, modified);
     }
+    if !held {
+        client.info.set_last_command(spec);
+        client.sync_info();
+    }
     if !held && !client.blocking.serving && db.inner.blocking.has_ready() {
         crate::blocking::serve_ready(db);
     }

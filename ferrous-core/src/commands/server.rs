@@ -401,11 +401,7 @@ fn native_keys(name: &str, args: &[&[u8]]) -> Option<Vec<KeyRef>> {
                 }
                 i += 1;
             }
-            Some(vec![if readonly {
-                key_ref(1, &["RO", "access"])
-            } else {
-                key_ref(1, &["RW", "access", "update"])
-            }])
+            Some(vec![if readonly { key_ref(1, &["RO", "access"]) } else { key_ref(1, &["RW", "access", "update"]) }])
         }
         _ => None,
     }
@@ -441,7 +437,9 @@ fn getkeys(ctx: &mut Ctx<'_>, with_flags: bool) -> Result<()> {
     let args: Vec<&[u8]> = ctx.args.iter().skip(2).collect();
     let top = table().get(args[0]);
     let spec = match top {
-        Some(t) if !t.subcommands.is_empty() && args.len() >= 2 => t.subcommands.get(&args[1].to_ascii_lowercase()).copied(),
+        Some(t) if !t.subcommands.is_empty() && args.len() >= 2 => {
+            t.subcommands.get(&args[1].to_ascii_lowercase()).copied()
+        }
         other => other,
     };
     let Some(spec) = spec else {
@@ -778,6 +776,8 @@ fn debug_protocol(ctx: &mut Ctx<'_>) -> Result<()> {
     match kind.as_slice() {
         b"string" => out.bulk(b"Hello World"),
         b"integer" => out.int(12345),
+        // Redis's sample value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
         b"double" => out.double(3.141),
         b"bignum" => {
             let n = b"1234567999999999999999999999999999999";
@@ -849,6 +849,9 @@ fn debug_populate(ctx: &mut Ctx<'_>) -> Result<()> {
     };
     let count = positive(ctx.arg(2))?;
     let size = if ctx.argc() == 5 { positive(ctx.arg(4))? as usize } else { 0 };
+    if size as u64 > ctx.db.inner.config.read().get_i64("proto-max-bulk-len") as u64 {
+        return Err(Error::StringTooLong);
+    }
     let prefix = if ctx.argc() >= 4 { ctx.arg(3).to_vec() } else { b"key".to_vec() };
     let now = ctx.now();
     for j in 0..count {
@@ -898,7 +901,10 @@ mod tests {
 
     fn keys_and_flags(cmds: &std::collections::HashMap<String, RespValue>, args: &[&str]) -> Vec<(String, String)> {
         let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        keys_for(args[0], &cmds[args[0]], &argv).into_iter().map(|k| (args[k.pos].to_string(), k.flags.join(" "))).collect()
+        keys_for(args[0], &cmds[args[0]], &argv)
+            .into_iter()
+            .map(|k| (args[k.pos].to_string(), k.flags.join(" ")))
+            .collect()
     }
 
     /// Redis 7.0.15's COMMAND GETKEYS answers for the same arguments.
@@ -967,7 +973,10 @@ mod tests {
     fn every_redis_command_has_parseable_specs() {
         for (name, info) in redis_commands() {
             for s in key_specs(&info) {
-                assert!(!matches!(s.begin, BeginSearch::Unknown) || matches!(name.as_str(), "sort" | "sort_ro"), "{name}");
+                assert!(
+                    !matches!(s.begin, BeginSearch::Unknown) || matches!(name.as_str(), "sort" | "sort_ro"),
+                    "{name}"
+                );
                 assert!(!s.flags.is_empty(), "{name}");
             }
         }

@@ -127,10 +127,9 @@ fn srandmember(ctx: &mut Ctx<'_>) -> Result<()> {
             let count = parse_int(count_arg.unwrap_or_default())?;
             ops::check_random_count(count)?;
             ops::read(&ctx.access, key, |s| {
-                let picked = s.map_or_else(Vec::new, |s| ops::random_members(s, count));
-                out.array(picked.len());
-                for m in &picked {
-                    out.bulk(m);
+                out.array(s.map_or(0, |s| ops::random_len(s.len(), count)));
+                if let Some(s) = s {
+                    ops::random_members(s, count, |m| out.bulk(&m));
                 }
             })
         }
@@ -189,10 +188,9 @@ fn sdiffstore(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `SINTERCARD numkeys key [key ...] [LIMIT limit]`
 fn sintercard(ctx: &mut Ctx<'_>) -> Result<()> {
-    let numkeys = parse_int(ctx.arg(1))
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or(Error::msg("ERR numkeys should be greater than 0"))? as u64;
+    let numkeys =
+        parse_int(ctx.arg(1)).ok().filter(|&n| n >= 1).ok_or(Error::msg("ERR numkeys should be greater than 0"))?
+            as u64;
     if numkeys > (ctx.argc() - 2) as u64 {
         return Err(Error::msg("ERR Number of keys can't be greater than number of args"));
     }

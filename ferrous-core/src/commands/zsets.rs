@@ -226,7 +226,13 @@ enum RangeKind {
 /// starting at the source key `key_idx`, as Redis's `zrangeGenericCommand`: options first,
 /// then conflicts, then the range. `kind`/`rev` are fixed by the older commands (ZREVRANGE,
 /// ZRANGEBYSCORE...), which then reject the corresponding options.
-fn parse_range(ctx: &Ctx<'_>, key_idx: usize, store: bool, mut kind: RangeKind, mut rev: Option<bool>) -> Result<(ZRange, bool)> {
+fn parse_range(
+    ctx: &Ctx<'_>,
+    key_idx: usize,
+    store: bool,
+    mut kind: RangeKind,
+    mut rev: Option<bool>,
+) -> Result<(ZRange, bool)> {
     let mut withscores = false;
     let mut limit = None;
     let mut j = key_idx + 3;
@@ -256,7 +262,9 @@ fn parse_range(ctx: &Ctx<'_>, key_idx: usize, store: bool, mut kind: RangeKind, 
         kind = RangeKind::Rank;
     }
     if limit.is_some() && kind == RangeKind::Rank {
-        return Err(Error::msg("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
+        return Err(Error::msg(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ));
     }
     if withscores && kind == RangeKind::Lex {
         return Err(Error::msg("ERR syntax error, WITHSCORES not supported in combination with BYLEX"));
@@ -358,10 +366,10 @@ fn pop_cmd(ctx: &mut Ctx<'_>, max: bool) -> Result<()> {
         return Err(Error::Syntax);
     }
     let count = if ctx.argc() == 3 {
-        let c = parse_int(ctx.arg(2))?;
-        if c < 0 {
-            return Err(Error::msg("ERR value is out of range, must be positive"));
-        }
+        let c = parse_int(ctx.arg(2))
+            .ok()
+            .filter(|&c| c >= 0)
+            .ok_or_else(|| Error::msg("ERR value is out of range, must be positive"))?;
         Some(c as usize)
     } else {
         None
@@ -443,7 +451,9 @@ fn zmpop(ctx: &mut Ctx<'_>) -> Result<()> {
     let keys: Vec<&[u8]> = keys.map(|i| ctx.arg(i)).collect();
     let acc = ctx.access;
     let out = &mut ctx.out;
-    let popped = acc.write_many(&keys, |m| ops::mpop_locked(m, &acc, &keys, max, count, false, |k, i, t, mem, s| mpop_member(out, k, i, t, mem, s)))?;
+    let popped = acc.write_many(&keys, |m| {
+        ops::mpop_locked(m, &acc, &keys, max, count, false, |k, i, t, mem, s| mpop_member(out, k, i, t, mem, s))
+    })?;
     if popped.is_none() {
         out.null_array();
     }
@@ -466,7 +476,8 @@ fn blocking_pop(
     let registry = &ctx.db.inner.blocking;
     let (out, client) = (&mut ctx.out, &mut *ctx.client);
     acc.write_many(keys, |m| {
-        let popped = ops::mpop_locked(m, &acc, keys, max, count, serving, |k, i, t, mem, s| write(out, k, i, t, mem, s))?;
+        let popped =
+            ops::mpop_locked(m, &acc, keys, max, count, serving, |k, i, t, mem, s| write(out, k, i, t, mem, s))?;
         if popped.is_none() && !serving {
             let owned = keys.iter().map(|k| k.to_vec()).collect();
             if !registry.block(client, owned, args.iter().collect(), deadline, true) {
@@ -516,23 +527,31 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> Result<()> {
     let (acc, key) = (ctx.access, ctx.arg(1));
     if ctx.argc() == 2 {
         let out = &mut ctx.out;
-        return ops::read(&acc, key, |z| match z.and_then(|z| {
-            let mut pick = None;
-            z.random_members(1, |m, _| pick = Some(m.to_vec()));
-            pick
-        }) {
-            Some(m) => out.bulk(&m),
-            None => out.null(),
+        return ops::read(&acc, key, |z| {
+            match z.and_then(|z| {
+                let mut pick = None;
+                z.random_members(1, |m, _| pick = Some(m.to_vec()));
+                pick
+            }) {
+                Some(m) => out.bulk(&m),
+                None => out.null(),
+            }
         });
     }
     let count = parse_int(ctx.arg(2))?;
     if count == i64::MIN {
-        return Err(Error::msg("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+        return Err(Error::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
     }
     if ctx.argc() > 4 || (ctx.argc() == 4 && !is(ctx.arg(3), "withscores")) {
         return Err(Error::Syntax);
     }
     let withscores = ctx.argc() == 4;
+    if withscores && (count > i64::MAX / 2 || count < -(i64::MAX / 2)) {
+        // The reply would hold twice `count` items.
+        return Err(Error::msg("ERR value is out of range"));
+    }
     let out = &mut ctx.out;
     ops::read(&acc, key, |z| {
         let Some(z) = z else {

@@ -28,6 +28,9 @@ use rand::Rng;
 use std::sync::atomic::Ordering::Relaxed;
 use table::PackedTable;
 
+/// Owned (field, value) pairs, as returned by HGETALL-like calls.
+pub type FieldValues = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Redis refuses to grow a listpack past 1 GiB (`lpSafeToAdd`); the hash converts first.
 const LISTPACK_SAFETY_SIZE: usize = 1 << 30;
 
@@ -62,7 +65,10 @@ impl HashLimits {
 #[derive(Clone, PartialEq)]
 enum Repr {
     /// Alternating field, value; `len` is the number of fields.
-    Listpack { lp: Listpack, len: u32 },
+    Listpack {
+        lp: Listpack,
+        len: u32,
+    },
     Table(PackedTable<true>),
 }
 
@@ -493,7 +499,7 @@ pub fn hincrbyfloat(acc: &Access<'_>, key: &[u8], field: &[u8], incr: LongDouble
             },
             None => LongDouble::ZERO,
         };
-        let new = cur.add(incr).map_err(|_| Error::NanOrInfinity)?.to_human().into_bytes();
+        let new = cur.plus(incr).map_err(|_| Error::NanOrInfinity)?.to_human().into_bytes();
         hash.set(field, &new, limits);
         dirty(acc, 1);
         Ok(new)
@@ -502,39 +508,46 @@ pub fn hincrbyfloat(acc: &Access<'_>, key: &[u8], field: &[u8], incr: LongDouble
     Ok(v.unwrap_or_default())
 }
 
-/// What HRANDFIELD with a count returns, shared by the command and the typed API.
-pub enum RandomFields<'a> {
-    /// Pairs picked independently (repeats possible: negative count, or count 1).
-    Repeats(Vec<(StrRef<'a>, StrRef<'a>)>),
-    /// Distinct pairs.
-    Distinct(Vec<(StrRef<'a>, StrRef<'a>)>),
+/// How many pairs HRANDFIELD with `count` returns from a hash of `len` fields.
+pub fn random_len(len: usize, count: i64) -> usize {
+    match (len, count) {
+        (0, _) => 0,
+        (_, c) if c < 0 => c.unsigned_abs() as usize,
+        (l, c) => l.min(c as usize),
+    }
 }
 
-/// HRANDFIELD's selection (Redis's `hrandfieldWithCountCommand` cases): `count < 0` picks
-/// `-count` pairs with repeats; `count >= len` returns the whole hash; otherwise `count`
-/// distinct pairs.
-pub fn random_fields(hash: &Hash, count: i64) -> Vec<(StrRef<'_>, StrRef<'_>)> {
+/// HRANDFIELD's selection (Redis's `hrandfieldWithCountCommand` cases), handing each pick
+/// to `emit` (exactly [`random_len`] of them, streamed: a huge negative count is not
+/// collected first): `count < 0` picks `-count` pairs with repeats; `count >= len` gives the
+/// whole hash; otherwise `count` distinct pairs.
+pub fn random_fields<'h>(hash: &'h Hash, count: i64, mut emit: impl FnMut(StrRef<'h>, StrRef<'h>)) {
     let mut rng = rand::thread_rng();
     let size = hash.len();
     if count == 0 || size == 0 {
-        return vec![];
+        return;
     }
     if count < 0 || count == 1 {
-        let n = count.unsigned_abs() as usize;
+        let n = count.unsigned_abs();
         if hash.is_table() {
-            return (0..n).filter_map(|_| hash.random(&mut rng)).collect();
+            for _ in 0..n {
+                if let Some((k, v)) = hash.random(&mut rng) {
+                    emit(k, v);
+                }
+            }
+            return;
         }
         let all: Vec<_> = hash.iter().collect();
-        return (0..n)
-            .map(|_| {
-                let (k, v) = &all[rng.gen_range(0..all.len())];
-                (dup(k), dup(v))
-            })
-            .collect();
+        for _ in 0..n {
+            let (k, v) = &all[rng.gen_range(0..all.len())];
+            emit(dup(k), dup(v));
+        }
+        return;
     }
     let count = count as usize;
     if count >= size {
-        return hash.iter().collect();
+        hash.iter().for_each(|(k, v)| emit(k, v));
+        return;
     }
     if count * 3 > size || !hash.is_table() {
         // Copy everything, then drop random pairs until `count` remain.
@@ -543,19 +556,18 @@ pub fn random_fields(hash: &Hash, count: i64) -> Vec<(StrRef<'_>, StrRef<'_>)> {
             let i = rng.gen_range(0..all.len());
             all.swap_remove(i);
         }
-        return all;
+        all.into_iter().for_each(|(k, v)| emit(k, v));
+        return;
     }
     // Few out of many: sample until `count` distinct fields are picked.
     let mut seen = std::collections::HashSet::with_capacity(count);
-    let mut out = Vec::with_capacity(count);
-    while out.len() < count {
+    while seen.len() < count {
         if let Some((k, v)) = hash.random(&mut rng) {
             if seen.insert(k.as_ptr()) {
-                out.push((k, v));
+                emit(k, v);
             }
         }
     }
-    out
 }
 
 /// Copies a borrowed string reference.
@@ -569,7 +581,9 @@ pub fn dup<'a>(s: &StrRef<'a>) -> StrRef<'a> {
 /// Validates HRANDFIELD's count with Redis's errors.
 pub fn check_random_count(count: i64, with_values: bool) -> Result<()> {
     if count == i64::MIN {
-        return Err(Error::msg("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+        return Err(Error::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
     }
     if with_values && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(Error::msg("ERR value is out of range"));
@@ -578,7 +592,7 @@ pub fn check_random_count(count: i64, with_values: bool) -> Result<()> {
 }
 
 /// HSCAN at the access level: (next cursor, field/value pairs).
-pub fn hscan(acc: &Access<'_>, key: &[u8], cursor: u64, opts: &ScanOptions) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+pub fn hscan(acc: &Access<'_>, key: &[u8], cursor: u64, opts: &ScanOptions) -> Result<(u64, FieldValues)> {
     read(acc, key, |h| match h {
         None => (0, vec![]),
         Some(h) => scan_pairs(h, cursor, opts),
@@ -588,7 +602,7 @@ pub fn hscan(acc: &Access<'_>, key: &[u8], cursor: u64, opts: &ScanOptions) -> R
 /// One HSCAN step over a hash: Redis visits buckets until it has collected `COUNT`
 /// elements (a field and its value count as two) or tried `COUNT * 10` buckets, then
 /// filters by the pattern.
-pub fn scan_pairs(h: &Hash, cursor: u64, opts: &ScanOptions) -> (u64, Vec<(Vec<u8>, Vec<u8>)>) {
+pub fn scan_pairs(h: &Hash, cursor: u64, opts: &ScanOptions) -> (u64, FieldValues) {
     let count = opts.count.unwrap_or(10).max(1);
     let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     let mut cursor = cursor;
@@ -692,22 +706,33 @@ impl Database {
     /// db.hincrbyfloat("h", "f", "0.1").unwrap();
     /// assert_eq!(db.hincrbyfloat("h", "f", "0.2").unwrap(), b"0.3".to_vec());
     /// ```
-    pub fn hincrbyfloat(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>, increment: impl AsRef<[u8]>) -> Result<Vec<u8>> {
+    pub fn hincrbyfloat(
+        &self,
+        key: impl AsRef<[u8]>,
+        field: impl AsRef<[u8]>,
+        increment: impl AsRef<[u8]>,
+    ) -> Result<Vec<u8>> {
         let incr = parse_float_incr(increment.as_ref())?;
         hincrbyfloat(&self.access(), key.as_ref(), field.as_ref(), incr)
     }
 
     /// HRANDFIELD key: a random field, `None` when the key is missing.
     pub fn hrandfield(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        read(&self.access(), key.as_ref(), |h| h.and_then(|h| h.random(&mut rand::thread_rng())).map(|(k, _)| k.to_vec()))
+        read(&self.access(), key.as_ref(), |h| {
+            h.and_then(|h| h.random(&mut rand::thread_rng())).map(|(k, _)| k.to_vec())
+        })
     }
 
     /// HRANDFIELD key count WITHVALUES: `count > 0` distinct pairs (at most the whole
     /// hash), `count < 0` exactly `-count` pairs with possible repeats.
-    pub fn hrandfield_with_values(&self, key: impl AsRef<[u8]>, count: i64) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    pub fn hrandfield_with_values(&self, key: impl AsRef<[u8]>, count: i64) -> Result<FieldValues> {
         check_random_count(count, true)?;
         read(&self.access(), key.as_ref(), |h| {
-            h.map_or_else(Vec::new, |h| random_fields(h, count).into_iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
+            let mut out = Vec::new();
+            if let Some(h) = h {
+                random_fields(h, count, |k, v| out.push((k.to_vec(), v.to_vec())));
+            }
+            out
         })
     }
 
@@ -715,13 +740,17 @@ impl Database {
     pub fn hrandfield_count(&self, key: impl AsRef<[u8]>, count: i64) -> Result<Vec<Vec<u8>>> {
         check_random_count(count, false)?;
         read(&self.access(), key.as_ref(), |h| {
-            h.map_or_else(Vec::new, |h| random_fields(h, count).into_iter().map(|(k, _)| k.to_vec()).collect())
+            let mut out = Vec::new();
+            if let Some(h) = h {
+                random_fields(h, count, |k, _| out.push(k.to_vec()));
+            }
+            out
         })
     }
 
     /// HSCAN key cursor [MATCH pattern] [COUNT count]: (next cursor, pairs). A small
     /// (listpack) hash is returned whole with cursor 0.
-    pub fn hscan(&self, key: impl AsRef<[u8]>, cursor: u64, opts: &ScanOptions) -> Result<(u64, Vec<(Vec<u8>, Vec<u8>)>)> {
+    pub fn hscan(&self, key: impl AsRef<[u8]>, cursor: u64, opts: &ScanOptions) -> Result<(u64, FieldValues)> {
         hscan(&self.access(), key.as_ref(), cursor, opts)
     }
 }

@@ -40,6 +40,8 @@
 use crate::access::{Access, MultiShard};
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::notify;
+use crate::types::hash::KeyChange;
 use crate::value::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
@@ -580,7 +582,11 @@ impl List {
                 n.splice(off, 0, e, size);
                 n.count += 1;
             }
-            _ => {
+            full => {
+                // The old tail node is done growing: give back its slack.
+                if let Some(n) = full {
+                    n.buf.shrink_to_fit();
+                }
                 self.reserve_node();
                 self.nodes.push_back(Node::single(e, size));
             }
@@ -596,12 +602,29 @@ impl List {
                 n.splice(0, 0, e, size);
                 n.count += 1;
             }
-            _ => {
+            full => {
+                if let Some(n) = full {
+                    n.buf.shrink_to_fit();
+                }
                 self.reserve_node();
                 self.nodes.push_front(Node::single(e, size));
             }
         }
         self.len += 1;
+    }
+
+    /// Gives back the growth slack of the end nodes (after a multi-element push: the
+    /// list is likely done growing for now, and one reallocation is cheap next to the
+    /// push itself).
+    pub fn shrink_ends(&mut self) {
+        let last = self.nodes.len().saturating_sub(1);
+        for i in [0, last] {
+            if let Some(n) = self.nodes.get_mut(i) {
+                if n.buf.capacity() > n.buf.len() + 8 {
+                    n.buf.shrink_to_fit();
+                }
+            }
+        }
     }
 
     /// Removes the element at `end`, handing it to `f` before it is dropped.
@@ -843,7 +866,8 @@ impl List {
     pub fn remove(&mut self, v: &[u8], count: i64) -> usize {
         let needle = Elem::from_bytes(v);
         let from_tail = count < 0;
-        let mut left = if count == 0 { usize::MAX } else { usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX) };
+        let mut left =
+            if count == 0 { usize::MAX } else { usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX) };
         let mut removed = 0;
         let mut ranges: Vec<(usize, usize)> = Vec::new();
         let n = self.nodes.len();
@@ -947,7 +971,8 @@ impl List {
         let (rank, from_tail) = if opts.rank < 0 { (opts.rank.wrapping_neg(), true) } else { (opts.rank, false) };
         let mut out = Vec::new();
         let mut matches: i64 = 0;
-        let it: Box<dyn Iterator<Item = Elem<'_>>> = if from_tail { Box::new(self.iter().rev()) } else { Box::new(self.iter()) };
+        let it: Box<dyn Iterator<Item = Elem<'_>>> =
+            if from_tail { Box::new(self.iter().rev()) } else { Box::new(self.iter()) };
         for (i, e) in it.enumerate() {
             if opts.maxlen != 0 && i >= opts.maxlen {
                 break;
@@ -1070,6 +1095,9 @@ impl ListEnd {
     }
 }
 
+/// A key and the elements popped from it (LMPOP, BLMPOP).
+pub type Popped = (Vec<u8>, Vec<Vec<u8>>);
+
 /// Options of LPOS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LposOptions {
@@ -1110,17 +1138,48 @@ pub fn read<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&List>) -> R)
 }
 
 /// Runs `f` on the list at `key` (`None` if missing) under the write lock, deleting the key
-/// if `f` leaves the list empty; WRONGTYPE for other types.
-pub fn modify<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&mut List>) -> R) -> Result<R> {
+/// if `f` leaves the list empty; WRONGTYPE for other types. Returns `f`'s result and whether
+/// the key was deleted. `f` runs under the lock, so it is where the dirty counter must be
+/// bumped (WATCH compares it around the lock).
+pub fn modify<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&mut List>) -> R) -> Result<(R, bool)> {
     acc.write(key, |shard, h| {
-        let Some(node) = shard.get_mut(h, key, acc.now) else { return Ok(f(None)) };
+        let Some(node) = shard.get_mut(h, key, acc.now) else { return Ok((f(None), false)) };
         let Value::List(l) = &mut node.value else { return Err(Error::WrongType) };
         let r = f(Some(l));
-        if l.is_empty() {
+        let deleted = l.is_empty();
+        if deleted {
             shard.remove(h, key);
         }
-        Ok(r)
+        Ok((r, deleted))
     })
+}
+
+#[inline]
+fn bump_dirty(acc: &Access<'_>, n: usize) {
+    if n > 0 {
+        acc.inner.dirty.fetch_add(n as u64, Relaxed);
+    }
+}
+
+/// The keyspace event of popping from `end`.
+fn pop_event(end: ListEnd) -> &'static str {
+    match end {
+        ListEnd::Left => "lpop",
+        ListEnd::Right => "rpop",
+    }
+}
+
+/// The keyspace event of pushing at `end`.
+fn push_event(end: ListEnd) -> &'static str {
+    match end {
+        ListEnd::Left => "lpush",
+        ListEnd::Right => "rpush",
+    }
+}
+
+/// Publishes a list event on `key` (after the shard lock is released).
+fn announce(acc: &Access<'_>, key: &[u8], event: &str, created: bool, deleted: bool) {
+    KeyChange { created, deleted }.announce(acc, notify::LIST, event, key);
 }
 
 /// LPUSH/RPUSH (`only_existing`: LPUSHX/RPUSHX): pushes `values` one by one at `end`;
@@ -1132,37 +1191,45 @@ pub fn push<V: AsRef<[u8]>>(
     values: impl IntoIterator<Item = V>,
     only_existing: bool,
 ) -> Result<usize> {
-    acc.write(key, |shard, h| {
-        let mut pushed = 0u64;
-        let len = match shard.get_mut(h, key, acc.now) {
+    let fill_all = |l: &mut List| {
+        let mut pushed = 0;
+        for v in values {
+            l.push(end, v.as_ref());
+            pushed += 1;
+        }
+        if pushed > 1 {
+            l.shrink_ends();
+        }
+        pushed
+    };
+    let (len, pushed, created) = acc.write(key, |shard, h| {
+        let (len, pushed, created) = match shard.get_mut(h, key, acc.now) {
             Some(node) => {
                 let Value::List(l) = &mut node.value else { return Err(Error::WrongType) };
-                for v in values {
-                    l.push(end, v.as_ref());
-                    pushed += 1;
-                }
-                l.len()
+                let pushed = fill_all(l);
+                (l.len(), pushed, false)
             }
-            None if only_existing => return Ok(0),
+            None if only_existing => return Ok((0, 0, false)),
             None => {
                 let mut l = List::with_fill(configured_fill(acc));
-                for v in values {
-                    l.push(end, v.as_ref());
-                    pushed += 1;
-                }
+                let pushed = fill_all(&mut l);
                 let len = l.len();
                 if len > 0 {
                     shard.set(h, key, Value::List(Box::new(l)), None, acc.now);
                 }
-                len
+                (len, pushed, len > 0)
             }
         };
         if pushed > 0 {
-            acc.inner.dirty.fetch_add(pushed, Relaxed);
+            bump_dirty(acc, pushed);
             acc.signal_ready(key);
         }
-        Ok(len)
-    })
+        Ok((len, pushed, created))
+    })?;
+    if pushed > 0 {
+        announce(acc, key, push_event(end), created, false);
+    }
+    Ok(len)
 }
 
 /// LPOP/RPOP: pops up to `count` elements from `end`, handing each to
@@ -1175,7 +1242,7 @@ pub fn pop_each(
     count: usize,
     mut f: impl FnMut(usize, usize, Elem<'_>),
 ) -> Result<Option<usize>> {
-    let n = modify(acc, key, |l| {
+    let (n, deleted) = modify(acc, key, |l| {
         let l = l?;
         let total = count.min(l.len());
         let mut i = 0;
@@ -1183,18 +1250,29 @@ pub fn pop_each(
             f(i, total, e);
             i += 1;
         });
+        bump_dirty(acc, total);
         Some(total)
     })?;
-    if let Some(n @ 1..) = n {
-        acc.inner.dirty.fetch_add(n as u64, Relaxed);
+    if let Some(1..) = n {
+        announce(acc, key, pop_event(end), false, deleted);
     }
     Ok(n)
+}
+
+/// What [`mpop_locked`] popped: from `keys[key]`, `count` elements; `deleted` if that emptied
+/// the list.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MPopped {
+    key: usize,
+    count: usize,
+    deleted: bool,
 }
 
 /// The first of `keys` holding a non-empty list, under locks already held; pops up to
 /// `count` elements from `end` handing each to `f(key, position, total, element)`.
 /// WRONGTYPE if a key before it holds another type, unless `skip_wrong_type` (used when
-/// serving a blocked client: Redis serves it from the list that became ready).
+/// serving a blocked client: Redis serves it from the list that became ready). Publish the
+/// events with [`announce_mpop`] once the locks are released.
 pub(crate) fn mpop_locked(
     m: &mut MultiShard<'_>,
     acc: &Access<'_>,
@@ -1203,8 +1281,8 @@ pub(crate) fn mpop_locked(
     count: usize,
     skip_wrong_type: bool,
     mut f: impl FnMut(&[u8], usize, usize, Elem<'_>),
-) -> Result<Option<usize>> {
-    for &key in keys {
+) -> Result<Option<MPopped>> {
+    for (ki, &key) in keys.iter().enumerate() {
         let h = acc.hash(key);
         let shard = m.shard(h);
         let Some(node) = shard.get_mut(h, key, acc.now) else { continue };
@@ -1220,30 +1298,49 @@ pub(crate) fn mpop_locked(
             f(key, i, total, e);
             i += 1;
         });
-        if l.is_empty() {
+        let deleted = l.is_empty();
+        if deleted {
             shard.remove(h, key);
         }
-        acc.inner.dirty.fetch_add(total as u64, Relaxed);
-        return Ok(Some(total));
+        bump_dirty(acc, total);
+        return Ok(Some(MPopped { key: ki, count: total, deleted }));
     }
     Ok(None)
 }
 
+/// Publishes the events of an [`mpop_locked`] pop.
+pub(crate) fn announce_mpop(acc: &Access<'_>, keys: &[&[u8]], end: ListEnd, popped: Option<MPopped>) {
+    if let Some(p) = popped.filter(|p| p.count > 0) {
+        announce(acc, keys[p.key], pop_event(end), false, p.deleted);
+    }
+}
+
 /// LMPOP: pops up to `count` elements from `end` of the first non-empty list among `keys`.
 /// Returns its key and the elements, or `None` if every key is missing.
-pub fn mpop(acc: &Access<'_>, keys: &[&[u8]], end: ListEnd, count: usize) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
-    let mut out: Option<(Vec<u8>, Vec<Vec<u8>>)> = None;
-    acc.write_many(keys, |m| {
+pub fn mpop(acc: &Access<'_>, keys: &[&[u8]], end: ListEnd, count: usize) -> Result<Option<Popped>> {
+    let mut out: Option<Popped> = None;
+    let popped = acc.write_many(keys, |m| {
         mpop_locked(m, acc, keys, end, count, false, |key, _, total, e| {
             out.get_or_insert_with(|| (key.to_vec(), Vec::with_capacity(total))).1.push(e.to_vec())
         })
     })?;
+    announce_mpop(acc, keys, end, popped);
     Ok(out)
+}
+
+/// What [`lmove_locked`] did.
+#[derive(Debug)]
+pub(crate) struct Moved {
+    /// The element moved.
+    pub value: Vec<u8>,
+    dst_created: bool,
+    src_deleted: bool,
 }
 
 /// LMOVE/RPOPLPUSH under locks already held on both keys: moves one element from `from` of
 /// `src` to `to` of `dst`. `Ok(None)` if `src` is missing. `dst` is type-checked before
-/// anything is popped, as in Redis.
+/// anything is popped, as in Redis. Publish the events with [`announce_move`] once the
+/// locks are released.
 pub(crate) fn lmove_locked(
     m: &mut MultiShard<'_>,
     acc: &Access<'_>,
@@ -1251,57 +1348,70 @@ pub(crate) fn lmove_locked(
     dst: &[u8],
     from: ListEnd,
     to: ListEnd,
-) -> Result<Option<Vec<u8>>> {
+) -> Result<Option<Moved>> {
     let (hs, hd) = (acc.hash(src), acc.hash(dst));
-    {
-        let shard = m.shard(hs);
-        match shard.get_mut(hs, src, acc.now) {
-            None => return Ok(None),
-            Some(n) if !matches!(n.value, Value::List(_)) => return Err(Error::WrongType),
-            Some(_) => {}
+    match m.shard(hs).get_mut(hs, src, acc.now) {
+        None => return Ok(None),
+        Some(n) if !matches!(n.value, Value::List(_)) => return Err(Error::WrongType),
+        Some(_) => {}
+    }
+    if let Some(n) = m.shard(hd).get_mut(hd, dst, acc.now) {
+        if !matches!(n.value, Value::List(_)) {
+            return Err(Error::WrongType);
         }
     }
-    {
-        let shard = m.shard(hd);
-        if let Some(n) = shard.get_mut(hd, dst, acc.now) {
-            if !matches!(n.value, Value::List(_)) {
-                return Err(Error::WrongType);
-            }
-        }
-    }
-    let value = {
+    let (value, src_deleted) = {
         let shard = m.shard(hs);
         let Some(node) = shard.get_mut(hs, src, acc.now) else { return Ok(None) };
         let Value::List(l) = &mut node.value else { return Err(Error::WrongType) };
         let Some(v) = l.pop(from) else { return Ok(None) };
-        if l.is_empty() {
+        if src == dst {
+            // Rotation: the list never disappears in between.
+            l.push(to, &v);
+            bump_dirty(acc, 1);
+            acc.signal_ready(dst);
+            return Ok(Some(Moved { value: v, dst_created: false, src_deleted: false }));
+        }
+        let deleted = l.is_empty();
+        if deleted {
             shard.remove(hs, src);
         }
-        v
+        (v, deleted)
     };
-    // The destination is a list or missing (checked above; with src == dst the pop may
-    // just have deleted it).
     let shard = m.shard(hd);
-    match shard.get_mut(hd, dst, acc.now) {
+    let dst_created = match shard.get_mut(hd, dst, acc.now) {
         Some(node) => {
             if let Value::List(l) = &mut node.value {
                 l.push(to, &value);
             }
+            false
         }
         None => {
             let mut l = List::with_fill(configured_fill(acc));
             l.push(to, &value);
             shard.set(hd, dst, Value::List(Box::new(l)), None, acc.now);
+            true
         }
-    }
-    acc.inner.dirty.fetch_add(1, Relaxed);
+    };
+    bump_dirty(acc, 1);
     acc.signal_ready(dst);
-    Ok(Some(value))
+    Ok(Some(Moved { value, dst_created, src_deleted }))
+}
+
+/// Publishes the events of an [`lmove_locked`] move, in Redis's order: the push on `dst`
+/// (after `new` if created), then the pop on `src` (then `del` if emptied).
+pub(crate) fn announce_move(acc: &Access<'_>, src: &[u8], dst: &[u8], from: ListEnd, to: ListEnd, moved: &Moved) {
+    announce(acc, dst, push_event(to), moved.dst_created, false);
+    announce(acc, src, pop_event(from), false, moved.src_deleted);
 }
 
 /// LMOVE source destination LEFT|RIGHT LEFT|RIGHT.
 pub fn lmove(acc: &Access<'_>, src: &[u8], dst: &[u8], from: ListEnd, to: ListEnd) -> Result<Option<Vec<u8>>> {
-    acc.write_many(&[src, dst], |m| lmove_locked(m, acc, src, dst, from, to))
+    let moved = acc.write_many(&[src, dst], |m| lmove_locked(m, acc, src, dst, from, to))?;
+    Ok(moved.map(|mv| {
+        announce_move(acc, src, dst, from, to, &mv);
+        mv.value
+    }))
 }
 
 /// LLEN (0 for a missing key).
@@ -1324,47 +1434,62 @@ pub fn set(acc: &Access<'_>, key: &[u8], index: i64, value: &[u8]) -> Result<()>
     modify(acc, key, |l| match l {
         None => Err(Error::NoSuchKey),
         Some(l) => match l.set(index, value) {
-            true => Ok(()),
+            true => {
+                bump_dirty(acc, 1);
+                Ok(())
+            }
             false => Err(Error::msg("ERR index out of range")),
         },
-    })??;
-    acc.inner.dirty.fetch_add(1, Relaxed);
+    })?
+    .0?;
+    announce(acc, key, "lset", false, false);
     Ok(())
 }
 
 /// LINSERT: inserts `value` before or after the first `pivot`. Returns the new length, -1
 /// if `pivot` is not in the list, 0 if the key is missing.
 pub fn insert(acc: &Access<'_>, key: &[u8], after: bool, pivot: &[u8], value: &[u8]) -> Result<i64> {
-    let r = modify(acc, key, |l| match l {
+    let (r, _) = modify(acc, key, |l| match l {
         None => 0,
         Some(l) => match l.insert(pivot, value, after) {
-            true => l.len() as i64,
+            true => {
+                bump_dirty(acc, 1);
+                l.len() as i64
+            }
             false => -1,
         },
     })?;
     if r > 0 {
-        acc.inner.dirty.fetch_add(1, Relaxed);
+        announce(acc, key, "linsert", false, false);
     }
     Ok(r)
 }
 
 /// LREM: see [`List::remove`]. Returns how many elements were removed.
 pub fn remove(acc: &Access<'_>, key: &[u8], count: i64, value: &[u8]) -> Result<usize> {
-    let n = modify(acc, key, |l| l.map_or(0, |l| l.remove(value, count)))?;
-    acc.inner.dirty.fetch_add(n as u64, Relaxed);
+    let (n, deleted) = modify(acc, key, |l| {
+        let n = l.map_or(0, |l| l.remove(value, count));
+        bump_dirty(acc, n);
+        n
+    })?;
+    if n > 0 {
+        announce(acc, key, "lrem", false, deleted);
+    }
     Ok(n)
 }
 
 /// LTRIM.
 pub fn trim(acc: &Access<'_>, key: &[u8], start: i64, stop: i64) -> Result<()> {
-    let changed = modify(acc, key, |l| {
-        l.map_or(0, |l| {
-            let before = l.len();
-            l.trim(start, stop);
-            before - l.len()
-        })
+    let (existed, deleted) = modify(acc, key, |l| {
+        let Some(l) = l else { return false };
+        let before = l.len();
+        l.trim(start, stop);
+        bump_dirty(acc, before - l.len());
+        true
     })?;
-    acc.inner.dirty.fetch_add(changed as u64, Relaxed);
+    if existed {
+        announce(acc, key, "ltrim", false, deleted);
+    }
     Ok(())
 }
 
@@ -1388,9 +1513,18 @@ fn timeout_arg(timeout: Duration) -> String {
 }
 
 impl Database {
+    /// Serves clients blocked on keys this call filled (the command path does this after
+    /// every command; typed calls that add elements do it themselves).
+    fn serve_blocked<T>(&self, r: T) -> T {
+        if self.inner.blocking.has_ready() {
+            crate::blocking::serve_ready(self);
+        }
+        r
+    }
+
     /// LPUSH key element [element ...]: returns the new length.
     pub fn lpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
-        push(&self.access(), key.as_ref(), ListEnd::Left, values, false)
+        self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Left, values, false))
     }
 
     /// RPUSH key element [element ...]: returns the new length.
@@ -1402,17 +1536,17 @@ impl Database {
     /// assert_eq!(db.lrange("l", 0, -1).unwrap(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     /// ```
     pub fn rpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
-        push(&self.access(), key.as_ref(), ListEnd::Right, values, false)
+        self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Right, values, false))
     }
 
     /// LPUSHX: pushes only if the list exists; returns the new length (0 if missing).
     pub fn lpushx<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
-        push(&self.access(), key.as_ref(), ListEnd::Left, values, true)
+        self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Left, values, true))
     }
 
     /// RPUSHX: pushes only if the list exists; returns the new length (0 if missing).
     pub fn rpushx<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
-        push(&self.access(), key.as_ref(), ListEnd::Right, values, true)
+        self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Right, values, true))
     }
 
     fn pop_n(&self, key: &[u8], end: ListEnd, count: usize) -> Result<Option<Vec<Vec<u8>>>> {
@@ -1499,7 +1633,7 @@ impl Database {
         from: ListEnd,
         to: ListEnd,
     ) -> Result<Option<Vec<u8>>> {
-        lmove(&self.access(), src.as_ref(), dst.as_ref(), from, to)
+        self.serve_blocked(lmove(&self.access(), src.as_ref(), dst.as_ref(), from, to))
     }
 
     /// RPOPLPUSH source destination.
@@ -1508,7 +1642,7 @@ impl Database {
     }
 
     /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count].
-    pub fn lmpop<K: AsRef<[u8]>>(&self, keys: &[K], end: ListEnd, count: usize) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
+    pub fn lmpop<K: AsRef<[u8]>>(&self, keys: &[K], end: ListEnd, count: usize) -> Result<Option<Popped>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         mpop(&self.access(), &keys, end, count)
     }
@@ -1588,7 +1722,12 @@ impl Database {
     }
 
     /// BRPOPLPUSH source destination timeout.
-    pub fn brpoplpush(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>, timeout: Duration) -> Result<Option<Vec<u8>>> {
+    pub fn brpoplpush(
+        &self,
+        src: impl AsRef<[u8]>,
+        dst: impl AsRef<[u8]>,
+        timeout: Duration,
+    ) -> Result<Option<Vec<u8>>> {
         self.blmove(src, dst, ListEnd::Right, ListEnd::Left, timeout)
     }
 
@@ -1600,7 +1739,7 @@ impl Database {
         end: ListEnd,
         count: usize,
         timeout: Duration,
-    ) -> Result<Option<(Vec<u8>, Vec<Vec<u8>>)>> {
+    ) -> Result<Option<Popped>> {
         let mut args = ferrous_resp::ArgsBuf::new();
         args.push("BLMPOP").push(timeout_arg(timeout)).push(keys.len().to_string());
         for k in keys {
@@ -1691,7 +1830,10 @@ mod tests {
         assert_eq!(l.get(-1).map(|e| e.to_vec()), Some(b"v49".to_vec()));
         assert_eq!(l.remove(b"x", 0), 1);
         l.check_invariants().unwrap();
-        assert_eq!(l.range(10, 12).map(|e| e.to_vec()).collect::<Vec<_>>(), vec![b"v10".to_vec(), b"v11".to_vec(), b"v12".to_vec()]);
-        assert_eq!(l.range(10, 12).rev().next().map(|e| e.to_vec()), Some(b"v12".to_vec()));
+        assert_eq!(
+            l.range(10, 12).map(|e| e.to_vec()).collect::<Vec<_>>(),
+            vec![b"v10".to_vec(), b"v11".to_vec(), b"v12".to_vec()]
+        );
+        assert_eq!(l.range(10, 12).next_back().map(|e| e.to_vec()), Some(b"v12".to_vec()));
     }
 }

@@ -22,61 +22,62 @@ use crate::value::{StrRef, Value};
 use rand::Rng;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// A sorted set of integers at a uniform width of 2, 4 or 8 bytes (little-endian).
+/// A sorted set of integers stored at one uniform width: the fewest bytes (1 to 8,
+/// little-endian, sign-extended) that hold every member. Redis uses 2, 4 or 8 bytes; finer
+/// widths make, e.g., a set of ids below 8 million take 3 bytes per member instead of 4.
+///
+/// The buffer is one exact-size allocation whose first byte is the width (so a `Set` stays
+/// 16 bytes); like Redis's intset it is reallocated on each insertion.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Intset {
-    width: u8,
-    data: Vec<u8>,
+    buf: Box<[u8]>,
 }
 
 impl Default for Intset {
     fn default() -> Self {
-        Intset { width: 2, data: Vec::new() }
+        Intset { buf: Box::new([1]) }
     }
 }
 
 fn width_for(v: i64) -> u8 {
-    if i16::try_from(v).is_ok() {
-        2
-    } else if i32::try_from(v).is_ok() {
-        4
-    } else {
-        8
-    }
+    (1..8u8)
+        .find(|&n| {
+            let shift = 64 - 8 * n as u32;
+            (v << shift) >> shift == v
+        })
+        .unwrap_or(8)
 }
 
 impl Intset {
+    #[inline]
+    fn width(&self) -> usize {
+        self.buf[0] as usize
+    }
     /// Number of members.
     #[inline]
     pub fn len(&self) -> usize {
-        self.data.len() / self.width as usize
+        (self.buf.len() - 1) / self.width()
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
+        self.buf.len() == 1
     }
     /// Bytes allocated.
     pub fn capacity(&self) -> usize {
-        self.data.capacity()
+        self.buf.len()
     }
     /// The member at sorted position `i`.
     #[inline]
     pub fn get(&self, i: usize) -> i64 {
-        let w = self.width as usize;
-        let b = &self.data[i * w..i * w + w];
-        match w {
-            2 => i16::from_le_bytes([b[0], b[1]]) as i64,
-            4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
-            _ => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-        }
-    }
-    fn put(&mut self, i: usize, v: i64) {
-        let w = self.width as usize;
-        self.data[i * w..i * w + w].copy_from_slice(&v.to_le_bytes()[..w]);
+        let w = self.width();
+        let mut b = [0u8; 8];
+        b[..w].copy_from_slice(&self.buf[1 + i * w..1 + i * w + w]);
+        let shift = 64 - 8 * w as u32;
+        (i64::from_le_bytes(b) << shift) >> shift
     }
     /// Binary search: `Ok(position)` or `Err(insertion point)`.
     pub fn search(&self, v: i64) -> std::result::Result<usize, usize> {
-        if width_for(v) > self.width {
+        if width_for(v) as usize > self.width() {
             return Err(if v < 0 { 0 } else { self.len() });
         }
         let (mut lo, mut hi) = (0, self.len());
@@ -96,40 +97,32 @@ impl Intset {
     }
     /// Adds `v`; true if it was new. Widens every member first when `v` needs more bytes.
     pub fn insert(&mut self, v: i64) -> bool {
-        let need = width_for(v);
-        if need > self.width {
-            let old: Vec<i64> = self.iter().collect();
-            self.width = need;
-            self.data = Vec::with_capacity((old.len() + 1) * need as usize);
-            self.data.resize(old.len() * need as usize, 0);
-            for (i, x) in old.into_iter().enumerate() {
-                self.put(i, x);
-            }
-        }
         let pos = match self.search(v) {
             Ok(_) => return false,
             Err(p) => p,
         };
-        let w = self.width as usize;
-        if self.data.capacity() == self.data.len() {
-            // Small steps, not doubling: Redis reallocates an intset to its exact size.
-            self.data.reserve_exact(w + self.data.len() / 16);
+        let need = (width_for(v) as usize).max(self.width());
+        let mut out = Vec::with_capacity(1 + (self.len() + 1) * need);
+        out.push(need as u8);
+        let mut push = |x: i64| out.extend_from_slice(&x.to_le_bytes()[..need]);
+        for i in 0..pos {
+            push(self.get(i));
         }
-        let bytes = v.to_le_bytes();
-        let at = pos * w;
-        self.data.splice(at..at, bytes[..w].iter().copied());
+        push(v);
+        for i in pos..self.len() {
+            push(self.get(i));
+        }
+        self.buf = out.into_boxed_slice();
         true
     }
     /// Removes `v`; true if it was present.
     pub fn remove(&mut self, v: i64) -> bool {
         match self.search(v) {
             Ok(pos) => {
-                let w = self.width as usize;
-                self.data.drain(pos * w..pos * w + w);
-                let len = self.data.len();
-                if self.data.capacity() > len + len / 4 + 64 {
-                    self.data.shrink_to(len + len / 16);
-                }
+                let w = self.width();
+                let mut data = std::mem::take(&mut self.buf).into_vec();
+                data.drain(1 + pos * w..1 + pos * w + w);
+                self.buf = data.into_boxed_slice();
                 true
             }
             Err(_) => false,
@@ -150,7 +143,8 @@ impl std::fmt::Debug for Intset {
 #[derive(Clone, PartialEq)]
 enum Repr {
     Intset(Intset),
-    Table(PackedTable<false>),
+    // Boxed so that a `Set` is 16 bytes (one 32-byte malloc chunk behind `Value::Set`).
+    Table(Box<PackedTable<false>>),
 }
 
 /// A set value: unique binary-safe strings.
@@ -183,7 +177,7 @@ impl Set {
         if as_int(first).is_some() {
             Set::default()
         } else {
-            Set { repr: Repr::Table(PackedTable::default()) }
+            Set { repr: Repr::Table(Box::default()) }
         }
     }
 
@@ -236,7 +230,7 @@ impl Set {
             for v in i.iter() {
                 t.insert_new(&int_ref(v), b"");
             }
-            self.repr = Repr::Table(t);
+            self.repr = Repr::Table(Box::new(t));
         }
     }
 
@@ -511,20 +505,32 @@ pub fn spop_count(acc: &Access<'_>, key: &[u8], count: usize) -> Result<Vec<Vec<
 /// How SRANDMEMBER picks `count` distinct members (Redis's `SRANDMEMBER_SUB_STRATEGY_MUL`).
 const SRANDMEMBER_SUB_STRATEGY_MUL: usize = 3;
 
-/// SRANDMEMBER's selection: `count < 0` picks `-count` members with repeats; `count >= len`
-/// returns the whole set; otherwise `count` distinct members.
-pub fn random_members(set: &Set, count: i64) -> Vec<StrRef<'_>> {
+/// How many members SRANDMEMBER with `count` returns from a set of `len` members.
+pub fn random_len(len: usize, count: i64) -> usize {
+    crate::types::hash::random_len(len, count)
+}
+
+/// SRANDMEMBER's selection, handing each pick to `emit` (exactly [`random_len`] of them,
+/// streamed): `count < 0` picks `-count` members with repeats; `count >= len` gives the whole
+/// set; otherwise `count` distinct members.
+pub fn random_members<'s>(set: &'s Set, count: i64, mut emit: impl FnMut(StrRef<'s>)) {
     let mut rng = rand::thread_rng();
     let size = set.len();
     if count == 0 || size == 0 {
-        return vec![];
+        return;
     }
     if count < 0 || count == 1 {
-        return (0..count.unsigned_abs()).filter_map(|_| set.random(&mut rng)).collect();
+        for _ in 0..count.unsigned_abs() {
+            if let Some(m) = set.random(&mut rng) {
+                emit(m);
+            }
+        }
+        return;
     }
     let count = count as usize;
     if count >= size {
-        return set.iter().collect();
+        set.iter().for_each(emit);
+        return;
     }
     if count * SRANDMEMBER_SUB_STRATEGY_MUL > size || !set.is_table() {
         let mut all: Vec<StrRef<'_>> = set.iter().collect();
@@ -532,24 +538,25 @@ pub fn random_members(set: &Set, count: i64) -> Vec<StrRef<'_>> {
             let i = rng.gen_range(0..all.len());
             all.swap_remove(i);
         }
-        return all;
+        all.into_iter().for_each(emit);
+        return;
     }
     let mut seen = std::collections::HashSet::with_capacity(count);
-    let mut out = Vec::with_capacity(count);
-    while out.len() < count {
+    while seen.len() < count {
         if let Some(m) = set.random(&mut rng) {
             if seen.insert(m.as_ptr()) {
-                out.push(m);
+                emit(m);
             }
         }
     }
-    out
 }
 
 /// Validates SRANDMEMBER's count with Redis's error.
 pub fn check_random_count(count: i64) -> Result<()> {
     if count == i64::MIN {
-        return Err(Error::msg("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+        return Err(Error::msg(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
     }
     Ok(())
 }
@@ -755,7 +762,8 @@ pub fn combine(acc: &Access<'_>, op: SetOp, keys: &[&[u8]]) -> Result<Set> {
 pub fn sintercard(acc: &Access<'_>, keys: &[&[u8]], limit: usize) -> Result<usize> {
     acc.write_many(keys, |m| {
         let (index, taken) = take_sources(m, acc, keys);
-        let r = sources(SetOp::Inter, &index, &taken).map(|s| s.map_or(0, |s| compute(SetOp::Inter, &s, 0, Some(limit)).1));
+        let r =
+            sources(SetOp::Inter, &index, &taken).map(|s| s.map_or(0, |s| compute(SetOp::Inter, &s, 0, Some(limit)).1));
         restore(m, acc, taken);
         r
     })
@@ -898,7 +906,11 @@ impl Database {
     pub fn srandmember_count(&self, key: impl AsRef<[u8]>, count: i64) -> Result<Vec<Vec<u8>>> {
         check_random_count(count)?;
         read(&self.access(), key.as_ref(), |s| {
-            s.map_or_else(Vec::new, |s| random_members(s, count).into_iter().map(|m| m.to_vec()).collect())
+            let mut out = Vec::new();
+            if let Some(s) = s {
+                random_members(s, count, |m| out.push(m.to_vec()));
+            }
+            out
         })
     }
 
@@ -959,15 +971,22 @@ mod tests {
             i.insert(v);
         }
         assert_eq!(i.iter().collect::<Vec<_>>(), vec![-3, 5, 100]);
-        assert_eq!(i.width, 2);
+        assert_eq!(i.width(), 1);
         i.insert(1 << 20);
-        assert_eq!(i.width, 4);
+        assert_eq!(i.width(), 3);
         i.insert(i64::MIN);
-        assert_eq!(i.width, 8);
+        assert_eq!(i.width(), 8);
         assert_eq!(i.iter().collect::<Vec<_>>(), vec![i64::MIN, -3, 5, 100, 1 << 20]);
         assert!(i.contains(100) && !i.contains(101) && !i.contains(i64::MAX));
         assert!(i.remove(-3) && !i.remove(-3));
         assert_eq!(i.len(), 4);
+        assert_eq!(std::mem::size_of::<Set>(), 16);
+        for v in [-129i64, 128, -32769, 1 << 40, -(1 << 55), i64::MAX] {
+            let mut s = Intset::default();
+            s.insert(v);
+            s.insert(0);
+            assert_eq!(s.iter().collect::<Vec<_>>(), vec![v.min(0), v.max(0)]);
+        }
     }
 
     #[test]

@@ -427,7 +427,9 @@ impl ZRange {
     /// Rejects LIMIT on an index range, with Redis's error.
     pub(crate) fn validate(&self) -> Result<()> {
         if self.limit.is_some() && matches!(self.by, ZRangeBy::Rank(..)) {
-            return Err(Error::msg("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"));
+            return Err(Error::msg(
+                "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+            ));
         }
         Ok(())
     }
@@ -1130,7 +1132,13 @@ pub fn zrange(acc: &Access<'_>, key: &[u8], q: &ZRange) -> Result<Vec<ScoredMemb
 
 /// Stores `items` (sorted, distinct) at `dst` as a new zset, or deletes `dst` when empty.
 /// Returns the stored length. Used by ZRANGESTORE and Z*STORE.
-pub(crate) fn store_locked(m: &mut MultiShard<'_>, acc: &Access<'_>, dst: &[u8], items: &[(&[u8], f64)], limits: &ZSetLimits) -> usize {
+pub(crate) fn store_locked(
+    m: &mut MultiShard<'_>,
+    acc: &Access<'_>,
+    dst: &[u8],
+    items: &[(&[u8], f64)],
+    limits: &ZSetLimits,
+) -> usize {
     let h = acc.hash(dst);
     let shard = m.shard(h);
     if items.is_empty() {
@@ -1231,7 +1239,12 @@ pub(crate) fn mpop_locked(
 }
 
 /// ZMPOP: the key popped from and its members, `None` if every key is missing.
-pub fn zmpop(acc: &Access<'_>, keys: &[&[u8]], max: bool, count: usize) -> Result<Option<(Vec<u8>, Vec<ScoredMember>)>> {
+pub fn zmpop(
+    acc: &Access<'_>,
+    keys: &[&[u8]],
+    max: bool,
+    count: usize,
+) -> Result<Option<(Vec<u8>, Vec<ScoredMember>)>> {
     let mut out: Option<(Vec<u8>, Vec<ScoredMember>)> = None;
     acc.write_many(keys, |m| {
         mpop_locked(m, acc, keys, max, count, false, |key, _, total, member, score| {
@@ -1467,7 +1480,13 @@ pub(crate) fn setop_locked(
 
 /// ZUNION / ZINTER / ZDIFF: the result sorted by (score, member). `weights` (one per key,
 /// or empty for all 1) and `agg` do not apply to ZDIFF.
-pub fn zsetop(acc: &Access<'_>, op: SetOp, keys: &[&[u8]], weights: &[f64], agg: Aggregate) -> Result<Vec<ScoredMember>> {
+pub fn zsetop(
+    acc: &Access<'_>,
+    op: SetOp,
+    keys: &[&[u8]],
+    weights: &[f64],
+    agg: Aggregate,
+) -> Result<Vec<ScoredMember>> {
     check_setop_args(keys, weights)?;
     acc.write_many(keys, |m| setop_locked(m, acc, op, keys, weights, agg))
 }
@@ -1560,6 +1579,15 @@ fn reply_score(v: &ferrous_resp::Value) -> f64 {
 }
 
 impl Database {
+    /// Serves clients blocked on keys a typed call filled (the command path does this after
+    /// every command).
+    fn serve_zset_waiters<T>(&self, r: T) -> T {
+        if self.inner.blocking.has_ready() {
+            crate::blocking::serve_ready(self);
+        }
+        r
+    }
+
     /// Runs a blocking command through the command path on a private client, blocking the
     /// calling thread until it is served or `timeout` passes (`Duration::ZERO`: forever).
     fn zset_run_blocking(&self, args: ferrous_resp::ArgsBuf, timeout: Duration) -> Result<ferrous_resp::Value> {
@@ -1602,10 +1630,16 @@ impl Database {
     }
 
     /// ZADD with NX/XX/GT/LT/CH: returns the added (or, with CH, added + updated) count.
-    pub fn zadd_with<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, items: &[(f64, M)], opts: ZAddOptions) -> Result<usize> {
+    pub fn zadd_with<M: AsRef<[u8]>>(
+        &self,
+        key: impl AsRef<[u8]>,
+        items: &[(f64, M)],
+        opts: ZAddOptions,
+    ) -> Result<usize> {
         let items: Vec<(f64, &[u8])> = items.iter().map(|(s, m)| (*s, m.as_ref())).collect();
         let opts = ZAddOptions { incr: false, ..opts };
-        Ok(zadd(&self.access(), key.as_ref(), &items, opts)?.reply_count(opts.ch))
+        let res = self.serve_zset_waiters(zadd(&self.access(), key.as_ref(), &items, opts))?;
+        Ok(res.reply_count(opts.ch))
     }
 
     /// ZADD ... INCR increment member: the new score, or `None` when NX/XX/GT/LT prevented
@@ -1618,7 +1652,8 @@ impl Database {
         opts: ZAddOptions,
     ) -> Result<Option<f64>> {
         let opts = ZAddOptions { incr: true, ..opts };
-        Ok(zadd(&self.access(), key.as_ref(), &[(increment, member.as_ref())], opts)?.score)
+        let res = self.serve_zset_waiters(zadd(&self.access(), key.as_ref(), &[(increment, member.as_ref())], opts))?;
+        Ok(res.score)
     }
 
     /// ZINCRBY key increment member: the new score.
@@ -1685,7 +1720,7 @@ impl Database {
 
     /// ZRANGESTORE dst src ...: stores the selection at `dst`; returns its size.
     pub fn zrangestore(&self, dst: impl AsRef<[u8]>, src: impl AsRef<[u8]>, query: &ZRange) -> Result<usize> {
-        zrangestore(&self.access(), dst.as_ref(), src.as_ref(), query)
+        self.serve_zset_waiters(zrangestore(&self.access(), dst.as_ref(), src.as_ref(), query))
     }
 
     /// ZREMRANGEBYRANK key start stop.
@@ -1715,7 +1750,12 @@ impl Database {
 
     /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pops from the first non-empty
     /// zset; its key and members, or `None`.
-    pub fn zmpop<K: AsRef<[u8]>>(&self, keys: &[K], max: bool, count: usize) -> Result<Option<(Vec<u8>, Vec<ScoredMember>)>> {
+    pub fn zmpop<K: AsRef<[u8]>>(
+        &self,
+        keys: &[K],
+        max: bool,
+        count: usize,
+    ) -> Result<Option<(Vec<u8>, Vec<ScoredMember>)>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         zmpop(&self.access(), &keys, max, count)
     }
@@ -1728,8 +1768,8 @@ impl Database {
     /// ZRANDMEMBER key count WITHSCORES: `count` distinct members (or, negative, `|count|`
     /// members possibly repeated) with their scores.
     pub fn zrandmember_count(&self, key: impl AsRef<[u8]>, count: i64) -> Result<Vec<ScoredMember>> {
-        if count == i64::MIN {
-            return Err(Error::msg("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+        if count > i64::MAX / 2 || count < -(i64::MAX / 2) {
+            return Err(Error::msg("ERR value is out of range"));
         }
         zrandmember(&self.access(), key.as_ref(), count)
     }
@@ -1753,21 +1793,33 @@ impl Database {
     }
 
     /// ZUNIONSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...].
-    pub fn zunionstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K], weights: &[f64], agg: Aggregate) -> Result<usize> {
+    pub fn zunionstore<K: AsRef<[u8]>>(
+        &self,
+        dst: impl AsRef<[u8]>,
+        keys: &[K],
+        weights: &[f64],
+        agg: Aggregate,
+    ) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        zsetop_store(&self.access(), dst.as_ref(), SetOp::Union, &keys, weights, agg)
+        self.serve_zset_waiters(zsetop_store(&self.access(), dst.as_ref(), SetOp::Union, &keys, weights, agg))
     }
 
     /// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...].
-    pub fn zinterstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K], weights: &[f64], agg: Aggregate) -> Result<usize> {
+    pub fn zinterstore<K: AsRef<[u8]>>(
+        &self,
+        dst: impl AsRef<[u8]>,
+        keys: &[K],
+        weights: &[f64],
+        agg: Aggregate,
+    ) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        zsetop_store(&self.access(), dst.as_ref(), SetOp::Inter, &keys, weights, agg)
+        self.serve_zset_waiters(zsetop_store(&self.access(), dst.as_ref(), SetOp::Inter, &keys, weights, agg))
     }
 
     /// ZDIFFSTORE destination numkeys key [key ...].
     pub fn zdiffstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        zsetop_store(&self.access(), dst.as_ref(), SetOp::Diff, &keys, &[], Aggregate::Sum)
+        self.serve_zset_waiters(zsetop_store(&self.access(), dst.as_ref(), SetOp::Diff, &keys, &[], Aggregate::Sum))
     }
 
     /// ZINTERCARD numkeys key [key ...] [LIMIT limit] (0: no limit).
@@ -1940,7 +1992,11 @@ mod tests {
             rev.reverse();
             assert_eq!(names(z.span(&ZRange::rank(0, 2).rev())), rev[..3].to_vec());
             let by = ZRange::score(ScoreRange::inclusive(1.0, 2.0));
-            let want: Vec<String> = z.iter().filter(|(_, s)| (1.0..=2.0).contains(s)).map(|(m, _)| String::from_utf8_lossy(m).into_owned()).collect();
+            let want: Vec<String> = z
+                .iter()
+                .filter(|(_, s)| (1.0..=2.0).contains(s))
+                .map(|(m, _)| String::from_utf8_lossy(m).into_owned())
+                .collect();
             assert_eq!(names(z.span(&by)), want);
             assert_eq!(names(z.span(&by.clone().limit(1, 2))), want[1..3].to_vec());
             assert_eq!(names(z.span(&by.clone().limit(-1, 2))), Vec::<String>::new());

@@ -35,7 +35,9 @@ pub fn fmt(v: &RespValue) -> String {
         RespValue::Array(a) => format!("[{}]", a.iter().map(fmt).collect::<Vec<_>>().join(", ")),
         RespValue::Set(a) => format!("~[{}]", a.iter().map(fmt).collect::<Vec<_>>().join(", ")),
         RespValue::Push(a) => format!(">[{}]", a.iter().map(fmt).collect::<Vec<_>>().join(", ")),
-        RespValue::Map(m) => format!("{{{}}}", m.iter().map(|(k, v)| format!("{}: {}", fmt(k), fmt(v))).collect::<Vec<_>>().join(", ")),
+        RespValue::Map(m) => {
+            format!("{{{}}}", m.iter().map(|(k, v)| format!("{}: {}", fmt(k), fmt(v))).collect::<Vec<_>>().join(", "))
+        }
         RespValue::Double(d) => format!(",{d}"),
         RespValue::Boolean(b) => format!("#{}", if *b { 't' } else { 'f' }),
         RespValue::BigNumber(n) => format!("({n}"),
@@ -78,7 +80,9 @@ pub fn split_args(line: &str) -> Vec<Vec<u8>> {
                 while let Some(c) = chars.next() {
                     match c {
                         b'"' => break,
-                        b'\\' if matches!(chars.peek(), Some(b'"') | Some(b'\\')) => a.push(chars.next().unwrap_or(b'\\')),
+                        b'\\' if matches!(chars.peek(), Some(b'"') | Some(b'\\')) => {
+                            a.push(chars.next().unwrap_or(b'\\'))
+                        }
                         _ => a.push(c),
                     }
                 }

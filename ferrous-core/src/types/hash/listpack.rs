@@ -15,9 +15,9 @@
 //! rebuilt when read. Unlike Redis's listpack there is no back-length per element (hashes are
 //! only walked forwards), which saves a byte per element.
 //!
-//! Growth is by a small step (1/16 of the size) rather than doubling: Redis reallocates a
-//! listpack to its exact size on each insertion, and a doubling `Vec` would waste up to half
-//! of the memory of every small hash.
+//! Growth is exact rather than doubling, as Redis reallocates a listpack to its exact size
+//! on each insertion: a doubling `Vec` would waste up to half of every small hash. (glibc's
+//! `realloc` usually extends in place, so this costs little.)
 use crate::value::StrRef;
 
 const LONG_STR: u8 = 0xd0;
@@ -202,7 +202,7 @@ impl Listpack {
 
     fn reserve(&mut self, extra: usize) {
         if self.buf.capacity() - self.buf.len() < extra {
-            self.buf.reserve_exact(extra + self.buf.len() / 16);
+            self.buf.reserve_exact(extra);
         }
     }
 
@@ -275,8 +275,26 @@ mod tests {
     #[test]
     fn roundtrip() {
         let samples: Vec<Vec<u8>> = [
-            "", "a", "0", "63", "64", "-1", "127", "128", "-129", "32767", "-32768", "8388607", "2147483648",
-            "9223372036854775807", "-9223372036854775808", "9223372036854775808", "01", "-0", "+1", " 1",
+            "",
+            "a",
+            "0",
+            "63",
+            "64",
+            "-1",
+            "127",
+            "128",
+            "-129",
+            "32767",
+            "-32768",
+            "8388607",
+            "2147483648",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "01",
+            "-0",
+            "+1",
+            " 1",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())

@@ -283,7 +283,7 @@ impl LongDouble {
     }
 
     /// The exactly rounded sum (one rounding, as the FPU does); `Infinite` on overflow.
-    pub fn add(self, o: LongDouble) -> Result<LongDouble, LdError> {
+    pub fn plus(self, o: LongDouble) -> Result<LongDouble, LdError> {
         if self.mant == 0 {
             return Ok(if o.mant == 0 { LongDouble { neg: self.neg && o.neg, ..o } } else { o });
         }
@@ -585,7 +585,7 @@ mod tests {
     fn sum(a: &str, b: &str) -> String {
         let x = LongDouble::parse(a.as_bytes()).unwrap();
         let y = LongDouble::parse(b.as_bytes()).unwrap();
-        x.add(y).unwrap().to_human()
+        x.plus(y).unwrap().to_human()
     }
 
     // Expected strings are what Redis 7.0 (x86-64, 80-bit long double) replies.

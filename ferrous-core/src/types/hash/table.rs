@@ -523,7 +523,8 @@ mod tests {
                 }
             }
             if step % 11 == 0 {
-                let tmp: Vec<Vec<u8>> = t.iter().filter(|(k, _)| k.starts_with(b"tmp")).map(|(k, _)| k.to_vec()).collect();
+                let tmp: Vec<Vec<u8>> =
+                    t.iter().filter(|(k, _)| k.starts_with(b"tmp")).map(|(k, _)| k.to_vec()).collect();
                 for k in tmp {
                     t.remove(&k);
                 }

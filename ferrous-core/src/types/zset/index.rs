@@ -380,10 +380,7 @@ impl Tree {
         {
             let n = &self.inners[node as usize];
             for j in 0..len {
-                all.push((
-                    n.child[j],
-                    Summary { count: n.count[j], max_score: n.max_score[j], max_id: n.max_id[j] },
-                ));
+                all.push((n.child[j], Summary { count: n.count[j], max_score: n.max_score[j], max_id: n.max_id[j] }));
             }
         }
         all.insert(i + 1, (split, ns));
@@ -827,7 +824,8 @@ impl<'a> Iterator for IndexIter<'a> {
 impl Index {
     /// An empty index with room for about `n` members.
     pub(super) fn with_capacity(n: usize) -> Index {
-        let mut ix = Index { entries: Vec::new(), free: NIL, live: 0, table: Vec::new(), tree: Tree::default(), epoch: 0 };
+        let mut ix =
+            Index { entries: Vec::new(), free: NIL, live: 0, table: Vec::new(), tree: Tree::default(), epoch: 0 };
         ix.entries.reserve_exact(n);
         ix.resize_table(table_size_for(n));
         ix

@@ -1,0 +1,164 @@
+-- Builds the environment scripts run in (executed once per Lua state, before any script).
+--
+-- Arguments: H, the helpers and libraries written in Rust; base, the globals of the fresh
+-- state (Lua's own base, string, table, math and coroutine libraries); mode, "eval" or
+-- "function".
+--
+-- Redis makes every table reachable from the globals read-only with a patch to the Lua VM.
+-- Without that patch, each library is replaced by an empty proxy table whose metatable
+-- forwards reads and refuses writes (assignments, rawset, setmetatable): the real tables
+-- are never reachable from a script. The globals are such a proxy too, in front of a table
+-- whose __index raises "Script attempted to access nonexistent global variable".
+local H, base, mode = ...
+
+local setmetatable, next, type, select = base.setmetatable, base.next, base.type, base.select
+local pcall, xpcall = base.pcall, base.xpcall
+local fix, check_abort = H.fix, H.check_abort
+local ro = H.readonly
+local proxies = {}
+
+local function protect(real)
+  local p = {}
+  setmetatable(p, { __index = real, __newindex = H.newindex_ro, __metatable = false })
+  ro[p] = real
+  proxies[#proxies + 1] = p
+  return p
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in next, t do c[k] = v end
+  return c
+end
+
+-- The globals scripts see.
+local G = {}
+for _, k in next, { 'assert', 'error', 'gcinfo', 'ipairs', 'next', 'pairs', 'rawequal', 'rawget',
+                    'select', 'tonumber', 'tostring', 'type', 'unpack', '_VERSION' } do
+  G[k] = base[k]
+end
+G.collectgarbage = H.collectgarbage
+G.getmetatable = H.getmetatable
+G.setmetatable = H.setmetatable
+G.rawset = H.rawset
+G.loadstring = H.loadstring
+G.load = H.load
+
+-- pcall: Redis returns the message of an error table (`{err = "..."}`) instead of the table.
+-- Errors raised by Rust functions are converted first, and a script being stopped (SCRIPT
+-- KILL, instruction limit) cannot be caught.
+local function pfix(ok, ...)
+  if ok then return ok, ... end
+  check_abort()
+  local e = fix((...))
+  if type(e) == 'table' then
+    local m = e.err
+    local t = type(m)
+    if t == 'string' or t == 'number' then e = m end
+  end
+  return false, e
+end
+G.pcall = function(...) return pfix(pcall(...)) end
+
+local function xfix(ok, ...)
+  if not ok then check_abort() end
+  return ok, ...
+end
+G.xpcall = function(...)
+  if select('#', ...) < 2 then return xpcall(...) end
+  local f, h = ...
+  return xfix(xpcall(f, function(e) return h(fix(e)) end))
+end
+
+local co = copy(base.coroutine)
+local resume = co.resume
+local function rfix(ok, ...)
+  if ok then return ok, ... end
+  check_abort()
+  return false, fix((...))
+end
+co.resume = function(...) return rfix(resume(...)) end
+
+local math = copy(base.math)
+math.random = H.random
+math.randomseed = H.randomseed
+
+G.string = protect(copy(base.string))
+G.table = protect(copy(base.table))
+G.math = protect(math)
+G.coroutine = protect(co)
+G.bit = protect(H.bit)
+G.struct = protect(H.struct)
+G.cjson = protect(H.cjson)
+G.cmsgpack = protect(H.cmsgpack)
+G.redis = protect(H.redis)
+if mode == 'eval' then
+  G.__redis__err__handler = H.handler
+end
+
+-- What getmetatable('') returns: the real string metatable stays out of reach.
+local string_mt = H.string_mt
+setmetatable(string_mt, { __index = { __index = G.string }, __newindex = H.newindex_ro, __metatable = false })
+ro[string_mt] = true
+proxies[#proxies + 1] = string_mt
+
+local env = H.env
+local env_mt = { __index = G, __newindex = H.newindex_ro, __metatable = false }
+setmetatable(env, env_mt)
+ro[env] = G
+proxies[#proxies + 1] = env
+G._G = env
+setmetatable(G, { __index = H.missing_global })
+
+-- FUNCTION LOAD sees only `redis` with register_function, log and the version fields.
+local load_globals
+if mode == 'function' then
+  local lr = copy(H.load_redis)
+  setmetatable(lr, { __index = H.missing_global })
+  load_globals = { redis = protect(lr) }
+  setmetatable(load_globals, { __index = H.missing_global })
+end
+
+local handler = H.handler
+
+-- Runs an EVAL script: returns true and its first result, or false and the error table.
+local function run(f)
+  return xpcall(f, handler)
+end
+
+-- Runs a function with its keys and arguments.
+local F, K, A
+local function callf() return F(K, A) end
+local function run_function(f, keys, args)
+  F, K, A = f, keys, args
+  local ok, r = xpcall(callf, handler)
+  F, K, A = nil, nil, nil
+  return ok, r
+end
+
+-- Runs a library's body during FUNCTION LOAD (no handler: Redis uses a bare lua_pcall).
+local function load_library(chunk)
+  return pcall(chunk)
+end
+
+-- table.insert/remove/sort write raw integer keys: a proxy could collect some. Nothing can
+-- shadow a library function that way, but scripts must not leave state behind either.
+local function scrub()
+  for i = 1, #proxies do
+    local p = proxies[i]
+    if next(p) ~= nil then
+      for k in next, p do base.rawset(p, k, nil) end
+    end
+  end
+end
+
+return {
+  env = env,
+  env_mt = env_mt,
+  G = G,
+  load_globals = load_globals,
+  run = run,
+  run_function = run_function,
+  load_library = load_library,
+  scrub = scrub,
+}
