@@ -51,7 +51,8 @@ pub struct Server {
     handle: ShutdownHandle,
 }
 
-fn bind_addresses(bind: &str, port: u16) -> Vec<(SocketAddr, bool)> {
+/// The addresses of a `bind` directive (`-` marks optional ones).
+pub(crate) fn bind_addresses(bind: &str, port: u16) -> Vec<(SocketAddr, bool)> {
     bind.split_whitespace()
         .filter_map(|a| {
             let (optional, a) = match a.strip_prefix('-') {
@@ -118,7 +119,12 @@ impl Server {
             }));
             worker_polls.push(p);
         }
-        let handle = ShutdownHandle { flag: shutdown.clone(), wakers: Arc::new(wakers) };
+        let handle = ShutdownHandle {
+            flag: shutdown.clone(),
+            wakers: Arc::new(wakers),
+            rebind: Default::default(),
+            bound: Arc::new(parking_lot::Mutex::new(listeners.iter().filter_map(|l| l.local_addr().ok()).collect())),
+        };
         db.set_server_hooks(Arc::new(handle.clone()));
         Ok(Server { db, listeners, poll, shutdown, workers, worker_polls, handle })
     }
@@ -161,6 +167,7 @@ impl Server {
             }
             for ev in events.iter() {
                 if ev.token() == WAKE {
+                    self.adopt_rebound_listeners();
                     continue;
                 }
                 let Some(listener) = self.listeners.get(ev.token().0) else { continue };
@@ -191,6 +198,23 @@ impl Server {
         }
         for t in threads {
             let _ = t.join();
+        }
+    }
+
+    /// Swaps in the listeners CONFIG SET port/bind bound.
+    fn adopt_rebound_listeners(&mut self) {
+        let Some(new) = self.handle.rebind.lock().take() else { return };
+        for mut l in self.listeners.drain(..) {
+            let _ = self.poll.registry().deregister(&mut l);
+        }
+        for l in new {
+            let mut l = TcpListener::from_std(l);
+            if self.poll.registry().register(&mut l, Token(self.listeners.len()), Interest::READABLE).is_ok() {
+                if let Ok(a) = l.local_addr() {
+                    notice!("Ready to accept connections tcp on {a}");
+                }
+                self.listeners.push(l);
+            }
         }
     }
 
@@ -496,6 +520,8 @@ impl Worker {
                 Err(_) => break Step::Close,
             }
         };
+        conn.client.info.qbuf.store(conn.rend - conn.rstart, Relaxed);
+        conn.client.info.obuf.store(conn.pending_output(), Relaxed);
         if conn.client.blocking.blocked.is_some() && !self.blocked.contains(&idx) {
             self.blocked.push(idx);
         }

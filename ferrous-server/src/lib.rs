@@ -79,6 +79,10 @@ fn install_signal_handlers(server: &event_loop::Server) {
 pub struct ShutdownHandle {
     flag: Arc<AtomicBool>,
     wakers: Arc<Vec<Arc<mio::Waker>>>,
+    /// Listeners bound by CONFIG SET port/bind, waiting for the acceptor to adopt them.
+    pub(crate) rebind: Arc<parking_lot::Mutex<Option<Vec<std::net::TcpListener>>>>,
+    /// The addresses currently listened on.
+    pub(crate) bound: Arc<parking_lot::Mutex<Vec<std::net::SocketAddr>>>,
 }
 
 impl ShutdownHandle {
@@ -94,5 +98,41 @@ impl ShutdownHandle {
 impl ferrous_core::ServerHooks for ShutdownHandle {
     fn shutdown(&self) {
         ShutdownHandle::shutdown(self)
+    }
+
+    /// CONFIG SET port/bind: bind the new addresses now (so a failure can be reported and
+    /// rolled back), then hand them to the acceptor, which drops the old listeners.
+    fn config_changed(&self, name: &str, config: &ferrous_core::Config) -> Result<(), String> {
+        if name != "port" && name != "bind" {
+            return Ok(());
+        }
+        let port = config.get_i64("port") as u16;
+        let wanted = event_loop::bind_addresses(config.get("bind").unwrap_or(""), port);
+        let addrs: Vec<std::net::SocketAddr> = wanted.iter().map(|(a, _)| *a).collect();
+        if *self.bound.lock() == addrs {
+            return Ok(());
+        }
+        let mut listeners = Vec::new();
+        for (addr, optional) in wanted {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    if l.set_nonblocking(true).is_err() {
+                        return Err("Failed to bind to specified addresses.".into());
+                    }
+                    listeners.push(l)
+                }
+                Err(_) if optional => {}
+                Err(_) => return Err("Failed to bind to specified addresses.".into()),
+            }
+        }
+        if listeners.is_empty() {
+            return Err("Failed to bind to specified addresses.".into());
+        }
+        *self.bound.lock() = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+        *self.rebind.lock() = Some(listeners);
+        if let Some(w) = self.wakers.first() {
+            let _ = w.wake();
+        }
+        Ok(())
     }
 }
