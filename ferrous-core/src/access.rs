@@ -186,9 +186,9 @@ impl<'a> Access<'a> {
             .iter()
             .map(|&i| (i, if self.held { ReadRef::Held(&*self.held_shard(i)) } else { ReadRef::Guard(ks.shard_at(i).read()) }))
             .collect();
-        let mut m = MultiRead { shards, now: self.now, expired: Vec::new() };
+        let mut m = MultiRead { shards, now: self.now, expired: Default::default() };
         let r = f(&mut m);
-        let expired = std::mem::take(&mut m.expired);
+        let expired = m.expired.take();
         drop(m);
         for key in expired {
             self.write(&key, |shard, h| {
@@ -341,7 +341,7 @@ impl<'a> Access<'a> {
 pub struct MultiRead<'a> {
     shards: Vec<(usize, ReadRef<'a>)>,
     now: i64,
-    expired: Vec<Vec<u8>>,
+    expired: std::cell::RefCell<Vec<Vec<u8>>>,
 }
 
 enum ReadRef<'a> {
@@ -350,8 +350,9 @@ enum ReadRef<'a> {
 }
 
 impl MultiRead<'_> {
-    /// The live entry of `key` (hash `h`, one of the keys given to `read_many`).
-    pub fn get(&mut self, h: KeyHash, key: &[u8]) -> Option<&Node<Value>> {
+    /// The live entry of `key` (hash `h`, one of the keys given to `read_many`). Several
+    /// entries can be held at once.
+    pub fn get(&self, h: KeyHash, key: &[u8]) -> Option<&Node<Value>> {
         let i = h.shard();
         let pos = self.shards.iter().position(|(s, _)| *s == i)?;
         let shard: &Shard = match &self.shards[pos].1 {
@@ -362,7 +363,7 @@ impl MultiRead<'_> {
             Lookup::Live(n) => Some(n),
             Lookup::Missing => None,
             Lookup::Expired => {
-                self.expired.push(key.to_vec());
+                self.expired.borrow_mut().push(key.to_vec());
                 None
             }
         }

@@ -38,6 +38,7 @@ pub mod dict;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod long_double;
 pub mod notify;
 pub mod pubsub;
 pub mod scripting;

@@ -177,3 +177,23 @@ fn events_and_dirty() {
     db.pfcount(&["h"]).unwrap();
     assert_eq!(dirty() - d1, 1, "a valid cache is not");
 }
+
+#[test]
+fn keyspace_events() {
+    let mut config = ferrous_core::Config::default();
+    config.set("notify-keyspace-events", &["KEA"], true).unwrap();
+    let db = Database::builder().config(config).active_expire(false).build();
+    db.inner().apply_config_mirrors();
+    let mut sub = db.psubscribe(&["__keyevent@0__:*"]);
+    for line in [["PFADD", "h", "a"], ["PFADD", "h", "a"], ["PFADD", "h", "b"], ["PFCOUNT", "h", "h"], ["PFMERGE", "m", "h"], ["PFMERGE", "m", "h"]] {
+        db.execute(line);
+    }
+    db.execute(["PFCOUNT", "h"]);
+    db.execute(["PFDEBUG", "TODENSE", "h"]);
+    let mut events = Vec::new();
+    while let Some(m) = sub.try_recv() {
+        events.push(format!("{} {}", String::from_utf8_lossy(&m.channel), String::from_utf8_lossy(&m.payload)));
+    }
+    // What Redis 7.0 publishes for the same commands.
+    assert_eq!(events, ["__keyevent@0__:pfadd h", "__keyevent@0__:pfadd h", "__keyevent@0__:pfadd m", "__keyevent@0__:pfadd m"]);
+}

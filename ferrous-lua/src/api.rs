@@ -188,10 +188,9 @@ fn redis_log(lua: &Lua, args: Variadic<Value>, common: &Common) -> mlua::Result<
         return Err(raise_table("Invalid debug level."));
     };
     let verbosity = with_active(|run| {
-        run.and_then(|r| r.runner().map(|r| r.database().inner().config.read().get("loglevel").map(LogLevel::from_name)))
-            .flatten()
+        run.and_then(|r| r.runner())
+            .and_then(|r| r.database().inner().config.read().get("loglevel").map(LogLevel::from_name))
     })
-    .flatten()
     .unwrap_or(LogLevel::Notice);
     if level < verbosity {
         return Ok(());

@@ -39,7 +39,7 @@ const SANDBOX: &str = include_str!("sandbox.lua");
 impl Vm {
     /// Creates and sandboxes a state.
     pub(crate) fn new(kind: VmKind, common: &Common, memory_limit: usize) -> mlua::Result<Vm> {
-        let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::COROUTINE, LuaOptions::default())?;
+        let lua = Lua::new_with(StdLib::TABLE | StdLib::STRING | StdLib::MATH, LuaOptions::default())?;
         let base = lua.globals();
         let h = lua.create_table()?;
         let readonly = lua.create_table()?;

@@ -782,7 +782,7 @@ impl Database {
     /// item per pattern and element (`None` where the key or field is missing).
     ///
     /// ```
-    /// use ferrous_core::{Database, sort::SortOptions};
+    /// use ferrous_core::{commands::sort::SortOptions, Database};
     /// let db = Database::new();
     /// db.rpush("l", ["3", "1", "2"]).unwrap();
     /// let sorted = db.sort("l", &SortOptions::default()).unwrap();

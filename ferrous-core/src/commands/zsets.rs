@@ -548,7 +548,7 @@ fn zrandmember(ctx: &mut Ctx<'_>) -> Result<()> {
         return Err(Error::Syntax);
     }
     let withscores = ctx.argc() == 4;
-    if withscores && (count > i64::MAX / 2 || count < -(i64::MAX / 2)) {
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         // The reply would hold twice `count` items.
         return Err(Error::msg("ERR value is out of range"));
     }

@@ -13,7 +13,6 @@
 //!
 //! A hash that loses its last field is deleted, like every Redis collection.
 pub mod listpack;
-pub mod long_double;
 pub mod table;
 
 use crate::access::Access;
@@ -23,7 +22,7 @@ use crate::notify;
 use crate::types::keys::ScanOptions;
 use crate::value::{StrRef, Value};
 use listpack::{as_int, Listpack};
-use long_double::{LdError, LongDouble};
+use crate::long_double::LongDouble;
 use rand::Rng;
 use std::sync::atomic::Ordering::Relaxed;
 use table::PackedTable;
@@ -480,9 +479,9 @@ pub fn hincrby(acc: &Access<'_>, key: &[u8], field: &[u8], delta: i64) -> Result
 /// Parses a HINCRBYFLOAT increment with Redis's errors.
 pub fn parse_float_incr(arg: &[u8]) -> Result<LongDouble> {
     match LongDouble::parse(arg) {
-        Ok(v) => Ok(v),
-        Err(LdError::Infinite) => Err(Error::msg("ERR value is NaN or Infinity")),
-        Err(LdError::Invalid) => Err(Error::NotFloat),
+        Some(v) if v.is_infinite() => Err(Error::msg("ERR value is NaN or Infinity")),
+        Some(v) => Ok(v),
+        None => Err(Error::NotFloat),
     }
 }
 
@@ -493,13 +492,13 @@ pub fn hincrbyfloat(acc: &Access<'_>, key: &[u8], field: &[u8], incr: LongDouble
     let (v, change) = write(acc, key, true, |hash| {
         let cur = match hash.get(field) {
             Some(v) => match LongDouble::parse(&v) {
-                Ok(x) => x,
-                Err(LdError::Infinite) => return Err(Error::NanOrInfinity),
-                Err(LdError::Invalid) => return Err(Error::msg("ERR hash value is not a float")),
+                Some(x) if x.is_infinite() => return Err(Error::NanOrInfinity),
+                Some(x) => x,
+                None => return Err(Error::msg("ERR hash value is not a float")),
             },
             None => LongDouble::ZERO,
         };
-        let new = cur.plus(incr).map_err(|_| Error::NanOrInfinity)?.to_human().into_bytes();
+        let new = cur.checked_add(incr).filter(|v| !v.is_infinite()).ok_or(Error::NanOrInfinity)?.to_human_string().into_bytes();
         hash.set(field, &new, limits);
         dirty(acc, 1);
         Ok(new)

@@ -40,6 +40,9 @@ use listpack::{Listpack, LpIter, LpRevIter};
 /// A member and its score.
 pub type ScoredMember = (Vec<u8>, f64);
 
+/// What BZPOPMIN/BZPOPMAX return: key, member, score.
+pub type KeyedMember = (Vec<u8>, Vec<u8>, f64);
+
 /// Listpack size limit (Redis's `lpSafeToAdd`: 1 GB).
 const LISTPACK_MAX_BYTES: usize = 1 << 30;
 
@@ -571,7 +574,7 @@ impl ZSet {
     /// Builds a set from members already sorted by (score, member) and distinct, choosing
     /// the encoding as Redis does for ZUNIONSTORE and friends: listpack when there are at
     /// most `max_listpack_entries` members of at most `max_listpack_value` bytes.
-    pub fn from_sorted<'a>(items: &[(&'a [u8], f64)], limits: &ZSetLimits) -> ZSet {
+    pub fn from_sorted(items: &[(&[u8], f64)], limits: &ZSetLimits) -> ZSet {
         let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         let total: usize = items.iter().map(|(m, _)| m.len()).sum();
         if items.len() <= limits.max_listpack_entries
@@ -953,7 +956,7 @@ impl ZAddOptions {
         if self.nx && self.xx {
             return Err(Error::msg("ERR XX and NX options at the same time are not compatible"));
         }
-        if (self.gt && self.nx) || (self.lt && self.nx) || (self.gt && self.lt) {
+        if (self.nx && (self.gt || self.lt)) || (self.gt && self.lt) {
             return Err(Error::msg("ERR GT, LT, and/or NX options at the same time are not compatible"));
         }
         if self.incr && pairs > 1 {
@@ -1035,7 +1038,7 @@ pub fn zadd(acc: &Access<'_>, key: &[u8], items: &[(f64, &[u8])], opts: ZAddOpti
             if opts.xx {
                 return Ok(res);
             }
-            shard.set(h, key, Value::ZSet(Box::new(ZSet::new())), None, acc.now);
+            shard.set(h, key, Value::ZSet(Box::default()), None, acc.now);
         }
         let Some(z) = zset_mut(shard, h, key, acc.now)? else { return Ok(res) };
         let mut failed = None;
@@ -1768,7 +1771,7 @@ impl Database {
     /// ZRANDMEMBER key count WITHSCORES: `count` distinct members (or, negative, `|count|`
     /// members possibly repeated) with their scores.
     pub fn zrandmember_count(&self, key: impl AsRef<[u8]>, count: i64) -> Result<Vec<ScoredMember>> {
-        if count > i64::MAX / 2 || count < -(i64::MAX / 2) {
+        if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
             return Err(Error::msg("ERR value is out of range"));
         }
         zrandmember(&self.access(), key.as_ref(), count)
@@ -1833,7 +1836,7 @@ impl Database {
         zscan(&self.access(), key.as_ref(), cursor, opts)
     }
 
-    fn bzpop(&self, cmd: &str, keys: &[&[u8]], timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>, f64)>> {
+    fn bzpop(&self, cmd: &str, keys: &[&[u8]], timeout: Duration) -> Result<Option<KeyedMember>> {
         let mut args = ferrous_resp::ArgsBuf::new();
         args.push(cmd);
         for k in keys {
@@ -1855,13 +1858,13 @@ impl Database {
     /// BZPOPMIN key [key ...] timeout: pops the lowest member of the first non-empty zset,
     /// waiting up to `timeout` (`Duration::ZERO`: forever). Returns (key, member, score),
     /// or `None` on timeout.
-    pub fn bzpopmin<K: AsRef<[u8]>>(&self, keys: &[K], timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>, f64)>> {
+    pub fn bzpopmin<K: AsRef<[u8]>>(&self, keys: &[K], timeout: Duration) -> Result<Option<KeyedMember>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         self.bzpop("BZPOPMIN", &keys, timeout)
     }
 
     /// BZPOPMAX key [key ...] timeout: like [`Database::bzpopmin`] from the highest score.
-    pub fn bzpopmax<K: AsRef<[u8]>>(&self, keys: &[K], timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>, f64)>> {
+    pub fn bzpopmax<K: AsRef<[u8]>>(&self, keys: &[K], timeout: Duration) -> Result<Option<KeyedMember>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         self.bzpop("BZPOPMAX", &keys, timeout)
     }

@@ -238,7 +238,7 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<MultiValue> {
     let mut h = Header::default();
     let mut results: Vec<Value> = Vec::new();
     // The previous value on the stack, for `c0` (the data string before any result).
-    let mut prev_number = |results: &Vec<Value>| -> Option<f64> {
+    let prev_number = |results: &Vec<Value>| -> Option<f64> {
         match results.last() {
             Some(Value::Number(n)) => Some(*n),
             Some(Value::Integer(n)) => Some(*n as f64),

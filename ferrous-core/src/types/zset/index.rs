@@ -324,7 +324,7 @@ impl Tree {
             } else if leftmost && pos == 0 {
                 1
             } else {
-                (LCAP + 1) / 2
+                LCAP.div_ceil(2)
             };
             let right = self.alloc_leaf();
             let leaf = &mut self.leaves[node as usize];
@@ -389,7 +389,7 @@ impl Tree {
         } else if leftmost && i == 0 {
             2
         } else {
-            (ICAP + 1) / 2
+            ICAP.div_ceil(2)
         };
         let right = self.alloc_inner();
         for (j, &(c, sm)) in all[..keep].iter().enumerate() {
@@ -717,7 +717,7 @@ impl Tree {
             return;
         }
         let mut leaves_in_order = Vec::new();
-        let total = self.check_node(entries, self.root, self.height, true, &mut leaves_in_order);
+        let total = self.check_node(self.root, self.height, &mut leaves_in_order);
         assert_eq!(total.count as usize, self.len);
         // Leaf links agree with the tree order.
         let mut walk = Vec::new();
@@ -748,10 +748,9 @@ impl Tree {
     }
 
     #[cfg(test)]
-    fn check_node(&self, entries: &[Entry], node: u32, h: u32, root: bool, leaves: &mut Vec<u32>) -> Summary {
+    fn check_node(&self, node: u32, h: u32, leaves: &mut Vec<u32>) -> Summary {
         let len = self.node_len(node, h);
         assert!(len > 0, "empty node");
-        let _ = root;
         if h == 0 {
             leaves.push(node);
             return self.summary(node, 0);
@@ -759,7 +758,7 @@ impl Tree {
         let n = self.inners[node as usize].clone();
         let mut count = 0;
         for i in 0..len {
-            let s = self.check_node(entries, n.child[i], h - 1, false, leaves);
+            let s = self.check_node(n.child[i], h - 1, leaves);
             assert_eq!(s.count, n.count[i], "count of child");
             assert_eq!(s.max_id, n.max_id[i], "max of child");
             assert_eq!(s.max_score.to_bits(), n.max_score[i].to_bits());
@@ -1113,8 +1112,13 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use std::collections::BTreeSet;
 
-    #[derive(PartialEq, PartialOrd, Clone, Debug)]
+    #[derive(PartialEq, Clone, Debug)]
     struct K(f64, Vec<u8>);
+    impl PartialOrd for K {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
+        }
+    }
     impl Eq for K {}
     impl Ord for K {
         fn cmp(&self, o: &Self) -> Ordering {

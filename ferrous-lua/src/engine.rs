@@ -1,0 +1,885 @@
+//! [`LuaEngine`]: the scripting engine core forwards EVAL, EVALSHA, EVAL_RO, EVALSHA_RO,
+//! FCALL, FCALL_RO, SCRIPT and FUNCTION to.
+//!
+//! Locking: a script runs inside [`Database::run_atomically`] (every shard held), and only
+//! then takes the engine's own mutex (the Lua states are not reentrant). Nothing here takes
+//! shard locks while holding that mutex, so EXEC (which holds every shard and may run EVAL)
+//! and a plain EVAL can never wait on each other in a cycle. SCRIPT KILL, FUNCTION KILL and
+//! FUNCTION STATS arrive while a script runs (they are flagged allow-busy) and use only the
+//! atomics in [`Shared`], never the mutex.
+use crate::api::{Common, RNG_INIT};
+use crate::convert::{lua_to_reply, ReplyProto};
+use crate::error::{find_raise, plain_text, Raise};
+use crate::flags::{parse_eval_shebang, ScriptFlags};
+use crate::functions::{self, FunctionInfo, Library, Registry};
+use crate::run::{self, KillOutcome, RunKind, RunParams, RunningFunction, Shared};
+use crate::vm::{Vm, VmKind};
+use crate::LogSink;
+use ferrous_core::commands::Reply;
+use ferrous_core::scripting::{ScriptCall, ScriptEngine};
+use ferrous_core::{Error, Result};
+use mlua::{Function, Value};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Limits of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Memory limit of each Lua state (EVAL scripts, FUNCTION libraries) in bytes; 0 for
+    /// none. Default 50 MB. A script that exceeds it fails with an error reply; the engine
+    /// stays usable.
+    pub memory_limit: usize,
+    /// Stops a script after about this many Lua instructions (checked every 100,000);
+    /// `None` (the default) lets scripts run as long as Redis would.
+    pub instruction_limit: Option<u64>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig { memory_limit: 50 * 1024 * 1024, instruction_limit: None }
+    }
+}
+
+/// A cached EVAL script.
+struct Script {
+    func: Function,
+    flags: ScriptFlags,
+}
+
+/// What the engine mutex protects.
+struct State {
+    eval: Vm,
+    /// SHA1 (lower-case hex) -> compiled script; shared by EVAL and SCRIPT LOAD.
+    scripts: HashMap<[u8; 40], Script>,
+    functions: Vm,
+    registry: Registry,
+}
+
+/// The Lua scripting engine. Create it with [`crate::install`] (or [`LuaEngine::new`] and
+/// [`Database::set_script_engine`]).
+pub struct LuaEngine {
+    config: EngineConfig,
+    common: Common,
+    shared: Arc<Shared>,
+    state: Mutex<State>,
+    /// Mirrors of the registry's sizes, for FUNCTION STATS while a function runs.
+    libraries: AtomicUsize,
+    function_count: AtomicUsize,
+}
+
+const SLOW_EVAL: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const SLOW_FUNCTION: &str = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+const RO_WITH_WRITE_FLAG: &str = "ERR Can not execute a script with write flag using *_ro command.";
+
+const SCRIPT_HELP: &[&str] = &[
+    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+    "HELP",
+    "    Prints this help.",
+];
+
+const FUNCTION_HELP: &[&str] = &[
+    "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "LOAD [REPLACE] <FUNCTION CODE>",
+    "    Create a new library with the given library name and code.",
+    "DELETE <LIBRARY NAME>",
+    "    Delete the given library.",
+    "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+    "    Return general information on all the libraries:",
+    "    * Library name",
+    "    * The engine used to run the Library",
+    "    * Library description",
+    "    * Functions list",
+    "    * Library code (if WITHCODE is given)",
+    "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+    "STATS",
+    "    Return information about the current function running:",
+    "    * Function name",
+    "    * Command used to run the function",
+    "    * Duration in MS that the function is running",
+    "    If no function is running, return nil",
+    "    In addition, returns a list of available engines.",
+    "KILL",
+    "    Kill the current running function.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Delete all the libraries.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the libraries.",
+    "    * SYNC: Synchronously flush the libraries.",
+    "DUMP",
+    "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+    "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+    "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+    "    control how to handle existing libraries (default APPEND):",
+    "    * FLUSH: delete all existing libraries.",
+    "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+    "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+    "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+    "      in case of functions name collision with another library).",
+    "HELP",
+    "    Prints this help.",
+];
+
+/// How a FUNCTION RESTORE treats the existing libraries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Delete every existing library first.
+    Flush,
+    /// Add the libraries; fail on any collision (the default).
+    Append,
+    /// Add the libraries, replacing existing ones with the same name.
+    Replace,
+}
+
+fn err(text: impl Into<String>) -> Error {
+    Error::msg(text.into())
+}
+
+fn lower(b: &[u8]) -> Vec<u8> {
+    b.to_ascii_lowercase()
+}
+
+/// `getLongLongFromObject`.
+fn parse_numkeys(arg: &[u8]) -> Option<i64> {
+    ferrous_resp::parse_i64(arg)
+}
+
+impl LuaEngine {
+    /// Creates an engine (both Lua states, fully sandboxed).
+    pub fn new(config: EngineConfig) -> std::result::Result<LuaEngine, String> {
+        Self::with_log_sink(config, crate::stderr_log_sink())
+    }
+
+    /// Creates an engine whose `redis.log` messages go to `log`.
+    pub fn with_log_sink(config: EngineConfig, log: LogSink) -> std::result::Result<LuaEngine, String> {
+        let common = Common { rng: Arc::new(Mutex::new(RNG_INIT)), log };
+        let eval = Vm::new(VmKind::Eval, &common, config.memory_limit).map_err(|e| e.to_string())?;
+        let functions = Vm::new(VmKind::Functions, &common, config.memory_limit).map_err(|e| e.to_string())?;
+        Ok(LuaEngine {
+            config,
+            common,
+            shared: Arc::new(Shared::default()),
+            state: Mutex::new(State { eval, scripts: HashMap::new(), functions, registry: Registry::default() }),
+            libraries: AtomicUsize::new(0),
+            function_count: AtomicUsize::new(0),
+        })
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Bytes used by the EVAL Lua state (Redis's `used_memory_lua`).
+    pub fn eval_memory(&self) -> usize {
+        self.state.lock().eval.lua.used_memory()
+    }
+
+    /// Bytes used by the FUNCTION Lua state (Redis's `used_memory_vm_functions`).
+    pub fn functions_memory(&self) -> usize {
+        self.state.lock().functions.lua.used_memory()
+    }
+
+    /// Number of scripts in the EVAL cache.
+    pub fn cached_scripts(&self) -> usize {
+        self.state.lock().scripts.len()
+    }
+
+    /// Number of loaded function libraries.
+    pub fn library_count(&self) -> usize {
+        self.libraries.load(Ordering::Relaxed)
+    }
+
+    /// FUNCTION DUMP: every library, in Redis's payload format (what RDB files hold too).
+    pub fn dump_functions(&self) -> Vec<u8> {
+        let st = self.state.lock();
+        functions::dump(st.registry.libraries.values().map(|l| l.code.as_slice()))
+    }
+
+    /// FUNCTION RESTORE of a payload from [`LuaEngine::dump_functions`] or Redis's FUNCTION
+    /// DUMP. Errors carry Redis's text.
+    pub fn restore_functions(&self, payload: &[u8], policy: RestorePolicy) -> Result<()> {
+        let mut st = self.state.lock();
+        self.restore(&mut st, payload, policy).map_err(err)
+    }
+
+    fn sync_counts(&self, st: &State) {
+        self.libraries.store(st.registry.libraries.len(), Ordering::Relaxed);
+        self.function_count.store(st.registry.function_count(), Ordering::Relaxed);
+    }
+
+    fn lock(&self) -> Result<parking_lot::MutexGuard<'_, State>> {
+        if run::is_active() {
+            // A command run by a script reached the engine again (cannot happen through the
+            // command table: scripting commands are `noscript`); waiting would deadlock.
+            return Err(err("ERR This Redis command is not allowed from script"));
+        }
+        Ok(self.state.lock())
+    }
+
+    // -------------------------------------------------------------------------------------
+    // EVAL
+
+    /// `EVAL script numkeys [key ...] [arg ...]` and EVALSHA, EVAL_RO, EVALSHA_RO.
+    fn eval(&self, call: ScriptCall<'_>, by_sha: bool, ro: bool) -> Result<()> {
+        let args = call.args;
+        let numkeys = parse_numkeys(args.at(2)).ok_or(Error::NotInteger)?;
+        if numkeys > args.len() as i64 - 3 {
+            return Err(err("ERR Number of keys can't be greater than number of args"));
+        }
+        if numkeys < 0 {
+            return Err(err("ERR Number of keys can't be negative"));
+        }
+        let key = if by_sha {
+            let sha = args.at(1);
+            if sha.len() != 40 {
+                return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+            }
+            let mut k = [0u8; 40];
+            k.copy_from_slice(&lower(sha));
+            // Answer NOSCRIPT without taking every shard lock.
+            if !self.lock()?.scripts.contains_key(&k) {
+                return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+            }
+            k
+        } else {
+            let mut k = [0u8; 40];
+            k.copy_from_slice(crate::sha1_hex(args.at(1)).as_bytes());
+            k
+        };
+        let numkeys = numkeys as usize;
+        let busy_ms = call.db.inner().config.read().get_i64("busy-reply-threshold").max(0) as u64;
+        let caller_resp3 = call.client.resp3();
+        let out = call.out;
+        let db = call.db;
+        db.run_atomically(call.client.db, 2, call.held, |runner| {
+            let mut st = self.lock()?;
+            let st = &mut *st;
+            if !st.scripts.contains_key(&key) {
+                if by_sha {
+                    return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+                }
+                let script = compile_script(&st.eval, args.at(1)).map_err(err)?;
+                st.scripts.insert(key, script);
+            }
+            let Some(script) = st.scripts.get(&key) else {
+                return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+            };
+            let flags = script.flags;
+            let func = script.func.clone();
+            if ro && !flags.eval_compat && !flags.no_writes {
+                return Err(err(RO_WITH_WRITE_FLAG));
+            }
+            let gen = self.shared.begin(RunKind::Eval);
+            let params = RunParams {
+                kind: RunKind::Eval,
+                read_only: ro || flags.no_writes,
+                held: call.held,
+                busy_after_ms: busy_ms,
+                gen,
+                shared: self.shared.clone(),
+                instruction_limit: self.config.instruction_limit,
+            };
+            let guard = run::install(params, Some(runner));
+            let keys = args.iter().skip(3).take(numkeys);
+            let argv = args.iter().skip(3 + numkeys);
+            let res = st.eval.run_eval(&func, keys, argv);
+            let script_resp3 = run::with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false);
+            let name = std::str::from_utf8(&key).unwrap_or("?").to_string();
+            let outcome = finish(res, &name, out, ReplyProto { caller_resp3, script_resp3 }, st.eval.memory_limit);
+            drop(guard);
+            self.shared.end();
+            st.eval.after_run(outcome.memory_error);
+            outcome.result
+        })
+    }
+
+    // -------------------------------------------------------------------------------------
+    // FCALL
+
+    /// `FCALL function numkeys [key ...] [arg ...]` and FCALL_RO.
+    fn fcall(&self, call: ScriptCall<'_>, ro: bool) -> Result<()> {
+        let args = call.args;
+        let name = args.at(1);
+        {
+            let st = self.lock()?;
+            if st.registry.function(name).is_none() {
+                return Err(err("ERR Function not found"));
+            }
+        }
+        let Some(numkeys) = parse_numkeys(args.at(2)) else {
+            return Err(err("ERR Bad number of keys provided"));
+        };
+        if numkeys > args.len() as i64 - 3 {
+            return Err(err("ERR Number of keys can't be greater than number of args"));
+        }
+        if numkeys < 0 {
+            return Err(err("ERR Number of keys can't be negative"));
+        }
+        let numkeys = numkeys as usize;
+        let busy_ms = call.db.inner().config.read().get_i64("busy-reply-threshold").max(0) as u64;
+        let caller_resp3 = call.client.resp3();
+        let out = call.out;
+        call.db.run_atomically(call.client.db, 2, call.held, |runner| {
+            let mut st = self.lock()?;
+            let st = &mut *st;
+            let Some(FunctionInfo { name: fname, flags, func, .. }) = st.registry.function(name).cloned() else {
+                return Err(err("ERR Function not found"));
+            };
+            if ro && !flags.no_writes {
+                return Err(err(RO_WITH_WRITE_FLAG));
+            }
+            let fname = String::from_utf8_lossy(&fname).into_owned();
+            let gen = self.shared.begin(RunKind::Function);
+            *self.shared.running.lock() = Some(RunningFunction {
+                name: fname.clone(),
+                command: args.to_vec(),
+                started: std::time::Instant::now(),
+            });
+            let params = RunParams {
+                kind: RunKind::Function,
+                read_only: ro || flags.no_writes,
+                held: call.held,
+                busy_after_ms: busy_ms,
+                gen,
+                shared: self.shared.clone(),
+                instruction_limit: self.config.instruction_limit,
+            };
+            let guard = run::install(params, Some(runner));
+            let keys = args.iter().skip(3).take(numkeys);
+            let fargs = args.iter().skip(3 + numkeys);
+            let res = st.functions.run_function(&func, keys, fargs);
+            let script_resp3 = run::with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false);
+            let outcome = finish(res, &fname, out, ReplyProto { caller_resp3, script_resp3 }, st.functions.memory_limit);
+            drop(guard);
+            self.shared.end();
+            st.functions.after_run(outcome.memory_error);
+            outcome.result
+        })
+    }
+
+    // -------------------------------------------------------------------------------------
+    // SCRIPT
+
+    fn script(&self, call: ScriptCall<'_>) -> Result<()> {
+        let args = call.args;
+        let resp3 = call.client.resp3();
+        let mut reply = Reply::new(call.out, resp3);
+        match lower(args.at(1)).as_slice() {
+            b"load" => {
+                let body = args.at(2);
+                let sha = crate::sha1_hex(body);
+                let mut key = [0u8; 40];
+                key.copy_from_slice(sha.as_bytes());
+                let mut st = self.lock()?;
+                if !st.scripts.contains_key(&key) {
+                    let script = compile_script(&st.eval, body).map_err(err)?;
+                    st.scripts.insert(key, script);
+                }
+                reply.bulk(sha.as_bytes());
+            }
+            b"exists" => {
+                let st = self.lock()?;
+                reply.array(args.len() - 2);
+                for sha in args.iter().skip(2) {
+                    let found = sha.len() == 40 && {
+                        let mut k = [0u8; 40];
+                        k.copy_from_slice(&lower(sha));
+                        st.scripts.contains_key(&k)
+                    };
+                    reply.int(found as i64);
+                }
+            }
+            b"flush" => {
+                let mode = args.get(2).map(lower);
+                if !(args.len() == 2 || (args.len() == 3 && matches!(mode.as_deref(), Some(b"sync") | Some(b"async")))) {
+                    return Err(err("ERR SCRIPT FLUSH only support SYNC|ASYNC option"));
+                }
+                let mut st = self.lock()?;
+                // Like Redis, start over with a fresh Lua state: nothing a script did survives.
+                st.eval = Vm::new(VmKind::Eval, &self.common, self.config.memory_limit).map_err(|e| err(format!("ERR {e}")))?;
+                st.scripts.clear();
+                reply.ok();
+            }
+            b"kill" => self.kill(true, &mut reply)?,
+            b"help" => help(&mut reply, SCRIPT_HELP),
+            _ => {
+                return Err(Error::UnknownSubcommand {
+                    cmd: "SCRIPT".into(),
+                    sub: String::from_utf8_lossy(args.at(1)).into_owned(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    fn kill(&self, eval: bool, reply: &mut Reply<'_>) -> Result<()> {
+        match self.shared.kill(eval) {
+            KillOutcome::Killed => {
+                reply.ok();
+                Ok(())
+            }
+            KillOutcome::NotBusy => Err(err("NOTBUSY No scripts in execution right now.")),
+            KillOutcome::WrongKind => Err(err(if eval { SLOW_FUNCTION } else { SLOW_EVAL })),
+            KillOutcome::Unkillable => Err(err(UNKILLABLE)),
+        }
+    }
+
+    // -------------------------------------------------------------------------------------
+    // FUNCTION
+
+    fn function(&self, call: ScriptCall<'_>) -> Result<()> {
+        let args = call.args;
+        let resp3 = call.client.resp3();
+        let db = call.db;
+        let mut reply = Reply::new(call.out, resp3);
+        let sub = lower(args.at(1));
+        match sub.as_slice() {
+            b"load" => {
+                let mut replace = false;
+                let mut pos = 2;
+                while pos < args.len() - 1 {
+                    let a = args.at(pos);
+                    pos += 1;
+                    if a.eq_ignore_ascii_case(b"replace") {
+                        replace = true;
+                        continue;
+                    }
+                    return Err(err(format!("ERR Unknown option given: {}", String::from_utf8_lossy(a))));
+                }
+                if pos >= args.len() {
+                    return Err(err("ERR Function code is missing"));
+                }
+                let code = args.at(pos);
+                let mut st = self.lock()?;
+                let name = self.load_library(&mut st, code, replace).map_err(err)?;
+                self.sync_counts(&st);
+                db.inner().dirty.fetch_add(1, Ordering::Relaxed);
+                reply.bulk(&name);
+            }
+            b"delete" => {
+                let mut st = self.lock()?;
+                if st.registry.unlink(args.at(2)).is_none() {
+                    return Err(err("ERR Library not found"));
+                }
+                self.sync_counts(&st);
+                db.inner().dirty.fetch_add(1, Ordering::Relaxed);
+                reply.ok();
+            }
+            b"list" => {
+                let (mut with_code, mut pattern): (bool, Option<&[u8]>) = (false, None);
+                let mut i = 2;
+                while i < args.len() {
+                    let a = args.at(i);
+                    if !with_code && a.eq_ignore_ascii_case(b"withcode") {
+                        with_code = true;
+                    } else if pattern.is_none() && a.eq_ignore_ascii_case(b"libraryname") {
+                        if i >= args.len() - 1 {
+                            return Err(err("ERR library name argument was not given"));
+                        }
+                        i += 1;
+                        pattern = Some(args.at(i));
+                    } else {
+                        return Err(err(format!("ERR Unknown argument {}", String::from_utf8_lossy(a))));
+                    }
+                    i += 1;
+                }
+                let st = self.lock()?;
+                let libs: Vec<(&Vec<u8>, &Library)> = st
+                    .registry
+                    .libraries
+                    .iter()
+                    .filter(|(n, _)| pattern.is_none_or(|p| ferrous_core::glob::glob_match(p, n, true)))
+                    .collect();
+                reply.array(libs.len());
+                for (name, lib) in libs {
+                    reply.map(if with_code { 4 } else { 3 });
+                    reply.bulk(b"library_name");
+                    reply.bulk(name);
+                    reply.bulk(b"engine");
+                    reply.bulk(b"LUA");
+                    reply.bulk(b"functions");
+                    reply.array(lib.functions.len());
+                    for f in &lib.functions {
+                        reply.map(3);
+                        reply.bulk(b"name");
+                        reply.bulk(&f.name);
+                        reply.bulk(b"description");
+                        match &f.desc {
+                            Some(d) => reply.bulk(d),
+                            None => reply.null(),
+                        }
+                        reply.bulk(b"flags");
+                        let names = f.flags.names();
+                        reply.set(names.len());
+                        for n in names {
+                            reply.simple(n);
+                        }
+                    }
+                    if with_code {
+                        reply.bulk(b"library_code");
+                        reply.bulk(&lib.code);
+                    }
+                }
+            }
+            b"flush" => {
+                let mode = args.get(2).map(lower);
+                if args.len() > 3 {
+                    return Err(syntax_error("FUNCTION", args.at(1)));
+                }
+                if !(args.len() == 2 || matches!(mode.as_deref(), Some(b"sync") | Some(b"async"))) {
+                    return Err(err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"));
+                }
+                let mut st = self.lock()?;
+                st.functions =
+                    Vm::new(VmKind::Functions, &self.common, self.config.memory_limit).map_err(|e| err(format!("ERR {e}")))?;
+                st.registry = Registry::default();
+                self.sync_counts(&st);
+                db.inner().dirty.fetch_add(1, Ordering::Relaxed);
+                reply.ok();
+            }
+            b"dump" => {
+                let payload = self.dump_functions();
+                reply.bulk(&payload);
+            }
+            b"restore" => {
+                if args.len() > 4 {
+                    return Err(syntax_error("FUNCTION", args.at(1)));
+                }
+                let policy = match args.get(3).map(lower).as_deref() {
+                    None | Some(b"append") => RestorePolicy::Append,
+                    Some(b"replace") => RestorePolicy::Replace,
+                    Some(b"flush") => RestorePolicy::Flush,
+                    Some(_) => {
+                        return Err(err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."))
+                    }
+                };
+                let mut st = self.lock()?;
+                self.restore(&mut st, args.at(2), policy).map_err(err)?;
+                db.inner().dirty.fetch_add(1, Ordering::Relaxed);
+                reply.ok();
+            }
+            b"stats" => {
+                // No engine lock: this runs while a function may be running.
+                match self.shared.running_kind() {
+                    Some(RunKind::Eval) => return Err(err(SLOW_EVAL)),
+                    _ => {}
+                }
+                reply.map(2);
+                reply.bulk(b"running_script");
+                match &*self.shared.running.lock() {
+                    None => reply.null(),
+                    Some(r) => {
+                        reply.map(3);
+                        reply.bulk(b"name");
+                        reply.bulk(r.name.as_bytes());
+                        reply.bulk(b"command");
+                        reply.array(r.command.len());
+                        for a in &r.command {
+                            reply.bulk(a);
+                        }
+                        reply.bulk(b"duration_ms");
+                        reply.int(r.started.elapsed().as_millis() as i64);
+                    }
+                }
+                reply.bulk(b"engines");
+                reply.map(1);
+                reply.bulk(b"LUA");
+                reply.map(2);
+                reply.bulk(b"libraries_count");
+                reply.int(self.libraries.load(Ordering::Relaxed) as i64);
+                reply.bulk(b"functions_count");
+                reply.int(self.function_count.load(Ordering::Relaxed) as i64);
+            }
+            b"kill" => self.kill(false, &mut reply)?,
+            b"help" => help(&mut reply, FUNCTION_HELP),
+            _ => {
+                return Err(Error::UnknownSubcommand {
+                    cmd: "FUNCTION".into(),
+                    sub: String::from_utf8_lossy(args.at(1)).into_owned(),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Compiles a library and runs its body (which registers its functions). Nothing is
+    /// linked into the registry.
+    fn compile_library(&self, st: &State, code: &[u8]) -> std::result::Result<(Vec<u8>, Library), String> {
+        let meta = functions::parse_metadata(code)?;
+        let chunk = st
+            .functions
+            .compile(&code[meta.body_at..], "@user_function")
+            .map_err(|m| format!("ERR Error compiling function: {m}"))?;
+        let params = RunParams {
+            kind: RunKind::Load,
+            read_only: true,
+            held: true,
+            busy_after_ms: 0,
+            gen: 0,
+            shared: self.shared.clone(),
+            instruction_limit: None,
+        };
+        let guard = run::install(params, None);
+        let res = st.functions.load_library(&chunk);
+        let registered = run::take_registered();
+        drop(guard);
+        let failure = match res {
+            Ok((true, _)) => None,
+            Ok((false, v)) => Some(load_error_text(&st.functions, v)),
+            Err(e) => Some(match find_raise(&e) {
+                Some(Raise::Abort(a)) => a.message(),
+                _ => format!("ERR {}", plain_text(&e)),
+            }),
+        };
+        st.functions.after_run(false);
+        if let Some(msg) = failure {
+            return Err(format!("ERR Error registering functions: {msg}"));
+        }
+        let functions = registered
+            .into_iter()
+            .map(|r| FunctionInfo { name: r.name, library: meta.name.clone(), desc: r.desc, flags: r.flags, func: r.func })
+            .collect();
+        Ok((meta.name, Library { code: code.to_vec(), functions }))
+    }
+
+    /// FUNCTION LOAD: returns the library name.
+    fn load_library(&self, st: &mut State, code: &[u8], replace: bool) -> std::result::Result<Vec<u8>, String> {
+        let meta = functions::parse_metadata(code)?;
+        if !replace && st.registry.libraries.contains_key(&meta.name) {
+            return Err(format!("ERR Library '{}' already exists", String::from_utf8_lossy(&meta.name)));
+        }
+        let (name, lib) = self.compile_library(st, code)?;
+        if lib.functions.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        let old = if replace { st.registry.unlink(&name) } else { None };
+        if let Some(f) = st.registry.collision(&lib) {
+            if let Some(old) = old {
+                st.registry.link(name, old);
+            }
+            return Err(format!("ERR Function {} already exists", String::from_utf8_lossy(&f)));
+        }
+        st.registry.link(name.clone(), lib);
+        Ok(name)
+    }
+
+    fn restore(&self, st: &mut State, payload: &[u8], policy: RestorePolicy) -> std::result::Result<(), String> {
+        let codes = functions::parse_dump(payload)?;
+        let mut incoming = Registry::default();
+        for code in &codes {
+            let meta = functions::parse_metadata(code)?;
+            if incoming.libraries.contains_key(&meta.name) {
+                return Err(format!("ERR Library '{}' already exists", String::from_utf8_lossy(&meta.name)));
+            }
+            let (name, lib) = self.compile_library(st, code)?;
+            if lib.functions.is_empty() {
+                return Err("ERR No functions registered".into());
+            }
+            if let Some(f) = incoming.collision(&lib) {
+                return Err(format!("ERR Function {} already exists", String::from_utf8_lossy(&f)));
+            }
+            incoming.link(name, lib);
+        }
+        if policy == RestorePolicy::Flush {
+            st.registry = incoming;
+            self.sync_counts(st);
+            return Ok(());
+        }
+        let mut replaced = Vec::new();
+        for name in incoming.libraries.keys() {
+            if st.registry.libraries.contains_key(name) {
+                if policy == RestorePolicy::Append {
+                    for (n, lib) in replaced {
+                        st.registry.link(n, lib);
+                    }
+                    return Err(format!("ERR Library {} already exists", String::from_utf8_lossy(name)));
+                }
+                if let Some(old) = st.registry.unlink(name) {
+                    replaced.push((name.clone(), old));
+                }
+            }
+        }
+        for lib in incoming.libraries.values() {
+            if let Some(f) = st.registry.collision(lib) {
+                for (n, lib) in replaced {
+                    st.registry.link(n, lib);
+                }
+                return Err(format!("ERR Function {} already exists", String::from_utf8_lossy(&f)));
+            }
+        }
+        let names: Vec<Vec<u8>> = incoming.libraries.keys().cloned().collect();
+        for name in names {
+            if let Some(lib) = incoming.unlink(&name) {
+                st.registry.link(name, lib);
+            }
+        }
+        self.sync_counts(st);
+        Ok(())
+    }
+}
+
+fn help(reply: &mut Reply<'_>, lines: &[&str]) {
+    reply.array(lines.len());
+    for l in lines {
+        reply.simple(l);
+    }
+}
+
+/// `addReplySubcommandSyntaxError`.
+fn syntax_error(container: &str, sub: &[u8]) -> Error {
+    err(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {container} HELP.",
+        String::from_utf8_lossy(&sub[..sub.len().min(128)])
+    ))
+}
+
+/// Compiles an EVAL script (shebang flags, then the Lua code as chunk `@user_script`).
+fn compile_script(vm: &Vm, body: &[u8]) -> std::result::Result<Script, String> {
+    let (flags, at) = parse_eval_shebang(body)?;
+    let func =
+        vm.compile(&body[at..], "@user_script").map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
+    Ok(Script { func, flags })
+}
+
+/// The text of a failed library body (`luaExtractErrorInformation` on a bare pcall error).
+fn load_error_text(vm: &Vm, v: Value) -> String {
+    let v = match crate::error::error_value(&vm.lua, v) {
+        Ok(v) => v,
+        Err(e) => {
+            return match find_raise(&e) {
+                Some(Raise::Abort(a)) => a.message(),
+                _ => format!("ERR {}", plain_text(&e)),
+            }
+        }
+    };
+    match &v {
+        Value::String(s) => format!("ERR {}", s.to_string_lossy()),
+        Value::Integer(_) | Value::Number(_) => {
+            format!("ERR {}", vm.lua.coerce_string(v.clone()).ok().flatten().map(|s| s.to_string_lossy()).unwrap_or_default())
+        }
+        Value::Table(t) => field_text(vm, t, "err").unwrap_or_else(|| "ERR unknown error".into()),
+        _ => "ERR unknown error".into(),
+    }
+}
+
+/// A field of an error table as text, if it is a string or a number (`lua_isstring`).
+fn field_text(vm: &Vm, t: &mlua::Table, field: &str) -> Option<String> {
+    match t.get::<Value>(field).ok()? {
+        Value::String(s) => Some(s.to_string_lossy()),
+        v @ (Value::Integer(_) | Value::Number(_)) => vm.lua.coerce_string(v).ok().flatten().map(|s| s.to_string_lossy()),
+        _ => None,
+    }
+}
+
+struct Outcome {
+    result: Result<()>,
+    memory_error: bool,
+}
+
+/// Writes a script's result, or builds its error (`ERR ... script: <name>, on
+/// @user_script:<line>.`).
+fn finish(
+    res: mlua::Result<(bool, Value)>,
+    name: &str,
+    out: &mut Vec<u8>,
+    proto: ReplyProto,
+    memory_limit: usize,
+) -> Outcome {
+    let memory_text = |msg: &str| {
+        format!("ERR Error running script {name}, {msg} (the Lua memory limit is {memory_limit} bytes)")
+    };
+    match res {
+        Ok((true, v)) => {
+            let mark = out.len();
+            match lua_to_reply(&v, out, proto, 0) {
+                Ok(()) => Outcome { result: Ok(()), memory_error: false },
+                Err(e) => {
+                    out.truncate(mark);
+                    let mem = crate::error::is_memory_error(&e);
+                    let text = if mem { memory_text("not enough memory") } else { format!("ERR {}", plain_text(&e)) };
+                    Outcome { result: Err(err(text)), memory_error: mem }
+                }
+            }
+        }
+        Ok((false, Value::Table(t))) => {
+            let get = |field: &str| -> Option<String> {
+                match t.get::<Value>(field).ok()? {
+                    Value::String(s) => Some(s.to_string_lossy()),
+                    Value::Integer(i) => Some(i.to_string()),
+                    Value::Number(n) => Some(crate::fmt::fmt_g(n, 14)),
+                    _ => None,
+                }
+            };
+            let msg = get("err").unwrap_or_else(|| "ERR unknown error".into());
+            let memory = msg.contains("not enough memory");
+            let mut text = if memory { memory_text(&msg) } else { msg };
+            if !memory {
+                if let (Some(source), Some(line)) = (get("source"), get("line")) {
+                    text.push_str(&format!(" script: {name}, on {source}:{line}."));
+                }
+            }
+            Outcome { result: Err(err(text)), memory_error: memory }
+        }
+        Ok((false, v)) => {
+            let msg = match &v {
+                Value::String(s) => s.to_string_lossy(),
+                _ => "execution failure".into(),
+            };
+            let memory = msg.contains("not enough memory");
+            let text = if memory {
+                memory_text(&msg)
+            } else {
+                let short: String = msg.chars().take(100).collect();
+                format!("ERR Error running script {name}, {short}")
+            };
+            Outcome { result: Err(err(text)), memory_error: memory }
+        }
+        Err(e) => {
+            let memory = crate::error::is_memory_error(&e);
+            let text = if memory { memory_text("not enough memory") } else { format!("ERR Error running script {name}, {}", plain_text(&e)) };
+            Outcome { result: Err(err(text)), memory_error: memory }
+        }
+    }
+}
+
+impl ScriptEngine for LuaEngine {
+    fn command(&self, call: ScriptCall<'_>) -> Result<()> {
+        let name = lower(call.args.at(0));
+        match name.as_slice() {
+            b"eval" => self.eval(call, false, false),
+            b"evalsha" => self.eval(call, true, false),
+            b"eval_ro" => self.eval(call, false, true),
+            b"evalsha_ro" => self.eval(call, true, true),
+            b"fcall" => self.fcall(call, false),
+            b"fcall_ro" => self.fcall(call, true),
+            b"script" => self.script(call),
+            b"function" => self.function(call),
+            _ => Err(ferrous_core::commands::unknown_command(&call.args)),
+        }
+    }
+}
+
+/// The engine is shared between the server's event-loop threads.
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<LuaEngine>();
+}
