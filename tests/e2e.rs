@@ -389,7 +389,7 @@ fn garbage(rng: &mut Rng) -> Vec<u8> {
         1 => {
             let mut out = Vec::new();
             for _ in 0..rng.range(1, 40) {
-                out.extend_from_slice(*rng.pick(TOKENS));
+                out.extend_from_slice(rng.pick::<&[u8]>(TOKENS));
             }
             out
         }

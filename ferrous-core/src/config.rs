@@ -859,6 +859,57 @@ pub fn notify_flags_to_string(f: u32) -> String {
     crate::notify::flags_to_string(f)
 }
 
+/// Directives read on hot paths (every collection write checks an encoding threshold),
+/// mirrored into atomics after every change so commands never take the configuration lock.
+#[derive(Debug, Default)]
+pub struct Tunables {
+    values: [std::sync::atomic::AtomicI64; TUNABLE_NAMES.len()],
+}
+
+/// The directives [`Tunables`] mirrors, in index order.
+pub const TUNABLE_NAMES: [&str; 9] = [
+    "proto-max-bulk-len",
+    "list-max-listpack-size",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "hll-sparse-max-bytes",
+    "busy-reply-threshold",
+];
+
+/// Index of a mirrored directive.
+#[derive(Debug, Clone, Copy)]
+#[allow(missing_docs)]
+pub enum Tunable {
+    ProtoMaxBulkLen = 0,
+    ListMaxListpackSize = 1,
+    HashMaxListpackEntries = 2,
+    HashMaxListpackValue = 3,
+    SetMaxIntsetEntries = 4,
+    ZsetMaxListpackEntries = 5,
+    ZsetMaxListpackValue = 6,
+    HllSparseMaxBytes = 7,
+    BusyReplyThreshold = 8,
+}
+
+impl Tunables {
+    /// The current value.
+    #[inline]
+    pub fn get(&self, t: Tunable) -> i64 {
+        self.values[t as usize].load(std::sync::atomic::Ordering::Relaxed)
+    }
+    /// Re-reads every mirrored directive from `config`.
+    pub fn refresh(&self, config: &Config) {
+        for (i, name) in TUNABLE_NAMES.iter().enumerate() {
+            if let Some(v) = config.get(name).and_then(|v| v.parse::<i64>().ok()) {
+                self.values[i].store(v, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,6 +128,8 @@ pub struct Inner {
     pub tracking: crate::tracking::TrackingTable,
     /// Enabled keyspace-notification classes (mirror of `notify-keyspace-events`).
     pub notify_flags: std::sync::atomic::AtomicU32,
+    /// Hot directives mirrored in atomics (encoding thresholds, size limits).
+    pub tunables: crate::config::Tunables,
     /// The scripting engine, if installed.
     pub(crate) script_engine: RwLock<Option<Arc<dyn crate::scripting::ScriptEngine>>>,
     /// A script is running past `busy-reply-threshold` ([`crate::scripting::BusyKind`]).
@@ -168,6 +170,7 @@ impl Inner {
                 c.get("notify-keyspace-events").unwrap_or("").to_string(),
             )
         };
+        self.tunables.refresh(&self.config.read());
         *self.requirepass.write() = pass;
         self.notify_flags.store(crate::notify::parse_flags(&events).unwrap_or(0), Relaxed);
     }
@@ -270,6 +273,7 @@ impl Builder {
             pubsub: Default::default(),
             tracking: Default::default(),
             notify_flags: Default::default(),
+            tunables: Default::default(),
             script_engine: RwLock::new(None),
             busy: Default::default(),
             script_running: AtomicBool::new(false),

@@ -17,6 +17,16 @@ fn replies_and_bytes_match_redis() {
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// Replays an extra case file named by `FERROUS_EXTRA_CASES` (for ad-hoc differential
+/// runs: generate commands, record them with `support/record_cases.py`, replay here).
+#[test]
+fn extra_cases_from_env() {
+    let Ok(path) = std::env::var("FERROUS_EXTRA_CASES") else { return };
+    let text = std::fs::read_to_string(&path).expect("FERROUS_EXTRA_CASES names a readable file");
+    let failures = cases::replay(&text);
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
 /// Relative error bound: three times Redis's documented standard error (0.81%).
 const MAX_RELATIVE_ERROR: f64 = 3.0 * 0.0081;
 
@@ -185,7 +195,14 @@ fn keyspace_events() {
     let db = Database::builder().config(config).active_expire(false).build();
     db.inner().apply_config_mirrors();
     let mut sub = db.psubscribe(&["__keyevent@0__:*"]);
-    for line in [["PFADD", "h", "a"], ["PFADD", "h", "a"], ["PFADD", "h", "b"], ["PFCOUNT", "h", "h"], ["PFMERGE", "m", "h"], ["PFMERGE", "m", "h"]] {
+    for line in [
+        ["PFADD", "h", "a"],
+        ["PFADD", "h", "a"],
+        ["PFADD", "h", "b"],
+        ["PFCOUNT", "h", "h"],
+        ["PFMERGE", "m", "h"],
+        ["PFMERGE", "m", "h"],
+    ] {
         db.execute(line);
     }
     db.execute(["PFCOUNT", "h"]);
@@ -195,5 +212,8 @@ fn keyspace_events() {
         events.push(format!("{} {}", String::from_utf8_lossy(&m.channel), String::from_utf8_lossy(&m.payload)));
     }
     // What Redis 7.0 publishes for the same commands.
-    assert_eq!(events, ["__keyevent@0__:pfadd h", "__keyevent@0__:pfadd h", "__keyevent@0__:pfadd m", "__keyevent@0__:pfadd m"]);
+    assert_eq!(
+        events,
+        ["__keyevent@0__:pfadd h", "__keyevent@0__:pfadd h", "__keyevent@0__:pfadd m", "__keyevent@0__:pfadd m"]
+    );
 }

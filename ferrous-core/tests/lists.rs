@@ -1354,3 +1354,23 @@ fn memory_one_big() {
         heap as f64 / 1e6
     );
 }
+
+#[test]
+#[ignore]
+fn tmp_fuzz_files() {
+    for (path, fill) in [("/tmp/lists/fuzz1.txt", "3"), ("/tmp/lists/fuzz2.txt", "-2"), ("/tmp/lists/fuzz3.txt", "1")] {
+        let mut config = Config::default();
+        config.set("list-max-listpack-size", &[fill], true).unwrap();
+        let db = Database::builder().config(config).build();
+        let mut s = Session::new(&db);
+        let mut fails = vec![];
+        for line in std::fs::read_to_string(path).unwrap().lines() {
+            let (cmd, want) = line.split_once(" => ").unwrap();
+            let got = s.line(cmd);
+            if got != want {
+                fails.push(format!("{cmd}\n  want {want}\n  got  {got}"));
+            }
+        }
+        assert!(fails.is_empty(), "{path}: {} failures:\n{}", fails.len(), fails[..fails.len().min(10)].join("\n"));
+    }
+}

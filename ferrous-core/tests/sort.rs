@@ -13,6 +13,16 @@ fn replies_match_redis() {
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// Replays an extra case file named by `FERROUS_EXTRA_CASES` (for ad-hoc differential
+/// runs: generate commands, record them with `support/record_cases.py`, replay here).
+#[test]
+fn extra_cases_from_env() {
+    let Ok(path) = std::env::var("FERROUS_EXTRA_CASES") else { return };
+    let text = std::fs::read_to_string(&path).expect("FERROUS_EXTRA_CASES names a readable file");
+    let failures = cases::replay(&text);
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
 use ferrous_core::commands::sort::SortOptions;
 use ferrous_core::{Config, Database, Error, RespValue};
 use rand::rngs::StdRng;
@@ -87,7 +97,8 @@ fn random_sorts_match_the_model() {
         let mut weights = HashMap::new();
         for (i, e) in elements.iter().enumerate() {
             if !by || rng.gen_bool(0.9) {
-                let w = if alpha { format!("w{:04}", (i * 31) % 1000) } else { format!("{}", (i as i64 * 37 % 101) - 50) };
+                let w =
+                    if alpha { format!("w{:04}", (i * 31) % 1000) } else { format!("{}", (i as i64 * 37 % 101) - 50) };
                 db.set(format!("w_{e}"), &w).unwrap();
                 weights.insert(e.clone(), w);
             }
@@ -234,13 +245,15 @@ fn by_and_get_see_a_consistent_database() {
             }
         })
     };
-    let opts = SortOptions { by: Some(b"w_*".to_vec()), get: vec![b"w_*".to_vec(), b"g_*".to_vec()], ..Default::default() };
+    let opts =
+        SortOptions { by: Some(b"w_*".to_vec()), get: vec![b"w_*".to_vec(), b"g_*".to_vec()], ..Default::default() };
     for _ in 0..200 {
         let out = db.sort("ids", &opts).unwrap();
         for pair in out.chunks(2) {
             assert_eq!(pair[0], pair[1], "BY/GET saw a half-applied MSET");
         }
-        let scores: Vec<i64> = out.chunks(2).filter_map(|p| p[0].as_ref()).map(|b| String::from_utf8_lossy(b).parse().unwrap()).collect();
+        let scores: Vec<i64> =
+            out.chunks(2).filter_map(|p| p[0].as_ref()).map(|b| String::from_utf8_lossy(b).parse().unwrap()).collect();
         assert!(scores.windows(2).all(|w| w[0] <= w[1]), "not sorted by the weights read: {scores:?}");
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -254,7 +267,10 @@ fn sort_converts_a_listpack_zset() {
     assert_eq!(db.execute(["OBJECT", "ENCODING", "z"]), RespValue::Bulk(b"listpack".to_vec()));
     db.execute(["SORT", "z", "BY", "nosort"]);
     assert_eq!(db.execute(["OBJECT", "ENCODING", "z"]), RespValue::Bulk(b"skiplist".to_vec()));
-    assert_eq!(db.execute(["ZRANGE", "z", "0", "-1", "WITHSCORES"]), db.execute(["ZRANGE", "z", "0", "-1", "WITHSCORES"]));
+    assert_eq!(
+        db.execute(["ZRANGE", "z", "0", "-1", "WITHSCORES"]),
+        db.execute(["ZRANGE", "z", "0", "-1", "WITHSCORES"])
+    );
     assert_eq!(db.execute(["ZSCORE", "z", "b"]), RespValue::Bulk(b"2".to_vec()));
 }
 

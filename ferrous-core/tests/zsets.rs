@@ -841,6 +841,10 @@ fn typed_api() {
     let by_score = ZRange::score(ScoreRange::all()).rev().limit(1, 1);
     assert_eq!(pairs(&db.zrange("z", &by_score).unwrap()), vec![("c".into(), 2.5)]);
     assert!(db.zrange("z", &ZRange::rank(0, 1).limit(0, 1)).is_err());
+    assert_eq!(pairs(&db.zrevrange("z", 0, 1).unwrap()), vec![("a".into(), 6.0), ("c".into(), 2.5)]);
+    let above2 = ScoreRange::parse(b"(2", b"+inf").unwrap();
+    assert_eq!(pairs(&db.zrangebyscore("z", &above2, Some((1, 5))).unwrap()), vec![("a".into(), 6.0)]);
+    assert_eq!(pairs(&db.zrevrangebyscore("z", &above2, None).unwrap()), vec![("a".into(), 6.0), ("c".into(), 2.5)]);
     assert_eq!(db.zrangestore("dst", "z", &ZRange::rank(0, 1)).unwrap(), 2);
     assert_eq!(db.zcard("dst").unwrap(), 2);
     assert_eq!(db.zpopmin("dst", 10).unwrap().len(), 2);
@@ -849,6 +853,11 @@ fn typed_api() {
     db.zadd("lex", &[(0.0, "a"), (0.0, "b"), (0.0, "c"), (0.0, "d")]).unwrap();
     let r = LexRange::parse(b"[b", b"+").unwrap();
     assert_eq!(db.zlexcount("lex", &r).unwrap(), 3);
+    assert_eq!(db.zrangebylex("lex", &r, Some((1, 1))).unwrap(), vec![b"c".to_vec()]);
+    assert_eq!(
+        db.zrevrangebylex("lex", &LexRange::all(), None).unwrap(),
+        vec![b"d".to_vec(), b"c".to_vec(), b"b".to_vec(), b"a".to_vec()]
+    );
     assert_eq!(db.zremrangebylex("lex", &r).unwrap(), 3);
     assert_eq!(db.zremrangebyscore("z", &ScoreRange::inclusive(2.0, 2.0)).unwrap(), 1);
     assert_eq!(db.zremrangebyrank("z", -1, -1).unwrap(), 1);

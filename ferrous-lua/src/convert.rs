@@ -21,6 +21,10 @@ use mlua::{Lua, Table, Value};
 /// Rust recursion far from any thread's stack size).
 pub(crate) const MAX_DEPTH: usize = 1000;
 
+/// Nesting limit of command replies converted to Lua (replies nest a few levels at most;
+/// the parser recurses).
+const MAX_REPLY_DEPTH: usize = 64;
+
 /// A `redis.call` reply converted to Lua, and whether it was an error reply.
 pub(crate) fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, bool)> {
     let mut p = Parser { buf, pos: 0 };
@@ -54,7 +58,7 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, lua: &Lua, depth: usize) -> mlua::Result<Value> {
-        if depth > MAX_DEPTH {
+        if depth > MAX_REPLY_DEPTH {
             return Err(mlua::Error::runtime("reply nesting too deep"));
         }
         let Some(&t) = self.buf.get(self.pos) else { return Ok(Value::Nil) };
@@ -186,38 +190,46 @@ fn null(out: &mut Vec<u8>, p: ReplyProto) {
     out.extend_from_slice(if p.caller_resp3 { b"_\r\n" } else { b"$-1\r\n" });
 }
 
-/// Writes `v` as the reply to the caller.
-pub(crate) fn lua_to_reply(v: &Value, out: &mut Vec<u8>, p: ReplyProto, depth: usize) -> mlua::Result<()> {
-    match v {
-        Value::String(s) => write::bulk(out, &s.as_bytes()),
-        Value::Boolean(b) => {
-            if p.script_resp3 {
-                if p.caller_resp3 {
-                    out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
+/// Writes `v` as the reply to the caller. Nested tables are expanded with an explicit work
+/// list (headers first, then the children in order), not recursion.
+pub(crate) fn lua_to_reply(v: &Value, out: &mut Vec<u8>, p: ReplyProto) -> mlua::Result<()> {
+    let mut work: Vec<(Value, usize)> = vec![(v.clone(), 0)];
+    let mut children: Vec<Value> = Vec::new();
+    while let Some((v, depth)) = work.pop() {
+        match &v {
+            Value::String(s) => write::bulk(out, &s.as_bytes()),
+            Value::Boolean(b) => {
+                if p.script_resp3 {
+                    if p.caller_resp3 {
+                        out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
+                    } else {
+                        write::int(out, *b as i64);
+                    }
+                } else if *b {
+                    out.extend_from_slice(b":1\r\n");
                 } else {
-                    write::int(out, *b as i64);
+                    null(out, p);
                 }
-            } else if *b {
-                out.extend_from_slice(b":1\r\n");
-            } else {
-                null(out, p);
             }
-        }
-        Value::Integer(i) => write::int(out, c_f64_to_i64(*i as f64)),
-        Value::Number(n) => write::int(out, c_f64_to_i64(*n)),
-        Value::Table(t) => {
-            if depth >= MAX_DEPTH {
-                write::error(out, b"ERR reached lua stack limit");
-                return Ok(());
+            Value::Integer(i) => write::int(out, c_f64_to_i64(*i as f64)),
+            Value::Number(n) => write::int(out, c_f64_to_i64(*n)),
+            Value::Table(t) => {
+                if depth >= MAX_DEPTH {
+                    write::error(out, b"ERR reached lua stack limit");
+                    continue;
+                }
+                children.clear();
+                table_to_reply(t, out, p, &mut children)?;
+                work.extend(children.drain(..).rev().map(|c| (c, depth + 1)));
             }
-            table_to_reply(t, out, p, depth)?;
+            _ => null(out, p),
         }
-        _ => null(out, p),
     }
     Ok(())
 }
 
-fn table_to_reply(t: &Table, out: &mut Vec<u8>, p: ReplyProto, depth: usize) -> mlua::Result<()> {
+/// Writes a table's reply, or its header; the elements still to write go to `children`.
+fn table_to_reply(t: &Table, out: &mut Vec<u8>, p: ReplyProto, children: &mut Vec<Value>) -> mlua::Result<()> {
     if let Value::String(e) = t.raw_get::<Value>("err")? {
         // Redis copies the message as a C string: it stops at the first NUL.
         write::error(out, until_nul(&e.as_bytes()));
@@ -269,47 +281,37 @@ fn table_to_reply(t: &Table, out: &mut Vec<u8>, p: ReplyProto, depth: usize) -> 
         }
     }
     if let Value::Table(m) = t.raw_get::<Value>("map")? {
-        let mut pairs = Vec::new();
         for kv in m.pairs::<Value, Value>() {
-            pairs.push(kv?);
+            let (k, v) = kv?;
+            children.push(k);
+            children.push(v);
         }
+        let n = children.len() / 2;
         if p.caller_resp3 {
-            write::header(out, b'%', pairs.len() as i64);
+            write::header(out, b'%', n as i64);
         } else {
-            write::header(out, b'*', 2 * pairs.len() as i64);
-        }
-        for (k, v) in &pairs {
-            lua_to_reply(k, out, p, depth + 1)?;
-            lua_to_reply(v, out, p, depth + 1)?;
+            write::header(out, b'*', 2 * n as i64);
         }
         return Ok(());
     }
     if let Value::Table(s) = t.raw_get::<Value>("set")? {
-        let mut keys = Vec::new();
         for kv in s.pairs::<Value, Value>() {
-            keys.push(kv?.0);
+            children.push(kv?.0);
         }
-        write::header(out, if p.caller_resp3 { b'~' } else { b'*' }, keys.len() as i64);
-        for k in &keys {
-            lua_to_reply(k, out, p, depth + 1)?;
-        }
+        write::header(out, if p.caller_resp3 { b'~' } else { b'*' }, children.len() as i64);
         return Ok(());
     }
     // An array, up to the first nil.
-    let mut items = Vec::new();
     let mut i = 1i64;
     loop {
         let v: Value = t.raw_get(i)?;
         if matches!(v, Value::Nil) {
             break;
         }
-        items.push(v);
+        children.push(v);
         i += 1;
     }
-    write::header(out, b'*', items.len() as i64);
-    for v in &items {
-        lua_to_reply(v, out, p, depth + 1)?;
-    }
+    write::header(out, b'*', children.len() as i64);
     Ok(())
 }
 

@@ -655,7 +655,7 @@ impl LuaEngine {
         }
         let functions = registered
             .into_iter()
-            .map(|r| FunctionInfo { name: r.name, library: meta.name.clone(), desc: r.desc, flags: r.flags, func: r.func })
+            .map(|r| FunctionInfo { name: r.name, desc: r.desc, flags: r.flags, func: r.func })
             .collect();
         Ok((meta.name, Library { code: code.to_vec(), functions }))
     }
@@ -809,7 +809,7 @@ fn finish(
     match res {
         Ok((true, v)) => {
             let mark = out.len();
-            match lua_to_reply(&v, out, proto, 0) {
+            match lua_to_reply(&v, out, proto) {
                 Ok(()) => Outcome { result: Ok(()), memory_error: false },
                 Err(e) => {
                     out.truncate(mark);

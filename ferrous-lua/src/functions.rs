@@ -2,7 +2,7 @@
 //! flags, description), the library registry behind FUNCTION LIST/DELETE/FCALL, and the
 //! FUNCTION DUMP/RESTORE payload (Redis's RDB encoding of libraries: opcode 245 and the
 //! library code as an RDB string, then the RDB version and a CRC64).
-use crate::error::{raise_table, Raise};
+use crate::error::raise_table;
 use crate::flags::{split_args, ScriptFlags};
 use crate::run::{with_active, RunKind};
 use mlua::{Function, Lua, Value, Variadic};
@@ -168,7 +168,6 @@ pub(crate) fn parse_metadata(code: &[u8]) -> Result<LibraryMeta, String> {
 #[derive(Clone)]
 pub(crate) struct FunctionInfo {
     pub(crate) name: Vec<u8>,
-    pub(crate) library: Vec<u8>,
     pub(crate) desc: Option<Vec<u8>>,
     pub(crate) flags: ScriptFlags,
     pub(crate) func: Function,
@@ -393,14 +392,6 @@ pub(crate) fn parse_dump(payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         codes.push(r.string().ok_or("ERR Failed loading library payload")?);
     }
     Ok(codes)
-}
-
-/// Whether a `Raise` is the load-time abort (for error texts).
-pub(crate) fn is_abort(e: &mlua::Error) -> Option<crate::error::Abort> {
-    match crate::error::find_raise(e) {
-        Some(Raise::Abort(a)) => Some(*a),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -2,4 +2,6 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| ferrous_fuzz::commands::check_commands(data));
+fuzz_target!(|data: &[u8]| {
+    ferrous_fuzz::commands::check_commands(data);
+});

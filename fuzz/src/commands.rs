@@ -9,15 +9,17 @@
 //! Decoding: byte 0 holds flags (RESP3 from the start, which logical db). Then, per command:
 //! one byte picks the command among the implemented ones (sorted by name, so a byte keeps its
 //! meaning while new commands are added... mostly), one byte its subcommand when it has
-//! any, one byte the number of further arguments (0..=7), and per argument one byte of kind:
+//! any, one byte the number of further arguments (what the arity asks for, or 0..=7), and per argument one byte of kind:
 //! a key from a small pool (so commands meet the same keys), a number (edge values
 //! included), an option keyword, or raw bytes with a length byte.
 //!
 //! Invariants: nothing panics, and each command appends exactly one complete RESP reply
-//! (none when CLIENT REPLY is off/skip; several only for the SUBSCRIBE family).
+//! (none when CLIENT REPLY is off/skip; several only for the SUBSCRIBE family), plus, on a
+//! RESP3 connection, any number of push messages.
 use ferrous_core::commands::{flags, table};
 use ferrous_core::{ConnectionInfo, Database};
-use ferrous_resp::{parse_value, ArgsBuf};
+use ferrous_resp::{parse_value, ArgsBuf, Value};
+use std::sync::OnceLock;
 
 /// Commands never fuzzed: they touch files, the network or the process, or may block or
 /// loop forever by design.
@@ -91,20 +93,23 @@ const WORDS: &[&str] = &[
     "MULTI", "EXEC",
 ];
 
+/// A command the fuzzer may run: name, subcommands with their arities, arity.
+type Candidate = (&'static str, Vec<(String, i64)>, i64);
+
 /// The commands the fuzzer may run, sorted by name for a stable byte -> command mapping.
-fn commands() -> Vec<(&'static str, Vec<String>)> {
-    let mut out: Vec<(&'static str, Vec<String>)> = table()
+fn commands() -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = table()
         .iter()
         .filter(|spec| !spec.has(flags::BLOCKING) && !DENIED.contains(&spec.name.as_str()))
         .map(|spec| {
-            let mut subs: Vec<String> = spec
+            let mut subs: Vec<(String, i64)> = spec
                 .subcommands
                 .values()
                 .filter(|s| !s.has(flags::BLOCKING))
-                .map(|s| s.name.split('|').nth(1).unwrap_or(&s.name).to_string())
+                .map(|s| (s.name.split('|').nth(1).unwrap_or(&s.name).to_string(), s.arity))
                 .collect();
             subs.sort();
-            (spec.name.as_str(), subs)
+            (spec.name.as_str(), subs, spec.arity)
         })
         .collect();
     out.sort();
@@ -131,11 +136,22 @@ impl Bytes<'_> {
     }
 }
 
+/// What one input did (lets a caller check that inputs exercise more than error paths).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Outcome {
+    /// Commands run.
+    pub executed: usize,
+    /// Commands whose (first) reply was an error.
+    pub errors: usize,
+}
+
 /// Decodes `input` into commands and runs them; see the module documentation.
-pub fn check_commands(input: &[u8]) {
-    let cmds = commands();
+pub fn check_commands(input: &[u8]) -> Outcome {
+    static COMMANDS: OnceLock<Vec<Candidate>> = OnceLock::new();
+    let cmds = COMMANDS.get_or_init(commands);
+    let mut outcome = Outcome::default();
     if cmds.is_empty() {
-        return;
+        return outcome;
     }
     let db = Database::builder().active_expire(input.first().is_some_and(|b| b & 4 != 0)).build();
     let mut client = db.connect(ConnectionInfo::default());
@@ -148,16 +164,25 @@ pub fn check_commands(input: &[u8]) {
     client.select(((flags_byte >> 1) & 1) as usize);
     let mut out = Vec::new();
     let mut argv = ArgsBuf::new();
-    let mut executed = 0;
-    while !r.0.is_empty() && executed < 64 {
-        executed += 1;
-        let (name, subs) = &cmds[r.byte() as usize % cmds.len()];
+    while !r.0.is_empty() && outcome.executed < 64 {
+        outcome.executed += 1;
+        let (name, subs, mut arity) = &cmds[r.byte() as usize % cmds.len()];
         argv.clear();
         argv.push(if r.0.first().is_some_and(|b| b & 0x80 != 0) { name.to_ascii_uppercase() } else { name.to_string() });
         if !subs.is_empty() {
-            argv.push(&subs[r.byte() as usize % subs.len()]);
+            let (sub, sub_arity) = &subs[r.byte() as usize % subs.len()];
+            argv.push(sub);
+            arity = *sub_arity;
         }
-        for _ in 0..r.byte() % 8 {
+        // Half the time exactly the arguments the arity asks for (plus a few when it is a
+        // minimum), so most commands reach their handler; otherwise 0..=7 of them.
+        let n = r.byte();
+        let nargs = if n & 8 == 0 {
+            (arity.unsigned_abs() as usize).saturating_sub(argv.len()) + if arity < 0 { (n % 4) as usize } else { 0 }
+        } else {
+            (n % 8) as usize
+        };
+        for _ in 0..nargs {
             let kind = r.byte();
             let arg: Vec<u8> = match kind % 8 {
                 0..=2 => KEYS[kind as usize / 8 % KEYS.len()].into(),
@@ -176,29 +201,37 @@ pub fn check_commands(input: &[u8]) {
         db.dispatch(&mut client, argv.as_args(), &mut out);
         let quiet = mode_before != ferrous_core::client::ReplyMode::On
             || client.reply_mode != ferrous_core::client::ReplyMode::On;
-        let frames = count_frames(&out).unwrap_or_else(|| {
+        let Some((replies, pushes)) = count_frames(&out) else {
             panic!("{:?} produced a malformed reply: {:?}", argv.as_args(), String::from_utf8_lossy(&out))
-        });
+        };
+        outcome.errors += usize::from(out.first() == Some(&b'-'));
+        // Push messages (RESP3 `>`: a message published to a channel this client listens
+        // to, subscribe confirmations) may come with any reply, before it as in Redis.
         let many_ok = name.contains("subscribe");
         assert!(
-            frames == 1 || (quiet && frames == 0) || (many_ok && frames != 1),
-            "{:?} produced {frames} replies: {:?}",
+            replies == 1 || (quiet && replies == 0) || many_ok,
+            "{:?} produced {replies} replies and {pushes} push messages: {:?}",
             argv.as_args(),
             String::from_utf8_lossy(&out)
         );
+        assert!(pushes == 0 || client.resp3() || many_ok, "push frames on a RESP2 connection");
     }
     db.disconnect(&client);
+    outcome
 }
 
-/// The number of complete RESP frames `out` holds, or `None` if it is not a whole number of
-/// well-formed frames.
-fn count_frames(out: &[u8]) -> Option<usize> {
-    let mut at = 0;
-    let mut n = 0;
+/// The number of complete RESP frames in `out`, as (replies, push messages), or `None` if it
+/// is not a whole number of well-formed frames.
+fn count_frames(out: &[u8]) -> Option<(usize, usize)> {
+    let (mut at, mut replies, mut pushes) = (0, 0, 0);
     while at < out.len() {
-        let (_, used) = parse_value(&out[at..]).ok()??;
+        let (v, used) = parse_value(&out[at..]).ok()??;
         at += used;
-        n += 1;
+        if matches!(v, Value::Push(_)) {
+            pushes += 1;
+        } else {
+            replies += 1;
+        }
     }
-    Some(n)
+    Some((replies, pushes))
 }

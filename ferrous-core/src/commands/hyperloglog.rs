@@ -7,13 +7,8 @@ use crate::error::Result;
 use crate::types::hyperloglog::{self as ops, PfDebug, PfDebugReply};
 
 /// Handlers of this family.
-pub const COMMANDS: &[(&str, Handler)] = &[
-    ("pfadd", pfadd),
-    ("pfcount", pfcount),
-    ("pfmerge", pfmerge),
-    ("pfdebug", pfdebug),
-    ("pfselftest", pfselftest),
-];
+pub const COMMANDS: &[(&str, Handler)] =
+    &[("pfadd", pfadd), ("pfcount", pfcount), ("pfmerge", pfmerge), ("pfdebug", pfdebug), ("pfselftest", pfselftest)];
 
 /// `PFADD key [element [element ...]]`
 fn pfadd(ctx: &mut Ctx<'_>) -> Result<()> {

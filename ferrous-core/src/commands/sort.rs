@@ -93,7 +93,7 @@ fn has_star(pattern: &[u8]) -> bool {
 
 /// Pattern `#`: the element itself.
 fn is_self(pattern: &[u8]) -> bool {
-    pattern.first() == Some(&b'#') && pattern.get(1).is_none_or(|&c| c == 0)
+    pattern.first() == Some(&b'#') && !matches!(pattern.get(1), Some(&c) if c != 0)
 }
 
 /// Where a pattern points for one element: the key, and a hash field for `key->field`.
@@ -115,13 +115,13 @@ fn substitute(pattern: &[u8], element: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>
     Some((key, field))
 }
 
+/// Reads the value of a key (`None` when missing) through the locks the caller holds:
+/// calls the inner function on the value when the key exists.
+type KeyReader<'r> = dyn FnMut(&[u8], &mut dyn FnMut(&Value) -> Option<Vec<u8>>) -> Option<Vec<u8>> + 'r;
+
 /// Redis's `lookupKeyByPattern`: the string at the key (or the hash field) `pattern` names
 /// for `element`; `lookup` reads a key's value.
-fn lookup_by_pattern(
-    pattern: &[u8],
-    element: &[u8],
-    lookup: &mut dyn FnMut(&[u8], &mut dyn FnMut(&Value) -> Option<Vec<u8>>) -> Option<Vec<u8>>,
-) -> Option<Vec<u8>> {
+fn lookup_by_pattern(pattern: &[u8], element: &[u8], lookup: &mut KeyReader<'_>) -> Option<Vec<u8>> {
     if is_self(pattern) {
         return Some(element.to_vec());
     }
@@ -331,7 +331,14 @@ fn compare(a: &Item, b: &Item, alpha: bool, by_pattern: bool, store: bool, desc:
 /// Redis's `pqsort` (Bentley-McIlroy quicksort from NetBSD, skipping partitions outside
 /// `lrange..=rrange`): sorts `v[a..a + n]` so that positions `lrange..=rrange` hold the
 /// right elements. Reproduced for the order it gives to elements that compare equal.
-fn pqsort<T>(v: &mut [T], mut a: usize, mut n: usize, cmp: &mut impl FnMut(&T, &T) -> Ordering, lrange: i64, rrange: i64) {
+fn pqsort<T>(
+    v: &mut [T],
+    mut a: usize,
+    mut n: usize,
+    cmp: &mut impl FnMut(&T, &T) -> Ordering,
+    lrange: i64,
+    rrange: i64,
+) {
     // Redis compares byte addresses: a partition is skipped when the range lies entirely
     // before or entirely after it (in element units, with the same edge cases).
     let outside = |s: usize, count: usize| {
@@ -533,11 +540,13 @@ fn load(value: Option<&mut Value>, plan: &Plan<'_>) -> Result<Loaded> {
     Ok(Loaded { items, start, end, dontsort, alpha, sort_by })
 }
 
-type KeyReader<'r> = dyn FnMut(&[u8], &mut dyn FnMut(&Value) -> Option<Vec<u8>>) -> Option<Vec<u8>> + 'r;
-
 /// Scores, sorts and produces the output items (GET applied); `None` items are missing
 /// keys. Errors when a score does not parse.
-fn sort_loaded(mut loaded: Loaded, plan: &Plan<'_>, lookup: &mut KeyReader<'_>) -> Result<(Vec<Option<Vec<u8>>>, usize)> {
+fn sort_loaded(
+    mut loaded: Loaded,
+    plan: &Plan<'_>,
+    lookup: &mut KeyReader<'_>,
+) -> Result<(Vec<Option<Vec<u8>>>, usize)> {
     let opts = plan.opts;
     let by = if loaded.sort_by { opts.by.as_deref() } else { None };
     let mut conversion_error = false;
@@ -605,11 +614,23 @@ fn reads_other_keys(plan: &Plan<'_>) -> bool {
 
 /// Writes the result into the destination: a list, or nothing (the key deleted) when
 /// empty. Returns true if the keyspace changed, and whether the key was created.
-fn store_result(shard: &mut Shard, h: KeyHash, dest: &[u8], items: Vec<Option<Vec<u8>>>, acc: &Access<'_>) -> (bool, bool) {
+fn store_result(
+    shard: &mut Shard,
+    h: KeyHash,
+    dest: &[u8],
+    items: Vec<Option<Vec<u8>>>,
+    acc: &Access<'_>,
+) -> (bool, bool) {
     if items.is_empty() {
         return (shard.remove(h, dest).is_some(), false);
     }
-    let fill = acc.inner.config.read().get("list-max-listpack-size").and_then(|v| v.parse().ok()).unwrap_or(List::DEFAULT_FILL);
+    let fill = acc
+        .inner
+        .config
+        .read()
+        .get("list-max-listpack-size")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(List::DEFAULT_FILL);
     let mut list = List::with_fill(fill);
     for it in &items {
         list.push_back(it.as_deref().unwrap_or(b""));
@@ -620,12 +641,21 @@ fn store_result(shard: &mut Shard, h: KeyHash, dest: &[u8], items: Vec<Option<Ve
     (true, !existed)
 }
 
+/// What a SORT did under its locks.
+struct Done {
+    /// The output items (empty when stored).
+    items: Vec<Option<Vec<u8>>>,
+    /// Number of output items.
+    outputlen: usize,
+    /// With STORE: (the keyspace changed, the destination was created).
+    changed: (bool, bool),
+}
+
 fn run(acc: &Access<'_>, key: &[u8], plan: &Plan<'_>) -> Result<SortOutcome> {
     let mut keys: Vec<&[u8]> = vec![key];
     keys.extend(plan.store);
     let now = acc.now;
-    // (items, outputlen, (changed, created))
-    let result: Result<(Vec<Option<Vec<u8>>>, usize, (bool, bool))> = if reads_other_keys(plan) {
+    let result: Result<Done> = if reads_other_keys(plan) {
         acc.write_all(|shards| {
             let h = acc.hash(key);
             let loaded = load(shards[h.shard()].get_mut(h, key, now).map(|n: &mut Node<Value>| &mut n.value), plan)?;
@@ -652,7 +682,7 @@ fn run(acc: &Access<'_>, key: &[u8], plan: &Plan<'_>) -> Result<SortOutcome> {
             for s in shards.iter_mut() {
                 acc.drain_expired(s);
             }
-            Ok((items.unwrap_or_default(), outputlen, changed))
+            Ok(Done { items: items.unwrap_or_default(), outputlen, changed })
         })
     } else {
         acc.write_many(&keys, |m| {
@@ -667,10 +697,10 @@ fn run(acc: &Access<'_>, key: &[u8], plan: &Plan<'_>) -> Result<SortOutcome> {
                 shard.expire_if_needed(dh, dest, now);
                 changed = store_result(shard, dh, dest, items.take().unwrap_or_default(), acc);
             }
-            Ok((items.unwrap_or_default(), outputlen, changed))
+            Ok(Done { items: items.unwrap_or_default(), outputlen, changed })
         })
     };
-    let (items, outputlen, (changed, created)) = result?;
+    let Done { items, outputlen, changed: (changed, created) } = result?;
     let Some(dest) = plan.store else { return Ok(SortOutcome::Items(items)) };
     if changed {
         if outputlen > 0 {
@@ -840,9 +870,28 @@ mod tests {
         ok("1\0garbage", 1.0);
         ok("2.2250738585072014e-308", f64::MIN_POSITIVE);
         for s in [
-            "1e-400", "1e309", "5e", "5e+", ".", "0x", "1e-320", "   ", "nan", "infinit", "0x1p1024",
-            "0x1.fffffffffffff8p1023", "1_0", "0x1p", "1e", "-.e1", "0x1p-1075", "0x1.8p-1074",
-            "4.9406564584124654e-324", "1e99999999999999999999", "2 ", "abc",
+            "1e-400",
+            "1e309",
+            "5e",
+            "5e+",
+            ".",
+            "0x",
+            "1e-320",
+            "   ",
+            "nan",
+            "infinit",
+            "0x1p1024",
+            "0x1.fffffffffffff8p1023",
+            "1_0",
+            "0x1p",
+            "1e",
+            "-.e1",
+            "0x1p-1075",
+            "0x1.8p-1074",
+            "4.9406564584124654e-324",
+            "1e99999999999999999999",
+            "2 ",
+            "abc",
         ] {
             bad(s);
         }

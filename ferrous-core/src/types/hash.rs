@@ -52,11 +52,12 @@ impl HashLimits {
     /// The current configuration. Read once per command, before any shard lock is taken,
     /// so CONFIG SET applies to the next conversion.
     pub fn current(acc: &Access<'_>) -> HashLimits {
-        let c = acc.inner.config.read();
+        use crate::config::Tunable;
+        let t = &acc.inner.tunables;
         let clamp = |v: i64| usize::try_from(v).unwrap_or(0);
         HashLimits {
-            max_entries: clamp(c.get_i64("hash-max-listpack-entries")),
-            max_value: clamp(c.get_i64("hash-max-listpack-value")),
+            max_entries: clamp(t.get(Tunable::HashMaxListpackEntries)),
+            max_value: clamp(t.get(Tunable::HashMaxListpackValue)),
         }
     }
 }

@@ -388,12 +388,7 @@ impl HyperLogLog {
     }
 
     /// Raises register `index` to `count` if it is lower; true if it changed.
-    pub fn set_register(
-        &mut self,
-        index: usize,
-        count: u8,
-        sparse_max_bytes: usize,
-    ) -> Result<bool> {
+    pub fn set_register(&mut self, index: usize, count: u8, sparse_max_bytes: usize) -> Result<bool> {
         match self.encoding() {
             HllEncoding::Dense => Ok(self.dense_set(index, count)),
             HllEncoding::Sparse => self.sparse_set(index, count, sparse_max_bytes),
@@ -949,9 +944,10 @@ pub fn pfdebug(acc: &Access<'_>, key: &[u8], sub: Option<PfDebug>, name: &[u8]) 
                     _ => Ok(PfDebugReply::Converted(converted)),
                 }
             }),
-            Some(PfDebug::Decode) => {
-                hll.decode_sparse().map(PfDebugReply::Decoded).ok_or_else(|| Error::msg("ERR HLL encoding is not sparse"))
-            }
+            Some(PfDebug::Decode) => hll
+                .decode_sparse()
+                .map(PfDebugReply::Decoded)
+                .ok_or_else(|| Error::msg("ERR HLL encoding is not sparse")),
             Some(PfDebug::Encoding) => Ok(PfDebugReply::Encoding(hll.encoding())),
             None => Err(Error::msg(format!("ERR Unknown PFDEBUG subcommand '{}'", String::from_utf8_lossy(name)))),
         };

@@ -167,7 +167,7 @@ impl std::fmt::Debug for Set {
 
 /// Reads `set-max-intset-entries` (once per command, before locking shards).
 pub fn max_intset_entries(acc: &Access<'_>) -> usize {
-    usize::try_from(acc.inner.config.read().get_i64("set-max-intset-entries")).unwrap_or(0)
+    usize::try_from(acc.inner.tunables.get(crate::config::Tunable::SetMaxIntsetEntries)).unwrap_or(0)
 }
 
 impl Set {

@@ -111,7 +111,7 @@ const MIN_PROTO_MAX_BULK_LEN: u64 = 1024 * 1024;
 
 /// The configured `proto-max-bulk-len` (the largest string a client may build).
 pub(crate) fn proto_max_bulk_len(acc: &Access<'_>) -> u64 {
-    acc.inner.config.read().get_i64("proto-max-bulk-len").max(0) as u64
+    acc.inner.tunables.get(crate::config::Tunable::ProtoMaxBulkLen).max(0) as u64
 }
 
 /// Redis's `checkStringLength`: fails when a string would grow to `len` bytes past

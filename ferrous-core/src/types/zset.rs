@@ -2,11 +2,11 @@
 //! ZADD/ZRANGE/... handlers share with the typed API, and the typed API itself.
 //!
 //! Encodings, as Redis 7.0 reports them in `OBJECT ENCODING`:
-//! - `listpack` ([`listpack`]): one packed, exact-size byte buffer of `(member, score)`
+//! - `listpack` (module `listpack`): one packed, exact-size byte buffer of `(member, score)`
 //!   entries sorted by (score, member). Used while the set has at most
 //!   `zset-max-listpack-entries` members (128) of at most `zset-max-listpack-value` bytes
 //!   (64); operations are linear scans, as in Redis.
-//! - `skiplist` ([`index`]): an arena of members, an open-addressing member table and an
+//! - `skiplist` (module `index`): an arena of members, an open-addressing member table and an
 //!   order-statistic B+tree (O(log n) rank, select and range search). The name is Redis's;
 //!   the structure is not a skiplist (see the module docs of `index` for why).
 //!
@@ -1257,7 +1257,7 @@ pub fn zmpop(
     Ok(out)
 }
 
-/// ZRANDMEMBER key [count]: see [`ZSet::random_members`].
+/// `ZRANDMEMBER key [count]`: see [`ZSet::random_members`].
 pub fn zrandmember(acc: &Access<'_>, key: &[u8], count: i64) -> Result<Vec<ScoredMember>> {
     read(acc, key, |z| {
         let mut out = Vec::new();
@@ -1619,7 +1619,7 @@ impl Database {
         }
     }
 
-    /// ZADD key score member [score member ...]: adds members or updates their scores;
+    /// `ZADD key score member [score member ...]`: adds members or updates their scores;
     /// returns the number of new members.
     ///
     /// ```
@@ -1664,7 +1664,7 @@ impl Database {
         Ok(self.zadd_incr(key, increment, member, ZAddOptions::default())?.unwrap_or(increment))
     }
 
-    /// ZREM key member [member ...]: number of members removed.
+    /// `ZREM key member [member ...]`: number of members removed.
     pub fn zrem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
         let members: Vec<&[u8]> = members.iter().map(|m| m.as_ref()).collect();
         zrem(&self.access(), key.as_ref(), &members)
@@ -1706,7 +1706,7 @@ impl Database {
         zlexcount(&self.access(), key.as_ref(), range)
     }
 
-    /// ZRANGE key ... [BYSCORE | BYLEX] [REV] [LIMIT offset count] WITHSCORES: the selected
+    /// `ZRANGE key ... [BYSCORE | BYLEX] [REV] [LIMIT offset count] WITHSCORES`: the selected
     /// members with their scores (the older ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE,
     /// ZRANGEBYLEX and ZREVRANGEBYLEX are all expressible as a [`ZRange`]).
     ///
@@ -1719,6 +1719,53 @@ impl Database {
     /// ```
     pub fn zrange(&self, key: impl AsRef<[u8]>, query: &ZRange) -> Result<Vec<ScoredMember>> {
         zrange(&self.access(), key.as_ref(), query)
+    }
+
+    /// `ZREVRANGE key start stop WITHSCORES`: indexes counted from the highest score.
+    pub fn zrevrange(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<Vec<ScoredMember>> {
+        self.zrange(key, &ZRange::rank(start, stop).rev())
+    }
+
+    /// `ZRANGEBYSCORE key min max WITHSCORES [LIMIT offset count]`.
+    pub fn zrangebyscore(
+        &self,
+        key: impl AsRef<[u8]>,
+        range: &ScoreRange,
+        limit: Option<(i64, i64)>,
+    ) -> Result<Vec<ScoredMember>> {
+        self.zrange(key, &ZRange { by: ZRangeBy::Score(*range), rev: false, limit })
+    }
+
+    /// `ZREVRANGEBYSCORE key max min WITHSCORES [LIMIT offset count]`.
+    pub fn zrevrangebyscore(
+        &self,
+        key: impl AsRef<[u8]>,
+        range: &ScoreRange,
+        limit: Option<(i64, i64)>,
+    ) -> Result<Vec<ScoredMember>> {
+        self.zrange(key, &ZRange { by: ZRangeBy::Score(*range), rev: true, limit })
+    }
+
+    /// `ZRANGEBYLEX key min max [LIMIT offset count]`: the members only.
+    pub fn zrangebylex(
+        &self,
+        key: impl AsRef<[u8]>,
+        range: &LexRange,
+        limit: Option<(i64, i64)>,
+    ) -> Result<Vec<Vec<u8>>> {
+        let q = ZRange { by: ZRangeBy::Lex(range.clone()), rev: false, limit };
+        Ok(self.zrange(key, &q)?.into_iter().map(|(m, _)| m).collect())
+    }
+
+    /// `ZREVRANGEBYLEX key max min [LIMIT offset count]`: the members only.
+    pub fn zrevrangebylex(
+        &self,
+        key: impl AsRef<[u8]>,
+        range: &LexRange,
+        limit: Option<(i64, i64)>,
+    ) -> Result<Vec<Vec<u8>>> {
+        let q = ZRange { by: ZRangeBy::Lex(range.clone()), rev: true, limit };
+        Ok(self.zrange(key, &q)?.into_iter().map(|(m, _)| m).collect())
     }
 
     /// ZRANGESTORE dst src ...: stores the selection at `dst`; returns its size.
@@ -1741,17 +1788,17 @@ impl Database {
         zremrange(&self.access(), key.as_ref(), &ZRangeBy::Lex(range.clone()))
     }
 
-    /// ZPOPMIN key [count]: up to `count` members with the lowest scores.
+    /// `ZPOPMIN key [count]`: up to `count` members with the lowest scores.
     pub fn zpopmin(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<ScoredMember>> {
         zpop(&self.access(), key.as_ref(), false, count)
     }
 
-    /// ZPOPMAX key [count]: up to `count` members with the highest scores.
+    /// `ZPOPMAX key [count]`: up to `count` members with the highest scores.
     pub fn zpopmax(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<ScoredMember>> {
         zpop(&self.access(), key.as_ref(), true, count)
     }
 
-    /// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]: pops from the first non-empty
+    /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`: pops from the first non-empty
     /// zset; its key and members, or `None`.
     pub fn zmpop<K: AsRef<[u8]>>(
         &self,
@@ -1825,7 +1872,7 @@ impl Database {
         self.serve_zset_waiters(zsetop_store(&self.access(), dst.as_ref(), SetOp::Diff, &keys, &[], Aggregate::Sum))
     }
 
-    /// ZINTERCARD numkeys key [key ...] [LIMIT limit] (0: no limit).
+    /// `ZINTERCARD numkeys key [key ...] [LIMIT limit]` (`limit` 0: no limit).
     pub fn zintercard<K: AsRef<[u8]>>(&self, keys: &[K], limit: usize) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         zintercard(&self.access(), &keys, limit)
@@ -1855,7 +1902,7 @@ impl Database {
         }
     }
 
-    /// BZPOPMIN key [key ...] timeout: pops the lowest member of the first non-empty zset,
+    /// `BZPOPMIN key [key ...] timeout`: pops the lowest member of the first non-empty zset,
     /// waiting up to `timeout` (`Duration::ZERO`: forever). Returns (key, member, score),
     /// or `None` on timeout.
     pub fn bzpopmin<K: AsRef<[u8]>>(&self, keys: &[K], timeout: Duration) -> Result<Option<KeyedMember>> {
@@ -1863,13 +1910,13 @@ impl Database {
         self.bzpop("BZPOPMIN", &keys, timeout)
     }
 
-    /// BZPOPMAX key [key ...] timeout: like [`Database::bzpopmin`] from the highest score.
+    /// `BZPOPMAX key [key ...] timeout`: like [`Database::bzpopmin`] from the highest score.
     pub fn bzpopmax<K: AsRef<[u8]>>(&self, keys: &[K], timeout: Duration) -> Result<Option<KeyedMember>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         self.bzpop("BZPOPMAX", &keys, timeout)
     }
 
-    /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]: like
+    /// `BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]`: like
     /// [`Database::zmpop`], waiting up to `timeout` (`Duration::ZERO`: forever).
     pub fn bzmpop<K: AsRef<[u8]>>(
         &self,

@@ -80,6 +80,12 @@ fn append_string(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
 }
 
+/// A table being encoded.
+enum Frame {
+    Array { t: Table, next: i64, len: i64 },
+    Object { pairs: Vec<(Value, Value)>, next: usize },
+}
+
 struct Encoder<'a> {
     lua: &'a Lua,
     cfg: Config,
@@ -111,7 +117,10 @@ impl Encoder<'_> {
         Ok(())
     }
 
-    fn value(&mut self, v: &Value) -> mlua::Result<()> {
+    /// Writes a scalar, or opens a table (writes `[`/`{` and pushes its frame). Tables are
+    /// walked with an explicit stack, not recursion: nesting is only bounded by the
+    /// configured depth, and the thread running the script may have a small stack.
+    fn open(&mut self, v: &Value, stack: &mut Vec<Frame>) -> mlua::Result<()> {
         match v {
             Value::String(s) => append_string(&mut self.out, &s.as_bytes()),
             Value::Integer(i) => self.number(v, *i as f64)?,
@@ -127,20 +136,81 @@ impl Encoder<'_> {
                 let len = self.array_length(t, v)?;
                 if len > 0 {
                     self.out.push(b'[');
-                    for i in 1..=len {
-                        if i > 1 {
-                            self.out.push(b',');
-                        }
-                        let item: Value = t.raw_get(i)?;
-                        self.value(&item)?;
-                    }
-                    self.out.push(b']');
+                    stack.push(Frame::Array { t: t.clone(), next: 1, len });
                 } else {
-                    self.object(t)?;
+                    self.out.push(b'{');
+                    let mut pairs = Vec::new();
+                    for kv in t.pairs::<Value, Value>() {
+                        pairs.push(kv?);
+                    }
+                    stack.push(Frame::Object { pairs, next: 0 });
                 }
-                self.depth -= 1;
             }
             other => return Err(self.exception(other, "type not supported")),
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, root: &Value) -> mlua::Result<()> {
+        let mut stack: Vec<Frame> = Vec::new();
+        self.open(root, &mut stack)?;
+        loop {
+            let child = match stack.last_mut() {
+                None => return Ok(()),
+                Some(Frame::Array { t, next, len }) => {
+                    if *next > *len {
+                        None
+                    } else {
+                        if *next > 1 {
+                            self.out.push(b',');
+                        }
+                        let item: Value = t.raw_get(*next)?;
+                        *next += 1;
+                        Some(item)
+                    }
+                }
+                Some(Frame::Object { pairs, next }) => {
+                    if *next == pairs.len() {
+                        None
+                    } else {
+                        if *next > 0 {
+                            self.out.push(b',');
+                        }
+                        let (k, v) = pairs[*next].clone();
+                        *next += 1;
+                        self.key(&k)?;
+                        Some(v)
+                    }
+                }
+            };
+            match child {
+                Some(v) => self.open(&v, &mut stack)?,
+                None => {
+                    let closing = if matches!(stack.pop(), Some(Frame::Array { .. })) { b']' } else { b'}' };
+                    self.out.push(closing);
+                    self.depth -= 1;
+                }
+            }
+        }
+    }
+
+    fn key(&mut self, k: &Value) -> mlua::Result<()> {
+        match k {
+            Value::Integer(i) => {
+                self.out.push(b'"');
+                self.number(k, *i as f64)?;
+                self.out.extend_from_slice(b"\":");
+            }
+            Value::Number(n) => {
+                self.out.push(b'"');
+                self.number(k, *n)?;
+                self.out.extend_from_slice(b"\":");
+            }
+            Value::String(s) => {
+                append_string(&mut self.out, &s.as_bytes());
+                self.out.push(b':');
+            }
+            other => return Err(self.exception(other, "table key must be a number or string")),
         }
         Ok(())
     }
@@ -175,37 +245,6 @@ impl Encoder<'_> {
         Ok(max)
     }
 
-    fn object(&mut self, t: &Table) -> mlua::Result<()> {
-        self.out.push(b'{');
-        let mut first = true;
-        for kv in t.pairs::<Value, Value>() {
-            let (k, v) = kv?;
-            if !first {
-                self.out.push(b',');
-            }
-            first = false;
-            match &k {
-                Value::Integer(i) => {
-                    self.out.push(b'"');
-                    self.number(&k, *i as f64)?;
-                    self.out.extend_from_slice(b"\":");
-                }
-                Value::Number(n) => {
-                    self.out.push(b'"');
-                    self.number(&k, *n)?;
-                    self.out.extend_from_slice(b"\":");
-                }
-                Value::String(s) => {
-                    append_string(&mut self.out, &s.as_bytes());
-                    self.out.push(b':');
-                }
-                other => return Err(self.exception(other, "table key must be a number or string")),
-            }
-            self.value(&v)?;
-        }
-        self.out.push(b'}');
-        Ok(())
-    }
 }
 
 fn encode(lua: &Lua, cfg: &Cfg, args: Variadic<Value>) -> mlua::Result<Value> {
@@ -468,8 +507,10 @@ impl Decoder<'_> {
         Ok(())
     }
 
-    fn value(&mut self, t: Token) -> mlua::Result<Value> {
-        Ok(match t.kind {
+    /// Starts a value at token `t`: a scalar is returned; a container is pushed on `stack`
+    /// (and returned at once if it is empty).
+    fn begin(&mut self, t: Token, stack: &mut Vec<Open>) -> mlua::Result<Step> {
+        Ok(Step::Value(match t.kind {
             Tok::Str => Value::String(self.lua.create_string(&t.string)?),
             Tok::Num => Value::Number(t.num),
             Tok::Bool => Value::Boolean(t.boolean),
@@ -477,59 +518,104 @@ impl Decoder<'_> {
             Tok::ObjBegin => {
                 self.descend()?;
                 let obj = self.lua.create_table()?;
-                let mut tok = self.next_token();
-                if tok.kind != Tok::ObjEnd {
-                    loop {
-                        if tok.kind != Tok::Str {
-                            return Err(self.parse_error("object key string", &tok));
-                        }
-                        let key = self.lua.create_string(&tok.string)?;
-                        let colon = self.next_token();
-                        if colon.kind != Tok::Colon {
-                            return Err(self.parse_error("colon", &colon));
-                        }
-                        let vt = self.next_token();
-                        let v = self.value(vt)?;
-                        obj.raw_set(key, v)?;
-                        tok = self.next_token();
-                        if tok.kind == Tok::ObjEnd {
-                            break;
-                        }
-                        if tok.kind != Tok::Comma {
-                            return Err(self.parse_error("comma or object end", &tok));
-                        }
-                        tok = self.next_token();
-                    }
+                let tok = self.next_token();
+                if tok.kind == Tok::ObjEnd {
+                    self.depth -= 1;
+                    Value::Table(obj)
+                } else {
+                    let key = self.object_key(tok)?;
+                    stack.push(Open { table: obj, array_index: 0, key: Some(key) });
+                    return Ok(Step::Pending(self.next_token()));
                 }
-                self.depth -= 1;
-                Value::Table(obj)
             }
             Tok::ArrBegin => {
                 self.descend()?;
                 let arr = self.lua.create_table()?;
-                let mut tok = self.next_token();
-                if tok.kind != Tok::ArrEnd {
-                    let mut i = 1i64;
-                    loop {
-                        let v = self.value(tok)?;
-                        arr.raw_set(i, v)?;
-                        i += 1;
-                        tok = self.next_token();
-                        if tok.kind == Tok::ArrEnd {
-                            break;
-                        }
-                        if tok.kind != Tok::Comma {
-                            return Err(self.parse_error("comma or array end", &tok));
-                        }
-                        tok = self.next_token();
-                    }
+                let tok = self.next_token();
+                if tok.kind == Tok::ArrEnd {
+                    self.depth -= 1;
+                    Value::Table(arr)
+                } else {
+                    stack.push(Open { table: arr, array_index: 1, key: None });
+                    return Ok(Step::Pending(tok));
                 }
-                self.depth -= 1;
-                Value::Table(arr)
             }
             _ => return Err(self.parse_error("value", &t)),
-        })
+        }))
     }
+
+    /// An object key and its colon.
+    fn object_key(&mut self, tok: Token) -> mlua::Result<mlua::String> {
+        if tok.kind != Tok::Str {
+            return Err(self.parse_error("object key string", &tok));
+        }
+        let key = self.lua.create_string(&tok.string)?;
+        let colon = self.next_token();
+        if colon.kind != Tok::Colon {
+            return Err(self.parse_error("colon", &colon));
+        }
+        Ok(key)
+    }
+
+    /// Parses a whole value. Containers are tracked with an explicit stack rather than
+    /// recursion, so deep documents cannot exhaust the thread's stack.
+    fn value(&mut self, t: Token) -> mlua::Result<Value> {
+        let mut stack: Vec<Open> = Vec::new();
+        let mut step = self.begin(t, &mut stack)?;
+        loop {
+            let v = match step {
+                Step::Value(v) => v,
+                Step::Pending(tok) => {
+                    step = self.begin(tok, &mut stack)?;
+                    continue;
+                }
+            };
+            let Some(top) = stack.last_mut() else { return Ok(v) };
+            match top.key.take() {
+                Some(k) => top.table.raw_set(k, v)?,
+                None => {
+                    top.table.raw_set(top.array_index, v)?;
+                    top.array_index += 1;
+                }
+            }
+            let is_array = top.array_index > 0;
+            let tok = self.next_token();
+            let (end, what) = if is_array { (Tok::ArrEnd, "comma or array end") } else { (Tok::ObjEnd, "comma or object end") };
+            if tok.kind == end {
+                let Some(closed) = stack.pop() else { return Err(mlua::Error::runtime("cjson: parser state")) };
+                self.depth -= 1;
+                step = Step::Value(Value::Table(closed.table));
+                continue;
+            }
+            if tok.kind != Tok::Comma {
+                return Err(self.parse_error(what, &tok));
+            }
+            let next = self.next_token();
+            if !is_array {
+                let key = self.object_key(next)?;
+                if let Some(top) = stack.last_mut() {
+                    top.key = Some(key);
+                }
+                step = Step::Pending(self.next_token());
+            } else {
+                step = Step::Pending(next);
+            }
+        }
+    }
+}
+
+/// What `begin` found: a complete value, or an opened container whose first value starts at
+/// the token.
+enum Step {
+    Value(Value),
+    Pending(Token),
+}
+
+/// A container being decoded: arrays count from 1, objects hold the pending key.
+struct Open {
+    table: Table,
+    array_index: i64,
+    key: Option<mlua::String>,
 }
 
 fn decode(lua: &Lua, cfg: &Cfg, args: Variadic<Value>) -> mlua::Result<Value> {

@@ -13,8 +13,8 @@ use mlua::{Lua, MultiValue, Table, Value, Variadic};
 const MAX_NESTING: usize = 16;
 /// Lua 5.1's `LUAI_MAXCSTACK`.
 const MAX_STACK: usize = 8000;
-/// Nesting limit when unpacking.
-const MAX_DEPTH: usize = 1000;
+/// Nesting limit when unpacking (the decoder recurses; Redis stops at its Lua stack limit).
+const MAX_DEPTH: usize = 200;
 
 fn encode_int(out: &mut Vec<u8>, n: i64) {
     if n >= 0 {

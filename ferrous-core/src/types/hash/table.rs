@@ -381,6 +381,12 @@ impl<const PAIR: bool> PackedTable<PAIR> {
         if self.len == 0 {
             return None;
         }
+        // Uniform over entries by rejection: pick a bucket and a chain position below
+        // FAIR_CHAIN; keep the pick only if the chain is that long. Every entry in the first
+        // FAIR_CHAIN positions of its chain has the same chance (Redis's SRANDMEMBER with a
+        // negative count likewise uses a "fair" sampler). Longer chains are practically
+        // impossible at load factor <= 1; if one shows up, its tail is drawn uniformly.
+        const FAIR_CHAIN: usize = 8;
         let mask = self.buckets.len() - 1;
         loop {
             let Some(head) = self.buckets[rng.gen::<usize>() & mask] else { continue };
@@ -390,7 +396,10 @@ impl<const PAIR: bool> PackedTable<PAIR> {
                 n += 1;
                 cur = entry::next(p);
             }
-            let mut pick = rng.gen_range(0..n);
+            let mut pick = rng.gen_range(0..FAIR_CHAIN.max(n));
+            if pick >= n {
+                continue;
+            }
             let mut p = head;
             while pick > 0 {
                 p = entry::next(p)?;

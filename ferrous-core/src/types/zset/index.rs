@@ -1221,6 +1221,40 @@ mod tests {
     }
 
     #[test]
+    fn deep_tree_grows_and_shrinks() {
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        let n = 200_000u32;
+        let mut order: Vec<u32> = (0..n).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.gen_range(0..=i));
+        }
+        let mut ix = Index::with_capacity(0);
+        for &i in &order {
+            ix.insert_new(format!("k{i}").as_bytes(), (i / 3) as f64);
+        }
+        assert!(ix.tree.height >= 2, "height {}", ix.tree.height);
+        ix.check();
+        for i in (0..n).step_by(997) {
+            let m = format!("k{i}");
+            let r = ix.rank(m.as_bytes()).expect("present");
+            assert_eq!(ix.get(r).map(|(m, _)| m.to_vec()), Some(m.into_bytes()));
+        }
+        for (step, &i) in order.iter().enumerate().take(n as usize - 50) {
+            assert_eq!(ix.remove(format!("k{i}").as_bytes()), Some((i / 3) as f64));
+            if step % 40_000 == 0 {
+                ix.check();
+            }
+        }
+        ix.check();
+        assert_eq!(ix.len(), 50);
+        let mut left: Vec<u32> = order[n as usize - 50..].to_vec();
+        left.sort_by_key(|&i| (i / 3, format!("k{i}")));
+        let got: Vec<Vec<u8>> = ix.iter_from(0, usize::MAX, false).map(|(m, _)| m.to_vec()).collect();
+        let want: Vec<Vec<u8>> = left.iter().map(|i| format!("k{i}").into_bytes()).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn scan_returns_each_stable_member_once() {
         let mut ix = Index::with_capacity(0);
         for i in 0..5000 {
