@@ -246,6 +246,24 @@ const NKEYS: &[&str] = &["k0", "k1", "k2", "k3", "h:a", "s:b"];
 const MEMBERS: &[&str] = &["a", "b", "c", "1", "2"];
 const FIELDS: &[&str] = &["f1", "f2", "f3"];
 
+/// Which families beyond strings, bitmaps, keys, hashes and sets a run includes.
+#[derive(Clone, Copy, Default)]
+struct Families {
+    lists: bool,
+    zsets: bool,
+}
+
+impl Families {
+    fn label(self) -> &'static str {
+        match (self.lists, self.zsets) {
+            (false, false) => "",
+            (true, false) => " + lists",
+            (false, true) => " + zsets",
+            (true, true) => " + lists + zsets",
+        }
+    }
+}
+
 /// One step of a notification run.
 #[derive(Clone)]
 enum NStep {
@@ -265,11 +283,20 @@ impl Gen {
     }
 
     /// Appends one or more steps: a random write command, or an expiry at a known point.
-    fn notify_steps(&mut self, lists_and_zsets: bool, out: &mut Vec<NStep>) {
+    fn notify_steps(&mut self, families: Families, out: &mut Vec<NStep>) {
         let k = self.nkey();
         let k2 = self.nkey();
         let v = self.value();
-        let c: Cmd = match self.rng.below(if lists_and_zsets { 100 } else { 80 }) {
+        let n = match (families.lists, families.zsets) {
+            (false, false) => 80,
+            (true, false) => 90,
+            (_, true) => 100,
+        };
+        let mut pick = self.rng.below(n);
+        if pick >= 80 && pick < 90 && !families.lists {
+            pick += 10;
+        }
+        let c: Cmd = match pick {
             // Strings.
             0..=3 => {
                 let mut c = cmd!["SET", k, v];
@@ -446,10 +473,10 @@ fn read_events(sub: &mut RespConn, n: &str) -> Result<Vec<Vec<u8>>, String> {
 }
 
 /// One notification run: returns the reports of the seeds that diverged.
-fn notification_run(flags: &str, lists_and_zsets: bool) -> Vec<String> {
+fn notification_run(flags: &str, families: Families) -> Vec<String> {
     let Some((redis, ferrous)) = servers() else { return Vec::new() };
     let (seeds, n_ops) = knobs();
-    let label = format!("notifications {flags}{}", if lists_and_zsets { " + lists/zsets" } else { "" });
+    let label = format!("notifications {flags}{}", families.label());
     let mut failures = Vec::new();
     for seed in seeds {
         let mut admin = Twin::open("admin", &redis, &ferrous, false);
@@ -477,7 +504,7 @@ fn notification_run(flags: &str, lists_and_zsets: bool) -> Vec<String> {
         let mut gen = Gen { rng: Rng::new(seed) };
         let mut steps = Vec::new();
         while steps.len() < n_ops {
-            gen.notify_steps(lists_and_zsets, &mut steps);
+            gen.notify_steps(families, &mut steps);
         }
         let mut history: Vec<String> = Vec::new();
         let mut failed = None;
@@ -533,13 +560,238 @@ fn notification_run(flags: &str, lists_and_zsets: bool) -> Vec<String> {
 
 #[test]
 fn keyspace_notification_streams_match_redis() {
-    let mut failures = notification_run("KEA", false);
-    failures.extend(notification_run("KEAn", false));
+    let mut failures = notification_run("KEA", Families::default());
+    failures.extend(notification_run("KEAn", Families::default()));
     assert!(failures.is_empty(), "keyspace notifications differ from Redis:{}", failures.join(""));
 }
 
 #[test]
-fn keyspace_notification_streams_with_lists_and_zsets_match_redis() {
-    let failures = notification_run("KEA", true);
-    assert!(failures.is_empty(), "keyspace notifications (lists/zsets included) differ from Redis:{}", failures.join(""));
+fn keyspace_notification_streams_with_lists_match_redis() {
+    let failures = notification_run("KEAn", Families { lists: true, zsets: false });
+    assert!(failures.is_empty(), "keyspace notifications (lists included) differ from Redis:{}", failures.join(""));
+}
+
+#[test]
+fn keyspace_notification_streams_with_zsets_match_redis() {
+    let failures = notification_run("KEAn", Families { lists: true, zsets: true });
+    assert!(failures.is_empty(), "keyspace notifications (lists and zsets included) differ from Redis:{}", failures.join(""));
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Transactions across two clients.
+// ---------------------------------------------------------------------------------------
+
+const TKEYS: &[&str] = &["w0", "w1", "w2", "w3"];
+
+/// One step of a transaction run.
+#[derive(Clone)]
+enum TStep {
+    /// A command on client A (the one that watches and executes).
+    A(Cmd),
+    /// A command on client B (the one that interferes).
+    B(Cmd),
+    /// Sleep (both servers at once).
+    Sleep(u64),
+}
+
+impl Gen {
+    fn tkey(&mut self) -> Vec<u8> {
+        self.pick(TKEYS)
+    }
+
+    /// What client B does between A's WATCH and EXEC: writes that change something, writes
+    /// that change nothing, expiry, flushes, database swaps, reads.
+    fn interfere(&mut self, out: &mut Vec<TStep>) {
+        let k = self.tkey();
+        let k2 = self.tkey();
+        let v = self.value();
+        let c = match self.rng.below(34) {
+            0..=2 => cmd!["SET", k, v],
+            3 => cmd!["DEL", k],
+            4 => cmd!["DEL", "nosuchkey"],
+            5 => cmd!["INCR", k],
+            6 => cmd!["EXPIRE", k, "100000"],
+            7 => cmd!["PERSIST", k],
+            8 | 9 => {
+                out.push(TStep::B(cmd!["SET", k, v, "PX", "1"]));
+                out.push(TStep::Sleep(3));
+                return;
+            }
+            10 => {
+                out.push(TStep::B(cmd!["PEXPIRE", k, "1"]));
+                out.push(TStep::Sleep(3));
+                return;
+            }
+            11 => cmd!["FLUSHDB"],
+            12 => cmd!["FLUSHALL"],
+            13 | 14 => cmd!["SWAPDB", "0", "1"],
+            15 => {
+                out.push(TStep::B(cmd!["SELECT", "1"]));
+                out.push(TStep::B(cmd!["SET", k, v]));
+                out.push(TStep::B(cmd!["SELECT", "0"]));
+                return;
+            }
+            16 => cmd!["RENAME", k, k2],
+            17 => cmd!["MOVE", k, "1"],
+            18 => cmd!["COPY", k, k2],
+            19 => cmd!["GET", k],
+            20 => cmd!["SADD", k, "m"],
+            21 => cmd!["HSET", k, "f", "same"],
+            22 => cmd!["APPEND", k, ""],
+            23 => cmd!["SETRANGE", k, "0", ""],
+            24 => cmd!["GETEX", k],
+            25 => cmd!["GETEX", k, "PERSIST"],
+            26 => cmd!["INCRBY", k, "0"],
+            27 => cmd!["SREM", k, "nosuchmember"],
+            28 => cmd!["HDEL", k, "nosuchfield"],
+            29 => cmd!["EXPIRE", k, "100000", "NX"],
+            30 => cmd!["SETBIT", k, "0", "0"],
+            31 => cmd!["RENAME", k, k],
+            32 => cmd!["COPY", k, k2, "DB", "1"],
+            _ => cmd!["SET", k, v, "NX"],
+        };
+        out.push(TStep::B(c));
+    }
+
+    /// A command queued between MULTI and EXEC (sometimes one that fails to queue or fails
+    /// at run time).
+    fn queued(&mut self) -> Cmd {
+        let k = self.tkey();
+        let v = self.value();
+        match self.rng.below(24) {
+            0..=3 => cmd!["SET", k, v],
+            4 | 5 => cmd!["INCR", k],
+            6 | 7 => cmd!["GET", k],
+            8 => cmd!["HSET", k, "f", v],
+            9 => cmd!["SADD", k, "m"],
+            10 => cmd!["NOSUCHCOMMAND", k],
+            11 => cmd!["GET"],
+            12 => cmd!["SET", k],
+            13 => cmd!["MULTI"],
+            14 => cmd!["WATCH", k],
+            15 => cmd!["DEL", k],
+            16 => cmd!["EXPIRE", k, "100000"],
+            17 => cmd!["LPUSH", k, v],
+            18 => cmd!["INCRBYFLOAT", k, "x"],
+            19 => cmd!["PING"],
+            20 => cmd!["SELECT", self.pick(&["0", "1", "99"])],
+            21 => cmd!["EXISTS", k, "w0", "w1"],
+            22 => cmd!["GETDEL", k],
+            _ => cmd!["CONFIG", "SET", "nosuchparameter", "1"],
+        }
+    }
+
+    /// One round: A watches, B interferes, A queues and executes (or discards).
+    fn tx_round(&mut self, out: &mut Vec<TStep>) {
+        if self.rng.chance(10) {
+            // Expired before WATCH: WATCH sees a key that is logically gone.
+            let k = self.tkey();
+            out.push(TStep::B(cmd!["SET", k, "v", "PX", "1"]));
+            out.push(TStep::Sleep(3));
+        }
+        if self.rng.chance(75) {
+            let n = self.rng.range(1, 3);
+            let mut c = cmd!["WATCH"];
+            for _ in 0..n {
+                c.push(self.tkey());
+            }
+            out.push(TStep::A(c));
+        }
+        if self.rng.chance(8) {
+            out.push(TStep::A(cmd!["SELECT", "1"]));
+            out.push(TStep::A(cmd!["WATCH", self.tkey()]));
+            out.push(TStep::A(cmd!["SELECT", "0"]));
+        }
+        if self.rng.chance(8) {
+            out.push(TStep::A(cmd!["UNWATCH"]));
+        }
+        for _ in 0..self.rng.range(0, 2) {
+            self.interfere(out);
+        }
+        if self.rng.chance(10) {
+            // A modifies its own watched key.
+            out.push(TStep::A(cmd!["SET", self.tkey(), "mine"]));
+        }
+        let multi = self.rng.chance(92);
+        if multi {
+            out.push(TStep::A(cmd!["MULTI"]));
+            for _ in 0..self.rng.range(0, 4) {
+                out.push(TStep::A(self.queued()));
+            }
+            if self.rng.chance(30) {
+                self.interfere(out);
+            }
+        }
+        let end = if self.rng.chance(85) { "EXEC" } else { "DISCARD" };
+        out.push(TStep::A(cmd![end]));
+        if self.rng.chance(30) {
+            out.push(TStep::A(cmd!["MGET", "w0", "w1", "w2", "w3"]));
+        }
+        if self.rng.chance(5) {
+            // A lands in another database when a queued SELECT ran: go back.
+            out.push(TStep::A(cmd!["SELECT", "0"]));
+        }
+    }
+}
+
+#[test]
+fn transactions_across_two_clients_match_redis() {
+    let Some((redis, ferrous)) = servers() else { return };
+    let (seeds, n_ops) = knobs();
+    let mut failures = Vec::new();
+    for seed in seeds {
+        let mut admin = Twin::open("admin", &redis, &ferrous, false);
+        admin.call(&cmd!["FLUSHALL"]);
+        let mut a = Twin::open("A", &redis, &ferrous, false);
+        let mut b = Twin::open("B", &redis, &ferrous, false);
+        let mut gen = Gen { rng: Rng::new(seed) };
+        let mut steps = Vec::new();
+        while steps.len() < n_ops {
+            gen.tx_round(&mut steps);
+        }
+        let mut history = Vec::new();
+        let mut failed = None;
+        let mut execs = [0usize; 3]; // ran, aborted by WATCH, EXECABORT
+        for (i, step) in steps.iter().enumerate() {
+            let (who, args) = match step {
+                TStep::Sleep(ms) => {
+                    std::thread::sleep(Duration::from_millis(*ms));
+                    history.push(format!("(sleep {ms} ms)"));
+                    continue;
+                }
+                TStep::A(args) => (&mut a, args),
+                TStep::B(args) => (&mut b, args),
+            };
+            let shown = format!("{}: {}", who.name, show_command(args));
+            let [x, y] = who.call(args);
+            let same = matches!((&x, &y), (Ok(x), Ok(y)) if x.raw == y.raw);
+            if verbose() {
+                eprintln!("#{i} {shown} -> {}", show_result(&x));
+            }
+            if !same {
+                failed = Some(divergence("transactions", seed, i, &history, &shown, &show_result(&x), &show_result(&y)));
+                break;
+            }
+            if lower(&args[0]) == "exec" {
+                match x.as_ref().map(|r| &r.value) {
+                    Ok(Resp::Array(_)) => execs[0] += 1,
+                    Ok(Resp::NilArray) => execs[1] += 1,
+                    Ok(Resp::Error(e)) if e.starts_with(b"EXECABORT") => execs[2] += 1,
+                    _ => {}
+                }
+            }
+            history.push(format!("{shown}   -> {}", x.map(|r| r.value.to_string()).unwrap_or_default()));
+        }
+        match failed {
+            Some(f) => failures.push(f),
+            None => eprintln!(
+                "transactions seed {seed}: {} steps, identical replies (EXEC ran {}, aborted by WATCH {}, EXECABORT {})",
+                steps.len(),
+                execs[0],
+                execs[1],
+                execs[2]
+            ),
+        }
+    }
+    assert!(failures.is_empty(), "transactions differ from Redis:{}", failures.join(""));
 }

@@ -491,6 +491,22 @@ pub(crate) fn rawset_function(lua: &Lua, readonly: Table) -> mlua::Result<mlua::
     })
 }
 
+/// `pairs`: a read-only proxy iterates the table behind it (Redis's library tables are
+/// plain tables, and scripts may walk them).
+pub(crate) fn pairs_function(lua: &Lua, readonly: Table, next: mlua::Function) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |lua, a: Variadic<Value>| {
+        let t = match a.first() {
+            Some(Value::Table(t)) => t.clone(),
+            v => return Err(type_error(lua, 1, "pairs", "table", v)),
+        };
+        let target = match readonly.raw_get::<Value>(t.clone())? {
+            Value::Table(real) => real,
+            _ => t,
+        };
+        Ok((next.clone(), target, Value::Nil))
+    })
+}
+
 /// Lua's `luaO_chunkid` for a `[string "..."]` chunk name (what syntax errors start with).
 fn chunk_id(name: &[u8]) -> String {
     let name = name.iter().position(|&c| c == 0).map_or(name, |i| &name[..i]);

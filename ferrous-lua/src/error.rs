@@ -117,8 +117,25 @@ pub(crate) fn error_table_text(msg: &[u8]) -> Vec<u8> {
     out
 }
 
-/// "bad argument #n to 'name' (msg)" with the caller's position (`luaL_argerror`).
-pub(crate) fn arg_error(lua: &Lua, n: usize, name: &str, msg: &str) -> mlua::Error {
+/// "bad argument #n to 'name' (msg)" with the caller's position (`luaL_argerror`). Like Lua,
+/// the function's name is the one the caller used (`'?'` when called through `pcall`),
+/// and method calls count `self` out.
+pub(crate) fn arg_error(lua: &Lua, n: usize, _name: &str, msg: &str) -> mlua::Error {
+    let (name, what) = lua
+        .inspect_stack(0, |d| {
+            let names = d.names();
+            (names.name.map(|s| s.into_owned()), names.name_what.map(|s| s.to_string()))
+        })
+        .unwrap_or((None, None));
+    let mut n = n;
+    if what.as_deref() == Some("method") {
+        n = n.saturating_sub(1);
+        if n == 0 {
+            let name = name.as_deref().unwrap_or("?");
+            return raise(lua, format!("calling '{name}' on bad self ({msg})"));
+        }
+    }
+    let name = name.as_deref().unwrap_or("?");
     raise(lua, format!("bad argument #{n} to '{name}' ({msg})"))
 }
 

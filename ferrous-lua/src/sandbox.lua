@@ -33,10 +33,11 @@ end
 
 -- The globals scripts see.
 local G = {}
-for _, k in next, { 'assert', 'error', 'gcinfo', 'ipairs', 'next', 'pairs', 'rawequal', 'rawget',
+for _, k in next, { 'assert', 'error', 'gcinfo', 'ipairs', 'next', 'rawequal', 'rawget',
                     'select', 'tonumber', 'tostring', 'type', 'unpack', '_VERSION' } do
   G[k] = base[k]
 end
+G.pairs = H.pairs
 G.collectgarbage = H.collectgarbage
 G.getmetatable = H.getmetatable
 G.setmetatable = H.setmetatable
@@ -98,8 +99,9 @@ end
 
 -- What getmetatable('') returns: the real string metatable stays out of reach.
 local string_mt = H.string_mt
-setmetatable(string_mt, { __index = { __index = G.string }, __newindex = H.newindex_ro, __metatable = false })
-ro[string_mt] = true
+local string_mt_view = { __index = G.string }
+setmetatable(string_mt, { __index = string_mt_view, __newindex = H.newindex_ro, __metatable = false })
+ro[string_mt] = string_mt_view
 proxies[#proxies + 1] = string_mt
 
 local env = H.env

@@ -82,6 +82,8 @@ impl Vm {
         h.raw_set("getmetatable", api::getmetatable_function(&lua, readonly.clone(), string_mt.clone())?)?;
         h.raw_set("setmetatable", api::setmetatable_function(&lua, readonly.clone())?)?;
         h.raw_set("rawset", api::rawset_function(&lua, readonly.clone())?)?;
+        let next: Function = base.raw_get("next")?;
+        h.raw_set("pairs", api::pairs_function(&lua, readonly.clone(), next)?)?;
         h.raw_set("loadstring", api::loadstring_function(&lua, env.clone())?)?;
         h.raw_set("load", api::load_function(&lua, env.clone())?)?;
         h.raw_set("random", api::random_function(&lua, common)?)?;

@@ -168,7 +168,6 @@ const SANDBOX: &[&str] = &[
     "getmetatable('').__index = 1",
     "setfenv(0, {})",
     "return type(getfenv(0))",
-    "return table.insert(string, 1)",
     "return tostring(getmetatable(string))",
     "_G.x = 1",
     "string = nil",

@@ -485,10 +485,13 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
         let now = acc.now;
         let mut bytes = match shard.get_mut(h, key, now) {
             // Zeroed allocation: a large new bitmap costs no page writes up front.
-            None => vec![0u8; size],
+            None => Vec::new(),
             Some(node) => take_bytes(&mut node.value)?,
         };
-        if bytes.len() < size {
+        // Like Redis, a write counts as a change (event, dirty) only if it changes the
+        // value, or if the string had to be created or grown.
+        let grown = bytes.len() < size;
+        if grown {
             bytes.resize(size, 0);
         }
         let mut ow = BitfieldOverflow::Wrap;
@@ -504,9 +507,10 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
                     if overflow && ow == BitfieldOverflow::Fail {
                         replies.push(None);
                     } else {
-                        ty.write(&mut bytes, offset, if overflow { wrapped } else { value });
+                        let new = if overflow { wrapped } else { value };
+                        ty.write(&mut bytes, offset, new);
                         replies.push(Some(old));
-                        changes += 1;
+                        changes += u64::from(grown || new != old);
                     }
                 }
                 BitfieldOp::IncrBy(ty, offset, incr) => {
@@ -517,7 +521,7 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
                     } else {
                         ty.write(&mut bytes, offset, new);
                         replies.push(Some(new));
-                        changes += 1;
+                        changes += u64::from(grown || new != old);
                     }
                 }
             }

@@ -1120,9 +1120,9 @@ impl Default for LposOptions {
 /// Redis's error for `LPOS ... RANK 0`.
 pub(crate) const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
 
-/// The `list-max-listpack-size` a new list gets.
+/// The `list-max-listpack-size` a new list gets (mirrored in an atomic: no config lock).
 fn configured_fill(acc: &Access<'_>) -> i64 {
-    acc.inner.config.read().get("list-max-listpack-size").and_then(|v| v.parse().ok()).unwrap_or(List::DEFAULT_FILL)
+    acc.inner.tunables.get(crate::config::Tunable::ListMaxListpackSize)
 }
 
 /// Runs `f` on the list at `key` (`None` if missing) under the read lock; WRONGTYPE for

@@ -355,6 +355,24 @@ impl LexRange {
     pub fn all() -> LexRange {
         LexRange { min: LexBound::NegInf, max: LexBound::PosInf }
     }
+    /// True for ranges that select nothing whatever the members (`min > max`, or equal
+    /// bounds with one exclusive).
+    pub fn is_empty(&self) -> bool {
+        fn rank(b: &LexBound) -> (u8, &[u8]) {
+            match b {
+                LexBound::NegInf => (0, &[]),
+                LexBound::Inclusive(m) | LexBound::Exclusive(m) => (1, m),
+                LexBound::PosInf => (2, &[]),
+            }
+        }
+        let exclusive = |b: &LexBound| matches!(b, LexBound::Exclusive(_) | LexBound::NegInf | LexBound::PosInf);
+        match rank(&self.min).cmp(&rank(&self.max)) {
+            Ordering::Greater => true,
+            Ordering::Equal => exclusive(&self.min) || exclusive(&self.max),
+            Ordering::Less => false,
+        }
+    }
+
     /// Parses `min` and `max`; error "min or max not valid string range item".
     pub fn parse(min: &[u8], max: &[u8]) -> Result<LexRange> {
         let err = || Error::msg("ERR min or max not valid string range item");
@@ -682,9 +700,36 @@ impl ZSet {
         }
     }
 
-    /// Ranks `lo..hi` of the members in the lex range `r`.
+    /// Ranks `lo..hi` of the members in the lex range `r` (a search: exact when all scores
+    /// are equal, the only case Redis defines).
     pub fn lex_bounds(&self, r: &LexRange) -> (usize, usize) {
         (self.partition_point(|_, m| !r.above_min(m)), self.partition_point(|_, m| r.below_max(m)))
+    }
+
+    /// Ranks `lo..hi` a lex query walks, from the lowest member (or, `rev`, the highest).
+    /// On a skiplist this is [`ZSet::lex_bounds`]. On a listpack it reproduces Redis's walk,
+    /// which also pins down the answer when scores differ: check the range against the
+    /// first and last members, find the first member (from the chosen end) inside the
+    /// range, then extend while members stay inside it.
+    pub fn lex_bounds_walk(&self, r: &LexRange, rev: bool) -> (usize, usize) {
+        let Repr::Listpack(l) = &self.repr else { return self.lex_bounds(r) };
+        if r.is_empty() {
+            return (0, 0);
+        }
+        let items: Vec<&[u8]> = l.iter().map(|(m, _)| m).collect();
+        let n = items.len();
+        if n == 0 || !r.above_min(items[n - 1]) || !r.below_max(items[0]) {
+            return (0, 0);
+        }
+        if !rev {
+            let Some(first) = items.iter().position(|m| r.above_min(m)) else { return (0, 0) };
+            let end = first + items[first..].iter().take_while(|m| r.below_max(m)).count();
+            (first, end)
+        } else {
+            let Some(last) = items.iter().rposition(|m| r.below_max(m)) else { return (0, 0) };
+            let start = last + 1 - items[..=last].iter().rev().take_while(|m| r.above_min(m)).count();
+            (start, last + 1)
+        }
     }
 
     /// Number of members with a score in `r` (ZCOUNT).
@@ -695,7 +740,7 @@ impl ZSet {
 
     /// Number of members in the lex range `r` (ZLEXCOUNT).
     pub fn lex_count_in(&self, r: &LexRange) -> usize {
-        let (lo, hi) = self.lex_bounds(r);
+        let (lo, hi) = self.lex_bounds_walk(r, false);
         hi.saturating_sub(lo)
     }
 
@@ -711,7 +756,7 @@ impl ZSet {
                 return Span { first, count, rev: q.rev };
             }
             ZRangeBy::Score(r) => self.score_bounds(r),
-            ZRangeBy::Lex(r) => self.lex_bounds(r),
+            ZRangeBy::Lex(r) => self.lex_bounds_walk(r, q.rev),
         };
         if hi <= lo {
             return empty;
@@ -1185,7 +1230,7 @@ pub fn zremrange(acc: &Access<'_>, key: &[u8], by: &ZRangeBy) -> Result<usize> {
                 None => (0, 0),
             },
             ZRangeBy::Score(r) => z.score_bounds(r),
-            ZRangeBy::Lex(r) => z.lex_bounds(r),
+            ZRangeBy::Lex(r) => z.lex_bounds_walk(r, false),
         };
         if hi <= lo {
             return 0;

@@ -230,10 +230,12 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<MultiValue> {
         None | Some(Value::Nil) => 1i64,
         Some(_) => c_f64_to_i64(check_number(lua, &args, 2, "unpack", false)?),
     };
-    if start <= 0 {
+    // The C code keeps the offset in a size_t: only 0 is refused, negative offsets wrap
+    // around and fail the length check.
+    if start == 0 {
         return Err(arg_error(lua, 3, "unpack", "offset must be 1 or greater"));
     }
-    let mut pos = (start - 1) as usize;
+    let mut pos = (start as u64 as usize).wrapping_sub(1);
     let mut fmt = Fmt { f: &f, i: 0 };
     let mut h = Header::default();
     let mut results: Vec<Value> = Vec::new();
