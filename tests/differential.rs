@@ -75,7 +75,8 @@ const LONG: &str = "a-string-that-is-longer-than-forty-four-bytes-so-raw-encoded
 
 impl Gen {
     fn new(seed: u64, skip: Vec<String>, other_types: Vec<&'static str>) -> Gen {
-        let keys = [&b"k0"[..], b"k1", b"k2", b"k3", b"k4", b"x\x00\xff", b"a b", b"k*"].iter().map(|k| k.to_vec()).collect();
+        let keys =
+            [&b"k0"[..], b"k1", b"k2", b"k3", b"k4", b"x\x00\xff", b"a b", b"k*"].iter().map(|k| k.to_vec()).collect();
         Gen { rng: Rng::new(seed), keys, skip, other_types }
     }
 
@@ -106,7 +107,20 @@ impl Gen {
                 "9999",
             ]),
             3 => self.pick_str(&["007", "+1", " 1", "1 ", "-0", "0x10", "1e3", "12345678901234567890", "1.0", "-"]),
-            4 => self.pick_str(&["1.5", "-0.5", "3.0e3", "0.1", "1e-5", "inf", "-inf", "nan", "10.50", "5.0000000000000001", "1.7976931348623157e308", "2.5e-310"]),
+            4 => self.pick_str(&[
+                "1.5",
+                "-0.5",
+                "3.0e3",
+                "0.1",
+                "1e-5",
+                "inf",
+                "-inf",
+                "nan",
+                "10.50",
+                "5.0000000000000001",
+                "1.7976931348623157e308",
+                "2.5e-310",
+            ]),
             5 => {
                 let n = self.rng.range(1, 10) as usize;
                 (0..n).map(|_| *self.rng.pick(b"abcxyz019 ")).collect()
@@ -120,7 +134,18 @@ impl Gen {
                 LONG.as_bytes()[..n].to_vec()
             }
             8 => Vec::new(),
-            _ => self.pick_str(&["foo", "bar", "hello", "x", "abc", "foobar", "\u{00ff}\u{0100}", "ohmytext", "mynewtext", "hellothere"]),
+            _ => self.pick_str(&[
+                "foo",
+                "bar",
+                "hello",
+                "x",
+                "abc",
+                "foobar",
+                "\u{00ff}\u{0100}",
+                "ohmytext",
+                "mynewtext",
+                "hellothere",
+            ]),
         }
     }
 
@@ -157,7 +182,15 @@ impl Gen {
     fn ttl(&mut self, millis: bool) -> Vec<u8> {
         let scale = if millis { 1000 } else { 1 };
         match self.rng.below(12) {
-            0 => self.pick_str(&["0", "-5", "abc", "1.5", "9223372036854775807", "-9223372036854775808", "9223372036854775"]),
+            0 => self.pick_str(&[
+                "0",
+                "-5",
+                "abc",
+                "1.5",
+                "9223372036854775807",
+                "-9223372036854775808",
+                "9223372036854775",
+            ]),
             _ => (self.rng.range(1, 10) * 100_000 * scale).to_string().into_bytes(),
         }
     }
@@ -307,8 +340,12 @@ impl Gen {
             }
             33 => cmd!["TYPE", k],
             34..=36 => {
-                let (name, millis, absolute) =
-                    *self.rng.pick(&[("EXPIRE", false, false), ("PEXPIRE", true, false), ("EXPIREAT", false, true), ("PEXPIREAT", true, true)]);
+                let (name, millis, absolute) = *self.rng.pick(&[
+                    ("EXPIRE", false, false),
+                    ("PEXPIRE", true, false),
+                    ("EXPIREAT", false, true),
+                    ("PEXPIREAT", true, true),
+                ]);
                 let t = if absolute { self.deadline(millis) } else { self.ttl(millis) };
                 let mut c = cmd![name, k, t];
                 self.expire_flags(&mut c);
@@ -601,7 +638,12 @@ fn show_reply(r: &Result<Reply, String>) -> String {
 
 /// Runs `ops` on both servers (new connections), returning the first divergence and how
 /// many of the replies before it were errors.
-fn run(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> Result<(Option<Divergence>, usize), String> {
+fn run(
+    ops: &[Op],
+    redis: &TestServer,
+    ferrous: &TestServer,
+    resp3: bool,
+) -> Result<(Option<Divergence>, usize), String> {
     let mut a = Side::connect(redis, "redis", resp3)?;
     let mut b = Side::connect(ferrous, "ferrous", resp3)?;
     let mut errors = 0;
@@ -626,7 +668,8 @@ fn run(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> Res
 /// Empties both servers; false if either cannot be reset.
 fn reset(redis: &TestServer, ferrous: &TestServer) -> bool {
     [redis, ferrous].iter().all(|s| {
-        RespConn::connect(s.addr()).is_ok_and(|mut c| c.call(&["FLUSHALL"]).is_ok_and(|r| r.value == common::simple("OK")))
+        RespConn::connect(s.addr())
+            .is_ok_and(|mut c| c.call(&["FLUSHALL"]).is_ok_and(|r| r.value == common::simple("OK")))
     })
 }
 
@@ -687,7 +730,12 @@ fn report(label: &str, seed: u64, ops: &[Op], d: &Divergence, ferrous_log: &str,
     }
     match shrunk {
         Some(seq) => {
-            let _ = writeln!(s, "shrunk reproduction ({} commands; fresh server{}, paste into redis-cli):", seq.len(), if label == "RESP3" { ", after HELLO 3" } else { "" });
+            let _ = writeln!(
+                s,
+                "shrunk reproduction ({} commands; fresh server{}, paste into redis-cli):",
+                seq.len(),
+                if label == "RESP3" { ", after HELLO 3" } else { "" }
+            );
             for op in &seq {
                 let _ = writeln!(s, "  {}", show_command(&op.args));
             }
@@ -708,7 +756,12 @@ fn report(label: &str, seed: u64, ops: &[Op], d: &Divergence, ferrous_log: &str,
 fn other_type_creators(ferrous: &TestServer) -> Vec<&'static str> {
     let mut c = ferrous.raw();
     let mut found = Vec::new();
-    for (name, args) in [("rpush", cmd!["RPUSH", "__probe__", "x"]), ("sadd", cmd!["SADD", "__probe__", "x"]), ("hset", cmd!["HSET", "__probe__", "f", "x"]), ("zadd", cmd!["ZADD", "__probe__", "1", "x"])] {
+    for (name, args) in [
+        ("rpush", cmd!["RPUSH", "__probe__", "x"]),
+        ("sadd", cmd!["SADD", "__probe__", "x"]),
+        ("hset", cmd!["HSET", "__probe__", "f", "x"]),
+        ("zadd", cmd!["ZADD", "__probe__", "1", "x"]),
+    ] {
         let _ = c.call(&["DEL", "__probe__"]);
         if let Ok(r) = c.call(&args) {
             if matches!(r.value, Resp::Int(_)) {
@@ -812,44 +865,47 @@ fn protocol_edge_cases_match_redis() {
         b"QUIT\r\nPING\r\n",
         b"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n",
     ];
-    let mut failures = String::new();
-    for input in cases {
-        let mut outs = Vec::new();
-        for s in [&redis, &ferrous] {
-            let mut c = s.raw();
-            c.send_raw(input).unwrap();
-            outs.push(c.read_until_close(Duration::from_millis(300)));
-        }
-        if outs[0] != outs[1] {
-            let _ = writeln!(
-                failures,
-                "input \"{}\":\n  redis:   \"{}\" closed={}\n  ferrous: \"{}\" closed={}",
-                escape(input),
-                escape(&outs[0].0),
-                outs[0].1,
-                escape(&outs[1].0),
-                outs[1].1
-            );
-        }
-    }
+    // Every case on fresh connections, all cases at once (most end by going quiet).
+    let mut inputs: Vec<(Vec<u8>, Duration)> = cases.iter().map(|c| (c.to_vec(), Duration::from_millis(300))).collect();
     // A long inline request and a long multibulk count line.
-    for input in [vec![b'a'; 70_000], [b"*".to_vec(), vec![b'1'; 70_000]].concat(), [b"*1\r\n$".to_vec(), vec![b'1'; 70_000]].concat()] {
-        let mut outs = Vec::new();
-        for s in [&redis, &ferrous] {
-            let mut c = s.raw();
-            let _ = c.send_raw(&input);
-            outs.push(c.read_until_close(Duration::from_millis(1000)));
-        }
-        if outs[0] != outs[1] {
+    for long in [
+        vec![b'a'; 70_000],
+        [b"*".to_vec(), vec![b'1'; 70_000]].concat(),
+        [b"*1\r\n$".to_vec(), vec![b'1'; 70_000]].concat(),
+    ] {
+        inputs.push((long, Duration::from_millis(1000)));
+    }
+    let outcomes: Vec<[(Vec<u8>, bool); 2]> = std::thread::scope(|scope| {
+        let handles: Vec<_> = inputs
+            .iter()
+            .map(|(input, idle)| {
+                let (redis, ferrous) = (&redis, &ferrous);
+                scope.spawn(move || {
+                    [redis, ferrous].map(|s| {
+                        let mut c = s.raw();
+                        let _ = c.send_raw(input);
+                        c.read_until_close(*idle)
+                    })
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("case thread")).collect()
+    });
+    let mut failures = String::new();
+    for ((input, _), [r, f]) in inputs.iter().zip(outcomes) {
+        if r != f {
+            let shown = if input.len() > 100 {
+                format!("{}... ({} bytes)", escape(&input[..8]), input.len())
+            } else {
+                escape(input)
+            };
             let _ = writeln!(
                 failures,
-                "input \"{}...\" ({} bytes):\n  redis:   \"{}\" closed={}\n  ferrous: \"{}\" closed={}",
-                escape(&input[..8]),
-                input.len(),
-                escape(&outs[0].0),
-                outs[0].1,
-                escape(&outs[1].0),
-                outs[1].1
+                "input \"{shown}\":\n  redis:   \"{}\" closed={}\n  ferrous: \"{}\" closed={}",
+                escape(&r.0),
+                r.1,
+                escape(&f.0),
+                f.1
             );
         }
     }
@@ -1029,11 +1085,20 @@ fn fixed_cases_match_redis() {
             _ => false,
         };
         if !same {
-            let _ = writeln!(failures, "{}\n  redis:   {}\n  ferrous: {}", show_command(&op.args), show_reply(&ra), show_reply(&rb));
+            let _ = writeln!(
+                failures,
+                "{}\n  redis:   {}\n  ferrous: {}",
+                show_command(&op.args),
+                show_reply(&ra),
+                show_reply(&rb)
+            );
             if rb.is_err() {
                 break;
             }
         }
     }
-    assert!(failures.is_empty(), "replies differ from Redis (later commands may differ only as a consequence):\n{failures}");
+    assert!(
+        failures.is_empty(),
+        "replies differ from Redis (later commands may differ only as a consequence):\n{failures}"
+    );
 }

@@ -377,9 +377,37 @@ fn half_request_then_disconnect_does_not_affect_others() {
 /// by junk.
 fn garbage(rng: &mut Rng) -> Vec<u8> {
     const TOKENS: &[&[u8]] = &[
-        b"*", b"$", b"-1", b"0", b"1", b"2", b"3", b"100", b"99999999999", b"-", b"+", b":", b"\r\n", b"\n", b"\r",
-        b"\"", b"'", b"\\x", b"\\", b" ", b"PING", b"ECHO", b"GET", b"SET", b"k", b"\x00", b"\xff", b"*2\r\n$4\r\nECHO\r\n$",
-        b"*1\r\n$4\r\nPING\r\n", b"%1\r\n", b"_\r\n",
+        b"*",
+        b"$",
+        b"-1",
+        b"0",
+        b"1",
+        b"2",
+        b"3",
+        b"100",
+        b"99999999999",
+        b"-",
+        b"+",
+        b":",
+        b"\r\n",
+        b"\n",
+        b"\r",
+        b"\"",
+        b"'",
+        b"\\x",
+        b"\\",
+        b" ",
+        b"PING",
+        b"ECHO",
+        b"GET",
+        b"SET",
+        b"k",
+        b"\x00",
+        b"\xff",
+        b"*2\r\n$4\r\nECHO\r\n$",
+        b"*1\r\n$4\r\nPING\r\n",
+        b"%1\r\n",
+        b"_\r\n",
     ];
     match rng.below(3) {
         0 => {
@@ -472,7 +500,10 @@ fn requirepass_noauth_then_auth() {
     assert_eq!(c.cmd(&["GET", "k"]), error("NOAUTH Authentication required."));
     assert_eq!(c.cmd(&["PING"]), error("NOAUTH Authentication required."));
     assert_eq!(c.cmd(&["AUTH", "wrong"]), error("WRONGPASS invalid username-password pair or user is disabled."));
-    assert_eq!(c.cmd(&["AUTH", "default", "wrong"]), error("WRONGPASS invalid username-password pair or user is disabled."));
+    assert_eq!(
+        c.cmd(&["AUTH", "default", "wrong"]),
+        error("WRONGPASS invalid username-password pair or user is disabled.")
+    );
     assert_eq!(c.cmd(&["GET", "k"]), error("NOAUTH Authentication required."));
     assert_eq!(c.cmd(&["AUTH", "s3cret"]), simple("OK"));
     assert_eq!(c.cmd(&["SET", "k", "v"]), simple("OK"));

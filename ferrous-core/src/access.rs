@@ -140,12 +140,19 @@ impl<'a> Access<'a> {
         {
             let shard = lock.read();
             match shard.lookup(h, key, self.now) {
-                Lookup::Live(n) => return f(Some(n)),
-                Lookup::Missing => return f(None),
+                Lookup::Live(n) => {
+                    self.inner.stats.keyspace_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return f(Some(n));
+                }
+                Lookup::Missing => {
+                    self.inner.stats.keyspace_misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return f(None);
+                }
                 Lookup::Expired => {}
             }
         }
         // Rare: the key expired. Delete it under the write lock, as Redis's lazy expiry does.
+        self.inner.stats.keyspace_misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut shard = lock.write();
         shard.expire_if_needed(h, key, self.now);
         self.drain_expired(&mut shard);

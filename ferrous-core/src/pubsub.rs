@@ -19,6 +19,9 @@ pub struct PushSink {
     buf: Mutex<Vec<u8>>,
     /// Protocol of the connection (3 = push messages).
     pub resp3: AtomicBool,
+    /// The connection is subscribed to something (Redis's `CLIENT_PUBSUB`): a RESP2
+    /// redirect target receives tracking invalidations only then.
+    pub subscribed: AtomicBool,
     wake: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Set when the sink went past its limit; the owner closes the connection.
     pub overflowed: AtomicBool,
@@ -31,6 +34,7 @@ impl PushSink {
         Arc::new(PushSink {
             buf: Mutex::new(Vec::new()),
             resp3: AtomicBool::new(false),
+            subscribed: AtomicBool::new(false),
             wake,
             overflowed: AtomicBool::new(false),
             limit: AtomicUsize::new(32 * 1024 * 1024),
@@ -289,6 +293,10 @@ impl ClientPubSub {
     pub fn active(&self) -> bool {
         self.count() + self.shard_channels.len() > 0
     }
+    /// Publishes [`ClientPubSub::active`] on the sink (call after changing subscriptions).
+    pub fn sync_subscribed(&self) {
+        self.sink.subscribed.store(self.active(), Relaxed);
+    }
     /// Drops every subscription (disconnect, RESET).
     pub fn clear(&mut self, hub: &PubSubHub) {
         let id = self.subscriber.id;
@@ -301,6 +309,7 @@ impl ClientPubSub {
         for c in self.shard_channels.drain(..) {
             hub.unsubscribe(Kind::Shard, &c, id);
         }
+        self.sync_subscribed();
     }
 }
 

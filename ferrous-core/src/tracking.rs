@@ -4,8 +4,14 @@
 //! client; when any of them is modified (or expires, or the database is flushed) the client
 //! gets one invalidation message and the key is forgotten. BCAST mode: the client gets an
 //! invalidation for every modified key that matches one of its prefixes. Messages go to
-//! the client's push sink as RESP3 `invalidate` pushes, or, for a RESP2 client tracking
-//! with REDIRECT, as `message`s on `__redis__:invalidate` to the redirect target.
+//! the client's push sink as RESP3 `invalidate` pushes, or, with REDIRECT, to the target:
+//! a push if it speaks RESP3, a `message` on `__redis__:invalidate` if it is a subscribed
+//! RESP2 client.
+//!
+//! Redirect targets are reached through the push sinks registered here, which exist for
+//! clients that subscribed or turned tracking on; a RESP3 target that did neither gets
+//! nothing (Redis would push to it). Differences from Redis that the dispatcher decides:
+//! BCAST sends one message per key rather than one per prefix and event-loop turn.
 use crate::pubsub::PushSink;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
@@ -45,6 +51,9 @@ pub struct ClientTracking {
 struct Tracker {
     sink: Arc<PushSink>,
     options: TrackingOptions,
+    /// The redirect target disconnected (noticed by the next invalidation, as in Redis).
+    target_gone: AtomicBool,
+    /// An invalidation could not be redirected (CLIENT TRACKINGINFO's `broken_redirect`).
     broken: AtomicBool,
 }
 
@@ -103,14 +112,14 @@ impl TrackingTable {
         }
         for t in self.clients.lock().values() {
             if t.options.redirect == client_id {
-                t.broken.store(true, Relaxed);
+                t.target_gone.store(true, Relaxed);
             }
         }
     }
 
     /// Turns tracking on for `client_id` with its sink.
     pub fn enable(&self, client_id: u64, sink: Arc<PushSink>, options: TrackingOptions) {
-        let t = Arc::new(Tracker { sink, options, broken: AtomicBool::new(false) });
+        let t = Arc::new(Tracker { sink, options, target_gone: AtomicBool::new(false), broken: AtomicBool::new(false) });
         if self.clients.lock().insert(client_id, t).is_none() {
             self.active.fetch_add(1, Relaxed);
         }
@@ -136,17 +145,34 @@ impl TrackingTable {
         }
     }
 
+    /// Sends one invalidation for `t` (Redis's `sendTrackingMessage`): to the tracking
+    /// client itself in RESP3; to its REDIRECT target as a push if the target speaks RESP3,
+    /// as a `__redis__:invalidate` message if it is a subscribed RESP2 client, and not at
+    /// all otherwise. A RESP3 client whose target is gone gets `tracking-redir-broken`.
     fn send(&self, t: &Tracker, keys: Option<&[&[u8]]>) {
         if t.options.redirect != 0 {
+            if t.target_gone.load(Relaxed) {
+                t.broken.store(true, Relaxed);
+                if t.sink.resp3.load(Relaxed) {
+                    use ferrous_resp::write;
+                    let mut b = Vec::new();
+                    write::header(&mut b, b'>', 2);
+                    write::bulk(&mut b, b"tracking-redir-broken");
+                    b.extend_from_slice(format!(":{}\r\n", t.options.redirect).as_bytes());
+                    t.sink.push(&b);
+                }
+                return;
+            }
             let sinks = self.sinks.lock();
-            match sinks.get(&t.options.redirect) {
-                Some(target) => {
-                    let resp3 = target.resp3.load(Relaxed);
+            // A target that never subscribed nor tracked has no sink (see the module
+            // documentation): a RESP2 one would get nothing anyway.
+            if let Some(target) = sinks.get(&t.options.redirect) {
+                let resp3 = target.resp3.load(Relaxed);
+                if resp3 || target.subscribed.load(Relaxed) {
                     if let Some(m) = invalidate_msg(resp3, true, keys) {
                         target.push(&m);
                     }
                 }
-                None => t.broken.store(true, Relaxed),
             }
             return;
         }
@@ -163,12 +189,18 @@ impl TrackingTable {
             if t.options.noloop && id == by {
                 continue;
             }
-            let wants = if t.options.bcast {
-                t.options.prefixes.is_empty() || t.options.prefixes.iter().any(|p| key.starts_with(p))
+            // BCAST: one message per registered prefix the key matches (the empty prefix
+            // and a longer one can both match, as in Redis).
+            let messages = if t.options.bcast {
+                if t.options.prefixes.is_empty() {
+                    1
+                } else {
+                    t.options.prefixes.iter().filter(|p| key.starts_with(p)).count()
+                }
             } else {
-                ids.contains(&id)
+                usize::from(ids.contains(&id))
             };
-            if wants {
+            for _ in 0..messages {
                 self.send(&t, Some(&[key]));
             }
         }

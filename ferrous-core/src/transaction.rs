@@ -1,13 +1,16 @@
 //! MULTI/EXEC/WATCH state: what a client has queued and watched, and the registry that
 //! flags watchers when a watched key is modified.
 //!
-//! How a modification is noticed: after every write command that changed something
-//! (`dirty` moved), dispatch "touches" the command's key arguments; touching flags every
-//! client watching that key (one atomic load when nobody watches). Keys that disappear
-//! without a command naming them (expiry, FLUSHDB/FLUSHALL) are caught at EXEC time: a key
-//! that was alive when watched and is not alive any more aborts the transaction, which is
-//! what Redis 7.0 decides for expired and flushed keys. SWAPDB touches every watched key
-//! of both databases.
+//! How a modification is noticed (Redis's `signalModifiedKey`): `Access::write` and
+//! `Access::write_many` touch their keys when the operation moved `dirty` under the lock;
+//! operations that lock more keys than they modify (BITOP, SINTERSTORE, COPY, MOVE, ...)
+//! touch exactly the keys they changed, under the lock. Touching flags every client
+//! watching that key (one atomic load when nobody watches). Keys that disappear without a
+//! command naming them (expiry, FLUSHDB/FLUSHALL) are caught at EXEC time: a key that was
+//! alive when watched and is not alive any more aborts the transaction, which is what
+//! Redis 7.0 decides for expired and flushed keys (a key that was missing or already
+//! expired when watched is not a change when it is flushed). SWAPDB flags the watched keys
+//! that are alive in their database after the swap ([`WatchRegistry::touch_db_if`]).
 use ferrous_resp::ArgsBuf;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -108,6 +111,21 @@ impl WatchRegistry {
         if let Some(v) = self.map.lock().get(&(db, key.to_vec())) {
             for f in v {
                 f.store(true, Relaxed);
+            }
+        }
+    }
+
+    /// Flags the clients watching a key of `db` for which `changed(key)` is true (SWAPDB,
+    /// which knows which watched keys it changed only by looking at them).
+    pub fn touch_db_if(&self, db: usize, mut changed: impl FnMut(&[u8]) -> bool) {
+        if !self.active() {
+            return;
+        }
+        for ((d, key), v) in self.map.lock().iter() {
+            if *d == db && changed(key) {
+                for f in v {
+                    f.store(true, Relaxed);
+                }
             }
         }
     }

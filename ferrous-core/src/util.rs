@@ -91,6 +91,7 @@ mod tests {
 ///
 /// The method names mirror `AtomicU64` (`fetch_add`, `load`, `store`) so it drops in for
 /// one; the `Ordering` arguments are accepted and ignored (every operation is relaxed).
+#[derive(Default)]
 pub struct StripedCounter {
     stripes: [CachePadded; STRIPES],
 }
@@ -107,12 +108,6 @@ thread_local! {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES
     };
-}
-
-impl Default for StripedCounter {
-    fn default() -> Self {
-        StripedCounter { stripes: Default::default() }
-    }
 }
 
 impl std::fmt::Debug for StripedCounter {

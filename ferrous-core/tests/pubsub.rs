@@ -53,7 +53,7 @@ fn parse_all(mut b: &[u8]) -> Vec<V> {
 }
 
 fn arr(items: &[&str]) -> V {
-    V::Array(items.iter().map(|s| V::bulk(s)).collect())
+    V::Array(items.iter().map(V::bulk).collect())
 }
 fn msg3(kind: &str, ch: &str, n: i64) -> V {
     V::Array(vec![V::bulk(kind), V::bulk(ch), V::Integer(n)])

@@ -2,16 +2,17 @@
 //! and the base functions the sandbox replaces (`getmetatable`, `setmetatable`, `rawset`,
 //! `loadstring`, `load`, `collectgarbage`).
 use crate::convert::reply_to_lua;
-use crate::error::{
-    arg_error, error_table, error_table_text, raise, raise_table, type_error, Raise,
-};
+use crate::error::{arg_error, error_table, error_table_text, raise, raise_table, type_error, Raise};
 use crate::fmt::{c_f64_to_i64, number_arg};
 use crate::run::{with_active, RunKind};
 use crate::LogLevel;
 use ferrous_core::commands::flags;
 use ferrous_core::scripting::command_spec;
+use mlua::ffi;
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 use parking_lot::Mutex;
+use std::cell::RefCell;
+use std::ffi::c_int;
 use std::sync::Arc;
 
 /// The version scripts see (`redis.REDIS_VERSION`, `redis.REDIS_VERSION_NUM`).
@@ -38,11 +39,11 @@ fn lrand48(state: &mut u64) -> u32 {
 // ---------------------------------------------------------------------------------------
 // redis.call / redis.pcall
 
-/// Converts the arguments of `redis.call` into the command's argv, or Redis's error text.
-fn build_args(args: &MultiValue, out: &mut ferrous_resp::ArgsBuf) -> Result<(), &'static str> {
+/// Converts the arguments of `redis.acl_check_cmd` into an argv, or Redis's error text.
+fn build_args(args: &[Value], out: &mut ferrous_resp::ArgsBuf) -> Result<(), &'static str> {
     out.clear();
     if args.is_empty() {
-        return Err("Please specify at least one argument for this redis lib call");
+        return Err(NO_ARGS);
     }
     for v in args.iter() {
         match v {
@@ -55,14 +56,94 @@ fn build_args(args: &MultiValue, out: &mut ferrous_resp::ArgsBuf) -> Result<(), 
             Value::Number(n) => {
                 out.push(number_arg(*n));
             }
-            _ => return Err("Lua redis lib command arguments must be strings or integers"),
+            _ => return Err(BAD_ARGS),
         }
     }
     Ok(())
 }
 
+const NO_ARGS: &str = "Please specify at least one argument for this redis lib call";
+const BAD_ARGS: &str = "Lua redis lib command arguments must be strings or integers";
+
+/// Where the C entry points of `redis.call`/`redis.pcall` find the Rust implementation.
+const CALL_IMPL_KEY: &std::ffi::CStr = c"ferrous.redis_call";
+
+thread_local! {
+    /// The argv of the `redis.call` in progress, copied off the Lua stack by [`call_shim`].
+    static CALL_ARGS: RefCell<ferrous_resp::ArgsBuf> = RefCell::new(ferrous_resp::ArgsBuf::new());
+}
+
+/// The C entry point of `redis.call` (`raise`) and `redis.pcall`.
+///
+/// mlua hands a Rust function its arguments as Lua references, and Lua 5.1 allows fewer than
+/// 8000 of them at once, while `redis.call('SADD', key, unpack(members))` may pass 7999
+/// arguments. So this plain C function copies the strings and numbers off the stack itself,
+/// then calls the Rust implementation ([`redis_call_impl`]) with just a status code.
+///
+/// # Safety
+/// Called by Lua with a valid state. Nothing with a destructor is alive when `lua_call` may
+/// unwind (the implementation raises Lua errors with longjmp).
+unsafe fn call_shim(state: *mut ffi::lua_State, raise: bool) -> c_int {
+    // SAFETY (for the calls below): `state` is the running Lua state; indices are within
+    // `lua_gettop`; `lua_tolstring` is only used on strings (no conversion, no allocation).
+    let n = unsafe { ffi::lua_gettop(state) };
+    let code: ffi::lua_Integer = CALL_ARGS.with(|c| {
+        let Ok(mut argv) = c.try_borrow_mut() else { return 3 };
+        argv.clear();
+        if n == 0 {
+            return 1;
+        }
+        for i in 1..=n {
+            match unsafe { ffi::lua_type(state, i) } {
+                ffi::LUA_TNUMBER => {
+                    let d = unsafe { ffi::lua_tonumber(state, i) };
+                    argv.push(number_arg(d));
+                }
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let p = unsafe { ffi::lua_tolstring(state, i, &mut len) };
+                    let bytes = unsafe { std::slice::from_raw_parts(p as *const u8, len) };
+                    argv.push(bytes);
+                }
+                _ => return 2,
+            }
+        }
+        0
+    });
+    unsafe {
+        ffi::lua_settop(state, 0);
+        ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, CALL_IMPL_KEY.as_ptr());
+        ffi::lua_pushboolean(state, raise as c_int);
+        ffi::lua_pushinteger(state, code);
+        ffi::lua_call(state, 2, 1);
+    }
+    1
+}
+
+unsafe extern "C-unwind" fn redis_call_c(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called by Lua with its running state.
+    unsafe { call_shim(state, true) }
+}
+
+unsafe extern "C-unwind" fn redis_pcall_c(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: called by Lua with its running state.
+    unsafe { call_shim(state, false) }
+}
+
+/// Registers the Rust side of `redis.call` in `lua`'s registry and returns the two C entry
+/// points (`redis.call`, `redis.pcall`).
+pub(crate) fn call_functions(lua: &Lua) -> mlua::Result<(mlua::Function, mlua::Function)> {
+    let imp = lua.create_function(|lua, (raise, code): (bool, i64)| redis_call_impl(lua, raise, code))?;
+    lua.set_named_registry_value(CALL_IMPL_KEY.to_str().unwrap_or("ferrous.redis_call"), imp)?;
+    // SAFETY: the shims only use the Lua C API as documented above.
+    unsafe { Ok((lua.create_c_function(redis_call_c)?, lua.create_c_function(redis_pcall_c)?)) }
+}
+
 /// The command an argv names, with Redis's script-side checks (`scriptCall`).
-fn check_command(args: &ferrous_resp::Args<'_>, read_only: bool) -> Result<&'static ferrous_core::commands::CommandSpec, &'static str> {
+fn check_command(
+    args: &ferrous_resp::Args<'_>,
+    read_only: bool,
+) -> Result<&'static ferrous_core::commands::CommandSpec, &'static str> {
     let Some(mut spec) = command_spec(args.at(0)) else {
         return Err("Unknown Redis command called from script");
     };
@@ -94,7 +175,8 @@ enum CallOutcome {
     Abort(Raise),
 }
 
-fn redis_call(lua: &Lua, args: MultiValue, raise_errors: bool) -> mlua::Result<Value> {
+fn redis_call_impl(lua: &Lua, raise_errors: bool, code: i64) -> mlua::Result<Value> {
+    let argv = CALL_ARGS.with(|c| c.try_borrow_mut().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default());
     let outcome = with_active(|run| {
         let Some(run) = run else {
             return CallOutcome::Refused("redis.call/pcall can only be called inside a script invocation", false);
@@ -102,10 +184,11 @@ fn redis_call(lua: &Lua, args: MultiValue, raise_errors: bool) -> mlua::Result<V
         if run.kind == RunKind::Load {
             return CallOutcome::Refused("redis.call/pcall can only be called inside a script invocation", false);
         }
-        let mut argv = std::mem::take(&mut run.args);
-        if let Err(msg) = build_args(&args, &mut argv) {
-            run.args = argv;
-            return CallOutcome::Refused(msg, false);
+        match code {
+            0 => {}
+            1 => return CallOutcome::Refused(NO_ARGS, false),
+            2 => return CallOutcome::Refused(BAD_ARGS, false),
+            _ => return CallOutcome::Refused("redis.call/pcall can only be called inside a script invocation", false),
         }
         let read_only = run.read_only;
         let outcome = match check_command(&argv.as_args(), read_only) {
@@ -123,13 +206,20 @@ fn redis_call(lua: &Lua, args: MultiValue, raise_errors: bool) -> mlua::Result<V
                             r.call(argv.as_args(), &mut reply);
                             CallOutcome::Reply(reply)
                         }
-                        None => CallOutcome::Refused("redis.call/pcall can only be called inside a script invocation", false),
+                        None => CallOutcome::Refused(
+                            "redis.call/pcall can only be called inside a script invocation",
+                            false,
+                        ),
                     }
                 }
             }
         };
-        run.args = argv;
         outcome
+    });
+    CALL_ARGS.with(|c| {
+        if let Ok(mut a) = c.try_borrow_mut() {
+            *a = argv;
+        }
     });
     let fail = |msg: &str, ignore: bool| -> mlua::Result<Value> {
         let text = error_table_text(msg.as_bytes());
@@ -279,7 +369,7 @@ fn set_repl(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
     Ok(())
 }
 
-fn acl_check_cmd(args: MultiValue) -> mlua::Result<bool> {
+fn acl_check_cmd(args: Variadic<Value>) -> mlua::Result<bool> {
     let mut argv = ferrous_resp::ArgsBuf::new();
     build_args(&args, &mut argv).map_err(raise_table)?;
     let a = argv.as_args();
@@ -321,8 +411,9 @@ pub(crate) fn log_function(lua: &Lua, common: &Common) -> mlua::Result<mlua::Fun
 /// `replicate_commands`).
 pub(crate) fn redis_table(lua: &Lua, common: &Common, eval: bool) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set("call", lua.create_function(|lua, a: MultiValue| redis_call(lua, a, true))?)?;
-    t.raw_set("pcall", lua.create_function(|lua, a: MultiValue| redis_call(lua, a, false))?)?;
+    let (call, pcall) = call_functions(lua)?;
+    t.raw_set("call", call)?;
+    t.raw_set("pcall", pcall)?;
     t.raw_set("log", log_function(lua, common)?)?;
     set_log_fields(&t)?;
     set_version_fields(&t)?;
@@ -336,7 +427,7 @@ pub(crate) fn redis_table(lua: &Lua, common: &Common, eval: bool) -> mlua::Resul
     t.raw_set("REPL_SLAVE", 2)?;
     t.raw_set("REPL_REPLICA", 2)?;
     t.raw_set("REPL_ALL", 3)?;
-    t.raw_set("acl_check_cmd", lua.create_function(|_, a: MultiValue| acl_check_cmd(a))?)?;
+    t.raw_set("acl_check_cmd", lua.create_function(|_, a: Variadic<Value>| acl_check_cmd(a))?)?;
     if eval {
         t.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
         t.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
@@ -346,9 +437,17 @@ pub(crate) fn redis_table(lua: &Lua, common: &Common, eval: bool) -> mlua::Resul
 }
 
 /// The `redis` table a library's body sees during FUNCTION LOAD.
-pub(crate) fn load_redis_table(lua: &Lua, common: &Common) -> mlua::Result<Table> {
+pub(crate) fn load_redis_table(
+    lua: &Lua,
+    common: &Common,
+    store: &crate::functions::FunctionStore,
+) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set("register_function", lua.create_function(crate::functions::register_function)?)?;
+    let store = store.clone();
+    t.raw_set(
+        "register_function",
+        lua.create_function(move |lua, a: Variadic<Value>| crate::functions::register_function(lua, a, &store))?,
+    )?;
     t.raw_set("log", log_function(lua, common)?)?;
     set_log_fields(&t)?;
     set_version_fields(&t)?;

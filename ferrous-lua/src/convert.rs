@@ -190,63 +190,150 @@ fn null(out: &mut Vec<u8>, p: ReplyProto) {
     out.extend_from_slice(if p.caller_resp3 { b"_\r\n" } else { b"$-1\r\n" });
 }
 
-/// Writes `v` as the reply to the caller. Nested tables are expanded with an explicit work
-/// list (headers first, then the children in order), not recursion.
-pub(crate) fn lua_to_reply(v: &Value, out: &mut Vec<u8>, p: ReplyProto) -> mlua::Result<()> {
-    let mut work: Vec<(Value, usize)> = vec![(v.clone(), 0)];
-    let mut children: Vec<Value> = Vec::new();
-    while let Some((v, depth)) = work.pop() {
-        match &v {
-            Value::String(s) => write::bulk(out, &s.as_bytes()),
-            Value::Boolean(b) => {
-                if p.script_resp3 {
-                    if p.caller_resp3 {
-                        out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
-                    } else {
-                        write::int(out, *b as i64);
-                    }
-                } else if *b {
-                    out.extend_from_slice(b":1\r\n");
-                } else {
-                    null(out, p);
-                }
-            }
-            Value::Integer(i) => write::int(out, c_f64_to_i64(*i as f64)),
-            Value::Number(n) => write::int(out, c_f64_to_i64(*n)),
-            Value::Table(t) => {
-                if depth >= MAX_DEPTH {
-                    write::error(out, b"ERR reached lua stack limit");
-                    continue;
-                }
-                children.clear();
-                table_to_reply(t, out, p, &mut children)?;
-                work.extend(children.drain(..).rev().map(|c| (c, depth + 1)));
-            }
-            _ => null(out, p),
+/// A table key kept without a Lua reference when it is a scalar.
+pub(crate) enum Key {
+    Bytes(Vec<u8>),
+    Num(f64),
+    Bool(bool),
+    Other(Value),
+}
+
+impl Key {
+    pub(crate) fn from_value(v: Value) -> Key {
+        match v {
+            Value::String(s) => Key::Bytes(s.as_bytes().to_vec()),
+            Value::Integer(i) => Key::Num(i as f64),
+            Value::Number(n) => Key::Num(n),
+            Value::Boolean(b) => Key::Bool(b),
+            other => Key::Other(other),
         }
+    }
+
+    pub(crate) fn to_value(&self, lua: &Lua) -> mlua::Result<Value> {
+        Ok(match self {
+            Key::Bytes(b) => Value::String(lua.create_string(b)?),
+            Key::Num(n) => Value::Number(*n),
+            Key::Bool(b) => Value::Boolean(*b),
+            Key::Other(v) => v.clone(),
+        })
+    }
+}
+
+/// The keys of a table, in `lua_next` order, holding no Lua references for scalar keys.
+pub(crate) fn table_keys(t: &Table) -> mlua::Result<Vec<Key>> {
+    let mut keys = Vec::new();
+    t.for_each(|k: Value, _: Value| {
+        keys.push(Key::from_value(k));
+        Ok(())
+    })?;
+    Ok(keys)
+}
+
+/// A table whose elements are being written.
+enum Frame {
+    /// `t[next..=len]`.
+    Array { t: Table, next: i64, len: i64 },
+    /// A RESP3 map (`values`) or set: the keys, then (for maps) each key's value.
+    Keys { t: Table, keys: Vec<Key>, next: usize, values: bool, value_pending: bool },
+}
+
+/// Writes `v` as the reply to the caller. Nested tables are walked with an explicit stack
+/// (no recursion), and elements are read one at a time (no Lua references piling up).
+pub(crate) fn lua_to_reply(lua: &Lua, v: &Value, out: &mut Vec<u8>, p: ReplyProto) -> mlua::Result<()> {
+    let mut stack: Vec<Frame> = Vec::new();
+    write_value(lua, v.clone(), out, p, &mut stack)?;
+    loop {
+        let next = match stack.last_mut() {
+            None => return Ok(()),
+            Some(Frame::Array { t, next, len }) => {
+                if *next > *len {
+                    None
+                } else {
+                    let v: Value = t.raw_get(*next)?;
+                    *next += 1;
+                    Some(v)
+                }
+            }
+            Some(Frame::Keys { t, keys, next, values, value_pending }) => {
+                if *next >= keys.len() {
+                    None
+                } else if *value_pending {
+                    let v: Value = t.raw_get(keys[*next].to_value(lua)?)?;
+                    *value_pending = false;
+                    *next += 1;
+                    Some(v)
+                } else {
+                    let k = keys[*next].to_value(lua)?;
+                    if *values {
+                        *value_pending = true;
+                    } else {
+                        *next += 1;
+                    }
+                    Some(k)
+                }
+            }
+        };
+        match next {
+            Some(v) => write_value(lua, v, out, p, &mut stack)?,
+            None => {
+                stack.pop();
+            }
+        }
+    }
+}
+
+/// Writes a scalar, or a table's header (pushing a frame for its elements).
+fn write_value(lua: &Lua, v: Value, out: &mut Vec<u8>, p: ReplyProto, stack: &mut Vec<Frame>) -> mlua::Result<()> {
+    match &v {
+        Value::String(s) => write::bulk(out, &s.as_bytes()),
+        Value::Boolean(b) => {
+            if p.script_resp3 {
+                if p.caller_resp3 {
+                    out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
+                } else {
+                    write::int(out, *b as i64);
+                }
+            } else if *b {
+                out.extend_from_slice(b":1\r\n");
+            } else {
+                null(out, p);
+            }
+        }
+        Value::Integer(i) => write::int(out, c_f64_to_i64(*i as f64)),
+        Value::Number(n) => write::int(out, c_f64_to_i64(*n)),
+        Value::Table(t) => {
+            if stack.len() >= MAX_DEPTH {
+                write::error(out, b"ERR reached lua stack limit");
+                return Ok(());
+            }
+            if let Some(frame) = table_to_reply(lua, t, out, p)? {
+                stack.push(frame);
+            }
+        }
+        _ => null(out, p),
     }
     Ok(())
 }
 
-/// Writes a table's reply, or its header; the elements still to write go to `children`.
-fn table_to_reply(t: &Table, out: &mut Vec<u8>, p: ReplyProto, children: &mut Vec<Value>) -> mlua::Result<()> {
+/// Writes a table's reply, or its header and returns the frame of its elements.
+fn table_to_reply(lua: &Lua, t: &Table, out: &mut Vec<u8>, p: ReplyProto) -> mlua::Result<Option<Frame>> {
     if let Value::String(e) = t.raw_get::<Value>("err")? {
         // Redis copies the message as a C string: it stops at the first NUL.
         write::error(out, until_nul(&e.as_bytes()));
-        return Ok(());
+        return Ok(None);
     }
     if let Value::String(s) = t.raw_get::<Value>("ok")? {
         write::simple(out, &crlf_to_spaces(until_nul(&s.as_bytes())));
-        return Ok(());
+        return Ok(None);
     }
     match t.raw_get::<Value>("double")? {
         Value::Integer(i) => {
             double(out, i as f64, p);
-            return Ok(());
+            return Ok(None);
         }
         Value::Number(d) => {
             double(out, d, p);
-            return Ok(());
+            return Ok(None);
         }
         _ => {}
     }
@@ -259,7 +346,7 @@ fn table_to_reply(t: &Table, out: &mut Vec<u8>, p: ReplyProto, children: &mut Ve
         } else {
             write::bulk(out, &n);
         }
-        return Ok(());
+        return Ok(None);
     }
     if let Value::Table(v) = t.raw_get::<Value>("verbatim_string")? {
         if let (Value::String(f), Value::String(s)) = (v.raw_get::<Value>("format")?, v.raw_get::<Value>("string")?) {
@@ -277,42 +364,31 @@ fn table_to_reply(t: &Table, out: &mut Vec<u8>, p: ReplyProto, children: &mut Ve
             } else {
                 write::bulk(out, &text);
             }
-            return Ok(());
+            return Ok(None);
         }
     }
     if let Value::Table(m) = t.raw_get::<Value>("map")? {
-        for kv in m.pairs::<Value, Value>() {
-            let (k, v) = kv?;
-            children.push(k);
-            children.push(v);
-        }
-        let n = children.len() / 2;
+        let keys = table_keys(&m)?;
         if p.caller_resp3 {
-            write::header(out, b'%', n as i64);
+            write::header(out, b'%', keys.len() as i64);
         } else {
-            write::header(out, b'*', 2 * n as i64);
+            write::header(out, b'*', 2 * keys.len() as i64);
         }
-        return Ok(());
+        return Ok(Some(Frame::Keys { t: m, keys, next: 0, values: true, value_pending: false }));
     }
     if let Value::Table(s) = t.raw_get::<Value>("set")? {
-        for kv in s.pairs::<Value, Value>() {
-            children.push(kv?.0);
-        }
-        write::header(out, if p.caller_resp3 { b'~' } else { b'*' }, children.len() as i64);
-        return Ok(());
+        let keys = table_keys(&s)?;
+        write::header(out, if p.caller_resp3 { b'~' } else { b'*' }, keys.len() as i64);
+        return Ok(Some(Frame::Keys { t: s, keys, next: 0, values: false, value_pending: false }));
     }
     // An array, up to the first nil.
-    let mut i = 1i64;
-    loop {
-        let v: Value = t.raw_get(i)?;
-        if matches!(v, Value::Nil) {
-            break;
-        }
-        children.push(v);
-        i += 1;
+    let mut len = 0i64;
+    while !matches!(t.raw_get::<Value>(len + 1)?, Value::Nil) {
+        len += 1;
     }
-    write::header(out, b'*', children.len() as i64);
-    Ok(())
+    write::header(out, b'*', len);
+    let _ = lua;
+    Ok(Some(Frame::Array { t: t.clone(), next: 1, len }))
 }
 
 fn double(out: &mut Vec<u8>, d: f64, p: ReplyProto) {

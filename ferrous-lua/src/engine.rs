@@ -1,12 +1,12 @@
 //! [`LuaEngine`]: the scripting engine core forwards EVAL, EVALSHA, EVAL_RO, EVALSHA_RO,
 //! FCALL, FCALL_RO, SCRIPT and FUNCTION to.
 //!
-//! Locking: a script runs inside [`Database::run_atomically`] (every shard held), and only
+//! Locking: a script runs inside [`Database::run_atomically`](ferrous_core::Database::run_atomically) (every shard held), and only
 //! then takes the engine's own mutex (the Lua states are not reentrant). Nothing here takes
 //! shard locks while holding that mutex, so EXEC (which holds every shard and may run EVAL)
 //! and a plain EVAL can never wait on each other in a cycle. SCRIPT KILL, FUNCTION KILL and
 //! FUNCTION STATS arrive while a script runs (they are flagged allow-busy) and use only the
-//! atomics in [`Shared`], never the mutex.
+//! atomics of the run state, never the mutex.
 use crate::api::{Common, RNG_INIT};
 use crate::convert::{lua_to_reply, ReplyProto};
 use crate::error::{find_raise, plain_text, Raise};
@@ -18,7 +18,7 @@ use crate::LogSink;
 use ferrous_core::commands::Reply;
 use ferrous_core::scripting::{ScriptCall, ScriptEngine};
 use ferrous_core::{Error, Result};
-use mlua::{Function, Value};
+use mlua::Value;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,9 +42,8 @@ impl Default for EngineConfig {
     }
 }
 
-/// A cached EVAL script.
+/// A cached EVAL script (the compiled function is in the state's store, keyed by SHA1).
 struct Script {
-    func: Function,
     flags: ScriptFlags,
 }
 
@@ -58,7 +57,7 @@ struct State {
 }
 
 /// The Lua scripting engine. Create it with [`crate::install`] (or [`LuaEngine::new`] and
-/// [`Database::set_script_engine`]).
+/// [`Database::set_script_engine`](ferrous_core::Database::set_script_engine)).
 pub struct LuaEngine {
     config: EngineConfig,
     common: Common,
@@ -270,44 +269,57 @@ impl LuaEngine {
         let out = call.out;
         let db = call.db;
         db.run_atomically(call.client.db, 2, call.held, |runner| {
-            let mut st = self.lock()?;
-            let st = &mut *st;
-            if !st.scripts.contains_key(&key) {
-                if by_sha {
-                    return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+            contained(out, |out| {
+                let mut st = self.lock()?;
+                let st = &mut *st;
+                if !st.scripts.contains_key(&key) {
+                    if by_sha {
+                        return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+                    }
+                    let script = compile_script(&st.eval, &key, args.at(1)).map_err(err)?;
+                    st.scripts.insert(key, script);
                 }
-                let script = compile_script(&st.eval, args.at(1)).map_err(err)?;
-                st.scripts.insert(key, script);
-            }
-            let Some(script) = st.scripts.get(&key) else {
-                return Err(err("NOSCRIPT No matching script. Please use EVAL."));
-            };
-            let flags = script.flags;
-            let func = script.func.clone();
-            if ro && !flags.eval_compat && !flags.no_writes {
-                return Err(err(RO_WITH_WRITE_FLAG));
-            }
-            let gen = self.shared.begin(RunKind::Eval);
-            let params = RunParams {
-                kind: RunKind::Eval,
-                read_only: ro || flags.no_writes,
-                held: call.held,
-                busy_after_ms: busy_ms,
-                gen,
-                shared: self.shared.clone(),
-                instruction_limit: self.config.instruction_limit,
-            };
-            let guard = run::install(params, Some(runner));
-            let keys = args.iter().skip(3).take(numkeys);
-            let argv = args.iter().skip(3 + numkeys);
-            let res = st.eval.run_eval(&func, keys, argv);
-            let script_resp3 = run::with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false);
-            let name = std::str::from_utf8(&key).unwrap_or("?").to_string();
-            let outcome = finish(res, &name, out, ReplyProto { caller_resp3, script_resp3 }, st.eval.memory_limit);
-            drop(guard);
-            self.shared.end();
-            st.eval.after_run(outcome.memory_error);
-            outcome.result
+                let Some(script) = st.scripts.get(&key) else {
+                    return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+                };
+                let flags = script.flags;
+                let Ok(Some(func)) = st.eval.store.get_named(&key) else {
+                    return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+                };
+                if ro && !flags.eval_compat && !flags.no_writes {
+                    return Err(err(RO_WITH_WRITE_FLAG));
+                }
+                let gen = self.shared.begin(RunKind::Eval);
+                let _end = EndRun(&self.shared);
+                let params = RunParams {
+                    kind: RunKind::Eval,
+                    read_only: ro || flags.no_writes,
+                    held: call.held,
+                    busy_after_ms: busy_ms,
+                    gen,
+                    shared: self.shared.clone(),
+                    instruction_limit: self.config.instruction_limit,
+                };
+                let guard = run::install(params, Some(runner));
+                let keys = args.iter().skip(3).take(numkeys);
+                let argv = args.iter().skip(3 + numkeys);
+                let res = st.eval.run_eval(&func, keys, argv);
+                let script_resp3 =
+                    run::with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false);
+                let name = std::str::from_utf8(&key).unwrap_or("?").to_string();
+                let outcome = finish(
+                    &st.eval.lua,
+                    res,
+                    &name,
+                    out,
+                    ReplyProto { caller_resp3, script_resp3 },
+                    st.eval.memory_limit,
+                );
+                drop(guard);
+                drop(_end);
+                st.eval.after_run(outcome.memory_error);
+                outcome.result
+            })
         })
     }
 
@@ -338,40 +350,54 @@ impl LuaEngine {
         let caller_resp3 = call.client.resp3();
         let out = call.out;
         call.db.run_atomically(call.client.db, 2, call.held, |runner| {
-            let mut st = self.lock()?;
-            let st = &mut *st;
-            let Some(FunctionInfo { name: fname, flags, func, .. }) = st.registry.function(name).cloned() else {
-                return Err(err("ERR Function not found"));
-            };
-            if ro && !flags.no_writes {
-                return Err(err(RO_WITH_WRITE_FLAG));
-            }
-            let fname = String::from_utf8_lossy(&fname).into_owned();
-            let gen = self.shared.begin(RunKind::Function);
-            *self.shared.running.lock() = Some(RunningFunction {
-                name: fname.clone(),
-                command: args.to_vec(),
-                started: std::time::Instant::now(),
-            });
-            let params = RunParams {
-                kind: RunKind::Function,
-                read_only: ro || flags.no_writes,
-                held: call.held,
-                busy_after_ms: busy_ms,
-                gen,
-                shared: self.shared.clone(),
-                instruction_limit: self.config.instruction_limit,
-            };
-            let guard = run::install(params, Some(runner));
-            let keys = args.iter().skip(3).take(numkeys);
-            let fargs = args.iter().skip(3 + numkeys);
-            let res = st.functions.run_function(&func, keys, fargs);
-            let script_resp3 = run::with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false);
-            let outcome = finish(res, &fname, out, ReplyProto { caller_resp3, script_resp3 }, st.functions.memory_limit);
-            drop(guard);
-            self.shared.end();
-            st.functions.after_run(outcome.memory_error);
-            outcome.result
+            contained(out, |out| {
+                let mut st = self.lock()?;
+                let st = &mut *st;
+                let Some(FunctionInfo { name: fname, flags, id, .. }) = st.registry.function(name).cloned() else {
+                    return Err(err("ERR Function not found"));
+                };
+                let Ok(Some(func)) = st.functions.store.get(id) else {
+                    return Err(err("ERR Function not found"));
+                };
+                if ro && !flags.no_writes {
+                    return Err(err(RO_WITH_WRITE_FLAG));
+                }
+                let fname = String::from_utf8_lossy(&fname).into_owned();
+                let gen = self.shared.begin(RunKind::Function);
+                let _end = EndRun(&self.shared);
+                *self.shared.running.lock() = Some(RunningFunction {
+                    name: fname.clone(),
+                    command: args.to_vec(),
+                    started: std::time::Instant::now(),
+                });
+                let params = RunParams {
+                    kind: RunKind::Function,
+                    read_only: ro || flags.no_writes,
+                    held: call.held,
+                    busy_after_ms: busy_ms,
+                    gen,
+                    shared: self.shared.clone(),
+                    instruction_limit: self.config.instruction_limit,
+                };
+                let guard = run::install(params, Some(runner));
+                let keys = args.iter().skip(3).take(numkeys);
+                let fargs = args.iter().skip(3 + numkeys);
+                let res = st.functions.run_function(&func, keys, fargs);
+                let script_resp3 =
+                    run::with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false);
+                let outcome = finish(
+                    &st.functions.lua,
+                    res,
+                    &fname,
+                    out,
+                    ReplyProto { caller_resp3, script_resp3 },
+                    st.functions.memory_limit,
+                );
+                drop(guard);
+                drop(_end);
+                st.functions.after_run(outcome.memory_error);
+                outcome.result
+            })
         })
     }
 
@@ -390,7 +416,7 @@ impl LuaEngine {
                 key.copy_from_slice(sha.as_bytes());
                 let mut st = self.lock()?;
                 if !st.scripts.contains_key(&key) {
-                    let script = compile_script(&st.eval, body).map_err(err)?;
+                    let script = compile_script(&st.eval, &key, body).map_err(err)?;
                     st.scripts.insert(key, script);
                 }
                 reply.bulk(sha.as_bytes());
@@ -409,12 +435,14 @@ impl LuaEngine {
             }
             b"flush" => {
                 let mode = args.get(2).map(lower);
-                if !(args.len() == 2 || (args.len() == 3 && matches!(mode.as_deref(), Some(b"sync") | Some(b"async")))) {
+                if !(args.len() == 2 || (args.len() == 3 && matches!(mode.as_deref(), Some(b"sync") | Some(b"async"))))
+                {
                     return Err(err("ERR SCRIPT FLUSH only support SYNC|ASYNC option"));
                 }
                 let mut st = self.lock()?;
                 // Like Redis, start over with a fresh Lua state: nothing a script did survives.
-                st.eval = Vm::new(VmKind::Eval, &self.common, self.config.memory_limit).map_err(|e| err(format!("ERR {e}")))?;
+                st.eval = Vm::new(VmKind::Eval, &self.common, self.config.memory_limit)
+                    .map_err(|e| err(format!("ERR {e}")))?;
                 st.scripts.clear();
                 reply.ok();
             }
@@ -476,9 +504,10 @@ impl LuaEngine {
             }
             b"delete" => {
                 let mut st = self.lock()?;
-                if st.registry.unlink(args.at(2)).is_none() {
+                let Some(lib) = st.registry.unlink(args.at(2)) else {
                     return Err(err("ERR Library not found"));
-                }
+                };
+                forget(&st.functions, &lib);
                 self.sync_counts(&st);
                 db.inner().dirty.fetch_add(1, Ordering::Relaxed);
                 reply.ok();
@@ -506,7 +535,7 @@ impl LuaEngine {
                     .registry
                     .libraries
                     .iter()
-                    .filter(|(n, _)| pattern.is_none_or(|p| ferrous_core::glob::glob_match(p, n, true)))
+                    .filter(|(n, _)| pattern.map_or(true, |p| ferrous_core::glob::glob_match(p, n, true)))
                     .collect();
                 reply.array(libs.len());
                 for (name, lib) in libs {
@@ -548,8 +577,8 @@ impl LuaEngine {
                     return Err(err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"));
                 }
                 let mut st = self.lock()?;
-                st.functions =
-                    Vm::new(VmKind::Functions, &self.common, self.config.memory_limit).map_err(|e| err(format!("ERR {e}")))?;
+                st.functions = Vm::new(VmKind::Functions, &self.common, self.config.memory_limit)
+                    .map_err(|e| err(format!("ERR {e}")))?;
                 st.registry = Registry::default();
                 self.sync_counts(&st);
                 db.inner().dirty.fetch_add(1, Ordering::Relaxed);
@@ -568,7 +597,9 @@ impl LuaEngine {
                     Some(b"replace") => RestorePolicy::Replace,
                     Some(b"flush") => RestorePolicy::Flush,
                     Some(_) => {
-                        return Err(err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."))
+                        return Err(err(
+                            "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+                        ))
                     }
                 };
                 let mut st = self.lock()?;
@@ -578,9 +609,8 @@ impl LuaEngine {
             }
             b"stats" => {
                 // No engine lock: this runs while a function may be running.
-                match self.shared.running_kind() {
-                    Some(RunKind::Eval) => return Err(err(SLOW_EVAL)),
-                    _ => {}
+                if let Some(RunKind::Eval) = self.shared.running_kind() {
+                    return Err(err(SLOW_EVAL));
                 }
                 reply.map(2);
                 reply.bulk(b"running_script");
@@ -651,11 +681,14 @@ impl LuaEngine {
         };
         st.functions.after_run(false);
         if let Some(msg) = failure {
+            for r in &registered {
+                st.functions.store.remove(r.id);
+            }
             return Err(format!("ERR Error registering functions: {msg}"));
         }
         let functions = registered
             .into_iter()
-            .map(|r| FunctionInfo { name: r.name, desc: r.desc, flags: r.flags, func: r.func })
+            .map(|r| FunctionInfo { name: r.name, desc: r.desc, flags: r.flags, id: r.id })
             .collect();
         Ok((meta.name, Library { code: code.to_vec(), functions }))
     }
@@ -672,34 +705,58 @@ impl LuaEngine {
         }
         let old = if replace { st.registry.unlink(&name) } else { None };
         if let Some(f) = st.registry.collision(&lib) {
+            forget(&st.functions, &lib);
             if let Some(old) = old {
                 st.registry.link(name, old);
             }
             return Err(format!("ERR Function {} already exists", String::from_utf8_lossy(&f)));
         }
         st.registry.link(name.clone(), lib);
+        if let Some(old) = old {
+            forget(&st.functions, &old);
+        }
         Ok(name)
     }
 
     fn restore(&self, st: &mut State, payload: &[u8], policy: RestorePolicy) -> std::result::Result<(), String> {
         let codes = functions::parse_dump(payload)?;
         let mut incoming = Registry::default();
-        for code in &codes {
+        let result = self.restore_into(st, &codes, &mut incoming, policy);
+        // Whatever was not linked (all of it on failure) is dropped from the Lua state.
+        for lib in std::mem::take(&mut incoming.libraries).values() {
+            forget(&st.functions, lib);
+        }
+        result
+    }
+
+    fn restore_into(
+        &self,
+        st: &mut State,
+        codes: &[Vec<u8>],
+        incoming: &mut Registry,
+        policy: RestorePolicy,
+    ) -> std::result::Result<(), String> {
+        for code in codes {
             let meta = functions::parse_metadata(code)?;
             if incoming.libraries.contains_key(&meta.name) {
                 return Err(format!("ERR Library '{}' already exists", String::from_utf8_lossy(&meta.name)));
             }
             let (name, lib) = self.compile_library(st, code)?;
             if lib.functions.is_empty() {
+                forget(&st.functions, &lib);
                 return Err("ERR No functions registered".into());
             }
             if let Some(f) = incoming.collision(&lib) {
+                forget(&st.functions, &lib);
                 return Err(format!("ERR Function {} already exists", String::from_utf8_lossy(&f)));
             }
             incoming.link(name, lib);
         }
         if policy == RestorePolicy::Flush {
-            st.registry = incoming;
+            let old = std::mem::replace(&mut st.registry, std::mem::take(incoming));
+            for lib in old.libraries.values() {
+                forget(&st.functions, lib);
+            }
             self.sync_counts(st);
             return Ok(());
         }
@@ -731,8 +788,41 @@ impl LuaEngine {
                 st.registry.link(name, lib);
             }
         }
+        for (_, old) in replaced {
+            forget(&st.functions, &old);
+        }
         self.sync_counts(st);
         Ok(())
+    }
+}
+
+/// Marks the end of a run, also when unwinding.
+struct EndRun<'a>(&'a Shared);
+
+impl Drop for EndRun<'_> {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+/// Runs `f`, turning a panic into an error reply (with nothing written to `out`). mlua
+/// panics when one of its invariants breaks (its reference stack exhausted by a hostile
+/// script, say); the panic must not cross `run_atomically`, nor reach the server's threads.
+fn contained<R>(out: &mut Vec<u8>, f: impl FnOnce(&mut Vec<u8>) -> Result<R>) -> Result<R> {
+    let mark = out.len();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *out))) {
+        Ok(r) => r,
+        Err(_) => {
+            out.truncate(mark);
+            Err(err("ERR Error running script: internal error in the Lua engine"))
+        }
+    }
+}
+
+/// Drops a library's functions from the Lua state's store.
+fn forget(vm: &Vm, lib: &Library) {
+    for f in &lib.functions {
+        vm.store.remove(f.id);
     }
 }
 
@@ -751,12 +841,15 @@ fn syntax_error(container: &str, sub: &[u8]) -> Error {
     ))
 }
 
-/// Compiles an EVAL script (shebang flags, then the Lua code as chunk `@user_script`).
-fn compile_script(vm: &Vm, body: &[u8]) -> std::result::Result<Script, String> {
+/// Compiles an EVAL script (shebang flags, then the Lua code as chunk `@user_script`) and
+/// keeps it in the state's store under its SHA1.
+fn compile_script(vm: &Vm, sha: &[u8; 40], body: &[u8]) -> std::result::Result<Script, String> {
     let (flags, at) = parse_eval_shebang(body)?;
-    let func =
-        vm.compile(&body[at..], "@user_script").map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
-    Ok(Script { func, flags })
+    let func = vm
+        .compile(&body[at..], "@user_script")
+        .map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
+    vm.store.put_named(sha, &func).map_err(|e| format!("ERR {}", plain_text(&e)))?;
+    Ok(Script { flags })
 }
 
 /// The text of a failed library body (`luaExtractErrorInformation` on a bare pcall error).
@@ -773,7 +866,10 @@ fn load_error_text(vm: &Vm, v: Value) -> String {
     match &v {
         Value::String(s) => format!("ERR {}", s.to_string_lossy()),
         Value::Integer(_) | Value::Number(_) => {
-            format!("ERR {}", vm.lua.coerce_string(v.clone()).ok().flatten().map(|s| s.to_string_lossy()).unwrap_or_default())
+            format!(
+                "ERR {}",
+                vm.lua.coerce_string(v.clone()).ok().flatten().map(|s| s.to_string_lossy()).unwrap_or_default()
+            )
         }
         Value::Table(t) => field_text(vm, t, "err").unwrap_or_else(|| "ERR unknown error".into()),
         _ => "ERR unknown error".into(),
@@ -784,7 +880,9 @@ fn load_error_text(vm: &Vm, v: Value) -> String {
 fn field_text(vm: &Vm, t: &mlua::Table, field: &str) -> Option<String> {
     match t.get::<Value>(field).ok()? {
         Value::String(s) => Some(s.to_string_lossy()),
-        v @ (Value::Integer(_) | Value::Number(_)) => vm.lua.coerce_string(v).ok().flatten().map(|s| s.to_string_lossy()),
+        v @ (Value::Integer(_) | Value::Number(_)) => {
+            vm.lua.coerce_string(v).ok().flatten().map(|s| s.to_string_lossy())
+        }
         _ => None,
     }
 }
@@ -797,19 +895,19 @@ struct Outcome {
 /// Writes a script's result, or builds its error (`ERR ... script: <name>, on
 /// @user_script:<line>.`).
 fn finish(
+    lua: &mlua::Lua,
     res: mlua::Result<(bool, Value)>,
     name: &str,
     out: &mut Vec<u8>,
     proto: ReplyProto,
     memory_limit: usize,
 ) -> Outcome {
-    let memory_text = |msg: &str| {
-        format!("ERR Error running script {name}, {msg} (the Lua memory limit is {memory_limit} bytes)")
-    };
+    let memory_text =
+        |msg: &str| format!("ERR Error running script {name}, {msg} (the Lua memory limit is {memory_limit} bytes)");
     match res {
         Ok((true, v)) => {
             let mark = out.len();
-            match lua_to_reply(&v, out, proto) {
+            match lua_to_reply(lua, &v, out, proto) {
                 Ok(()) => Outcome { result: Ok(()), memory_error: false },
                 Err(e) => {
                     out.truncate(mark);
@@ -854,7 +952,11 @@ fn finish(
         }
         Err(e) => {
             let memory = crate::error::is_memory_error(&e);
-            let text = if memory { memory_text("not enough memory") } else { format!("ERR Error running script {name}, {}", plain_text(&e)) };
+            let text = if memory {
+                memory_text("not enough memory")
+            } else {
+                format!("ERR Error running script {name}, {}", plain_text(&e))
+            };
             Outcome { result: Err(err(text)), memory_error: memory }
         }
     }
@@ -862,6 +964,13 @@ fn finish(
 
 impl ScriptEngine for LuaEngine {
     fn command(&self, call: ScriptCall<'_>) -> Result<()> {
+        let ScriptCall { db, client, args, out, held } = call;
+        contained(out, |out| self.dispatch(ScriptCall { db, client, args, out, held }))
+    }
+}
+
+impl LuaEngine {
+    fn dispatch(&self, call: ScriptCall<'_>) -> Result<()> {
         let name = lower(call.args.at(0));
         match name.as_slice() {
             b"eval" => self.eval(call, false, false),

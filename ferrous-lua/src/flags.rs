@@ -19,7 +19,8 @@ pub struct ScriptFlags {
 }
 
 /// Flag names in Redis's order (FUNCTION LIST prints them in this order).
-pub(crate) const FLAG_NAMES: [&str; 5] = ["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"];
+pub(crate) const FLAG_NAMES: [&str; 5] =
+    ["no-writes", "allow-oom", "allow-stale", "no-cluster", "allow-cross-slot-keys"];
 
 impl ScriptFlags {
     /// Sets the flag called `name` (exact, case-sensitive unless `nocase`); false if unknown.
@@ -68,7 +69,12 @@ pub(crate) fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                 if i >= n {
                     return None;
                 }
-                if line[i] == b'\\' && i + 3 < n && line[i + 1] == b'x' && line[i + 2].is_ascii_hexdigit() && line[i + 3].is_ascii_hexdigit() {
+                if line[i] == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && line[i + 2].is_ascii_hexdigit()
+                    && line[i + 3].is_ascii_hexdigit()
+                {
                     let hex = std::str::from_utf8(&line[i + 2..i + 4]).ok()?;
                     cur.push(u8::from_str_radix(hex, 16).ok()?);
                     i += 3;
@@ -166,7 +172,7 @@ mod tests {
 
     #[test]
     fn shebangs() {
-        assert_eq!(parse_eval_shebang(b"return 1").unwrap().0.eval_compat, true);
+        assert!(parse_eval_shebang(b"return 1").unwrap().0.eval_compat);
         let (f, at) = parse_eval_shebang(b"#!lua flags=no-writes,allow-oom\nreturn 1").unwrap();
         assert!(f.no_writes && f.allow_oom && !f.eval_compat);
         assert_eq!(at, 31);

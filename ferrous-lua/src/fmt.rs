@@ -39,7 +39,7 @@ fn strip_zeros(s: &str) -> &str {
 /// `(long long)x` on x86-64: truncation toward zero; NaN and out-of-range give `i64::MIN`.
 pub fn c_f64_to_i64(x: f64) -> i64 {
     // 2^63 is exactly representable; every double in [-2^63, 2^63) converts.
-    if x >= -9_223_372_036_854_775_808.0 && x < 9_223_372_036_854_775_808.0 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&x) {
         x as i64
     } else {
         i64::MIN

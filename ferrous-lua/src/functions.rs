@@ -8,12 +8,13 @@ use crate::run::{with_active, RunKind};
 use mlua::{Function, Lua, Value, Variadic};
 use std::collections::{BTreeMap, HashMap};
 
-/// A function registered by the library being loaded.
+/// A function registered by the library being loaded. The Lua function itself lives in the
+/// state's function store under `id` (Rust holds no Lua reference to it).
 pub(crate) struct Registered {
     pub(crate) name: Vec<u8>,
     pub(crate) desc: Option<Vec<u8>>,
     pub(crate) flags: ScriptFlags,
-    pub(crate) func: Function,
+    pub(crate) id: i64,
 }
 
 /// `[a-zA-Z0-9_]+`.
@@ -35,7 +36,7 @@ fn string_of(lua: &Lua, v: &Value) -> mlua::Result<Option<Vec<u8>>> {
 
 /// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
 /// callback=..., flags={...}, description=...}`, only while a FUNCTION LOAD runs.
-pub(crate) fn register_function(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
+pub(crate) fn register_function(lua: &Lua, args: Variadic<Value>, store: &FunctionStore) -> mlua::Result<()> {
     let loading = with_active(|a| a.is_some_and(|a| a.kind == RunKind::Load));
     if !loading {
         return Err(raise_table("redis.register_function can only be called on FUNCTION LOAD command"));
@@ -113,12 +114,54 @@ pub(crate) fn register_function(lua: &Lua, args: Variadic<Value>) -> mlua::Resul
     if dup {
         return Err(raise_table("Function already exists in the library"));
     }
+    let id = store.put(&func)?;
     with_active(|a| {
         if let Some(a) = a {
-            a.registered.push(Registered { name, desc, flags, func });
+            a.registered.push(Registered { name, desc, flags, id });
         }
     });
     Ok(())
+}
+
+/// Lua functions kept by the engine (compiled scripts, registered functions), stored in a
+/// Lua table the scripts cannot reach rather than as mlua references, which are limited.
+#[derive(Clone)]
+pub(crate) struct FunctionStore {
+    table: mlua::Table,
+    next_id: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl FunctionStore {
+    pub(crate) fn new(lua: &Lua) -> mlua::Result<FunctionStore> {
+        Ok(FunctionStore { table: lua.create_table()?, next_id: Default::default() })
+    }
+
+    /// Keeps `f` under a new numeric id.
+    pub(crate) fn put(&self, f: &Function) -> mlua::Result<i64> {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        self.table.raw_set(id, f.clone())?;
+        Ok(id)
+    }
+
+    /// Keeps `f` under a string key (a script's SHA1).
+    pub(crate) fn put_named(&self, key: &[u8], f: &Function) -> mlua::Result<()> {
+        self.table.raw_set(mlua::BString::from(key), f.clone())
+    }
+
+    /// The function stored under `id`.
+    pub(crate) fn get(&self, id: i64) -> mlua::Result<Option<Function>> {
+        self.table.raw_get(id)
+    }
+
+    /// The function stored under a string key.
+    pub(crate) fn get_named(&self, key: &[u8]) -> mlua::Result<Option<Function>> {
+        self.table.raw_get(mlua::BString::from(key))
+    }
+
+    /// Drops the function stored under `id`.
+    pub(crate) fn remove(&self, id: i64) {
+        let _ = self.table.raw_set(id, Value::Nil);
+    }
 }
 
 /// A library's name and code from its `#!lua name=...` line.
@@ -170,7 +213,8 @@ pub(crate) struct FunctionInfo {
     pub(crate) name: Vec<u8>,
     pub(crate) desc: Option<Vec<u8>>,
     pub(crate) flags: ScriptFlags,
-    pub(crate) func: Function,
+    /// Key of the Lua function in the state's [`FunctionStore`].
+    pub(crate) id: i64,
 }
 
 /// A loaded library.
@@ -411,7 +455,8 @@ mod tests {
         let codes = parse_dump(&payload).unwrap();
         assert_eq!(
             codes,
-            vec![b"#!lua name=mylib\nredis.register_function(\"myfunc\", function(keys, args) return args[1] end)".to_vec()]
+            vec![b"#!lua name=mylib\nredis.register_function(\"myfunc\", function(keys, args) return args[1] end)"
+                .to_vec()]
         );
         let again = dump(codes.iter().map(|c| c.as_slice()));
         assert_eq!(parse_dump(&again).unwrap(), codes);

@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 mod api;
+mod args;
 mod convert;
 pub mod engine;
 mod error;

@@ -161,9 +161,8 @@ pub(crate) struct ActiveRun {
     pub(crate) instruction_limit: Option<u64>,
     /// Set once the run is being stopped; every later hook call and catch re-raises it.
     pub(crate) aborted: Option<Abort>,
-    /// Reused buffers for `redis.call`.
+    /// Reused reply buffer of `redis.call`.
     pub(crate) reply: Vec<u8>,
-    pub(crate) args: ferrous_resp::ArgsBuf,
     /// Functions registered so far (FUNCTION LOAD only).
     pub(crate) registered: Vec<crate::functions::Registered>,
 }
@@ -205,7 +204,7 @@ pub(crate) fn is_active() -> bool {
 pub(crate) fn install(params: RunParams, runner: Option<&mut ScriptRunner<'_>>) -> RunGuard {
     let runner = match runner {
         // Only the lifetime changes; the guard removes the pointer before `runner` goes away.
-        Some(r) => r as *mut ScriptRunner<'_> as *mut ScriptRunner<'static>,
+        Some(r) => std::ptr::from_mut(r).cast::<ScriptRunner<'static>>(),
         None => std::ptr::null_mut(),
     };
     let run = ActiveRun {
@@ -222,7 +221,6 @@ pub(crate) fn install(params: RunParams, runner: Option<&mut ScriptRunner<'_>>) 
         instruction_limit: params.instruction_limit,
         aborted: None,
         reply: Vec::new(),
-        args: ferrous_resp::ArgsBuf::new(),
         registered: Vec::new(),
     };
     ACTIVE.with(|a| *a.borrow_mut() = Some(run));

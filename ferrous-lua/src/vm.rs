@@ -28,13 +28,16 @@ pub(crate) struct Vm {
     run_function: Function,
     load_library: Function,
     scrub: Function,
-    keys_name: mlua::String,
-    argv_name: mlua::String,
     /// Memory limit of the state in bytes (0: none).
     pub(crate) memory_limit: usize,
+    /// Compiled scripts and registered functions.
+    pub(crate) store: crate::functions::FunctionStore,
 }
 
 const SANDBOX: &str = include_str!("sandbox.lua");
+
+/// Reference slots reserved up front (far more than the engine ever holds at once).
+const SPARE_REFS: usize = 2048;
 
 impl Vm {
     /// Creates and sandboxes a state.
@@ -70,7 +73,9 @@ impl Vm {
                     Value::Integer(_) | Value::Number(_) => {
                         lua.coerce_string(k.clone())?.map(|s| s.to_string_lossy()).unwrap_or_default()
                     }
-                    _ => return Err(raise(lua, "Second argument to luaProtectedTableError must be a string or number")),
+                    _ => {
+                        return Err(raise(lua, "Second argument to luaProtectedTableError must be a string or number"))
+                    }
                 };
                 Err(raise(lua, format!("Script attempted to access nonexistent global variable '{name}'")))
             })?,
@@ -93,8 +98,9 @@ impl Vm {
         h.raw_set("cjson", crate::libs::cjson::open(&lua)?)?;
         h.raw_set("cmsgpack", crate::libs::cmsgpack::open(&lua)?)?;
         h.raw_set("redis", api::redis_table(&lua, common, kind == VmKind::Eval)?)?;
+        let store = crate::functions::FunctionStore::new(&lua)?;
         if kind == VmKind::Functions {
-            h.raw_set("load_redis", api::load_redis_table(&lua, common)?)?;
+            h.raw_set("load_redis", api::load_redis_table(&lua, common, &store)?)?;
         }
         h.raw_set("env", env.clone())?;
         h.raw_set("string_mt", string_mt)?;
@@ -109,12 +115,14 @@ impl Vm {
                 None => Ok(VmState::Continue),
             })
         })?;
+        // Grow mlua's reference stack now: growing it later allocates outside any protected
+        // call, and failing that allocation under the memory limit would abort the process.
+        let spare = (0..SPARE_REFS).map(|_| lua.create_string("")).collect::<mlua::Result<Vec<_>>>()?;
+        drop(spare);
         if memory_limit > 0 {
             lua.set_memory_limit(memory_limit)?;
         }
         Ok(Vm {
-            keys_name: lua.create_string("KEYS")?,
-            argv_name: lua.create_string("ARGV")?,
             globals,
             env,
             env_mt,
@@ -125,6 +133,7 @@ impl Vm {
             scrub: built.raw_get("scrub")?,
             lua,
             memory_limit,
+            store,
         })
     }
 
@@ -150,9 +159,16 @@ impl Vm {
         keys: impl Iterator<Item = &'a [u8]>,
         argv: impl Iterator<Item = &'a [u8]>,
     ) -> mlua::Result<(bool, Value)> {
-        self.globals.raw_set(self.keys_name.clone(), self.array(keys)?)?;
-        self.globals.raw_set(self.argv_name.clone(), self.array(argv)?)?;
-        self.run.call(f.clone())
+        // The tables are built on the Lua side: one call instead of an mlua operation per
+        // element.
+        let mut nkeys = 0i64;
+        let mut all: Vec<mlua::BString> = Vec::new();
+        for k in keys {
+            all.push(k.into());
+            nkeys += 1;
+        }
+        all.extend(argv.map(mlua::BString::from));
+        self.run.call((f.clone(), nkeys, mlua::Variadic::from_iter(all)))
     }
 
     /// Runs a function with its keys and arguments.
@@ -180,8 +196,6 @@ impl Vm {
     /// Clean-up after every run: removes whatever a script managed to store in a read-only
     /// proxy, drops KEYS/ARGV, and collects garbage after a memory error.
     pub(crate) fn after_run(&self, memory_error: bool) {
-        let _ = self.globals.raw_set(self.keys_name.clone(), Value::Nil);
-        let _ = self.globals.raw_set(self.argv_name.clone(), Value::Nil);
         let _ = self.scrub.call::<()>(());
         if memory_error {
             let _ = self.lua.gc_collect();
@@ -207,9 +221,14 @@ fn error_handler(lua: &Lua, v: Value, tostring: &Function) -> mlua::Result<Value
             (s.what, s.source.map(|c| c.into_owned()), d.current_line())
         })
     };
-    let mut i = info(1);
-    if matches!(&i, Some((what, _, _)) if *what == "C") {
-        i = info(2);
+    // Redis reports the caller of a C function that raised (`getinfo(3)` when level 2 is C).
+    // `redis.call` is two C frames here (an entry point and its implementation), so up to two
+    // C levels are skipped.
+    let mut level = 1;
+    let mut i = info(level);
+    while level < 3 && matches!(&i, Some((what, _, _)) if *what == "C") {
+        level += 1;
+        i = info(level);
     }
     let t = match &v {
         Value::Table(t) => t.clone(),

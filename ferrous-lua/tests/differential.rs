@@ -7,7 +7,8 @@ mod common;
 use common::{Local, Oracle};
 
 /// Scripts run with `EVAL <script> 0`. A helper `hex` (bytes as hex) is prepended.
-const HEX: &str = "local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', string.byte(c)) end)) end ";
+const HEX: &str =
+    "local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', string.byte(c)) end)) end ";
 
 const CONVERSIONS: &[&str] = &[
     "return 1",

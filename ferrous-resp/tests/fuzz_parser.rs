@@ -64,7 +64,9 @@ fn reply_seed(rng: &mut SmallRng, depth: u32) -> Value {
         9 => Value::Array((0..rng.gen_range(0..5)).map(|_| reply_seed(rng, depth - 1)).collect()),
         10 => Value::Set((0..rng.gen_range(0..5)).map(|_| reply_seed(rng, depth - 1)).collect()),
         11 => Value::Push((0..rng.gen_range(0..5)).map(|_| reply_seed(rng, depth - 1)).collect()),
-        _ => Value::Map((0..rng.gen_range(0..4)).map(|_| (reply_seed(rng, depth - 1), reply_seed(rng, depth - 1))).collect()),
+        _ => Value::Map(
+            (0..rng.gen_range(0..4)).map(|_| (reply_seed(rng, depth - 1), reply_seed(rng, depth - 1))).collect(),
+        ),
     }
 }
 

@@ -138,12 +138,8 @@ fn as_read_resp2(v: &Value) -> Value {
             Value::Array(pairs.iter().flat_map(|(k, v)| [as_read_resp2(k), as_read_resp2(v)]).collect())
         }
         Value::Double(d) => Value::Bulk(
-            if d.is_infinite() {
-                if *d > 0.0 { "inf" } else { "-inf" }.to_string()
-            } else {
-                format!("{d}")
-            }
-            .into_bytes(),
+            if d.is_infinite() { if *d > 0.0 { "inf" } else { "-inf" }.to_string() } else { format!("{d}") }
+                .into_bytes(),
         ),
         Value::Boolean(b) => Value::Integer(*b as i64),
         Value::BigNumber(n) => Value::Bulk(n.clone().into_bytes()),
@@ -172,8 +168,11 @@ fn value_trees_round_trip() {
 
             // Every strict prefix means "need more bytes", never an error or a value. All
             // prefixes for small encodings, a sample for large ones.
-            let cuts: Vec<usize> =
-                if wire.len() <= 300 { (0..wire.len()).collect() } else { (0..300).map(|_| rng.gen_range(0..wire.len())).collect() };
+            let cuts: Vec<usize> = if wire.len() <= 300 {
+                (0..wire.len()).collect()
+            } else {
+                (0..300).map(|_| rng.gen_range(0..wire.len())).collect()
+            };
             for cut in cuts {
                 assert_eq!(parse_value(&wire[..cut]), Ok(None), "{ctx} cut at {cut}");
             }

@@ -84,6 +84,7 @@ const NUMBERS: &[&str] = &[
     "-4294967296",
 ];
 
+#[rustfmt::skip]
 const WORDS: &[&str] = &[
     "EX", "PX", "EXAT", "PXAT", "NX", "XX", "GT", "LT", "GET", "KEEPTTL", "CH", "INCR", "WITHSCORES", "WITHSCORE",
     "LIMIT", "COUNT", "MATCH", "TYPE", "BY", "ASC", "DESC", "ALPHA", "STORE", "LEFT", "RIGHT", "BEFORE", "AFTER",
@@ -168,7 +169,11 @@ pub fn check_commands(input: &[u8]) -> Outcome {
         outcome.executed += 1;
         let (name, subs, mut arity) = &cmds[r.byte() as usize % cmds.len()];
         argv.clear();
-        argv.push(if r.0.first().is_some_and(|b| b & 0x80 != 0) { name.to_ascii_uppercase() } else { name.to_string() });
+        argv.push(if r.0.first().is_some_and(|b| b & 0x80 != 0) {
+            name.to_ascii_uppercase()
+        } else {
+            name.to_string()
+        });
         if !subs.is_empty() {
             let (sub, sub_arity) = &subs[r.byte() as usize % subs.len()];
             argv.push(sub);

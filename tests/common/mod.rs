@@ -140,7 +140,10 @@ impl TestServer {
     /// with extra `--directive value` arguments.
     pub fn start_with(extra: &[&str]) -> TestServer {
         if against_redis() {
-            assert!(find_tool("redis-server").is_some(), "FERROUS_E2E_AGAINST_REDIS is set but redis-server is missing");
+            assert!(
+                find_tool("redis-server").is_some(),
+                "FERROUS_E2E_AGAINST_REDIS is set but redis-server is missing"
+            );
             Self::spawn(Kind::Redis, extra)
         } else {
             Self::ferrous(extra)

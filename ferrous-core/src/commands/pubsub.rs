@@ -68,6 +68,7 @@ fn do_subscribe(ctx: &mut Ctx<'_>, kind: Kind, verb: &[u8]) -> Result<()> {
         let ps = state(ctx);
         if hub.subscribe(kind, name, &ps.subscriber) {
             list_of(ps, kind).push(name.to_vec());
+            ps.sync_subscribed();
         }
         let n = count_for(ps, kind);
         confirm(ctx, verb, Some(name), n);
@@ -92,6 +93,7 @@ fn do_unsubscribe(ctx: &mut Ctx<'_>, kind: Kind, verb: &[u8]) -> Result<()> {
         let id = ps.client_id();
         hub.unsubscribe(kind, &name, id);
         list_of(ps, kind).retain(|c| *c != name);
+        ps.sync_subscribed();
         let n = count_for(ps, kind);
         confirm(ctx, verb, Some(&name), n);
     }
@@ -175,8 +177,9 @@ fn pubsub_shardchannels(ctx: &mut Ctx<'_>) -> Result<()> {
 }
 
 fn numsub_reply(ctx: &mut Ctx<'_>, shard: bool) -> Result<()> {
+    // A flat array even in RESP3, as Redis 7.0 replies (not a map).
     let n = ctx.argc() - 2;
-    ctx.out.map(n);
+    ctx.out.array(2 * n);
     for i in 2..ctx.argc() {
         let ch = ctx.arg(i);
         ctx.out.bulk(ch);

@@ -624,14 +624,7 @@ fn store_result(
     if items.is_empty() {
         return (shard.remove(h, dest).is_some(), false);
     }
-    let fill = acc
-        .inner
-        .config
-        .read()
-        .get("list-max-listpack-size")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(List::DEFAULT_FILL);
-    let mut list = List::with_fill(fill);
+    let mut list = List::with_fill(acc.inner.tunables.get(crate::config::Tunable::ListMaxListpackSize));
     for it in &items {
         list.push_back(it.as_deref().unwrap_or(b""));
     }

@@ -15,13 +15,14 @@ pub const COMMANDS: &[(&str, Handler)] = &[
 
 /// `CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]]
 /// [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`
+///
+/// Checks run in Redis's order: the options first (for OFF too), then ON/OFF, then the
+/// compatibility of the options with each other and with the current mode. Turning
+/// tracking ON again in BCAST mode adds the new prefixes to the ones already registered
+/// (no prefix at all registers the empty prefix, which matches every key).
 fn tracking(ctx: &mut Ctx<'_>) -> Result<()> {
-    let on = match ctx.arg(2).to_ascii_lowercase().as_slice() {
-        b"on" => true,
-        b"off" => false,
-        _ => return Err(Error::Syntax),
-    };
     let mut o = TrackingOptions::default();
+    let mut prefixes: Vec<Vec<u8>> = Vec::new();
     let mut i = 3;
     while i < ctx.argc() {
         let opt = ctx.arg(i).to_ascii_lowercase();
@@ -44,12 +45,17 @@ fn tracking(ctx: &mut Ctx<'_>) -> Result<()> {
             b"noloop" => o.noloop = true,
             b"prefix" if more => {
                 i += 1;
-                o.prefixes.push(ctx.arg(i).to_vec());
+                prefixes.push(ctx.arg(i).to_vec());
             }
             _ => return Err(Error::Syntax),
         }
         i += 1;
     }
+    let on = match ctx.arg(2).to_ascii_lowercase().as_slice() {
+        b"on" => true,
+        b"off" => false,
+        _ => return Err(Error::Syntax),
+    };
     let id = ctx.client.id();
     if !on {
         ctx.client.tracking = None;
@@ -57,13 +63,12 @@ fn tracking(ctx: &mut Ctx<'_>) -> Result<()> {
         ctx.out.ok();
         return Ok(());
     }
-    if !o.bcast && !o.prefixes.is_empty() {
+    if !o.bcast && !prefixes.is_empty() {
         return Err(Error::msg("ERR PREFIX option requires BCAST mode to be enabled"));
     }
-    if let Some(cur) = &ctx.client.tracking {
-        if cur.options.bcast != o.bcast {
-            return Err(Error::msg("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
-        }
+    let current = ctx.client.tracking.as_ref().map(|t| &t.options);
+    if current.is_some_and(|cur| cur.bcast != o.bcast) {
+        return Err(Error::msg("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
     }
     if o.bcast && (o.optin || o.optout) {
         return Err(Error::msg("ERR OPTIN and OPTOUT are not compatible with BCAST"));
@@ -71,21 +76,39 @@ fn tracking(ctx: &mut Ctx<'_>) -> Result<()> {
     if o.optin && o.optout {
         return Err(Error::msg("ERR You can't use both OPTIN and OPTOUT"));
     }
-    if let Some(cur) = &ctx.client.tracking {
-        if (o.optin && cur.options.optout) || (o.optout && cur.options.optin) {
-            return Err(Error::msg("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
-        }
+    if current.is_some_and(|cur| (o.optin && cur.optout) || (o.optout && cur.optin)) {
+        return Err(Error::msg("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
     }
-    for (a, p) in o.prefixes.iter().enumerate() {
-        for q in o.prefixes.iter().skip(a + 1) {
-            if p.starts_with(q) || q.starts_with(p) {
+    if o.bcast {
+        let existing: &[Vec<u8>] = current.map_or(&[], |cur| &cur.prefixes);
+        let overlap = |a: &[u8], b: &[u8]| a.starts_with(b) || b.starts_with(a);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        for (a, p) in prefixes.iter().enumerate() {
+            if let Some(q) = existing.iter().find(|q| overlap(p, q)) {
+                return Err(Error::msg(format!(
+                    "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                    text(p),
+                    text(q)
+                )));
+            }
+            if let Some(q) = prefixes.iter().skip(a + 1).find(|q| overlap(p, q)) {
                 return Err(Error::msg(format!(
                     "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
-                    String::from_utf8_lossy(p),
-                    String::from_utf8_lossy(q)
+                    text(p),
+                    text(q)
                 )));
             }
         }
+        // Registered prefixes accumulate, kept sorted and distinct (CLIENT TRACKINGINFO
+        // lists them in that order, like Redis's radix tree).
+        let mut all: Vec<Vec<u8>> = existing.to_vec();
+        if prefixes.is_empty() {
+            prefixes.push(Vec::new());
+        }
+        all.extend(prefixes);
+        all.sort();
+        all.dedup();
+        o.prefixes = all;
     }
     let wake = ctx.client.blocking.waker.clone();
     let resp3 = ctx.client.resp == 3;
@@ -101,22 +124,22 @@ fn tracking(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `CLIENT CACHING <YES | NO>`
 fn caching(ctx: &mut Ctx<'_>) -> Result<()> {
-    let yes = match ctx.arg(2).to_ascii_lowercase().as_slice() {
-        b"yes" => true,
-        b"no" => false,
-        _ => return Err(Error::Syntax),
-    };
-    let Some(t) = ctx.client.tracking.as_mut().filter(|t| t.options.optin || t.options.optout) else {
+    let Some(t) = ctx.client.tracking.as_mut() else {
         return Err(Error::msg(
             "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
         ));
     };
-    if yes && !t.options.optin {
-        return Err(Error::msg("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."));
-    }
-    if !yes && !t.options.optout {
-        return Err(Error::msg("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."));
-    }
+    let yes = match ctx.args.get(2).map(|a| a.to_ascii_lowercase()).as_deref() {
+        Some(b"yes") if t.options.optin => true,
+        Some(b"yes") => {
+            return Err(Error::msg("ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."))
+        }
+        Some(b"no") if t.options.optout => false,
+        Some(b"no") => {
+            return Err(Error::msg("ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."))
+        }
+        _ => return Err(Error::Syntax),
+    };
     t.caching = Some(yes);
     t.caching_armed = false;
     ctx.out.ok();

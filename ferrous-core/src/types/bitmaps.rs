@@ -401,7 +401,7 @@ pub fn bitop(acc: &Access<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Res
             let shard = m.shard(dh);
             shard.expire_if_needed(dh, dest, now);
             if shard.remove(dh, dest).is_some() {
-                bump_dirty(acc, 1);
+                acc.inner.watches.touch(acc.db, dest);
                 return Ok((0, Some(None)));
             }
             return Ok((0, None));
@@ -426,9 +426,14 @@ pub fn bitop(acc: &Access<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Res
             }
         }
         let created = set_raw(m.shard(dh), dh, dest, res, now);
-        bump_dirty(acc, 1);
+        acc.inner.watches.touch(acc.db, dest);
         Ok((maxlen, Some(Some(created))))
     })?;
+    // Outside the closure, so that `write_many` does not flag the watchers of the sources:
+    // only `dest` changed (flagged above, under the lock).
+    if event.is_some() {
+        bump_dirty(acc, 1);
+    }
     match event {
         Some(Some(created)) => notify_string(acc, dest, created, "set"),
         Some(None) => acc.notify(notify::GENERIC, "del", dest),

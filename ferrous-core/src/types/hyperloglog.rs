@@ -719,7 +719,8 @@ pub fn selftest(register_cycles: usize, max_elements: u64, sparse_max_bytes: usi
 
 /// The configured `hll-sparse-max-bytes`.
 pub fn sparse_max_bytes(acc: &Access<'_>) -> usize {
-    usize::try_from(acc.inner.config.read().get_i64("hll-sparse-max-bytes")).unwrap_or(DEFAULT_SPARSE_MAX_BYTES)
+    usize::try_from(acc.inner.tunables.get(crate::config::Tunable::HllSparseMaxBytes))
+        .unwrap_or(DEFAULT_SPARSE_MAX_BYTES)
 }
 
 /// Checks that a stored value is a HyperLogLog: WRONGTYPE for other types, the

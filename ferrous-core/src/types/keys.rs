@@ -120,6 +120,14 @@ fn dirty(acc: &Access<'_>, n: u64) {
     }
 }
 
+/// Flags the clients watching `key` in `acc`'s database (Redis's `signalModifiedKey`).
+/// Called under the key's shard lock, so that no EXEC can check its watched keys between
+/// the change and the flagging.
+#[inline]
+fn signal(acc: &Access<'_>, key: &[u8]) {
+    acc.inner.watches.touch(acc.db, key);
+}
+
 /// Publishes a generic-class keyspace event (`del`, `expire`, `rename_from`, ...).
 #[inline]
 fn event(acc: &Access<'_>, name: &str, key: &[u8]) {
@@ -139,7 +147,11 @@ pub fn del(acc: &Access<'_>, keys: &[&[u8]]) -> usize {
     for key in keys {
         let removed = acc.write(key, |shard, h| {
             shard.expire_if_needed(h, key, acc.now);
-            shard.remove(h, key).is_some()
+            let removed = shard.remove(h, key).is_some();
+            if removed {
+                signal(acc, key);
+            }
+            removed
         });
         if removed {
             n += 1;
@@ -202,6 +214,7 @@ pub fn expire_at_ms(acc: &Access<'_>, key: &[u8], when: i64, cond: ExpireConditi
             shard.set_expire(h, key, when);
             event(acc, "expire", key);
         }
+        signal(acc, key);
         true
     });
     dirty(acc, done as u64);
@@ -234,7 +247,13 @@ pub fn ttl(acc: &Access<'_>, key: &[u8], ms: bool, absolute: bool) -> i64 {
 
 /// PERSIST at the access level: true if the key existed and had a TTL.
 pub fn persist(acc: &Access<'_>, key: &[u8]) -> bool {
-    let done = acc.write(key, |shard, h| shard.get_mut(h, key, acc.now).is_some() && shard.persist(h, key));
+    let done = acc.write(key, |shard, h| {
+        let done = shard.get_mut(h, key, acc.now).is_some() && shard.persist(h, key);
+        if done {
+            signal(acc, key);
+        }
+        done
+    });
     if done {
         event(acc, "persist", key);
     }
@@ -329,8 +348,8 @@ pub fn move_key(acc: &Access<'_>, key: &[u8], db: i64) -> Result<bool> {
             let Some(entry) = take_entry(src, hs, key, now) else { return false };
             put_entry(dst, hd, key, entry, now);
             added(&target, key);
-            // The dispatcher flags WATCHers of the key in the source database only.
-            acc.inner.watches.touch(db, key);
+            signal(acc, key);
+            signal(&target, key);
             event(acc, "move_from", key);
             event(&target, "move_to", key);
             true
@@ -361,10 +380,7 @@ pub fn copy(acc: &Access<'_>, src: &[u8], dst: &[u8], db: Option<i64>, replace: 
         }
         put_entry(d, hd, dst, entry, now);
         added(&target, dst);
-        if db != acc.db {
-            // The dispatcher flags WATCHers in the current database only.
-            acc.inner.watches.touch(db, dst);
-        }
+        signal(&target, dst);
         event(&target, "copy_to", dst);
         true
     };
@@ -564,12 +580,9 @@ pub fn dbsize(acc: &Access<'_>) -> usize {
 pub fn flushdb(acc: &Access<'_>, mode: FlushMode) -> usize {
     let mut data = Vec::new();
     let n = acc.write_all(|guards| {
-        let n = take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
-        // Under the locks, so that no EXEC can run between the flush and the flagging.
-        if n > 0 {
-            acc.inner.watches.touch_db(acc.db);
-        }
-        n
+        // Watchers are not flagged: as in Redis, a flush only matters to a client that
+        // watched a key that was alive then, and EXEC finds that key gone.
+        take_shards(guards.iter_mut().map(|g| &mut **g), &mut data)
     });
     free_data(data, n, mode);
     dirty(acc, n as u64);
@@ -583,12 +596,9 @@ pub fn flushall(acc: &Access<'_>, mode: FlushMode) -> usize {
     let mut data = Vec::new();
     let n = acc.write_dbs(&all, |dbs| {
         let mut total = 0;
-        for (db, guards) in dbs.iter_mut() {
-            let n = take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
-            if n > 0 {
-                acc.inner.watches.touch_db(*db);
-            }
-            total += n;
+        for (_, guards) in dbs.iter_mut() {
+            // Watchers are not flagged (see `flushdb`).
+            total += take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
         }
         total
     });
@@ -599,6 +609,10 @@ pub fn flushall(acc: &Access<'_>, mode: FlushMode) -> usize {
 }
 
 /// SWAPDB at the access level: exchanges the contents of two databases atomically.
+///
+/// Watchers are flagged as Redis 7.0 decides (`touchAllWatchedKeysInDb`): a watched key is
+/// flagged when a live key of that name is in its database after the swap. (A key that
+/// was alive when watched and is gone or expired after the swap aborts EXEC anyway.)
 pub fn swapdb(acc: &Access<'_>, a: i64, b: i64) -> Result<()> {
     let (a, b) = (db_index(acc, a)?, db_index(acc, b)?);
     if a != b {
@@ -607,6 +621,13 @@ pub fn swapdb(acc: &Access<'_>, a: i64, b: i64) -> Result<()> {
                 for (x, y) in first.iter_mut().zip(second.iter_mut()) {
                     x.swap_data(y);
                 }
+            }
+            for (db, shards) in dbs.iter() {
+                acc.inner.watches.touch_db_if(*db, |key| {
+                    let h = acc.hash(key);
+                    let shard: &Shard = &shards[h.shard()];
+                    shard.dict.get(h.dict(), key).is_some_and(|n| shard.deadline(n, h.dict()).map_or(true, |d| d > acc.now))
+                });
             }
         });
     }

@@ -17,3 +17,4 @@ pub mod transactions;
 pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
 pub use bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOverflow, BitfieldType};
 pub use strings::{GetExExpiry, Lcs, LcsMatch, SetCondition, SetExpiry, SetOptions};
+pub use crate::commands::sort::{SortOptions, SortOutcome};

@@ -789,14 +789,17 @@ pub fn store(acc: &Access<'_>, op: SetOp, dst: &[u8], keys: &[&[u8]]) -> Result<
         if n == 0 {
             if existed {
                 shard.remove(hd, dst);
-                dirty(acc, 1);
+                acc.inner.watches.touch(acc.db, dst);
             }
             return Ok((0, false, existed));
         }
         shard.set(hd, dst, Value::Set(Box::new(result)), None, now);
-        dirty(acc, 1);
+        acc.inner.watches.touch(acc.db, dst);
         Ok((n, !existed, false))
     })?;
+    // Outside the closure, so that `write_many` does not flag the watchers of the sources:
+    // only `dst` changed (flagged above, under the lock).
+    dirty(acc, u64::from(n > 0 || deleted));
     if n > 0 {
         let event = match op {
             SetOp::Inter => "sinterstore",

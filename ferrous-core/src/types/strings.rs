@@ -326,8 +326,11 @@ fn notify_pairs(acc: &Access<'_>, pairs: &[(&[u8], &[u8])], created: &[bool]) {
 /// ends with its last value.
 pub fn mset(acc: &Access<'_>, pairs: &[(&[u8], &[u8])]) {
     let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
-    let created = acc.write_many(&keys, |m| store_pairs(acc, m, pairs));
-    bump_dirty(acc, pairs.len() as u64);
+    let created = acc.write_many(&keys, |m| {
+        // Under the locks: `write_many` flags the watchers of every key.
+        bump_dirty(acc, pairs.len() as u64);
+        store_pairs(acc, m, pairs)
+    });
     notify_pairs(acc, pairs, &created);
 }
 
@@ -342,10 +345,10 @@ pub fn msetnx(acc: &Access<'_>, pairs: &[(&[u8], &[u8])]) -> bool {
                 return None;
             }
         }
+        bump_dirty(acc, pairs.len() as u64);
         Some(store_pairs(acc, m, pairs))
     });
     let Some(created) = created else { return false };
-    bump_dirty(acc, pairs.len() as u64);
     notify_pairs(acc, pairs, &created);
     true
 }

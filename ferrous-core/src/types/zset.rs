@@ -589,6 +589,11 @@ impl ZSet {
         ZSet { repr: Repr::Listpack(Listpack::default()) }
     }
 
+    /// An empty set in the skiplist encoding.
+    pub fn new_skiplist() -> ZSet {
+        ZSet { repr: Repr::Skiplist(Box::new(Index::with_capacity(0))) }
+    }
+
     /// Builds a set from members already sorted by (score, member) and distinct, choosing
     /// the encoding as Redis does for ZUNIONSTORE and friends: listpack when there are at
     /// most `max_listpack_entries` members of at most `max_listpack_value` bytes.
@@ -748,6 +753,9 @@ impl ZSet {
     pub fn span(&self, q: &ZRange) -> Span {
         let len = self.len();
         let empty = Span { first: 0, count: 0, rev: q.rev };
+        if let (ZRangeBy::Lex(r), Repr::Listpack(_)) = (&q.by, &self.repr) {
+            return self.lex_span_walk(r, q);
+        }
         let (lo, hi) = match &q.by {
             ZRangeBy::Rank(start, stop) => {
                 let Some((s, e)) = rank_bounds(*start, *stop, len) else { return empty };
@@ -775,6 +783,35 @@ impl ZSet {
         }
         let first = if q.rev { hi - 1 - offset } else { lo + offset };
         Span { first, count, rev: q.rev }
+    }
+
+    /// A lex ZRANGE on a listpack, walked as Redis walks it: find the first member in range
+    /// from the chosen end, step over `offset` members without looking at them, then take
+    /// members while they stay in range (up to the limit). Same as the search when all
+    /// scores are equal; exactly Redis's answer otherwise.
+    fn lex_span_walk(&self, r: &LexRange, q: &ZRange) -> Span {
+        let empty = Span { first: 0, count: 0, rev: q.rev };
+        let (offset, limit) = q.limit.unwrap_or((0, -1));
+        let Ok(offset) = usize::try_from(offset) else { return empty };
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let (lo, hi) = self.lex_bounds_walk(r, q.rev);
+        if hi <= lo {
+            return empty;
+        }
+        let n = self.len();
+        let members: Vec<&[u8]> = self.iter().map(|(m, _)| m).collect();
+        if !q.rev {
+            let first = lo.saturating_add(offset);
+            if first >= n {
+                return empty;
+            }
+            let count = members[first..].iter().take_while(|m| r.below_max(m)).take(limit).count();
+            Span { first, count, rev: false }
+        } else {
+            let Some(first) = (hi - 1).checked_sub(offset) else { return empty };
+            let count = members[..=first].iter().rev().take_while(|m| r.above_min(m)).take(limit).count();
+            Span { first, count, rev: true }
+        }
     }
 
     fn convert_to_skiplist(&mut self) {
@@ -1083,7 +1120,14 @@ pub fn zadd(acc: &Access<'_>, key: &[u8], items: &[(f64, &[u8])], opts: ZAddOpti
             if opts.xx {
                 return Ok(res);
             }
-            shard.set(h, key, Value::ZSet(Box::default()), None, acc.now);
+            // Redis creates the set as a skiplist right away when the first member would
+            // not fit a listpack (so no member passes through one).
+            let z = if limits.max_listpack_entries == 0 || items[0].1.len() > limits.max_listpack_value {
+                ZSet::new_skiplist()
+            } else {
+                ZSet::new()
+            };
+            shard.set(h, key, Value::ZSet(Box::new(z)), None, acc.now);
         }
         let Some(z) = zset_mut(shard, h, key, acc.now)? else { return Ok(res) };
         let mut failed = None;
@@ -1213,6 +1257,18 @@ pub fn zrangestore(acc: &Access<'_>, dst: &[u8], src: &[u8], q: &ZRange) -> Resu
             Some(z) => z.range(z.span(q)).map(|(m, s)| (m.to_vec(), s)).collect(),
         };
         let mut items: Vec<(&[u8], f64)> = items.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
+        // Redis adds the members one by one, in range order, to a new set: a skiplist
+        // when an index range is known to be too long, else a listpack that converts when
+        // a member no longer fits. Members added while it was a listpack lost the sign of
+        // a zero score (see `listpack`).
+        let fits = |i: usize, m: &[u8]| i < limits.max_listpack_entries && m.len() <= limits.max_listpack_value;
+        let presized = matches!(q.by, ZRangeBy::Rank(..)) && items.len() > limits.max_listpack_entries;
+        let packed = if presized { 0 } else { items.iter().enumerate().take_while(|(i, (m, _))| fits(*i, m)).count() };
+        for item in &mut items[..packed] {
+            if item.1 == 0.0 {
+                item.1 = 0.0;
+            }
+        }
         if q.rev {
             items.reverse();
         }
@@ -2099,5 +2155,25 @@ mod tests {
             wr.reverse();
             assert_eq!(names(z.span(&by.clone().rev().limit(1, -1))), wr[1..].to_vec());
         }
+    }
+}
+#[cfg(test)]
+mod bench_tmp {
+    #[test]
+    #[ignore]
+    fn limits_cost() {
+        let db = crate::Database::new();
+        let acc = db.access();
+        let t = std::time::Instant::now();
+        let mut n = 0;
+        for _ in 0..1_000_000 {
+            n += super::ZSetLimits::from_config(&acc).max_listpack_entries;
+        }
+        println!("from_config: {:?} per call ({n})", t.elapsed() / 1_000_000);
+        let t = std::time::Instant::now();
+        for i in 0..1_000_000u64 {
+            db.zadd("k", &[(i as f64, format!("m{}", i % 100))]).unwrap();
+        }
+        println!("zadd small: {:?} per call", t.elapsed() / 1_000_000);
     }
 }

@@ -33,10 +33,7 @@ fn num(v: i32) -> Value {
 pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set("tobit", lua.create_function(|lua, a: Variadic<Value>| Ok(num(arg(lua, &a, 0, "tobit")?)))?)?;
-    t.raw_set(
-        "bnot",
-        lua.create_function(|lua, a: Variadic<Value>| Ok(num(!arg(lua, &a, 0, "bnot")?)))?,
-    )?;
+    t.raw_set("bnot", lua.create_function(|lua, a: Variadic<Value>| Ok(num(!arg(lua, &a, 0, "bnot")?)))?)?;
     fn fold(lua: &Lua, a: &[Value], name: &str, f: fn(i32, i32) -> i32) -> mlua::Result<Value> {
         let mut acc = arg(lua, a, 0, name)?;
         for i in 1..a.len() {

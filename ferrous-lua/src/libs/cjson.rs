@@ -6,6 +6,7 @@
 //! limits), formats numbers with `%.14g`, escapes `/` and control characters. Decoding is
 //! a byte-for-byte port of the tokenizer: same leniencies (strtod numbers, `nan`, hex), same
 //! error texts and character positions.
+use crate::convert::{table_keys, Key};
 use crate::error::{arg_error, raise, type_error, type_name};
 use crate::fmt::{c_f64_to_i64, fmt_g, strtod};
 use mlua::{LightUserData, Lua, Table, Value, Variadic};
@@ -82,8 +83,17 @@ fn append_string(out: &mut Vec<u8>, s: &[u8]) {
 
 /// A table being encoded.
 enum Frame {
-    Array { t: Table, next: i64, len: i64 },
-    Object { pairs: Vec<(Value, Value)>, next: usize },
+    Array {
+        t: Table,
+        next: i64,
+        len: i64,
+    },
+    /// An object: its keys (as Rust values, so that big tables hold no Lua references).
+    Object {
+        t: Table,
+        keys: Vec<Key>,
+        next: usize,
+    },
 }
 
 struct Encoder<'a> {
@@ -139,11 +149,8 @@ impl Encoder<'_> {
                     stack.push(Frame::Array { t: t.clone(), next: 1, len });
                 } else {
                     self.out.push(b'{');
-                    let mut pairs = Vec::new();
-                    for kv in t.pairs::<Value, Value>() {
-                        pairs.push(kv?);
-                    }
-                    stack.push(Frame::Object { pairs, next: 0 });
+                    let keys = table_keys(t)?;
+                    stack.push(Frame::Object { t: t.clone(), keys, next: 0 });
                 }
             }
             other => return Err(self.exception(other, "type not supported")),
@@ -169,15 +176,16 @@ impl Encoder<'_> {
                         Some(item)
                     }
                 }
-                Some(Frame::Object { pairs, next }) => {
-                    if *next == pairs.len() {
+                Some(Frame::Object { t, keys, next }) => {
+                    if *next == keys.len() {
                         None
                     } else {
                         if *next > 0 {
                             self.out.push(b',');
                         }
-                        let (k, v) = pairs[*next].clone();
+                        let k = keys[*next].to_value(self.lua)?;
                         *next += 1;
+                        let v: Value = t.raw_get(k.clone())?;
                         self.key(&k)?;
                         Some(v)
                     }
@@ -244,7 +252,6 @@ impl Encoder<'_> {
         }
         Ok(max)
     }
-
 }
 
 fn encode(lua: &Lua, cfg: &Cfg, args: Variadic<Value>) -> mlua::Result<Value> {
@@ -341,9 +348,14 @@ impl Decoder<'_> {
     }
 
     fn number_token(&mut self, t: &mut Token) {
+        // strtod only consumes characters from this set; stopping there keeps the scan
+        // proportional to the token (and stops at a NUL, as the C string does).
         let tail = &self.data[self.ptr.min(self.data.len())..];
-        let nul = tail.iter().position(|&c| c == 0).unwrap_or(tail.len());
-        let (v, n) = strtod(&tail[..nul]);
+        let end = tail
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-' | b'(' | b')' | b'_')))
+            .unwrap_or(tail.len());
+        let (v, n) = strtod(&tail[..end]);
         if n == 0 {
             self.token_error(t, "invalid number");
             return;
@@ -580,7 +592,8 @@ impl Decoder<'_> {
             }
             let is_array = top.array_index > 0;
             let tok = self.next_token();
-            let (end, what) = if is_array { (Tok::ArrEnd, "comma or array end") } else { (Tok::ObjEnd, "comma or object end") };
+            let (end, what) =
+                if is_array { (Tok::ArrEnd, "comma or array end") } else { (Tok::ObjEnd, "comma or object end") };
             if tok.kind == end {
                 let Some(closed) = stack.pop() else { return Err(mlua::Error::runtime("cjson: parser state")) };
                 self.depth -= 1;
@@ -658,7 +671,9 @@ fn int_option(lua: &Lua, args: &[Value], i: usize, name: &str, min: i64, max: i6
             let n = match v {
                 Value::Integer(n) => *n as f64,
                 Value::Number(n) => *n,
-                Value::String(_) => lua.coerce_number(v.clone())?.ok_or_else(|| type_error(lua, i + 1, name, "number", Some(v)))?,
+                Value::String(_) => {
+                    lua.coerce_number(v.clone())?.ok_or_else(|| type_error(lua, i + 1, name, "number", Some(v)))?
+                }
                 _ => return Err(type_error(lua, i + 1, name, "number", Some(v))),
             };
             let n = c_f64_to_i64(n);

@@ -8,13 +8,11 @@
 //! than Lua's C stack allows, as the C code does.
 use crate::error::{arg_error, raise, type_error, Raise};
 use crate::fmt::{c_f64_to_i32, c_f64_to_i64};
-use mlua::{Lua, MultiValue, Table, Value, Variadic};
+use mlua::{IntoLua, Lua, Table, Value, Variadic};
 
 const MAX_NESTING: usize = 16;
 /// Lua 5.1's `LUAI_MAXCSTACK`.
 const MAX_STACK: usize = 8000;
-/// Nesting limit when unpacking (the decoder recurses; Redis stops at its Lua stack limit).
-const MAX_DEPTH: usize = 200;
 
 fn encode_int(out: &mut Vec<u8>, n: i64) {
     if n >= 0 {
@@ -96,21 +94,29 @@ fn encode_bytes(out: &mut Vec<u8>, s: &[u8]) {
 fn is_array(t: &Table) -> mlua::Result<bool> {
     let mut count: i64 = 0;
     let mut max: i64 = 0;
-    for kv in t.pairs::<Value, Value>() {
-        let (k, _) = kv?;
+    let mut array = true;
+    t.for_each(|k: Value, _: Value| {
+        if !array {
+            return Ok(());
+        }
         let n = match k {
             Value::Integer(i) => i as f64,
             Value::Number(n) => n,
-            _ => return Ok(false),
+            _ => {
+                array = false;
+                return Ok(());
+            }
         };
         // IS_INT_EQUIVALENT (a C `int`).
         if n <= 0.0 || n.is_infinite() || c_f64_to_i32(n) as f64 != n {
-            return Ok(false);
+            array = false;
+            return Ok(());
         }
         max = max.max(n as i64);
         count += 1;
-    }
-    Ok(max == count)
+        Ok(())
+    })?;
+    Ok(array && max == count)
 }
 
 fn encode_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> {
@@ -128,15 +134,18 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> 
                     encode_value(out, &item, level + 1)?;
                 }
             } else {
-                let mut pairs = Vec::new();
-                for kv in t.pairs::<Value, Value>() {
-                    pairs.push(kv?);
-                }
-                encode_len(out, pairs.len(), 0x80, 0xde, 0xdf, 15);
-                for (k, v) in &pairs {
-                    encode_value(out, k, level + 1)?;
-                    encode_value(out, v, level + 1)?;
-                }
+                // Two passes, streaming: a big table must not hold its entries as Lua
+                // references (the nesting, at most 16, bounds the recursion).
+                let mut len = 0usize;
+                t.for_each(|_: Value, _: Value| {
+                    len += 1;
+                    Ok(())
+                })?;
+                encode_len(out, len, 0x80, 0xde, 0xdf, 15);
+                t.for_each(|k: Value, v: Value| {
+                    encode_value(out, &k, level + 1)?;
+                    encode_value(out, &v, level + 1)
+                })?;
             }
         }
         _ => out.push(0xc0),
@@ -153,6 +162,74 @@ fn pack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {
         encode_value(&mut out, v, 0)?;
     }
     Ok(Value::String(lua.create_string(&out)?))
+}
+
+/// A decoded value. Unpacking builds these first and creates the Lua values only as the
+/// results are pushed, so that thousands of results never hold Lua references at once.
+pub(crate) enum Mp {
+    Nil,
+    Bool(bool),
+    Num(f64),
+    Str(Vec<u8>),
+    Arr(Vec<Mp>),
+    Map(Vec<(Mp, Mp)>),
+}
+
+impl IntoLua for Mp {
+    /// Builds the Lua value with an explicit stack (no recursion, however deep the data).
+    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
+        enum Fill {
+            Arr(Table, std::vec::IntoIter<Mp>, i64),
+            Map(Table, std::vec::IntoIter<(Mp, Mp)>),
+        }
+        fn open(lua: &Lua, mp: Mp, stack: &mut Vec<Fill>) -> mlua::Result<Value> {
+            Ok(match mp {
+                Mp::Nil => Value::Nil,
+                Mp::Bool(b) => Value::Boolean(b),
+                Mp::Num(n) => Value::Number(n),
+                Mp::Str(s) => Value::String(lua.create_string(&s)?),
+                Mp::Arr(items) => {
+                    let t = lua.create_table_with_capacity(items.len().min(1 << 16), 0)?;
+                    stack.push(Fill::Arr(t.clone(), items.into_iter(), 1));
+                    Value::Table(t)
+                }
+                Mp::Map(pairs) => {
+                    let t = lua.create_table()?;
+                    stack.push(Fill::Map(t.clone(), pairs.into_iter()));
+                    Value::Table(t)
+                }
+            })
+        }
+        let mut stack = Vec::new();
+        let root = open(lua, self, &mut stack)?;
+        while let Some(top) = stack.last_mut() {
+            match top {
+                Fill::Arr(t, items, i) => match items.next() {
+                    Some(mp) => {
+                        let (t, idx) = (t.clone(), *i);
+                        *i += 1;
+                        let v = open(lua, mp, &mut stack)?;
+                        t.raw_set(idx, v)?;
+                    }
+                    None => {
+                        stack.pop();
+                    }
+                },
+                Fill::Map(t, pairs) => match pairs.next() {
+                    Some((k, v)) => {
+                        let t = t.clone();
+                        let k = open(lua, k, &mut stack)?;
+                        let v = open(lua, v, &mut stack)?;
+                        t.raw_set(k, v)?;
+                    }
+                    None => {
+                        stack.pop();
+                    }
+                },
+            }
+        }
+        Ok(root)
+    }
 }
 
 enum DecodeError {
@@ -173,7 +250,6 @@ struct Cursor<'a> {
     pos: usize,
     /// Values the C code would have on the Lua stack (for the stack-overflow check).
     stack: usize,
-    depth: usize,
 }
 
 impl Cursor<'_> {
@@ -189,55 +265,84 @@ impl Cursor<'_> {
         self.data[at..at + n].iter().fold(0u64, |acc, &b| (acc << 8) | b as u64)
     }
 
-    fn string(&mut self, hdr: usize, len: usize) -> Result<Value, DecodeError> {
+    fn string(&mut self, hdr: usize, len: usize) -> Result<Item, DecodeError> {
         self.need(hdr.checked_add(len).ok_or(DecodeError::Eof)?)?;
-        let s = self.lua.create_string(&self.data[self.pos + hdr..self.pos + hdr + len])?;
+        let s = self.data[self.pos + hdr..self.pos + hdr + len].to_vec();
         self.pos += hdr + len;
-        Ok(Value::String(s))
+        Ok(Item::Value(Mp::Str(s)))
     }
 
-    fn array(&mut self, hdr: usize, len: usize) -> Result<Value, DecodeError> {
-        self.pos += hdr;
-        let t = self.lua.create_table()?;
-        self.stack += 2;
-        self.depth += 1;
-        for i in 1..=len {
-            let v = self.value()?;
-            t.raw_set(i as i64, v)?;
-        }
-        self.depth -= 1;
-        self.stack -= 2;
-        Ok(Value::Table(t))
-    }
-
-    fn map(&mut self, hdr: usize, len: usize) -> Result<Value, DecodeError> {
-        self.pos += hdr;
-        let t = self.lua.create_table()?;
-        self.stack += 2;
-        self.depth += 1;
-        for _ in 0..len {
-            let k = self.value()?;
-            self.stack += 1;
-            let v = self.value()?;
-            self.stack -= 1;
-            match &k {
-                Value::Nil => return Err(DecodeError::Lua(Raise::Str(b"table index is nil".to_vec()).into())),
-                Value::Number(n) if n.is_nan() => {
-                    return Err(DecodeError::Lua(Raise::Str(b"table index is NaN".to_vec()).into()))
+    /// Decodes one value. Containers are built with an explicit stack, not recursion.
+    fn value(&mut self) -> Result<Mp, DecodeError> {
+        let mut open: Vec<Open> = Vec::new();
+        loop {
+            let mut done = match self.item()? {
+                Item::Value(mp) => mp,
+                Item::Array(0) => Mp::Arr(Vec::new()),
+                Item::Map(0) => Mp::Map(Vec::new()),
+                Item::Array(n) => {
+                    // The declared length is not trusted for the allocation: data runs out first.
+                    let items = Vec::with_capacity(n.min(self.data.len() - self.pos));
+                    open.push(Open::Arr { items, left: n });
+                    self.stack += 2;
+                    continue;
                 }
-                _ => t.raw_set(k, v)?,
+                Item::Map(n) => {
+                    let pairs = Vec::with_capacity(n.min(self.data.len() - self.pos));
+                    open.push(Open::Map { pairs, left: n, key: None });
+                    self.stack += 2;
+                    continue;
+                }
+            };
+            // Attach the value to its container, closing every container it completes.
+            loop {
+                match open.last_mut() {
+                    None => return Ok(done),
+                    Some(Open::Arr { items, left }) => {
+                        items.push(done);
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                        let Some(Open::Arr { items, .. }) = open.pop() else { return Err(DecodeError::BadFormat) };
+                        self.stack -= 2;
+                        done = Mp::Arr(items);
+                    }
+                    Some(Open::Map { pairs, left, key }) => match key.take() {
+                        None => {
+                            *key = Some(done);
+                            self.stack += 1;
+                            break;
+                        }
+                        Some(k) => {
+                            self.stack -= 1;
+                            match &k {
+                                Mp::Nil => {
+                                    return Err(DecodeError::Lua(Raise::Str(b"table index is nil".to_vec()).into()))
+                                }
+                                Mp::Num(n) if n.is_nan() => {
+                                    return Err(DecodeError::Lua(Raise::Str(b"table index is NaN".to_vec()).into()))
+                                }
+                                _ => pairs.push((k, done)),
+                            }
+                            *left -= 1;
+                            if *left > 0 {
+                                break;
+                            }
+                            let Some(Open::Map { pairs, .. }) = open.pop() else { return Err(DecodeError::BadFormat) };
+                            self.stack -= 2;
+                            done = Mp::Map(pairs);
+                        }
+                    },
+                }
             }
         }
-        self.depth -= 1;
-        self.stack -= 2;
-        Ok(Value::Table(t))
     }
 
-    fn value(&mut self) -> Result<Value, DecodeError> {
+    /// The next value, or the header of a container.
+    fn item(&mut self) -> Result<Item, DecodeError> {
         self.need(1)?;
-        // Nested containers add two stack slots each in the C code; the depth cap keeps the
-        // Rust recursion bounded well before any thread's stack size.
-        if self.stack + 1 > MAX_STACK || self.depth > MAX_DEPTH {
+        if self.stack + 1 > MAX_STACK {
             return Err(DecodeError::Lua(raise(
                 self.lua,
                 "stack overflow (too many return values at once; use unpack_one or unpack_limit instead.)",
@@ -245,114 +350,108 @@ impl Cursor<'_> {
         }
         let p = self.pos;
         let b = self.data[p];
-        let num = |c: &mut Self, n: usize, v: f64| -> Result<Value, DecodeError> {
+        let num = |c: &mut Self, n: usize, v: f64| -> Result<Item, DecodeError> {
             c.need(1 + n)?;
             c.pos += 1 + n;
-            Ok(Value::Number(v))
+            Ok(Item::Value(Mp::Num(v)))
         };
-        Ok(match b {
+        let header = |c: &mut Self, n: usize| -> Result<usize, DecodeError> {
+            c.need(1 + n)?;
+            let l = c.be(p + 1, n) as usize;
+            c.pos += 1 + n;
+            Ok(l)
+        };
+        let scalar = |c: &mut Self, mp: Mp| {
+            c.pos += 1;
+            Ok(Item::Value(mp))
+        };
+        match b {
             0xcc => {
                 self.need(2)?;
-                num(self, 1, self.be(p + 1, 1) as f64)?
+                num(self, 1, self.be(p + 1, 1) as f64)
             }
             0xd0 => {
                 self.need(2)?;
-                num(self, 1, self.data[p + 1] as i8 as f64)?
+                num(self, 1, self.data[p + 1] as i8 as f64)
             }
             0xcd => {
                 self.need(3)?;
-                num(self, 2, self.be(p + 1, 2) as f64)?
+                num(self, 2, self.be(p + 1, 2) as f64)
             }
             0xd1 => {
                 self.need(3)?;
-                num(self, 2, self.be(p + 1, 2) as u16 as i16 as f64)?
+                num(self, 2, self.be(p + 1, 2) as u16 as i16 as f64)
             }
             0xce => {
                 self.need(5)?;
-                num(self, 4, self.be(p + 1, 4) as f64)?
+                num(self, 4, self.be(p + 1, 4) as f64)
             }
             0xd2 => {
                 self.need(5)?;
-                num(self, 4, self.be(p + 1, 4) as u32 as i32 as f64)?
+                num(self, 4, self.be(p + 1, 4) as u32 as i32 as f64)
             }
             // uint 64 goes through lua_pushinteger (a signed ptrdiff_t).
-            0xcf => {
+            0xcf | 0xd3 => {
                 self.need(9)?;
-                num(self, 8, self.be(p + 1, 8) as i64 as f64)?
+                num(self, 8, self.be(p + 1, 8) as i64 as f64)
             }
-            0xd3 => {
-                self.need(9)?;
-                num(self, 8, self.be(p + 1, 8) as i64 as f64)?
-            }
-            0xc0 => {
-                self.pos += 1;
-                Value::Nil
-            }
-            0xc3 => {
-                self.pos += 1;
-                Value::Boolean(true)
-            }
-            0xc2 => {
-                self.pos += 1;
-                Value::Boolean(false)
-            }
+            0xc0 => scalar(self, Mp::Nil),
+            0xc3 => scalar(self, Mp::Bool(true)),
+            0xc2 => scalar(self, Mp::Bool(false)),
             0xca => {
                 self.need(5)?;
-                num(self, 4, f32::from_bits(self.be(p + 1, 4) as u32) as f64)?
+                num(self, 4, f32::from_bits(self.be(p + 1, 4) as u32) as f64)
             }
             0xcb => {
                 self.need(9)?;
-                num(self, 8, f64::from_bits(self.be(p + 1, 8)))?
+                num(self, 8, f64::from_bits(self.be(p + 1, 8)))
             }
             0xd9 => {
                 self.need(2)?;
                 let l = self.be(p + 1, 1) as usize;
-                self.string(2, l)?
+                self.string(2, l)
             }
             0xda => {
                 self.need(3)?;
                 let l = self.be(p + 1, 2) as usize;
-                self.string(3, l)?
+                self.string(3, l)
             }
             0xdb => {
                 self.need(5)?;
                 let l = self.be(p + 1, 4) as usize;
-                self.string(5, l)?
+                self.string(5, l)
             }
-            0xdc => {
-                self.need(3)?;
-                let l = self.be(p + 1, 2) as usize;
-                self.array(3, l)?
-            }
-            0xdd => {
-                self.need(5)?;
-                let l = self.be(p + 1, 4) as usize;
-                self.array(5, l)?
-            }
-            0xde => {
-                self.need(3)?;
-                let l = self.be(p + 1, 2) as usize;
-                self.map(3, l)?
-            }
-            0xdf => {
-                self.need(5)?;
-                let l = self.be(p + 1, 4) as usize;
-                self.map(5, l)?
-            }
-            b if b & 0x80 == 0 => {
+            0xdc => Ok(Item::Array(header(self, 2)?)),
+            0xdd => Ok(Item::Array(header(self, 4)?)),
+            0xde => Ok(Item::Map(header(self, 2)?)),
+            0xdf => Ok(Item::Map(header(self, 4)?)),
+            b if b & 0x80 == 0 => scalar(self, Mp::Num(b as f64)),
+            b if b & 0xe0 == 0xe0 => scalar(self, Mp::Num(b as i8 as f64)),
+            b if b & 0xe0 == 0xa0 => self.string(1, (b & 0x1f) as usize),
+            b if b & 0xf0 == 0x90 => {
                 self.pos += 1;
-                Value::Number(b as f64)
+                Ok(Item::Array((b & 0xf) as usize))
             }
-            b if b & 0xe0 == 0xe0 => {
+            b if b & 0xf0 == 0x80 => {
                 self.pos += 1;
-                Value::Number(b as i8 as f64)
+                Ok(Item::Map((b & 0xf) as usize))
             }
-            b if b & 0xe0 == 0xa0 => self.string(1, (b & 0x1f) as usize)?,
-            b if b & 0xf0 == 0x90 => self.array(1, (b & 0xf) as usize)?,
-            b if b & 0xf0 == 0x80 => self.map(1, (b & 0xf) as usize)?,
-            _ => return Err(DecodeError::BadFormat),
-        })
+            _ => Err(DecodeError::BadFormat),
+        }
     }
+}
+
+/// What [`Cursor::item`] read.
+enum Item {
+    Value(Mp),
+    Array(usize),
+    Map(usize),
+}
+
+/// A container being decoded.
+enum Open {
+    Arr { items: Vec<Mp>, left: usize },
+    Map { pairs: Vec<(Mp, Mp)>, left: usize, key: Option<Mp> },
 }
 
 fn check_string(lua: &Lua, args: &[Value], name: &str) -> mlua::Result<Vec<u8>> {
@@ -379,7 +478,7 @@ fn int_arg(lua: &Lua, args: &[Value], i: usize, name: &str, default: Option<i64>
     }
 }
 
-fn unpack_full(lua: &Lua, s: &[u8], limit: i64, offset: i64) -> mlua::Result<MultiValue> {
+fn unpack_full(lua: &Lua, s: &[u8], limit: i64, offset: i64) -> mlua::Result<Variadic<Mp>> {
     let len = s.len() as i64;
     let decode_all = limit == 0 && offset == 0;
     if offset < 0 || limit < 0 {
@@ -391,7 +490,7 @@ fn unpack_full(lua: &Lua, s: &[u8], limit: i64, offset: i64) -> mlua::Result<Mul
         return Err(raise(lua, format!("Start offset {} greater than input length {}.", offset as i32, len as i32)));
     }
     let limit = if decode_all { i32::MAX as i64 } else { limit };
-    let mut c = Cursor { lua, data: s, pos: offset as usize, stack: 1, depth: 0 };
+    let mut c = Cursor { lua, data: s, pos: offset as usize, stack: 1 };
     let mut values = Vec::new();
     let mut cnt = 0;
     while c.pos < s.len() && cnt < limit {
@@ -406,9 +505,9 @@ fn unpack_full(lua: &Lua, s: &[u8], limit: i64, offset: i64) -> mlua::Result<Mul
     }
     if !decode_all {
         let next = if c.pos == s.len() { -1 } else { c.pos as i64 };
-        values.insert(0, Value::Number(next as f64));
+        values.insert(0, Mp::Num(next as f64));
     }
-    Ok(MultiValue::from_iter(values))
+    Ok(Variadic::from_iter(values))
 }
 
 /// Builds the `cmsgpack` table.

@@ -6,9 +6,10 @@
 //! `s` zero-terminated string, `f` float, `d` double, ` ` ignored. Sizes, alignment and the
 //! integer conversions follow the C code on x86-64 byte for byte, including its quirks
 //! (bytes past the eighth of a wide integer are zero when packing).
+use crate::args::Ret;
 use crate::error::{arg_error, raise, type_error};
 use crate::fmt::{c_f64_to_i64, c_f64_to_u64};
-use mlua::{Lua, MultiValue, Table, Value, Variadic};
+use mlua::{Lua, Table, Value, Variadic};
 
 const MAXINTSIZE: usize = 32;
 const MAXALIGN: usize = 8;
@@ -146,7 +147,7 @@ fn pack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {
         let mut size = optsize(lua, opt, &mut fmt, "pack")?;
         let toalign = gettoalign(total, &h, opt, size);
         total = total.wrapping_add(toalign);
-        out.extend(std::iter::repeat_n(0u8, toalign));
+        out.resize(out.len() + toalign, 0);
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'i' | b'I' => {
                 let n = check_number(lua, &args, arg, "pack", true)?;
@@ -222,7 +223,7 @@ fn get_integer(b: &[u8], endian: Endian, signed: bool) -> f64 {
     l as i64 as f64
 }
 
-fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<MultiValue> {
+fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Variadic<Ret>> {
     let f = check_string(lua, &args, 0, "unpack")?;
     let data = check_string(lua, &args, 1, "unpack")?;
     let ld = data.len();
@@ -238,19 +239,16 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<MultiValue> {
     let mut pos = (start as u64 as usize).wrapping_sub(1);
     let mut fmt = Fmt { f: &f, i: 0 };
     let mut h = Header::default();
-    let mut results: Vec<Value> = Vec::new();
+    let mut results: Vec<Ret> = Vec::new();
     // The previous value on the stack, for `c0` (the data string before any result).
-    let prev_number = |results: &Vec<Value>| -> Option<f64> {
-        match results.last() {
-            Some(Value::Number(n)) => Some(*n),
-            Some(Value::Integer(n)) => Some(*n as f64),
-            Some(v @ Value::String(_)) => lua.coerce_number(v.clone()).ok().flatten(),
-            Some(_) => None,
-            None => {
-                let s = lua.create_string(&data).ok()?;
-                lua.coerce_number(Value::String(s)).ok().flatten()
-            }
-        }
+    let prev_number = |results: &Vec<Ret>| -> Option<f64> {
+        let s = match results.last() {
+            Some(Ret::Num(n)) => return Some(*n),
+            Some(Ret::Str(s)) => s,
+            None => &data,
+        };
+        let s = lua.create_string(s).ok()?;
+        lua.coerce_number(Value::String(s)).ok().flatten()
     };
     while let Some(opt) = fmt.next() {
         let mut size = optsize(lua, opt, &mut fmt, "unpack")?;
@@ -264,20 +262,20 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<MultiValue> {
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'i' | b'I' => {
                 let signed = opt.is_ascii_lowercase();
-                results.push(Value::Number(get_integer(&data[pos..pos + size], h.endian, signed)));
+                results.push(Ret::Num(get_integer(&data[pos..pos + size], h.endian, signed)));
             }
             b'x' => {}
             b'f' => {
                 let mut b = [0u8; 4];
                 b.copy_from_slice(&data[pos..pos + 4]);
                 let v = if h.endian == Endian::Big { f32::from_be_bytes(b) } else { f32::from_le_bytes(b) };
-                results.push(Value::Number(v as f64));
+                results.push(Ret::Num(v as f64));
             }
             b'd' => {
                 let mut b = [0u8; 8];
                 b.copy_from_slice(&data[pos..pos + 8]);
                 let v = if h.endian == Endian::Big { f64::from_be_bytes(b) } else { f64::from_le_bytes(b) };
-                results.push(Value::Number(v));
+                results.push(Ret::Num(v));
             }
             b'c' => {
                 if size == 0 {
@@ -290,21 +288,21 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<MultiValue> {
                         return Err(arg_error(lua, 2, "unpack", "data string too short"));
                     }
                 }
-                results.push(Value::String(lua.create_string(&data[pos..pos + size])?));
+                results.push(Ret::Str(data[pos..pos + size].to_vec()));
             }
             b's' => {
                 let Some(e) = data[pos..].iter().position(|&c| c == 0) else {
                     return Err(raise(lua, "unfinished string in data"));
                 };
                 size = e + 1;
-                results.push(Value::String(lua.create_string(&data[pos..pos + e])?));
+                results.push(Ret::Str(data[pos..pos + e].to_vec()));
             }
             _ => commoncases(lua, opt, &mut fmt, &mut h)?,
         }
         pos = pos.wrapping_add(size);
     }
-    results.push(Value::Number(pos.wrapping_add(1) as f64));
-    Ok(MultiValue::from_iter(results))
+    results.push(Ret::Num(pos.wrapping_add(1) as f64));
+    Ok(Variadic::from_iter(results))
 }
 
 fn size(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {

@@ -209,7 +209,10 @@ fn nanos() -> u32 {
 
 fn free_port(attempt: u16) -> u16 {
     let len = REDIS_PORTS.end - REDIS_PORTS.start;
-    let start = (std::process::id() as u16).wrapping_mul(13).wrapping_add(attempt.wrapping_mul(31)).wrapping_add(nanos() as u16);
+    let start = (std::process::id() as u16)
+        .wrapping_mul(13)
+        .wrapping_add(attempt.wrapping_mul(31))
+        .wrapping_add(nanos() as u16);
     for i in 0..len {
         let port = REDIS_PORTS.start + start.wrapping_add(i) % len;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
