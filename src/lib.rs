@@ -5,16 +5,95 @@
 //! let db = Database::new();
 //! db.set("user:1:name", "Ada").unwrap();
 //! assert_eq!(db.get("user:1:name").unwrap().as_deref(), Some(&b"Ada"[..]));
+//! // Lua scripting is installed by default.
+//! assert_eq!(db.eval("return redis.call('GET', KEYS[1])", &["user:1:name"], &[] as &[&str]), RespValue::bulk("Ada"));
 //! ```
 //!
-//! This crate re-exports [`ferrous_core`] (the database) and [`ferrous_resp`] (the wire
-//! codec); the `ferrous` binary in this package is the server.
+//! This crate re-exports [`ferrous_core`] (the database, its typed API and command table),
+//! [`ferrous_resp`] (the wire codec) and [`ferrous_lua`] (scripting). Its [`Database`] is the
+//! core database with the Lua engine installed; it dereferences to
+//! [`ferrous_core::Database`], so the whole typed API is available on it. The `ferrous`
+//! binary in this package is the server.
 #![warn(missing_docs)]
 
 pub use ferrous_core::*;
+pub use ferrous_lua as lua;
 pub use ferrous_resp as resp;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+/// A [`ferrous_core::Database`] with Lua scripting (EVAL, FUNCTION, `Database::eval`)
+/// installed. Cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct Database(ferrous_core::Database);
+
+impl Database {
+    /// A database with default configuration and scripting.
+    pub fn new() -> Self {
+        Self::from(ferrous_core::Database::new())
+    }
+    /// A builder (custom clock, configuration...); `build` installs scripting.
+    pub fn builder() -> Builder {
+        Builder(ferrous_core::Database::builder())
+    }
+    /// The core handle.
+    pub fn core(&self) -> &ferrous_core::Database {
+        &self.0
+    }
+    /// Unwraps the core handle.
+    pub fn into_core(self) -> ferrous_core::Database {
+        self.0
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl From<ferrous_core::Database> for Database {
+    /// Wraps a core database, installing the Lua engine if it has none.
+    fn from(db: ferrous_core::Database) -> Self {
+        if db.script_engine().is_none() {
+            ferrous_lua::install(&db);
+        }
+        Database(db)
+    }
+}
+
+impl Deref for Database {
+    type Target = ferrous_core::Database;
+    fn deref(&self) -> &ferrous_core::Database {
+        &self.0
+    }
+}
+
+/// Builds a scripting-enabled [`Database`].
+pub struct Builder(ferrous_core::Builder);
+
+impl Builder {
+    /// Uses `clock` as the time source.
+    pub fn clock(self, clock: Arc<dyn Clock>) -> Self {
+        Builder(self.0.clock(clock))
+    }
+    /// Starts from this configuration.
+    pub fn config(self, config: Config) -> Self {
+        Builder(self.0.config(config))
+    }
+    /// Enables or disables the active expiry cycle.
+    pub fn active_expire(self, on: bool) -> Self {
+        Builder(self.0.active_expire(on))
+    }
+    /// Builds the database and installs scripting.
+    pub fn build(self) -> Database {
+        Database::from(self.0.build())
+    }
+}
 
 /// The names most programs need.
 pub mod prelude {
-    pub use ferrous_core::{Database, Error, RespValue, Result, SetCondition, SetExpiry, SetOptions};
+    pub use crate::Database;
+    pub use ferrous_core::{Error, Message, RespValue, Result, SetCondition, SetExpiry, SetOptions, Subscription};
 }

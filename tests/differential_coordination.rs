@@ -106,7 +106,6 @@ enum Side {
 struct Twin {
     name: String,
     conns: [RespConn; 2],
-    resp3: bool,
     /// Client ids (`CLIENT ID`) on each server.
     ids: [i64; 2],
 }
@@ -126,7 +125,7 @@ impl Twin {
                 other => panic!("{name}: CLIENT ID replied {other}"),
             };
         }
-        Twin { name: name.into(), conns, resp3, ids }
+        Twin { name: name.into(), conns, ids }
     }
 
     fn conn(&mut self, side: Side) -> &mut RespConn {
@@ -141,36 +140,6 @@ impl Twin {
             out[i] = c.call(args).map_err(|e| format!("{name}: {e}"));
         }
         out
-    }
-
-    /// Sends a command to both servers without reading.
-    fn send(&mut self, args: &Cmd) {
-        for c in &mut self.conns {
-            c.send(args).expect("send");
-        }
-    }
-}
-
-/// True for the reply that ends a drain: `+PONG`, or `["pong", ""]` in RESP2 subscribed
-/// mode.
-fn is_pong(v: &Resp) -> bool {
-    match v {
-        Resp::Simple(s) => s == b"PONG",
-        Resp::Array(items) => items.len() == 2 && items[0] == Resp::Bulk(b"pong".to_vec()) && items[1] == Resp::Bulk(Vec::new()),
-        _ => false,
-    }
-}
-
-/// Sends PING and returns everything read before its reply (the reply excluded).
-fn drain(c: &mut RespConn) -> Result<Vec<Reply>, String> {
-    c.send(&["PING"]).map_err(|e| format!("send PING: {e}"))?;
-    let mut got = Vec::new();
-    loop {
-        let r = c.read().map_err(|e| format!("reading until PONG: {e}; got so far: {:?}", got.iter().map(|r: &Reply| r.value.to_string()).collect::<Vec<_>>()))?;
-        if is_pong(&r.value) {
-            return Ok(got);
-        }
-        got.push(r);
     }
 }
 
@@ -208,6 +177,17 @@ fn rename_ids(v: &Resp, ids: &[(i64, String)]) -> Resp {
         Resp::Set(items) => Resp::Set(items.iter().map(|i| rename_ids(i, ids)).collect()),
         Resp::Map(pairs) => Resp::Map(pairs.iter().map(|(k, v)| (k.clone(), rename_ids(v, ids))).collect()),
         _ => v.clone(),
+    }
+}
+
+/// Client ids in a frame become names: in the reply of CLIENT GETREDIR / TRACKINGINFO
+/// (`reply_with_ids`) and in `tracking-redir-broken` pushes; other integers stay.
+fn with_names(v: &Resp, reply_with_ids: bool, ids: &[(i64, String)]) -> Resp {
+    let broken = frame_kind(v).is_some_and(|(k, _)| k == b"tracking-redir-broken");
+    if reply_with_ids || broken {
+        rename_ids(v, ids)
+    } else {
+        v.clone()
     }
 }
 
@@ -923,7 +903,7 @@ impl Gen {
     /// A pub/sub command (the connection is chosen by the caller). `n` makes payloads
     /// unique.
     fn pubsub_command(&mut self, n: usize) -> Cmd {
-        let mut with = |verb: &str, names: Vec<Vec<u8>>| {
+        let with = |verb: &str, names: Vec<Vec<u8>>| {
             let mut c = cmd![verb];
             c.extend(names);
             c
@@ -1312,6 +1292,8 @@ fn client_tracking_matches_redis() {
                     .collect::<Vec<_>>()
                     .join(" ")
             );
+            let shows_ids = lower(&per_side[0][0]) == "client"
+                && per_side[0].get(1).is_some_and(|a| matches!(lower(a).as_str(), "getredir" | "trackinginfo"));
             let in_multi = history.last().is_some_and(|h: &String| h.contains("\"MULTI\"") || h.contains("+QUEUED"));
             // The acting client first, then everybody else: what the command sends to
             // other clients is queued for them before they are drained.
@@ -1334,7 +1316,7 @@ fn client_tracking_matches_redis() {
                             }
                         }
                         if queued {
-                            pair[s] = frames.iter().map(|f| rename_ids(f, &known[s])).collect();
+                            pair[s] = frames.iter().enumerate().map(|(n, f)| with_names(f, n == 0 && ci == who && shows_ids, &known[s])).collect();
                             continue;
                         }
                     }
@@ -1346,7 +1328,7 @@ fn client_tracking_matches_redis() {
                             break 'steps;
                         }
                     }
-                    pair[s] = frames.iter().map(|f| rename_ids(f, &known[s])).collect();
+                    pair[s] = frames.iter().enumerate().map(|(n, f)| with_names(f, n == 0 && ci == who && shows_ids, &known[s])).collect();
                 }
                 outputs[ci] = pair;
             }

@@ -87,7 +87,8 @@ fn invalidate_msg(resp3: bool, via_channel: bool, keys: Option<&[&[u8]]>) -> Opt
                 write::bulk(&mut b, k);
             }
         }
-        None => b.extend_from_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
+        // Redis writes its shared null of the target's protocol.
+        None => b.extend_from_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
     }
     Some(b)
 }
@@ -182,35 +183,45 @@ impl TrackingTable {
     }
 
     /// A key was modified by `by` (0 = the server itself, e.g. expiry): notify trackers.
+    ///
+    /// Messages go out in Redis's order: first the clients that read the key (default
+    /// mode, in the order of Redis's radix tree of client ids: little-endian bytes), then
+    /// the BCAST clients by matching prefix, one message per prefix the key matches (the
+    /// empty prefix and a longer one can both match).
     pub fn invalidate(&self, key: &[u8], by: u64) {
         let ids = self.keys.lock().remove(key).unwrap_or_default();
-        let clients: Vec<(u64, Arc<Tracker>)> = self.clients.lock().iter().map(|(id, t)| (*id, t.clone())).collect();
-        for (id, t) in clients {
-            if t.options.noloop && id == by {
-                continue;
-            }
-            // BCAST: one message per registered prefix the key matches (the empty prefix
-            // and a longer one can both match, as in Redis).
-            let messages = if t.options.bcast {
-                if t.options.prefixes.is_empty() {
-                    1
-                } else {
-                    t.options.prefixes.iter().filter(|p| key.starts_with(p)).count()
+        let mut clients: Vec<(u64, Arc<Tracker>)> =
+            self.clients.lock().iter().map(|(id, t)| (*id, t.clone())).collect();
+        clients.retain(|(id, t)| !(t.options.noloop && *id == by));
+        clients.sort_by_key(|(id, _)| id.to_le_bytes());
+        let mut bcast: Vec<(&[u8], [u8; 8], &Tracker)> = Vec::new();
+        for (id, t) in &clients {
+            if !t.options.bcast {
+                if ids.contains(id) {
+                    self.send(t, Some(&[key]));
                 }
+            } else if t.options.prefixes.is_empty() {
+                bcast.push((&[], id.to_le_bytes(), t));
             } else {
-                usize::from(ids.contains(&id))
-            };
-            for _ in 0..messages {
-                self.send(&t, Some(&[key]));
+                for p in t.options.prefixes.iter().filter(|p| key.starts_with(p)) {
+                    bcast.push((p, id.to_le_bytes(), t));
+                }
             }
+        }
+        bcast.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        for (_, _, t) in bcast {
+            self.send(t, Some(&[key]));
         }
     }
 
     /// Every key is gone (FLUSHDB/FLUSHALL): tell every tracker, forget every key.
     pub fn invalidate_all(&self) {
         self.keys.lock().clear();
-        let clients: Vec<Arc<Tracker>> = self.clients.lock().values().cloned().collect();
-        for t in clients {
+        // In connection order, as Redis walks its client list.
+        let mut clients: Vec<(u64, Arc<Tracker>)> =
+            self.clients.lock().iter().map(|(id, t)| (*id, t.clone())).collect();
+        clients.sort_by_key(|(id, _)| *id);
+        for (_, t) in clients {
             self.send(&t, None);
         }
     }

@@ -84,8 +84,30 @@ local math = copy(base.math)
 math.random = H.random
 math.randomseed = H.randomseed
 
+-- table.insert is the one library function that writes raw integer keys into a table it is
+-- given (remove and sort only move existing elements, and proxies have none): it refuses
+-- read-only tables, after checking its arguments as Lua does (so that errors keep the
+-- caller's line).
+local tinsert, format, tonumber = base.table.insert, base.string.format, base.tonumber
+local function argerr(n, name, expected, got)
+  error(format("bad argument #%d to '%s' (%s expected, got %s)", n, name, expected, got), 3)
+end
+local tablib = copy(base.table)
+tablib.insert = function(...)
+  local n = select('#', ...)
+  local t, pos = ...
+  if type(t) ~= 'table' then argerr(1, 'insert', 'table', n == 0 and 'no value' or type(t)) end
+  if n == 3 then
+    if tonumber(pos) == nil then argerr(2, 'insert', 'number', type(pos)) end
+  elseif n ~= 2 then
+    error("wrong number of arguments to 'insert'", 2)
+  end
+  if ro[t] then error('Attempt to modify a readonly table', 0) end
+  return tinsert(...)
+end
+
 G.string = protect(copy(base.string))
-G.table = protect(copy(base.table))
+G.table = protect(tablib)
 G.math = protect(math)
 G.coroutine = protect(co)
 G.bit = protect(H.bit)
@@ -171,17 +193,6 @@ local function load_library(chunk)
   return pcall(chunk)
 end
 
--- table.insert/remove/sort write raw integer keys: a proxy could collect some. Nothing can
--- shadow a library function that way, but scripts must not leave state behind either.
-local function scrub()
-  for i = 1, #proxies do
-    local p = proxies[i]
-    if next(p) ~= nil then
-      for k in next, p do base.rawset(p, k, nil) end
-    end
-  end
-end
-
 return {
   env = env,
   env_mt = env_mt,
@@ -190,5 +201,4 @@ return {
   run = run,
   run_function = run_function,
   load_library = load_library,
-  scrub = scrub,
 }

@@ -27,7 +27,6 @@ pub(crate) struct Vm {
     run: Function,
     run_function: Function,
     load_library: Function,
-    scrub: Function,
     /// Memory limit of the state in bytes (0: none).
     pub(crate) memory_limit: usize,
     /// Compiled scripts and registered functions.
@@ -35,6 +34,8 @@ pub(crate) struct Vm {
 }
 
 const SANDBOX: &str = include_str!("sandbox.lua");
+/// Chunk name of the sandbox's own code (its frames are skipped in error positions).
+const SANDBOX_NAME: &str = "=sandbox";
 
 /// Reference slots reserved up front (far more than the engine ever holds at once).
 const SPARE_REFS: usize = 2048;
@@ -81,7 +82,8 @@ impl Vm {
             })?,
         )?;
         let tostring: Function = base.raw_get("tostring")?;
-        h.raw_set("handler", lua.create_function(move |lua, v: Value| error_handler(lua, v, &tostring))?)?;
+        let ro = readonly.clone();
+        h.raw_set("handler", lua.create_function(move |lua, v: Value| error_handler(lua, v, &tostring, &ro))?)?;
         let collect: Function = base.raw_get("collectgarbage")?;
         h.raw_set("collectgarbage", api::collectgarbage_function(&lua, collect)?)?;
         h.raw_set("getmetatable", api::getmetatable_function(&lua, readonly.clone(), string_mt.clone())?)?;
@@ -105,7 +107,7 @@ impl Vm {
         h.raw_set("env", env.clone())?;
         h.raw_set("string_mt", string_mt)?;
         let mode = if kind == VmKind::Eval { "eval" } else { "function" };
-        let built: Table = lua.load(SANDBOX).set_name("=sandbox").call((h, base, mode))?;
+        let built: Table = lua.load(SANDBOX).set_name(SANDBOX_NAME).call((h, base, mode))?;
         let globals: Table = built.raw_get("G")?;
         let env_mt: Table = built.raw_get("env_mt")?;
         lua.set_globals(env.clone())?;
@@ -130,7 +132,6 @@ impl Vm {
             run: built.raw_get("run")?,
             run_function: built.raw_get("run_function")?,
             load_library: built.raw_get("load_library")?,
-            scrub: built.raw_get("scrub")?,
             lua,
             memory_limit,
             store,
@@ -193,10 +194,8 @@ impl Vm {
         r
     }
 
-    /// Clean-up after every run: removes whatever a script managed to store in a read-only
-    /// proxy, drops KEYS/ARGV, and collects garbage after a memory error.
+    /// Clean-up after a run: collects garbage after a memory error.
     pub(crate) fn after_run(&self, memory_error: bool) {
-        let _ = self.scrub.call::<()>(());
         if memory_error {
             let _ = self.lua.gc_collect();
             let _ = self.lua.gc_collect();
@@ -207,7 +206,7 @@ impl Vm {
 /// Redis's error handler (`__redis__err__handler`): turns any error into a table
 /// `{err = ..., source = ..., line = ...}` pointing at the script line that failed (the
 /// caller's line when the error was raised in a C or Rust function).
-fn error_handler(lua: &Lua, v: Value, tostring: &Function) -> mlua::Result<Value> {
+fn error_handler(lua: &Lua, v: Value, tostring: &Function, readonly: &Table) -> mlua::Result<Value> {
     let v = match error_value(lua, v.clone()) {
         Ok(v) => v,
         Err(e) => match find_raise(&e) {
@@ -224,14 +223,23 @@ fn error_handler(lua: &Lua, v: Value, tostring: &Function) -> mlua::Result<Value
     // Redis reports the caller of a C function that raised (`getinfo(3)` when level 2 is C).
     // `redis.call` is two C frames here (an entry point and its implementation), so up to two
     // C levels are skipped.
+    // Frames of the sandbox's own Lua wrappers (`table.insert`, `pcall`...) stand for C
+    // functions in Redis, and are skipped too.
     let mut level = 1;
+    let mut c_frames = 0;
     let mut i = info(level);
-    while level < 3 && matches!(&i, Some((what, _, _)) if *what == "C") {
+    loop {
+        match &i {
+            Some((what, _, _)) if *what == "C" && c_frames < 2 => c_frames += 1,
+            Some((_, Some(source), _)) if source == SANDBOX_NAME => {}
+            _ => break,
+        }
         level += 1;
         i = info(level);
     }
     let t = match &v {
-        Value::Table(t) => t.clone(),
+        // (A library table raised as an error value stays untouched.)
+        Value::Table(t) if readonly.raw_get::<Value>(t.clone())? == Value::Nil => t.clone(),
         _ => {
             let s: mlua::String = tostring.call(v.clone())?;
             let mut msg = b"ERR ".to_vec();

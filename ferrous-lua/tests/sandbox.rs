@@ -59,9 +59,14 @@ fn globals_and_libraries_are_read_only() {
 #[test]
 fn library_proxies_keep_no_state_between_scripts() {
     let mut l = Local::new();
-    // table.insert writes raw integer keys; it cannot shadow anything, and is wiped after.
-    l.eval("table.insert(string, 'junk') table.insert(_G, 'junk') table.insert(redis, 'junk')");
+    // table.insert refuses library tables; remove and sort cannot change them.
+    for script in ["table.insert(string, 'junk')", "table.insert(_G, 'junk')", "table.insert(redis, 1, 'junk')"] {
+        assert!(l.eval(script).contains("Attempt to modify a readonly table"), "{script}");
+    }
+    assert_eq!(l.eval("table.remove(string) table.sort(cjson) return 1"), ":1\r\n");
     assert_eq!(l.eval("return {string[1] == nil, rawget(_G, 1) == nil, redis[1] == nil}"), "*3\r\n:1\r\n:1\r\n:1\r\n");
+    // Its argument errors point at the script.
+    assert!(l.eval("table.insert(nil, 1)").starts_with("-ERR user_script:1: bad argument #1 to 'insert' (table expected, got nil)"));
     // Iterating a library sees the real table.
     assert_eq!(l.eval("local n = 0 for k in pairs(string) do n = n + 1 end return n"), ":15\r\n");
     // collectgarbage('stop') cannot leave the collector off.

@@ -43,6 +43,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
     }
     notice!("Ferrous {} starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
     let db = Database::builder().config(config).build();
+    ferrous_lua::install(&db);
     let shutdown = Arc::new(AtomicBool::new(false));
     match event_loop::Server::bind(db, shutdown.clone()) {
         Ok(server) => {

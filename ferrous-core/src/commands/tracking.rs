@@ -74,7 +74,7 @@ fn tracking(ctx: &mut Ctx<'_>) -> Result<()> {
         return Err(Error::msg("ERR OPTIN and OPTOUT are not compatible with BCAST"));
     }
     if o.optin && o.optout {
-        return Err(Error::msg("ERR You can't use both OPTIN and OPTOUT"));
+        return Err(Error::msg("ERR You can't specify both OPTIN mode and OPTOUT mode"));
     }
     if current.is_some_and(|cur| (o.optin && cur.optout) || (o.optout && cur.optin)) {
         return Err(Error::msg("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
