@@ -9,6 +9,8 @@
 //!   UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE (names sorted, counts kept in order),
 //!   `PUBSUB CHANNELS` / `SHARDCHANNELS` (sorted), the `pmessage`s one PUBLISH delivers to
 //!   one client through several patterns (sorted), and `SPOP key count` (sorted).
+//! - The flush invalidations one FLUSHDB/FLUSHALL sends to one redirect target on behalf of
+//!   several clients (sorted: Redis walks its client list, which its cron rotates).
 //! - Client ids (they differ between the two servers): in `CLIENT GETREDIR`,
 //!   `CLIENT TRACKINGINFO` and `tracking-redir-broken` pushes, a known id becomes the
 //!   name of its connection.
@@ -20,8 +22,9 @@
 //! command precedes it); other connections are drained with a PING whose reply ends what
 //! the connection received so far.
 //!
-//! Time: TTLs are long, except `PX 1` followed by a sleep and an access to the key, so
-//! expiry happens at a known point on both sides.
+//! Time: TTLs are long, except short ones followed by a sleep past them and an access to
+//! the key, so expiry happens between two known steps on both sides. (Transactions also
+//! use `PX 1` and a sleep where only "expired before WATCH" matters.)
 //!
 //! Knobs (environment):
 //! - `FERROUS_DIFF_SEED=N[,M...]`: run these seeds instead of the defaults.
@@ -41,6 +44,11 @@ const DEFAULT_SEEDS: &[u64] = &[1, 2, 3];
 const DEFAULT_OPS: usize = 500;
 /// Replies must come within this long (a hung server fails the test instead of hanging it).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A TTL that expires during the test but not before the step that set it is over (both
+/// servers may expire it actively, so the events of that step must all be in first).
+const SHORT_TTL_MS: u64 = 20;
+/// A sleep after which a [`SHORT_TTL_MS`] key has expired.
+const PAST_SHORT_TTL_MS: u64 = 40;
 /// Steps of history shown before a divergence.
 const HISTORY_SHOWN: usize = 30;
 
@@ -177,6 +185,31 @@ fn rename_ids(v: &Resp, ids: &[(i64, String)]) -> Resp {
         Resp::Set(items) => Resp::Set(items.iter().map(|i| rename_ids(i, ids)).collect()),
         Resp::Map(pairs) => Resp::Map(pairs.iter().map(|(k, v)| (k.clone(), rename_ids(v, ids))).collect()),
         _ => v.clone(),
+    }
+}
+
+/// Sorts runs of flush invalidations (`invalidate` with a null instead of keys) within one
+/// client's output of one step (see the module documentation).
+fn sort_flush_runs(frames: &mut [Resp]) {
+    let is_flush = |f: &Resp| match f {
+        Resp::Push(items) | Resp::Array(items) => {
+            items.last().is_some_and(|l| matches!(l, Resp::Null | Resp::NilBulk | Resp::NilArray))
+                && items.iter().any(|i| *i == common::bulk("invalidate") || *i == common::bulk("__redis__:invalidate"))
+        }
+        _ => false,
+    };
+    let mut i = 0;
+    while i < frames.len() {
+        if !is_flush(&frames[i]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 1;
+        while j < frames.len() && is_flush(&frames[j]) {
+            j += 1;
+        }
+        frames[i..j].sort_by_key(|f| f.to_bytes());
+        i = j;
     }
 }
 
@@ -370,10 +403,15 @@ impl Gen {
             32 => cmd!["PEXPIREAT", k, "1"],
             33 | 34 => cmd!["PERSIST", k],
             35 => {
-                // Expiry at a known point: a 1 ms TTL, a sleep, then an access.
-                let first = if self.rng.chance(50) { cmd!["SET", &k, v, "PX", "1"] } else { cmd!["PEXPIRE", &k, "1"] };
+                // Expiry at a known point: a short TTL, a sleep past it, then an access. (Not
+                // 1 ms: Redis may find such a deadline already passed and delete at once.)
+                let first = if self.rng.chance(50) {
+                    cmd!["SET", &k, v, "PX", SHORT_TTL_MS.to_string()]
+                } else {
+                    cmd!["PEXPIRE", &k, SHORT_TTL_MS.to_string()]
+                };
                 out.push(NStep::Cmd(first));
-                out.push(NStep::Sleep(3));
+                out.push(NStep::Sleep(PAST_SHORT_TTL_MS));
                 match self.rng.below(4) {
                     0 => cmd!["SET", k, "again"],
                     _ => cmd![self.pick(&["EXISTS", "GET", "TYPE"]), k],
@@ -801,6 +839,116 @@ fn transactions_across_two_clients_match_redis() {
     assert!(failures.is_empty(), "transactions differ from Redis:{}", failures.join(""));
 }
 
+/// Hand-written two-client scenarios (`A:`/`B:` commands, `sleep ms`), each from an empty
+/// server: the WATCH decisions Redis 7.0 makes for expiry, flushes, database swaps,
+/// writes that change nothing, multi-key writes, and the MULTI error cases. Every reply
+/// must be identical. Arguments are split on spaces; `""` is the empty string.
+const TX_SCENARIOS: &[&str] = &[
+    // Expiry after WATCH aborts; a key already expired when watched does not.
+    "B: SET k v PX 150 | A: WATCH k | sleep 250 | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k v PX 1 | sleep 5 | A: WATCH k | A: MULTI | A: SET x 1 | A: EXEC",
+    "B: SET k v PX 1 | sleep 5 | A: WATCH k | B: SET k again | A: MULTI | A: SET x 1 | A: EXEC",
+    "B: SET k v PX 1 | sleep 5 | A: WATCH k | B: DEL k | A: MULTI | A: SET x 1 | A: EXEC",
+    "B: SET k v | A: WATCH k | B: PEXPIRE k 1 | sleep 5 | A: MULTI | A: GET k | A: EXEC",
+    // Flushes: only a watched key that existed counts.
+    "B: SET other 1 | A: WATCH k | B: FLUSHALL | A: MULTI | A: SET k 1 | A: EXEC",
+    "B: SET k 1 | A: WATCH k | B: FLUSHDB | A: MULTI | A: SET k 2 | A: EXEC",
+    "B: SET k 1 | A: WATCH k | B: SELECT 1 | B: FLUSHDB | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k 1 | A: WATCH k | B: FLUSHALL | B: SET k 1 | A: MULTI | A: GET k | A: EXEC",
+    // SWAPDB: a watched key counts when a live key of its name is there after the swap.
+    "B: SET other 1 | A: WATCH k | B: SWAPDB 0 1 | A: MULTI | A: SET k 1 | A: EXEC",
+    "B: SELECT 1 | B: SET k 1 | A: WATCH k | B: SWAPDB 0 1 | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k 1 | A: WATCH k | B: SWAPDB 0 1 | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k 1 | B: SELECT 1 | B: SET k 2 | A: WATCH k | B: SWAPDB 0 1 | A: MULTI | A: GET k | A: EXEC",
+    // Writes that change nothing do not count; writes that always signal do.
+    "B: SET k v | A: WATCH k | B: DEL missing | B: EXPIRE missing 100 | B: PERSIST k | B: GETEX k | B: SETRANGE k 0 \"\" | A: MULTI | A: GET k | A: EXEC",
+    "B: SADD s m | A: WATCH s | B: SADD s m | B: SREM s nope | A: MULTI | A: SCARD s | A: EXEC",
+    "B: HSET h f v | A: WATCH h | B: HDEL h nope | A: MULTI | A: HGET h f | A: EXEC",
+    "B: HSET h f v | A: WATCH h | B: HSET h f v | A: MULTI | A: HGET h f | A: EXEC",
+    "B: SET k v | A: WATCH k | B: APPEND k \"\" | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k 5 | A: WATCH k | B: INCRBY k 0 | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k v | A: WATCH k | B: SET k v | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k v | A: WATCH k | B: SET k w NX | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k \\x00 | A: WATCH k | B: SETBIT k 0 0 | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k v | A: WATCH k | B: RENAME k k | A: MULTI | A: GET k | A: EXEC",
+    // Multi-key writes: only the keys they change count.
+    "B: SET src v | A: WATCH src | B: COPY src dst | A: MULTI | A: GET src | A: EXEC",
+    "B: SET src v | A: WATCH dst | B: COPY src dst | A: MULTI | A: GET dst | A: EXEC",
+    "B: SET src v | A: WATCH dst | B: COPY src dst DB 1 | A: MULTI | A: GET dst | A: EXEC",
+    "B: SET src v | A: SELECT 1 | A: WATCH dst | A: SELECT 0 | B: COPY src dst DB 1 | A: MULTI | A: GET dst | A: EXEC",
+    "B: SET src v | A: WATCH src | B: BITOP OR dst src | A: MULTI | A: GET src | A: EXEC",
+    "B: SET src v | A: WATCH dst | B: BITOP OR dst src | A: MULTI | A: GET dst | A: EXEC",
+    "B: SADD s1 a | A: WATCH s1 | B: SINTERSTORE d s1 | A: MULTI | A: SCARD s1 | A: EXEC",
+    "B: SADD s1 a | A: WATCH d | B: SUNIONSTORE d s1 | A: MULTI | A: SCARD d | A: EXEC",
+    "B: SADD s1 a | A: WATCH s1 | B: SMOVE s1 s2 a | A: MULTI | A: SCARD s1 | A: EXEC",
+    "B: SET a 1 | A: WATCH b | B: MSET a 2 b 2 | A: MULTI | A: GET b | A: EXEC",
+    "B: SET a 1 | A: WATCH b | B: MSETNX a 2 b 2 | A: MULTI | A: GET b | A: EXEC",
+    "B: SET k v | A: WATCH k | B: MOVE k 1 | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k v | A: SELECT 1 | A: WATCH k | A: SELECT 0 | B: MOVE k 1 | A: MULTI | A: GET k | A: EXEC",
+    "B: SET k v | A: WATCH k2 | B: RENAME k k2 | A: MULTI | A: GET k2 | A: EXEC",
+    "B: SET k v | A: WATCH k | B: SELECT 1 | B: SET k v | A: MULTI | A: GET k | A: EXEC",
+    // The watcher's own writes, UNWATCH, changes after MULTI.
+    "A: WATCH k | A: SET k mine | A: MULTI | A: GET k | A: EXEC",
+    "A: WATCH k | B: SET k v | A: UNWATCH | A: MULTI | A: GET k | A: EXEC",
+    "A: WATCH k | A: MULTI | A: GET k | B: SET k v | A: EXEC",
+    "A: WATCH k | B: SET k v | A: MULTI | A: DISCARD | A: MULTI | A: GET k | A: EXEC",
+    "A: WATCH k | B: SET k v | A: EXEC | A: MULTI | A: GET k | A: EXEC",
+    // Errors while queueing, at run time, and in the wrong state.
+    "A: MULTI | A: SET k v | A: NOSUCHCOMMAND | A: GET k | A: EXEC | A: GET k",
+    "A: MULTI | A: SET k v | A: GET | A: EXEC | A: GET k",
+    "A: MULTI | A: SET k v | A: MULTI | A: WATCH k | A: GET k | A: EXEC",
+    "B: SET k abc | A: MULTI | A: INCR k | A: SET j 1 | A: LPUSH k x | A: GET j | A: EXEC",
+    "A: EXEC | A: DISCARD | A: MULTI | A: DISCARD | A: DISCARD",
+    "A: MULTI | A: BLPOP list 0 | A: LPUSH list a | A: BLPOP list 0 | A: EXEC",
+    "A: MULTI | A: SELECT 1 | A: SET k one | A: SELECT 99 | A: EXEC | A: GET k | A: SELECT 0 | A: GET k",
+    "A: WATCH k | A: MULTI | A: PING | A: ECHO hi | A: EXEC",
+];
+
+/// Splits a scenario line's arguments (`""` is the empty string, `\\x00` a NUL byte).
+fn scenario_args(text: &str) -> Cmd {
+    text.split_whitespace()
+        .map(|a| match a {
+            "\"\"" => Vec::new(),
+            "\\x00" => vec![0],
+            _ => a.as_bytes().to_vec(),
+        })
+        .collect()
+}
+
+#[test]
+fn transaction_scenarios_match_redis() {
+    let Some((redis, ferrous)) = servers() else { return };
+    let mut failures = String::new();
+    for (n, scenario) in TX_SCENARIOS.iter().enumerate() {
+        let mut admin = Twin::open("admin", &redis, &ferrous, false);
+        let _ = admin.call(&cmd!["FLUSHALL"]);
+        let mut a = Twin::open("A", &redis, &ferrous, false);
+        let mut b = Twin::open("B", &redis, &ferrous, false);
+        for step in scenario.split('|').map(str::trim) {
+            if let Some(ms) = step.strip_prefix("sleep ") {
+                std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+                continue;
+            }
+            let (who, args) = match step.split_once(':') {
+                Some(("A", rest)) => (&mut a, scenario_args(rest)),
+                Some(("B", rest)) => (&mut b, scenario_args(rest)),
+                _ => panic!("bad scenario step {step:?}"),
+            };
+            let [x, y] = who.call(&args);
+            if !matches!((&x, &y), (Ok(x), Ok(y)) if x.raw == y.raw) {
+                let _ = writeln!(
+                    failures,
+                    "scenario #{n}: {scenario}\n  at {step}\n  redis:   {}\n  ferrous: {}",
+                    show_result(&x),
+                    show_result(&y)
+                );
+                break;
+            }
+        }
+    }
+    assert!(failures.is_empty(), "transaction scenarios differ from Redis:\n{failures}");
+}
+
 // ---------------------------------------------------------------------------------------
 // 3. Pub/Sub on several RESP2 and RESP3 clients.
 // ---------------------------------------------------------------------------------------
@@ -1159,9 +1307,13 @@ impl Gen {
             9 => cmd!["HSET", k, "f", v],
             10 => cmd!["APPEND", k, v],
             11 => {
-                out.push(CStep::Cmd(who, lits(cmd!["SET", &k, v, "PX", "1"])));
-                out.push(CStep::Sleep(3));
-                cmd!["GET", k]
+                out.push(CStep::Cmd(who, lits(cmd!["SET", &k, v, "PX", SHORT_TTL_MS.to_string()])));
+                out.push(CStep::Sleep(PAST_SHORT_TTL_MS));
+                // The access that expires the key (if neither server did meanwhile) comes from
+                // a client that does not track, so the invalidation lands in this step for
+                // everybody whichever way it happens.
+                out.push(CStep::Cmd(WRITER, lits(cmd!["EXISTS", k])));
+                return;
             }
             12 => cmd![self.pick(&["FLUSHDB", "FLUSHALL"])],
             13 => cmd!["RENAME", k, k2],
@@ -1328,6 +1480,7 @@ fn client_tracking_matches_redis() {
                             break 'steps;
                         }
                     }
+                    sort_flush_runs(&mut frames);
                     pair[s] = frames.iter().enumerate().map(|(n, f)| with_names(f, n == 0 && ci == who && shows_ids, &known[s])).collect();
                 }
                 outputs[ci] = pair;

@@ -270,6 +270,13 @@ pub struct ClientRegistry {
 impl ClientRegistry {
     /// Registers a new client and returns its state.
     pub fn register(&self, conn: ConnectionInfo, now_ms: i64, authenticated: bool) -> ClientState {
+        let c = self.build(conn, now_ms, authenticated);
+        self.clients.lock().insert(c.id(), c.info.clone());
+        c
+    }
+
+    /// A client state that is not (yet) in the registry.
+    fn build(&self, conn: ConnectionInfo, now_ms: i64, authenticated: bool) -> ClientState {
         let id = self.next_id.fetch_add(1, Relaxed) + 1;
         let info = Arc::new(ClientInfo {
             id,
@@ -294,7 +301,6 @@ impl ClientRegistry {
             redirect: AtomicI64::new(-1),
             blocked: AtomicBool::new(false),
         });
-        self.clients.lock().insert(id, info.clone());
         ClientState {
             info,
             db: 0,
@@ -310,11 +316,9 @@ impl ClientRegistry {
     }
 
     /// A client that is not registered (not listed, not killable): used internally.
+    /// Never enters the registry, so scripts and served waiters don't contend on its lock.
     pub fn transient(&self, now_ms: i64) -> ClientState {
-        let mut c = self.register(ConnectionInfo::default(), now_ms, true);
-        self.unregister(c.id());
-        c.authenticated = true;
-        c
+        self.build(ConnectionInfo::default(), now_ms, true)
     }
 
     /// Removes a client (on disconnect).

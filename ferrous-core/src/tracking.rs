@@ -10,8 +10,9 @@
 //!
 //! Redirect targets are reached through the push sinks registered here, which exist for
 //! clients that subscribed or turned tracking on; a RESP3 target that did neither gets
-//! nothing (Redis would push to it). Differences from Redis that the dispatcher decides:
-//! BCAST sends one message per key rather than one per prefix and event-loop turn.
+//! nothing (Redis would push to it). BCAST messages list the keys a command changed when
+//! the dispatcher batches them ([`TrackingTable::start_batch`]); otherwise each key is sent
+//! on its own.
 use crate::pubsub::PushSink;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
@@ -67,7 +68,16 @@ pub struct TrackingTable {
     active: AtomicUsize,
 }
 
-fn invalidate_msg(resp3: bool, via_channel: bool, keys: Option<&[&[u8]]>) -> Option<Vec<u8>> {
+/// The keys an invalidation names, or `Flush` for "everything" (FLUSHDB/FLUSHALL). Redis
+/// encodes the flush's null in the protocol of the *tracking* client, even when the message
+/// goes to a redirect target speaking the other protocol, hence `resp3` here.
+#[derive(Clone, Copy)]
+enum Keys<'a> {
+    Some(&'a [&'a [u8]]),
+    Flush { resp3: bool },
+}
+
+fn invalidate_msg(resp3: bool, via_channel: bool, keys: Keys<'_>) -> Option<Vec<u8>> {
     use ferrous_resp::write;
     let mut b = Vec::new();
     if resp3 {
@@ -81,16 +91,21 @@ fn invalidate_msg(resp3: bool, via_channel: bool, keys: Option<&[&[u8]]>) -> Opt
         return None;
     }
     match keys {
-        Some(keys) => {
+        Keys::Some(keys) => {
             write::header(&mut b, b'*', keys.len() as i64);
             for k in keys {
                 write::bulk(&mut b, k);
             }
         }
-        // Redis writes its shared null of the target's protocol.
-        None => b.extend_from_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
+        Keys::Flush { resp3 } => b.extend_from_slice(if resp3 { b"_\r\n" } else { b"$-1\r\n" }),
     }
     Some(b)
+}
+
+thread_local! {
+    /// BCAST invalidations of the command running on this thread, while batching
+    /// ([`TrackingTable::start_batch`]): (key, client that modified it).
+    static BATCH: std::cell::RefCell<Option<Vec<(Vec<u8>, u64)>>> = const { std::cell::RefCell::new(None) };
 }
 
 impl TrackingTable {
@@ -150,7 +165,7 @@ impl TrackingTable {
     /// client itself in RESP3; to its REDIRECT target as a push if the target speaks RESP3,
     /// as a `__redis__:invalidate` message if it is a subscribed RESP2 client, and not at
     /// all otherwise. A RESP3 client whose target is gone gets `tracking-redir-broken`.
-    fn send(&self, t: &Tracker, keys: Option<&[&[u8]]>) {
+    fn send(&self, t: &Tracker, keys: Keys<'_>) {
         if t.options.redirect != 0 {
             if t.target_gone.load(Relaxed) {
                 t.broken.store(true, Relaxed);
@@ -182,6 +197,60 @@ impl TrackingTable {
         }
     }
 
+    /// The trackers, in the order of Redis's radix tree of client ids (little-endian
+    /// bytes of the id).
+    fn trackers(&self) -> Vec<(u64, Arc<Tracker>)> {
+        let mut clients: Vec<(u64, Arc<Tracker>)> =
+            self.clients.lock().iter().map(|(id, t)| (*id, t.clone())).collect();
+        clients.sort_by_key(|(id, _)| id.to_le_bytes());
+        clients
+    }
+
+    /// Starts collecting the BCAST invalidations of the command about to run on this
+    /// thread; [`TrackingTable::flush_batch`] sends them, one message per tracking client
+    /// and matching prefix listing every key, as Redis does once per event-loop turn.
+    /// Without a batch, each key is sent on its own at once (the in-process API).
+    pub fn start_batch(&self) {
+        BATCH.with(|b| *b.borrow_mut() = Some(Vec::new()));
+    }
+
+    /// Ends the batch started by [`TrackingTable::start_batch`] and sends it: prefixes in
+    /// byte order, keys of a message sorted and distinct, NOLOOP clients not told about
+    /// keys they changed last.
+    pub fn flush_batch(&self) {
+        let Some(mut batch) = BATCH.with(|b| b.borrow_mut().take()) else { return };
+        if batch.is_empty() || !self.active() {
+            return;
+        }
+        // The last writer of each key counts for NOLOOP.
+        batch.reverse();
+        batch.sort_by(|a, b| a.0.cmp(&b.0));
+        batch.dedup_by(|a, b| a.0 == b.0);
+        let trackers = self.trackers();
+        let mut messages: Vec<(&[u8], [u8; 8], &Tracker, Vec<&[u8]>)> = Vec::new();
+        for (id, t) in trackers.iter().filter(|(_, t)| t.options.bcast) {
+            let prefixes: Vec<&[u8]> = if t.options.prefixes.is_empty() {
+                vec![&[]]
+            } else {
+                t.options.prefixes.iter().map(Vec::as_slice).collect()
+            };
+            for p in prefixes {
+                let keys: Vec<&[u8]> = batch
+                    .iter()
+                    .filter(|(k, by)| k.starts_with(p) && !(t.options.noloop && by == id))
+                    .map(|(k, _)| k.as_slice())
+                    .collect();
+                if !keys.is_empty() {
+                    messages.push((p, id.to_le_bytes(), t, keys));
+                }
+            }
+        }
+        messages.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        for (_, _, t, keys) in messages {
+            self.send(t, Keys::Some(&keys));
+        }
+    }
+
     /// A key was modified by `by` (0 = the server itself, e.g. expiry): notify trackers.
     ///
     /// Messages go out in Redis's order: first the clients that read the key (default
@@ -190,19 +259,26 @@ impl TrackingTable {
     /// empty prefix and a longer one can both match).
     pub fn invalidate(&self, key: &[u8], by: u64) {
         let ids = self.keys.lock().remove(key).unwrap_or_default();
-        let mut clients: Vec<(u64, Arc<Tracker>)> =
-            self.clients.lock().iter().map(|(id, t)| (*id, t.clone())).collect();
+        let mut clients = self.trackers();
         clients.retain(|(id, t)| !(t.options.noloop && *id == by));
-        clients.sort_by_key(|(id, _)| id.to_le_bytes());
+        let batched = BATCH.with(|b| match b.borrow_mut().as_mut() {
+            Some(batch) => {
+                batch.push((key.to_vec(), by));
+                true
+            }
+            None => false,
+        });
         let mut bcast: Vec<(&[u8], [u8; 8], &Tracker)> = Vec::new();
         for (id, t) in &clients {
             if !t.options.bcast {
                 if ids.contains(id) {
-                    self.send(t, Some(&[key]));
+                    self.send(t, Keys::Some(&[key]));
                 }
-            } else if t.options.prefixes.is_empty() {
-                bcast.push((&[], id.to_le_bytes(), t));
-            } else {
+            } else if !batched {
+                // (In a batch, `flush_batch` sends the BCAST messages.)
+                if t.options.prefixes.is_empty() {
+                    bcast.push((&[], id.to_le_bytes(), t));
+                }
                 for p in t.options.prefixes.iter().filter(|p| key.starts_with(p)) {
                     bcast.push((p, id.to_le_bytes(), t));
                 }
@@ -210,7 +286,7 @@ impl TrackingTable {
         }
         bcast.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         for (_, _, t) in bcast {
-            self.send(t, Some(&[key]));
+            self.send(t, Keys::Some(&[key]));
         }
     }
 
@@ -222,7 +298,8 @@ impl TrackingTable {
             self.clients.lock().iter().map(|(id, t)| (*id, t.clone())).collect();
         clients.sort_by_key(|(id, _)| *id);
         for (_, t) in clients {
-            self.send(&t, None);
+            let resp3 = t.sink.resp3.load(Relaxed);
+            self.send(&t, Keys::Flush { resp3 });
         }
     }
 }

@@ -257,7 +257,7 @@ fn redis_call_impl(lua: &Lua, raise_errors: bool, code: i64) -> mlua::Result<Val
 // ---------------------------------------------------------------------------------------
 // The rest of the redis table
 
-fn log_level_of(lua: &Lua, v: &Value) -> Option<f64> {
+fn number_of(lua: &Lua, v: &Value) -> Option<f64> {
     match v {
         Value::Integer(i) => Some(*i as f64),
         Value::Number(n) => Some(*n),
@@ -270,7 +270,7 @@ fn redis_log(lua: &Lua, args: Variadic<Value>, common: &Common) -> mlua::Result<
     if args.len() < 2 {
         return Err(raise_table("redis.log() requires two arguments or more."));
     }
-    let Some(level) = log_level_of(lua, &args[0]) else {
+    let Some(level) = number_of(lua, &args[0]) else {
         return Err(raise_table("First argument must be a number (log level)."));
     };
     let level = c_f64_to_i64(level);
@@ -341,7 +341,7 @@ fn setresp(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
     if args.len() != 1 {
         return Err(raise_table("redis.setresp() requires one argument."));
     }
-    let n = log_level_of(lua, &args[0]).map(c_f64_to_i64).unwrap_or(0);
+    let n = number_of(lua, &args[0]).map(c_f64_to_i64).unwrap_or(0);
     if n != 2 && n != 3 {
         return Err(raise_table("RESP version must be 2 or 3."));
     }
@@ -362,7 +362,7 @@ fn set_repl(lua: &Lua, args: Variadic<Value>) -> mlua::Result<()> {
     if args.len() != 1 {
         return Err(raise_table("redis.set_repl() requires two arguments."));
     }
-    let n = log_level_of(lua, &args[0]).map(c_f64_to_i64).unwrap_or(0);
+    let n = number_of(lua, &args[0]).map(c_f64_to_i64).unwrap_or(0);
     if n & !3 != 0 {
         return Err(raise_table("Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."));
     }
@@ -457,16 +457,16 @@ pub(crate) fn load_redis_table(
 // ---------------------------------------------------------------------------------------
 // math.random / math.randomseed
 
-fn check_int(lua: &Lua, args: &[Value], i: usize, name: &str) -> mlua::Result<i32> {
+fn check_int(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<i32> {
     let v = args.get(i);
     let n = match v {
         Some(Value::Integer(n)) => *n as f64,
         Some(Value::Number(n)) => *n,
         Some(s @ Value::String(_)) => match lua.coerce_number(s.clone())? {
             Some(n) => n,
-            None => return Err(type_error(lua, i + 1, name, "number", v)),
+            None => return Err(type_error(lua, i + 1, "number", v)),
         },
-        _ => return Err(type_error(lua, i + 1, name, "number", v)),
+        _ => return Err(type_error(lua, i + 1, "number", v)),
     };
     Ok(c_f64_to_i64(n) as i32)
 }
@@ -482,17 +482,17 @@ pub(crate) fn random_function(lua: &Lua, common: &Common) -> mlua::Result<mlua::
         Ok(match a.len() {
             0 => r,
             1 => {
-                let u = check_int(lua, &a, 0, "random")?;
+                let u = check_int(lua, &a, 0)?;
                 if u < 1 {
-                    return Err(arg_error(lua, 1, "random", "interval is empty"));
+                    return Err(arg_error(lua, 1, "interval is empty"));
                 }
                 (r * u as f64).floor() + 1.0
             }
             2 => {
-                let l = check_int(lua, &a, 0, "random")?;
-                let u = check_int(lua, &a, 1, "random")?;
+                let l = check_int(lua, &a, 0)?;
+                let u = check_int(lua, &a, 1)?;
                 if l > u {
-                    return Err(arg_error(lua, 2, "random", "interval is empty"));
+                    return Err(arg_error(lua, 2, "interval is empty"));
                 }
                 (r * (u as f64 - l as f64 + 1.0)).floor() + l as f64
             }
@@ -505,7 +505,7 @@ pub(crate) fn random_function(lua: &Lua, common: &Common) -> mlua::Result<mlua::
 pub(crate) fn randomseed_function(lua: &Lua, common: &Common) -> mlua::Result<mlua::Function> {
     let rng = common.rng.clone();
     lua.create_function(move |lua, a: Variadic<Value>| {
-        let seed = check_int(lua, &a, 0, "randomseed")?;
+        let seed = check_int(lua, &a, 0)?;
         *rng.lock() = ((seed as u32 as u64) << 16) | 0x330E;
         Ok(())
     })
@@ -518,7 +518,7 @@ pub(crate) fn randomseed_function(lua: &Lua, common: &Common) -> mlua::Result<ml
 pub(crate) fn getmetatable_function(lua: &Lua, readonly: Table, string_mt: Table) -> mlua::Result<mlua::Function> {
     lua.create_function(move |lua, a: Variadic<Value>| {
         let Some(v) = a.first() else {
-            return Err(arg_error(lua, 1, "getmetatable", "value expected"));
+            return Err(arg_error(lua, 1, "value expected"));
         };
         Ok(match v {
             Value::Table(t) => {
@@ -544,12 +544,12 @@ pub(crate) fn setmetatable_function(lua: &Lua, readonly: Table) -> mlua::Result<
     lua.create_function(move |lua, a: Variadic<Value>| {
         let t = match a.first() {
             Some(Value::Table(t)) => t.clone(),
-            v => return Err(type_error(lua, 1, "setmetatable", "table", v)),
+            v => return Err(type_error(lua, 1, "table", v)),
         };
         let mt = match a.get(1) {
             Some(Value::Nil) => None,
             Some(Value::Table(mt)) => Some(mt.clone()),
-            _ => return Err(arg_error(lua, 2, "setmetatable", "nil or table expected")),
+            _ => return Err(arg_error(lua, 2, "nil or table expected")),
         };
         if readonly.raw_get::<Value>(t.clone())? != Value::Nil {
             return Err(Raise::Str(b"Attempt to modify a readonly table".to_vec()).into());
@@ -569,13 +569,13 @@ pub(crate) fn rawset_function(lua: &Lua, readonly: Table) -> mlua::Result<mlua::
     lua.create_function(move |lua, a: Variadic<Value>| {
         let t = match a.first() {
             Some(Value::Table(t)) => t.clone(),
-            v => return Err(type_error(lua, 1, "rawset", "table", v)),
+            v => return Err(type_error(lua, 1, "table", v)),
         };
         if a.len() < 2 {
-            return Err(arg_error(lua, 2, "rawset", "value expected"));
+            return Err(arg_error(lua, 2, "value expected"));
         }
         if a.len() < 3 {
-            return Err(arg_error(lua, 3, "rawset", "value expected"));
+            return Err(arg_error(lua, 3, "value expected"));
         }
         if readonly.raw_get::<Value>(t.clone())? != Value::Nil {
             return Err(Raise::Str(b"Attempt to modify a readonly table".to_vec()).into());
@@ -596,7 +596,7 @@ pub(crate) fn pairs_function(lua: &Lua, readonly: Table, next: mlua::Function) -
     lua.create_function(move |lua, a: Variadic<Value>| {
         let t = match a.first() {
             Some(Value::Table(t)) => t.clone(),
-            v => return Err(type_error(lua, 1, "pairs", "table", v)),
+            v => return Err(type_error(lua, 1, "table", v)),
         };
         let target = match readonly.raw_get::<Value>(t.clone())? {
             Value::Table(real) => real,
@@ -647,23 +647,23 @@ pub(crate) fn compile_text(lua: &Lua, code: &[u8], name: &[u8], env: &Table) -> 
         .map_err(|e| crate::error::plain_text(&e))
 }
 
-fn string_arg(lua: &Lua, a: &[Value], i: usize, name: &str) -> mlua::Result<Vec<u8>> {
+fn string_arg(lua: &Lua, a: &[Value], i: usize) -> mlua::Result<Vec<u8>> {
     match a.get(i) {
         Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
         Some(v @ (Value::Integer(_) | Value::Number(_))) => {
             Ok(lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec()).unwrap_or_default())
         }
-        v => Err(type_error(lua, i + 1, name, "string", v)),
+        v => Err(type_error(lua, i + 1, "string", v)),
     }
 }
 
 /// `loadstring(s [, chunkname])`.
 pub(crate) fn loadstring_function(lua: &Lua, env: Table) -> mlua::Result<mlua::Function> {
     lua.create_function(move |lua, a: Variadic<Value>| {
-        let code = string_arg(lua, &a, 0, "loadstring")?;
+        let code = string_arg(lua, &a, 0)?;
         let name = match a.get(1) {
             None | Some(Value::Nil) => code.clone(),
-            Some(_) => string_arg(lua, &a, 1, "loadstring")?,
+            Some(_) => string_arg(lua, &a, 1)?,
         };
         Ok(match compile_text(lua, &code, &name, &env) {
             Ok(f) => (Value::Function(f), Value::Nil),
@@ -677,11 +677,11 @@ pub(crate) fn load_function(lua: &Lua, env: Table) -> mlua::Result<mlua::Functio
     lua.create_function(move |lua, a: Variadic<Value>| {
         let reader = match a.first() {
             Some(Value::Function(f)) => f.clone(),
-            v => return Err(type_error(lua, 1, "load", "function", v)),
+            v => return Err(type_error(lua, 1, "function", v)),
         };
         let name = match a.get(1) {
             None | Some(Value::Nil) => b"=(load)".to_vec(),
-            Some(_) => string_arg(lua, &a, 1, "load")?,
+            Some(_) => string_arg(lua, &a, 1)?,
         };
         let mut code = Vec::new();
         loop {
@@ -712,7 +712,7 @@ pub(crate) fn collectgarbage_function(lua: &Lua, original: mlua::Function) -> ml
     lua.create_function(move |lua, a: Variadic<Value>| {
         let opt = match a.first() {
             None | Some(Value::Nil) => b"collect".to_vec(),
-            Some(_) => string_arg(lua, &a, 0, "collectgarbage")?,
+            Some(_) => string_arg(lua, &a, 0)?,
         };
         match opt.as_slice() {
             b"stop" => Ok(MultiValue::from_iter([Value::Integer(0)])),

@@ -42,10 +42,16 @@ impl Default for EngineConfig {
     }
 }
 
-/// A cached EVAL script (the compiled function is in the state's store, keyed by SHA1).
+/// A cached EVAL script. The compiled function is in the state's store, keyed by SHA1; the
+/// first [`HOT_SCRIPTS`] scripts also keep a direct handle (mlua references are limited, so
+/// not every cached script can have one).
 struct Script {
     flags: ScriptFlags,
+    func: Option<mlua::Function>,
 }
+
+/// Scripts that keep a direct handle to their compiled function.
+const HOT_SCRIPTS: usize = 512;
 
 /// What the engine mutex protects.
 struct State {
@@ -252,7 +258,9 @@ impl LuaEngine {
                 return Err(err("NOSCRIPT No matching script. Please use EVAL."));
             }
             let mut k = [0u8; 40];
-            k.copy_from_slice(&lower(sha));
+            for (d, c) in k.iter_mut().zip(sha) {
+                *d = c.to_ascii_lowercase();
+            }
             // Answer NOSCRIPT without taking every shard lock.
             if !self.lock()?.scripts.contains_key(&k) {
                 return Err(err("NOSCRIPT No matching script. Please use EVAL."));
@@ -276,15 +284,20 @@ impl LuaEngine {
                     if by_sha {
                         return Err(err("NOSCRIPT No matching script. Please use EVAL."));
                     }
-                    let script = compile_script(&st.eval, &key, args.at(1)).map_err(err)?;
+                    let script =
+                        compile_script(&st.eval, &key, args.at(1), st.scripts.len() < HOT_SCRIPTS).map_err(err)?;
                     st.scripts.insert(key, script);
                 }
                 let Some(script) = st.scripts.get(&key) else {
                     return Err(err("NOSCRIPT No matching script. Please use EVAL."));
                 };
                 let flags = script.flags;
-                let Ok(Some(func)) = st.eval.store.get_named(&key) else {
-                    return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+                let func = match &script.func {
+                    Some(f) => f.clone(),
+                    None => match st.eval.store.get_named(&key) {
+                        Ok(Some(f)) => f,
+                        _ => return Err(err("NOSCRIPT No matching script. Please use EVAL.")),
+                    },
                 };
                 if ro && !flags.eval_compat && !flags.no_writes {
                     return Err(err(RO_WITH_WRITE_FLAG));
@@ -416,7 +429,7 @@ impl LuaEngine {
                 key.copy_from_slice(sha.as_bytes());
                 let mut st = self.lock()?;
                 if !st.scripts.contains_key(&key) {
-                    let script = compile_script(&st.eval, &key, body).map_err(err)?;
+                    let script = compile_script(&st.eval, &key, body, st.scripts.len() < HOT_SCRIPTS).map_err(err)?;
                     st.scripts.insert(key, script);
                 }
                 reply.bulk(sha.as_bytes());
@@ -843,13 +856,13 @@ fn syntax_error(container: &str, sub: &[u8]) -> Error {
 
 /// Compiles an EVAL script (shebang flags, then the Lua code as chunk `@user_script`) and
 /// keeps it in the state's store under its SHA1.
-fn compile_script(vm: &Vm, sha: &[u8; 40], body: &[u8]) -> std::result::Result<Script, String> {
+fn compile_script(vm: &Vm, sha: &[u8; 40], body: &[u8], hot: bool) -> std::result::Result<Script, String> {
     let (flags, at) = parse_eval_shebang(body)?;
     let func = vm
         .compile(&body[at..], "@user_script")
         .map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
     vm.store.put_named(sha, &func).map_err(|e| format!("ERR {}", plain_text(&e)))?;
-    Ok(Script { flags })
+    Ok(Script { flags, func: hot.then_some(func) })
 }
 
 /// The text of a failed library body (`luaExtractErrorInformation` on a bare pcall error).

@@ -120,7 +120,7 @@ pub(crate) fn error_table_text(msg: &[u8]) -> Vec<u8> {
 /// "bad argument #n to 'name' (msg)" with the caller's position (`luaL_argerror`). Like Lua,
 /// the function's name is the one the caller used (`'?'` when called through `pcall`),
 /// and method calls count `self` out.
-pub(crate) fn arg_error(lua: &Lua, n: usize, _name: &str, msg: &str) -> mlua::Error {
+pub(crate) fn arg_error(lua: &Lua, n: usize, msg: &str) -> mlua::Error {
     let (name, what) = lua
         .inspect_stack(0, |d| {
             let names = d.names();
@@ -157,8 +157,8 @@ pub(crate) fn type_name(v: Option<&Value>) -> &'static str {
 }
 
 /// "bad argument #n to 'name' (T expected, got U)" (`luaL_typerror`).
-pub(crate) fn type_error(lua: &Lua, n: usize, name: &str, expected: &str, got: Option<&Value>) -> mlua::Error {
-    arg_error(lua, n, name, &format!("{expected} expected, got {}", type_name(got)))
+pub(crate) fn type_error(lua: &Lua, n: usize, expected: &str, got: Option<&Value>) -> mlua::Error {
+    arg_error(lua, n, &format!("{expected} expected, got {}", type_name(got)))
 }
 
 /// Finds the [`Raise`] inside an mlua error (callback errors wrap their cause).

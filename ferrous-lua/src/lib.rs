@@ -119,7 +119,13 @@ pub fn install(db: &Database) -> Arc<LuaEngine> {
 /// # Panics
 /// If the Lua states cannot be created (only when the process is out of memory).
 pub fn install_with(db: &Database, config: EngineConfig) -> Arc<LuaEngine> {
-    let engine = Arc::new(LuaEngine::new(config).expect("cannot create the Lua scripting engine"));
+    install_engine(db, LuaEngine::new(config).expect("cannot create the Lua scripting engine"))
+}
+
+/// Installs an engine built with [`LuaEngine::with_log_sink`] (the server passes its logger
+/// so that `redis.log` lines land in its log).
+pub fn install_engine(db: &Database, engine: LuaEngine) -> Arc<LuaEngine> {
+    let engine = Arc::new(engine);
     db.set_script_engine(engine.clone());
     engine
 }

@@ -232,6 +232,8 @@ fn error_handler(lua: &Lua, v: Value, tostring: &Function, readonly: &Table) -> 
         match &i {
             Some((what, _, _)) if *what == "C" && c_frames < 2 => c_frames += 1,
             Some((_, Some(source), _)) if source == SANDBOX_NAME => {}
+            // A frame replaced by a tail call into a sandbox wrapper is gone: look further.
+            Some((what, _, _)) if *what == "tail" => {}
             _ => break,
         }
         level += 1;

@@ -66,7 +66,9 @@ fn library_proxies_keep_no_state_between_scripts() {
     assert_eq!(l.eval("table.remove(string) table.sort(cjson) return 1"), ":1\r\n");
     assert_eq!(l.eval("return {string[1] == nil, rawget(_G, 1) == nil, redis[1] == nil}"), "*3\r\n:1\r\n:1\r\n:1\r\n");
     // Its argument errors point at the script.
-    assert!(l.eval("table.insert(nil, 1)").starts_with("-ERR user_script:1: bad argument #1 to 'insert' (table expected, got nil)"));
+    assert!(l
+        .eval("table.insert(nil, 1)")
+        .starts_with("-ERR user_script:1: bad argument #1 to 'insert' (table expected, got nil)"));
     // Iterating a library sees the real table.
     assert_eq!(l.eval("local n = 0 for k in pairs(string) do n = n + 1 end return n"), ":15\r\n");
     // collectgarbage('stop') cannot leave the collector off.

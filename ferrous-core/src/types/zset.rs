@@ -1112,56 +1112,71 @@ pub fn zadd(acc: &Access<'_>, key: &[u8], items: &[(f64, &[u8])], opts: ZAddOpti
     if items.is_empty() {
         return Err(Error::Syntax);
     }
-    let limits = ZSetLimits::from_config(acc);
-    acc.write(key, |shard, h| {
-        let mut res = ZAddResult::default();
-        let exists = zset_mut(shard, h, key, acc.now)?.is_some();
-        if !exists {
-            if opts.xx {
-                return Ok(res);
-            }
-            // Redis creates the set as a skiplist right away when the first member would
-            // not fit a listpack (so no member passes through one).
-            let z = if limits.max_listpack_entries == 0 || items[0].1.len() > limits.max_listpack_value {
-                ZSet::new_skiplist()
-            } else {
-                ZSet::new()
+    // The limits matter only when a listpack may grow or a key is created. Reading the
+    // configuration costs as much as a small ZADD, and it must not be read under a shard
+    // lock (lock order: configuration first), so a first attempt that would need it backs
+    // out before changing anything, and the second runs with the limits read.
+    let mut limits: Option<ZSetLimits> = None;
+    loop {
+        let attempt = acc.write(key, |shard, h| -> Result<Option<ZAddResult>> {
+            let mut res = ZAddResult::default();
+            let existing = zset_mut(shard, h, key, acc.now)?;
+            let lim = match (&existing, limits) {
+                (_, Some(l)) => l,
+                (Some(z), None) if z.encoding() == "skiplist" => ZSetLimits::default(),
+                (None, None) if opts.xx => ZSetLimits::default(),
+                _ => return Ok(None),
             };
-            shard.set(h, key, Value::ZSet(Box::new(z)), None, acc.now);
-        }
-        let Some(z) = zset_mut(shard, h, key, acc.now)? else { return Ok(res) };
-        let mut failed = None;
-        for &(score, member) in items {
-            match z.add(member, score, opts.incr, opts.nx, opts.xx, opts.gt, opts.lt, &limits) {
-                Ok(AddOutcome::Added(s)) => {
-                    res.added += 1;
-                    res.score = Some(s);
+            if existing.is_none() {
+                if opts.xx {
+                    return Ok(Some(res));
                 }
-                Ok(AddOutcome::Updated(s)) => {
-                    res.updated += 1;
-                    res.score = Some(s);
-                }
-                Ok(AddOutcome::Unchanged(s)) => res.score = Some(s),
-                Ok(AddOutcome::Skipped) => res.score = None,
-                Err(e) => {
-                    failed = Some(e);
-                    break;
+                // Redis creates the set as a skiplist right away when the first member would
+                // not fit a listpack (so no member passes through one).
+                let z = if lim.max_listpack_entries == 0 || items[0].1.len() > lim.max_listpack_value {
+                    ZSet::new_skiplist()
+                } else {
+                    ZSet::new()
+                };
+                shard.set(h, key, Value::ZSet(Box::new(z)), None, acc.now);
+            }
+            let Some(z) = zset_mut(shard, h, key, acc.now)? else { return Ok(Some(res)) };
+            let mut failed = None;
+            for &(score, member) in items {
+                match z.add(member, score, opts.incr, opts.nx, opts.xx, opts.gt, opts.lt, &lim) {
+                    Ok(AddOutcome::Added(s)) => {
+                        res.added += 1;
+                        res.score = Some(s);
+                    }
+                    Ok(AddOutcome::Updated(s)) => {
+                        res.updated += 1;
+                        res.score = Some(s);
+                    }
+                    Ok(AddOutcome::Unchanged(s)) => res.score = Some(s),
+                    Ok(AddOutcome::Skipped) => res.score = None,
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
                 }
             }
+            if z.is_empty() {
+                shard.remove(h, key);
+            }
+            acc.inner.dirty.fetch_add((res.added + res.updated) as u64, Relaxed);
+            if res.added > 0 {
+                acc.signal_ready(key);
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(Some(res)),
+            }
+        })?;
+        match attempt {
+            Some(res) => return Ok(res),
+            None => limits = Some(ZSetLimits::from_config(acc)),
         }
-        let empty = z.is_empty();
-        if empty {
-            shard.remove(h, key);
-        }
-        acc.inner.dirty.fetch_add((res.added + res.updated) as u64, Relaxed);
-        if res.added > 0 {
-            acc.signal_ready(key);
-        }
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(res),
-        }
-    })
+    }
 }
 
 /// ZREM: number of members removed.
@@ -2155,25 +2170,5 @@ mod tests {
             wr.reverse();
             assert_eq!(names(z.span(&by.clone().rev().limit(1, -1))), wr[1..].to_vec());
         }
-    }
-}
-#[cfg(test)]
-mod bench_tmp {
-    #[test]
-    #[ignore]
-    fn limits_cost() {
-        let db = crate::Database::new();
-        let acc = db.access();
-        let t = std::time::Instant::now();
-        let mut n = 0;
-        for _ in 0..1_000_000 {
-            n += super::ZSetLimits::from_config(&acc).max_listpack_entries;
-        }
-        println!("from_config: {:?} per call ({n})", t.elapsed() / 1_000_000);
-        let t = std::time::Instant::now();
-        for i in 0..1_000_000u64 {
-            db.zadd("k", &[(i as f64, format!("m{}", i % 100))]).unwrap();
-        }
-        println!("zadd small: {:?} per call", t.elapsed() / 1_000_000);
     }
 }

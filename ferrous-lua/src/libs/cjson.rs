@@ -256,7 +256,7 @@ impl Encoder<'_> {
 
 fn encode(lua: &Lua, cfg: &Cfg, args: Variadic<Value>) -> mlua::Result<Value> {
     if args.len() != 1 {
-        return Err(arg_error(lua, 1, "encode", "expected 1 argument"));
+        return Err(arg_error(lua, 1, "expected 1 argument"));
     }
     let mut enc = Encoder { lua, cfg: cfg.lock().clone(), out: Vec::new(), depth: 0 };
     enc.value(&args[0])?;
@@ -633,14 +633,14 @@ struct Open {
 
 fn decode(lua: &Lua, cfg: &Cfg, args: Variadic<Value>) -> mlua::Result<Value> {
     if args.len() != 1 {
-        return Err(arg_error(lua, 1, "decode", "expected 1 argument"));
+        return Err(arg_error(lua, 1, "expected 1 argument"));
     }
     let data: Vec<u8> = match &args[0] {
         Value::String(s) => s.as_bytes().to_vec(),
         v @ (Value::Integer(_) | Value::Number(_)) => {
             lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec()).unwrap_or_default()
         }
-        v => return Err(type_error(lua, 1, "decode", "string", Some(v))),
+        v => return Err(type_error(lua, 1, "string", Some(v))),
     };
     if data.len() >= 2 && (data[0] == 0 || data[1] == 0) {
         return Err(raise(lua, "JSON parser does not support UTF-16 or UTF-32"));
@@ -657,14 +657,14 @@ fn decode(lua: &Lua, cfg: &Cfg, args: Variadic<Value>) -> mlua::Result<Value> {
 
 // ===== Configuration =====
 
-fn check_args(lua: &Lua, args: &[Value], max: usize, name: &str) -> mlua::Result<()> {
+fn check_args(lua: &Lua, args: &[Value], max: usize) -> mlua::Result<()> {
     if args.len() > max {
-        return Err(arg_error(lua, max + 1, name, "found too many arguments"));
+        return Err(arg_error(lua, max + 1, "found too many arguments"));
     }
     Ok(())
 }
 
-fn int_option(lua: &Lua, args: &[Value], i: usize, name: &str, min: i64, max: i64) -> mlua::Result<Option<i64>> {
+fn int_option(lua: &Lua, args: &[Value], i: usize, min: i64, max: i64) -> mlua::Result<Option<i64>> {
     match args.get(i) {
         None | Some(Value::Nil) => Ok(None),
         Some(v) => {
@@ -672,29 +672,29 @@ fn int_option(lua: &Lua, args: &[Value], i: usize, name: &str, min: i64, max: i6
                 Value::Integer(n) => *n as f64,
                 Value::Number(n) => *n,
                 Value::String(_) => {
-                    lua.coerce_number(v.clone())?.ok_or_else(|| type_error(lua, i + 1, name, "number", Some(v)))?
+                    lua.coerce_number(v.clone())?.ok_or_else(|| type_error(lua, i + 1, "number", Some(v)))?
                 }
-                _ => return Err(type_error(lua, i + 1, name, "number", Some(v))),
+                _ => return Err(type_error(lua, i + 1, "number", Some(v))),
             };
             let n = c_f64_to_i64(n);
             if n < min || n > max {
-                return Err(arg_error(lua, i + 1, name, &format!("expected integer between {min} and {max}")));
+                return Err(arg_error(lua, i + 1, &format!("expected integer between {min} and {max}")));
             }
             Ok(Some(n))
         }
     }
 }
 
-fn bool_option(lua: &Lua, args: &[Value], i: usize, name: &str) -> mlua::Result<Option<bool>> {
+fn bool_option(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<Option<bool>> {
     match args.get(i) {
         None | Some(Value::Nil) => Ok(None),
         Some(Value::Boolean(b)) => Ok(Some(*b)),
         Some(Value::String(s)) if &*s.as_bytes() == b"on" => Ok(Some(true)),
         Some(Value::String(s)) if &*s.as_bytes() == b"off" => Ok(Some(false)),
         Some(Value::String(s)) => {
-            Err(arg_error(lua, i + 1, name, &format!("invalid option '{}'", String::from_utf8_lossy(&s.as_bytes()))))
+            Err(arg_error(lua, i + 1, &format!("invalid option '{}'", String::from_utf8_lossy(&s.as_bytes()))))
         }
-        Some(v) => Err(type_error(lua, i + 1, name, "string", Some(v))),
+        Some(v) => Err(type_error(lua, i + 1, "string", Some(v))),
     }
 }
 
@@ -710,16 +710,15 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set(
         "encode_sparse_array",
         lua.create_function(move |lua, a: Variadic<Value>| {
-            let name = "encode_sparse_array";
-            check_args(lua, &a, 3, name)?;
+            check_args(lua, &a, 3)?;
             let mut g = c.lock();
-            if let Some(b) = bool_option(lua, &a, 0, name)? {
+            if let Some(b) = bool_option(lua, &a, 0)? {
                 g.sparse_convert = b;
             }
-            if let Some(n) = int_option(lua, &a, 1, name, 0, i32::MAX as i64)? {
+            if let Some(n) = int_option(lua, &a, 1, 0, i32::MAX as i64)? {
                 g.sparse_ratio = n;
             }
-            if let Some(n) = int_option(lua, &a, 2, name, 0, i32::MAX as i64)? {
+            if let Some(n) = int_option(lua, &a, 2, 0, i32::MAX as i64)? {
                 g.sparse_safe = n;
             }
             Ok((g.sparse_convert, g.sparse_ratio, g.sparse_safe))
@@ -730,9 +729,9 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
         t.raw_set(
             name,
             lua.create_function(move |lua, a: Variadic<Value>| {
-                check_args(lua, &a, 1, name)?;
+                check_args(lua, &a, 1)?;
                 let mut g = c.lock();
-                if let Some(n) = int_option(lua, &a, 0, name, 1, i32::MAX as i64)? {
+                if let Some(n) = int_option(lua, &a, 0, 1, i32::MAX as i64)? {
                     if is_encode {
                         g.encode_max_depth = n;
                     } else {
@@ -747,10 +746,9 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set(
         "encode_number_precision",
         lua.create_function(move |lua, a: Variadic<Value>| {
-            let name = "encode_number_precision";
-            check_args(lua, &a, 1, name)?;
+            check_args(lua, &a, 1)?;
             let mut g = c.lock();
-            if let Some(n) = int_option(lua, &a, 0, name, 1, 14)? {
+            if let Some(n) = int_option(lua, &a, 0, 1, 14)? {
                 g.number_precision = n as usize;
             }
             Ok(g.number_precision as i64)
@@ -760,10 +758,9 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set(
         "encode_keep_buffer",
         lua.create_function(move |lua, a: Variadic<Value>| {
-            let name = "encode_keep_buffer";
-            check_args(lua, &a, 1, name)?;
+            check_args(lua, &a, 1)?;
             let mut g = c.lock();
-            if let Some(b) = bool_option(lua, &a, 0, name)? {
+            if let Some(b) = bool_option(lua, &a, 0)? {
                 g.keep_buffer = b;
             }
             Ok(g.keep_buffer)
@@ -773,13 +770,12 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set(
         "encode_invalid_numbers",
         lua.create_function(move |lua, a: Variadic<Value>| {
-            let name = "encode_invalid_numbers";
-            check_args(lua, &a, 1, name)?;
+            check_args(lua, &a, 1)?;
             let mut g = c.lock();
             match a.first() {
                 Some(Value::String(s)) if &*s.as_bytes() == b"null" => g.encode_invalid = 2,
                 _ => {
-                    if let Some(b) = bool_option(lua, &a, 0, name)? {
+                    if let Some(b) = bool_option(lua, &a, 0)? {
                         g.encode_invalid = b as u8;
                     }
                 }
@@ -795,10 +791,9 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set(
         "decode_invalid_numbers",
         lua.create_function(move |lua, a: Variadic<Value>| {
-            let name = "decode_invalid_numbers";
-            check_args(lua, &a, 1, name)?;
+            check_args(lua, &a, 1)?;
             let mut g = c.lock();
-            if let Some(b) = bool_option(lua, &a, 0, name)? {
+            if let Some(b) = bool_option(lua, &a, 0)? {
                 g.decode_invalid = b;
             }
             Ok(g.decode_invalid)

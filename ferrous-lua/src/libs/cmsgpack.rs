@@ -155,7 +155,7 @@ fn encode_value(out: &mut Vec<u8>, v: &Value, level: usize) -> mlua::Result<()> 
 
 fn pack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {
     if args.is_empty() {
-        return Err(arg_error(lua, 0, "pack", "MessagePack pack needs input."));
+        return Err(arg_error(lua, 0, "MessagePack pack needs input."));
     }
     let mut out = Vec::new();
     for v in args.iter() {
@@ -454,17 +454,17 @@ enum Open {
     Map { pairs: Vec<(Mp, Mp)>, left: usize, key: Option<Mp> },
 }
 
-fn check_string(lua: &Lua, args: &[Value], name: &str) -> mlua::Result<Vec<u8>> {
+fn check_string(lua: &Lua, args: &[Value]) -> mlua::Result<Vec<u8>> {
     match args.first() {
         Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
         Some(v @ (Value::Integer(_) | Value::Number(_))) => {
             Ok(lua.coerce_string(v.clone())?.map(|s| s.as_bytes().to_vec()).unwrap_or_default())
         }
-        v => Err(type_error(lua, 1, name, "string", v)),
+        v => Err(type_error(lua, 1, "string", v)),
     }
 }
 
-fn int_arg(lua: &Lua, args: &[Value], i: usize, name: &str, default: Option<i64>) -> mlua::Result<i64> {
+fn int_arg(lua: &Lua, args: &[Value], i: usize, default: Option<i64>) -> mlua::Result<i64> {
     let v = args.get(i);
     match v {
         None | Some(Value::Nil) if default.is_some() => Ok(default.unwrap_or(0)),
@@ -472,9 +472,9 @@ fn int_arg(lua: &Lua, args: &[Value], i: usize, name: &str, default: Option<i64>
         Some(Value::Number(n)) => Ok(c_f64_to_i64(*n)),
         Some(s @ Value::String(_)) => match lua.coerce_number(s.clone())? {
             Some(n) => Ok(c_f64_to_i64(n)),
-            None => Err(type_error(lua, i + 1, name, "number", v)),
+            None => Err(type_error(lua, i + 1, "number", v)),
         },
-        _ => Err(type_error(lua, i + 1, name, "number", v)),
+        _ => Err(type_error(lua, i + 1, "number", v)),
     }
 }
 
@@ -517,24 +517,24 @@ pub(crate) fn open(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set(
         "unpack",
         lua.create_function(|lua, a: Variadic<Value>| {
-            let s = check_string(lua, &a, "unpack")?;
+            let s = check_string(lua, &a)?;
             unpack_full(lua, &s, 0, 0)
         })?,
     )?;
     t.raw_set(
         "unpack_one",
         lua.create_function(|lua, a: Variadic<Value>| {
-            let offset = int_arg(lua, &a, 1, "unpack_one", Some(0))?;
-            let s = check_string(lua, &a, "unpack_one")?;
+            let offset = int_arg(lua, &a, 1, Some(0))?;
+            let s = check_string(lua, &a)?;
             unpack_full(lua, &s, 1, offset)
         })?,
     )?;
     t.raw_set(
         "unpack_limit",
         lua.create_function(|lua, a: Variadic<Value>| {
-            let limit = int_arg(lua, &a, 1, "unpack_limit", None)?;
-            let offset = int_arg(lua, &a, 2, "unpack_limit", Some(0))?;
-            let s = check_string(lua, &a, "unpack_limit")?;
+            let limit = int_arg(lua, &a, 1, None)?;
+            let offset = int_arg(lua, &a, 2, Some(0))?;
+            let s = check_string(lua, &a)?;
             unpack_full(lua, &s, limit, offset)
         })?,
     )?;

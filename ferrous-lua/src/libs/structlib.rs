@@ -62,7 +62,7 @@ impl Fmt<'_> {
     }
 }
 
-fn optsize(lua: &Lua, opt: u8, fmt: &mut Fmt<'_>, fname: &str) -> mlua::Result<usize> {
+fn optsize(lua: &Lua, opt: u8, fmt: &mut Fmt<'_>) -> mlua::Result<usize> {
     Ok(match opt {
         b'B' | b'b' => 1,
         b'H' | b'h' => 2,
@@ -79,7 +79,7 @@ fn optsize(lua: &Lua, opt: u8, fmt: &mut Fmt<'_>, fname: &str) -> mlua::Result<u
             }
             sz
         }
-        _ => return Err(arg_error(lua, 1, fname, &format!("invalid format option '{}'", opt as char))),
+        _ => return Err(arg_error(lua, 1, &format!("invalid format option '{}'", opt as char))),
     })
 }
 
@@ -108,49 +108,49 @@ fn commoncases(lua: &Lua, opt: u8, fmt: &mut Fmt<'_>, h: &mut Header) -> mlua::R
 }
 
 /// `luaL_checklstring`: strings, or numbers converted to their text.
-fn check_string(lua: &Lua, args: &[Value], i: usize, fname: &str) -> mlua::Result<Vec<u8>> {
+fn check_string(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<Vec<u8>> {
     match args.get(i) {
         Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
         Some(v @ (Value::Integer(_) | Value::Number(_))) => match lua.coerce_string(v.clone())? {
             Some(s) => Ok(s.as_bytes().to_vec()),
-            None => Err(type_error(lua, i + 1, fname, "string", Some(v))),
+            None => Err(type_error(lua, i + 1, "string", Some(v))),
         },
-        v => Err(type_error(lua, i + 1, fname, "string", v)),
+        v => Err(type_error(lua, i + 1, "string", v)),
     }
 }
 
 /// `luaL_checknumber`: numbers, or strings that convert.
-fn check_number(lua: &Lua, args: &[Value], i: usize, fname: &str, nil_past_end: bool) -> mlua::Result<f64> {
+fn check_number(lua: &Lua, args: &[Value], i: usize, nil_past_end: bool) -> mlua::Result<f64> {
     let v = args.get(i);
     match v {
         Some(Value::Integer(n)) => Ok(*n as f64),
         Some(Value::Number(n)) => Ok(*n),
         Some(s @ Value::String(_)) => match lua.coerce_number(s.clone())? {
             Some(n) => Ok(n),
-            None => Err(type_error(lua, i + 1, fname, "number", v)),
+            None => Err(type_error(lua, i + 1, "number", v)),
         },
         // `pack` pushes a nil right after its arguments (a separator), so the first missing
         // argument reads as nil and the next ones as "no value".
-        None if nil_past_end && i == args.len() => Err(type_error(lua, i + 1, fname, "number", Some(&Value::Nil))),
-        _ => Err(type_error(lua, i + 1, fname, "number", v)),
+        None if nil_past_end && i == args.len() => Err(type_error(lua, i + 1, "number", Some(&Value::Nil))),
+        _ => Err(type_error(lua, i + 1, "number", v)),
     }
 }
 
 fn pack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {
-    let f = check_string(lua, &args, 0, "pack")?;
+    let f = check_string(lua, &args, 0)?;
     let mut fmt = Fmt { f: &f, i: 0 };
     let mut h = Header::default();
     let mut arg = 1usize;
     let mut out: Vec<u8> = Vec::new();
     let mut total = 0usize;
     while let Some(opt) = fmt.next() {
-        let mut size = optsize(lua, opt, &mut fmt, "pack")?;
+        let mut size = optsize(lua, opt, &mut fmt)?;
         let toalign = gettoalign(total, &h, opt, size);
         total = total.wrapping_add(toalign);
         out.resize(out.len() + toalign, 0);
         match opt {
             b'b' | b'B' | b'h' | b'H' | b'l' | b'L' | b'i' | b'I' => {
-                let n = check_number(lua, &args, arg, "pack", true)?;
+                let n = check_number(lua, &args, arg, true)?;
                 arg += 1;
                 let value = if n < 0.0 { c_f64_to_i64(n) as u64 } else { c_f64_to_u64(n) };
                 let mut bytes = [0u8; MAXINTSIZE];
@@ -164,22 +164,22 @@ fn pack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {
             }
             b'x' => out.push(0),
             b'f' => {
-                let n = check_number(lua, &args, arg, "pack", true)? as f32;
+                let n = check_number(lua, &args, arg, true)? as f32;
                 arg += 1;
                 let b = if h.endian == Endian::Big { n.to_be_bytes() } else { n.to_le_bytes() };
                 out.extend_from_slice(&b);
             }
             b'd' => {
-                let n = check_number(lua, &args, arg, "pack", true)?;
+                let n = check_number(lua, &args, arg, true)?;
                 arg += 1;
                 let b = if h.endian == Endian::Big { n.to_be_bytes() } else { n.to_le_bytes() };
                 out.extend_from_slice(&b);
             }
             b'c' | b's' => {
                 let s = if arg == args.len() {
-                    return Err(type_error(lua, arg + 1, "pack", "string", Some(&Value::Nil)));
+                    return Err(type_error(lua, arg + 1, "string", Some(&Value::Nil)));
                 } else {
-                    check_string(lua, &args, arg, "pack")?
+                    check_string(lua, &args, arg)?
                 };
                 arg += 1;
                 if size == 0 {
@@ -187,7 +187,7 @@ fn pack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {
                 }
                 if s.len() < size {
                     // Redis reports the argument after the string (the index was already bumped).
-                    return Err(arg_error(lua, arg + 1, "pack", "string too short"));
+                    return Err(arg_error(lua, arg + 1, "string too short"));
                 }
                 out.extend_from_slice(&s[..size]);
                 if opt == b's' {
@@ -224,17 +224,17 @@ fn get_integer(b: &[u8], endian: Endian, signed: bool) -> f64 {
 }
 
 fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Variadic<Ret>> {
-    let f = check_string(lua, &args, 0, "unpack")?;
-    let data = check_string(lua, &args, 1, "unpack")?;
+    let f = check_string(lua, &args, 0)?;
+    let data = check_string(lua, &args, 1)?;
     let ld = data.len();
     let start = match args.get(2) {
         None | Some(Value::Nil) => 1i64,
-        Some(_) => c_f64_to_i64(check_number(lua, &args, 2, "unpack", false)?),
+        Some(_) => c_f64_to_i64(check_number(lua, &args, 2, false)?),
     };
     // The C code keeps the offset in a size_t: only 0 is refused, negative offsets wrap
     // around and fail the length check.
     if start == 0 {
-        return Err(arg_error(lua, 3, "unpack", "offset must be 1 or greater"));
+        return Err(arg_error(lua, 3, "offset must be 1 or greater"));
     }
     let mut pos = (start as u64 as usize).wrapping_sub(1);
     let mut fmt = Fmt { f: &f, i: 0 };
@@ -251,10 +251,10 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Variadic<Ret>> {
         lua.coerce_number(Value::String(s)).ok().flatten()
     };
     while let Some(opt) = fmt.next() {
-        let mut size = optsize(lua, opt, &mut fmt, "unpack")?;
+        let mut size = optsize(lua, opt, &mut fmt)?;
         pos = pos.wrapping_add(gettoalign(pos, &h, opt, size));
         if !(size <= ld && pos <= ld - size) {
-            return Err(arg_error(lua, 2, "unpack", "data string too short"));
+            return Err(arg_error(lua, 2, "data string too short"));
         }
         if 2 + results.len() + 2 > MAX_STACK {
             return Err(raise(lua, "stack overflow (too many results)"));
@@ -285,7 +285,7 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Variadic<Ret>> {
                     size = c_f64_to_u64(n) as usize;
                     results.pop();
                     if !(size <= ld && pos <= ld - size) {
-                        return Err(arg_error(lua, 2, "unpack", "data string too short"));
+                        return Err(arg_error(lua, 2, "data string too short"));
                     }
                 }
                 results.push(Ret::Str(data[pos..pos + size].to_vec()));
@@ -306,17 +306,17 @@ fn unpack(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Variadic<Ret>> {
 }
 
 fn size(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {
-    let f = check_string(lua, &args, 0, "size")?;
+    let f = check_string(lua, &args, 0)?;
     let mut fmt = Fmt { f: &f, i: 0 };
     let mut h = Header::default();
     let mut pos = 0usize;
     while let Some(opt) = fmt.next() {
-        let size = optsize(lua, opt, &mut fmt, "size")?;
+        let size = optsize(lua, opt, &mut fmt)?;
         pos = pos.wrapping_add(gettoalign(pos, &h, opt, size));
         if opt == b's' {
-            return Err(arg_error(lua, 1, "size", "option 's' has no fixed size"));
+            return Err(arg_error(lua, 1, "option 's' has no fixed size"));
         } else if opt == b'c' && size == 0 {
-            return Err(arg_error(lua, 1, "size", "option 'c0' has no fixed size"));
+            return Err(arg_error(lua, 1, "option 'c0' has no fixed size"));
         }
         if !opt.is_ascii_alphanumeric() {
             commoncases(lua, opt, &mut fmt, &mut h)?;
