@@ -195,11 +195,15 @@ impl Gen {
         }
     }
 
-    /// An absolute deadline: far future (deterministic on both sides) or the past.
-    fn deadline(&mut self, millis: bool) -> Vec<u8> {
+    /// An absolute deadline: far future (deterministic on both sides), invalid, or (with
+    /// `past`) in the past. EXPIREAT with a past deadline deletes the key at once on both
+    /// sides; SET and GETEX store the key already expired, and when it is reclaimed (what
+    /// DBSIZE sees) depends on each server's expiry cycle, so they never get one.
+    fn deadline(&mut self, millis: bool, past: bool) -> Vec<u8> {
         let scale = if millis { 1000 } else { 1 };
         match self.rng.below(10) {
-            0 => self.pick_str(&["1", "0", "-1", "x"]),
+            0 if past => self.pick_str(&["1", "0", "-1", "x"]),
+            0 => self.pick_str(&["0", "-1", "x", "9223372036854775807"]),
             _ => ((4_000_000_000 + self.rng.range(0, 20) * 1000) * scale).to_string().into_bytes(),
         }
     }
@@ -346,7 +350,7 @@ impl Gen {
                     ("EXPIREAT", false, true),
                     ("PEXPIREAT", true, true),
                 ]);
-                let t = if absolute { self.deadline(millis) } else { self.ttl(millis) };
+                let t = if absolute { self.deadline(millis, true) } else { self.ttl(millis) };
                 let mut c = cmd![name, k, t];
                 self.expire_flags(&mut c);
                 c
@@ -417,8 +421,8 @@ impl Gen {
             opts.push(match self.rng.below(6) {
                 0 => cmd!["EX", self.ttl(false)],
                 1 => cmd!["PX", self.ttl(true)],
-                2 => cmd!["EXAT", self.deadline(false)],
-                3 => cmd!["PXAT", self.deadline(true)],
+                2 => cmd!["EXAT", self.deadline(false, false)],
+                3 => cmd!["PXAT", self.deadline(true, false)],
                 4 => cmd!["KEEPTTL"],
                 _ => cmd![self.pick_str(&["EX", "PX", "FOO", "KEEPTTL"])],
             });
@@ -440,8 +444,8 @@ impl Gen {
             0 | 1 => {}
             2 => c.extend(cmd!["EX", self.ttl(false)]),
             3 => c.extend(cmd!["PX", self.ttl(true)]),
-            4 => c.extend(cmd!["EXAT", self.deadline(false)]),
-            5 => c.extend(cmd!["PXAT", self.deadline(true)]),
+            4 => c.extend(cmd!["EXAT", self.deadline(false, false)]),
+            5 => c.extend(cmd!["PXAT", self.deadline(true, false)]),
             6 => c.push(b"PERSIST".to_vec()),
             7 => c.extend(cmd!["PERSIST", "EX", "100000"]),
             _ => c.push(self.pick_str(&["BAR", "EX", "KEEPTTL"])),
@@ -675,8 +679,11 @@ fn reset(redis: &TestServer, ferrous: &TestServer) -> bool {
 
 /// Greedy delta debugging: drops chunks of commands (never the last one) while the
 /// sequence still diverges somewhere, within [`SHRINK_BUDGET`].
-fn shrink(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> Option<Vec<Op>> {
+fn shrink(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> Result<Vec<Op>, &'static str> {
     let start = Instant::now();
+    if !reset(redis, ferrous) {
+        return Err("FLUSHALL is not available to reset the servers");
+    }
     let mut cur: Vec<Op> = ops.to_vec();
     let diverges = |cand: &[Op]| -> Option<usize> {
         if !reset(redis, ferrous) {
@@ -687,8 +694,8 @@ fn shrink(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> 
             _ => None,
         }
     };
-    // Confirm the full sequence reproduces after a reset (it must, time does not matter).
-    let idx = diverges(&cur)?;
+    // Confirm the full sequence reproduces after a reset (it should: time does not matter).
+    let idx = diverges(&cur).ok_or("the divergence did not replay after FLUSHALL (timing-dependent?)")?;
     cur.truncate(idx + 1);
     let mut chunk = (cur.len() / 2).max(1);
     while start.elapsed() < SHRINK_BUDGET {
@@ -713,10 +720,17 @@ fn shrink(ops: &[Op], redis: &TestServer, ferrous: &TestServer, resp3: bool) -> 
             break;
         }
     }
-    Some(cur)
+    Ok(cur)
 }
 
-fn report(label: &str, seed: u64, ops: &[Op], d: &Divergence, ferrous_log: &str, shrunk: Option<Vec<Op>>) -> String {
+fn report(
+    label: &str,
+    seed: u64,
+    ops: &[Op],
+    d: &Divergence,
+    ferrous_log: &str,
+    shrunk: Result<Vec<Op>, &str>,
+) -> String {
     let mut s = String::new();
     let op = &ops[d.index];
     let _ = writeln!(s, "\n=== DIVERGENCE ({label}, seed {seed}, command #{} of {}) ===", d.index, ops.len());
@@ -729,7 +743,7 @@ fn report(label: &str, seed: u64, ops: &[Op], d: &Divergence, ferrous_log: &str,
         let _ = writeln!(s, "  #{i} {}{}", show_command(&op.args), if op.inline { " (inline)" } else { "" });
     }
     match shrunk {
-        Some(seq) => {
+        Ok(seq) => {
             let _ = writeln!(
                 s,
                 "shrunk reproduction ({} commands; fresh server{}, paste into redis-cli):",
@@ -740,8 +754,8 @@ fn report(label: &str, seed: u64, ops: &[Op], d: &Divergence, ferrous_log: &str,
                 let _ = writeln!(s, "  {}", show_command(&op.args));
             }
         }
-        None => {
-            let _ = writeln!(s, "(no shrunk reproduction: FLUSHALL unavailable or the divergence did not replay)");
+        Err(why) => {
+            let _ = writeln!(s, "(no shrunk reproduction: {why})");
         }
     }
     if !ferrous_log.is_empty() {
@@ -798,7 +812,7 @@ fn differential(label: &str, resp3: bool, ops_per_seed: usize) -> Vec<String> {
             ),
             Ok((Some(d), _)) => {
                 let crashed = d.ferrous.is_err();
-                let shrunk = if crashed { None } else { shrink(&ops[..=d.index], &redis, &ferrous, resp3) };
+                let shrunk = if crashed { Err("ferrous stopped answering") } else { shrink(&ops[..=d.index], &redis, &ferrous, resp3) };
                 let log = if crashed { ferrous.log() } else { String::new() };
                 failures.push(report(label, seed, &ops, &d, &log, shrunk));
             }

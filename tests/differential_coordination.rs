@@ -3,7 +3,20 @@
 //! clients, and client-side caching invalidations. The same random sequences run in
 //! lockstep on a redis-server (the oracle, Redis 7.0) and on Ferrous; every reply and every
 //! out-of-band message must be byte-for-byte identical, except for these documented
-//! normalisations:
+//! normalisations (listed below).
+//!
+//! - `keyspace_notification_streams_*`: one writer, one `PSUBSCRIBE __key*__:*` subscriber;
+//!   `KEA` and `KEAn`, strings/bitmaps/keys/hashes/sets, then with lists, then with zsets.
+//! - `transactions_across_two_clients_*`: A watches and executes, B interferes (writes,
+//!   writes that change nothing, expiry, flushes, SWAPDB, other databases);
+//!   `transaction_scenarios_*`: the same decisions as hand-written cases.
+//! - `pubsub_on_several_clients_*`: three RESP2 and two RESP3 clients subscribing,
+//!   publishing and asking PUBSUB.
+//! - `client_tracking_*`: RESP3 and RESP2 trackers (default, BCAST/PREFIX, OPTIN/OPTOUT,
+//!   NOLOOP, REDIRECT to RESP2 and RESP3 targets that subscribe, unsubscribe, reconnect),
+//!   a plain writer, reads and writes inside MULTI.
+//!
+//! Normalisations:
 //!
 //! - Where Redis's order is hash-table order: the replies of an argument-less
 //!   UNSUBSCRIBE / PUNSUBSCRIBE / SUNSUBSCRIBE (names sorted, counts kept in order),
@@ -152,14 +165,26 @@ impl Twin {
 }
 
 /// A failure: where, what each server produced, and the steps before it.
-fn divergence(label: &str, seed: u64, index: usize, history: &[String], what: &str, redis: &str, ferrous: &str) -> String {
+fn divergence(
+    label: &str,
+    seed: u64,
+    index: usize,
+    history: &[String],
+    what: &str,
+    redis: &str,
+    ferrous: &str,
+) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "\n=== DIVERGENCE ({label}, seed {seed}, step #{index}) ===");
     let _ = writeln!(s, "step:    {what}");
     let _ = writeln!(s, "redis:   {redis}");
     let _ = writeln!(s, "ferrous: {ferrous}");
     let from = history.len().saturating_sub(HISTORY_SHOWN);
-    let _ = writeln!(s, "steps before it (the last {}, on the same connections since the seed started):", history.len() - from);
+    let _ = writeln!(
+        s,
+        "steps before it (the last {}, on the same connections since the seed started):",
+        history.len() - from
+    );
     for h in history.iter().skip(from) {
         let _ = writeln!(s, "  {h}");
     }
@@ -316,7 +341,7 @@ impl Gen {
             (_, true) => 100,
         };
         let mut pick = self.rng.below(n);
-        if pick >= 80 && pick < 90 && !families.lists {
+        if (80..90).contains(&pick) && !families.lists {
             pick += 10;
         }
         let c: Cmd = match pick {
@@ -510,8 +535,18 @@ fn notification_run(flags: &str, families: Families) -> Vec<String> {
         let mut admin = Twin::open("admin", &redis, &ferrous, false);
         for args in [cmd!["FLUSHALL"], cmd!["CONFIG", "SET", "notify-keyspace-events", flags]] {
             let [a, b] = admin.call(&args);
-            assert_eq!(a.as_ref().map(|r| r.raw.clone()).ok(), Some(b"+OK\r\n".to_vec()), "redis: {}", show_command(&args));
-            assert_eq!(b.as_ref().map(|r| r.raw.clone()).ok(), Some(b"+OK\r\n".to_vec()), "ferrous: {}", show_command(&args));
+            assert_eq!(
+                a.as_ref().map(|r| r.raw.clone()).ok(),
+                Some(b"+OK\r\n".to_vec()),
+                "redis: {}",
+                show_command(&args)
+            );
+            assert_eq!(
+                b.as_ref().map(|r| r.raw.clone()).ok(),
+                Some(b"+OK\r\n".to_vec()),
+                "ferrous: {}",
+                show_command(&args)
+            );
         }
         // The one documented difference in the configuration text.
         let expected = match flags {
@@ -521,7 +556,12 @@ fn notification_run(flags: &str, families: Families) -> Vec<String> {
         let got = admin.call(&cmd!["CONFIG", "GET", "notify-keyspace-events"]);
         for (i, g) in got.iter().enumerate() {
             let want = Resp::Array(vec![common::bulk("notify-keyspace-events"), common::bulk(expected[i])]);
-            assert_eq!(g.as_ref().map(|r| r.value.clone()).ok(), Some(want), "CONFIG GET notify-keyspace-events ({:?})", [Side::Redis, Side::Ferrous][i]);
+            assert_eq!(
+                g.as_ref().map(|r| r.value.clone()).ok(),
+                Some(want),
+                "CONFIG GET notify-keyspace-events ({:?})",
+                [Side::Redis, Side::Ferrous][i]
+            );
         }
         let mut sub = Twin::open("subscriber", &redis, &ferrous, false);
         for args in [cmd!["PSUBSCRIBE", "__key*__:*"], cmd!["SUBSCRIBE", "__marker__"]] {
@@ -551,7 +591,15 @@ fn notification_run(flags: &str, families: Families) -> Vec<String> {
             let [a, b] = writer.call(args);
             let same = matches!((&a, &b), (Ok(x), Ok(y)) if normalize_reply(args, x) == normalize_reply(args, y));
             if !same {
-                failed = Some(divergence(&label, seed, i, &history, &format!("{shown}   (reply)"), &show_result(&a), &show_result(&b)));
+                failed = Some(divergence(
+                    &label,
+                    seed,
+                    i,
+                    &history,
+                    &format!("{shown}   (reply)"),
+                    &show_result(&a),
+                    &show_result(&b),
+                ));
                 break;
             }
             let marker = i.to_string();
@@ -559,7 +607,8 @@ fn notification_run(flags: &str, families: Families) -> Vec<String> {
             for side in [Side::Redis, Side::Ferrous] {
                 let w = writer.conn(side);
                 if let Err(e) = w.call(&["PUBLISH", "__marker__", &marker]) {
-                    failed = Some(divergence(&label, seed, i, &history, &shown, &format!("{side:?}: PUBLISH: {e}"), ""));
+                    failed =
+                        Some(divergence(&label, seed, i, &history, &shown, &format!("{side:?}: PUBLISH: {e}"), ""));
                     break 'steps;
                 }
                 streams.push(read_events(sub.conn(side), &marker));
@@ -573,7 +622,15 @@ fn notification_run(flags: &str, families: Families) -> Vec<String> {
                 eprintln!("#{i} {shown} -> {}\n    events: {}", show_result(&a), show(&streams[0]));
             }
             if !same {
-                failed = Some(divergence(&label, seed, i, &history, &format!("{shown}   (events)"), &show(&streams[0]), &show(&streams[1])));
+                failed = Some(divergence(
+                    &label,
+                    seed,
+                    i,
+                    &history,
+                    &format!("{shown}   (events)"),
+                    &show(&streams[0]),
+                    &show(&streams[1]),
+                ));
                 break;
             }
             events += streams[0].as_ref().map_or(0, |s| s.len());
@@ -603,7 +660,11 @@ fn keyspace_notification_streams_with_lists_match_redis() {
 #[test]
 fn keyspace_notification_streams_with_zsets_match_redis() {
     let failures = notification_run("KEAn", Families { lists: true, zsets: true });
-    assert!(failures.is_empty(), "keyspace notifications (lists and zsets included) differ from Redis:{}", failures.join(""));
+    assert!(
+        failures.is_empty(),
+        "keyspace notifications (lists and zsets included) differ from Redis:{}",
+        failures.join("")
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -812,7 +873,8 @@ fn transactions_across_two_clients_match_redis() {
                 eprintln!("#{i} {shown} -> {}", show_result(&x));
             }
             if !same {
-                failed = Some(divergence("transactions", seed, i, &history, &shown, &show_result(&x), &show_result(&y)));
+                failed =
+                    Some(divergence("transactions", seed, i, &history, &shown, &show_result(&x), &show_result(&y)));
                 break;
             }
             if lower(&args[0]) == "exec" {
@@ -967,7 +1029,9 @@ fn drain_frames(c: &mut RespConn) -> Result<Vec<Resp>, String> {
         let r = c.read().map_err(|e| format!("reading until the drain PING: {e}; got so far: {got:?}"))?;
         let done = match &r.value {
             Resp::Bulk(b) => b == DRAIN.as_bytes(),
-            Resp::Array(items) => items.len() == 2 && items[0] == common::bulk("pong") && items[1] == common::bulk(DRAIN),
+            Resp::Array(items) => {
+                items.len() == 2 && items[0] == common::bulk("pong") && items[1] == common::bulk(DRAIN)
+            }
             _ => false,
         };
         if done {
@@ -1002,9 +1066,14 @@ fn normalize_frames(args: &Cmd, frames: Vec<Resp>, acting: bool) -> Vec<Resp> {
     let mut frames = frames;
     // Argument-less unsubscribe: Redis walks a hash table. Sort the names, keep the counts.
     if acting && args.len() == 1 && matches!(name.as_str(), "unsubscribe" | "punsubscribe" | "sunsubscribe") {
-        let idx: Vec<usize> =
-            frames.iter().enumerate().filter(|(_, f)| frame_kind(f).is_some_and(|(k, _)| k == name.as_bytes())).map(|(i, _)| i).collect();
-        let mut names: Vec<Resp> = idx.iter().filter_map(|&i| frame_kind(&frames[i]).and_then(|(_, it)| it.get(1).cloned())).collect();
+        let idx: Vec<usize> = frames
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| frame_kind(f).is_some_and(|(k, _)| k == name.as_bytes()))
+            .map(|(i, _)| i)
+            .collect();
+        let mut names: Vec<Resp> =
+            idx.iter().filter_map(|&i| frame_kind(&frames[i]).and_then(|(_, it)| it.get(1).cloned())).collect();
         names.sort_by_key(|n| n.to_bytes());
         for (&i, n) in idx.iter().zip(names) {
             if let Some((_, items)) = frame_kind(&frames[i]) {
@@ -1014,7 +1083,8 @@ fn normalize_frames(args: &Cmd, frames: Vec<Resp>, acting: bool) -> Vec<Resp> {
             }
         }
     }
-    if acting && name == "pubsub" && args.len() > 1 && matches!(lower(&args[1]).as_str(), "channels" | "shardchannels") {
+    if acting && name == "pubsub" && args.len() > 1 && matches!(lower(&args[1]).as_str(), "channels" | "shardchannels")
+    {
         frames = frames
             .into_iter()
             .map(|f| match f {
@@ -1082,7 +1152,11 @@ impl Gen {
                 with("SUNSUBSCRIBE", names)
             }
             13..=19 => {
-                let ch = if self.rng.chance(80) { self.pick(CHANNELS) } else { self.pick(&["hello", "hallo", "other", "news.c"]) };
+                let ch = if self.rng.chance(80) {
+                    self.pick(CHANNELS)
+                } else {
+                    self.pick(&["hello", "hallo", "other", "news.c"])
+                };
                 cmd!["PUBLISH", ch, format!("m{n}")]
             }
             20 | 21 => cmd!["SPUBLISH", self.pick(SHARD_CHANNELS), format!("s{n}")],
@@ -1127,7 +1201,9 @@ fn pubsub_on_several_clients_matches_redis() {
     let (seeds, n_ops) = knobs();
     let mut failures = Vec::new();
     for seed in seeds {
-        let mut clients: Vec<Twin> = (0..5).map(|i| Twin::open(&format!("c{i}{}", if i >= 3 { "(RESP3)" } else { "" }), &redis, &ferrous, i >= 3)).collect();
+        let mut clients: Vec<Twin> = (0..5)
+            .map(|i| Twin::open(&format!("c{i}{}", if i >= 3 { "(RESP3)" } else { "" }), &redis, &ferrous, i >= 3))
+            .collect();
         let mut gen = Gen { rng: Rng::new(seed) };
         let mut history = Vec::new();
         let mut failed = None;
@@ -1149,7 +1225,15 @@ fn pubsub_on_several_clients_matches_redis() {
                     let conn = c.conn(side);
                     if ci == who {
                         if let Err(e) = conn.send(&args) {
-                            failed = Some(divergence("pub/sub", seed, i, &history, &shown, &format!("{side:?}: send: {e}"), ""));
+                            failed = Some(divergence(
+                                "pub/sub",
+                                seed,
+                                i,
+                                &history,
+                                &shown,
+                                &format!("{side:?}: send: {e}"),
+                                "",
+                            ));
                             break 'ops;
                         }
                     }
@@ -1157,7 +1241,8 @@ fn pubsub_on_several_clients_matches_redis() {
                         Ok(frames) => pair[side as usize] = normalize_frames(&args, frames, ci == who),
                         Err(e) => {
                             let what = format!("{shown}   (output of {})", c.name);
-                            failed = Some(divergence("pub/sub", seed, i, &history, &what, &format!("{side:?}: {e}"), ""));
+                            failed =
+                                Some(divergence("pub/sub", seed, i, &history, &what, &format!("{side:?}: {e}"), ""));
                             break 'ops;
                         }
                     }
@@ -1173,7 +1258,10 @@ fn pubsub_on_several_clients_matches_redis() {
                         if v.is_empty() {
                             "(nothing)".to_string()
                         } else {
-                            v.iter().map(|x| format!("{x}   [raw: \"{}\"]", escape(&x.to_bytes()))).collect::<Vec<_>>().join("\n         ")
+                            v.iter()
+                                .map(|x| format!("{x}   [raw: \"{}\"]", escape(&x.to_bytes())))
+                                .collect::<Vec<_>>()
+                                .join("\n         ")
                         }
                     };
                     let what = format!("{shown}   (output of {})", clients[ci].name);
@@ -1189,7 +1277,9 @@ fn pubsub_on_several_clients_matches_redis() {
         }
         match failed {
             Some(f) => failures.push(f),
-            None => eprintln!("pub/sub seed {seed}: {n_ops} commands, {delivered} identical deliveries to other clients"),
+            None => {
+                eprintln!("pub/sub seed {seed}: {n_ops} commands, {delivered} identical deliveries to other clients")
+            }
         }
         // The next seed starts from no subscriptions.
         drop(clients);
@@ -1335,7 +1425,10 @@ impl Gen {
                 out.push(CStep::Cmd(tracker, c));
             }
             4 | 5 => {
-                out.push(CStep::Cmd(tracker, lits(cmd!["CLIENT", "CACHING", self.pick(&["YES", "NO", "yes", "maybe"])])));
+                out.push(CStep::Cmd(
+                    tracker,
+                    lits(cmd!["CLIENT", "CACHING", self.pick(&["YES", "NO", "yes", "maybe"])]),
+                ));
                 let r = self.tracked_read();
                 out.push(CStep::Cmd(tracker, lits(r)));
             }
@@ -1378,13 +1471,14 @@ fn client_tracking_matches_redis() {
     for seed in seeds {
         let mut admin = Twin::open("admin", &redis, &ferrous, false);
         let _ = admin.call(&cmd!["FLUSHALL"]);
-        let mut clients: Vec<Twin> = names.iter().enumerate().map(|(i, n)| Twin::open(n, &redis, &ferrous, resp3(i))).collect();
+        let mut clients: Vec<Twin> =
+            names.iter().enumerate().map(|(i, n)| Twin::open(n, &redis, &ferrous, resp3(i))).collect();
         // Every id a client ever had, per server, for the id normalisation.
         let mut known: [Vec<(i64, String)>; 2] = [Vec::new(), Vec::new()];
         let mut generation = vec![0usize; names.len()];
         for c in &clients {
-            for s in 0..2 {
-                known[s].push((c.ids[s], c.name.clone()));
+            for (s, ids) in known.iter_mut().enumerate() {
+                ids.push((c.ids[s], c.name.clone()));
             }
         }
         let mut gen = Gen { rng: Rng::new(seed) };
@@ -1405,15 +1499,15 @@ fn client_tracking_matches_redis() {
                 CStep::Reconnect(who) => {
                     generation[*who] += 1;
                     let name = format!("{}#{}", names[*who], generation[*who]);
-                    for s in 0..2 {
+                    for (s, ids) in known.iter_mut().enumerate() {
                         // The old id keeps its old name in reports.
-                        if let Some(e) = known[s].iter_mut().find(|(id, _)| *id == clients[*who].ids[s]) {
+                        if let Some(e) = ids.iter_mut().find(|(id, _)| *id == clients[*who].ids[s]) {
                             e.1 = format!("{} (closed)", e.1);
                         }
                     }
                     clients[*who] = Twin::open(&name, &redis, &ferrous, resp3(*who));
-                    for s in 0..2 {
-                        known[s].push((clients[*who].ids[s], name.clone()));
+                    for (s, ids) in known.iter_mut().enumerate() {
+                        ids.push((clients[*who].ids[s], name.clone()));
                     }
                     history.push(format!("#{i} (reconnect {})", names[*who]));
                     // Let both servers notice the closed connection.
@@ -1463,12 +1557,24 @@ fn client_tracking_matches_redis() {
                         match conn.call(&per_side[s]) {
                             Ok(r) => frames.push(r.value),
                             Err(e) => {
-                                failed = Some(divergence("tracking", seed, i, &history, &shown, &format!("{side:?}: {e}"), ""));
+                                failed = Some(divergence(
+                                    "tracking",
+                                    seed,
+                                    i,
+                                    &history,
+                                    &shown,
+                                    &format!("{side:?}: {e}"),
+                                    "",
+                                ));
                                 break 'steps;
                             }
                         }
                         if queued {
-                            pair[s] = frames.iter().enumerate().map(|(n, f)| with_names(f, n == 0 && ci == who && shows_ids, &known[s])).collect();
+                            pair[s] = frames
+                                .iter()
+                                .enumerate()
+                                .map(|(n, f)| with_names(f, n == 0 && ci == who && shows_ids, &known[s]))
+                                .collect();
                             continue;
                         }
                     }
@@ -1476,12 +1582,17 @@ fn client_tracking_matches_redis() {
                         Ok(more) => frames.extend(more),
                         Err(e) => {
                             let what = format!("{shown}   (output of {})", c.name);
-                            failed = Some(divergence("tracking", seed, i, &history, &what, &format!("{side:?}: {e}"), ""));
+                            failed =
+                                Some(divergence("tracking", seed, i, &history, &what, &format!("{side:?}: {e}"), ""));
                             break 'steps;
                         }
                     }
                     sort_flush_runs(&mut frames);
-                    pair[s] = frames.iter().enumerate().map(|(n, f)| with_names(f, n == 0 && ci == who && shows_ids, &known[s])).collect();
+                    pair[s] = frames
+                        .iter()
+                        .enumerate()
+                        .map(|(n, f)| with_names(f, n == 0 && ci == who && shows_ids, &known[s]))
+                        .collect();
                 }
                 outputs[ci] = pair;
             }
@@ -1510,7 +1621,10 @@ fn client_tracking_matches_redis() {
         }
         match failed {
             Some(f) => failures.push(f),
-            None => eprintln!("tracking seed {seed}: {} steps, {invalidations} identical messages to other clients", steps.len()),
+            None => eprintln!(
+                "tracking seed {seed}: {} steps, {invalidations} identical messages to other clients",
+                steps.len()
+            ),
         }
     }
     assert!(failures.is_empty(), "client tracking differs from Redis:{}", failures.join(""));

@@ -56,3 +56,21 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+thread_local!(static BATCH_NOW: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) });
+
+/// Runs `f` with the command time fixed at `now_ms` for every command dispatched on this
+/// thread meanwhile. The server reads the clock once per batch of pipelined commands
+/// instead of once per command, as Redis caches its time per event-loop iteration.
+pub fn with_batch_time<R>(now_ms: i64, f: impl FnOnce() -> R) -> R {
+    let prev = BATCH_NOW.with(|c| c.replace(Some(now_ms)));
+    let r = f();
+    BATCH_NOW.with(|c| c.set(prev));
+    r
+}
+
+/// The batch time set by [`with_batch_time`], if any.
+#[inline]
+pub fn batch_now() -> Option<i64> {
+    BATCH_NOW.with(|c| c.get())
+}

@@ -102,11 +102,18 @@ fn invalidate_msg(resp3: bool, via_channel: bool, keys: Keys<'_>) -> Option<Vec<
     Some(b)
 }
 
+/// Keys modified during a batch, each with the client that modified it.
+type Batch = Vec<(Vec<u8>, u64)>;
+
 thread_local! {
     /// BCAST invalidations of the command running on this thread, while batching
-    /// ([`TrackingTable::start_batch`]): (key, client that modified it).
-    static BATCH: std::cell::RefCell<Option<Vec<(Vec<u8>, u64)>>> = const { std::cell::RefCell::new(None) };
+    /// ([`TrackingTable::start_batch`]).
+    static BATCH: std::cell::RefCell<Option<Batch>> = const { std::cell::RefCell::new(None) };
 }
+
+/// One BCAST message of a batch: prefix and client id bytes (the sort key), the client,
+/// the keys.
+type BroadcastMessage<'a> = (&'a [u8], [u8; 8], &'a Tracker, Vec<&'a [u8]>);
 
 impl TrackingTable {
     /// True if any client tracks (checked after every command).
@@ -135,7 +142,8 @@ impl TrackingTable {
 
     /// Turns tracking on for `client_id` with its sink.
     pub fn enable(&self, client_id: u64, sink: Arc<PushSink>, options: TrackingOptions) {
-        let t = Arc::new(Tracker { sink, options, target_gone: AtomicBool::new(false), broken: AtomicBool::new(false) });
+        let t =
+            Arc::new(Tracker { sink, options, target_gone: AtomicBool::new(false), broken: AtomicBool::new(false) });
         if self.clients.lock().insert(client_id, t).is_none() {
             self.active.fetch_add(1, Relaxed);
         }
@@ -227,7 +235,7 @@ impl TrackingTable {
         batch.sort_by(|a, b| a.0.cmp(&b.0));
         batch.dedup_by(|a, b| a.0 == b.0);
         let trackers = self.trackers();
-        let mut messages: Vec<(&[u8], [u8; 8], &Tracker, Vec<&[u8]>)> = Vec::new();
+        let mut messages: Vec<BroadcastMessage<'_>> = Vec::new();
         for (id, t) in trackers.iter().filter(|(_, t)| t.options.bcast) {
             let prefixes: Vec<&[u8]> = if t.options.prefixes.is_empty() {
                 vec![&[]]

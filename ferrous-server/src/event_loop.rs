@@ -491,7 +491,9 @@ impl Worker {
         let mut read_total = 0;
         let step = loop {
             if !conn.closing {
-                if let Step::Close = execute_buffered(&self.db, conn, self.limits) {
+                let now = self.db.inner().clock.now_ms();
+                let step = ferrous_core::clock::with_batch_time(now, || execute_buffered(&self.db, conn, self.limits));
+                if let Step::Close = step {
                     break Step::Close;
                 }
             }

@@ -626,7 +626,10 @@ pub fn swapdb(acc: &Access<'_>, a: i64, b: i64) -> Result<()> {
                 acc.inner.watches.touch_db_if(*db, |key| {
                     let h = acc.hash(key);
                     let shard: &Shard = &shards[h.shard()];
-                    shard.dict.get(h.dict(), key).is_some_and(|n| shard.deadline(n, h.dict()).map_or(true, |d| d > acc.now))
+                    shard
+                        .dict
+                        .get(h.dict(), key)
+                        .is_some_and(|n| shard.deadline(n, h.dict()).map_or(true, |d| d > acc.now))
                 });
             }
         });
