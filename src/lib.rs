@@ -37,6 +37,10 @@ impl Database {
     pub fn builder() -> Builder {
         Builder(ferrous_core::Database::builder())
     }
+    /// A handle to logical database `index` (SELECT), sharing everything with `self`.
+    pub fn select(&self, index: usize) -> Result<Database> {
+        self.0.select(index).map(Database)
+    }
     /// The core handle.
     pub fn core(&self) -> &ferrous_core::Database {
         &self.0

@@ -511,6 +511,11 @@ impl Config {
 
     /// The canonical text of a directive.
     pub fn get(&self, name: &str) -> Option<&str> {
+        // Fast path: a canonical name (what code asks for); aliases and odd case go
+        // through the directive table.
+        if let Some(v) = self.values.get(name) {
+            return Some(v.as_str());
+        }
         self.values.get(directive(name)?.name).map(|s| s.as_str())
     }
     /// A directive as an integer (memory sizes in bytes; values above `i64::MAX` saturate,

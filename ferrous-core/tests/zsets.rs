@@ -1,6 +1,7 @@
 //! Sorted-set tests: every command's replies against Redis 7.0 (`support/zsets.cases`,
-//! recorded from redis-server 7.0.15 with `support/record_cases.py PORT TEMPLATE`, in both
-//! encodings and both protocols), the blocking commands (BZPOPMIN, BZPOPMAX, BZMPOP) through
+//! recorded from redis-server 7.0.15 in both encodings and both protocols; to re-record,
+//! `python3 support/record_cases.py PORT support/zsets.cases` replays the commands against a
+//! redis-server and prints the file with fresh replies), the blocking commands (BZPOPMIN, BZPOPMAX, BZMPOP) through
 //! blockable clients and through the typed API, a model-based test of the `ZSet` structure
 //! against a sorted `Vec` across the listpack -> skiplist conversion, a model-based test
 //! through the commands, ZSCAN/ZRANDMEMBER properties, the typed API, and (ignored) the

@@ -509,11 +509,11 @@ impl ZSetLimits {
     /// The limits currently configured (read at each write, so CONFIG SET applies to the
     /// next conversion decision).
     pub fn from_config(acc: &Access<'_>) -> ZSetLimits {
-        let c = acc.inner.config.read();
-        let get = |name: &str| usize::try_from(c.get_i64(name)).unwrap_or(usize::MAX);
+        use crate::config::Tunable;
+        let get = |t: Tunable| usize::try_from(acc.inner.tunables.get(t)).unwrap_or(usize::MAX);
         ZSetLimits {
-            max_listpack_entries: get("zset-max-listpack-entries"),
-            max_listpack_value: get("zset-max-listpack-value"),
+            max_listpack_entries: get(Tunable::ZsetMaxListpackEntries),
+            max_listpack_value: get(Tunable::ZsetMaxListpackValue),
         }
     }
 }
@@ -594,10 +594,22 @@ impl ZSet {
         ZSet { repr: Repr::Skiplist(Box::new(Index::with_capacity(0))) }
     }
 
-    /// Builds a set from members already sorted by (score, member) and distinct, choosing
-    /// the encoding as Redis does for ZUNIONSTORE and friends: listpack when there are at
-    /// most `max_listpack_entries` members of at most `max_listpack_value` bytes.
+    /// Builds a set from members sorted by (score, member) and distinct, choosing the
+    /// encoding as Redis does for ZUNIONSTORE and friends: listpack when there are at most
+    /// `max_listpack_entries` members of at most `max_listpack_value` bytes. Input that is
+    /// not sorted (or has NaN scores, or repeats a member) is sorted, cleaned and
+    /// deduplicated first (the last score of a repeated member wins).
     pub fn from_sorted(items: &[(&[u8], f64)], limits: &ZSetLimits) -> ZSet {
+        let key_lt = |a: &(&[u8], f64), b: &(&[u8], f64)| a.1 < b.1 || (a.1 == b.1 && a.0 < b.0);
+        if items.iter().any(|i| i.1.is_nan()) || !items.windows(2).all(|w| key_lt(&w[0], &w[1])) {
+            let mut last: HashMap<&[u8], f64> = HashMap::new();
+            for &(m, s) in items.iter().filter(|i| !i.1.is_nan()) {
+                last.insert(m, s);
+            }
+            let mut clean: Vec<(&[u8], f64)> = last.into_iter().collect();
+            clean.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(Ordering::Equal).then_with(|| a.0.cmp(b.0)));
+            return Self::from_sorted(&clean, limits);
+        }
         let longest = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
         let total: usize = items.iter().map(|(m, _)| m.len()).sum();
         if items.len() <= limits.max_listpack_entries
@@ -890,8 +902,12 @@ impl ZSet {
         }
     }
 
-    /// Sets the score of `member`, adding it if needed; returns the old score.
+    /// Sets the score of `member`, adding it if needed; returns the old score. A NaN score
+    /// changes nothing (a sorted set never holds NaN; [`ZSet::add`] reports it).
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &ZSetLimits) -> Option<f64> {
+        if score.is_nan() {
+            return self.score(member);
+        }
         match self.score(member) {
             Some(old) => {
                 if old.to_bits() != score.to_bits() {
@@ -2130,6 +2146,17 @@ mod tests {
             z.insert(format!("m{i:04}").as_bytes(), (i % 7) as f64, limits);
         }
         z
+    }
+
+    #[test]
+    fn from_sorted_repairs_unsorted_input() {
+        let items: Vec<(&[u8], f64)> = vec![(b"b", 2.0), (b"a", 2.0), (b"c", f64::NAN), (b"b", 0.5), (b"d", -1.0)];
+        for limits in [ZSetLimits::default(), ZSetLimits { max_listpack_entries: 0, max_listpack_value: 0 }] {
+            let z = ZSet::from_sorted(&items, &limits);
+            let got: Vec<(&[u8], f64)> = z.iter().collect();
+            assert_eq!(got, vec![(&b"d"[..], -1.0), (b"b", 0.5), (b"a", 2.0)]);
+            z.check();
+        }
     }
 
     #[test]
