@@ -7,8 +7,10 @@
 //!   to the millisecond). `EXPIRETIME`/`PEXPIRETIME`: positive values below the absolute
 //!   deadlines the generator uses itself (year 2096 and later) become 1.
 //!
-//! Time does not otherwise matter: relative TTLs are at least 100,000 s, absolute ones lie far
-//! in the future (or in the past, which deletes the key at once on both sides).
+//! Time does not otherwise matter: relative TTLs are at least 100,000 s and drawn from a wide
+//! range (two commands practically never set the same deadline, so GT/LT never compare a
+//! tie), absolute ones lie far in the future (year 2096 and later), or in the past only for
+//! EXPIREAT/PEXPIREAT, which then delete the key at once on both sides.
 //!
 //! The first divergence of each run is reported with the commands leading to it, and, when
 //! both servers can be reset with FLUSHALL, a shrunk sequence that still diverges, printed as
@@ -179,8 +181,12 @@ impl Gen {
     }
 
     /// A relative TTL: large, or one of the interesting invalid/deleting values.
+    ///
+    /// Valid TTLs are drawn from a wide range so that two deadlines set by different
+    /// commands practically never coincide: NX/GT/LT compare `now + ttl` values, and a tie
+    /// between two commands would make the answer depend on whether a millisecond passed
+    /// between them. Milliseconds are whole seconds plus 500 ms for the same reason.
     fn ttl(&mut self, millis: bool) -> Vec<u8> {
-        let scale = if millis { 1000 } else { 1 };
         match self.rng.below(12) {
             0 => self.pick_str(&[
                 "0",
@@ -191,7 +197,11 @@ impl Gen {
                 "-9223372036854775808",
                 "9223372036854775",
             ]),
-            _ => (self.rng.range(1, 10) * 100_000 * scale).to_string().into_bytes(),
+            _ => {
+                let secs = self.rng.range(100_000, 1_000_000_000);
+                let ttl = if millis { secs * 1000 + 500 } else { secs };
+                ttl.to_string().into_bytes()
+            }
         }
     }
 

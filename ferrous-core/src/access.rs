@@ -27,6 +27,9 @@ pub struct Access<'a> {
     /// The time this operation runs at (Redis snapshots time once per command).
     pub now: i64,
     held: bool,
+    /// The client running the operation (0: the server or the in-process API): NOLOOP
+    /// client tracking skips the invalidations of a client's own writes.
+    pub(crate) client: u64,
 }
 
 /// Write-locks every shard of every database in (database, shard) order: what EXEC and
@@ -38,7 +41,7 @@ pub fn lock_everything(inner: &Inner) -> Vec<Vec<RwLockWriteGuard<'_, Shard>>> {
 
 impl<'a> Access<'a> {
     pub(crate) fn new(inner: &'a Inner, db: usize, now: i64) -> Self {
-        Access { inner, db, now, held: false }
+        Access { inner, db, now, held: false, client: 0 }
     }
 
     /// The same view in held mode. Only valid while the caller holds the guards returned by
@@ -90,14 +93,31 @@ impl<'a> Access<'a> {
         }
     }
 
-    /// WATCH invalidation (Redis's `signalModifiedKey`): if the operation moved the `dirty`
-    /// counter, flag every client watching one of `keys`. Called by `write`/`write_many`,
-    /// so commands and the typed API invalidate alike.
+    /// The same view for the operations of client `id`.
+    pub(crate) fn for_client(self, id: u64) -> Self {
+        Access { client: id, ..self }
+    }
+
+    /// Redis's `signalModifiedKey`: flags the clients watching `key` and sends client-side
+    /// caching invalidations. Call under the key's shard lock, once per modified key.
+    #[inline]
+    pub fn signal_modified(&self, key: &[u8]) {
+        if self.inner.watches.active() {
+            self.inner.watches.touch(self.db, key);
+        }
+        if self.inner.tracking.active() {
+            self.inner.tracking.invalidate(key, self.client);
+        }
+    }
+
+    /// If the operation moved the `dirty` counter, signals every one of `keys` as modified
+    /// ([`Access::signal_modified`]). Called by `write`/`write_many`, so commands and the
+    /// typed API invalidate alike.
     #[inline]
     fn touch_if_modified(&self, dirty_before: u64, keys: &[&[u8]]) {
-        if self.inner.watches.active() && self.inner.dirty.local() != dirty_before {
+        if (self.inner.watches.active() || self.inner.tracking.active()) && self.inner.dirty.local() != dirty_before {
             for k in keys {
-                self.inner.watches.touch(self.db, k);
+                self.signal_modified(k);
             }
         }
     }

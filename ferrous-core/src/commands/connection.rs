@@ -169,6 +169,15 @@ fn hello(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     if let Some(v) = version {
         set_protocol(ctx.client, v);
+        if v == 3 {
+            // A RESP3 client can receive pushes (tracking invalidations redirected to it)
+            // without subscribing: give it a sink other clients can reach.
+            let id = ctx.client.id();
+            let wake = ctx.client.blocking.waker.clone();
+            let ps = ctx.client.pubsub.get_or_insert_with(|| crate::pubsub::ClientPubSub::new(id, wake));
+            ps.sink.resp3.store(true, std::sync::atomic::Ordering::Relaxed);
+            ctx.db.inner.tracking.register_sink(id, &ps.sink);
+        }
     }
     // The reply is encoded in the protocol just selected.
     let mut out = super::Reply::new(ctx.out.buf(), ctx.client.resp3());

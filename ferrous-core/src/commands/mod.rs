@@ -502,9 +502,9 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
         }
     }
     if client.resp == 2 && client.pubsub.as_ref().is_some_and(|p| p.active()) && !allowed_when_subscribed(&spec.name) {
-        let top = spec.name.split('|').next().unwrap_or(&spec.name);
         let e = Error::msg(format!(
-            "ERR Can't execute '{top}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            spec.name
         ));
         reject(db, client, out, &e);
         return;
@@ -526,11 +526,16 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     // commandstats' usec an unbiased estimate.
     let started = sample_timing().then(std::time::Instant::now);
     let now = crate::clock::batch_now().unwrap_or_else(|| db.inner.clock.now_ms());
-    let mut access = Access::new(&db.inner, client.db, now);
+    let mut access = Access::new(&db.inner, client.db, now).for_client(client.id());
     if held {
         access = access.held();
     }
-    let dirty_before = db.inner.dirty.local();
+    // Pushes produced for this client by its own command follow the reply (see below);
+    // older ones are its event loop's business.
+    let pushes_before = !held && client.pubsub.as_ref().is_some_and(|p| p.sink.has_pending());
+    if !held {
+        db.inner.tracking.start_batch();
+    }
     let mut ctx = Ctx { db, access, client, args, out: Reply::new(out, resp3), spec };
     let mark = ctx.out.len();
     let result = handler(&mut ctx);
@@ -544,14 +549,17 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     if let Some(t) = started {
         spec.stats.usec.fetch_add(t.elapsed().as_nanos() as u64 * TIMING_SAMPLE / 1000, Relaxed);
     }
-    let modified = spec.has(flags::WRITE) && db.inner.dirty.local() != dirty_before;
-    if modified && spec.name == "swapdb" && db.inner.watches.active() {
-        touch_swapped(db, &args);
-    }
     if db.inner.tracking.active() {
-        track(db, client, spec, &args, modified);
+        track(db, client, spec, &args);
     }
     if !held {
+        db.inner.tracking.flush_batch();
+        // Invalidations of the client's own keys follow its reply, as in Redis.
+        if let Some(ps) = client.pubsub.as_ref().filter(|_| !pushes_before) {
+            if ps.sink.has_pending() {
+                ps.sink.drain_into(out);
+            }
+        }
         client.info.set_last_command(spec);
         client.sync_info();
     }
@@ -560,21 +568,12 @@ fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8
     }
 }
 
-/// Client-side caching after a command: remember what a tracking client read, invalidate
-/// what a write modified.
-fn track(db: &Database, client: &mut ClientState, spec: &CommandSpec, args: &Args<'_>, modified: bool) {
+/// Client-side caching after a command: remember what a tracking client read.
+///
+/// Modified keys are invalidated where they change (`Access::signal_modified`), flushed
+/// databases by FLUSHDB/FLUSHALL themselves.
+fn track(db: &Database, client: &mut ClientState, spec: &CommandSpec, args: &Args<'_>) {
     let table = &db.inner.tracking;
-    if modified {
-        if matches!(spec.name.as_str(), "flushdb" | "flushall" | "swapdb") {
-            table.invalidate_all();
-        } else {
-            for pos in spec.key_positions(args.len()) {
-                if let Some(k) = args.get(pos) {
-                    table.invalidate(k, client.id());
-                }
-            }
-        }
-    }
     let Some(t) = client.tracking.as_mut() else { return };
     if spec.has(flags::READONLY) && !t.options.bcast {
         let cache = if t.options.optin {
@@ -591,15 +590,5 @@ fn track(db: &Database, client: &mut ClientState, spec: &CommandSpec, args: &Arg
     }
     if spec.name != "client|caching" {
         t.caching = None;
-    }
-}
-
-/// SWAPDB changes every key of both databases: flag their watchers. (Other writes flag
-/// watchers in `Access::write`.)
-fn touch_swapped(db: &Database, args: &Args<'_>) {
-    for i in 1..=2 {
-        if let Some(n) = args.get(i).and_then(ferrous_resp::parse_i64) {
-            db.inner.watches.touch_db(n as usize);
-        }
     }
 }

@@ -713,6 +713,7 @@ fn setop_store_cmd(ctx: &mut Ctx<'_>, op: SetOp) -> Result<()> {
     let limits = ZSetLimits::from_config(&acc);
     let mut all = keys.clone();
     all.push(dst);
+    let existed = ops::exists_if_notifying(&acc, dst);
     let n = acc.write_many(&all, |m| -> Result<usize> {
         ops::source_lens(m, &acc, &keys)?;
         let o = opts?;
@@ -720,6 +721,12 @@ fn setop_store_cmd(ctx: &mut Ctx<'_>, op: SetOp) -> Result<()> {
         let items: Vec<(&[u8], f64)> = res.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
         Ok(ops::store_locked(m, &acc, dst, &items, &limits))
     })?;
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff => "zdiffstore",
+    };
+    ops::announce_store(&acc, event, dst, n, existed);
     ctx.out.int(n as i64);
     Ok(())
 }

@@ -401,7 +401,7 @@ pub fn bitop(acc: &Access<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Res
             let shard = m.shard(dh);
             shard.expire_if_needed(dh, dest, now);
             if shard.remove(dh, dest).is_some() {
-                acc.inner.watches.touch(acc.db, dest);
+                acc.signal_modified(dest);
                 return Ok((0, Some(None)));
             }
             return Ok((0, None));
@@ -426,7 +426,7 @@ pub fn bitop(acc: &Access<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Res
             }
         }
         let created = set_raw(m.shard(dh), dh, dest, res, now);
-        acc.inner.watches.touch(acc.db, dest);
+        acc.signal_modified(dest);
         Ok((maxlen, Some(Some(created))))
     })?;
     // Outside the closure, so that `write_many` does not flag the watchers of the sources:

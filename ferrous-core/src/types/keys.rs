@@ -125,7 +125,7 @@ fn dirty(acc: &Access<'_>, n: u64) {
 /// the change and the flagging.
 #[inline]
 fn signal(acc: &Access<'_>, key: &[u8]) {
-    acc.inner.watches.touch(acc.db, key);
+    acc.signal_modified(key);
 }
 
 /// Publishes a generic-class keyspace event (`del`, `expire`, `rename_from`, ...).
@@ -582,7 +582,10 @@ pub fn flushdb(acc: &Access<'_>, mode: FlushMode) -> usize {
     let n = acc.write_all(|guards| {
         // Watchers are not flagged: as in Redis, a flush only matters to a client that
         // watched a key that was alive then, and EXEC finds that key gone.
-        take_shards(guards.iter_mut().map(|g| &mut **g), &mut data)
+        let n = take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
+        // Every flush, even of an empty database, as Redis's `signalFlushedDb`.
+        acc.inner.tracking.invalidate_all();
+        n
     });
     free_data(data, n, mode);
     dirty(acc, n as u64);
@@ -600,6 +603,7 @@ pub fn flushall(acc: &Access<'_>, mode: FlushMode) -> usize {
             // Watchers are not flagged (see `flushdb`).
             total += take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
         }
+        acc.inner.tracking.invalidate_all();
         total
     });
     free_data(data, n, mode);

@@ -789,12 +789,12 @@ pub fn store(acc: &Access<'_>, op: SetOp, dst: &[u8], keys: &[&[u8]]) -> Result<
         if n == 0 {
             if existed {
                 shard.remove(hd, dst);
-                acc.inner.watches.touch(acc.db, dst);
+                acc.signal_modified(dst);
             }
             return Ok((0, false, existed));
         }
         shard.set(hd, dst, Value::Set(Box::new(result)), None, now);
-        acc.inner.watches.touch(acc.db, dst);
+        acc.signal_modified(dst);
         Ok((n, !existed, false))
     })?;
     // Outside the closure, so that `write_many` does not flag the watchers of the sources:

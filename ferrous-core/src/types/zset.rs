@@ -1122,6 +1122,24 @@ pub fn modify<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(&mut ZSet) -> R) -
     })
 }
 
+/// Keyspace events of a zset write: `event` (class `z`) if something changed, then `del`
+/// if the key is gone (Redis's order).
+fn announce(acc: &Access<'_>, event: &str, key: &[u8], changed: bool) {
+    if !changed || acc.inner.notify_flags.load(Relaxed) == 0 {
+        return;
+    }
+    acc.notify(crate::notify::ZSET, event, key);
+    if !acc.peek(key, |n| n.is_some()) {
+        acc.notify(crate::notify::GENERIC, "del", key);
+    }
+}
+
+/// Whether `key` exists, only computed when keyspace events are on (for the `new` and
+/// store-variant events).
+pub(crate) fn exists_if_notifying(acc: &Access<'_>, key: &[u8]) -> bool {
+    acc.inner.notify_flags.load(Relaxed) != 0 && acc.peek(key, |n| n.is_some())
+}
+
 /// ZADD / ZINCRBY at the access level. `items` are (score, member) pairs, already parsed.
 pub fn zadd(acc: &Access<'_>, key: &[u8], items: &[(f64, &[u8])], opts: ZAddOptions) -> Result<ZAddResult> {
     opts.validate(items.len())?;
@@ -1133,6 +1151,8 @@ pub fn zadd(acc: &Access<'_>, key: &[u8], items: &[(f64, &[u8])], opts: ZAddOpti
     // lock (lock order: configuration first), so a first attempt that would need it backs
     // out before changing anything, and the second runs with the limits read.
     let mut limits: Option<ZSetLimits> = None;
+    let notifying = acc.inner.notify_flags.load(Relaxed) != 0;
+    let existed = notifying && acc.peek(key, |n| n.is_some());
     loop {
         let attempt = acc.write(key, |shard, h| -> Result<Option<ZAddResult>> {
             let mut res = ZAddResult::default();
@@ -1189,7 +1209,15 @@ pub fn zadd(acc: &Access<'_>, key: &[u8], items: &[(f64, &[u8])], opts: ZAddOpti
             }
         })?;
         match attempt {
-            Some(res) => return Ok(res),
+            Some(res) => {
+                if notifying && res.added + res.updated > 0 {
+                    if !existed {
+                        acc.notify(crate::notify::NEW, "new", key);
+                    }
+                    acc.notify(crate::notify::ZSET, if opts.incr { "zincr" } else { "zadd" }, key);
+                }
+                return Ok(res);
+            }
             None => limits = Some(ZSetLimits::from_config(acc)),
         }
     }
@@ -1211,6 +1239,7 @@ pub fn zrem(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<usize> {
     })?
     .unwrap_or(0);
     acc.inner.dirty.fetch_add(removed as u64, Relaxed);
+    announce(acc, "zrem", key, removed > 0);
     Ok(removed)
 }
 
@@ -1281,7 +1310,8 @@ pub(crate) fn store_locked(
 pub fn zrangestore(acc: &Access<'_>, dst: &[u8], src: &[u8], q: &ZRange) -> Result<usize> {
     q.validate()?;
     let limits = ZSetLimits::from_config(acc);
-    acc.write_many(&[dst, src], |m| {
+    let existed = exists_if_notifying(acc, dst);
+    let n = acc.write_many(&[dst, src], |m| {
         let hs = acc.hash(src);
         let items: Vec<ScoredMember> = match zset_mut(m.shard(hs), hs, src, acc.now)? {
             None => Vec::new(),
@@ -1304,7 +1334,22 @@ pub fn zrangestore(acc: &Access<'_>, dst: &[u8], src: &[u8], q: &ZRange) -> Resu
             items.reverse();
         }
         Ok(store_locked(m, acc, dst, &items, &limits))
-    })
+    })?;
+    announce_store(acc, "zrangestore", dst, n, existed);
+    Ok(n)
+}
+
+/// Events of a STORE variant: the event on a non-empty result, `del` when an existing
+/// destination was deleted by an empty one.
+pub(crate) fn announce_store(acc: &Access<'_>, event: &str, dst: &[u8], n: usize, existed: bool) {
+    if n > 0 {
+        if !existed {
+            acc.notify(crate::notify::NEW, "new", dst);
+        }
+        acc.notify(crate::notify::ZSET, event, dst);
+    } else if existed {
+        acc.notify(crate::notify::GENERIC, "del", dst);
+    }
 }
 
 /// ZREMRANGEBYRANK / ZREMRANGEBYSCORE / ZREMRANGEBYLEX (a [`ZRangeBy`] without direction
@@ -1327,6 +1372,12 @@ pub fn zremrange(acc: &Access<'_>, key: &[u8], by: &ZRangeBy) -> Result<usize> {
     })?
     .unwrap_or(0);
     acc.inner.dirty.fetch_add(removed as u64, Relaxed);
+    let event = match by {
+        ZRangeBy::Rank(..) => "zremrangebyrank",
+        ZRangeBy::Score(_) => "zremrangebyscore",
+        ZRangeBy::Lex(_) => "zremrangebylex",
+    };
+    announce(acc, event, key, removed > 0);
     Ok(removed)
 }
 
@@ -1334,6 +1385,7 @@ pub fn zremrange(acc: &Access<'_>, key: &[u8], by: &ZRangeBy) -> Result<usize> {
 pub fn zpop(acc: &Access<'_>, key: &[u8], max: bool, count: usize) -> Result<Vec<ScoredMember>> {
     let popped = modify(acc, key, |z| z.pop(max, count))?.unwrap_or_default();
     acc.inner.dirty.fetch_add(popped.len() as u64, Relaxed);
+    announce(acc, if max { "zpopmax" } else { "zpopmin" }, key, !popped.is_empty());
     Ok(popped)
 }
 
@@ -1368,6 +1420,12 @@ pub(crate) fn mpop_locked(
             shard.remove(h, key);
         }
         acc.inner.dirty.fetch_add(popped.len() as u64, Relaxed);
+        if !popped.is_empty() {
+            acc.notify(crate::notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+            if empty {
+                acc.notify(crate::notify::GENERIC, "del", key);
+            }
+        }
         return Ok(Some(popped.len()));
     }
     Ok(None)
@@ -1640,11 +1698,19 @@ pub fn zsetop_store(
     let limits = ZSetLimits::from_config(acc);
     let mut all: Vec<&[u8]> = keys.to_vec();
     all.push(dst);
-    acc.write_many(&all, |m| {
+    let existed = exists_if_notifying(acc, dst);
+    let n = acc.write_many(&all, |m| {
         let res = setop_locked(m, acc, op, keys, weights, agg)?;
         let items: Vec<(&[u8], f64)> = res.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
         Ok(store_locked(m, acc, dst, &items, &limits))
-    })
+    })?;
+    let event = match op {
+        SetOp::Union => "zunionstore",
+        SetOp::Inter => "zinterstore",
+        SetOp::Diff => "zdiffstore",
+    };
+    announce_store(acc, event, dst, n, existed);
+    Ok(n)
 }
 
 /// ZINTERCARD: the size of the intersection, counting at most `limit` (0: no limit).
