@@ -90,6 +90,10 @@ pub enum Error {
     /// Any other error with an exact Redis text (the full line, with its code).
     #[error("{0}")]
     Other(Cow<'static, str>),
+    /// An error line that quotes client bytes verbatim (not necessarily UTF-8), as Redis's
+    /// "unknown command" errors do. Written to the wire as these exact bytes.
+    #[error("{}", String::from_utf8_lossy(.0))]
+    Bytes(Vec<u8>),
 }
 
 impl Error {

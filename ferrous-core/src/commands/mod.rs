@@ -299,10 +299,10 @@ impl CommandTable {
             let mut lower = sub.to_vec();
             lower.make_ascii_lowercase();
             let Some(sub_spec) = spec.subcommands.get(&lower) else {
-                return Err(Error::UnknownSubcommand {
-                    cmd: spec.name.to_ascii_uppercase(),
-                    sub: trunc(sub, 128),
-                });
+                let mut msg = b"ERR unknown subcommand '".to_vec();
+                msg.extend_from_slice(c_str(sub, 128));
+                msg.extend_from_slice(format!("'. Try {} HELP.", spec.name.to_ascii_uppercase()).as_bytes());
+                return Err(Error::Bytes(msg));
             };
             if !sub_spec.arity_ok(args.len()) {
                 return Err(Error::WrongArity(sub_spec.name.clone()));
@@ -320,23 +320,33 @@ impl CommandTable {
     }
 }
 
-fn trunc(b: &[u8], n: usize) -> String {
-    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+/// Client bytes as C's `%.Ns` prints them: up to the first NUL, at most `n` bytes.
+fn c_str(b: &[u8], n: usize) -> &[u8] {
+    let b = &b[..b.len().min(n)];
+    match b.iter().position(|&c| c == 0) {
+        Some(i) => &b[..i],
+        None => b,
+    }
 }
 
-/// Redis's "unknown command" error, quoting the first arguments.
+/// Redis's "unknown command" error, quoting the first arguments byte for byte (C-string
+/// semantics: each stops at a NUL, the quoted list at about 128 bytes).
 pub fn unknown_command(args: &Args<'_>) -> Error {
-    let mut quoted = String::new();
+    let mut quoted = Vec::new();
     for a in args.iter().skip(1) {
         if quoted.len() >= 128 {
             break;
         }
         let room = 128 - quoted.len();
-        quoted.push('\'');
-        quoted.push_str(&trunc(a, room));
-        quoted.push_str("' ");
+        quoted.push(b'\'');
+        quoted.extend_from_slice(c_str(a, room));
+        quoted.extend_from_slice(b"' ");
     }
-    Error::UnknownCommand { name: trunc(args.at(0), 128), args: quoted }
+    let mut msg = b"ERR unknown command '".to_vec();
+    msg.extend_from_slice(c_str(args.at(0), 128));
+    msg.extend_from_slice(b"', with args beginning with: ");
+    msg.extend_from_slice(&quoted);
+    Error::Bytes(msg)
 }
 
 fn build_spec(entry: Value, docs: Option<Value>, handlers: &HashMap<&str, Handler>) -> Option<CommandSpec> {

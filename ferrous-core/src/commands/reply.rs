@@ -50,7 +50,10 @@ impl<'a> Reply<'a> {
     }
     /// An error reply from an [`Error`].
     pub fn error(&mut self, e: &Error) {
-        self.error_str(&e.to_string());
+        match e {
+            Error::Bytes(b) => write::error(self.buf, b),
+            _ => self.error_str(&e.to_string()),
+        }
     }
     /// An error reply with an exact text (`ERR ...`).
     pub fn error_str(&mut self, s: &str) {

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Throughput of scripted, pub/sub and custom commands, Ferrous next to Redis, with
+# redis-benchmark (complements tools/bench.sh, which runs redis-benchmark's built-in tests).
+#
+# Runs, against redis-server and ferrous-server on two free loopback ports, at -P 1 and -P 16:
+#   EVALSHA of `return redis.call('GET', KEYS[1])` and of an INCR script,
+#   PUBLISH to a channel with 1, 10 and 100 subscribers (redis-cli processes),
+# and prints ops/s of both and the ratio (ferrous / redis).
+#
+# Usage: tools/bench_custom.sh [-n N] [--no-build]    (FERROUS_BIN overrides the binary)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+N=100000
+BUILD=1
+while [[ $# -gt 0 ]]; do
+    case $1 in
+        -n) N=$2; shift 2 ;;
+        --no-build) BUILD=0; shift ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+FERROUS_BIN=${FERROUS_BIN:-$ROOT/target/release/ferrous-server}
+if [[ $BUILD = 1 ]]; then (cd "$ROOT" && cargo build --release -q -p ferrous-server); fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+RP=$(free_port); FP=$(free_port)
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+(cd "$WORK" && exec redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1) & PIDS+=($!)
+(cd "$WORK" && exec "$FERROUS_BIN" --port "$FP" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1) & PIDS+=($!)
+for p in $RP $FP; do for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+
+rps() { # port pipeline args... -> requests per second
+    local port=$1 p=$2; shift 2
+    redis-benchmark -p "$port" -c 50 -n "$N" -P "$p" -q --csv "$@" 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"'
+}
+row() { # name port-args...
+    local name=$1 p=$2; shift 2
+    local r f
+    r=$(rps "$RP" "$p" "$@"); f=$(rps "$FP" "$p" "$@")
+    awk -v n="$name" -v p="$p" -v r="$r" -v f="$f" \
+        'BEGIN { printf "%-28s -P %-3s redis %12.0f  ferrous %12.0f  ratio %5.2f\n", n, p, r, f, (r > 0 ? f / r : 0) }'
+}
+for port in $RP $FP; do redis-cli -p "$port" set key 1 >/dev/null; done
+GET_SHA=$(redis-cli -p "$RP" script load "return redis.call('GET', KEYS[1])")
+INCR_SHA=$(redis-cli -p "$RP" script load "return redis.call('INCR', KEYS[1])")
+redis-cli -p "$FP" script load "return redis.call('GET', KEYS[1])" >/dev/null
+redis-cli -p "$FP" script load "return redis.call('INCR', KEYS[1])" >/dev/null
+for P in 1 16; do
+    row "EVALSHA GET" $P EVALSHA "$GET_SHA" 1 key
+    row "EVALSHA INCR" $P EVALSHA "$INCR_SHA" 1 key
+done
+for subs in 1 10 100; do
+    SUBS=()
+    for port in $RP $FP; do
+        for _ in $(seq "$subs"); do
+            redis-cli -p "$port" subscribe ch >/dev/null 2>&1 & SUBS+=($!)
+        done
+    done
+    sleep 1
+    for P in 1 16; do row "PUBLISH to $subs subscribers" $P PUBLISH ch hello; done
+    for s in "${SUBS[@]}"; do kill "$s" 2>/dev/null || true; done
+    wait "${SUBS[@]}" 2>/dev/null || true
+done
