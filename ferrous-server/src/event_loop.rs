@@ -253,6 +253,8 @@ struct Conn {
     client: ClientState,
     writable: bool,
     closing: bool,
+    /// Execution stopped because the client's pending output passed the high-water mark.
+    paused_by_output: bool,
     last_active: Instant,
 }
 
@@ -445,6 +447,7 @@ impl Worker {
             client,
             writable: false,
             closing: false,
+            paused_by_output: false,
             last_active: Instant::now(),
         });
         // Data may already be waiting (edge-triggered registration after it arrived).
@@ -508,6 +511,12 @@ impl Worker {
             }
             if conn.pending_output() > OUTPUT_HIGH_WATER {
                 break Step::Continue;
+            }
+            if throttled(conn) {
+                // Output pressure stopped execution earlier and the flush made room:
+                // run the commands still buffered before waiting for more input (no event
+                // would come for them otherwise).
+                continue;
             }
             if read_total >= READ_BUDGET {
                 self.pending.push(idx);
@@ -592,11 +601,24 @@ fn fill(conn: &mut Conn, query_limit: usize) -> io::Result<usize> {
     }
 }
 
+/// True when complete input may be waiting only because output pressure paused execution.
+fn throttled(conn: &Conn) -> bool {
+    conn.rstart < conn.rend
+        && conn.client.blocking.blocked.is_none()
+        && conn.pending_output() <= OUTPUT_HIGH_WATER
+        && conn.paused_by_output
+}
+
 /// Executes every complete command in the read buffer, appending replies to the output.
 fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
     conn.parser.set_limits(limits);
     let mut processed = 0u64;
-    while conn.rstart < conn.rend && conn.pending_output() <= OUTPUT_HIGH_WATER && conn.client.blocking.blocked.is_none() {
+    conn.paused_by_output = false;
+    while conn.rstart < conn.rend && conn.client.blocking.blocked.is_none() {
+        if conn.pending_output() > OUTPUT_HIGH_WATER {
+            conn.paused_by_output = true;
+            break;
+        }
         let input = &conn.rbuf[conn.rstart..conn.rend];
         match conn.parser.parse(input) {
             Ok(Parsed::Incomplete) => break,
