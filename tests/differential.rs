@@ -214,7 +214,11 @@ impl Gen {
         match self.rng.below(10) {
             0 if past => self.pick_str(&["1", "0", "-1", "x"]),
             0 => self.pick_str(&["0", "-1", "x", "9223372036854775807"]),
-            _ => ((4_000_000_000 + self.rng.range(0, 20) * 1000) * scale).to_string().into_bytes(),
+            _ => {
+                // Sub-second parts exercise EXPIRETIME's rounding of millisecond deadlines.
+                let frac = if millis { *self.rng.pick(&[0, 0, 1, 499, 500, 501, 999]) } else { 0 };
+                ((4_000_000_000 + self.rng.range(0, 20) * 1000) * scale + frac).to_string().into_bytes()
+            }
         }
     }
 
@@ -1057,6 +1061,15 @@ fn fixed_cases_match_redis() {
         cmd!["PEXPIREAT", "t", "4000000000000"],
         cmd!["PEXPIRETIME", "t"],
         cmd!["EXPIRETIME", "t"],
+        cmd!["PEXPIREAT", "t", "4000000000499"],
+        cmd!["EXPIRETIME", "t"],
+        cmd!["PEXPIREAT", "t", "4000000000500"],
+        cmd!["EXPIRETIME", "t"],
+        cmd!["PEXPIREAT", "t", "4000000000999"],
+        cmd!["EXPIRETIME", "t"],
+        cmd!["PEXPIREAT", "t", "9223372036854775807"],
+        cmd!["EXPIRETIME", "t"],
+        cmd!["PEXPIRETIME", "t"],
         cmd!["PERSIST", "t"],
         cmd!["TTL", "t"],
         cmd!["EXPIRE", "t", "-1"],

@@ -211,7 +211,9 @@ impl<'a> Access<'a> {
         let ks = self.keyspace();
         let shards = idx
             .iter()
-            .map(|&i| (i, if self.held { ReadRef::Held(&*self.held_shard(i)) } else { ReadRef::Guard(ks.shard_at(i).read()) }))
+            .map(|&i| {
+                (i, if self.held { ReadRef::Held(&*self.held_shard(i)) } else { ReadRef::Guard(ks.shard_at(i).read()) })
+            })
             .collect();
         let mut m = MultiRead { shards, now: self.now, expired: Default::default() };
         let r = f(&mut m);
@@ -234,7 +236,16 @@ impl<'a> Access<'a> {
         let ks = self.keyspace();
         let guards = idx
             .iter()
-            .map(|&i| (i, if self.held { ShardRef::Held(self.held_shard(i)) } else { ShardRef::Guard(ks.shard_at(i).write()) }))
+            .map(|&i| {
+                (
+                    i,
+                    if self.held {
+                        ShardRef::Held(self.held_shard(i))
+                    } else {
+                        ShardRef::Guard(ks.shard_at(i).write())
+                    },
+                )
+            })
             .collect();
         let dirty = self.inner.dirty.local();
         let mut m = MultiShard { guards, now: self.now };

@@ -289,10 +289,8 @@ impl Builder {
             stop_cv: Condvar::new(),
         });
         let bg_inner = inner.clone();
-        let background = std::thread::Builder::new()
-            .name("ferrous-cron".into())
-            .spawn(move || background_loop(&bg_inner))
-            .ok();
+        let background =
+            std::thread::Builder::new().name("ferrous-cron".into()).spawn(move || background_loop(&bg_inner)).ok();
         inner.apply_config_mirrors();
         let owner = Arc::new(Owner { inner: inner.clone(), background: Mutex::new(background) });
         Database { owner, inner, index: 0, held: None }

@@ -41,12 +41,7 @@ pub fn glob_match(pattern: &[u8], s: &[u8], nocase: bool) -> bool {
                     i += 1;
                     continue;
                 }
-                c if i < s.len()
-                    && c != b'?'
-                    && c != b'['
-                    && (c != b'\\' || p + 1 == pattern.len())
-                    && eq(c, s[i]) =>
-                {
+                c if i < s.len() && c != b'?' && c != b'[' && (c != b'\\' || p + 1 == pattern.len()) && eq(c, s[i]) => {
                     p += 1;
                     i += 1;
                     continue;

@@ -52,7 +52,7 @@ pub use client::{ClientState, ConnectionInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use db::{Builder, Database, ServerHooks};
-pub use pubsub::{Message, Subscription};
 pub use error::{Error, Result};
 pub use ferrous_resp::Value as RespValue;
+pub use pubsub::{Message, Subscription};
 pub use types::*;

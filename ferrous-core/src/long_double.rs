@@ -453,8 +453,7 @@ impl Big {
         let mut out = Vec::with_capacity(n + 1);
         let mut carry = 0u64;
         for i in 0..n {
-            let (s1, c1) =
-                self.0.get(i).copied().unwrap_or(0).overflowing_add(other.0.get(i).copied().unwrap_or(0));
+            let (s1, c1) = self.0.get(i).copied().unwrap_or(0).overflowing_add(other.0.get(i).copied().unwrap_or(0));
             let (s2, c2) = s1.overflowing_add(carry);
             out.push(s2);
             carry = u64::from(c1) + u64::from(c2);
@@ -544,8 +543,7 @@ mod tests {
         for bad in ["", " 1", "1 ", "1e", "abc", "nan", "0x", "1e5000", "1e-5000", "1\x002", ".", "-", "1..2"] {
             assert_eq!(LongDouble::parse(bad.as_bytes()), None, "{bad:?}");
         }
-        for good in
-            ["1", "+1", "-1.5", ".5", "5.", "1e3", "1E+3", "0x10", "0X1.8p1", "inf", "-Infinity", "0e999999999"]
+        for good in ["1", "+1", "-1.5", ".5", "5.", "1e3", "1E+3", "0x10", "0X1.8p1", "inf", "-Infinity", "0e999999999"]
         {
             assert!(LongDouble::parse(good.as_bytes()).is_some(), "{good:?}");
         }

@@ -93,7 +93,13 @@ impl Database {
 
     /// Runs `f` with every shard of every database write-locked (unless `already_held`),
     /// giving it a [`ScriptRunner`] whose client starts in `db_index` with protocol `resp`.
-    pub fn run_atomically<R>(&self, db_index: usize, resp: u8, already_held: bool, f: impl FnOnce(&mut ScriptRunner<'_>) -> R) -> R {
+    pub fn run_atomically<R>(
+        &self,
+        db_index: usize,
+        resp: u8,
+        already_held: bool,
+        f: impl FnOnce(&mut ScriptRunner<'_>) -> R,
+    ) -> R {
         let guards = if already_held { None } else { Some(crate::access::lock_everything(&self.inner)) };
         if !already_held {
             self.inner.script_running.store(true, Relaxed);
@@ -158,7 +164,9 @@ pub(crate) fn wait_for_script(db: &Database) -> Option<Error> {
 pub(crate) fn busy_error(db: &Database) -> Option<Error> {
     match db.inner.busy.load(Relaxed) {
         1 => Some(Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")),
-        2 => Some(Error::msg("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")),
+        2 => {
+            Some(Error::msg("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."))
+        }
         _ => None,
     }
 }

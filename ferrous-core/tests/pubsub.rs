@@ -132,7 +132,10 @@ fn in_process_subscription() {
     let mut wire = Session::new(&db);
     assert_eq!(wire.cmd(&["PUBLISH", "ev:1", "payload"]), V::Integer(1));
     let m = local.recv_timeout(Duration::from_secs(1)).unwrap();
-    assert_eq!((m.channel.as_slice(), m.pattern.as_deref(), m.payload.as_slice()), (&b"ev:1"[..], Some(&b"ev:*"[..]), &b"payload"[..]));
+    assert_eq!(
+        (m.channel.as_slice(), m.pattern.as_deref(), m.payload.as_slice()),
+        (&b"ev:1"[..], Some(&b"ev:*"[..]), &b"payload"[..])
+    );
     assert!(local.try_recv().is_none());
     drop(local);
     assert_eq!(db.publish("ev:1", "x"), 0, "dropping the subscription unsubscribes");
@@ -145,7 +148,11 @@ fn in_process_subscription() {
         }
     });
     for i in 0..100 {
-        assert_eq!(s.recv_timeout(Duration::from_secs(5)).unwrap().payload, i.to_string().into_bytes(), "publish order");
+        assert_eq!(
+            s.recv_timeout(Duration::from_secs(5)).unwrap().payload,
+            i.to_string().into_bytes(),
+            "publish order"
+        );
     }
     h.join().unwrap();
 }
@@ -220,10 +227,9 @@ fn tracking_redirect_resp2_bcast_noloop_optin() {
 fn keyspace_notifications_for_expiry() {
     let clock = Arc::new(ferrous_core::ManualClock::default());
     let db = Database::builder().clock(clock.clone()).active_expire(false).build();
-    db.inner().notify_flags.store(
-        ferrous_core::notify::parse_flags("KEx").unwrap(),
-        std::sync::atomic::Ordering::Relaxed,
-    );
+    db.inner()
+        .notify_flags
+        .store(ferrous_core::notify::parse_flags("KEx").unwrap(), std::sync::atomic::Ordering::Relaxed);
     let mut sub = db.psubscribe(&["__key*__:*"]);
     db.execute(["SET", "k", "v", "PX", "10"]);
     clock.advance(20);
@@ -234,7 +240,10 @@ fn keyspace_notifications_for_expiry() {
     }
     assert_eq!(
         got,
-        vec![("__keyspace@0__:k".to_string(), "expired".to_string()), ("__keyevent@0__:expired".to_string(), "k".to_string())]
+        vec![
+            ("__keyspace@0__:k".to_string(), "expired".to_string()),
+            ("__keyevent@0__:expired".to_string(), "k".to_string())
+        ]
     );
 }
 

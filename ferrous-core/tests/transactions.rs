@@ -59,10 +59,7 @@ fn runtime_errors_do_not_stop_the_others() {
     a.cmd(&["SET", "s", "x"]);
     a.cmd(&["INCR", "s"]);
     a.cmd(&["SET", "t", "y"]);
-    assert_eq!(
-        a.cmd(&["EXEC"]),
-        V::Array(vec![ok(), err("ERR value is not an integer or out of range"), ok()])
-    );
+    assert_eq!(a.cmd(&["EXEC"]), V::Array(vec![ok(), err("ERR value is not an integer or out of range"), ok()]));
     assert_eq!(db.get("t").unwrap(), Some(b"y".to_vec()));
 }
 
@@ -267,9 +264,7 @@ fn in_process_transaction_is_atomic_and_escaping_handles_are_safe() {
     for _ in 0..300 {
         let (a, b) = db
             .transaction(|tx| {
-                let n = |k: &str| -> i64 {
-                    String::from_utf8(tx.get(k).unwrap().unwrap()).unwrap().parse().unwrap()
-                };
+                let n = |k: &str| -> i64 { String::from_utf8(tx.get(k).unwrap().unwrap()).unwrap().parse().unwrap() };
                 Ok((n("a"), n("b")))
             })
             .unwrap();

@@ -29,5 +29,7 @@ mod value;
 pub mod write;
 
 pub use args::{Args, ArgsBuf};
-pub use parser::{parse_i64, parse_value, split_line, Limits, Parsed, ProtocolError, RequestParser, PROTO_INLINE_MAX_SIZE};
+pub use parser::{
+    parse_i64, parse_value, split_line, Limits, Parsed, ProtocolError, RequestParser, PROTO_INLINE_MAX_SIZE,
+};
 pub use value::Value;

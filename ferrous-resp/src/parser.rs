@@ -297,10 +297,9 @@ fn split_args(line: &[u8], out: &mut Vec<u8>, ranges: &mut Vec<Range<usize>>) ->
             if in_dq {
                 let Some(c) = c else { return Err(ProtocolError::UnbalancedQuotes) };
                 if c == b'\\' && line.get(p + 1) == Some(&b'x') {
-                    if let (Some(h), Some(l)) = (
-                        line.get(p + 2).copied().and_then(hex_val),
-                        line.get(p + 3).copied().and_then(hex_val),
-                    ) {
+                    if let (Some(h), Some(l)) =
+                        (line.get(p + 2).copied().and_then(hex_val), line.get(p + 3).copied().and_then(hex_val))
+                    {
                         out.push(h * 16 + l);
                         p += 4;
                         continue;

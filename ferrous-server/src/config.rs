@@ -8,29 +8,105 @@ use ferrous_core::Config;
 /// Directives of Redis 7.0 that Ferrous accepts in a config file but does not act on; they
 /// are logged, not fatal, so an existing redis.conf keeps working.
 pub const IGNORED_REDIS_DIRECTIVES: &[&str] = &[
-    "acllog-max-len", "aclfile", "activedefrag", "active-defrag-cycle-max", "active-defrag-cycle-min",
-    "active-defrag-ignore-bytes", "active-defrag-max-scan-fields", "active-defrag-threshold-lower",
-    "active-defrag-threshold-upper", "activerehashing", "always-show-logo", "aof-load-truncated",
-    "aof-rewrite-incremental-fsync", "aof-timestamp-enabled", "aof-use-rdb-preamble", "appenddirname",
-    "auto-aof-rewrite-min-size", "auto-aof-rewrite-percentage", "bind-source-addr", "cluster-enabled",
-    "cluster-config-file", "cluster-node-timeout", "crash-log-enabled", "crash-memcheck-enabled",
-    "disable-thp", "enable-debug-command", "enable-module-command", "enable-protected-configs",
-    "hash-max-ziplist-entries", "hash-max-ziplist-value", "hll-sparse-max-bytes", "ignore-warnings",
-    "io-threads-do-reads", "jemalloc-bg-thread", "lazyfree-lazy-user-del", "lfu-decay-time", "lfu-log-factor",
-    "list-max-ziplist-size", "locale-collate", "lua-replicate-commands", "maxmemory-clients",
-    "maxmemory-eviction-tenacity", "min-replicas-max-lag", "min-replicas-to-write", "no-appendfsync-on-rewrite",
-    "oom-score-adj", "oom-score-adj-values", "propagation-error-behavior", "rdb-del-sync-files",
-    "rdb-key-save-delay", "rdb-save-incremental-fsync", "rdbchecksum", "rdbcompression", "repl-backlog-size",
-    "repl-backlog-ttl", "repl-disable-tcp-nodelay", "repl-diskless-load", "repl-diskless-sync",
-    "repl-diskless-sync-delay", "repl-diskless-sync-max-replicas", "repl-ping-replica-period", "repl-timeout",
-    "replica-announce-ip", "replica-announce-port", "replica-ignore-maxmemory", "replica-lazy-flush",
-    "replica-priority", "replica-read-only", "replica-serve-stale-data", "set-proc-title", "proc-title-template",
-    "shutdown-on-sigint", "shutdown-on-sigterm", "shutdown-timeout", "slave-read-only", "slave-serve-stale-data",
-    "socket-mark-id", "stop-writes-on-bgsave-error", "stream-node-max-bytes", "stream-node-max-entries",
-    "supervised", "syslog-enabled", "syslog-facility", "syslog-ident", "tcp-keepalive", "tls-port",
-    "tracking-table-max-keys", "unixsocket", "unixsocketperm", "zset-max-ziplist-entries",
-    "zset-max-ziplist-value", "rename-command", "include", "user", "sanitize-dump-payload", "latency-tracking",
-    "latency-tracking-info-percentiles", "cluster-port", "client-output-buffer-limit",
+    "acllog-max-len",
+    "aclfile",
+    "activedefrag",
+    "active-defrag-cycle-max",
+    "active-defrag-cycle-min",
+    "active-defrag-ignore-bytes",
+    "active-defrag-max-scan-fields",
+    "active-defrag-threshold-lower",
+    "active-defrag-threshold-upper",
+    "activerehashing",
+    "always-show-logo",
+    "aof-load-truncated",
+    "aof-rewrite-incremental-fsync",
+    "aof-timestamp-enabled",
+    "aof-use-rdb-preamble",
+    "appenddirname",
+    "auto-aof-rewrite-min-size",
+    "auto-aof-rewrite-percentage",
+    "bind-source-addr",
+    "cluster-enabled",
+    "cluster-config-file",
+    "cluster-node-timeout",
+    "crash-log-enabled",
+    "crash-memcheck-enabled",
+    "disable-thp",
+    "enable-debug-command",
+    "enable-module-command",
+    "enable-protected-configs",
+    "hash-max-ziplist-entries",
+    "hash-max-ziplist-value",
+    "hll-sparse-max-bytes",
+    "ignore-warnings",
+    "io-threads-do-reads",
+    "jemalloc-bg-thread",
+    "lazyfree-lazy-user-del",
+    "lfu-decay-time",
+    "lfu-log-factor",
+    "list-max-ziplist-size",
+    "locale-collate",
+    "lua-replicate-commands",
+    "maxmemory-clients",
+    "maxmemory-eviction-tenacity",
+    "min-replicas-max-lag",
+    "min-replicas-to-write",
+    "no-appendfsync-on-rewrite",
+    "oom-score-adj",
+    "oom-score-adj-values",
+    "propagation-error-behavior",
+    "rdb-del-sync-files",
+    "rdb-key-save-delay",
+    "rdb-save-incremental-fsync",
+    "rdbchecksum",
+    "rdbcompression",
+    "repl-backlog-size",
+    "repl-backlog-ttl",
+    "repl-disable-tcp-nodelay",
+    "repl-diskless-load",
+    "repl-diskless-sync",
+    "repl-diskless-sync-delay",
+    "repl-diskless-sync-max-replicas",
+    "repl-ping-replica-period",
+    "repl-timeout",
+    "replica-announce-ip",
+    "replica-announce-port",
+    "replica-ignore-maxmemory",
+    "replica-lazy-flush",
+    "replica-priority",
+    "replica-read-only",
+    "replica-serve-stale-data",
+    "set-proc-title",
+    "proc-title-template",
+    "shutdown-on-sigint",
+    "shutdown-on-sigterm",
+    "shutdown-timeout",
+    "slave-read-only",
+    "slave-serve-stale-data",
+    "socket-mark-id",
+    "stop-writes-on-bgsave-error",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
+    "supervised",
+    "syslog-enabled",
+    "syslog-facility",
+    "syslog-ident",
+    "tcp-keepalive",
+    "tls-port",
+    "tracking-table-max-keys",
+    "unixsocket",
+    "unixsocketperm",
+    "zset-max-ziplist-entries",
+    "zset-max-ziplist-value",
+    "rename-command",
+    "include",
+    "user",
+    "sanitize-dump-payload",
+    "latency-tracking",
+    "latency-tracking-info-percentiles",
+    "cluster-port",
+    "client-output-buffer-limit",
 ];
 
 /// A configuration error, formatted like redis-server's fatal config error.
@@ -54,13 +130,19 @@ fn fatal(line_no: usize, line: &str, why: &str) -> ConfigError {
 }
 
 /// Applies redis.conf text to `config`. Line numbers in errors count from `first_line`.
-pub fn apply_text(config: &mut Config, text: &str, first_line: usize, warnings: &mut Vec<String>) -> Result<(), ConfigError> {
+pub fn apply_text(
+    config: &mut Config,
+    text: &str,
+    first_line: usize,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let words = ferrous_resp::split_line(line.as_bytes()).map_err(|_| fatal(first_line + i, line, "Unbalanced quotes in configuration line"))?;
+        let words = ferrous_resp::split_line(line.as_bytes())
+            .map_err(|_| fatal(first_line + i, line, "Unbalanced quotes in configuration line"))?;
         let Some((name, args)) = words.split_first() else { continue };
         let name = String::from_utf8_lossy(name).to_ascii_lowercase();
         let args: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
@@ -91,9 +173,11 @@ pub fn from_args(args: &[String], warnings: &mut Vec<String>) -> Result<Config, 
     if let Some(first) = args.first() {
         if !first.starts_with("--") {
             let text = if first == "-" {
-                std::io::read_to_string(std::io::stdin()).map_err(|e| ConfigError(format!("Can't read config from stdin: {e}")))?
+                std::io::read_to_string(std::io::stdin())
+                    .map_err(|e| ConfigError(format!("Can't read config from stdin: {e}")))?
             } else {
-                std::fs::read_to_string(first).map_err(|e| ConfigError(format!("Fatal error, can't open config file '{first}': {e}")))?
+                std::fs::read_to_string(first)
+                    .map_err(|e| ConfigError(format!("Fatal error, can't open config file '{first}': {e}")))?
             };
             apply_text(&mut config, &text, 1, warnings)?;
             rest = &args[1..];
@@ -109,7 +193,9 @@ pub fn from_args(args: &[String], warnings: &mut Vec<String>) -> Result<Config, 
             text.push_str(name);
         } else {
             if text.is_empty() {
-                return Err(ConfigError(format!("Invalid argument '{a}': directives on the command line start with --")));
+                return Err(ConfigError(format!(
+                    "Invalid argument '{a}': directives on the command line start with --"
+                )));
             }
             text.push_str(" \"");
             for c in a.chars() {
@@ -136,7 +222,8 @@ mod tests {
     #[test]
     fn command_line() {
         let mut w = vec![];
-        let c = from_args(&args(&["--port", "6380", "--save", "", "--appendonly", "no", "--maxmemory", "1gb"]), &mut w).unwrap();
+        let c = from_args(&args(&["--port", "6380", "--save", "", "--appendonly", "no", "--maxmemory", "1gb"]), &mut w)
+            .unwrap();
         assert_eq!(c.get("port"), Some("6380"));
         assert_eq!(c.get("save"), Some(""));
         assert_eq!(c.get("maxmemory"), Some("1073741824"));

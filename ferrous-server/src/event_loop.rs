@@ -74,7 +74,12 @@ fn raise_fd_limit(wanted: u64) {
             let target = wanted.min(lim.rlim_max);
             lim.rlim_cur = target;
             if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 || target < wanted {
-                warning!("You requested maxclients of {} requiring at least {} max file descriptors; the limit is {}", wanted.saturating_sub(32), wanted, target);
+                warning!(
+                    "You requested maxclients of {} requiring at least {} max file descriptors; the limit is {}",
+                    wanted.saturating_sub(32),
+                    wanted,
+                    target
+                );
             }
         }
     }
@@ -85,7 +90,12 @@ impl Server {
     pub fn bind(db: Database, shutdown: Arc<AtomicBool>) -> io::Result<Server> {
         let (port, bind, threads, maxclients) = {
             let c = db.inner().config.read();
-            (c.get_i64("port") as u16, c.get("bind").unwrap_or("").to_string(), c.get_i64("io-threads"), c.get_i64("maxclients"))
+            (
+                c.get_i64("port") as u16,
+                c.get("bind").unwrap_or("").to_string(),
+                c.get_i64("io-threads"),
+                c.get_i64("maxclients"),
+            )
         };
         raise_fd_limit(maxclients as u64 + 32);
         let poll = Poll::new()?;
@@ -103,7 +113,11 @@ impl Server {
         if listeners.is_empty() {
             return Err(io::Error::new(io::ErrorKind::AddrNotAvailable, "no address to listen on"));
         }
-        let n = if threads > 0 { threads as usize } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) };
+        let n = if threads > 0 {
+            threads as usize
+        } else {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        };
         let mut workers = Vec::new();
         let mut worker_polls = Vec::new();
         let mut wakers = vec![Arc::new(Waker::new(poll.registry(), WAKE)?)];
@@ -224,7 +238,11 @@ impl Server {
         inner.stats.connections_received.fetch_add(1, Relaxed);
         let (maxclients, protected, has_pass) = {
             let c = inner.config.read();
-            (c.get_i64("maxclients") as usize, c.get_bool("protected-mode"), !c.get("requirepass").unwrap_or("").is_empty())
+            (
+                c.get_i64("maxclients") as usize,
+                c.get_bool("protected-mode"),
+                !c.get("requirepass").unwrap_or("").is_empty(),
+            )
         };
         let _ = stream.set_nodelay(true);
         if inner.clients.len() >= maxclients {
@@ -345,7 +363,12 @@ impl Worker {
         }
         let now = self.db.inner().clock.now_ms();
         for &i in &self.blocked {
-            let deadline = self.conns.get(i).and_then(|c| c.as_ref()).and_then(|c| c.client.blocking.blocked.as_ref()).and_then(|w| w.deadline);
+            let deadline = self
+                .conns
+                .get(i)
+                .and_then(|c| c.as_ref())
+                .and_then(|c| c.client.blocking.blocked.as_ref())
+                .and_then(|w| w.deadline);
             if let Some(d) = deadline {
                 t = t.min(Duration::from_millis((d - now).max(0) as u64));
             }
@@ -541,7 +564,8 @@ impl Worker {
             Step::Continue => {
                 let want_write = conn.pending_output() > 0;
                 if want_write != conn.writable {
-                    let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+                    let interest =
+                        if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
                     if reregister(self.poll.registry(), conn, idx, interest).is_err() {
                         self.close(idx);
                         return;

@@ -24,21 +24,21 @@ pub use reply::Reply;
 pub mod bitmaps;
 pub mod client_cmd;
 pub mod config_cmd;
-pub mod info;
 pub mod connection;
 pub mod hashes;
 pub mod hyperloglog;
+pub mod info;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod scripting;
-pub mod lists;
+pub mod server;
 pub mod sets;
 pub mod sort;
-pub mod zsets;
-pub mod server;
 pub mod strings;
 pub mod tracking;
 pub mod transactions;
+pub mod zsets;
 
 /// A command handler: parses `ctx.args`, runs the operation, writes `ctx.out`.
 /// An `Err` becomes the error reply (nothing may have been written to `ctx.out` then).
@@ -207,13 +207,25 @@ pub fn table() -> &'static CommandTable {
 
 /// Every family's handlers.
 fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
-    strings::COMMANDS.iter().chain(bitmaps::COMMANDS).chain(keys::COMMANDS)
+    strings::COMMANDS
+        .iter()
+        .chain(bitmaps::COMMANDS)
+        .chain(keys::COMMANDS)
         .chain(lists::COMMANDS)
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
         .chain(hyperloglog::COMMANDS)
-        .chain(sort::COMMANDS).chain(connection::COMMANDS).chain(client_cmd::COMMANDS).chain(config_cmd::COMMANDS).chain(info::COMMANDS).chain(server::COMMANDS).chain(transactions::COMMANDS).chain(pubsub::COMMANDS).chain(tracking::COMMANDS).chain(scripting::COMMANDS)
+        .chain(sort::COMMANDS)
+        .chain(connection::COMMANDS)
+        .chain(client_cmd::COMMANDS)
+        .chain(config_cmd::COMMANDS)
+        .chain(info::COMMANDS)
+        .chain(server::COMMANDS)
+        .chain(transactions::COMMANDS)
+        .chain(pubsub::COMMANDS)
+        .chain(tracking::COMMANDS)
+        .chain(scripting::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -225,7 +237,9 @@ fn parse_data(bytes: &[u8]) -> Value {
 
 fn info_name(entry: &Value) -> Option<String> {
     match entry {
-        Value::Array(items) => items.first().and_then(|n| n.as_bytes()).map(|b| String::from_utf8_lossy(b).into_owned()),
+        Value::Array(items) => {
+            items.first().and_then(|n| n.as_bytes()).map(|b| String::from_utf8_lossy(b).into_owned())
+        }
         _ => None,
     }
 }
@@ -468,7 +482,15 @@ fn sample_timing() -> bool {
 fn allowed_when_subscribed(name: &str) -> bool {
     matches!(
         name,
-        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe" | "sunsubscribe" | "ping" | "quit" | "reset"
+        "subscribe"
+            | "psubscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
     )
 }
 

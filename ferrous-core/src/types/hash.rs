@@ -18,11 +18,11 @@ pub mod table;
 use crate::access::Access;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::long_double::LongDouble;
 use crate::notify;
 use crate::types::keys::ScanOptions;
 use crate::value::{StrRef, Value};
 use listpack::{as_int, Listpack};
-use crate::long_double::LongDouble;
 use rand::Rng;
 use std::sync::atomic::Ordering::Relaxed;
 use table::PackedTable;
@@ -499,7 +499,12 @@ pub fn hincrbyfloat(acc: &Access<'_>, key: &[u8], field: &[u8], incr: LongDouble
             },
             None => LongDouble::ZERO,
         };
-        let new = cur.checked_add(incr).filter(|v| !v.is_infinite()).ok_or(Error::NanOrInfinity)?.to_human_string().into_bytes();
+        let new = cur
+            .checked_add(incr)
+            .filter(|v| !v.is_infinite())
+            .ok_or(Error::NanOrInfinity)?
+            .to_human_string()
+            .into_bytes();
         hash.set(field, &new, limits);
         dirty(acc, 1);
         Ok(new)

@@ -10,11 +10,11 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod set;
-pub mod zset;
 pub mod strings;
 pub mod transactions;
+pub mod zset;
 
-pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
-pub use bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOverflow, BitfieldType};
-pub use strings::{GetExExpiry, Lcs, LcsMatch, SetCondition, SetExpiry, SetOptions};
 pub use crate::commands::sort::{SortOptions, SortOutcome};
+pub use bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOverflow, BitfieldType};
+pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
+pub use strings::{GetExExpiry, Lcs, LcsMatch, SetCondition, SetExpiry, SetOptions};
