@@ -174,3 +174,29 @@ fn keyspace_notifications_over_tcp() {
     sub.set_timeout(Duration::from_secs(5));
     assert_eq!(sub.read().unwrap().value, pm("expired", "k"));
 }
+
+#[test]
+fn client_unblock_timeout_and_error() {
+    let s = TestServer::start();
+    let mut blocked = conn(&s);
+    let id = match blocked.cmd(&["CLIENT", "ID"]) {
+        Resp::Int(i) => i.to_string(),
+        other => panic!("{other:?}"),
+    };
+    let mut admin = conn(&s);
+    blocked.send(&["BLPOP", "nothing", "0"]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), Resp::Int(1));
+    assert_eq!(blocked.read().unwrap().value, Resp::NilArray);
+    blocked.send(&["BLPOP", "nothing", "0"]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]), Resp::Int(1));
+    assert_eq!(blocked.read().unwrap().value, Resp::Error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK".to_vec()));
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), Resp::Int(0), "not blocked any more");
+    match admin.cmd(&["CLIENT", "UNBLOCK", &id, "NOPE"]) {
+        Resp::Error(e) => assert_eq!(e, b"ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+        other => panic!("{other:?}"),
+    }
+    // The unblocked client works normally afterwards.
+    assert_eq!(blocked.cmd(&["PING"]), Resp::Simple(b"PONG".to_vec()));
+}

@@ -11,7 +11,34 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("client|caching", caching),
     ("client|getredir", getredir),
     ("client|trackinginfo", trackinginfo),
+    ("client|unblock", unblock),
 ];
+
+/// `CLIENT UNBLOCK client-id [TIMEOUT | ERROR]`: wakes a client blocked in BLPOP & co, as
+/// if its timeout had passed, or with an error.
+fn unblock(ctx: &mut Ctx<'_>) -> Result<()> {
+    let id = crate::util::parse_int(ctx.arg(2))?;
+    let with_error = match ctx.args.get(3).map(|a| a.to_ascii_lowercase()) {
+        None => false,
+        Some(o) if o == b"timeout" => false,
+        Some(o) if o == b"error" => true,
+        Some(_) => return Err(Error::msg("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")),
+    };
+    let registry = &ctx.db.inner.blocking;
+    let done = match (id > 0).then(|| registry.find_client(id as u64)).flatten() {
+        Some(w) => {
+            let reply = if with_error {
+                b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
+            } else {
+                w.timeout_reply().to_vec()
+            };
+            registry.unblock_with(&w, reply)
+        }
+        None => false,
+    };
+    ctx.out.int(done as i64);
+    Ok(())
+}
 
 /// `CLIENT TRACKING <ON | OFF> [REDIRECT client-id] [PREFIX prefix [PREFIX prefix ...]]
 /// [BCAST] [OPTIN] [OPTOUT] [NOLOOP]`
