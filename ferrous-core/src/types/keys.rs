@@ -239,7 +239,9 @@ pub fn ttl(acc: &Access<'_>, key: &[u8], ms: bool, absolute: bool) -> i64 {
             if ms {
                 t
             } else {
-                (t.saturating_add(500)) / 1000
+                // Redis computes (ms + 500) / 1000 in C, where the addition near i64::MAX
+                // wraps and is printed as if unsigned; u64 arithmetic gives the same result.
+                ((t as u64 + 500) / 1000) as i64
             }
         }
     }
