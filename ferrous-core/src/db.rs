@@ -136,6 +136,9 @@ pub struct Inner {
     pub busy: std::sync::atomic::AtomicU8,
     /// A script holds every shard right now.
     pub script_running: AtomicBool,
+    /// Taken first by every operation that locks shards of more than one database
+    /// (see [`crate::access::HeldLocks`]).
+    pub(crate) cross_db: Mutex<()>,
     /// `requirepass`, mirrored for the connection path.
     pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
     /// Start time (Unix ms).
@@ -277,6 +280,7 @@ impl Builder {
             script_engine: RwLock::new(None),
             busy: Default::default(),
             script_running: AtomicBool::new(false),
+            cross_db: Mutex::new(()),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
             dirty: Default::default(),

@@ -2,8 +2,8 @@
 //! facade crate and the server install it with [`Database::set_script_engine`].
 //!
 //! EVAL, EVALSHA, FCALL, SCRIPT and FUNCTION (and their `_RO` forms) are handled by the
-//! engine. A script runs inside [`Database::run_atomically`]: every shard of every
-//! database is write-locked for its duration (so no client on any thread observes part of
+//! engine. A script runs inside [`Database::run_atomically`]: every shard of the
+//! databases it touches is write-locked for its duration (so no client on any thread observes part of
 //! it, and it may touch keys it did not declare, as Redis allows), and its `redis.call`s go
 //! through the same command table as clients' commands via [`ScriptRunner::call`].
 //!
@@ -100,7 +100,7 @@ impl Database {
         already_held: bool,
         f: impl FnOnce(&mut ScriptRunner<'_>) -> R,
     ) -> R {
-        let guards = if already_held { None } else { Some(crate::access::lock_everything(&self.inner)) };
+        let guards = if already_held { None } else { Some(crate::access::HeldLocks::acquire(&self.inner, db_index)) };
         if !already_held {
             self.inner.script_running.store(true, Relaxed);
         }

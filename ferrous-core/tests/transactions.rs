@@ -324,3 +324,52 @@ fn typed_api_writes_invalidate_watch() {
     a.cmd(&["PING"]);
     assert_eq!(a.cmd(&["EXEC"]), V::NullArray);
 }
+
+#[test]
+fn cross_database_transactions_and_moves_do_not_deadlock() {
+    // EXEC locks its database up front and others lazily; MOVE/SWAPDB/FLUSHALL span
+    // databases too. Run them all concurrently: every thread must finish.
+    let db = Database::new();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut s = Session::new(&db);
+                for i in 0..300 {
+                    let k = format!("k{}", i % 7);
+                    match (t + i) % 5 {
+                        0 => {
+                            s.cmd(&["MULTI"]);
+                            s.cmd(&["SET", &k, "x"]);
+                            s.cmd(&["SELECT", "3"]);
+                            s.cmd(&["INCR", "n"]);
+                            s.cmd(&["SELECT", "0"]);
+                            assert!(matches!(s.cmd(&["EXEC"]), V::Array(_)));
+                        }
+                        1 => {
+                            s.cmd(&["MOVE", &k, "3"]);
+                        }
+                        2 => {
+                            s.cmd(&["SWAPDB", "0", "3"]);
+                        }
+                        3 => {
+                            s.cmd(&["SET", &k, "y"]);
+                            s.cmd(&["MGET", "k1", "k2", "k3"]);
+                        }
+                        _ => {
+                            db.transaction(|tx| {
+                                tx.incr_by("t", 1)?;
+                                tx.select(2)?.incr_by("t", 1)
+                            })
+                            .unwrap();
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(db.select(2).unwrap().get("t").unwrap().is_some());
+}

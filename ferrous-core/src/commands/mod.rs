@@ -461,7 +461,7 @@ pub fn dispatch(db: &Database, client: &mut ClientState, args: Args<'_>, out: &m
 }
 
 /// Like [`dispatch`], for a caller that already holds every shard lock
-/// ([`crate::access::lock_everything`]): EXEC and scripts.
+/// ([`crate::access::HeldLocks`]): EXEC and scripts.
 pub fn dispatch_held(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>) {
     run(db, client, args, out, true)
 }

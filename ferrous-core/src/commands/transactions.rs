@@ -69,7 +69,7 @@ fn exec(ctx: &mut Ctx<'_>) -> Result<()> {
         inner.watches.unwatch_all(&mut ctx.client.tx);
         return Err(Error::msg("EXECABORT Transaction discarded because of previous errors."));
     }
-    let guards = crate::access::lock_everything(inner);
+    let guards = crate::access::HeldLocks::acquire(inner, ctx.client.db);
     let held = ctx.access.held();
     let watched_ok = !ctx.client.tx.dirty.load(std::sync::atomic::Ordering::Relaxed)
         && ctx.client.tx.watched.iter().all(|w| !w.alive || held.with_db(w.db).read(&w.key, |n| n.is_some()));

@@ -46,7 +46,7 @@ impl Database {
             // Already inside a transaction on this thread: just run.
             return f(self);
         }
-        let guards = crate::access::lock_everything(&self.inner);
+        let guards = crate::access::HeldLocks::acquire(&self.inner, self.index);
         let token = Arc::new(HeldToken { thread: std::thread::current().id(), alive: AtomicBool::new(true) });
         let mut tx = self.clone();
         tx.held = Some(token.clone());
