@@ -65,7 +65,7 @@ impl<'a> HeldLocks<'a> {
         });
         held.ensure(first_db);
         // The box's address is stable; `Drop` unregisters it before the memory goes away.
-        let ptr = &*held as *const HeldLocks<'a> as *const HeldLocks<'static>;
+        let ptr: *const HeldLocks<'static> = (&*held as *const HeldLocks<'a>).cast();
         HELD.with(|h| h.set(ptr));
         held
     }
