@@ -57,7 +57,8 @@ const HOT_SCRIPTS: usize = 512;
 struct State {
     eval: Vm,
     /// SHA1 (lower-case hex) -> compiled script; shared by EVAL and SCRIPT LOAD.
-    scripts: HashMap<[u8; 40], Script>,
+    /// Keyed by SHA1 hex (not attacker-choosable), so a fast non-keyed hasher is fine.
+    scripts: HashMap<[u8; 40], Script, foldhash::fast::FixedState>,
     functions: Vm,
     registry: Registry,
 }
@@ -181,7 +182,7 @@ impl LuaEngine {
             config,
             common,
             shared: Arc::new(Shared::default()),
-            state: Mutex::new(State { eval, scripts: HashMap::new(), functions, registry: Registry::default() }),
+            state: Mutex::new(State { eval, scripts: HashMap::default(), functions, registry: Registry::default() }),
             libraries: AtomicUsize::new(0),
             function_count: AtomicUsize::new(0),
         })
@@ -272,7 +273,7 @@ impl LuaEngine {
             k
         };
         let numkeys = numkeys as usize;
-        let busy_ms = call.db.inner().config.read().get_i64("busy-reply-threshold").max(0) as u64;
+        let busy_ms = call.db.inner().tunables.get(ferrous_core::config::Tunable::BusyReplyThreshold).max(0) as u64;
         let caller_resp3 = call.client.resp3();
         let out = call.out;
         let db = call.db;
@@ -359,7 +360,7 @@ impl LuaEngine {
             return Err(err("ERR Number of keys can't be negative"));
         }
         let numkeys = numkeys as usize;
-        let busy_ms = call.db.inner().config.read().get_i64("busy-reply-threshold").max(0) as u64;
+        let busy_ms = call.db.inner().tunables.get(ferrous_core::config::Tunable::BusyReplyThreshold).max(0) as u64;
         let caller_resp3 = call.client.resp3();
         let out = call.out;
         call.db.run_atomically(call.client.db, 2, call.held, |runner| {
