@@ -200,3 +200,70 @@ fn client_unblock_timeout_and_error() {
     // The unblocked client works normally afterwards.
     assert_eq!(blocked.cmd(&["PING"]), Resp::Simple(b"PONG".to_vec()));
 }
+
+/// Raises this process's open-file limit to at least `n`; false if the hard limit is lower.
+fn raise_nofile(n: u64) -> bool {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return false;
+        }
+        if lim.rlim_cur >= n {
+            return true;
+        }
+        if lim.rlim_max < n {
+            return false;
+        }
+        lim.rlim_cur = n;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0
+    }
+}
+
+#[test]
+fn ten_thousand_concurrent_clients() {
+    const N: usize = 10_000;
+    if !raise_nofile(N as u64 + 512) {
+        println!("SKIPPED: the open-file hard limit is below {N} connections");
+        return;
+    }
+    let s = TestServer::start_with(&["--maxclients", "10100"]);
+    // Connect from several threads: a lost SYN costs a 1 s retransmission, and on a busy
+    // machine a few of ten thousand are lost whatever the server does.
+    let addr = s.addr();
+    let conns: Vec<std::net::TcpStream> = (0..20)
+        .map(|t| {
+            std::thread::spawn(move || {
+                (0..N / 20)
+                    .map(|i| {
+                        let mut last = None;
+                        for _ in 0..5 {
+                            match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(10)) {
+                                Ok(c) => return c,
+                                Err(e) => last = Some(e),
+                            }
+                        }
+                        panic!("connection {t}/{i}: {last:?}")
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    use std::io::{Read, Write};
+    for c in &conns {
+        (&*c).write_all(b"PING\r\n").unwrap();
+    }
+    for (i, c) in conns.iter().enumerate() {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 7];
+        (&*c).read_exact(&mut buf).unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        assert_eq!(&buf, b"+PONG\r\n", "connection {i}");
+    }
+    let mut admin = conn(&s);
+    let Resp::Bulk(info) = admin.cmd(&["INFO", "clients"]) else { panic!("INFO") };
+    let text = String::from_utf8_lossy(&info).into_owned();
+    assert!(text.contains(&format!("connected_clients:{}", N + 1)), "{text}");
+}
