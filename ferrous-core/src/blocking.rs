@@ -20,6 +20,7 @@ use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A client's blocking-related state.
 #[derive(Default)]
@@ -305,6 +306,49 @@ pub fn serve_ready(db: &Database) {
                 registry.remove(&w);
                 (w.wake)();
             }
+        }
+    }
+}
+
+impl Database {
+    /// Serves clients blocked on keys the typed call that produced `r` filled (the command
+    /// path does this after every command; typed calls that add list or zset elements do
+    /// it through here).
+    pub(crate) fn serve_blocked<T>(&self, r: T) -> T {
+        if self.inner.blocking.has_ready() {
+            serve_ready(self);
+        }
+        r
+    }
+
+    /// Runs a blocking command (BLPOP, BZPOPMIN...) through the command path on a private
+    /// client, blocking the calling thread until it is served or `timeout` passes
+    /// (`Duration::ZERO`: forever). Returns the reply; error replies become errors.
+    pub(crate) fn run_blocking(&self, args: ArgsBuf, timeout: Duration) -> crate::Result<ferrous_resp::Value> {
+        let mut client = self.connect(crate::ConnectionInfo::default());
+        client.authenticated = true;
+        client.select(self.index);
+        client.blocking.waker = Some(Arc::new(|| {}));
+        let mut out = Vec::new();
+        self.dispatch(&mut client, args.as_args(), &mut out);
+        if out.is_empty() {
+            if let Some(w) = client.blocking.blocked.take() {
+                let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
+                w.wait_until(deadline);
+                out = match w.take_reply() {
+                    Some(r) => r,
+                    None => w.cancel(&self.inner.blocking).unwrap_or_else(|| w.timeout_reply().to_vec()),
+                };
+            }
+        }
+        self.disconnect(&client);
+        match ferrous_resp::parse_value(&out) {
+            Ok(Some((ferrous_resp::Value::Error(e), _))) if e == crate::Error::WrongType.to_string() => {
+                Err(crate::Error::WrongType)
+            }
+            Ok(Some((ferrous_resp::Value::Error(e), _))) => Err(crate::Error::msg(e)),
+            Ok(Some((v, _))) => Ok(v),
+            _ => Ok(ferrous_resp::Value::Null),
         }
     }
 }

@@ -45,8 +45,7 @@ use crate::types::hash::KeyChange;
 use crate::value::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
 // Entries
@@ -1513,15 +1512,6 @@ fn timeout_arg(timeout: Duration) -> String {
 }
 
 impl Database {
-    /// Serves clients blocked on keys this call filled (the command path does this after
-    /// every command; typed calls that add elements do it themselves).
-    fn serve_blocked<T>(&self, r: T) -> T {
-        if self.inner.blocking.has_ready() {
-            crate::blocking::serve_ready(self);
-        }
-        r
-    }
-
     /// LPUSH key element [element ...]: returns the new length.
     pub fn lpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
         self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Left, values, false))
@@ -1645,34 +1635,6 @@ impl Database {
     pub fn lmpop<K: AsRef<[u8]>>(&self, keys: &[K], end: ListEnd, count: usize) -> Result<Option<Popped>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
         mpop(&self.access(), &keys, end, count)
-    }
-
-    /// Runs a blocking command through the command path, blocking the calling thread until
-    /// it is served or `timeout` passes (`Duration::ZERO`: forever). Returns the reply.
-    fn run_blocking(&self, args: ferrous_resp::ArgsBuf, timeout: Duration) -> Result<ferrous_resp::Value> {
-        let mut client = self.connect(crate::ConnectionInfo::default());
-        client.authenticated = true;
-        client.select(self.index);
-        client.blocking.waker = Some(Arc::new(|| {}));
-        let mut out = Vec::new();
-        self.dispatch(&mut client, args.as_args(), &mut out);
-        if out.is_empty() {
-            if let Some(w) = client.blocking.blocked.take() {
-                let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
-                w.wait_until(deadline);
-                out = match w.take_reply() {
-                    Some(r) => r,
-                    None => w.cancel(&self.inner.blocking).unwrap_or_else(|| w.timeout_reply().to_vec()),
-                };
-            }
-        }
-        self.disconnect(&client);
-        match ferrous_resp::parse_value(&out) {
-            Ok(Some((ferrous_resp::Value::Error(e), _))) if e == Error::WrongType.to_string() => Err(Error::WrongType),
-            Ok(Some((ferrous_resp::Value::Error(e), _))) => Err(Error::msg(e)),
-            Ok(Some((v, _))) => Ok(v),
-            _ => Ok(ferrous_resp::Value::Null),
-        }
     }
 
     fn bpop(&self, cmd: &str, keys: &[&[u8]], timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>)>> {

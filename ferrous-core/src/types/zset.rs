@@ -28,8 +28,7 @@ use rand::Rng;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod index;
 mod listpack;
@@ -1780,43 +1779,6 @@ fn reply_score(v: &ferrous_resp::Value) -> f64 {
 }
 
 impl Database {
-    /// Serves clients blocked on keys a typed call filled (the command path does this after
-    /// every command).
-    fn serve_zset_waiters<T>(&self, r: T) -> T {
-        if self.inner.blocking.has_ready() {
-            crate::blocking::serve_ready(self);
-        }
-        r
-    }
-
-    /// Runs a blocking command through the command path on a private client, blocking the
-    /// calling thread until it is served or `timeout` passes (`Duration::ZERO`: forever).
-    fn zset_run_blocking(&self, args: ferrous_resp::ArgsBuf, timeout: Duration) -> Result<ferrous_resp::Value> {
-        let mut client = self.connect(crate::ConnectionInfo::default());
-        client.authenticated = true;
-        client.select(self.index);
-        client.blocking.waker = Some(Arc::new(|| {}));
-        let mut out = Vec::new();
-        self.dispatch(&mut client, args.as_args(), &mut out);
-        if out.is_empty() {
-            if let Some(w) = client.blocking.blocked.take() {
-                let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);
-                w.wait_until(deadline);
-                out = match w.take_reply() {
-                    Some(r) => r,
-                    None => w.cancel(&self.inner.blocking).unwrap_or_else(|| w.timeout_reply().to_vec()),
-                };
-            }
-        }
-        self.disconnect(&client);
-        match ferrous_resp::parse_value(&out) {
-            Ok(Some((ferrous_resp::Value::Error(e), _))) if e == Error::WrongType.to_string() => Err(Error::WrongType),
-            Ok(Some((ferrous_resp::Value::Error(e), _))) => Err(Error::msg(e)),
-            Ok(Some((v, _))) => Ok(v),
-            _ => Ok(ferrous_resp::Value::Null),
-        }
-    }
-
     /// `ZADD key score member [score member ...]`: adds members or updates their scores;
     /// returns the number of new members.
     ///
@@ -1839,7 +1801,7 @@ impl Database {
     ) -> Result<usize> {
         let items: Vec<(f64, &[u8])> = items.iter().map(|(s, m)| (*s, m.as_ref())).collect();
         let opts = ZAddOptions { incr: false, ..opts };
-        let res = self.serve_zset_waiters(zadd(&self.access(), key.as_ref(), &items, opts))?;
+        let res = self.serve_blocked(zadd(&self.access(), key.as_ref(), &items, opts))?;
         Ok(res.reply_count(opts.ch))
     }
 
@@ -1853,7 +1815,7 @@ impl Database {
         opts: ZAddOptions,
     ) -> Result<Option<f64>> {
         let opts = ZAddOptions { incr: true, ..opts };
-        let res = self.serve_zset_waiters(zadd(&self.access(), key.as_ref(), &[(increment, member.as_ref())], opts))?;
+        let res = self.serve_blocked(zadd(&self.access(), key.as_ref(), &[(increment, member.as_ref())], opts))?;
         Ok(res.score)
     }
 
@@ -1968,7 +1930,7 @@ impl Database {
 
     /// ZRANGESTORE dst src ...: stores the selection at `dst`; returns its size.
     pub fn zrangestore(&self, dst: impl AsRef<[u8]>, src: impl AsRef<[u8]>, query: &ZRange) -> Result<usize> {
-        self.serve_zset_waiters(zrangestore(&self.access(), dst.as_ref(), src.as_ref(), query))
+        self.serve_blocked(zrangestore(&self.access(), dst.as_ref(), src.as_ref(), query))
     }
 
     /// ZREMRANGEBYRANK key start stop.
@@ -2049,7 +2011,7 @@ impl Database {
         agg: Aggregate,
     ) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        self.serve_zset_waiters(zsetop_store(&self.access(), dst.as_ref(), SetOp::Union, &keys, weights, agg))
+        self.serve_blocked(zsetop_store(&self.access(), dst.as_ref(), SetOp::Union, &keys, weights, agg))
     }
 
     /// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...].
@@ -2061,13 +2023,13 @@ impl Database {
         agg: Aggregate,
     ) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        self.serve_zset_waiters(zsetop_store(&self.access(), dst.as_ref(), SetOp::Inter, &keys, weights, agg))
+        self.serve_blocked(zsetop_store(&self.access(), dst.as_ref(), SetOp::Inter, &keys, weights, agg))
     }
 
     /// ZDIFFSTORE destination numkeys key [key ...].
     pub fn zdiffstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        self.serve_zset_waiters(zsetop_store(&self.access(), dst.as_ref(), SetOp::Diff, &keys, &[], Aggregate::Sum))
+        self.serve_blocked(zsetop_store(&self.access(), dst.as_ref(), SetOp::Diff, &keys, &[], Aggregate::Sum))
     }
 
     /// `ZINTERCARD numkeys key [key ...] [LIMIT limit]` (`limit` 0: no limit).
@@ -2088,7 +2050,7 @@ impl Database {
             args.push(k);
         }
         args.push(timeout_arg(timeout));
-        match self.zset_run_blocking(args, timeout)? {
+        match self.run_blocking(args, timeout)? {
             ferrous_resp::Value::Array(v) if v.len() == 3 => {
                 let mut it = v.into_iter();
                 let key = it.next().and_then(bulk_bytes).unwrap_or_default();
@@ -2129,7 +2091,7 @@ impl Database {
             args.push(k);
         }
         args.push(if max { "MAX" } else { "MIN" }).push("COUNT").push(count.max(1).to_string());
-        match self.zset_run_blocking(args, timeout)? {
+        match self.run_blocking(args, timeout)? {
             ferrous_resp::Value::Array(v) if v.len() == 2 => {
                 let mut it = v.into_iter();
                 let key = it.next().and_then(bulk_bytes).unwrap_or_default();
