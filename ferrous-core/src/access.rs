@@ -183,6 +183,15 @@ impl<'a> Access<'a> {
         }
     }
 
+    /// Counts `n` changes to the dataset (Redis's `server.dirty`): what WATCH, scripts and
+    /// INFO's `rdb_changes_since_last_save` read. Every write op calls this.
+    #[inline]
+    pub fn add_dirty(&self, n: u64) {
+        if n > 0 {
+            self.inner.dirty.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Publishes a keyspace notification (`class` from [`crate::notify`], `event` Redis's
     /// event name such as `"set"` or `"lpush"`) if that class is enabled.
     #[inline]

@@ -697,13 +697,13 @@ fn run(acc: &Access<'_>, key: &[u8], plan: &Plan<'_>) -> Result<SortOutcome> {
     let Some(dest) = plan.store else { return Ok(SortOutcome::Items(items)) };
     if changed {
         if outputlen > 0 {
-            acc.inner.dirty.fetch_add(outputlen as u64, Relaxed);
+            acc.add_dirty(outputlen as u64);
             if created {
                 acc.notify(notify::NEW, "new", dest);
             }
             acc.notify(notify::LIST, "sortstore", dest);
         } else {
-            acc.inner.dirty.fetch_add(1, Relaxed);
+            acc.add_dirty(1);
             acc.notify(notify::GENERIC, "del", dest);
         }
     }

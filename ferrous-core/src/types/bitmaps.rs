@@ -14,7 +14,6 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::notify;
 use crate::types::strings::{bit_offset_too_large, notify_string, put_raw, set_raw, string_len, take_bytes};
-use std::sync::atomic::Ordering::Relaxed;
 
 /// The unit of a BITCOUNT/BITPOS range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -295,10 +294,6 @@ pub fn bitpos_bytes(s: &[u8], bit: bool, range: Option<BitPosRange>) -> i64 {
     }
 }
 
-fn bump_dirty(acc: &Access<'_>, n: u64) {
-    acc.inner.dirty.fetch_add(n, Relaxed);
-}
-
 /// SETBIT at the access level: returns the old bit.
 pub fn setbit(acc: &Access<'_>, key: &[u8], offset: u64, on: bool) -> Result<bool> {
     if bit_offset_too_large(acc, offset) {
@@ -315,7 +310,7 @@ pub fn setbit(acc: &Access<'_>, key: &[u8], offset: u64, on: bool) -> Result<boo
                     bytes[byte] |= mask;
                 }
                 set_raw(shard, h, key, bytes, now);
-                bump_dirty(acc, 1);
+                acc.add_dirty(1);
                 Ok((false, Some(true)))
             }
             Some(node) => {
@@ -334,7 +329,7 @@ pub fn setbit(acc: &Access<'_>, key: &[u8], offset: u64, on: bool) -> Result<boo
                 put_raw(node, bytes);
                 let changed = grew || old != on;
                 if changed {
-                    bump_dirty(acc, 1);
+                    acc.add_dirty(1);
                 }
                 Ok((old, changed.then_some(false)))
             }
@@ -432,7 +427,7 @@ pub fn bitop(acc: &Access<'_>, op: BitOp, dest: &[u8], sources: &[&[u8]]) -> Res
     // Outside the closure, so that `write_many` does not flag the watchers of the sources:
     // only `dest` changed (flagged above, under the lock).
     if event.is_some() {
-        bump_dirty(acc, 1);
+        acc.add_dirty(1);
     }
     match event {
         Some(Some(created)) => notify_string(acc, dest, created, "set"),
@@ -538,7 +533,7 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
             }
             None => set_raw(shard, h, key, bytes, now),
         };
-        bump_dirty(acc, changes);
+        acc.add_dirty(changes);
         Ok((replies, created, changes))
     })?;
     if created {

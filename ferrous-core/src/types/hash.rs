@@ -24,7 +24,6 @@ use crate::types::keys::ScanOptions;
 use crate::value::{StrRef, Value};
 use listpack::{as_int, Listpack};
 use rand::Rng;
-use std::sync::atomic::Ordering::Relaxed;
 use table::PackedTable;
 
 /// Owned (field, value) pairs, as returned by HGETALL-like calls.
@@ -304,13 +303,6 @@ impl<'a> Iterator for Iter<'a> {
 // Access-level operations.
 // ---------------------------------------------------------------------------------------
 
-#[inline]
-fn dirty(acc: &Access<'_>, n: u64) {
-    if n > 0 {
-        acc.inner.dirty.fetch_add(n, Relaxed);
-    }
-}
-
 /// Runs `f` on the hash at `key` (`None` when missing) under the shard's read lock;
 /// WRONGTYPE for other types.
 pub fn read<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>) -> R) -> Result<R> {
@@ -389,7 +381,7 @@ pub fn hset(acc: &Access<'_>, key: &[u8], pairs: &[(&[u8], &[u8])]) -> Result<us
     let (created, change) = write(acc, key, true, |hash| {
         hash.prepare_for(pairs.iter().flat_map(|(f, v)| [*f, *v]), limits);
         let n = pairs.iter().filter(|(f, v)| hash.set(f, v, limits)).count();
-        dirty(acc, pairs.len() as u64);
+        acc.add_dirty(pairs.len() as u64);
         Ok(n)
     })?;
     change.announce(acc, notify::HASH, "hset", key);
@@ -405,7 +397,7 @@ pub fn hsetnx(acc: &Access<'_>, key: &[u8], field: &[u8], value: &[u8]) -> Resul
         }
         hash.prepare_for([field, value], limits);
         hash.set(field, value, limits);
-        dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(true)
     })?;
     let set = set.unwrap_or(false);
@@ -430,7 +422,7 @@ pub fn hmget(acc: &Access<'_>, key: &[u8], fields: &[&[u8]]) -> Result<Vec<Optio
 pub fn hdel(acc: &Access<'_>, key: &[u8], fields: &[&[u8]]) -> Result<usize> {
     let (n, change) = write(acc, key, false, |hash| {
         let n = fields.iter().filter(|f| hash.remove(f)).count();
-        dirty(acc, n as u64);
+        acc.add_dirty(n as u64);
         Ok(n)
     })?;
     let n = n.unwrap_or(0);
@@ -470,7 +462,7 @@ pub fn hincrby(acc: &Access<'_>, key: &[u8], field: &[u8], delta: i64) -> Result
         };
         let new = cur.checked_add(delta).ok_or(Error::Overflow)?;
         hash.set(field, &listpack::int_ref(new), limits);
-        dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(new)
     })?;
     change.announce(acc, notify::HASH, "hincrby", key);
@@ -506,7 +498,7 @@ pub fn hincrbyfloat(acc: &Access<'_>, key: &[u8], field: &[u8], incr: LongDouble
             .to_human_string()
             .into_bytes();
         hash.set(field, &new, limits);
-        dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(new)
     })?;
     change.announce(acc, notify::HASH, "hincrbyfloat", key);

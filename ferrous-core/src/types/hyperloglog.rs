@@ -35,7 +35,6 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::types::strings::{notify_string, put_raw, set_raw, take_bytes};
 use crate::value::Value;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// Register-index bits: 2^14 registers.
 pub const HLL_P: u32 = 14;
@@ -739,10 +738,6 @@ fn take(value: &mut Value) -> HyperLogLog {
     HyperLogLog { bytes: take_bytes(value).unwrap_or_default() }
 }
 
-fn bump_dirty(acc: &Access<'_>, n: u64) {
-    acc.inner.dirty.fetch_add(n, Relaxed);
-}
-
 /// PFADD at the access level: true if the key was created or a register changed. On a
 /// corrupted HyperLogLog the registers updated before the error stay updated, as in Redis.
 pub fn pfadd(acc: &Access<'_>, key: &[u8], elements: &[&[u8]]) -> Result<bool> {
@@ -779,7 +774,7 @@ pub fn pfadd(acc: &Access<'_>, key: &[u8], elements: &[&[u8]]) -> Result<bool> {
         if failed {
             return Err(corrupted());
         }
-        bump_dirty(acc, updated);
+        acc.add_dirty(updated);
         Ok((updated > 0, created))
     })?;
     if updated {
@@ -801,7 +796,7 @@ pub fn pfcount(acc: &Access<'_>, keys: &[&[u8]]) -> Result<u64> {
             put_raw(node, hll.into_bytes());
             let (card, refreshed) = result?;
             if refreshed {
-                bump_dirty(acc, 1);
+                acc.add_dirty(1);
             }
             Ok(card)
         });
@@ -893,7 +888,7 @@ pub fn pfmerge(acc: &Access<'_>, dest: &[u8], sources: &[&[u8]]) -> Result<()> {
             put_raw(node, hll.into_bytes());
         }
         converted?;
-        bump_dirty(acc, 1);
+        acc.add_dirty(1);
         Ok::<_, Error>(created)
     })?;
     notify_string(acc, dest, created, "pfadd");
@@ -938,7 +933,7 @@ pub fn pfdebug(acc: &Access<'_>, key: &[u8], sub: Option<PfDebug>, name: &[u8]) 
         let result = match sub {
             Some(s @ (PfDebug::GetReg | PfDebug::ToDense)) => hll.to_dense().and_then(|converted| {
                 if converted {
-                    bump_dirty(acc, 1);
+                    acc.add_dirty(1);
                 }
                 match s {
                     PfDebug::GetReg => hll.registers().map(PfDebugReply::Registers),

@@ -112,14 +112,6 @@ pub struct CopyOptions {
     pub replace: bool,
 }
 
-/// Bumps the server's change counter (Redis's `server.dirty`).
-#[inline]
-fn dirty(acc: &Access<'_>, n: u64) {
-    if n > 0 {
-        acc.inner.dirty.fetch_add(n, Relaxed);
-    }
-}
-
 /// Flags the clients watching `key` in `acc`'s database (Redis's `signalModifiedKey`).
 /// Called under the key's shard lock, so that no EXEC can check its watched keys between
 /// the change and the flagging.
@@ -158,7 +150,7 @@ pub fn del(acc: &Access<'_>, keys: &[&[u8]]) -> usize {
             event(acc, "del", key);
         }
     }
-    dirty(acc, n as u64);
+    acc.add_dirty(n as u64);
     n
 }
 
@@ -217,7 +209,7 @@ pub fn expire_at_ms(acc: &Access<'_>, key: &[u8], when: i64, cond: ExpireConditi
         signal(acc, key);
         true
     });
-    dirty(acc, done as u64);
+    acc.add_dirty(done as u64);
     done
 }
 
@@ -259,7 +251,7 @@ pub fn persist(acc: &Access<'_>, key: &[u8]) -> bool {
     if done {
         event(acc, "persist", key);
     }
-    dirty(acc, done as u64);
+    acc.add_dirty(done as u64);
     done
 }
 
@@ -323,7 +315,7 @@ pub fn rename(acc: &Access<'_>, src: &[u8], dst: &[u8], nx: bool) -> Result<bool
         added(acc, dst);
         event(acc, "rename_from", src);
         event(acc, "rename_to", dst);
-        dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(true)
     })
 }
@@ -357,7 +349,7 @@ pub fn move_key(acc: &Access<'_>, key: &[u8], db: i64) -> Result<bool> {
             true
         })
         .unwrap_or(false);
-    dirty(acc, moved as u64);
+    acc.add_dirty(moved as u64);
     Ok(moved)
 }
 
@@ -399,7 +391,7 @@ pub fn copy(acc: &Access<'_>, src: &[u8], dst: &[u8], db: Option<i64>, replace: 
         })
         .unwrap_or(false)
     };
-    dirty(acc, copied as u64);
+    acc.add_dirty(copied as u64);
     Ok(copied)
 }
 
@@ -590,7 +582,7 @@ pub fn flushdb(acc: &Access<'_>, mode: FlushMode) -> usize {
         n
     });
     free_data(data, n, mode);
-    dirty(acc, n as u64);
+    acc.add_dirty(n as u64);
     n
 }
 
@@ -610,7 +602,7 @@ pub fn flushall(acc: &Access<'_>, mode: FlushMode) -> usize {
     });
     free_data(data, n, mode);
     // Redis counts the removed keys plus one for the command itself.
-    dirty(acc, n as u64 + 1);
+    acc.add_dirty(n as u64 + 1);
     n
 }
 
@@ -640,7 +632,7 @@ pub fn swapdb(acc: &Access<'_>, a: i64, b: i64) -> Result<()> {
             }
         });
     }
-    dirty(acc, 1);
+    acc.add_dirty(1);
     Ok(())
 }
 

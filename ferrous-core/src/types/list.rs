@@ -44,7 +44,6 @@ use crate::notify;
 use crate::types::hash::KeyChange;
 use crate::value::Value;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 // ---------------------------------------------------------------------------------------
@@ -1153,13 +1152,6 @@ pub fn modify<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&mut List>)
     })
 }
 
-#[inline]
-fn bump_dirty(acc: &Access<'_>, n: usize) {
-    if n > 0 {
-        acc.inner.dirty.fetch_add(n as u64, Relaxed);
-    }
-}
-
 /// The keyspace event of popping from `end`.
 fn pop_event(end: ListEnd) -> &'static str {
     match end {
@@ -1220,7 +1212,7 @@ pub fn push<V: AsRef<[u8]>>(
             }
         };
         if pushed > 0 {
-            bump_dirty(acc, pushed);
+            acc.add_dirty(pushed as u64);
             acc.signal_ready(key);
         }
         Ok((len, pushed, created))
@@ -1249,7 +1241,7 @@ pub fn pop_each(
             f(i, total, e);
             i += 1;
         });
-        bump_dirty(acc, total);
+        acc.add_dirty(total as u64);
         Some(total)
     })?;
     if let Some(1..) = n {
@@ -1301,7 +1293,7 @@ pub(crate) fn mpop_locked(
         if deleted {
             shard.remove(h, key);
         }
-        bump_dirty(acc, total);
+        acc.add_dirty(total as u64);
         return Ok(Some(MPopped { key: ki, count: total, deleted }));
     }
     Ok(None)
@@ -1367,7 +1359,7 @@ pub(crate) fn lmove_locked(
         if src == dst {
             // Rotation: the list never disappears in between.
             l.push(to, &v);
-            bump_dirty(acc, 1);
+            acc.add_dirty(1);
             acc.signal_ready(dst);
             return Ok(Some(Moved { value: v, dst_created: false, src_deleted: false }));
         }
@@ -1392,7 +1384,7 @@ pub(crate) fn lmove_locked(
             true
         }
     };
-    bump_dirty(acc, 1);
+    acc.add_dirty(1);
     acc.signal_ready(dst);
     Ok(Some(Moved { value, dst_created, src_deleted }))
 }
@@ -1434,7 +1426,7 @@ pub fn set(acc: &Access<'_>, key: &[u8], index: i64, value: &[u8]) -> Result<()>
         None => Err(Error::NoSuchKey),
         Some(l) => match l.set(index, value) {
             true => {
-                bump_dirty(acc, 1);
+                acc.add_dirty(1);
                 Ok(())
             }
             false => Err(Error::msg("ERR index out of range")),
@@ -1452,7 +1444,7 @@ pub fn insert(acc: &Access<'_>, key: &[u8], after: bool, pivot: &[u8], value: &[
         None => 0,
         Some(l) => match l.insert(pivot, value, after) {
             true => {
-                bump_dirty(acc, 1);
+                acc.add_dirty(1);
                 l.len() as i64
             }
             false => -1,
@@ -1468,7 +1460,7 @@ pub fn insert(acc: &Access<'_>, key: &[u8], after: bool, pivot: &[u8], value: &[
 pub fn remove(acc: &Access<'_>, key: &[u8], count: i64, value: &[u8]) -> Result<usize> {
     let (n, deleted) = modify(acc, key, |l| {
         let n = l.map_or(0, |l| l.remove(value, count));
-        bump_dirty(acc, n);
+        acc.add_dirty(n as u64);
         n
     })?;
     if n > 0 {
@@ -1483,7 +1475,7 @@ pub fn trim(acc: &Access<'_>, key: &[u8], start: i64, stop: i64) -> Result<()> {
         let Some(l) = l else { return false };
         let before = l.len();
         l.trim(start, stop);
-        bump_dirty(acc, before - l.len());
+        acc.add_dirty((before - l.len()) as u64);
         true
     })?;
     if existed {

@@ -20,7 +20,6 @@ use crate::types::hash::table::PackedTable;
 use crate::types::keys::ScanOptions;
 use crate::value::{StrRef, Value};
 use rand::Rng;
-use std::sync::atomic::Ordering::Relaxed;
 
 /// A sorted set of integers stored at one uniform width: the fewest bytes (1 to 8,
 /// little-endian, sign-extended) that hold every member. Redis uses 2, 4 or 8 bytes; finer
@@ -333,13 +332,6 @@ impl<'a> Iterator for Iter<'a> {
 // Access-level operations.
 // ---------------------------------------------------------------------------------------
 
-#[inline]
-fn dirty(acc: &Access<'_>, n: u64) {
-    if n > 0 {
-        acc.inner.dirty.fetch_add(n, Relaxed);
-    }
-}
-
 /// Runs `f` on the set at `key` (`None` when missing) under the shard's read lock;
 /// WRONGTYPE for other types.
 pub fn read<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(Option<&Set>) -> R) -> Result<R> {
@@ -393,7 +385,7 @@ pub fn sadd(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<usize> {
     let max = max_intset_entries(acc);
     let (n, change) = write(acc, key, Some(first), |set| {
         let n = members.iter().filter(|m| set.add(m, max)).count();
-        dirty(acc, n as u64);
+        acc.add_dirty(n as u64);
         Ok(n)
     })?;
     let n = n.unwrap_or(0);
@@ -407,7 +399,7 @@ pub fn sadd(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<usize> {
 pub fn srem(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<usize> {
     let (n, change) = write(acc, key, None, |set| {
         let n = members.iter().filter(|m| set.remove(m)).count();
-        dirty(acc, n as u64);
+        acc.add_dirty(n as u64);
         Ok(n)
     })?;
     let n = n.unwrap_or(0);
@@ -441,7 +433,7 @@ pub fn smembers(acc: &Access<'_>, key: &[u8]) -> Result<Vec<Vec<u8>>> {
 pub fn spop(acc: &Access<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
     let (m, change) = write(acc, key, None, |set| {
         let m = set.pop_random(&mut rand::thread_rng());
-        dirty(acc, m.is_some() as u64);
+        acc.add_dirty(m.is_some() as u64);
         Ok(m)
     })?;
     let m = m.flatten();
@@ -493,7 +485,7 @@ pub fn spop_count(acc: &Access<'_>, key: &[u8], count: usize) -> Result<Vec<Vec<
             // Case 2: pop one by one.
             (0..count).filter_map(|_| set.pop_random(&mut rng)).collect()
         };
-        dirty(acc, popped.len() as u64);
+        acc.add_dirty(popped.len() as u64);
         Ok((popped, change))
     })?;
     if !popped.is_empty() {
@@ -602,7 +594,7 @@ pub fn smove(acc: &Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> Result<
         if let Some(Value::Set(d)) = shard.get_mut(hd, dst, now).map(|n| &mut n.value) {
             d.add(member, max);
         }
-        dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(Some((src_change, dst_change)))
     })?;
     match result {
@@ -799,7 +791,7 @@ pub fn store(acc: &Access<'_>, op: SetOp, dst: &[u8], keys: &[&[u8]]) -> Result<
     })?;
     // Outside the closure, so that `write_many` does not flag the watchers of the sources:
     // only `dst` changed (flagged above, under the lock).
-    dirty(acc, u64::from(n > 0 || deleted));
+    acc.add_dirty(u64::from(n > 0 || deleted));
     if n > 0 {
         let event = match op {
             SetOp::Inter => "sinterstore",

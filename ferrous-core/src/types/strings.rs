@@ -161,10 +161,6 @@ fn int_len(i: i64) -> usize {
     digits + usize::from(i < 0)
 }
 
-fn bump_dirty(acc: &Access<'_>, n: u64) {
-    acc.inner.dirty.fetch_add(n, Relaxed);
-}
-
 /// Publishes the keyspace events of a string write, after the shard lock is released: `new`
 /// when the write created the key (Redis's `dbAdd`), then the command's `event` (class `$`).
 pub(crate) fn notify_string(acc: &Access<'_>, key: &[u8], created: bool, event: &str) {
@@ -211,7 +207,7 @@ pub fn set(acc: &Access<'_>, key: &[u8], value: Value, opts: SetOptions) -> Resu
                 shard.set(h, key, value, Some(when), now);
             }
         }
-        bump_dirty(acc, 1);
+        acc.add_dirty(1);
         Ok((SetOutcome { written: true, old }, !exists))
     })?;
     if outcome.written {
@@ -237,7 +233,7 @@ pub fn getdel(acc: &Access<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let Some(node) = shard.get_mut(h, key, acc.now) else { return Ok(None) };
         let bytes = node.value.as_str().ok_or(Error::WrongType)?.to_vec();
         shard.remove(h, key);
-        bump_dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(Some(bytes))
     })?;
     if value.is_some() {
@@ -271,7 +267,7 @@ pub fn getex_with(
             GetExExpiry::Persist => shard.persist(h, key).then_some("persist"),
         };
         if event.is_some() {
-            bump_dirty(acc, 1);
+            acc.add_dirty(1);
         }
         Ok((Some(bytes), event))
     })?;
@@ -328,7 +324,7 @@ pub fn mset(acc: &Access<'_>, pairs: &[(&[u8], &[u8])]) {
     let keys: Vec<&[u8]> = pairs.iter().map(|(k, _)| *k).collect();
     let created = acc.write_many(&keys, |m| {
         // Under the locks: `write_many` flags the watchers of every key.
-        bump_dirty(acc, pairs.len() as u64);
+        acc.add_dirty(pairs.len() as u64);
         store_pairs(acc, m, pairs)
     });
     notify_pairs(acc, pairs, &created);
@@ -345,7 +341,7 @@ pub fn msetnx(acc: &Access<'_>, pairs: &[(&[u8], &[u8])]) -> bool {
                 return None;
             }
         }
-        bump_dirty(acc, pairs.len() as u64);
+        acc.add_dirty(pairs.len() as u64);
         Some(store_pairs(acc, m, pairs))
     });
     let Some(created) = created else { return false };
@@ -374,7 +370,7 @@ pub fn append(acc: &Access<'_>, key: &[u8], value: &[u8]) -> Result<usize> {
                 (len, false)
             }
         };
-        bump_dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(r)
     })?;
     notify_string(acc, key, created, "append");
@@ -410,7 +406,7 @@ pub fn incr_by(acc: &Access<'_>, key: &[u8], delta: i64) -> Result<i64> {
                 (delta, true)
             }
         };
-        bump_dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(r)
     })?;
     notify_string(acc, key, created, "incrby");
@@ -448,7 +444,7 @@ pub fn incr_by_float(acc: &Access<'_>, key: &[u8], incr: &[u8]) -> Result<Vec<u8
                 true
             }
         };
-        bump_dirty(acc, 1);
+        acc.add_dirty(1);
         Ok((text, created))
     })?;
     notify_string(acc, key, created, "incrbyfloat");
@@ -519,7 +515,7 @@ pub fn setrange(acc: &Access<'_>, key: &[u8], offset: i64, value: &[u8]) -> Resu
                 (len, Some(false))
             }
         };
-        bump_dirty(acc, 1);
+        acc.add_dirty(1);
         Ok(r)
     })?;
     if let Some(created) = created {

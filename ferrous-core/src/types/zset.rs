@@ -1198,7 +1198,7 @@ pub fn zadd(acc: &Access<'_>, key: &[u8], items: &[(f64, &[u8])], opts: ZAddOpti
             if z.is_empty() {
                 shard.remove(h, key);
             }
-            acc.inner.dirty.fetch_add((res.added + res.updated) as u64, Relaxed);
+            acc.add_dirty((res.added + res.updated) as u64);
             if res.added > 0 {
                 acc.signal_ready(key);
             }
@@ -1237,7 +1237,7 @@ pub fn zrem(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<usize> {
         n
     })?
     .unwrap_or(0);
-    acc.inner.dirty.fetch_add(removed as u64, Relaxed);
+    acc.add_dirty(removed as u64);
     announce(acc, "zrem", key, removed > 0);
     Ok(removed)
 }
@@ -1295,12 +1295,12 @@ pub(crate) fn store_locked(
     if items.is_empty() {
         if shard.contains(h, dst, acc.now) {
             shard.remove(h, dst);
-            acc.inner.dirty.fetch_add(1, Relaxed);
+            acc.add_dirty(1);
         }
         return 0;
     }
     shard.set(h, dst, Value::ZSet(Box::new(ZSet::from_sorted(items, limits))), None, acc.now);
-    acc.inner.dirty.fetch_add(1, Relaxed);
+    acc.add_dirty(1);
     acc.signal_ready(dst);
     items.len()
 }
@@ -1370,7 +1370,7 @@ pub fn zremrange(acc: &Access<'_>, key: &[u8], by: &ZRangeBy) -> Result<usize> {
         hi - lo
     })?
     .unwrap_or(0);
-    acc.inner.dirty.fetch_add(removed as u64, Relaxed);
+    acc.add_dirty(removed as u64);
     let event = match by {
         ZRangeBy::Rank(..) => "zremrangebyrank",
         ZRangeBy::Score(_) => "zremrangebyscore",
@@ -1383,7 +1383,7 @@ pub fn zremrange(acc: &Access<'_>, key: &[u8], by: &ZRangeBy) -> Result<usize> {
 /// ZPOPMIN / ZPOPMAX: up to `count` members, lowest (highest with `max`) first.
 pub fn zpop(acc: &Access<'_>, key: &[u8], max: bool, count: usize) -> Result<Vec<ScoredMember>> {
     let popped = modify(acc, key, |z| z.pop(max, count))?.unwrap_or_default();
-    acc.inner.dirty.fetch_add(popped.len() as u64, Relaxed);
+    acc.add_dirty(popped.len() as u64);
     announce(acc, if max { "zpopmax" } else { "zpopmin" }, key, !popped.is_empty());
     Ok(popped)
 }
@@ -1418,7 +1418,7 @@ pub(crate) fn mpop_locked(
         if empty {
             shard.remove(h, key);
         }
-        acc.inner.dirty.fetch_add(popped.len() as u64, Relaxed);
+        acc.add_dirty(popped.len() as u64);
         if !popped.is_empty() {
             acc.notify(crate::notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
             if empty {
