@@ -21,15 +21,17 @@ while [[ $# -gt 0 ]]; do
 done
 FERROUS_BIN=${FERROUS_BIN:-$ROOT/target/release/ferrous-server}
 if [[ $BUILD = 1 ]]; then (cd "$ROOT" && cargo build --release -q -p ferrous-server); fi
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-RP=$(free_port); FP=$(free_port)
 WORK=$(mktemp -d)
+# shellcheck source=tools/lib.sh
+source "$ROOT/tools/lib.sh"
+RP=$(free_port); FP=$(free_port)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
-(cd "$WORK" && exec redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1) & PIDS+=($!)
-(cd "$WORK" && exec "$FERROUS_BIN" --port "$FP" --bind 127.0.0.1 --save '' --appendonly no >/dev/null 2>&1) & PIDS+=($!)
-for p in $RP $FP; do for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done
+(cd "$WORK" && exec redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1) & PIDS+=($!)
+wait_ready "$RP" "$!" redis
+(cd "$WORK" && exec "$FERROUS_BIN" --port "$FP" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/ferrous.log" 2>&1) & PIDS+=($!)
+wait_ready "$FP" "$!" ferrous
 
 rps() { # port pipeline args... -> requests per second
     local port=$1 p=$2; shift 2

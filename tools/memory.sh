@@ -46,24 +46,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    local p=$(( 20000 + RANDOM % 20000 ))
-    while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || [[ " ${USED_PORTS:-} " == *" $p "* ]]; do
-        p=$(( p + 1 ))
-    done
-    USED_PORTS="${USED_PORTS:-} $p"
-    echo "$p"
-}
-
-wait_ready() { # port pid name
-    for _ in $(seq 1 200); do
-        if [[ $(redis-cli -p "$1" ping 2>/dev/null) == PONG ]]; then return 0; fi
-        kill -0 "$2" 2>/dev/null || { echo "$3 exited during start-up:" >&2; cat "$WORK/$3.log" >&2; exit 1; }
-        sleep 0.05
-    done
-    echo "$3 did not answer PING on port $1" >&2
-    exit 1
-}
+# shellcheck source=tools/lib.sh
+source "$ROOT/tools/lib.sh"
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
