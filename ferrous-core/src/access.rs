@@ -43,59 +43,85 @@ pub struct Access<'a> {
 /// one database in ascending order, which a lazy `0..SHARDS` sweep cannot deadlock with.
 /// Locking one database instead of all sixteen makes an EVAL or EXEC 16x cheaper in locks.
 ///
-/// While alive it is registered in a thread-local, where held-mode `Access` finds it.
+/// While alive, what it holds is recorded in a thread-local ([`HeldStack`]), where held-mode
+/// `Access` finds it. Shards are locked and unlocked through the raw lock (no guard objects),
+/// and the thread-local's buffers are reused, so taking and releasing costs no allocation.
 pub struct HeldLocks<'a> {
     inner: &'a Inner,
-    _gate: parking_lot::MutexGuard<'a, ()>,
-    dbs: std::cell::RefCell<Vec<Option<Vec<RwLockWriteGuard<'a, Shard>>>>>,
-    prev: *const HeldLocks<'static>,
+    /// Not `Send`: the locks are released by the thread that took them.
+    _not_send: std::marker::PhantomData<*const ()>,
 }
 
-thread_local!(static HELD: std::cell::Cell<*const HeldLocks<'static>> = const { std::cell::Cell::new(std::ptr::null()) });
+/// The databases held by the transactions running on this thread (innermost last).
+struct HeldStack {
+    frames: Vec<HeldFrame>,
+    depth: usize,
+}
+
+struct HeldFrame {
+    inner: *const Inner,
+    /// Databases whose shards are all write-locked by this frame.
+    dbs: Vec<usize>,
+}
+
+thread_local!(static HELD: std::cell::RefCell<HeldStack> = const {
+    std::cell::RefCell::new(HeldStack { frames: Vec::new(), depth: 0 })
+});
 
 impl<'a> HeldLocks<'a> {
     /// Takes the gate and write-locks database `first_db`; registers itself for this thread.
-    pub fn acquire(inner: &'a Inner, first_db: usize) -> Box<HeldLocks<'a>> {
-        let gate = inner.cross_db.lock();
-        let held = Box::new(HeldLocks {
-            inner,
-            _gate: gate,
-            dbs: std::cell::RefCell::new((0..inner.dbs.len()).map(|_| None).collect()),
-            prev: HELD.with(|h| h.get()),
-        });
-        held.ensure(first_db);
-        // The box's address is stable; `Drop` unregisters it before the memory goes away.
-        let ptr: *const HeldLocks<'static> = (&*held as *const HeldLocks<'a>).cast();
-        HELD.with(|h| h.set(ptr));
-        held
-    }
-
-    /// Locks every shard of `db` if this transaction has not yet.
-    fn ensure(&self, db: usize) {
-        let mut dbs = self.dbs.borrow_mut();
-        if let Some(slot) = dbs.get_mut(db) {
-            if slot.is_none() {
-                *slot = Some(self.inner.dbs[db].write_all());
+    pub fn acquire(inner: &'a Inner, first_db: usize) -> HeldLocks<'a> {
+        // Released in `Drop` (a guard object cannot live in the thread-local).
+        std::mem::forget(inner.cross_db.lock());
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            let depth = h.depth;
+            if h.frames.len() == depth {
+                h.frames.push(HeldFrame { inner, dbs: Vec::new() });
             }
-        }
+            let frame = &mut h.frames[depth];
+            frame.inner = inner;
+            frame.dbs.clear();
+            h.depth += 1;
+        });
+        ensure_held(first_db);
+        HeldLocks { inner, _not_send: std::marker::PhantomData }
     }
 }
 
 impl Drop for HeldLocks<'_> {
     fn drop(&mut self) {
-        let prev = self.prev;
-        HELD.with(|h| h.set(prev));
+        HELD.with(|h| {
+            let mut h = h.borrow_mut();
+            h.depth -= 1;
+            let depth = h.depth;
+            for &db in &h.frames[depth].dbs {
+                // SAFETY: `ensure_held` write-locked every shard of `db` for this frame, on
+                // this thread, and nothing else unlocks them.
+                unsafe { self.inner.dbs[db].unlock_all_exclusive() };
+            }
+        });
+        // SAFETY: `acquire` locked the gate and forgot its guard; this releases it once.
+        unsafe { self.inner.cross_db.force_unlock() };
     }
 }
 
 /// Makes sure the running transaction of this thread holds database `db`.
 fn ensure_held(db: usize) {
     HELD.with(|h| {
-        let p = h.get();
-        assert!(!p.is_null(), "held-mode access outside a transaction");
-        // SAFETY: the pointer was registered by a live `HeldLocks` on this thread (it
-        // unregisters itself on drop), and `ensure` only needs a shared reference.
-        unsafe { &*p }.ensure(db);
+        let mut h = h.borrow_mut();
+        let depth = h.depth;
+        assert!(depth > 0, "held-mode access outside a transaction");
+        let frame = &mut h.frames[depth - 1];
+        if !frame.dbs.contains(&db) {
+            // SAFETY: the frame's `inner` is the database of the live `HeldLocks` that
+            // pushed it (frames are popped before their `HeldLocks` goes away).
+            let inner = unsafe { &*frame.inner };
+            if let Some(ks) = inner.dbs.get(db) {
+                ks.lock_all_exclusive();
+                frame.dbs.push(db);
+            }
+        }
     });
 }
 

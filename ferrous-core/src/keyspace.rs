@@ -294,6 +294,24 @@ impl Keyspace {
     pub fn write_all(&self) -> Vec<RwLockWriteGuard<'_, Shard>> {
         self.shards.iter().map(|s| s.write()).collect()
     }
+    /// Write-locks every shard in ascending order, keeping no guards: the caller must call
+    /// [`Keyspace::unlock_all_exclusive`] later on the same thread.
+    pub(crate) fn lock_all_exclusive(&self) {
+        for s in self.shards.iter() {
+            std::mem::forget(s.write());
+        }
+    }
+    /// Releases what [`Keyspace::lock_all_exclusive`] took.
+    ///
+    /// # Safety
+    /// Every shard must be write-locked by a `lock_all_exclusive` of this thread that was
+    /// not released yet.
+    pub(crate) unsafe fn unlock_all_exclusive(&self) {
+        for s in self.shards.iter() {
+            // SAFETY: by the caller, the write lock is held (its guard was forgotten).
+            unsafe { s.force_unlock_write() };
+        }
+    }
     /// Number of keys (including expired keys not yet deleted, as Redis's DBSIZE).
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.read().dict.len()).sum()

@@ -3,6 +3,7 @@
 //! `loadstring`, `load`, `collectgarbage`).
 use crate::convert::reply_to_lua;
 use crate::error::{arg_error, error_table, error_table_text, raise, raise_table, type_error, Raise};
+use crate::fast;
 use crate::fmt::{c_f64_to_i64, number_arg};
 use crate::run::{with_active, RunKind};
 use crate::LogLevel;
@@ -71,18 +72,22 @@ const CALL_IMPL_KEY: &std::ffi::CStr = c"ferrous.redis_call";
 thread_local! {
     /// The argv of the `redis.call` in progress, copied off the Lua stack by [`call_shim`].
     static CALL_ARGS: RefCell<ferrous_resp::ArgsBuf> = RefCell::new(ferrous_resp::ArgsBuf::new());
+    /// The outcome of the `redis.call` in progress, when [`redis_call_impl`] delivers it.
+    static PENDING: RefCell<Option<CallOutcome>> = const { RefCell::new(None) };
 }
 
 /// The C entry point of `redis.call` (`raise`) and `redis.pcall`.
 ///
 /// mlua hands a Rust function its arguments as Lua references, and Lua 5.1 allows fewer than
 /// 8000 of them at once, while `redis.call('SADD', key, unpack(members))` may pass 7999
-/// arguments. So this plain C function copies the strings and numbers off the stack itself,
-/// then calls the Rust implementation ([`redis_call_impl`]) with just a status code.
+/// arguments. So this plain C function copies the strings and numbers off the stack itself
+/// and runs the command ([`execute_call`]). A reply of a common shape is converted straight
+/// onto the stack ([`fast::push_reply`]); anything else (errors, RESP3 types, refusals) is
+/// delivered by the Rust implementation ([`redis_call_impl`]), called through mlua.
 ///
 /// # Safety
-/// Called by Lua with a valid state. Nothing with a destructor is alive when `lua_call` may
-/// unwind (the implementation raises Lua errors with longjmp).
+/// Called by Lua with a valid state. Nothing with a destructor is alive when a Lua call may
+/// raise (errors unwind with longjmp).
 unsafe fn call_shim(state: *mut ffi::lua_State, raise: bool) -> c_int {
     // SAFETY (for the calls below): `state` is the running Lua state; indices are within
     // `lua_gettop`; `lua_tolstring` is only used on strings (no conversion, no allocation).
@@ -110,12 +115,21 @@ unsafe fn call_shim(state: *mut ffi::lua_State, raise: bool) -> c_int {
         }
         0
     });
+    let next = execute_call(raise, code);
     unsafe {
         ffi::lua_settop(state, 0);
+        if let Next::Fast(p, len) = next {
+            // The reply stays in the run's buffer until the next `redis.call`, which cannot
+            // start before this conversion ends (scripts cannot run code from inside the
+            // garbage collector: no userdata finalizers are reachable from the sandbox).
+            if fast::push_reply(state, std::slice::from_raw_parts(p, len)) {
+                return 1;
+            }
+            stash_run_reply();
+        }
         ffi::lua_getfield(state, ffi::LUA_REGISTRYINDEX, CALL_IMPL_KEY.as_ptr());
         ffi::lua_pushboolean(state, raise as c_int);
-        ffi::lua_pushinteger(state, code);
-        ffi::lua_call(state, 2, 1);
+        ffi::lua_call(state, 1, 1);
     }
     1
 }
@@ -133,7 +147,7 @@ unsafe extern "C-unwind" fn redis_pcall_c(state: *mut ffi::lua_State) -> c_int {
 /// Registers the Rust side of `redis.call` in `lua`'s registry and returns the two C entry
 /// points (`redis.call`, `redis.pcall`).
 pub(crate) fn call_functions(lua: &Lua) -> mlua::Result<(mlua::Function, mlua::Function)> {
-    let imp = lua.create_function(|lua, (raise, code): (bool, i64)| redis_call_impl(lua, raise, code))?;
+    let imp = lua.create_function(|lua, raise: bool| redis_call_impl(lua, raise))?;
     lua.set_named_registry_value(CALL_IMPL_KEY.to_str().unwrap_or("ferrous.redis_call"), imp)?;
     // SAFETY: the shims only use the Lua C API as documented above.
     unsafe { Ok((lua.create_c_function(redis_call_c)?, lua.create_c_function(redis_pcall_c)?)) }
@@ -175,52 +189,74 @@ enum CallOutcome {
     Abort(Raise),
 }
 
-fn redis_call_impl(lua: &Lua, raise_errors: bool, code: i64) -> mlua::Result<Value> {
+/// What [`call_shim`] does after running the command.
+#[derive(Clone, Copy)]
+enum Next {
+    /// Convert the reply held in the run's buffer (address, length) on the fast path.
+    Fast(*const u8, usize),
+    /// Call [`redis_call_impl`], which takes the outcome from `PENDING`.
+    General,
+}
+
+const NOT_IN_SCRIPT: &str = "redis.call/pcall can only be called inside a script invocation";
+
+/// Runs the command of a `redis.call` (argv in `CALL_ARGS`, `code` from the shim's copy).
+fn execute_call(raise: bool, code: i64) -> Next {
     let argv = CALL_ARGS.with(|c| c.try_borrow_mut().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default());
+    let mut fast = None;
     let outcome = with_active(|run| {
-        let Some(run) = run else {
-            return CallOutcome::Refused("redis.call/pcall can only be called inside a script invocation", false);
-        };
+        let Some(run) = run else { return CallOutcome::Refused(NOT_IN_SCRIPT, false) };
         if run.kind == RunKind::Load {
-            return CallOutcome::Refused("redis.call/pcall can only be called inside a script invocation", false);
+            return CallOutcome::Refused(NOT_IN_SCRIPT, false);
         }
         match code {
             0 => {}
             1 => return CallOutcome::Refused(NO_ARGS, false),
             2 => return CallOutcome::Refused(BAD_ARGS, false),
-            _ => return CallOutcome::Refused("redis.call/pcall can only be called inside a script invocation", false),
+            _ => return CallOutcome::Refused(NOT_IN_SCRIPT, false),
         }
-        let read_only = run.read_only;
-        let outcome = match check_command(&argv.as_args(), read_only) {
-            Err(msg) => CallOutcome::Refused(msg, true),
-            Ok(spec) => {
-                if spec.has(flags::WRITE) && !run.shared.mark_write() {
-                    // SCRIPT KILL won the race: stop before the write happens.
-                    run.aborted = Some(crate::error::Abort::Killed);
-                    CallOutcome::Abort(Raise::Abort(crate::error::Abort::Killed))
-                } else {
-                    let mut reply = std::mem::take(&mut run.reply);
-                    reply.clear();
-                    match run.runner() {
-                        Some(r) => {
-                            r.call(argv.as_args(), &mut reply);
-                            CallOutcome::Reply(reply)
-                        }
-                        None => CallOutcome::Refused(
-                            "redis.call/pcall can only be called inside a script invocation",
-                            false,
-                        ),
-                    }
-                }
-            }
+        let spec = match check_command(&argv.as_args(), run.read_only) {
+            Err(msg) => return CallOutcome::Refused(msg, true),
+            Ok(spec) => spec,
         };
-        outcome
+        if spec.has(flags::WRITE) && !run.shared.mark_write() {
+            // SCRIPT KILL won the race: stop before the write happens.
+            run.aborted = Some(crate::error::Abort::Killed);
+            return CallOutcome::Abort(Raise::Abort(crate::error::Abort::Killed));
+        }
+        let mut reply = std::mem::take(&mut run.reply);
+        reply.clear();
+        let Some(r) = run.runner() else { return CallOutcome::Refused(NOT_IN_SCRIPT, false) };
+        r.call(argv.as_args(), &mut reply);
+        if raise && reply.first() == Some(&b'-') {
+            return CallOutcome::Reply(reply);
+        }
+        run.reply = reply;
+        fast = Some(Next::Fast(run.reply.as_ptr(), run.reply.len()));
+        CallOutcome::Reply(Vec::new())
     });
     CALL_ARGS.with(|c| {
         if let Ok(mut a) = c.try_borrow_mut() {
             *a = argv;
         }
     });
+    if let Some(next) = fast {
+        return next;
+    }
+    PENDING.with(|p| *p.borrow_mut() = Some(outcome));
+    Next::General
+}
+
+/// Moves the run's reply buffer to `PENDING`, for the general conversion.
+fn stash_run_reply() {
+    let reply = with_active(|run| run.map(|r| std::mem::take(&mut r.reply)).unwrap_or_default());
+    PENDING.with(|p| *p.borrow_mut() = Some(CallOutcome::Reply(reply)));
+}
+
+/// Delivers the outcome of a `redis.call` that the shim did not convert itself: raises or
+/// returns the error table, or converts the reply.
+fn redis_call_impl(lua: &Lua, raise_errors: bool) -> mlua::Result<Value> {
+    let outcome = PENDING.with(|p| p.borrow_mut().take()).unwrap_or(CallOutcome::Refused(NOT_IN_SCRIPT, false));
     let fail = |msg: &str, ignore: bool| -> mlua::Result<Value> {
         let text = error_table_text(msg.as_bytes());
         if raise_errors {

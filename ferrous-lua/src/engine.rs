@@ -13,11 +13,13 @@ use crate::error::{find_raise, plain_text, Raise};
 use crate::flags::{parse_eval_shebang, ScriptFlags};
 use crate::functions::{self, FunctionInfo, Library, Registry};
 use crate::run::{self, KillOutcome, RunKind, RunParams, RunningFunction, Shared};
-use crate::vm::{Vm, VmKind};
+use crate::vm::{Callee, Entry, Vm, VmKind};
 use crate::LogSink;
 use ferrous_core::commands::Reply;
-use ferrous_core::scripting::{ScriptCall, ScriptEngine};
+use ferrous_core::config::Tunable;
+use ferrous_core::scripting::{ScriptCall, ScriptEngine, ScriptRunner};
 use ferrous_core::{Error, Result};
+use ferrous_resp::Args;
 use mlua::Value;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -42,16 +44,10 @@ impl Default for EngineConfig {
     }
 }
 
-/// A cached EVAL script. The compiled function is in the state's store, keyed by SHA1; the
-/// first [`HOT_SCRIPTS`] scripts also keep a direct handle (mlua references are limited, so
-/// not every cached script can have one).
+/// A cached EVAL script. The compiled function is in the state's store, keyed by SHA1.
 struct Script {
     flags: ScriptFlags,
-    func: Option<mlua::Function>,
 }
-
-/// Scripts that keep a direct handle to their compiled function.
-const HOT_SCRIPTS: usize = 512;
 
 /// What the engine mutex protects.
 struct State {
@@ -262,10 +258,6 @@ impl LuaEngine {
             for (d, c) in k.iter_mut().zip(sha) {
                 *d = c.to_ascii_lowercase();
             }
-            // Answer NOSCRIPT without taking every shard lock.
-            if !self.lock()?.scripts.contains_key(&k) {
-                return Err(err("NOSCRIPT No matching script. Please use EVAL."));
-            }
             k
         } else {
             let mut k = [0u8; 40];
@@ -273,7 +265,6 @@ impl LuaEngine {
             k
         };
         let numkeys = numkeys as usize;
-        let busy_ms = call.db.inner().tunables.get(ferrous_core::config::Tunable::BusyReplyThreshold).max(0) as u64;
         let caller_resp3 = call.client.resp3();
         let out = call.out;
         let db = call.db;
@@ -285,56 +276,72 @@ impl LuaEngine {
                     if by_sha {
                         return Err(err("NOSCRIPT No matching script. Please use EVAL."));
                     }
-                    let script =
-                        compile_script(&st.eval, &key, args.at(1), st.scripts.len() < HOT_SCRIPTS).map_err(err)?;
+                    let script = compile_script(&st.eval, &key, args.at(1)).map_err(err)?;
                     st.scripts.insert(key, script);
                 }
                 let Some(script) = st.scripts.get(&key) else {
                     return Err(err("NOSCRIPT No matching script. Please use EVAL."));
                 };
                 let flags = script.flags;
-                let func = match &script.func {
-                    Some(f) => f.clone(),
-                    None => match st.eval.store.get_named(&key) {
-                        Ok(Some(f)) => f,
-                        _ => return Err(err("NOSCRIPT No matching script. Please use EVAL.")),
-                    },
-                };
                 if ro && !flags.eval_compat && !flags.no_writes {
                     return Err(err(RO_WITH_WRITE_FLAG));
                 }
-                let gen = self.shared.begin(RunKind::Eval);
-                let _end = EndRun(&self.shared);
-                let params = RunParams {
+                let name = std::str::from_utf8(&key).unwrap_or("?");
+                let target = Target {
+                    vm: &st.eval,
+                    callee: Callee::Script(&key),
+                    entry: Entry::Eval,
                     kind: RunKind::Eval,
+                    name,
                     read_only: ro || flags.no_writes,
                     held: call.held,
-                    busy_after_ms: busy_ms,
-                    gen,
-                    shared: self.shared.clone(),
-                    instruction_limit: self.config.instruction_limit,
+                    running: None,
                 };
-                let guard = run::install(params, Some(runner));
-                let keys = args.iter().skip(3).take(numkeys);
-                let argv = args.iter().skip(3 + numkeys);
-                let res = st.eval.run_eval(&func, keys, argv);
-                let script_resp3 =
-                    run::with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false);
-                let name = std::str::from_utf8(&key).unwrap_or("?").to_string();
-                let outcome = finish(
-                    &st.eval.lua,
-                    res,
-                    &name,
-                    out,
-                    ReplyProto { caller_resp3, script_resp3 },
-                    st.eval.memory_limit,
-                );
-                drop(guard);
-                drop(_end);
-                st.eval.after_run(outcome.memory_error);
-                outcome.result
+                self.execute(target, runner, args.slice_from(3), numkeys, out, caller_resp3)
             })
         })
+    }
+
+    /// Runs a compiled script or function for the caller while every shard is held
+    /// (`runner`): publishes the run (for the hook, `redis.call`, SCRIPT KILL), runs it and
+    /// writes its result or error to `out`.
+    fn execute(
+        &self,
+        t: Target<'_>,
+        runner: &mut ScriptRunner<'_>,
+        items: Args<'_>,
+        numkeys: usize,
+        out: &mut Vec<u8>,
+        caller_resp3: bool,
+    ) -> Result<()> {
+        let busy_after_ms = runner.database().inner().tunables.get(Tunable::BusyReplyThreshold).max(0) as u64;
+        let gen = self.shared.begin(t.kind);
+        let _end = EndRun(&self.shared);
+        if let Some(r) = t.running {
+            *self.shared.running.lock() = Some(r);
+        }
+        let params = RunParams {
+            kind: t.kind,
+            read_only: t.read_only,
+            held: t.held,
+            busy_after_ms,
+            gen,
+            shared: self.shared.clone(),
+            instruction_limit: self.config.instruction_limit,
+        };
+        let guard = run::install(params, Some(runner));
+        let outcome = match t.vm.run(t.callee, t.entry, items, numkeys, out, caller_resp3) {
+            Ok(None) => Outcome { result: Ok(()), memory_error: false },
+            res => {
+                let proto = ReplyProto { caller_resp3, script_resp3: run::script_resp3() };
+                let res = res.map(|v| v.unwrap_or((true, Value::Nil)));
+                finish(&t.vm.lua, res, t.name, out, proto, t.vm.memory_limit)
+            }
+        };
+        drop(guard);
+        drop(_end);
+        t.vm.after_run(outcome.memory_error);
+        outcome.result
     }
 
     // -------------------------------------------------------------------------------------
@@ -360,7 +367,6 @@ impl LuaEngine {
             return Err(err("ERR Number of keys can't be negative"));
         }
         let numkeys = numkeys as usize;
-        let busy_ms = call.db.inner().tunables.get(ferrous_core::config::Tunable::BusyReplyThreshold).max(0) as u64;
         let caller_resp3 = call.client.resp3();
         let out = call.out;
         call.db.run_atomically(call.client.db, 2, call.held, |runner| {
@@ -370,47 +376,23 @@ impl LuaEngine {
                 let Some(FunctionInfo { name: fname, flags, id, .. }) = st.registry.function(name).cloned() else {
                     return Err(err("ERR Function not found"));
                 };
-                let Ok(Some(func)) = st.functions.store.get(id) else {
-                    return Err(err("ERR Function not found"));
-                };
                 if ro && !flags.no_writes {
                     return Err(err(RO_WITH_WRITE_FLAG));
                 }
                 let fname = String::from_utf8_lossy(&fname).into_owned();
-                let gen = self.shared.begin(RunKind::Function);
-                let _end = EndRun(&self.shared);
-                *self.shared.running.lock() = Some(RunningFunction {
-                    name: fname.clone(),
-                    command: args.to_vec(),
-                    started: std::time::Instant::now(),
-                });
-                let params = RunParams {
+                let running =
+                    RunningFunction { name: fname.clone(), command: args.to_vec(), started: std::time::Instant::now() };
+                let target = Target {
+                    vm: &st.functions,
+                    callee: Callee::Function(id),
+                    entry: Entry::Function,
                     kind: RunKind::Function,
+                    name: &fname,
                     read_only: ro || flags.no_writes,
                     held: call.held,
-                    busy_after_ms: busy_ms,
-                    gen,
-                    shared: self.shared.clone(),
-                    instruction_limit: self.config.instruction_limit,
+                    running: Some(running),
                 };
-                let guard = run::install(params, Some(runner));
-                let keys = args.iter().skip(3).take(numkeys);
-                let fargs = args.iter().skip(3 + numkeys);
-                let res = st.functions.run_function(&func, keys, fargs);
-                let script_resp3 =
-                    run::with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false);
-                let outcome = finish(
-                    &st.functions.lua,
-                    res,
-                    &fname,
-                    out,
-                    ReplyProto { caller_resp3, script_resp3 },
-                    st.functions.memory_limit,
-                );
-                drop(guard);
-                drop(_end);
-                st.functions.after_run(outcome.memory_error);
-                outcome.result
+                self.execute(target, runner, args.slice_from(3), numkeys, out, caller_resp3)
             })
         })
     }
@@ -430,7 +412,7 @@ impl LuaEngine {
                 key.copy_from_slice(sha.as_bytes());
                 let mut st = self.lock()?;
                 if !st.scripts.contains_key(&key) {
-                    let script = compile_script(&st.eval, &key, body, st.scripts.len() < HOT_SCRIPTS).map_err(err)?;
+                    let script = compile_script(&st.eval, &key, body).map_err(err)?;
                     st.scripts.insert(key, script);
                 }
                 reply.bulk(sha.as_bytes());
@@ -813,6 +795,21 @@ impl LuaEngine {
 /// Marks the end of a run, also when unwinding.
 struct EndRun<'a>(&'a Shared);
 
+/// What [`LuaEngine::execute`] runs.
+struct Target<'a> {
+    vm: &'a Vm,
+    callee: Callee<'a>,
+    entry: Entry,
+    kind: RunKind,
+    /// The script's SHA1 or the function's name (for error messages).
+    name: &'a str,
+    read_only: bool,
+    /// Inside MULTI/EXEC (the caller holds the locks).
+    held: bool,
+    /// FUNCTION STATS's view of a running function.
+    running: Option<RunningFunction>,
+}
+
 impl Drop for EndRun<'_> {
     fn drop(&mut self) {
         self.0.end();
@@ -857,13 +854,13 @@ fn syntax_error(container: &str, sub: &[u8]) -> Error {
 
 /// Compiles an EVAL script (shebang flags, then the Lua code as chunk `@user_script`) and
 /// keeps it in the state's store under its SHA1.
-fn compile_script(vm: &Vm, sha: &[u8; 40], body: &[u8], hot: bool) -> std::result::Result<Script, String> {
+fn compile_script(vm: &Vm, sha: &[u8; 40], body: &[u8]) -> std::result::Result<Script, String> {
     let (flags, at) = parse_eval_shebang(body)?;
     let func = vm
         .compile(&body[at..], "@user_script")
         .map_err(|m| format!("ERR Error compiling script (new function): {m}"))?;
     vm.store.put_named(sha, &func).map_err(|e| format!("ERR {}", plain_text(&e)))?;
-    Ok(Script { flags, func: hot.then_some(func) })
+    Ok(Script { flags })
 }
 
 /// The text of a failed library body (`luaExtractErrorInformation` on a bare pcall error).

@@ -136,6 +136,11 @@ impl FunctionStore {
         Ok(FunctionStore { table: lua.create_table()?, next_id: Default::default() })
     }
 
+    /// The table the functions are kept in.
+    pub(crate) fn table(&self) -> &mlua::Table {
+        &self.table
+    }
+
     /// Keeps `f` under a new numeric id.
     pub(crate) fn put(&self, f: &Function) -> mlua::Result<i64> {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -146,16 +151,6 @@ impl FunctionStore {
     /// Keeps `f` under a string key (a script's SHA1).
     pub(crate) fn put_named(&self, key: &[u8], f: &Function) -> mlua::Result<()> {
         self.table.raw_set(mlua::BString::from(key), f.clone())
-    }
-
-    /// The function stored under `id`.
-    pub(crate) fn get(&self, id: i64) -> mlua::Result<Option<Function>> {
-        self.table.raw_get(id)
-    }
-
-    /// The function stored under a string key.
-    pub(crate) fn get_named(&self, key: &[u8]) -> mlua::Result<Option<Function>> {
-        self.table.raw_get(mlua::BString::from(key))
     }
 
     /// Drops the function stored under `id`.

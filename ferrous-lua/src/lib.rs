@@ -33,6 +33,7 @@ mod args;
 mod convert;
 pub mod engine;
 mod error;
+mod fast;
 mod flags;
 mod fmt;
 mod functions;

@@ -235,6 +235,11 @@ pub(crate) fn with_active<R>(f: impl FnOnce(Option<&mut ActiveRun>) -> R) -> R {
     })
 }
 
+/// True when the running script switched to RESP3 (`redis.setresp(3)`).
+pub(crate) fn script_resp3() -> bool {
+    with_active(|a| a.and_then(|a| a.runner()).map(|r| r.client.resp == 3)).unwrap_or(false)
+}
+
 /// Takes the functions registered during a FUNCTION LOAD.
 pub(crate) fn take_registered() -> Vec<crate::functions::Registered> {
     with_active(|a| a.map(|a| std::mem::take(&mut a.registered)).unwrap_or_default())

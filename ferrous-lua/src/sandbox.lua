@@ -143,51 +143,6 @@ if mode == 'function' then
   setmetatable(load_globals, { __index = H.missing_global })
 end
 
-local handler = H.handler
-local collect, find = base.collectgarbage, base.string.find
-
--- After running out of memory, collect the script's garbage before returning to Rust, so
--- that the engine has room to convert the error.
-local function after(ok, r)
-  if not ok then
-    local m = r
-    if type(r) == 'table' then m = base.rawget(r, 'err') end
-    if type(m) == 'string' and (find(m, 'not enough memory', 1, true) or m == 'error in error handling') then
-      collect('collect')
-    end
-  end
-  return ok, r
-end
-
--- Runs an EVAL script with its KEYS and ARGV (the first `nkeys` of the other arguments):
--- returns true and its first result, or false and the error table.
-local function run(f, nkeys, ...)
-  local n = select('#', ...)
-  local keys, argv
-  if nkeys == n then
-    keys, argv = { ... }, {}
-  elseif nkeys == 0 then
-    keys, argv = {}, { ... }
-  else
-    local all = { ... }
-    keys, argv = {}, {}
-    for i = 1, nkeys do keys[i] = all[i] end
-    for i = nkeys + 1, n do argv[i - nkeys] = all[i] end
-  end
-  G.KEYS, G.ARGV = keys, argv
-  return after(xpcall(f, handler))
-end
-
--- Runs a function with its keys and arguments.
-local F, K, A
-local function callf() return F(K, A) end
-local function run_function(f, keys, args)
-  F, K, A = f, keys, args
-  local ok, r = xpcall(callf, handler)
-  F, K, A = nil, nil, nil
-  return after(ok, r)
-end
-
 -- Runs a library's body during FUNCTION LOAD (no handler: Redis uses a bare lua_pcall).
 local function load_library(chunk)
   return pcall(chunk)
@@ -198,7 +153,6 @@ return {
   env_mt = env_mt,
   G = G,
   load_globals = load_globals,
-  run = run,
-  run_function = run_function,
+  handler = H.handler,
   load_library = load_library,
 }

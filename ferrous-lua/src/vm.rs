@@ -2,9 +2,13 @@
 //! apart as well). Created once with every library and `redis.*` function registered, the
 //! instruction hook and the memory limit; scripts then only compile and run in it.
 use crate::api::{self, Common};
+use crate::convert::ReplyProto;
 use crate::error::{error_value, find_raise, raise, Raise};
+use crate::fast;
 use crate::run::{with_active, HOOK_EVERY};
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+use ferrous_resp::Args;
+use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
+use std::ffi::c_int;
 
 /// Which kind of code a state runs.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -24,8 +28,9 @@ pub(crate) struct Vm {
     /// FUNCTION LOAD.
     env_mt: Table,
     load_globals: Option<Table>,
-    run: Function,
-    run_function: Function,
+    /// What the direct calls of [`Vm::run`] reach (see [`anchor`]).
+    anchors: Table,
+    raw: RawState,
     load_library: Function,
     /// Memory limit of the state in bytes (0: none).
     pub(crate) memory_limit: usize,
@@ -121,6 +126,27 @@ impl Vm {
         // call, and failing that allocation under the memory limit would abort the process.
         let spare = (0..SPARE_REFS).map(|_| lua.create_string("")).collect::<mlua::Result<Vec<_>>>()?;
         drop(spare);
+        let anchors = lua.create_table()?;
+        anchors.raw_set(anchor::HANDLER, built.raw_get::<Function>("handler")?)?;
+        anchors.raw_set(anchor::GLOBALS, globals.clone())?;
+        anchors.raw_set(anchor::STORE, store.table().clone())?;
+        anchors.raw_set(anchor::KEYS, lua.create_table()?)?;
+        anchors.raw_set(anchor::ARGV, lua.create_table()?)?;
+        anchors.raw_set(anchor::KEYS_NAME, "KEYS")?;
+        anchors.raw_set(anchor::ARGV_NAME, "ARGV")?;
+        let mut raw = RawState(std::ptr::null_mut(), 0);
+        // SAFETY: the closure only reads the state pointer and takes a registry reference to
+        // the anchors (its argument, popped by `luaL_ref`); the trampoline gets the anchors
+        // as its upvalue.
+        unsafe {
+            lua.exec_raw::<()>(&anchors, |state| {
+                ffi::lua_pushvalue(state, -1);
+                ffi::lua_pushcclosure(state, trampoline, 1);
+                ffi::lua_rawseti(state, -2, anchor::TRAMPOLINE);
+                raw.1 = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                raw.0 = state;
+            })?;
+        }
         if memory_limit > 0 {
             lua.set_memory_limit(memory_limit)?;
         }
@@ -129,8 +155,8 @@ impl Vm {
             env,
             env_mt,
             load_globals: built.raw_get("load_globals")?,
-            run: built.raw_get("run")?,
-            run_function: built.raw_get("run_function")?,
+            anchors,
+            raw,
             load_library: built.raw_get("load_library")?,
             lua,
             memory_limit,
@@ -143,45 +169,67 @@ impl Vm {
         api::compile_text(&self.lua, code, name.as_bytes(), &self.env)
     }
 
-    /// A Lua array of byte strings.
-    pub(crate) fn array<'a>(&self, items: impl Iterator<Item = &'a [u8]>) -> mlua::Result<Table> {
-        let (lo, _) = items.size_hint();
-        let t = self.lua.create_table_with_capacity(lo, 0)?;
-        for (i, item) in items.enumerate() {
-            t.raw_set(i + 1, self.lua.create_string(item)?)?;
-        }
-        Ok(t)
-    }
-
-    /// Runs an EVAL script with its KEYS and ARGV: `(true, result)` or `(false, error)`.
-    pub(crate) fn run_eval<'a>(
+    /// Runs a cached script (by SHA1) or a registered function (by id): an EVAL script gets
+    /// the `KEYS` and `ARGV` globals, a function the arrays `(keys, args)`; `items` are the
+    /// keys (the first `numkeys`) then the arguments. A result the fast conversion handles is
+    /// written to `out` (`Ok(None)`); otherwise `(true, result)` or `(false, error)` is
+    /// returned for the general path. The error handler turns errors into Redis's
+    /// `{err=...}` tables, as `xpcall` would.
+    ///
+    /// This is the hot path of EVALSHA and FCALL, so it calls Lua directly ([`trampoline`])
+    /// instead of through mlua. The caller holds the engine's mutex, which makes its access
+    /// to the state exclusive.
+    pub(crate) fn run(
         &self,
-        f: &Function,
-        keys: impl Iterator<Item = &'a [u8]>,
-        argv: impl Iterator<Item = &'a [u8]>,
-    ) -> mlua::Result<(bool, Value)> {
-        // The tables are built on the Lua side: one call instead of an mlua operation per
-        // element.
-        let mut nkeys = 0i64;
-        let mut all: Vec<mlua::BString> = Vec::new();
-        for k in keys {
-            all.push(k.into());
-            nkeys += 1;
+        callee: Callee<'_>,
+        entry: Entry,
+        items: Args<'_>,
+        numkeys: usize,
+        out: &mut Vec<u8>,
+        caller_resp3: bool,
+    ) -> mlua::Result<Option<(bool, Value)>> {
+        let mut call =
+            RawCall { callee, entry, items, numkeys, out, caller_resp3, written: false, ok: false, missing: false };
+        let state = self.raw.0;
+        // SAFETY: `state` is this Vm's main Lua state, used by one thread at a time (the
+        // engine mutex); the stack is restored before returning; `call` outlives the pcall.
+        let failure = unsafe {
+            let top = ffi::lua_gettop(state);
+            let failure = if ffi::lua_checkstack(state, 4) == 0 {
+                Some(mlua::Error::StackError)
+            } else {
+                ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, self.raw.1 as ffi::lua_Integer);
+                ffi::lua_rawgeti(state, -1, anchor::TRAMPOLINE);
+                ffi::lua_remove(state, -2);
+                ffi::lua_pushlightuserdata(state, std::ptr::from_mut(&mut call).cast());
+                match ffi::lua_pcall(state, 1, 0, 0) {
+                    0 => None,
+                    ffi::LUA_ERRMEM => Some(mlua::Error::MemoryError("not enough memory".into())),
+                    _ => {
+                        let msg = if ffi::lua_type(state, -1) == ffi::LUA_TSTRING {
+                            String::from_utf8_lossy(fast::string_at(state, -1)).into_owned()
+                        } else {
+                            "error running script".into()
+                        };
+                        Some(mlua::Error::RuntimeError(msg))
+                    }
+                }
+            };
+            ffi::lua_settop(state, top);
+            failure
+        };
+        if let Some(e) = failure {
+            return Err(e);
         }
-        all.extend(argv.map(mlua::BString::from));
-        self.run.call((f.clone(), nkeys, mlua::Variadic::from_iter(all)))
-    }
-
-    /// Runs a function with its keys and arguments.
-    pub(crate) fn run_function<'a>(
-        &self,
-        f: &Function,
-        keys: impl Iterator<Item = &'a [u8]>,
-        args: impl Iterator<Item = &'a [u8]>,
-    ) -> mlua::Result<(bool, Value)> {
-        let k = self.array(keys)?;
-        let a = self.array(args)?;
-        self.run_function.call((f.clone(), k, a))
+        if call.missing {
+            return Err(mlua::Error::RuntimeError("NOSCRIPT No matching script. Please use EVAL.".into()));
+        }
+        if call.written {
+            return Ok(None);
+        }
+        let v: Value = self.anchors.raw_get(anchor::RESULT)?;
+        self.anchors.raw_set(anchor::RESULT, Value::Nil)?;
+        Ok(Some((call.ok, v)))
     }
 
     /// Runs a library body with the load-time globals in place.
@@ -200,6 +248,212 @@ impl Vm {
             let _ = self.lua.gc_collect();
             let _ = self.lua.gc_collect();
         }
+    }
+}
+
+/// How a script receives its keys and arguments.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Entry {
+    /// EVAL: the `KEYS` and `ARGV` globals.
+    Eval,
+    /// FCALL: two array arguments.
+    Function,
+}
+
+/// What to run.
+#[derive(Clone, Copy)]
+pub(crate) enum Callee<'a> {
+    /// A cached EVAL script, by SHA1 (lower-case hex).
+    Script(&'a [u8; 40]),
+    /// A registered function, by its id in the function store.
+    Function(i64),
+}
+
+/// The main state of a Vm, for direct calls, and the registry reference of its anchors.
+struct RawState(*mut ffi::lua_State, c_int);
+
+// SAFETY: the pointer is the state owned by the Vm's `Lua` (which is `Send`); it is only
+// used by the thread that holds the engine mutex.
+unsafe impl Send for RawState {}
+
+/// Slots of the anchors table (registry-referenced, so the trampoline reaches everything it
+/// needs without allocating).
+mod anchor {
+    pub(super) const HANDLER: i64 = 1;
+    pub(super) const GLOBALS: i64 = 2;
+    pub(super) const STORE: i64 = 3;
+    pub(super) const KEYS: i64 = 4;
+    pub(super) const ARGV: i64 = 5;
+    pub(super) const RESULT: i64 = 6;
+    pub(super) const TRAMPOLINE: i64 = 7;
+    pub(super) const KEYS_NAME: i64 = 8;
+    pub(super) const ARGV_NAME: i64 = 9;
+}
+
+/// Tables reused for KEYS/ARGV are replaced by fresh ones once a run left this many entries
+/// to clear (a script filled them, or a previous call had many arguments).
+const REUSE_MAX: usize = 64;
+
+/// The parameters of one direct call, read by [`trampoline`].
+struct RawCall<'a> {
+    callee: Callee<'a>,
+    entry: Entry,
+    items: Args<'a>,
+    numkeys: usize,
+    out: &'a mut Vec<u8>,
+    caller_resp3: bool,
+    /// The result went to `out` already.
+    written: bool,
+    /// The script succeeded (its result, or its error, is in `anchors[RESULT]`).
+    ok: bool,
+    /// The script or function is not in the store.
+    missing: bool,
+}
+
+/// Runs one script or function call under `lua_pcall` (argument 1: a `RawCall`).
+///
+/// # Safety
+/// Called by [`Vm::run`] through `lua_pcall` with a valid `RawCall` pointer. Lua errors
+/// (out of memory) unwind it with longjmp: it keeps nothing with a destructor.
+unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
+    // SAFETY: see above; stack indices are the ones pushed here (a C function has at least
+    // LUA_MINSTACK = 20 slots, and this uses at most 12).
+    unsafe {
+        let call = &mut *ffi::lua_touserdata(state, 1).cast::<RawCall<'_>>();
+        ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1)); // 2: anchors
+        ffi::lua_rawgeti(state, 2, anchor::HANDLER); // 3
+        ffi::lua_rawgeti(state, 2, anchor::STORE);
+        match call.callee {
+            Callee::Script(sha) => fast::push_bytes(state, sha),
+            Callee::Function(id) => ffi::lua_pushnumber(state, id as f64),
+        }
+        ffi::lua_rawget(state, -2);
+        ffi::lua_remove(state, -2); // 4: the function
+        if ffi::lua_type(state, 4) != ffi::LUA_TFUNCTION {
+            call.missing = true;
+            return 0;
+        }
+        let items = call.items;
+        let nargs = match call.entry {
+            Entry::Eval => {
+                ffi::lua_rawgeti(state, 2, anchor::GLOBALS); // 5
+                refill(state, anchor::KEYS, anchor::KEYS_NAME, items, 0, call.numkeys);
+                refill(state, anchor::ARGV, anchor::ARGV_NAME, items, call.numkeys, items.len());
+                ffi::lua_settop(state, 4);
+                0
+            }
+            Entry::Function => {
+                push_array(state, items, 0, call.numkeys);
+                push_array(state, items, call.numkeys, items.len());
+                2
+            }
+        };
+        let status = ffi::lua_pcall(state, nargs, 1, 3);
+        // 4: the result or the error.
+        if status == 0 {
+            let proto = ReplyProto { caller_resp3: call.caller_resp3, script_resp3: crate::run::script_resp3() };
+            let mark = call.out.len();
+            if fast::write_result(state, 4, call.out, proto) {
+                call.written = true;
+                return 0;
+            }
+            call.out.truncate(mark);
+        } else if out_of_memory(state, 4) {
+            // Collect the script's garbage before returning to Rust, so that the engine has
+            // room to convert the error.
+            ffi::lua_gc(state, ffi::LUA_GCCOLLECT, 0);
+        }
+        call.ok = status == 0;
+        ffi::lua_rawseti(state, 2, anchor::RESULT);
+        0
+    }
+}
+
+/// Sets `globals[anchors[name]]` (the globals at index 5, the anchors at 2) to the reused
+/// table `anchors[slot]`, emptied and filled with `items[from..to]`. The script of the
+/// previous call may have changed that table in any way, so every entry it has is cleared
+/// (and its metatable removed); a table that had many entries is replaced instead.
+///
+/// # Safety
+/// Inside [`trampoline`] (same stack layout and rules).
+unsafe fn refill(state: *mut ffi::lua_State, slot: i64, name: i64, items: Args<'_>, from: usize, to: usize) {
+    // SAFETY: by the caller.
+    unsafe {
+        ffi::lua_rawgeti(state, 2, name);
+        ffi::lua_rawgeti(state, 2, slot);
+        let t = ffi::lua_gettop(state);
+        let mut fresh = to - from > REUSE_MAX;
+        if !fresh {
+            if ffi::lua_getmetatable(state, t) != 0 {
+                ffi::lua_pop(state, 1);
+                ffi::lua_pushnil(state);
+                ffi::lua_setmetatable(state, t);
+            }
+            let mut cleared = 0usize;
+            ffi::lua_pushnil(state);
+            while ffi::lua_next(state, t) != 0 {
+                ffi::lua_pop(state, 1);
+                ffi::lua_pushvalue(state, -1);
+                ffi::lua_pushnil(state);
+                ffi::lua_rawset(state, t);
+                cleared += 1;
+            }
+            fresh = cleared > REUSE_MAX;
+        }
+        if fresh {
+            ffi::lua_pop(state, 1);
+            ffi::lua_createtable(state, (to - from) as c_int, 0);
+            ffi::lua_pushvalue(state, -1);
+            ffi::lua_rawseti(state, 2, slot);
+        }
+        for (i, item) in items.iter().skip(from).take(to - from).enumerate() {
+            fast::push_bytes(state, item);
+            ffi::lua_rawseti(state, t, i as ffi::lua_Integer + 1);
+        }
+        ffi::lua_rawset(state, 5);
+    }
+}
+
+/// Pushes a Lua array of `items[from..to]`.
+///
+/// # Safety
+/// `state` is a running Lua state with two free slots (see [`fast`]'s safety note).
+unsafe fn push_array(state: *mut ffi::lua_State, items: Args<'_>, from: usize, to: usize) {
+    // SAFETY: by the caller.
+    unsafe {
+        ffi::lua_createtable(state, (to - from) as c_int, 0);
+        for (i, item) in items.iter().skip(from).take(to - from).enumerate() {
+            fast::push_bytes(state, item);
+            ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+        }
+    }
+}
+
+/// True when the error at `idx` is Lua running out of memory (as a string or as the `err`
+/// of an error table), or an error in the error handler (which is how that shows when the
+/// handler itself ran out).
+///
+/// # Safety
+/// `state` is a running Lua state with two free slots.
+unsafe fn out_of_memory(state: *mut ffi::lua_State, idx: c_int) -> bool {
+    // SAFETY: by the caller; the pushed field is popped again.
+    unsafe {
+        let mut pushed = 0;
+        let mut at = idx;
+        if ffi::lua_type(state, idx) == ffi::LUA_TTABLE {
+            fast::push_bytes(state, b"err");
+            ffi::lua_rawget(state, idx);
+            pushed = 1;
+            at = -1;
+        }
+        let found = ffi::lua_type(state, at) == ffi::LUA_TSTRING && {
+            let mut len = 0usize;
+            let p = ffi::lua_tolstring(state, at, &mut len);
+            let m = std::slice::from_raw_parts(p.cast::<u8>(), len);
+            m == b"error in error handling" || m.windows(17).any(|w| w == b"not enough memory")
+        };
+        ffi::lua_pop(state, pushed);
+        found
     }
 }
 

@@ -235,3 +235,63 @@ fn memory_and_cache_statistics() {
     assert_eq!(l.engine.cached_scripts(), 0);
     assert!(l.engine.functions_memory() > 0);
 }
+
+/// The engine reuses the KEYS and ARGV tables between EVALs (a table per call was a large
+/// part of an EVALSHA's cost); nothing a script does to them may reach the next script.
+#[test]
+fn keys_and_argv_start_fresh_for_every_script() {
+    let db = Database::new();
+    ferrous_lua::install(&db);
+    let tamper = "KEYS[5] = 'x'; KEYS.extra = 1; ARGV[1] = nil; table.insert(ARGV, 'y'); \
+                  setmetatable(KEYS, {__index = function() return 'meta' end}); return 1";
+    assert_eq!(db.eval(tamper, &["a", "b"], &["c"]), RespValue::Integer(1));
+    let check = "return {#KEYS, #ARGV, tostring(KEYS[5]), tostring(KEYS.extra), tostring(getmetatable(KEYS)), \
+                 KEYS[1], ARGV[1], ARGV[2]}";
+    assert_eq!(
+        db.eval(check, &["k1"], &["v1", "v2"]),
+        RespValue::Array(vec![
+            RespValue::Integer(1),
+            RespValue::Integer(2),
+            RespValue::bulk("nil"),
+            RespValue::bulk("nil"),
+            RespValue::bulk("nil"),
+            RespValue::bulk("k1"),
+            RespValue::bulk("v1"),
+            RespValue::bulk("v2"),
+        ])
+    );
+    // A script that fills a table with many entries, then calls with few and with many
+    // arguments (the reused table is replaced by a fresh one on the way).
+    assert_eq!(db.eval("for i = 1, 1000 do ARGV[i] = i end return #ARGV", NONE, &["a"]), RespValue::Integer(1000));
+    assert_eq!(
+        db.eval("return {#ARGV, ARGV[1]}", NONE, &["z"]),
+        RespValue::Array(vec![RespValue::Integer(1), RespValue::bulk("z")])
+    );
+    let many: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    assert_eq!(
+        db.eval("return {#KEYS, KEYS[200]}", &many, NONE),
+        RespValue::Array(vec![RespValue::Integer(200), RespValue::bulk("199")])
+    );
+    assert_eq!(
+        db.eval("return {#KEYS, tostring(KEYS[2])}", &["one"], NONE),
+        RespValue::Array(vec![RespValue::Integer(1), RespValue::bulk("nil")])
+    );
+    // Each call's tables are distinct from the previous call's in what a script can see:
+    // nothing persists across EVALs.
+    assert_eq!(db.eval("return tostring(rawget(KEYS, 'extra'))", NONE, NONE), RespValue::bulk("nil"));
+}
+
+/// Functions can keep state in upvalues between calls, so FCALL passes new tables each time.
+#[test]
+fn functions_get_new_key_and_argument_tables() {
+    let db = Database::new();
+    ferrous_lua::install(&db);
+    let lib = "#!lua name=keep\nlocal saved\nredis.register_function('keep', function(keys, args) \
+               if saved then return {saved[1], keys[1]} end saved = keys return 'saved' end)";
+    assert_eq!(db.execute(["FUNCTION", "LOAD", lib]), RespValue::bulk("keep"));
+    assert_eq!(db.execute(["FCALL", "keep", "1", "first"]), RespValue::bulk("saved"));
+    assert_eq!(
+        db.execute(["FCALL", "keep", "1", "second"]),
+        RespValue::Array(vec![RespValue::bulk("first"), RespValue::bulk("second")])
+    );
+}
