@@ -63,8 +63,17 @@ pub struct ScriptRunner<'a> {
 impl ScriptRunner<'_> {
     /// Runs one command, appending its reply (in `self.client`'s protocol) to `out`.
     pub fn call(&mut self, args: Args<'_>, out: &mut Vec<u8>) {
+        self.call_resolved(None, args, out)
+    }
+
+    /// [`ScriptRunner::call`] for a command already looked up (`spec` must be what
+    /// [`crate::commands::CommandTable::resolve`] finds for `args`).
+    pub fn call_resolved(&mut self, spec: Option<&'static CommandSpec>, args: Args<'_>, out: &mut Vec<u8>) {
         let before = self.db.inner.dirty.local();
-        commands::dispatch_held(self.db, &mut self.client, args, out);
+        match spec {
+            Some(spec) => commands::dispatch_held_resolved(self.db, &mut self.client, spec, args, out),
+            None => commands::dispatch_held(self.db, &mut self.client, args, out),
+        }
         if self.db.inner.dirty.local() != before {
             self.wrote = true;
         }

@@ -88,11 +88,24 @@ pub enum StrRef<'a> {
 impl StrRef<'_> {
     /// Formats `i` in decimal.
     pub fn int(i: i64) -> StrRef<'static> {
-        let mut v = Vec::with_capacity(20);
-        ferrous_resp::write::push_int(&mut v, i);
+        // Right to left into the buffer (20 bytes hold i64::MIN), then moved to the front.
         let mut buf = [0u8; 20];
-        buf[..v.len()].copy_from_slice(&v);
-        StrRef::Int(buf, v.len() as u8)
+        let mut n = i.unsigned_abs();
+        let mut pos = buf.len();
+        loop {
+            pos -= 1;
+            buf[pos] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        if i < 0 {
+            pos -= 1;
+            buf[pos] = b'-';
+        }
+        buf.copy_within(pos.., 0);
+        StrRef::Int(buf, (buf.len() - pos) as u8)
     }
 }
 
@@ -129,5 +142,8 @@ mod tests {
         assert_eq!(Value::string(b"123"), Value::Int(123));
         assert!(matches!(Value::string(b"0123"), Value::Str(_)));
         assert_eq!(&*Value::Int(-5).as_str().unwrap(), b"-5");
+        for i in [0, 7, -1, 10, 1234567890123, i64::MAX, i64::MIN] {
+            assert_eq!(&*StrRef::int(i), i.to_string().as_bytes());
+        }
     }
 }

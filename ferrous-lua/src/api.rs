@@ -227,7 +227,7 @@ fn execute_call(raise: bool, code: i64) -> Next {
         let mut reply = std::mem::take(&mut run.reply);
         reply.clear();
         let Some(r) = run.runner() else { return CallOutcome::Refused(NOT_IN_SCRIPT, false) };
-        r.call(argv.as_args(), &mut reply);
+        r.call_resolved(Some(spec), argv.as_args(), &mut reply);
         if raise && reply.first() == Some(&b'-') {
             return CallOutcome::Reply(reply);
         }

@@ -130,8 +130,13 @@ impl Vm {
         anchors.raw_set(anchor::HANDLER, built.raw_get::<Function>("handler")?)?;
         anchors.raw_set(anchor::GLOBALS, globals.clone())?;
         anchors.raw_set(anchor::STORE, store.table().clone())?;
-        anchors.raw_set(anchor::KEYS, lua.create_table()?)?;
-        anchors.raw_set(anchor::ARGV, lua.create_table()?)?;
+        let (keys, argv) = (lua.create_table()?, lua.create_table()?);
+        if kind == VmKind::Eval {
+            globals.raw_set("KEYS", keys.clone())?;
+            globals.raw_set("ARGV", argv.clone())?;
+        }
+        anchors.raw_set(anchor::KEYS, keys)?;
+        anchors.raw_set(anchor::ARGV, argv)?;
         anchors.raw_set(anchor::KEYS_NAME, "KEYS")?;
         anchors.raw_set(anchor::ARGV_NAME, "ARGV")?;
         let mut raw = RawState(std::ptr::null_mut(), 0);
@@ -369,19 +374,20 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
     }
 }
 
-/// Sets `globals[anchors[name]]` (the globals at index 5, the anchors at 2) to the reused
-/// table `anchors[slot]`, emptied and filled with `items[from..to]`. The script of the
-/// previous call may have changed that table in any way, so every entry it has is cleared
-/// (and its metatable removed); a table that had many entries is replaced instead.
+/// Fills the reused table `anchors[slot]` (the anchors at index 2) with `items[from..to]`.
+/// The script of the previous call may have changed that table in any way, so every entry it
+/// has is cleared first (and its metatable removed); a table that had many entries is
+/// replaced by a fresh one, which becomes `globals[anchors[name]]` (the globals at index 5).
+/// The globals point at the reused tables from the start (see [`Vm::new`]); scripts cannot
+/// reassign them.
 ///
 /// # Safety
 /// Inside [`trampoline`] (same stack layout and rules).
 unsafe fn refill(state: *mut ffi::lua_State, slot: i64, name: i64, items: Args<'_>, from: usize, to: usize) {
     // SAFETY: by the caller.
     unsafe {
-        ffi::lua_rawgeti(state, 2, name);
         ffi::lua_rawgeti(state, 2, slot);
-        let t = ffi::lua_gettop(state);
+        let mut t = ffi::lua_gettop(state);
         let mut fresh = to - from > REUSE_MAX;
         if !fresh {
             if ffi::lua_getmetatable(state, t) != 0 {
@@ -402,15 +408,20 @@ unsafe fn refill(state: *mut ffi::lua_State, slot: i64, name: i64, items: Args<'
         }
         if fresh {
             ffi::lua_pop(state, 1);
+            ffi::lua_rawgeti(state, 2, name);
             ffi::lua_createtable(state, (to - from) as c_int, 0);
             ffi::lua_pushvalue(state, -1);
             ffi::lua_rawseti(state, 2, slot);
+            ffi::lua_pushvalue(state, -1);
+            ffi::lua_insert(state, -3);
+            ffi::lua_rawset(state, 5);
+            t = ffi::lua_gettop(state);
         }
         for (i, item) in items.iter().skip(from).take(to - from).enumerate() {
             fast::push_bytes(state, item);
             ffi::lua_rawseti(state, t, i as ffi::lua_Integer + 1);
         }
-        ffi::lua_rawset(state, 5);
+        ffi::lua_pop(state, 1);
     }
 }
 

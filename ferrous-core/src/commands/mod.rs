@@ -457,13 +457,26 @@ fn filter_doc_subcommands(doc: Value, subs: &HashMap<Vec<u8>, &'static CommandSp
 /// by scripts: lookup, arity, authentication, MULTI queueing, the handler, error replies,
 /// statistics, WATCH invalidation and serving blocked clients.
 pub fn dispatch(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>) {
-    run(db, client, args, out, false)
+    run(db, client, args, out, false, None)
 }
 
 /// Like [`dispatch`], for a caller that already holds every shard lock
 /// ([`crate::access::HeldLocks`]): EXEC and scripts.
 pub fn dispatch_held(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>) {
-    run(db, client, args, out, true)
+    run(db, client, args, out, true, None)
+}
+
+/// [`dispatch_held`] for a command its caller already looked up (with
+/// [`CommandTable::resolve`] or the same checks): scripts check every command before
+/// running it.
+pub fn dispatch_held_resolved(
+    db: &Database,
+    client: &mut ClientState,
+    spec: &'static CommandSpec,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+) {
+    run(db, client, args, out, true, Some(spec))
 }
 
 /// One command in this many is timed for INFO commandstats.
@@ -507,12 +520,19 @@ fn reject(db: &Database, client: &mut ClientState, out: &mut Vec<u8>, e: &Error)
     Reply::new(out, client.resp3()).error(e);
 }
 
-fn run(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>, held: bool) {
+fn run(
+    db: &Database,
+    client: &mut ClientState,
+    args: Args<'_>,
+    out: &mut Vec<u8>,
+    held: bool,
+    resolved: Option<&'static CommandSpec>,
+) {
     if args.is_empty() {
         return;
     }
     let resp3 = client.resp3();
-    let spec = match table().resolve(&args) {
+    let spec = match resolved.map_or_else(|| table().resolve(&args), Ok) {
         Ok(spec) => spec,
         Err(e) => {
             if let Some(spec) = table().get(args.at(0)) {

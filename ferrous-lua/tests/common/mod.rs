@@ -177,7 +177,13 @@ impl Oracle {
             while Instant::now() < deadline {
                 if let Ok(mut c) = Conn::connect(port) {
                     if c.raw(&["PING"]) == b"+PONG\r\n" {
-                        return Some(o);
+                        // Make sure the server is ours, not another test's that holds the port
+                        // (ours then failed to bind and exits).
+                        let info = c.raw(&["INFO", "server"]);
+                        if String::from_utf8_lossy(&info).contains(&format!("process_id:{}\r", o.child.id())) {
+                            return Some(o);
+                        }
+                        break;
                     }
                 }
                 if let Ok(Some(_)) = o.child.try_wait() {
