@@ -7,15 +7,21 @@
 #   PUBLISH to a channel with 1, 10 and 100 subscribers (redis-cli processes),
 # and prints ops/s of both and the ratio (ferrous / redis).
 #
-# Usage: tools/bench_custom.sh [-n N] [--no-build]    (FERROUS_BIN overrides the binary)
+# Usage: tools/bench_custom.sh [-n N] [--no-build] [--ferrous-args "ARGS"] [--only-eval]
+# (FERROUS_BIN overrides the binary; --ferrous-args adds server options such as
+# "--io-threads 1"; --only-eval skips the PUBLISH rows)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=100000
 BUILD=1
+FARGS=""
+ONLY_EVAL=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         -n) N=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --ferrous-args) FARGS=$2; shift 2 ;;
+        --only-eval) ONLY_EVAL=1; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -30,7 +36,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -r
 trap cleanup EXIT
 (cd "$WORK" && exec redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1) & PIDS+=($!)
 wait_ready "$RP" "$!" redis
-(cd "$WORK" && exec "$FERROUS_BIN" --port "$FP" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/ferrous.log" 2>&1) & PIDS+=($!)
+# shellcheck disable=SC2086 # FARGS is split into options on purpose
+(cd "$WORK" && exec "$FERROUS_BIN" --port "$FP" --bind 127.0.0.1 --save '' --appendonly no $FARGS >"$WORK/ferrous.log" 2>&1) & PIDS+=($!)
 wait_ready "$FP" "$!" ferrous
 
 rps() { # port pipeline args... -> requests per second
@@ -53,6 +60,7 @@ for P in 1 16; do
     row "EVALSHA GET" $P EVALSHA "$GET_SHA" 1 key
     row "EVALSHA INCR" $P EVALSHA "$INCR_SHA" 1 key
 done
+[[ $ONLY_EVAL = 1 ]] && exit 0
 for subs in 1 10 100; do
     SUBS=()
     for port in $RP $FP; do
