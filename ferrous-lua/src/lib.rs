@@ -20,6 +20,9 @@
 //! - `api`: `redis.call`/`pcall` and the rest of the `redis` table, `math.random` with Redis's
 //!   deterministic generator, `loadstring`/`load` refusing bytecode.
 //! - `convert`: Redis's RESP <-> Lua conversion rules (RESP2 and RESP3).
+//! - `fast`: the hot path of those conversions on the Lua C API (common shapes only; the
+//!   rest falls back to `convert`). `vm::trampoline` enters Lua the same way for EVALSHA and
+//!   FCALL, reusing the KEYS/ARGV tables of EVAL.
 //! - `run`: the run in progress (thread-local), the instruction hook behind BUSY, SCRIPT KILL,
 //!   FUNCTION KILL and the instruction limit.
 //! - `libs`: `cjson`, `cmsgpack`, `bit` and `struct`, ported from the C libraries Redis links.
