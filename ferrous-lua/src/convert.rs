@@ -33,26 +33,27 @@ pub(crate) fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, bool)>
     Ok((v, is_error))
 }
 
-struct Parser<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// A RESP reply being read (also by the fast path in `crate::fast`).
+pub(crate) struct Parser<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl Parser<'_> {
-    fn line(&mut self) -> &[u8] {
+    pub(crate) fn line(&mut self) -> &[u8] {
         let start = self.pos;
         let end = self.buf[start..].windows(2).position(|w| w == b"\r\n").map_or(self.buf.len(), |i| start + i);
         self.pos = (end + 2).min(self.buf.len());
         &self.buf[start..end]
     }
 
-    fn int(&mut self) -> i64 {
+    pub(crate) fn int(&mut self) -> i64 {
         ferrous_resp::parse_i64(self.line()).unwrap_or(0)
     }
 
-    fn bytes(&mut self, n: usize) -> &[u8] {
+    pub(crate) fn bytes(&mut self, n: usize) -> &[u8] {
         let start = self.pos.min(self.buf.len());
-        let end = (start + n).min(self.buf.len());
+        let end = start.saturating_add(n).min(self.buf.len());
         self.pos = (end + 2).min(self.buf.len());
         &self.buf[start..end]
     }

@@ -12,7 +12,7 @@
 //! Every function here takes a running `lua_State` and may raise a Lua error (out of
 //! memory) through `longjmp`. They keep nothing with a destructor alive across Lua calls,
 //! so an error unwinds them without skipping a drop; callers must do the same.
-use crate::convert::ReplyProto;
+use crate::convert::{Parser, ReplyProto};
 use crate::fmt::c_f64_to_i64;
 use ferrous_resp::write;
 use mlua::ffi;
@@ -51,33 +51,6 @@ pub(crate) unsafe fn string_at<'a>(state: *mut ffi::lua_State, idx: c_int) -> &'
     }
 }
 
-/// A RESP reply being read.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn line(&mut self) -> &[u8] {
-        let start = self.pos.min(self.buf.len());
-        let rest = &self.buf[start..];
-        let end = rest.windows(2).position(|w| w == b"\r\n").map_or(self.buf.len(), |i| start + i);
-        self.pos = (end + 2).min(self.buf.len());
-        &self.buf[start..end]
-    }
-
-    fn int(&mut self) -> i64 {
-        ferrous_resp::parse_i64(self.line()).unwrap_or(0)
-    }
-
-    fn bytes(&mut self, n: usize) -> &[u8] {
-        let start = self.pos.min(self.buf.len());
-        let end = start.saturating_add(n).min(self.buf.len());
-        self.pos = (end + 2).min(self.buf.len());
-        &self.buf[start..end]
-    }
-}
-
 /// Pushes a `redis.call` reply converted to Lua (see [`crate::convert::reply_to_lua`] for
 /// the rules). Returns `false`, with the stack as it was, for shapes it does not handle
 /// (errors, RESP3 maps, sets, doubles, big numbers, verbatim strings, attributes).
@@ -88,7 +61,7 @@ pub(crate) unsafe fn push_reply(state: *mut ffi::lua_State, reply: &[u8]) -> boo
     // SAFETY: by the caller.
     unsafe {
         let top = ffi::lua_gettop(state);
-        let mut r = Reader { buf: reply, pos: 0 };
+        let mut r = Parser { buf: reply, pos: 0 };
         if push_value(state, &mut r, 0) && r.pos >= reply.len() {
             true
         } else {
@@ -100,7 +73,7 @@ pub(crate) unsafe fn push_reply(state: *mut ffi::lua_State, reply: &[u8]) -> boo
 
 /// # Safety
 /// As [`push_reply`].
-unsafe fn push_value(state: *mut ffi::lua_State, r: &mut Reader<'_>, depth: usize) -> bool {
+unsafe fn push_value(state: *mut ffi::lua_State, r: &mut Parser<'_>, depth: usize) -> bool {
     if depth > MAX_FAST_DEPTH {
         return false;
     }

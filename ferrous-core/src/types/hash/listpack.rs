@@ -65,24 +65,7 @@ impl<'a> Elem<'a> {
 /// Formats an integer into an inline buffer.
 #[inline]
 pub fn int_ref(i: i64) -> StrRef<'static> {
-    let mut buf = [0u8; 20];
-    let mut n = i.unsigned_abs();
-    let mut pos = 20;
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if i < 0 {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
-    let len = 20 - pos;
-    buf.copy_within(pos.., 0);
-    StrRef::Int(buf, len as u8)
+    StrRef::int(i)
 }
 
 /// The canonical integer a string encodes, if any.
