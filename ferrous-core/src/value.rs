@@ -88,22 +88,8 @@ pub enum StrRef<'a> {
 impl StrRef<'_> {
     /// Formats `i` in decimal.
     pub fn int(i: i64) -> StrRef<'static> {
-        // Right to left into the buffer (20 bytes hold i64::MIN), then moved to the front.
         let mut buf = [0u8; 20];
-        let mut n = i.unsigned_abs();
-        let mut pos = buf.len();
-        loop {
-            pos -= 1;
-            buf[pos] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        if i < 0 {
-            pos -= 1;
-            buf[pos] = b'-';
-        }
+        let pos = ferrous_resp::write::int_digits(i, &mut buf);
         buf.copy_within(pos.., 0);
         StrRef::Int(buf, (buf.len() - pos) as u8)
     }

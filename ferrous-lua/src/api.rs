@@ -203,48 +203,43 @@ const NOT_IN_SCRIPT: &str = "redis.call/pcall can only be called inside a script
 /// Runs the command of a `redis.call` (argv in `CALL_ARGS`, `code` from the shim's copy).
 fn execute_call(raise: bool, code: i64) -> Next {
     let argv = CALL_ARGS.with(|c| c.try_borrow_mut().map(|mut a| std::mem::take(&mut *a)).unwrap_or_default());
-    let mut fast = None;
+    // `Ok`: the reply is in the run's buffer, for the fast path; `Err`: the general path.
     let outcome = with_active(|run| {
-        let Some(run) = run else { return CallOutcome::Refused(NOT_IN_SCRIPT, false) };
+        let Some(run) = run else { return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false)) };
         if run.kind == RunKind::Load {
-            return CallOutcome::Refused(NOT_IN_SCRIPT, false);
+            return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false));
         }
         match code {
             0 => {}
-            1 => return CallOutcome::Refused(NO_ARGS, false),
-            2 => return CallOutcome::Refused(BAD_ARGS, false),
-            _ => return CallOutcome::Refused(NOT_IN_SCRIPT, false),
+            1 => return Err(CallOutcome::Refused(NO_ARGS, false)),
+            2 => return Err(CallOutcome::Refused(BAD_ARGS, false)),
+            _ => return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false)),
         }
-        let spec = match check_command(&argv.as_args(), run.read_only) {
-            Err(msg) => return CallOutcome::Refused(msg, true),
-            Ok(spec) => spec,
-        };
+        let spec = check_command(&argv.as_args(), run.read_only).map_err(|msg| CallOutcome::Refused(msg, true))?;
         if spec.has(flags::WRITE) && !run.shared.mark_write() {
             // SCRIPT KILL won the race: stop before the write happens.
             run.aborted = Some(crate::error::Abort::Killed);
-            return CallOutcome::Abort(Raise::Abort(crate::error::Abort::Killed));
+            return Err(CallOutcome::Abort(Raise::Abort(crate::error::Abort::Killed)));
         }
         let mut reply = std::mem::take(&mut run.reply);
         reply.clear();
-        let Some(r) = run.runner() else { return CallOutcome::Refused(NOT_IN_SCRIPT, false) };
+        let Some(r) = run.runner() else { return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false)) };
         r.call_resolved(Some(spec), argv.as_args(), &mut reply);
         if raise && reply.first() == Some(&b'-') {
-            return CallOutcome::Reply(reply);
+            return Err(CallOutcome::Reply(reply));
         }
         run.reply = reply;
-        fast = Some(Next::Fast(run.reply.as_ptr(), run.reply.len()));
-        CallOutcome::Reply(Vec::new())
+        Ok(Next::Fast(run.reply.as_ptr(), run.reply.len()))
     });
     CALL_ARGS.with(|c| {
         if let Ok(mut a) = c.try_borrow_mut() {
             *a = argv;
         }
     });
-    if let Some(next) = fast {
-        return next;
-    }
-    PENDING.with(|p| *p.borrow_mut() = Some(outcome));
-    Next::General
+    outcome.unwrap_or_else(|o| {
+        PENDING.with(|p| *p.borrow_mut() = Some(o));
+        Next::General
+    })
 }
 
 /// Moves the run's reply buffer to `PENDING`, for the general conversion.

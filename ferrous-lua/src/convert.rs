@@ -187,8 +187,25 @@ pub(crate) struct ReplyProto {
     pub(crate) script_resp3: bool,
 }
 
-fn null(out: &mut Vec<u8>, p: ReplyProto) {
+/// A null reply in the caller's protocol (`nil`, and `false` from a RESP2 script).
+pub(crate) fn null(out: &mut Vec<u8>, p: ReplyProto) {
     out.extend_from_slice(if p.caller_resp3 { b"_\r\n" } else { b"$-1\r\n" });
+}
+
+/// A Lua boolean as a reply: RESP3 booleans (`:1`/`:0` to a RESP2 caller) after
+/// `redis.setresp(3)`, else `:1` for true and a null for false.
+pub(crate) fn boolean(out: &mut Vec<u8>, b: bool, p: ReplyProto) {
+    if p.script_resp3 {
+        if p.caller_resp3 {
+            out.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
+        } else {
+            write::int(out, b as i64);
+        }
+    } else if b {
+        out.extend_from_slice(b":1\r\n");
+    } else {
+        null(out, p);
+    }
 }
 
 /// A table key kept without a Lua reference when it is a scalar.
@@ -287,19 +304,7 @@ pub(crate) fn lua_to_reply(lua: &Lua, v: &Value, out: &mut Vec<u8>, p: ReplyProt
 fn write_value(lua: &Lua, v: Value, out: &mut Vec<u8>, p: ReplyProto, stack: &mut Vec<Frame>) -> mlua::Result<()> {
     match &v {
         Value::String(s) => write::bulk(out, &s.as_bytes()),
-        Value::Boolean(b) => {
-            if p.script_resp3 {
-                if p.caller_resp3 {
-                    out.extend_from_slice(if *b { b"#t\r\n" } else { b"#f\r\n" });
-                } else {
-                    write::int(out, *b as i64);
-                }
-            } else if *b {
-                out.extend_from_slice(b":1\r\n");
-            } else {
-                null(out, p);
-            }
-        }
+        Value::Boolean(b) => boolean(out, *b, p),
         Value::Integer(i) => write::int(out, c_f64_to_i64(*i as f64)),
         Value::Number(n) => write::int(out, c_f64_to_i64(*n)),
         Value::Table(t) => {

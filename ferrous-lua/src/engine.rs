@@ -13,7 +13,7 @@ use crate::error::{find_raise, plain_text, Raise};
 use crate::flags::{parse_eval_shebang, ScriptFlags};
 use crate::functions::{self, FunctionInfo, Library, Registry};
 use crate::run::{self, KillOutcome, RunKind, RunParams, RunningFunction, Shared};
-use crate::vm::{Callee, Entry, Vm, VmKind};
+use crate::vm::{Callee, Vm, VmKind};
 use crate::LogSink;
 use ferrous_core::commands::Reply;
 use ferrous_core::config::Tunable;
@@ -290,8 +290,6 @@ impl LuaEngine {
                 let target = Target {
                     vm: &st.eval,
                     callee: Callee::Script(&key),
-                    entry: Entry::Eval,
-                    kind: RunKind::Eval,
                     name,
                     read_only: ro || flags.no_writes,
                     held: call.held,
@@ -315,13 +313,17 @@ impl LuaEngine {
         caller_resp3: bool,
     ) -> Result<()> {
         let busy_after_ms = runner.database().inner().tunables.get(Tunable::BusyReplyThreshold).max(0) as u64;
-        let gen = self.shared.begin(t.kind);
+        let kind = match t.callee {
+            Callee::Script(_) => RunKind::Eval,
+            Callee::Function(_) => RunKind::Function,
+        };
+        let gen = self.shared.begin(kind);
         let _end = EndRun(&self.shared);
         if let Some(r) = t.running {
             *self.shared.running.lock() = Some(r);
         }
         let params = RunParams {
-            kind: t.kind,
+            kind,
             read_only: t.read_only,
             held: t.held,
             busy_after_ms,
@@ -330,7 +332,7 @@ impl LuaEngine {
             instruction_limit: self.config.instruction_limit,
         };
         let guard = run::install(params, Some(runner));
-        let outcome = match t.vm.run(t.callee, t.entry, items, numkeys, out, caller_resp3) {
+        let outcome = match t.vm.run(t.callee, items, numkeys, out, caller_resp3) {
             Ok(None) => Outcome { result: Ok(()), memory_error: false },
             res => {
                 let proto = ReplyProto { caller_resp3, script_resp3: run::script_resp3() };
@@ -385,8 +387,6 @@ impl LuaEngine {
                 let target = Target {
                     vm: &st.functions,
                     callee: Callee::Function(id),
-                    entry: Entry::Function,
-                    kind: RunKind::Function,
                     name: &fname,
                     read_only: ro || flags.no_writes,
                     held: call.held,
@@ -799,8 +799,6 @@ struct EndRun<'a>(&'a Shared);
 struct Target<'a> {
     vm: &'a Vm,
     callee: Callee<'a>,
-    entry: Entry,
-    kind: RunKind,
     /// The script's SHA1 or the function's name (for error messages).
     name: &'a str,
     read_only: bool,

@@ -12,7 +12,7 @@
 //! Every function here takes a running `lua_State` and may raise a Lua error (out of
 //! memory) through `longjmp`. They keep nothing with a destructor alive across Lua calls,
 //! so an error unwinds them without skipping a drop; callers must do the same.
-use crate::convert::{Parser, ReplyProto};
+use crate::convert::{boolean, null, Parser, ReplyProto};
 use crate::fmt::c_f64_to_i64;
 use ferrous_resp::write;
 use mlua::ffi;
@@ -145,10 +145,6 @@ pub(crate) unsafe fn write_result(state: *mut ffi::lua_State, idx: c_int, out: &
     }
 }
 
-fn null(out: &mut Vec<u8>, p: ReplyProto) {
-    out.extend_from_slice(if p.caller_resp3 { b"_\r\n" } else { b"$-1\r\n" });
-}
-
 /// # Safety
 /// As [`write_result`].
 unsafe fn write_at(state: *mut ffi::lua_State, idx: c_int, out: &mut Vec<u8>, p: ReplyProto, depth: usize) -> bool {
@@ -157,20 +153,7 @@ unsafe fn write_at(state: *mut ffi::lua_State, idx: c_int, out: &mut Vec<u8>, p:
         match ffi::lua_type(state, idx) {
             ffi::LUA_TSTRING => write::bulk(out, string_at(state, idx)),
             ffi::LUA_TNUMBER => write::int(out, c_f64_to_i64(ffi::lua_tonumber(state, idx))),
-            ffi::LUA_TBOOLEAN => {
-                let b = ffi::lua_toboolean(state, idx) != 0;
-                if p.script_resp3 {
-                    if p.caller_resp3 {
-                        out.extend_from_slice(if b { b"#t\r\n" } else { b"#f\r\n" });
-                    } else {
-                        write::int(out, b as i64);
-                    }
-                } else if b {
-                    out.extend_from_slice(b":1\r\n");
-                } else {
-                    null(out, p);
-                }
-            }
+            ffi::LUA_TBOOLEAN => boolean(out, ffi::lua_toboolean(state, idx) != 0, p),
             ffi::LUA_TTABLE => {
                 if depth >= MAX_FAST_DEPTH || ffi::lua_checkstack(state, 4) == 0 {
                     return false;

@@ -139,7 +139,7 @@ impl Vm {
         anchors.raw_set(anchor::ARGV, argv)?;
         anchors.raw_set(anchor::KEYS_NAME, "KEYS")?;
         anchors.raw_set(anchor::ARGV_NAME, "ARGV")?;
-        let mut raw = RawState(std::ptr::null_mut(), 0);
+        let mut raw = RawState { state: std::ptr::null_mut(), anchors: 0 };
         // SAFETY: the closure only reads the state pointer and takes a registry reference to
         // the anchors (its argument, popped by `luaL_ref`); the trampoline gets the anchors
         // as its upvalue.
@@ -148,8 +148,8 @@ impl Vm {
                 ffi::lua_pushvalue(state, -1);
                 ffi::lua_pushcclosure(state, trampoline, 1);
                 ffi::lua_rawseti(state, -2, anchor::TRAMPOLINE);
-                raw.1 = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
-                raw.0 = state;
+                raw.anchors = ffi::luaL_ref(state, ffi::LUA_REGISTRYINDEX);
+                raw.state = state;
             })?;
         }
         if memory_limit > 0 {
@@ -187,15 +187,13 @@ impl Vm {
     pub(crate) fn run(
         &self,
         callee: Callee<'_>,
-        entry: Entry,
         items: Args<'_>,
         numkeys: usize,
         out: &mut Vec<u8>,
         caller_resp3: bool,
     ) -> mlua::Result<Option<(bool, Value)>> {
-        let mut call =
-            RawCall { callee, entry, items, numkeys, out, caller_resp3, written: false, ok: false, missing: false };
-        let state = self.raw.0;
+        let mut call = RawCall { callee, items, numkeys, out, caller_resp3, written: false, ok: false, missing: false };
+        let state = self.raw.state;
         // SAFETY: `state` is this Vm's main Lua state, used by one thread at a time (the
         // engine mutex); the stack is restored before returning; `call` outlives the pcall.
         let failure = unsafe {
@@ -203,7 +201,7 @@ impl Vm {
             let failure = if ffi::lua_checkstack(state, 4) == 0 {
                 Some(mlua::Error::StackError)
             } else {
-                ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, self.raw.1 as ffi::lua_Integer);
+                ffi::lua_rawgeti(state, ffi::LUA_REGISTRYINDEX, self.raw.anchors as ffi::lua_Integer);
                 ffi::lua_rawgeti(state, -1, anchor::TRAMPOLINE);
                 ffi::lua_remove(state, -2);
                 ffi::lua_pushlightuserdata(state, std::ptr::from_mut(&mut call).cast());
@@ -256,26 +254,21 @@ impl Vm {
     }
 }
 
-/// How a script receives its keys and arguments.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Entry {
-    /// EVAL: the `KEYS` and `ARGV` globals.
-    Eval,
-    /// FCALL: two array arguments.
-    Function,
-}
-
-/// What to run.
+/// What to run, which also decides how it receives its keys and arguments.
 #[derive(Clone, Copy)]
 pub(crate) enum Callee<'a> {
-    /// A cached EVAL script, by SHA1 (lower-case hex).
+    /// A cached EVAL script, by SHA1 (lower-case hex): the `KEYS` and `ARGV` globals.
     Script(&'a [u8; 40]),
-    /// A registered function, by its id in the function store.
+    /// A registered function, by its id in the function store: two array arguments.
     Function(i64),
 }
 
-/// The main state of a Vm, for direct calls, and the registry reference of its anchors.
-struct RawState(*mut ffi::lua_State, c_int);
+/// The main state of a Vm, for direct calls.
+struct RawState {
+    state: *mut ffi::lua_State,
+    /// Registry reference of the anchors table.
+    anchors: c_int,
+}
 
 // SAFETY: the pointer is the state owned by the Vm's `Lua` (which is `Send`); it is only
 // used by the thread that holds the engine mutex.
@@ -302,7 +295,6 @@ const REUSE_MAX: usize = 64;
 /// The parameters of one direct call, read by [`trampoline`].
 struct RawCall<'a> {
     callee: Callee<'a>,
-    entry: Entry,
     items: Args<'a>,
     numkeys: usize,
     out: &'a mut Vec<u8>,
@@ -339,15 +331,15 @@ unsafe extern "C-unwind" fn trampoline(state: *mut ffi::lua_State) -> c_int {
             return 0;
         }
         let items = call.items;
-        let nargs = match call.entry {
-            Entry::Eval => {
+        let nargs = match call.callee {
+            Callee::Script(_) => {
                 ffi::lua_rawgeti(state, 2, anchor::GLOBALS); // 5
                 refill(state, anchor::KEYS, anchor::KEYS_NAME, items, 0, call.numkeys);
                 refill(state, anchor::ARGV, anchor::ARGV_NAME, items, call.numkeys, items.len());
                 ffi::lua_settop(state, 4);
                 0
             }
-            Entry::Function => {
+            Callee::Function(_) => {
                 push_array(state, items, 0, call.numkeys);
                 push_array(state, items, call.numkeys, items.len());
                 2
@@ -417,10 +409,7 @@ unsafe fn refill(state: *mut ffi::lua_State, slot: i64, name: i64, items: Args<'
             ffi::lua_rawset(state, 5);
             t = ffi::lua_gettop(state);
         }
-        for (i, item) in items.iter().skip(from).take(to - from).enumerate() {
-            fast::push_bytes(state, item);
-            ffi::lua_rawseti(state, t, i as ffi::lua_Integer + 1);
-        }
+        fill(state, t, items, from, to);
         ffi::lua_pop(state, 1);
     }
 }
@@ -433,9 +422,21 @@ unsafe fn push_array(state: *mut ffi::lua_State, items: Args<'_>, from: usize, t
     // SAFETY: by the caller.
     unsafe {
         ffi::lua_createtable(state, (to - from) as c_int, 0);
+        fill(state, ffi::lua_gettop(state), items, from, to);
+    }
+}
+
+/// Sets `t[1..]` (the table at absolute index `t`) to `items[from..to]`.
+///
+/// # Safety
+/// `state` is a running Lua state with a free slot (see [`fast`]'s safety note).
+#[inline]
+unsafe fn fill(state: *mut ffi::lua_State, t: c_int, items: Args<'_>, from: usize, to: usize) {
+    // SAFETY: by the caller.
+    unsafe {
         for (i, item) in items.iter().skip(from).take(to - from).enumerate() {
             fast::push_bytes(state, item);
-            ffi::lua_rawseti(state, -2, i as ffi::lua_Integer + 1);
+            ffi::lua_rawseti(state, t, i as ffi::lua_Integer + 1);
         }
     }
 }

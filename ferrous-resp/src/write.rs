@@ -3,24 +3,33 @@
 //! Reply builders call these directly so that a reply is encoded straight into the
 //! connection's output buffer, with no intermediate value tree.
 
-/// Appends the decimal form of `v`.
-#[inline]
-pub fn push_int(out: &mut Vec<u8>, v: i64) {
-    let mut tmp = [0u8; 20];
+/// Writes the decimal form of `v` right-aligned into `buf` (20 bytes hold `i64::MIN`) and
+/// returns where it starts: the text is `buf[start..]`.
+#[inline(always)]
+pub fn int_digits(v: i64, buf: &mut [u8; 20]) -> usize {
     let mut n = v.unsigned_abs();
-    let mut i = tmp.len();
+    let mut i = buf.len();
     loop {
         i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
+        buf[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
     if v < 0 {
-        out.push(b'-');
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&tmp[i..]);
+    i
+}
+
+/// Appends the decimal form of `v`.
+#[inline]
+pub fn push_int(out: &mut Vec<u8>, v: i64) {
+    let mut buf = [0u8; 20];
+    let start = int_digits(v, &mut buf);
+    out.extend_from_slice(&buf[start..]);
 }
 
 /// `<prefix><n>\r\n`, the header of aggregates and bulk strings.

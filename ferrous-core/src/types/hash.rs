@@ -461,7 +461,7 @@ pub fn hincrby(acc: &Access<'_>, key: &[u8], field: &[u8], delta: i64) -> Result
             None => 0,
         };
         let new = cur.checked_add(delta).ok_or(Error::Overflow)?;
-        hash.set(field, &listpack::int_ref(new), limits);
+        hash.set(field, &StrRef::int(new), limits);
         acc.add_dirty(1);
         Ok(new)
     })?;

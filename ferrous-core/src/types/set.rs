@@ -15,7 +15,7 @@ use crate::access::{Access, MultiShard};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::notify;
-use crate::types::hash::listpack::{as_int, int_ref};
+use crate::types::hash::listpack::as_int;
 use crate::types::hash::table::PackedTable;
 use crate::types::keys::ScanOptions;
 use crate::value::{StrRef, Value};
@@ -227,7 +227,7 @@ impl Set {
         if let Repr::Intset(i) = &self.repr {
             let mut t = PackedTable::with_capacity(i.len() + extra);
             for v in i.iter() {
-                t.insert_new(&int_ref(v), b"");
+                t.insert_new(&StrRef::int(v), b"");
             }
             self.repr = Repr::Table(Box::new(t));
         }
@@ -276,7 +276,7 @@ impl Set {
     pub fn random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<StrRef<'_>> {
         match &self.repr {
             Repr::Intset(i) if i.is_empty() => None,
-            Repr::Intset(i) => Some(int_ref(i.get(rng.gen_range(0..i.len())))),
+            Repr::Intset(i) => Some(StrRef::int(i.get(rng.gen_range(0..i.len())))),
             Repr::Table(t) => t.random(rng).map(|(k, _)| StrRef::Bytes(k)),
         }
     }
@@ -294,7 +294,7 @@ impl Set {
         match &self.repr {
             Repr::Intset(i) => {
                 for v in i.iter() {
-                    f(&int_ref(v));
+                    f(&StrRef::int(v));
                 }
                 0
             }
@@ -321,7 +321,7 @@ impl<'a> Iterator for Iter<'a> {
                     return None;
                 }
                 *pos += 1;
-                Some(int_ref(i.get(*pos - 1)))
+                Some(StrRef::int(i.get(*pos - 1)))
             }
             Iter::Table(it) => it.next().map(|(k, _)| StrRef::Bytes(k)),
         }

@@ -37,14 +37,14 @@ impl<'a> Elem<'a> {
     pub fn bytes(self) -> StrRef<'a> {
         match self {
             Elem::Str(s) => StrRef::Bytes(s),
-            Elem::Int(i) => int_ref(i),
+            Elem::Int(i) => StrRef::int(i),
         }
     }
     /// Length of the element's string form.
     pub fn len(self) -> usize {
         match self {
             Elem::Str(s) => s.len(),
-            Elem::Int(i) => int_ref(i).len(),
+            Elem::Int(i) => StrRef::int(i).len(),
         }
     }
     /// True for the empty string.
@@ -60,12 +60,6 @@ impl<'a> Elem<'a> {
             Elem::Int(i) => probe_int == Some(i),
         }
     }
-}
-
-/// Formats an integer into an inline buffer.
-#[inline]
-pub fn int_ref(i: i64) -> StrRef<'static> {
-    StrRef::int(i)
 }
 
 /// The canonical integer a string encodes, if any.
