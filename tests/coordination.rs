@@ -267,3 +267,137 @@ fn ten_thousand_concurrent_clients() {
     let text = String::from_utf8_lossy(&info).into_owned();
     assert!(text.contains(&format!("connected_clients:{}", N + 1)), "{text}");
 }
+
+/// A read-modify-write in Lua that loses updates unless every script runs atomically.
+const BUMP: &str =
+    "local v = tonumber(redis.call('GET', KEYS[1]) or '0') redis.call('SET', KEYS[1], v + 1) return v + 1";
+
+/// Pipelined scripts on several connections (spread over both event-loop threads, which
+/// keep the dataset locked between consecutive scripts of a turn) stay atomic, and plain
+/// commands of other connections keep being served meanwhile.
+#[test]
+fn pipelined_scripts_on_two_threads_stay_atomic() {
+    const CONNS: usize = 6;
+    const ROUNDS: usize = 20;
+    const PIPELINE: usize = 16;
+    let s = TestServer::start_with(&["--io-threads", "2"]);
+    std::thread::scope(|scope| {
+        for _ in 0..CONNS {
+            let s = &s;
+            scope.spawn(move || {
+                let mut c = conn(s);
+                let batch: Vec<u8> =
+                    (0..PIPELINE).flat_map(|_| common::encode_command(&["EVAL", BUMP, "1", "counter"])).collect();
+                for _ in 0..ROUNDS {
+                    c.send_raw(&batch).unwrap();
+                    for _ in 0..PIPELINE {
+                        let r = c.read().unwrap().value;
+                        assert!(matches!(r, Resp::Int(_)), "{r}");
+                    }
+                }
+            });
+        }
+        let s = &s;
+        scope.spawn(move || {
+            let mut c = conn(s);
+            for i in 1..=200 {
+                assert_eq!(c.cmd(&["INCR", "plain"]), Resp::Int(i));
+            }
+        });
+    });
+    let mut c = conn(&s);
+    assert_eq!(c.cmd(&["GET", "counter"]), bulk(&(CONNS * ROUNDS * PIPELINE).to_string()));
+    assert_eq!(c.cmd(&["GET", "plain"]), bulk("200"));
+}
+
+/// Within one pipeline, scripts alternate with commands that must not run under the locks a
+/// script left for the next one: plain commands, MULTI/EXEC, a blocking pop, serving another
+/// connection's blocked pop, and a disconnection.
+#[test]
+fn scripts_pipelined_with_other_commands() {
+    let s = TestServer::start_with(&["--io-threads", "2"]);
+    let mut waiter = conn(&s);
+    waiter.send(&["BLPOP", "jobs", "10"]).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let mut c = conn(&s);
+    let cmds: Vec<Vec<&str>> = vec![
+        vec!["EVAL", BUMP, "1", "n"],
+        vec!["GET", "n"],
+        vec!["EVAL", "return redis.call('RPUSH', KEYS[1], 'job')", "1", "jobs"],
+        vec!["EVAL", BUMP, "1", "n"],
+        vec!["MULTI"],
+        vec!["EVAL", BUMP, "1", "n"],
+        vec!["INCR", "n"],
+        vec!["EXEC"],
+        vec!["EVAL", BUMP, "1", "n"],
+        vec!["BLPOP", "empty", "0.05"],
+        vec!["EVAL", BUMP, "1", "n"],
+    ];
+    let bytes: Vec<u8> = cmds.iter().flat_map(|a| common::encode_command(a)).collect();
+    c.send_raw(&bytes).unwrap();
+    let replies: Vec<Resp> = cmds.iter().map(|_| c.read().unwrap().value).collect();
+    assert_eq!(
+        replies,
+        vec![
+            Resp::Int(1),
+            bulk("1"),
+            Resp::Int(1),
+            Resp::Int(2),
+            ok(),
+            Resp::Simple(b"QUEUED".to_vec()),
+            Resp::Simple(b"QUEUED".to_vec()),
+            Resp::Array(vec![Resp::Int(3), Resp::Int(4)]),
+            Resp::Int(5),
+            Resp::NilArray,
+            Resp::Int(6),
+        ]
+    );
+    assert_eq!(waiter.read().unwrap().value, arr(&["jobs", "job"]));
+    // A connection that leaves right after its scripts does not leave the dataset locked.
+    let mut leaving = conn(&s);
+    let bytes: Vec<u8> = (0..8).flat_map(|_| common::encode_command(&["EVAL", BUMP, "1", "n"])).collect();
+    leaving.send_raw(&bytes).unwrap();
+    drop(leaving);
+    let mut other = conn(&s);
+    other.set_timeout(Duration::from_secs(5));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let Resp::Bulk(v) = other.cmd(&["GET", "n"]) else { panic!("GET n") };
+        let n: i64 = String::from_utf8_lossy(&v).parse().unwrap();
+        if n == 14 {
+            break;
+        }
+        assert!(n < 14 && Instant::now() < deadline, "n = {n}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(other.cmd(&["INCR", "n"]), Resp::Int(15));
+}
+
+/// A script that runs long after others in the same pipeline still turns other clients'
+/// commands into BUSY errors, and SCRIPT KILL ends it.
+#[test]
+fn busy_script_after_pipelined_scripts() {
+    let s = TestServer::start_with(&["--io-threads", "2", "--busy-reply-threshold", "100"]);
+    let mut c = conn(&s);
+    let cmds: Vec<Vec<&str>> =
+        vec![vec!["EVAL", BUMP, "1", "n"], vec!["EVAL", BUMP, "1", "n"], vec!["EVAL", "while true do end", "0"]];
+    let bytes: Vec<u8> = cmds.iter().flat_map(|a| common::encode_command(a)).collect();
+    c.send_raw(&bytes).unwrap();
+    let mut other = conn(&s);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = other.cmd(&["GET", "n"]);
+        if r.is_error() {
+            let text = format!("{r}");
+            assert!(text.contains("BUSY"), "{text}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no BUSY reply");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), ok());
+    assert_eq!(c.read().unwrap().value, Resp::Int(1));
+    assert_eq!(c.read().unwrap().value, Resp::Int(2));
+    assert!(c.read().unwrap().value.is_error());
+    assert_eq!(other.cmd(&["GET", "n"]), bulk("2"));
+}

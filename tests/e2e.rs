@@ -601,3 +601,22 @@ fn sigterm_stops_the_process_gracefully() {
     let (_, closed) = until_close(&mut c);
     assert!(closed);
 }
+
+/// Commands followed by the client's EOF are answered, then the connection is closed,
+/// whether the EOF arrives with the commands or after the server has read them (the server
+/// skips the read that would only say "would block" after a short read).
+#[test]
+fn answers_then_closes_on_half_close() {
+    let s = TestServer::start();
+    for delay_ms in [0, 50] {
+        let mut c = s.raw();
+        // A first round trip, so that the rest arrives on a connection the server waits on.
+        assert_eq!(c.cmd(&["PING"]), simple("PONG"));
+        c.send_raw(b"PING\r\n*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        c.shutdown_write();
+        let (out, closed) = c.read_until_close(Duration::from_secs(5));
+        assert_eq!(String::from_utf8_lossy(&out), "+PONG\r\n$2\r\nhi\r\n", "delay {delay_ms} ms");
+        assert!(closed, "connection left open after EOF (delay {delay_ms} ms)");
+    }
+}

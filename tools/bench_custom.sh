@@ -7,21 +7,26 @@
 #   PUBLISH to a channel with 1, 10 and 100 subscribers (redis-cli processes),
 # and prints ops/s of both and the ratio (ferrous / redis).
 #
-# Usage: tools/bench_custom.sh [-n N] [--no-build] [--ferrous-args "ARGS"] [--only-eval]
+# Usage: tools/bench_custom.sh [-n N] [--rounds R] [--no-build] [--ferrous-args "ARGS"]
+#                              [--only-eval]
 # (FERROUS_BIN overrides the binary; --ferrous-args adds server options such as
-# "--io-threads 1"; --only-eval skips the PUBLISH rows)
+# "--io-threads 1"; --only-eval skips the PUBLISH rows; --rounds R runs every row R times,
+# alternating the two servers, and prints the median of each: on a shared, noisy machine a
+# single run of either server can be off by 15%)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=100000
 BUILD=1
 FARGS=""
 ONLY_EVAL=0
+ROUNDS=1
 while [[ $# -gt 0 ]]; do
     case $1 in
         -n) N=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --ferrous-args) FARGS=$2; shift 2 ;;
         --only-eval) ONLY_EVAL=1; shift ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -44,10 +49,14 @@ rps() { # port pipeline args... -> requests per second
     local port=$1 p=$2; shift 2
     redis-benchmark -p "$port" -c 50 -n "$N" -P "$p" -q --csv "$@" 2>/dev/null | tail -1 | cut -d, -f2 | tr -d '"'
 }
-row() { # name port-args...
+median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+row() { # name pipeline args...
     local name=$1 p=$2; shift 2
-    local r f
-    r=$(rps "$RP" "$p" "$@"); f=$(rps "$FP" "$p" "$@")
+    local r="" f="" i
+    for ((i = 0; i < ROUNDS; i++)); do
+        r="$r $(rps "$RP" "$p" "$@")"; f="$f $(rps "$FP" "$p" "$@")"
+    done
+    r=$(median <<<"$r"); f=$(median <<<"$f")
     awk -v n="$name" -v p="$p" -v r="$r" -v f="$f" \
         'BEGIN { printf "%-28s -P %-3s redis %12.0f  ferrous %12.0f  ratio %5.2f\n", n, p, r, f, (r > 0 ? f / r : 0) }'
 }

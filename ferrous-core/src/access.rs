@@ -71,6 +71,10 @@ thread_local!(static HELD: std::cell::RefCell<HeldStack> = const {
     std::cell::RefCell::new(HeldStack { frames: Vec::new(), depth: 0 })
 });
 
+// Locks this thread kept after a run ended (`HeldLocks::keep`), for the next run to take over
+// (`HeldLocks::resume`); null when none. Their frame is the top of `HELD`.
+thread_local!(static KEPT: std::cell::Cell<*const Inner> = const { std::cell::Cell::new(std::ptr::null()) });
+
 impl<'a> HeldLocks<'a> {
     /// Takes the gate and write-locks database `first_db`; registers itself for this thread.
     pub fn acquire(inner: &'a Inner, first_db: usize) -> HeldLocks<'a> {
@@ -101,6 +105,47 @@ impl<'a> HeldLocks<'a> {
         ensure_held(first_db);
         HeldLocks { inner, _not_send: std::marker::PhantomData }
     }
+}
+
+impl<'a> HeldLocks<'a> {
+    /// Ends this value's life without releasing anything: the gate and shards stay locked by
+    /// this thread until [`HeldLocks::resume`] takes them over or [`release_kept`] frees them.
+    /// The caller guarantees that one of the two runs while `inner` is alive.
+    pub(crate) fn keep(self) {
+        debug_assert!(KEPT.get().is_null(), "locks kept twice");
+        KEPT.set(self.inner);
+        std::mem::forget(self);
+    }
+
+    /// The locks this thread kept for `inner`, now also holding database `db`; `None` when
+    /// it keeps none for `inner`.
+    pub(crate) fn resume(inner: &'a Inner, db: usize) -> Option<HeldLocks<'a>> {
+        if !std::ptr::eq(KEPT.get(), inner) {
+            return None;
+        }
+        KEPT.set(std::ptr::null());
+        ensure_held(db);
+        Some(HeldLocks { inner, _not_send: std::marker::PhantomData })
+    }
+}
+
+/// The database whose locks this thread keeps (see [`HeldLocks::keep`]); null if none.
+#[inline]
+pub(crate) fn kept_locks() -> *const Inner {
+    KEPT.get()
+}
+
+/// Releases the locks this thread keeps, if any, calling `before` on their database first.
+pub(crate) fn release_kept(before: impl FnOnce(&Inner)) {
+    let kept = KEPT.replace(std::ptr::null());
+    if kept.is_null() {
+        return;
+    }
+    // SAFETY: whoever kept the locks guaranteed their `Inner` outlives them (`keep`).
+    let inner = unsafe { &*kept };
+    debug_assert!(HELD.with(|h| h.borrow().depth == 1), "kept locks are not the only ones held");
+    before(inner);
+    drop(HeldLocks { inner, _not_send: std::marker::PhantomData });
 }
 
 impl Drop for HeldLocks<'_> {

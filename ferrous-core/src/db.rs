@@ -417,6 +417,7 @@ impl Database {
 
     /// Unregisters a client, cancelling any blocking wait it has.
     pub fn disconnect(&self, client: &ClientState) {
+        crate::scripting::release_kept_locks();
         if let Some(w) = &client.blocking.blocked {
             w.cancel(&self.inner.blocking);
         }

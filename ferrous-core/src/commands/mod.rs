@@ -99,6 +99,8 @@ pub mod flags {
     pub const SKIP_MONITOR: u32 = 1 << 15;
     pub const SKIP_SLOWLOG: u32 = 1 << 16;
     pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+    /// Ferrous's own: the command runs a script or function (EVAL, EVALSHA, FCALL, `_RO`).
+    pub const RUNS_SCRIPT: u32 = 1 << 31;
 
     pub(crate) fn from_name(s: &str) -> u32 {
         match s {
@@ -411,6 +413,9 @@ fn build_spec(entry: Value, docs: Option<Value>, handlers: &HashMap<&str, Handle
     }
     items[9] = Value::Array(kept_subs);
     let docs = docs.map(|d| filter_doc_subcommands(d, &subcommands));
+    if matches!(name.as_str(), "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") {
+        flag_bits |= flags::RUNS_SCRIPT;
+    }
     Some(CommandSpec {
         arity: int(&items[1]),
         first_key: int(&items[3]),
@@ -547,7 +552,14 @@ fn run(
         reject(db, client, out, &Error::NoAuth);
         return;
     }
-    if !held && !spec.has(flags::ALLOW_BUSY) && db.inner.script_running.load(Relaxed) {
+    // Locks a script batch kept (`Database::script_batch`) serve only the next script.
+    let kept_by_thread = if held { std::ptr::null() } else { crate::access::kept_locks() };
+    let mut kept = !kept_by_thread.is_null();
+    if kept && (!spec.has(flags::RUNS_SCRIPT) || client.tx.in_multi() || !std::ptr::eq(kept_by_thread, &*db.inner)) {
+        crate::scripting::release_kept_locks();
+        kept = false;
+    }
+    if !held && !kept && !spec.has(flags::ALLOW_BUSY) && db.inner.script_running.load(Relaxed) {
         if let Some(e) = crate::scripting::wait_for_script(db) {
             reject(db, client, out, &e);
             return;
@@ -616,6 +628,7 @@ fn run(
         client.sync_info();
     }
     if !held && !client.blocking.serving && db.inner.blocking.has_ready() {
+        crate::scripting::release_kept_locks();
         crate::blocking::serve_ready(db);
     }
 }
