@@ -320,6 +320,8 @@ impl Worker {
 
     fn run(mut self) {
         let mut events = Events::with_capacity(1024);
+        // A handle of our own for the per-turn script batch, which borrows it.
+        let db = self.db.clone();
         let mut last_cron = Instant::now();
         loop {
             let timeout = if self.pending.is_empty() { self.next_block_timeout() } else { Duration::ZERO };
@@ -335,7 +337,6 @@ impl Worker {
             // Scripts run during this turn, on all its connections, keep the dataset locked
             // between them (up to a limit): handing it to another thread after every
             // script costs more than the script. Released before waiting for events.
-            let db = self.db.clone();
             let scripts = db.script_batch();
             for ev in events.iter() {
                 if ev.token() == WAKE {
