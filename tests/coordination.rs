@@ -4,7 +4,7 @@
 //! check the tests themselves).
 mod common;
 
-use common::{Resp, RespConn, TestServer};
+use common::{Resp, RespConn, Rng, TestServer};
 use std::time::{Duration, Instant};
 
 fn bulk(s: &str) -> Resp {
@@ -400,4 +400,67 @@ fn busy_script_after_pipelined_scripts() {
     assert_eq!(c.read().unwrap().value, Resp::Int(2));
     assert!(c.read().unwrap().value.is_error());
     assert_eq!(other.cmd(&["GET", "n"]), bulk("2"));
+}
+
+/// Random pipelines on both event-loop threads mixing scripts (some switching databases),
+/// plain increments, MULTI/EXEC, blocking pops fed by scripts, and connections that leave
+/// without reading their replies: nothing deadlocks and no increment is lost.
+#[test]
+fn random_script_pipelines_with_everything_else() {
+    const CONNS: u64 = 6;
+    const ROUNDS: usize = 30;
+    let s = TestServer::start_with(&["--io-threads", "2"]);
+    let total = std::sync::atomic::AtomicI64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..CONNS {
+            let (s, total) = (&s, &total);
+            scope.spawn(move || {
+                let mut rng = Rng::new(t);
+                let mut c = conn(s);
+                for _ in 0..ROUNDS {
+                    let mut cmds: Vec<Vec<&str>> = Vec::new();
+                    let mut bumps = 0;
+                    for _ in 0..rng.range(1, 24) {
+                        match rng.below(8) {
+                            0..=2 => {
+                                cmds.push(vec!["EVAL", BUMP, "1", "total"]);
+                                bumps += 1;
+                            }
+                            3 => {
+                                let other = "redis.call('SELECT', 1) redis.call('INCR', 'x') redis.call('SELECT', 0) return redis.call('INCR', KEYS[1])";
+                                cmds.push(vec!["EVAL", other, "1", "total"]);
+                                bumps += 1;
+                            }
+                            4 => {
+                                cmds.push(vec!["INCR", "total"]);
+                                bumps += 1;
+                            }
+                            5 => {
+                                cmds.extend([vec!["MULTI"], vec!["EVAL", BUMP, "1", "total"], vec!["INCR", "total"], vec!["EXEC"]]);
+                                bumps += 2;
+                            }
+                            6 => cmds.push(vec!["EVAL", "return redis.call('RPUSH', KEYS[1], 'x')", "1", "feed"]),
+                            _ => cmds.push(vec!["BLPOP", "feed", "0.01"]),
+                        }
+                    }
+                    let bytes: Vec<u8> = cmds.iter().flat_map(|a| common::encode_command(a)).collect();
+                    c.send_raw(&bytes).unwrap();
+                    for a in &cmds {
+                        let r = c.read().unwrap_or_else(|e| panic!("{}: {e}", common::show_command(a))).value;
+                        assert!(!r.is_error(), "{} -> {r}", common::show_command(a));
+                    }
+                    total.fetch_add(bumps, std::sync::atomic::Ordering::Relaxed);
+                    if rng.below(5) == 0 {
+                        // Leave without reading (scripts on a key nobody checks), come back.
+                        let mut leaving = conn(s);
+                        let bytes: Vec<u8> =
+                            (0..8).flat_map(|_| common::encode_command(&["EVAL", BUMP, "1", "scratch"])).collect();
+                        leaving.send_raw(&bytes).unwrap();
+                    }
+                }
+            });
+        }
+    });
+    let mut c = conn(&s);
+    assert_eq!(c.cmd(&["GET", "total"]), bulk(&total.into_inner().to_string()));
 }
