@@ -464,3 +464,80 @@ fn random_script_pipelines_with_everything_else() {
     let mut c = conn(&s);
     assert_eq!(c.cmd(&["GET", "total"]), bulk(&total.into_inner().to_string()));
 }
+
+/// The text of an error reply (empty for anything else).
+fn error_text(r: &Resp) -> String {
+    match r {
+        Resp::Error(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Waits until `c` gets a BUSY error for `GET x` (the script passed busy-reply-threshold).
+fn until_busy(c: &mut RespConn) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = c.cmd(&["GET", "x"]);
+        if r.is_error() {
+            assert!(error_text(&r).starts_with("BUSY"), "{r}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "no BUSY reply");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A busy script does not take its event-loop thread's other clients hostage: with one I/O
+/// thread (every client on the script's thread) and with two, clients connected before and
+/// after the script started get BUSY, and SCRIPT KILL / FUNCTION KILL sent by any of them
+/// stop it (the script's hook serves them, as Redis's processEventsWhileBlocked).
+#[test]
+fn busy_script_thread_keeps_serving_its_other_clients() {
+    for threads in ["1", "2"] {
+        let s = TestServer::start_with(&["--io-threads", threads, "--busy-reply-threshold", "100"]);
+        let mut others: Vec<RespConn> = (0..3).map(|_| conn(&s)).collect();
+        let mut runner = conn(&s);
+        runner.send(&["EVAL", "while true do end", "0"]).unwrap();
+        for c in others.iter_mut() {
+            until_busy(c);
+        }
+        let mut late = conn(&s);
+        let r = late.cmd(&["PING"]);
+        assert!(error_text(&r).starts_with("BUSY"), "io-threads {threads}: {r}");
+        // Two commands in one write: BUSY for the first, the kill runs.
+        late.send_raw(&[common::encode_command(&["GET", "x"]), common::encode_command(&["SCRIPT", "KILL"])].concat())
+            .unwrap();
+        assert!(error_text(&late.read().unwrap().value).starts_with("BUSY"));
+        assert_eq!(late.read().unwrap().value, ok(), "io-threads {threads}");
+        let killed = runner.read().unwrap().value;
+        assert!(error_text(&killed).starts_with("ERR Script killed by user with SCRIPT KILL..."), "{killed}");
+        for c in others.iter_mut() {
+            assert_eq!(c.cmd(&["SET", "x", "1"]), ok());
+        }
+        // The same for a function.
+        let lib = "#!lua name=spin\nredis.register_function('spin', function() while true do end end)";
+        assert_eq!(runner.cmd(&["FUNCTION", "LOAD", lib]), bulk("spin"));
+        runner.send(&["FCALL", "spin", "0"]).unwrap();
+        for c in others.iter_mut() {
+            until_busy(c);
+        }
+        assert_eq!(others[0].cmd(&["FUNCTION", "KILL"]), ok(), "io-threads {threads}");
+        let killed = runner.read().unwrap().value;
+        assert!(error_text(&killed).contains("killed"), "{killed}");
+        assert_eq!(late.cmd(&["GET", "x"]), bulk("1"));
+    }
+}
+
+/// SHUTDOWN NOSAVE during a script that never ends stops the server, from a client on the
+/// script's own thread.
+#[test]
+fn shutdown_nosave_during_an_endless_script() {
+    let mut s = TestServer::start_with(&["--io-threads", "1", "--busy-reply-threshold", "100"]);
+    let mut runner = conn(&s);
+    runner.send(&["EVAL", "while true do end", "0"]).unwrap();
+    let mut other = conn(&s);
+    until_busy(&mut other);
+    let _ = other.call(&["SHUTDOWN", "NOSAVE"]);
+    let status = s.wait_exit(Duration::from_secs(10)).expect("still running 10 s after SHUTDOWN NOSAVE");
+    assert!(status.success(), "{status:?}");
+}

@@ -93,6 +93,13 @@ pub trait ServerHooks: Send + Sync {
         let _ = (name, config);
         Ok(())
     }
+    /// A script running on this thread has passed `busy-reply-threshold`: serve the other
+    /// clients of this thread's event loop once (their commands get BUSY, SCRIPT KILL and
+    /// the like run), as Redis's `processEventsWhileBlocked`. Called repeatedly by the
+    /// script engine until the script ends. The default does nothing.
+    fn serve_while_busy(&self, db: &Database) {
+        let _ = db;
+    }
 }
 
 /// What SHUTDOWN asked for.
@@ -397,6 +404,20 @@ impl Database {
     /// Installs the server's hooks.
     pub fn set_server_hooks(&self, hooks: Arc<dyn ServerHooks>) {
         *self.inner.hooks.write() = Some(hooks);
+    }
+
+    /// For script engines: a script running on this thread is busy (past
+    /// `busy-reply-threshold`); lets the server answer its other clients meanwhile (see
+    /// [`ServerHooks::serve_while_busy`]). Commands run from there that would need the
+    /// dataset the script holds get BUSY. Does nothing when called again from inside.
+    pub fn process_events_while_busy(&self) {
+        if crate::scripting::serving_while_busy() {
+            return;
+        }
+        let hooks = self.inner.hooks.read().clone();
+        if let Some(hooks) = hooks {
+            crate::scripting::while_busy(|| hooks.serve_while_busy(self));
+        }
     }
 
     /// Registers a client connection (used by the server for each accepted socket).

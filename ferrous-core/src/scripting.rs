@@ -279,6 +279,43 @@ pub(crate) fn wait_for_script(db: &Database) -> Option<Error> {
     None
 }
 
+thread_local! {
+    /// Set while this thread serves other clients from inside a busy script.
+    static SERVING_WHILE_BUSY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread serves other clients from inside a busy script
+/// ([`Database::process_events_while_busy`]).
+pub(crate) fn serving_while_busy() -> bool {
+    SERVING_WHILE_BUSY.get()
+}
+
+pub(crate) fn while_busy(f: impl FnOnce()) {
+    SERVING_WHILE_BUSY.set(true);
+    f();
+    SERVING_WHILE_BUSY.set(false);
+}
+
+/// May `spec` run on the thread of a busy script, from [`Database::process_events_while_busy`]?
+/// Only the `allow_busy` commands that need neither the dataset nor the script engine's
+/// state, both held by the script: WATCH (reads the key) and REPLCONF get BUSY there.
+pub(crate) fn runs_beside_busy_script(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.name.as_str(),
+        "quit"
+            | "script|kill"
+            | "function|kill"
+            | "function|stats"
+            | "shutdown"
+            | "auth"
+            | "hello"
+            | "multi"
+            | "discard"
+            | "unwatch"
+            | "reset"
+    )
+}
+
 /// Rounds `wait_for_script` spins before it sleeps.
 const SCRIPT_WAIT_SPINS: u32 = 200;
 

@@ -255,8 +255,9 @@ impl ActiveRun {
     }
 
     /// Stops the run if it was aborted or killed, or ran past its limits; marks the database
-    /// busy once the run exceeds `busy-reply-threshold`. Called by the hook.
-    pub(crate) fn on_hook(&mut self) -> Result<(), Raise> {
+    /// busy once the run exceeds `busy-reply-threshold`. Called by the hook, which gets the
+    /// database back while the run is busy (to serve other clients meanwhile).
+    pub(crate) fn on_hook(&mut self) -> Result<Option<ferrous_core::Database>, Raise> {
         if let Some(a) = self.aborted {
             return Err(Raise::Abort(a));
         }
@@ -265,7 +266,7 @@ impl ActiveRun {
             if self.started.elapsed().as_millis() > LOAD_TIMEOUT_MS {
                 return Err(self.abort(Abort::LoadTimeout));
             }
-            return Ok(());
+            return Ok(None);
         }
         if self.shared.killed(self.gen) {
             return Err(self.abort(Abort::Killed));
@@ -285,7 +286,10 @@ impl ActiveRun {
                 }
             }
         }
-        Ok(())
+        if self.busy_flagged {
+            return Ok(self.runner().map(|r| r.database().clone()));
+        }
+        Ok(None)
     }
 
     /// Checks for a pending stop (used after every catch in the script).

@@ -117,10 +117,18 @@ impl Vm {
         let env_mt: Table = built.raw_get("env_mt")?;
         lua.set_globals(env.clone())?;
         lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), |_, _| {
-            with_active(|a| match a {
-                Some(a) => a.on_hook().map(|_| VmState::Continue).map_err(mlua::Error::from),
-                None => Ok(VmState::Continue),
+            let busy = with_active(|a| match a {
+                Some(a) => a.on_hook(),
+                None => Ok(None),
             })
+            .map_err(mlua::Error::from)?;
+            if let Some(db) = busy {
+                // Past busy-reply-threshold: let the server answer this thread's other
+                // clients (BUSY, or SCRIPT KILL, which takes effect right here).
+                db.process_events_while_busy();
+                with_active(|a| a.map_or(Ok(()), |a| a.check_abort())).map_err(mlua::Error::from)?;
+            }
+            Ok(VmState::Continue)
         })?;
         // Grow mlua's reference stack now: growing it later allocates outside any protected
         // call, and failing that allocation under the memory limit would abort the process.

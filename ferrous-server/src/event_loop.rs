@@ -28,6 +28,8 @@ const WAKE: Token = Token(usize::MAX);
 const READ_CHUNK: usize = 16 * 1024;
 /// Bytes read from one connection per loop turn before other connections get their turn.
 const READ_BUDGET: usize = 1024 * 1024;
+/// How long shutdown waits for the I/O threads to finish their turn.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Pending output above which a connection's input is no longer processed until the client
 /// reads its replies.
 pub const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
@@ -210,8 +212,20 @@ impl Server {
         for w in &self.workers {
             let _ = w.waker.wake();
         }
+        // A worker running a script that never ends (SHUTDOWN NOSAVE during a busy script,
+        // sent by a client of another thread or served from inside the script) cannot
+        // return: the process exits without it, as Redis does.
+        let busy = self.db.inner().busy.load(Relaxed) != 0;
+        let deadline = Instant::now() + if busy { Duration::ZERO } else { SHUTDOWN_GRACE };
+        while threads.iter().any(|t| !t.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         for t in threads {
-            let _ = t.join();
+            if t.is_finished() {
+                let _ = t.join();
+            } else {
+                warning!("An I/O thread is still running a script; exiting without it.");
+            }
         }
     }
 
@@ -292,9 +306,11 @@ struct Worker {
     poll: Poll,
     shared: Arc<WorkerShared>,
     shutdown: Arc<AtomicBool>,
-    conns: Vec<Option<Conn>>,
+    conns: Vec<Option<Box<Conn>>>,
     free: Vec<usize>,
     pending: Vec<usize>,
+    /// The events (token, trust a short read) of the current turn not handled yet.
+    ready: std::collections::VecDeque<(Token, bool)>,
     /// Slots of connections blocked in BLPOP & co (for their timeouts).
     blocked: Vec<usize>,
     limits: Limits,
@@ -312,6 +328,7 @@ impl Worker {
             conns: Vec::new(),
             free: Vec::new(),
             pending: Vec::new(),
+            ready: std::collections::VecDeque::new(),
             blocked: Vec::new(),
             limits,
             query_limit,
@@ -338,15 +355,15 @@ impl Worker {
             // between them (up to a limit): handing it to another thread after every
             // script costs more than the script. Released before waiting for events.
             let scripts = db.script_batch();
-            for ev in events.iter() {
-                if ev.token() == WAKE {
-                    self.on_wake();
-                } else {
-                    self.drive(ev.token().0, !ev.is_read_closed() && !ev.is_error());
+            // This turn's work, in a queue the busy-script pump can take from too.
+            self.ready.extend(events.iter().map(readiness));
+            let pending = std::mem::take(&mut self.pending);
+            self.ready.extend(pending.into_iter().map(|t| (Token(t), false)));
+            while let Some((token, trust_short_read)) = self.ready.pop_front() {
+                match token {
+                    WAKE => self.on_wake(),
+                    Token(t) => self.drive(&db, t, trust_short_read),
                 }
-            }
-            for token in std::mem::take(&mut self.pending) {
-                self.drive(token, false);
             }
             drop(scripts);
             if !self.blocked.is_empty() {
@@ -402,8 +419,15 @@ impl Worker {
 
     fn on_wake(&mut self) {
         let served = std::mem::take(&mut *self.shared.unblocked.lock());
+        let mut absent = Vec::new();
         for (idx, id) in served {
-            let Some(Some(conn)) = self.conns.get_mut(idx) else { continue };
+            let Some(Some(conn)) = self.conns.get_mut(idx) else {
+                // Out of the slab: running a busy script (see `pump`); later.
+                if idx < self.conns.len() && !self.free.contains(&idx) {
+                    absent.push((idx, id));
+                }
+                continue;
+            };
             if conn.client.id() != id {
                 continue;
             }
@@ -423,6 +447,10 @@ impl Worker {
                     self.pending.push(idx);
                 }
             }
+        }
+        if !absent.is_empty() {
+            self.shared.unblocked.lock().extend(absent);
+            let _ = self.shared.waker.wake();
         }
         let incoming = std::mem::take(&mut *self.shared.inbox.lock());
         for (stream, peer, local) in incoming {
@@ -464,7 +492,7 @@ impl Worker {
             shared.unblocked.lock().push((idx, id));
             let _ = shared.waker.wake();
         }));
-        self.conns[idx] = Some(Conn {
+        self.conns[idx] = Some(Box::new(Conn {
             stream,
             // Buffers are allocated on first use and given back when the client idles, so
             // 10,000 mostly idle connections cost little memory.
@@ -479,7 +507,7 @@ impl Worker {
             closing: false,
             paused_by_output: false,
             last_active: Instant::now(),
-        });
+        }));
         // Data may already be waiting (edge-triggered registration after it arrived).
         self.pending.push(idx);
     }
@@ -521,33 +549,70 @@ impl Worker {
     /// and anything arriving later (data or FIN) raises a new event: the read that would
     /// only say "would block" is skipped, one syscall less per request at -P 1. Otherwise
     /// (a FIN may already be queued, or no event at all) reading goes on until it blocks.
-    fn drive(&mut self, idx: usize, trust_short_read: bool) {
-        let Some(Some(conn)) = self.conns.get_mut(idx) else { return };
-        if conn.client.info.killed.load(Relaxed) {
-            self.close(idx);
-            return;
+    ///
+    /// The connection is out of the slab while it runs (so that [`serve_while_busy`] can serve
+    /// the others if one of its scripts runs long); `db` is the caller's handle, not
+    /// `self.db`, for the same reason.
+    fn drive(&mut self, db: &Database, idx: usize, trust_short_read: bool) {
+        let Some(mut conn) = self.conns.get_mut(idx).and_then(Option::take) else { return };
+        let step = if conn.client.info.killed.load(Relaxed) {
+            Step::Close
+        } else {
+            self.serve(db, idx, &mut conn, trust_short_read)
+        };
+        conn.client.info.qbuf.store(conn.rend - conn.rstart, Relaxed);
+        conn.client.info.obuf.store(conn.pending_output(), Relaxed);
+        if conn.client.blocking.blocked.is_some() && !self.blocked.contains(&idx) {
+            self.blocked.push(idx);
         }
+        // Killed while its script ran (the kill notice went to a busy-time pump).
+        let step = if conn.client.info.killed.load(Relaxed) { Step::Close } else { step };
+        if let Step::Continue = step {
+            let want_write = conn.pending_output() > 0;
+            if want_write != conn.writable {
+                let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+                if reregister(self.poll.registry(), &mut conn, idx, interest).is_ok() {
+                    conn.writable = want_write;
+                    self.conns[idx] = Some(conn);
+                    return;
+                }
+            } else {
+                self.conns[idx] = Some(conn);
+                return;
+            }
+        }
+        self.conns[idx] = Some(conn);
+        self.close(idx);
+    }
+
+    /// The read / execute / write loop of [`Worker::drive`].
+    fn serve(&mut self, db: &Database, idx: usize, conn: &mut Conn, trust_short_read: bool) -> Step {
         let mut read_total = 0;
         let mut drained = false;
-        let step = loop {
+        loop {
             if !conn.closing {
-                let now = self.db.inner().clock.now_ms();
-                let step = ferrous_core::clock::with_batch_time(now, || execute_buffered(&self.db, conn, self.limits));
+                let now = db.inner().clock.now_ms();
+                let limits = self.limits;
+                // From here until execution returns, `self` is only reached through this
+                // pointer, by `serve_while_busy` (see there).
+                let prev = PUMP.replace((std::ptr::from_mut(self), idx));
+                let step = ferrous_core::clock::with_batch_time(now, || execute_buffered(db, conn, limits));
+                PUMP.set(prev);
                 if let Step::Close = step {
-                    break Step::Close;
+                    return Step::Close;
                 }
             }
-            if flush(&self.db, conn).is_err() {
-                break Step::Close;
+            if flush(db, conn).is_err() {
+                return Step::Close;
             }
             if conn.closing {
                 if conn.pending_output() == 0 {
-                    break Step::Close;
+                    return Step::Close;
                 }
-                break Step::Continue;
+                return Step::Continue;
             }
             if conn.pending_output() > OUTPUT_HIGH_WATER {
-                break Step::Continue;
+                return Step::Continue;
             }
             if throttled(conn) {
                 // Output pressure stopped execution earlier and the flush made room:
@@ -556,43 +621,84 @@ impl Worker {
                 continue;
             }
             if drained {
-                break Step::Continue;
+                return Step::Continue;
             }
             if read_total >= READ_BUDGET {
                 self.pending.push(idx);
-                break Step::Continue;
+                return Step::Continue;
             }
             match fill(conn, self.query_limit) {
-                Ok((0, _)) => break Step::Continue,
+                Ok((0, _)) => return Step::Continue,
                 Ok((n, short)) => {
                     drained = short && trust_short_read;
                     read_total += n;
-                    self.db.inner().stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                    db.inner().stats.net_input_bytes.fetch_add(n as u64, Relaxed);
                 }
-                Err(_) => break Step::Close,
-            }
-        };
-        conn.client.info.qbuf.store(conn.rend - conn.rstart, Relaxed);
-        conn.client.info.obuf.store(conn.pending_output(), Relaxed);
-        if conn.client.blocking.blocked.is_some() && !self.blocked.contains(&idx) {
-            self.blocked.push(idx);
-        }
-        match step {
-            Step::Close => self.close(idx),
-            Step::Continue => {
-                let want_write = conn.pending_output() > 0;
-                if want_write != conn.writable {
-                    let interest =
-                        if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-                    if reregister(self.poll.registry(), conn, idx, interest).is_err() {
-                        self.close(idx);
-                        return;
-                    }
-                    conn.writable = want_write;
-                }
+                Err(_) => return Step::Close,
             }
         }
     }
+
+    /// One pass over this thread's other connections while connection `busy` runs a script
+    /// that passed `busy-reply-threshold`: what Redis's `processEventsWhileBlocked` does.
+    /// Their commands get BUSY, except the few that may run meanwhile (SCRIPT KILL, FUNCTION
+    /// KILL, SHUTDOWN...); new connections are adopted. Events of the busy connection itself
+    /// are kept for when its script has returned.
+    fn pump(&mut self, db: &Database, busy: usize) {
+        // What this turn had not reached yet, then whatever has arrived since.
+        let mut events = Events::with_capacity(256);
+        if self.poll.poll(&mut events, Some(Duration::ZERO)).is_ok() {
+            self.ready.extend(events.iter().map(readiness));
+        }
+        let pending = std::mem::take(&mut self.pending);
+        self.ready.extend(pending.into_iter().map(|t| (Token(t), false)));
+        // Connections re-queued by their drive (read budget) wait for the next pass: a client
+        // that keeps sending must not keep the script from running.
+        let mut later = Vec::new();
+        while let Some((token, trust_short_read)) = self.ready.pop_front() {
+            match token {
+                WAKE => {
+                    self.on_wake();
+                    // New connections and unblocked clients join this pass.
+                    let woken = std::mem::take(&mut self.pending);
+                    self.ready.extend(woken.into_iter().map(|t| (Token(t), false)));
+                }
+                Token(t) if t == busy => later.push(t),
+                Token(t) => {
+                    self.drive(db, t, trust_short_read);
+                    later.append(&mut self.pending);
+                }
+            }
+        }
+        self.pending.extend(later);
+    }
+}
+
+thread_local! {
+    /// The worker of this thread and the connection it is executing commands of, while it
+    /// does (null otherwise): what [`serve_while_busy`] needs.
+    static PUMP: std::cell::Cell<(*mut Worker, usize)> = const { std::cell::Cell::new((std::ptr::null_mut(), 0)) };
+}
+
+/// Serves the other connections of this thread's event loop while a script run by one of
+/// them is busy (called by the script's hook, through `ServerHooks::serve_while_busy`).
+pub(crate) fn serve_while_busy(db: &Database) {
+    let (worker, busy) = PUMP.replace((std::ptr::null_mut(), 0));
+    if worker.is_null() {
+        return;
+    }
+    // SAFETY: `worker` was set by `Worker::serve` on this thread from its `&mut self`, which
+    // it does not use until execution returns (the pointer is cleared first, and is not set
+    // again while this pass runs); the busy connection is out of the slab, owned by that
+    // call, and this pass never touches its slot.
+    unsafe { (*worker).pump(db, busy) };
+    PUMP.set((worker, busy));
+}
+
+/// An event as the turn's queue holds it: its token, and whether a short read may be
+/// trusted to have emptied the socket (see [`Worker::drive`]).
+fn readiness(ev: &mio::event::Event) -> (Token, bool) {
+    (ev.token(), !ev.is_read_closed() && !ev.is_error())
 }
 
 fn limits_of(db: &Database) -> (Limits, usize) {

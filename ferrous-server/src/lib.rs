@@ -101,6 +101,10 @@ impl ferrous_core::ServerHooks for ShutdownHandle {
         ShutdownHandle::shutdown(self)
     }
 
+    fn serve_while_busy(&self, db: &ferrous_core::Database) {
+        event_loop::serve_while_busy(db);
+    }
+
     /// CONFIG SET port/bind: bind the new addresses now (so a failure can be reported and
     /// rolled back), then hand them to the acceptor, which drops the old listeners.
     fn config_changed(&self, name: &str, config: &ferrous_core::Config) -> Result<(), String> {
