@@ -384,6 +384,9 @@ fn busy_script_after_pipelined_scripts() {
     let bytes: Vec<u8> = cmds.iter().flat_map(|a| common::encode_command(a)).collect();
     c.send_raw(&bytes).unwrap();
     let mut other = conn(&s);
+    // Not within the instant the script starts: a command that passes the "script running?"
+    // check just before waits for the script instead of getting BUSY (see `until_busy`).
+    std::thread::sleep(Duration::from_millis(50));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = other.cmd(&["GET", "n"]);
@@ -474,7 +477,12 @@ fn error_text(r: &Resp) -> String {
 }
 
 /// Waits until `c` gets a BUSY error for `GET x` (the script passed busy-reply-threshold).
+///
+/// Starts 50 ms after the script was sent: a command that passes the "script running?"
+/// check in the instant before the script takes the dataset waits for the script (its
+/// thread keeps serving its other clients meanwhile) instead of getting BUSY.
 fn until_busy(c: &mut RespConn) {
+    std::thread::sleep(Duration::from_millis(50));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = c.cmd(&["GET", "x"]);

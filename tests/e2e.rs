@@ -620,3 +620,21 @@ fn answers_then_closes_on_half_close() {
         assert!(closed, "connection left open after EOF (delay {delay_ms} ms)");
     }
 }
+
+/// The Lua engine's limits are server directives: `lua-memory-limit` and
+/// `lua-instruction-limit` (read at start-up, so CONFIG SET refuses them).
+#[test]
+fn lua_limits_from_the_command_line() {
+    let s = TestServer::start_with(&["--lua-memory-limit", "16mb", "--lua-instruction-limit", "5000000"]);
+    let mut c = s.raw();
+    let hog = "local t = {} for i = 1, 1e8 do t[i] = string.rep('x', 100) .. i end return #t";
+    let r = c.cmd(&["EVAL", hog, "0"]);
+    assert!(r.is_error() && format!("{r}").contains("not enough memory"), "{r}");
+    let r = c.cmd(&["EVAL", "while true do end", "0"]);
+    assert!(format!("{r}").contains("Script exceeded the instruction limit of 5000000 instructions"), "{r}");
+    assert_eq!(c.cmd(&["EVAL", "return 1 + 1", "0"]), Resp::Int(2));
+    for (name, value) in [("lua-memory-limit", "16777216"), ("lua-instruction-limit", "5000000")] {
+        assert_eq!(c.cmd(&["CONFIG", "GET", name]), Resp::Array(vec![bulk(name), bulk(value)]));
+    }
+    assert!(c.cmd(&["CONFIG", "SET", "lua-memory-limit", "1mb"]).is_error());
+}

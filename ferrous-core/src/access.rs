@@ -11,7 +11,7 @@ use crate::db::Inner;
 use crate::dict::Node;
 use crate::keyspace::{KeyHash, Keyspace, Lookup, Shard, SHARDS};
 use crate::value::Value;
-use parking_lot::RwLockWriteGuard;
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::hash::BuildHasher;
 
 /// A view of one logical database at one instant (`now`, in Unix ms).
@@ -88,7 +88,7 @@ impl<'a> HeldLocks<'a> {
             }
             std::hint::spin_loop();
         }
-        let gate = gate.unwrap_or_else(|| inner.cross_db.lock());
+        let gate = gate.unwrap_or_else(|| wait_busy_aware(inner, || inner.cross_db.try_lock_for(WAIT_SLICE)));
         // Released in `Drop` (a guard object cannot live in the thread-local).
         std::mem::forget(gate);
         HELD.with(|h| {
@@ -182,6 +182,52 @@ fn ensure_held(db: usize) {
             }
         }
     });
+}
+
+/// How long a command waits for a contended shard or gate between two looks at whether a
+/// busy script holds it.
+const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Waits for `attempt` to succeed. A command gets here when its shard (or the gate) is
+/// taken; normally by another command, for microseconds. It can also be a script that
+/// started just after this command checked that none was running: if that script goes
+/// BUSY, this thread serves its other clients meanwhile (BUSY replies, SCRIPT KILL) instead
+/// of leaving them all waiting behind this one command.
+#[cold]
+#[inline(never)]
+fn wait_busy_aware<G>(inner: &Inner, mut attempt: impl FnMut() -> Option<G>) -> G {
+    loop {
+        if let Some(g) = attempt() {
+            return g;
+        }
+        crate::scripting::serve_others_while_busy(inner);
+    }
+}
+
+/// Read-locks a shard for an ordinary (non-held) operation (see [`wait_busy_aware`]).
+#[inline]
+fn read_lock<'l>(inner: &Inner, lock: &'l RwLock<Shard>) -> RwLockReadGuard<'l, Shard> {
+    match lock.try_read() {
+        Some(g) => g,
+        None => wait_busy_aware(inner, || lock.try_read_for(WAIT_SLICE)),
+    }
+}
+
+/// Write-locks a shard for an ordinary (non-held) operation (see [`wait_busy_aware`]).
+#[inline]
+fn write_lock<'l>(inner: &Inner, lock: &'l RwLock<Shard>) -> RwLockWriteGuard<'l, Shard> {
+    match lock.try_write() {
+        Some(g) => g,
+        None => wait_busy_aware(inner, || lock.try_write_for(WAIT_SLICE)),
+    }
+}
+
+/// Takes the cross-database gate for an ordinary operation (see [`wait_busy_aware`]).
+pub(crate) fn lock_gate(inner: &Inner) -> parking_lot::MutexGuard<'_, ()> {
+    match inner.cross_db.try_lock() {
+        Some(g) => g,
+        None => wait_busy_aware(inner, || inner.cross_db.try_lock_for(WAIT_SLICE)),
+    }
 }
 
 impl<'a> Access<'a> {
@@ -313,7 +359,7 @@ impl<'a> Access<'a> {
         }
         let lock = self.keyspace().shard(h);
         {
-            let shard = lock.read();
+            let shard = read_lock(self.inner, lock);
             match shard.lookup(h, key, self.now) {
                 Lookup::Live(n) => {
                     self.inner.stats.keyspace_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -328,7 +374,7 @@ impl<'a> Access<'a> {
         }
         // Rare: the key expired. Delete it under the write lock, as Redis's lazy expiry does.
         self.inner.stats.keyspace_misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut shard = lock.write();
+        let mut shard = write_lock(self.inner, lock);
         shard.expire_if_needed(h, key, self.now);
         self.drain_expired(&mut shard);
         drop(shard);
@@ -347,7 +393,7 @@ impl<'a> Access<'a> {
             self.drain_expired(shard);
             r
         } else {
-            let mut shard = self.keyspace().shard(h).write();
+            let mut shard = write_lock(self.inner, self.keyspace().shard(h));
             let r = f(&mut shard, h);
             self.drain_expired(&mut shard);
             r
@@ -367,7 +413,14 @@ impl<'a> Access<'a> {
         let shards = idx
             .iter()
             .map(|&i| {
-                (i, if self.held { ReadRef::Held(&*self.held_shard(i)) } else { ReadRef::Guard(ks.shard_at(i).read()) })
+                (
+                    i,
+                    if self.held {
+                        ReadRef::Held(&*self.held_shard(i))
+                    } else {
+                        ReadRef::Guard(read_lock(self.inner, ks.shard_at(i)))
+                    },
+                )
             })
             .collect();
         let mut m = MultiRead { shards, now: self.now, expired: Default::default() };
@@ -397,7 +450,7 @@ impl<'a> Access<'a> {
                     if self.held {
                         ShardRef::Held(self.held_shard(i))
                     } else {
-                        ShardRef::Guard(ks.shard_at(i).write())
+                        ShardRef::Guard(write_lock(self.inner, ks.shard_at(i)))
                     },
                 )
             })
@@ -429,14 +482,14 @@ impl<'a> Access<'a> {
         }
         let lock = self.keyspace().shard(h);
         {
-            let shard = lock.read();
+            let shard = read_lock(self.inner, lock);
             match shard.peek(h, key, self.now) {
                 Lookup::Live(n) => return f(Some((n, shard.deadline(n, h.dict())))),
                 Lookup::Missing => return f(None),
                 Lookup::Expired => {}
             }
         }
-        let mut shard = lock.write();
+        let mut shard = write_lock(self.inner, lock);
         shard.expire_if_needed(h, key, self.now);
         self.drain_expired(&mut shard);
         drop(shard);
@@ -449,7 +502,7 @@ impl<'a> Access<'a> {
         if self.held {
             return f(self.held_shard(i));
         }
-        f(&self.keyspace().shard_at(i).read())
+        f(&read_lock(self.inner, self.keyspace().shard_at(i)))
     }
 
     /// Runs `f` with every shard of this database read-locked, in ascending order (KEYS,
@@ -459,7 +512,8 @@ impl<'a> Access<'a> {
             let shards: Vec<&Shard> = (0..SHARDS).map(|i| &*self.held_shard(i)).collect();
             return f(&shards);
         }
-        let guards = self.keyspace().read_all();
+        let ks = self.keyspace();
+        let guards: Vec<_> = (0..SHARDS).map(|i| read_lock(self.inner, ks.shard_at(i))).collect();
         let shards: Vec<&Shard> = guards.iter().map(|g| &**g).collect();
         f(&shards)
     }
@@ -471,7 +525,8 @@ impl<'a> Access<'a> {
             let acc = self.with_db(db);
             return (0..SHARDS).map(|i| ShardRef::Held(acc.held_shard(i))).collect();
         }
-        self.inner.dbs[db].write_all().into_iter().map(ShardRef::Guard).collect()
+        let ks = &self.inner.dbs[db];
+        (0..SHARDS).map(|i| ShardRef::Guard(write_lock(self.inner, ks.shard_at(i)))).collect()
     }
 
     /// Runs `f` with every shard of this database write-locked, in ascending order
@@ -503,14 +558,14 @@ impl<'a> Access<'a> {
             other_acc.drain_expired(b);
             return Some(r);
         }
-        let _gate = self.inner.cross_db.lock();
+        let _gate = lock_gate(self.inner);
         let (mine, theirs) = (self.keyspace().shard(h), other.shard(oh));
         let (mut a, mut b) = if self.db < other_db {
-            let a = mine.write();
-            (a, theirs.write())
+            let a = write_lock(self.inner, mine);
+            (a, write_lock(self.inner, theirs))
         } else {
-            let b = theirs.write();
-            (mine.write(), b)
+            let b = write_lock(self.inner, theirs);
+            (write_lock(self.inner, mine), b)
         };
         let r = f(&mut a, h, &mut b, oh);
         self.drain_expired(&mut a);
@@ -526,7 +581,7 @@ impl<'a> Access<'a> {
         let mut idx: Vec<usize> = dbs.iter().copied().filter(|&d| d < self.inner.dbs.len()).collect();
         idx.sort_unstable();
         idx.dedup();
-        let _gate = (!self.held).then(|| self.inner.cross_db.lock());
+        let _gate = (!self.held).then(|| lock_gate(self.inner));
         let mut locked: Vec<_> = idx.into_iter().map(|d| (d, self.lock_db(d))).collect();
         f(&mut locked)
     }

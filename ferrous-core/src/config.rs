@@ -369,6 +369,10 @@ pub static DIRECTIVES: &[Directive] = &[
     uint("slowlog-max-len", 0, LONG_MAX as u64, "128"),
     uint("acllog-max-len", 0, LONG_MAX as u64, "128"),
     int("busy-reply-threshold", 0, LONG_MAX, "5000").alias("lua-time-limit"),
+    // Ferrous's own, read when the server starts: the Lua engine's memory limit per state
+    // (0: none) and instruction limit per script (0: none).
+    umem("lua-memory-limit", 0, LONG_MAX as u64, "52428800").flags(IMMUTABLE),
+    uint("lua-instruction-limit", 0, LONG_MAX as u64, "0").flags(IMMUTABLE),
     int("cluster-node-timeout", 0, LONG_MAX, "15000"),
     int("slowlog-log-slower-than", -1, LONG_MAX, "10000"),
     int("latency-monitor-threshold", 0, LONG_MAX, "0"),

@@ -93,13 +93,12 @@ pub trait ServerHooks: Send + Sync {
         let _ = (name, config);
         Ok(())
     }
-    /// A script running on this thread has passed `busy-reply-threshold`: serve the other
-    /// clients of this thread's event loop once (their commands get BUSY, SCRIPT KILL and
-    /// the like run), as Redis's `processEventsWhileBlocked`. Called repeatedly by the
-    /// script engine until the script ends. The default does nothing.
-    fn serve_while_busy(&self, db: &Database) {
-        let _ = db;
-    }
+    /// A script has passed `busy-reply-threshold` and this thread is stuck behind it
+    /// (running it, or in a command waiting for what it holds): serve the other clients of
+    /// this thread's event loop once (their commands get BUSY, SCRIPT KILL and the like
+    /// run), as Redis's `processEventsWhileBlocked`. Called repeatedly until the script
+    /// ends. The default does nothing.
+    fn serve_while_busy(&self) {}
 }
 
 /// What SHUTDOWN asked for.
@@ -411,13 +410,7 @@ impl Database {
     /// [`ServerHooks::serve_while_busy`]). Commands run from there that would need the
     /// dataset the script holds get BUSY. Does nothing when called again from inside.
     pub fn process_events_while_busy(&self) {
-        if crate::scripting::serving_while_busy() {
-            return;
-        }
-        let hooks = self.inner.hooks.read().clone();
-        if let Some(hooks) = hooks {
-            crate::scripting::while_busy(|| hooks.serve_while_busy(self));
-        }
+        crate::scripting::serve_others_while_busy(&self.inner);
     }
 
     /// Registers a client connection (used by the server for each accepted socket).

@@ -290,10 +290,19 @@ pub(crate) fn serving_while_busy() -> bool {
     SERVING_WHILE_BUSY.get()
 }
 
-pub(crate) fn while_busy(f: impl FnOnce()) {
-    SERVING_WHILE_BUSY.set(true);
-    f();
-    SERVING_WHILE_BUSY.set(false);
+/// If a script is busy, serves this thread's other clients once through the server's
+/// hooks ([`ServerHooks::serve_while_busy`](crate::ServerHooks::serve_while_busy)); not
+/// again from inside that.
+pub(crate) fn serve_others_while_busy(inner: &crate::db::Inner) {
+    if inner.busy.load(Relaxed) == 0 || SERVING_WHILE_BUSY.get() {
+        return;
+    }
+    let hooks = inner.hooks.read().clone();
+    if let Some(hooks) = hooks {
+        SERVING_WHILE_BUSY.set(true);
+        hooks.serve_while_busy();
+        SERVING_WHILE_BUSY.set(false);
+    }
 }
 
 /// May `spec` run on the thread of a busy script, from [`Database::process_events_while_busy`]?

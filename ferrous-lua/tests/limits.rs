@@ -187,3 +187,44 @@ fn function_load_timeout() {
     );
     assert_eq!(l.cmd(&["FCALL", "f", "0"]), ":1\r\n");
 }
+
+/// Server hooks that answer "serve your other clients" by sending SCRIPT KILL, as a client
+/// of the waiting thread would.
+struct KillFromHook {
+    db: std::sync::Mutex<Option<Database>>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl ferrous_core::ServerHooks for KillFromHook {
+    fn shutdown(&self) {}
+    fn serve_while_busy(&self) {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(db) = self.db.lock().unwrap().as_ref() {
+            // From here, commands that need the dataset get BUSY; SCRIPT KILL runs.
+            let busy = db.execute(["SET", "k", "v"]);
+            assert!(err_text(&busy).starts_with("BUSY"), "{busy:?}");
+            assert_eq!(db.execute(["SCRIPT", "KILL"]), RespValue::ok());
+        }
+    }
+}
+
+/// An operation that waits for a shard a busy script holds (it started just after the
+/// script, or skipped the "script running?" check as the typed API does) does not wait
+/// blindly: it asks the server to serve its thread's other clients, which can kill the
+/// script; then it completes.
+#[test]
+fn waiting_behind_a_busy_script_serves_other_clients() {
+    let db = setup(50, EngineConfig::default());
+    let hooks = std::sync::Arc::new(KillFromHook { db: std::sync::Mutex::new(None), calls: Default::default() });
+    db.set_server_hooks(hooks.clone());
+    db.set("k", "before").unwrap();
+    let h = spawn_eval(&db, "while true do end");
+    wait_busy(&db);
+    *hooks.db.lock().unwrap() = Some(db.clone());
+    // The typed API does not check for scripts: this waits on the shard lock.
+    assert_eq!(db.get("k").unwrap(), Some(b"before".to_vec()));
+    assert!(hooks.calls.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    let r = h.join().unwrap();
+    assert!(err_text(&r).starts_with("ERR Script killed by user with SCRIPT KILL..."), "{r:?}");
+    *hooks.db.lock().unwrap() = None;
+}

@@ -640,7 +640,8 @@ impl Worker {
     }
 
     /// One pass over this thread's other connections while connection `busy` runs a script
-    /// that passed `busy-reply-threshold`: what Redis's `processEventsWhileBlocked` does.
+    /// that passed `busy-reply-threshold` (or waits for one): what Redis's
+    /// `processEventsWhileBlocked` does.
     /// Their commands get BUSY, except the few that may run meanwhile (SCRIPT KILL, FUNCTION
     /// KILL, SHUTDOWN...); new connections are adopted. Events of the busy connection itself
     /// are kept for when its script has returned.
@@ -680,9 +681,10 @@ thread_local! {
     static PUMP: std::cell::Cell<(*mut Worker, usize)> = const { std::cell::Cell::new((std::ptr::null_mut(), 0)) };
 }
 
-/// Serves the other connections of this thread's event loop while a script run by one of
-/// them is busy (called by the script's hook, through `ServerHooks::serve_while_busy`).
-pub(crate) fn serve_while_busy(db: &Database) {
+/// Serves the other connections of this thread's event loop while it is stuck behind a busy
+/// script: running it for one of them, or in a command of one of them that waits for what
+/// the script holds (through `ServerHooks::serve_while_busy`).
+pub(crate) fn serve_while_busy() {
     let (worker, busy) = PUMP.replace((std::ptr::null_mut(), 0));
     if worker.is_null() {
         return;
@@ -691,7 +693,9 @@ pub(crate) fn serve_while_busy(db: &Database) {
     // it does not use until execution returns (the pointer is cleared first, and is not set
     // again while this pass runs); the busy connection is out of the slab, owned by that
     // call, and this pass never touches its slot.
-    unsafe { (*worker).pump(db, busy) };
+    let worker = unsafe { &mut *worker };
+    let db = worker.db.clone();
+    worker.pump(&db, busy);
     PUMP.set((worker, busy));
 }
 

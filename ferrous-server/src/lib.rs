@@ -43,7 +43,15 @@ pub fn main_with_args(args: &[String]) -> i32 {
     }
     notice!("Ferrous {} starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
     let db = Database::builder().config(config).build();
-    ferrous_lua::install(&db);
+    let lua = {
+        let c = db.inner().config.read();
+        let instructions = c.get_i64("lua-instruction-limit");
+        ferrous_lua::EngineConfig {
+            memory_limit: c.get_i64("lua-memory-limit") as usize,
+            instruction_limit: (instructions > 0).then_some(instructions as u64),
+        }
+    };
+    ferrous_lua::install_with(&db, lua);
     let shutdown = Arc::new(AtomicBool::new(false));
     match event_loop::Server::bind(db, shutdown.clone()) {
         Ok(server) => {
@@ -101,8 +109,8 @@ impl ferrous_core::ServerHooks for ShutdownHandle {
         ShutdownHandle::shutdown(self)
     }
 
-    fn serve_while_busy(&self, db: &ferrous_core::Database) {
-        event_loop::serve_while_busy(db);
+    fn serve_while_busy(&self) {
+        event_loop::serve_while_busy();
     }
 
     /// CONFIG SET port/bind: bind the new addresses now (so a failure can be reported and
