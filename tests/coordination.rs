@@ -545,6 +545,14 @@ fn shutdown_nosave_during_an_endless_script() {
     runner.send(&["EVAL", "while true do end", "0"]).unwrap();
     let mut other = conn(&s);
     until_busy(&mut other);
+    // As in Redis, only SHUTDOWN NOSAVE is accepted then; WATCH (which Redis accepts) gets
+    // BUSY here, as it would have to read its key.
+    for cmd in [&["SHUTDOWN"][..], &["SHUTDOWN", "SAVE"], &["WATCH", "x"]] {
+        let r = other.cmd(cmd);
+        assert!(error_text(&r).starts_with("BUSY"), "{cmd:?}: {r}");
+    }
+    assert_eq!(other.cmd(&["MULTI"]), ok());
+    assert_eq!(other.cmd(&["DISCARD"]), ok());
     let _ = other.call(&["SHUTDOWN", "NOSAVE"]);
     let status = s.wait_exit(Duration::from_secs(10)).expect("still running 10 s after SHUTDOWN NOSAVE");
     assert!(status.success(), "{status:?}");

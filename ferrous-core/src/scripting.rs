@@ -305,9 +305,11 @@ pub(crate) fn serve_others_while_busy(inner: &crate::db::Inner) {
     }
 }
 
-/// May `spec` run on the thread of a busy script, from [`Database::process_events_while_busy`]?
-/// Only the `allow_busy` commands that need neither the dataset nor the script engine's
-/// state, both held by the script: WATCH (reads the key) and REPLCONF get BUSY there.
+/// May `spec` run while a script is busy (on any thread, including from
+/// [`Database::process_events_while_busy`] on the script's own)? Only the `allow_busy`
+/// commands that need neither the dataset nor the script engine's state, both held by the
+/// script. WATCH, `allow_busy` in Redis, reads its key: here it waits for a short script and
+/// gets BUSY from a busy one; REPLCONF likewise.
 pub(crate) fn runs_beside_busy_script(spec: &CommandSpec) -> bool {
     matches!(
         spec.name.as_str(),

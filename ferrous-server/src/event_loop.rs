@@ -690,9 +690,9 @@ pub(crate) fn serve_while_busy() {
         return;
     }
     // SAFETY: `worker` was set by `Worker::serve` on this thread from its `&mut self`, which
-    // it does not use until execution returns (the pointer is cleared first, and is not set
-    // again while this pass runs); the busy connection is out of the slab, owned by that
-    // call, and this pass never touches its slot.
+    // it does not use until execution returns; this is the only use meanwhile (the core
+    // does not call `serve_while_busy` again from inside a pass). The busy connection is
+    // out of the slab, owned by that call, and this pass never touches its slot.
     let worker = unsafe { &mut *worker };
     let db = worker.db.clone();
     worker.pump(&db, busy);

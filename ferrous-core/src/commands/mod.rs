@@ -559,14 +559,17 @@ fn run(
         crate::scripting::release_kept_locks();
         kept = false;
     }
-    if !held && crate::scripting::serving_while_busy() && !crate::scripting::runs_beside_busy_script(spec) {
+    // Commands that may run while a script is busy: the `allow_busy` ones that need neither
+    // the dataset nor the script engine (WATCH reads its key: it waits, or gets BUSY).
+    let beside_script = crate::scripting::runs_beside_busy_script(spec);
+    if !held && !beside_script && crate::scripting::serving_while_busy() {
         let e = crate::scripting::busy_error(db).unwrap_or_else(|| {
             Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
         });
         reject(db, client, out, &e);
         return;
     }
-    if !held && !kept && !spec.has(flags::ALLOW_BUSY) && db.inner.script_running.load(Relaxed) {
+    if !held && !kept && !beside_script && db.inner.script_running.load(Relaxed) {
         if let Some(e) = crate::scripting::wait_for_script(db) {
             reject(db, client, out, &e);
             return;

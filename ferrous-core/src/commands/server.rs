@@ -543,6 +543,12 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Result<()> {
         // Ferrous stops as soon as SHUTDOWN is accepted: there is never one to abort.
         return Err(Error::msg("ERR No shutdown in progress."));
     }
+    if !nosave {
+        // During a busy script only SHUTDOWN NOSAVE is accepted (Redis's shutdownCommand).
+        if let Some(e) = crate::scripting::busy_error(ctx.db) {
+            return Err(e);
+        }
+    }
     opts.save = if save {
         Some(true)
     } else if nosave {
