@@ -311,6 +311,8 @@ struct Worker {
     pending: Vec<usize>,
     /// The events (token, trust a short read) of the current turn not handled yet.
     ready: std::collections::VecDeque<(Token, bool)>,
+    /// Inside [`Worker::pump`] (connections are not closed there).
+    pumping: bool,
     /// Slots of connections blocked in BLPOP & co (for their timeouts).
     blocked: Vec<usize>,
     limits: Limits,
@@ -329,6 +331,7 @@ impl Worker {
             free: Vec::new(),
             pending: Vec::new(),
             ready: std::collections::VecDeque::new(),
+            pumping: false,
             blocked: Vec::new(),
             limits,
             query_limit,
@@ -437,7 +440,7 @@ impl Worker {
                 self.pending.push(idx);
             }
             if let Some(ps) = &conn.client.pubsub {
-                if ps.sink.overflowed.load(Relaxed) {
+                if ps.sink.overflowed.load(Relaxed) && !self.pumping {
                     warning!("Client {} closed for overcoming of output buffer limits.", conn.client.info.addr);
                     self.close(idx);
                     continue;
@@ -456,7 +459,12 @@ impl Worker {
         for (stream, peer, local) in incoming {
             self.add(stream, peer, local);
         }
-        if self.shared.kill_pending.swap(false, Relaxed) {
+        if self.pumping {
+            // Kills close connections: after the busy script (see `drive`).
+            if self.shared.kill_pending.load(Relaxed) || !self.shared.unblocked.lock().is_empty() {
+                let _ = self.shared.waker.wake();
+            }
+        } else if self.shared.kill_pending.swap(false, Relaxed) {
             for i in 0..self.conns.len() {
                 if self.conns[i].as_ref().is_some_and(|c| c.client.info.killed.load(Relaxed)) {
                     self.close(i);
@@ -582,6 +590,12 @@ impl Worker {
             }
         }
         self.conns[idx] = Some(conn);
+        if self.pumping {
+            // Closing cancels the client's blocking wait, which may be the one this thread
+            // is serving further up the stack: close after the busy script instead.
+            self.pending.push(idx);
+            return;
+        }
         self.close(idx);
     }
 
@@ -646,6 +660,12 @@ impl Worker {
     /// KILL, SHUTDOWN...); new connections are adopted. Events of the busy connection itself
     /// are kept for when its script has returned.
     fn pump(&mut self, db: &Database, busy: usize) {
+        self.pumping = true;
+        self.pump_pass(db, busy);
+        self.pumping = false;
+    }
+
+    fn pump_pass(&mut self, db: &Database, busy: usize) {
         // What this turn had not reached yet, then whatever has arrived since.
         let mut events = Events::with_capacity(256);
         if self.poll.poll(&mut events, Some(Duration::ZERO)).is_ok() {
