@@ -88,7 +88,7 @@ impl<'a> HeldLocks<'a> {
             }
             std::hint::spin_loop();
         }
-        let gate = gate.unwrap_or_else(|| wait_busy_aware(inner, || inner.cross_db.try_lock_for(WAIT_SLICE)));
+        let gate = gate.unwrap_or_else(|| lock_gate(inner));
         // Released in `Drop` (a guard object cannot live in the thread-local).
         std::mem::forget(gate);
         HELD.with(|h| {
@@ -105,9 +105,7 @@ impl<'a> HeldLocks<'a> {
         ensure_held(first_db);
         HeldLocks { inner, _not_send: std::marker::PhantomData }
     }
-}
 
-impl<'a> HeldLocks<'a> {
     /// Ends this value's life without releasing anything: the gate and shards stay locked by
     /// this thread until [`HeldLocks::resume`] takes them over or [`release_kept`] frees them.
     /// The caller guarantees that one of the two runs while `inner` is alive.
@@ -186,7 +184,7 @@ fn ensure_held(db: usize) {
 
 /// How long a command waits for a contended shard or gate between two looks at whether a
 /// busy script holds it.
-const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
+pub(crate) const WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Waits for `attempt` to succeed. A command gets here when its shard (or the gate) is
 /// taken; normally by another command, for microseconds. It can also be a script that

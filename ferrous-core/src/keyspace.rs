@@ -11,7 +11,7 @@
 use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Node};
 use crate::value::Value;
-use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use parking_lot::RwLock;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Number of shards per logical database. 32 keeps lock contention negligible for the
@@ -285,14 +285,6 @@ impl Keyspace {
     #[inline]
     pub fn shard_at(&self, i: usize) -> &RwLock<Shard> {
         &self.shards[i]
-    }
-    /// Read-locks every shard in order.
-    pub fn read_all(&self) -> Vec<RwLockReadGuard<'_, Shard>> {
-        self.shards.iter().map(|s| s.read()).collect()
-    }
-    /// Write-locks every shard in order.
-    pub fn write_all(&self) -> Vec<RwLockWriteGuard<'_, Shard>> {
-        self.shards.iter().map(|s| s.write()).collect()
     }
     /// Write-locks every shard in ascending order, keeping no guards: the caller must call
     /// [`Keyspace::unlock_all_exclusive`] later on the same thread.

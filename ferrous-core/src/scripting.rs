@@ -272,7 +272,7 @@ pub(crate) fn wait_for_script(db: &Database) -> Option<Error> {
         if spins < SCRIPT_WAIT_SPINS {
             spins += 1;
             std::hint::spin_loop();
-        } else if let Some(gate) = db.inner.cross_db.try_lock_for(std::time::Duration::from_millis(1)) {
+        } else if let Some(gate) = db.inner.cross_db.try_lock_for(crate::access::WAIT_SLICE) {
             drop(gate);
         }
     }
@@ -305,38 +305,20 @@ pub(crate) fn serve_others_while_busy(inner: &crate::db::Inner) {
     }
 }
 
-/// May `spec` run while a script is busy (on any thread, including from
-/// [`Database::process_events_while_busy`] on the script's own)? Only the `allow_busy`
-/// commands that need neither the dataset nor the script engine's state, both held by the
-/// script. WATCH, `allow_busy` in Redis, reads its key: here it waits for a short script and
-/// gets BUSY from a busy one; REPLCONF likewise.
-pub(crate) fn runs_beside_busy_script(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name.as_str(),
-        "quit"
-            | "script|kill"
-            | "function|kill"
-            | "function|stats"
-            | "shutdown"
-            | "auth"
-            | "hello"
-            | "multi"
-            | "discard"
-            | "unwatch"
-            | "reset"
-    )
-}
-
 /// Rounds `wait_for_script` spins before it sleeps.
 const SCRIPT_WAIT_SPINS: u32 = 200;
+
+/// Redis's reply while an EVAL script is busy.
+pub const BUSY_SCRIPT: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// Redis's reply while a function is busy.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 /// The BUSY error for the current busy kind, if a script is busy.
 pub(crate) fn busy_error(db: &Database) -> Option<Error> {
     match db.inner.busy.load(Relaxed) {
-        1 => Some(Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")),
-        2 => {
-            Some(Error::msg("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."))
-        }
+        1 => Some(Error::msg(BUSY_SCRIPT)),
+        2 => Some(Error::msg(BUSY_FUNCTION)),
         _ => None,
     }
 }

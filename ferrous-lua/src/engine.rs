@@ -71,8 +71,7 @@ pub struct LuaEngine {
     function_count: AtomicUsize,
 }
 
-const SLOW_EVAL: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
-const SLOW_FUNCTION: &str = "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+use ferrous_core::scripting::{BUSY_FUNCTION as SLOW_FUNCTION, BUSY_SCRIPT as SLOW_EVAL};
 const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
 const RO_WITH_WRITE_FLAG: &str = "ERR Can not execute a script with write flag using *_ro command.";
 

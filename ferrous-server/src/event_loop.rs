@@ -574,22 +574,21 @@ impl Worker {
             self.blocked.push(idx);
         }
         // Killed while its script ran (the kill notice went to a busy-time pump).
-        let step = if conn.client.info.killed.load(Relaxed) { Step::Close } else { step };
-        if let Step::Continue = step {
+        let keep_open = matches!(step, Step::Continue) && !conn.client.info.killed.load(Relaxed) && {
             let want_write = conn.pending_output() > 0;
-            if want_write != conn.writable {
+            want_write == conn.writable || {
                 let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-                if reregister(self.poll.registry(), &mut conn, idx, interest).is_ok() {
+                let ok = reregister(self.poll.registry(), &mut conn, idx, interest).is_ok();
+                if ok {
                     conn.writable = want_write;
-                    self.conns[idx] = Some(conn);
-                    return;
                 }
-            } else {
-                self.conns[idx] = Some(conn);
-                return;
+                ok
             }
-        }
+        };
         self.conns[idx] = Some(conn);
+        if keep_open {
+            return;
+        }
         if self.pumping {
             // Closing cancels the client's blocking wait, which may be the one this thread
             // is serving further up the stack: close after the busy script instead.

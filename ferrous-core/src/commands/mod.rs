@@ -101,6 +101,12 @@ pub mod flags {
     pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
     /// Ferrous's own: the command runs a script or function (EVAL, EVALSHA, FCALL, `_RO`).
     pub const RUNS_SCRIPT: u32 = 1 << 31;
+    /// Ferrous's own: the command may run while a script is busy, on any thread (including
+    /// from `Database::process_events_while_busy` on the script's own): the `allow_busy`
+    /// commands that need neither the dataset nor the script engine's state, both held by
+    /// the script. WATCH, `allow_busy` in Redis, reads its key: here it waits for a short
+    /// script and gets BUSY from a busy one; REPLCONF likewise.
+    pub const RUNS_BESIDE_BUSY_SCRIPT: u32 = 1 << 30;
 
     pub(crate) fn from_name(s: &str) -> u32 {
         match s {
@@ -416,6 +422,22 @@ fn build_spec(entry: Value, docs: Option<Value>, handlers: &HashMap<&str, Handle
     if matches!(name.as_str(), "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro") {
         flag_bits |= flags::RUNS_SCRIPT;
     }
+    if matches!(
+        name.as_str(),
+        "quit"
+            | "script|kill"
+            | "function|kill"
+            | "function|stats"
+            | "shutdown"
+            | "auth"
+            | "hello"
+            | "multi"
+            | "discard"
+            | "unwatch"
+            | "reset"
+    ) {
+        flag_bits |= flags::RUNS_BESIDE_BUSY_SCRIPT;
+    }
     Some(CommandSpec {
         arity: int(&items[1]),
         first_key: int(&items[3]),
@@ -559,13 +581,9 @@ fn run(
         crate::scripting::release_kept_locks();
         kept = false;
     }
-    // Commands that may run while a script is busy: the `allow_busy` ones that need neither
-    // the dataset nor the script engine (WATCH reads its key: it waits, or gets BUSY).
-    let beside_script = crate::scripting::runs_beside_busy_script(spec);
+    let beside_script = spec.has(flags::RUNS_BESIDE_BUSY_SCRIPT);
     if !held && !beside_script && crate::scripting::serving_while_busy() {
-        let e = crate::scripting::busy_error(db).unwrap_or_else(|| {
-            Error::msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
-        });
+        let e = crate::scripting::busy_error(db).unwrap_or_else(|| Error::msg(crate::scripting::BUSY_SCRIPT));
         reject(db, client, out, &e);
         return;
     }
