@@ -80,19 +80,7 @@ trap 'exit 130' INT TERM
 # shellcheck source=tools/lib.sh
 source "$ROOT/tools/lib.sh"
 
-REDIS_PORT=$(free_port)
-FERROUS_PORT=$(free_port)
-(cd "$WORK" && exec redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize no --logfile "$WORK/redis.log") &
-PIDS+=($!)
-REDIS_PID=$!
-# shellcheck disable=SC2086 # FERROUS_ARGS is a list of words on purpose
-(cd "$WORK" && exec "$FERROUS_BIN" --port "$FERROUS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --logfile "$WORK/ferrous.log" $FERROUS_ARGS) &
-PIDS+=($!)
-FERROUS_PID=$!
-wait_ready "$REDIS_PORT" "$REDIS_PID" redis
-wait_ready "$FERROUS_PORT" "$FERROUS_PID" ferrous
+start_servers "$FERROUS_ARGS"
 
 TICK=$(getconf CLK_TCK)
 # CPU time of a whole process (all threads), in clock ticks.

@@ -35,15 +35,11 @@ if [[ $BUILD = 1 ]]; then (cd "$ROOT" && cargo build --release -q -p ferrous-ser
 WORK=$(mktemp -d)
 # shellcheck source=tools/lib.sh
 source "$ROOT/tools/lib.sh"
-RP=$(free_port); FP=$(free_port)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
-(cd "$WORK" && exec redis-server --port "$RP" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1) & PIDS+=($!)
-wait_ready "$RP" "$!" redis
-# shellcheck disable=SC2086 # FARGS is split into options on purpose
-(cd "$WORK" && exec "$FERROUS_BIN" --port "$FP" --bind 127.0.0.1 --save '' --appendonly no $FARGS >"$WORK/ferrous.log" 2>&1) & PIDS+=($!)
-wait_ready "$FP" "$!" ferrous
+start_servers "$FARGS"
+RP=$REDIS_PORT; FP=$FERROUS_PORT
 
 rps() { # port pipeline args... -> requests per second
     local port=$1 p=$2; shift 2

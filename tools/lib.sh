@@ -21,3 +21,22 @@ wait_ready() { # port pid name
     echo "$3 did not answer PING on port $1" >&2
     exit 1
 }
+
+# Starts redis-server and $FERROUS_BIN (plus the words of $1 as options) on two free loopback
+# ports, without persistence, logging to $WORK/redis.log and $WORK/ferrous.log, and waits for
+# both. Sets REDIS_PORT, FERROUS_PORT, REDIS_PID, FERROUS_PID and appends the pids to PIDS.
+start_servers() { # ferrous-args
+    REDIS_PORT=$(free_port)
+    FERROUS_PORT=$(free_port)
+    (cd "$WORK" && exec redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no --logfile "$WORK/redis.log") &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    # shellcheck disable=SC2086 # the options are a list of words on purpose
+    (cd "$WORK" && exec "$FERROUS_BIN" --port "$FERROUS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+        --logfile "$WORK/ferrous.log" $1) &
+    FERROUS_PID=$!
+    PIDS+=("$FERROUS_PID")
+    wait_ready "$REDIS_PORT" "$REDIS_PID" redis
+    wait_ready "$FERROUS_PORT" "$FERROUS_PID" ferrous
+}

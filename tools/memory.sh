@@ -51,19 +51,7 @@ source "$ROOT/tools/lib.sh"
 
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-REDIS_PORT=$(free_port)
-FERROUS_PORT=$(free_port)
-(cd "$WORK" && exec redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --daemonize no --logfile "$WORK/redis.log") &
-PIDS+=($!)
-REDIS_PID=$!
-# shellcheck disable=SC2086
-(cd "$WORK" && exec "$FERROUS_BIN" --port "$FERROUS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --logfile "$WORK/ferrous.log" $FERROUS_ARGS) &
-PIDS+=($!)
-FERROUS_PID=$!
-wait_ready "$REDIS_PORT" "$REDIS_PID" redis
-wait_ready "$FERROUS_PORT" "$FERROUS_PID" ferrous
+start_servers "$FERROUS_ARGS"
 
 # The same data for both: SET key:<n> <value of VALUE_SIZE bytes, unique per key>, as RESP.
 echo "generating $KEYS SET commands..." >&2
