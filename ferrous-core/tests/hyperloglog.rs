@@ -13,18 +13,13 @@ use rand::{Rng, SeedableRng};
 
 #[test]
 fn replies_and_bytes_match_redis() {
-    let failures = cases::replay(include_str!("support/hyperloglog.cases"));
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    cases::assert_replay(include_str!("support/hyperloglog.cases"));
 }
 
-/// Replays an extra case file named by `FERROUS_EXTRA_CASES` (for ad-hoc differential
-/// runs: generate commands, record them with `support/record_cases.py`, replay here).
+/// Replays an extra case file named by `FERROUS_EXTRA_CASES` (see `support/cases.rs`).
 #[test]
 fn extra_cases_from_env() {
-    let Ok(path) = std::env::var("FERROUS_EXTRA_CASES") else { return };
-    let text = std::fs::read_to_string(&path).expect("FERROUS_EXTRA_CASES names a readable file");
-    let failures = cases::replay(&text);
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    cases::assert_extra_cases_from_env();
 }
 
 /// Relative error bound: three times Redis's documented standard error (0.81%).

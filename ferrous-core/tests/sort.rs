@@ -9,18 +9,13 @@ mod oracle;
 
 #[test]
 fn replies_match_redis() {
-    let failures = cases::replay(include_str!("support/sort.cases"));
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    cases::assert_replay(include_str!("support/sort.cases"));
 }
 
-/// Replays an extra case file named by `FERROUS_EXTRA_CASES` (for ad-hoc differential
-/// runs: generate commands, record them with `support/record_cases.py`, replay here).
+/// Replays an extra case file named by `FERROUS_EXTRA_CASES` (see `support/cases.rs`).
 #[test]
 fn extra_cases_from_env() {
-    let Ok(path) = std::env::var("FERROUS_EXTRA_CASES") else { return };
-    let text = std::fs::read_to_string(&path).expect("FERROUS_EXTRA_CASES names a readable file");
-    let failures = cases::replay(&text);
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    cases::assert_extra_cases_from_env();
 }
 
 use ferrous_core::commands::sort::SortOptions;

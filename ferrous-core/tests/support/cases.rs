@@ -70,6 +70,20 @@ fn sha1_hex(s: &str) -> String {
     Sha1::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Replays `cases` and fails with every mismatch.
+pub fn assert_replay(cases: &str) {
+    let failures = replay(cases);
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Replays an extra case file named by `FERROUS_EXTRA_CASES`, if set (for ad-hoc
+/// differential runs: generate commands, record them with `support/record_cases.py`).
+pub fn assert_extra_cases_from_env() {
+    let Ok(path) = std::env::var("FERROUS_EXTRA_CASES") else { return };
+    let text = std::fs::read_to_string(&path).expect("FERROUS_EXTRA_CASES names a readable file");
+    assert_replay(&text);
+}
+
 /// Replays `cases`; returns every mismatch.
 pub fn replay(cases: &str) -> Vec<String> {
     let mut failures = Vec::new();
