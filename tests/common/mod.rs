@@ -73,6 +73,14 @@ pub struct TestServer {
     child: Child,
     dir: PathBuf,
     exit: Option<ExitStatus>,
+    /// Whether `dir` is this server's own scratch directory, removed on drop (false for a
+    /// server started on a caller's directory with [`TestServer::start_in`]).
+    owns_dir: bool,
+    /// The extra arguments it was started with, reused by [`TestServer::restart`].
+    extra: Vec<String>,
+    /// Length of `dir/server.log` when this process was started: a restarted server appends
+    /// to the log of its earlier lives, and [`TestServer::log_since_start`] reads past them.
+    log_start: u64,
 }
 
 /// Starts redis-server, the oracle (see [`TestServer::redis`]).
@@ -130,6 +138,14 @@ fn free_redis_port() -> u16 {
     panic!("no free port in {REDIS_PORTS:?} for redis-server");
 }
 
+/// A free port for a server of `kind` (oracles stay in their own range).
+fn fresh_port(kind: Kind) -> u16 {
+    match kind {
+        Kind::Ferrous => free_port(),
+        Kind::Redis => free_redis_port(),
+    }
+}
+
 impl TestServer {
     /// The server under test with the default test arguments.
     pub fn start() -> TestServer {
@@ -165,33 +181,14 @@ impl TestServer {
     }
 
     fn spawn(kind: Kind, extra: &[&str]) -> TestServer {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         let mut last_log = String::new();
         // A port found free may be taken before the server binds it: retry with another.
         for _attempt in 0..5 {
-            let port = match kind {
-                Kind::Ferrous => free_port(),
-                Kind::Redis => free_redis_port(),
-            };
             let dir = scratch_dir(kind);
-            let log = std::fs::File::create(dir.join("server.log")).expect("create log file");
-            let log2 = log.try_clone().expect("clone log file");
-            let port_s = port.to_string();
-            let dir_s = dir.to_string_lossy().into_owned();
-            let mut args: Vec<&str> = vec!["--port", &port_s, "--save", "", "--appendonly", "no", "--dir", &dir_s];
-            let mut cmd = match kind {
-                Kind::Ferrous => Command::new(env!("CARGO_BIN_EXE_ferrous")),
-                Kind::Redis => {
-                    args.extend(["--bind", "127.0.0.1", "--daemonize", "no", "--logfile", ""]);
-                    Command::new("redis-server")
-                }
-            };
-            args.extend_from_slice(extra);
-            cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::from(log)).stderr(Stdio::from(log2));
-            let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {kind:?} server: {e}"));
-            let mut server = TestServer { kind, port, child, dir, exit: None };
-            match server.wait_ready() {
-                Ok(()) => return server,
-                Err(e) => {
+            match Self::launch(kind, fresh_port(kind), dir, true, &extra) {
+                Ok(server) => return server,
+                Err((server, e)) => {
                     last_log = format!("{e}\n--- server log ---\n{}", server.log());
                     let in_use = last_log.contains("in use") || last_log.contains("already");
                     drop(server);
@@ -202,6 +199,40 @@ impl TestServer {
             }
         }
         panic!("{kind:?} server did not start: {last_log}");
+    }
+
+    /// Starts `kind` on `port` in `dir` with the default test arguments plus `extra`,
+    /// logging to `dir/server.log` (appended to), and waits for its first reply. On failure,
+    /// the server (exited, or killed when dropped) and why it did not come up.
+    fn launch(
+        kind: Kind,
+        port: u16,
+        dir: PathBuf,
+        owns_dir: bool,
+        extra: &[String],
+    ) -> Result<TestServer, (TestServer, String)> {
+        let log_path = dir.join("server.log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).expect("open log file");
+        let log_start = log.metadata().map(|m| m.len()).unwrap_or(0);
+        let log2 = log.try_clone().expect("clone log file");
+        let port_s = port.to_string();
+        let dir_s = dir.to_string_lossy().into_owned();
+        let mut args: Vec<&str> = vec!["--port", &port_s, "--save", "", "--appendonly", "no", "--dir", &dir_s];
+        let mut cmd = match kind {
+            Kind::Ferrous => Command::new(env!("CARGO_BIN_EXE_ferrous")),
+            Kind::Redis => {
+                args.extend(["--bind", "127.0.0.1", "--daemonize", "no", "--logfile", ""]);
+                Command::new("redis-server")
+            }
+        };
+        args.extend(extra.iter().map(String::as_str));
+        cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::from(log)).stderr(Stdio::from(log2));
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {kind:?} server: {e}"));
+        let mut server = TestServer { kind, port, child, dir, exit: None, owns_dir, extra: extra.to_vec(), log_start };
+        match server.wait_ready() {
+            Ok(()) => Ok(server),
+            Err(e) => Err((server, e)),
+        }
     }
 
     /// Waits until the server answers a PING (any reply, even NOAUTH, counts).
@@ -329,7 +360,237 @@ impl Drop for TestServer {
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             eprintln!("--- {:?} server on port {} log (last lines) ---\n{}", self.kind, self.port, tail.join("\n"));
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if self.owns_dir {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// The kind of server the suite tests: Ferrous, or redis-server when
+/// `FERROUS_E2E_AGAINST_REDIS=1` (see [`TestServer::start_with`]).
+pub fn subject_kind() -> Kind {
+    if against_redis() {
+        Kind::Redis
+    } else {
+        Kind::Ferrous
+    }
+}
+
+/// Why [`TestServer::try_start_in`] found no running server.
+#[derive(Debug)]
+pub struct StartFailure {
+    /// The exit status, when the process exited (`None`: it never answered and was killed).
+    pub status: Option<ExitStatus>,
+    /// What the process logged during this start.
+    pub log: String,
+    /// A one-line reason (exit status or time-out).
+    pub reason: String,
+}
+
+/// Restarting servers on a data directory, killing them hard, and starting them on files
+/// a test prepared (persistence tests).
+impl TestServer {
+    /// A server of `kind` on an existing directory `dir` (`--dir dir`, so it loads the
+    /// `dump.rdb` there), the default test arguments plus `extra`; waits until it answers
+    /// PING with something other than `-LOADING`. The directory is left alone on drop. Panics
+    /// with the log if the server does not come up.
+    pub fn start_in(kind: Kind, dir: &Path, extra: &[&str]) -> TestServer {
+        Self::try_start_in(kind, dir, extra).unwrap_or_else(|f| {
+            panic!("{kind:?} server did not start in {}: {}\n--- server log ---\n{}", dir.display(), f.reason, f.log)
+        })
+    }
+
+    /// Same as [`TestServer::start_in`], but a server that exits during start-up (or never
+    /// finishes loading) is returned as a [`StartFailure`] instead of a panic: for tests
+    /// that expect start-up to fail.
+    pub fn try_start_in(kind: Kind, dir: &Path, extra: &[&str]) -> Result<TestServer, StartFailure> {
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+        let mut last = None;
+        for _attempt in 0..5 {
+            match Self::launch(kind, fresh_port(kind), dir.to_path_buf(), false, &extra) {
+                Ok(mut server) => match server.wait_loaded() {
+                    Ok(()) => return Ok(server),
+                    Err(reason) => return Err(server.failure(reason)),
+                },
+                Err((mut server, reason)) => {
+                    let failure = server.failure(reason);
+                    let in_use = failure.log.contains("in use");
+                    last = Some(failure);
+                    if !in_use {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(last.expect("at least one attempt"))
+    }
+
+    fn failure(&mut self, reason: String) -> StartFailure {
+        let status = self.wait_exit(Duration::from_millis(200));
+        if status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        StartFailure { status, log: self.log_since_start(), reason }
+    }
+
+    /// Waits until the server answers PING with anything but `-LOADING` (it finished loading
+    /// its data set), or fails if the process exits or [`START_TIMEOUT`] passes.
+    pub fn wait_loaded(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if !self.is_running() {
+                return Err(format!("server exited during start-up: {:?}", self.exit));
+            }
+            if let Ok(mut c) = RespConn::connect(self.addr()) {
+                c.set_timeout(Duration::from_secs(5));
+                match c.call(&["PING"]) {
+                    Ok(r) if !r.value.bytes().is_some_and(|b| r.value.is_error() && b.starts_with(b"LOADING")) => {
+                        return Ok(())
+                    }
+                    _ => {}
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!("server still loading after {START_TIMEOUT:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the server again after it exited (SHUTDOWN, [`TestServer::kill9`]): same
+    /// program, directory, arguments and, if it can still be bound, port; waits until it
+    /// has loaded its data. Panics with the log if it does not come up.
+    pub fn restart(&mut self) {
+        assert!(
+            !self.is_running(),
+            "restart: the {:?} server (pid {}) is still running; stop it first",
+            self.kind,
+            self.pid()
+        );
+        let mut last = String::new();
+        for attempt in 0..8 {
+            // The port was ours a moment ago; another test may grab it meanwhile.
+            let port = if attempt < 4 { self.port } else { fresh_port(self.kind) };
+            if attempt > 0 && attempt < 4 {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            match Self::launch(self.kind, port, self.dir.clone(), false, &self.extra) {
+                Ok(mut server) => {
+                    if let Err(e) = server.wait_loaded() {
+                        panic!(
+                            "{:?} server did not restart: {e}\n--- server log ---\n{}",
+                            self.kind,
+                            server.log_since_start()
+                        );
+                    }
+                    server.owns_dir = self.owns_dir;
+                    let mut old = std::mem::replace(self, server);
+                    old.owns_dir = false;
+                    return;
+                }
+                Err((server, e)) => {
+                    last = format!("{e}\n--- server log ---\n{}", server.log_since_start());
+                    if !last.contains("in use") {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("{:?} server did not restart: {last}", self.kind);
+    }
+
+    /// Kills the server with SIGKILL (and any process it forked, such as redis-server's
+    /// BGSAVE child, so nothing finishes a save behind the test's back) and waits for the
+    /// exit.
+    pub fn kill9(&mut self) {
+        if !self.is_running() {
+            return;
+        }
+        let pids = descendants(self.pid());
+        self.signal(libc::SIGKILL);
+        for &pid in &pids {
+            // SAFETY: kill(2) on a process id; no memory is involved.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+        self.wait_exit(Duration::from_secs(10)).expect("server still running 10 s after SIGKILL");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pids.iter().any(|&p| process_alive(p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The exit status, once the process has exited.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.is_running();
+        self.exit
+    }
+
+    /// What this process logged since it was started (a restarted server's log file also
+    /// holds its earlier lives).
+    pub fn log_since_start(&self) -> String {
+        let log = std::fs::read(self.dir.join("server.log")).unwrap_or_default();
+        let start = (self.log_start as usize).min(log.len());
+        String::from_utf8_lossy(&log[start..]).into_owned()
+    }
+
+    /// The arguments given after the default ones.
+    pub fn extra_args(&self) -> &[String] {
+        &self.extra
+    }
+}
+
+/// Every process descended from `pid` (children first found through
+/// `/proc/PID/task/*/children`, then theirs).
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else { continue };
+        for task in tasks.flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for c in children.split_whitespace().filter_map(|c| c.parse::<u32>().ok()) {
+                if !out.contains(&c) {
+                    out.push(c);
+                    todo.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state is the first field after "pid (comm) ".
+        Ok(stat) => stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// A scratch directory removed on drop (for data files a test prepares or copies).
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// A new empty directory; `tag` goes into its name.
+    pub fn new(tag: &str) -> TempDir {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("ferrous-test-{}-{tag}-{n}-{}", std::process::id(), nanos());
+        let dir = std::env::temp_dir().join(name);
+        std::fs::create_dir_all(&dir).expect("create scratch directory");
+        TempDir(dir)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
