@@ -22,6 +22,7 @@
 //! - [`tracking`]: client-side caching (CLIENT TRACKING) invalidation table.
 //! - [`transaction`]: MULTI/EXEC queue and WATCH registry.
 //! - [`blocking`]: the registry of clients blocked on keys (BLPOP...) and how they are served.
+//! - [`rdb`]: the RDB codec (Redis's snapshot and DUMP format, bytes <-> values).
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
 //! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
 #![warn(missing_docs)]
@@ -41,6 +42,7 @@ pub mod keyspace;
 pub mod long_double;
 pub mod notify;
 pub mod pubsub;
+pub mod rdb;
 pub mod scripting;
 pub mod tracking;
 pub mod transaction;

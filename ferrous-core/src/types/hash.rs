@@ -276,6 +276,48 @@ impl Hash {
     }
 }
 
+// Whole-value access for the RDB codec.
+impl Hash {
+    /// The elements of a listpack-encoded hash in order (field, value, field, value, ...);
+    /// `None` for a hash table. The RDB writer re-encodes them as Redis's listpack.
+    pub fn listpack_elems(&self) -> Option<impl Iterator<Item = listpack::Elem<'_>> + '_> {
+        match &self.repr {
+            Repr::Listpack { lp, .. } => Some(lp.iter().map(|(_, e)| e)),
+            Repr::Table(_) => None,
+        }
+    }
+
+    /// Builds a hash of `pairs` in the encoding Redis gives a loaded or restored hash:
+    /// listpack when there are at most `limits.max_entries` pairs and no field or value is
+    /// longer than `limits.max_value` bytes, else a hash table. `None` if a field repeats.
+    pub fn from_pairs<F, V>(pairs: &[(F, V)], limits: HashLimits) -> Option<Hash>
+    where
+        F: std::ops::Deref<Target = [u8]>,
+        V: std::ops::Deref<Target = [u8]>,
+    {
+        let small = pairs.len() <= limits.max_entries
+            && pairs.iter().all(|(f, v)| f.len() <= limits.max_value && v.len() <= limits.max_value)
+            && pairs.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>() < LISTPACK_SAFETY_SIZE;
+        if !small {
+            let mut t = PackedTable::with_capacity(pairs.len());
+            for (f, v) in pairs {
+                if !t.insert(f, v) {
+                    return None;
+                }
+            }
+            return Some(Hash { repr: Repr::Table(t) });
+        }
+        // Few fields: sorting references finds a repeat with no hashing.
+        let mut fields: Vec<&[u8]> = pairs.iter().map(|(f, _)| &**f).collect();
+        fields.sort_unstable();
+        if fields.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+        let lp = Listpack::from_elems(pairs.iter().flat_map(|(f, v)| [&**f, &**v]));
+        Some(Hash { repr: Repr::Listpack { lp, len: pairs.len() as u32 } })
+    }
+}
+
 /// Iterator over a [`Hash`]'s pairs.
 pub enum Iter<'a> {
     #[doc(hidden)]

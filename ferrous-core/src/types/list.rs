@@ -1061,6 +1061,51 @@ impl DoubleEndedIterator for Iter<'_> {
 impl ExactSizeIterator for Iter<'_> {}
 
 // ---------------------------------------------------------------------------------------
+// Node-level access for the RDB codec
+// ---------------------------------------------------------------------------------------
+
+impl List {
+    /// The nodes, head to tail, each as an iterator over its elements (its `len()` is the
+    /// node's element count). The RDB writer mirrors this layout, one listpack per node, as
+    /// Redis's DUMP and SAVE do.
+    pub fn nodes(&self) -> impl ExactSizeIterator<Item = Iter<'_>> + '_ {
+        let nodes = &self.nodes;
+        nodes.iter().enumerate().map(move |(i, n)| Iter {
+            nodes,
+            front: (i, 0),
+            back: (i, n.buf.len()),
+            remaining: n.count(),
+        })
+    }
+
+    /// Appends `elems` at the tail starting a new node (the current tail node takes none of
+    /// them), adding further nodes only where this list's fill requires. This is how a node
+    /// read from an RDB file is appended: Redis keeps a loaded node as it is, so a list keeps
+    /// the file's node layout wherever that respects its fill. Strings that are canonical
+    /// integers are stored as integers, as always.
+    pub fn push_back_node<'a>(&mut self, elems: impl IntoIterator<Item = Elem<'a>>) {
+        let mut first = true;
+        for e in elems {
+            let e = match e {
+                Elem::Bytes(b) => Elem::from_bytes(b),
+                e => e,
+            };
+            if first {
+                first = false;
+                if let Some(n) = self.nodes.back_mut() {
+                    n.buf.shrink_to_fit();
+                }
+                self.reserve_node();
+                self.nodes.push_back(Node::single(e, entry_size(e)));
+                self.len += 1;
+            } else {
+                self.push_elem_back(e);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Operations (shared by the typed API and the command handlers)
 // ---------------------------------------------------------------------------------------
 

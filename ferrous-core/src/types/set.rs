@@ -133,6 +133,25 @@ impl Intset {
     }
 }
 
+impl Intset {
+    /// An intset of `sorted`, which must be strictly ascending (`None` otherwise).
+    pub fn from_sorted(sorted: &[i64]) -> Option<Intset> {
+        if sorted.windows(2).any(|w| w[0] >= w[1]) {
+            return None;
+        }
+        let w = match (sorted.first(), sorted.last()) {
+            (Some(&a), Some(&b)) => width_for(a).max(width_for(b)) as usize,
+            _ => 1,
+        };
+        let mut buf = Vec::with_capacity(1 + sorted.len() * w);
+        buf.push(w as u8);
+        for v in sorted {
+            buf.extend_from_slice(&v.to_le_bytes()[..w]);
+        }
+        Some(Intset { buf: buf.into_boxed_slice() })
+    }
+}
+
 impl std::fmt::Debug for Intset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_set().entries(self.iter()).finish()
@@ -300,6 +319,52 @@ impl Set {
             }
             Repr::Table(t) => t.scan(cursor, |k, _| f(k)),
         }
+    }
+}
+
+// Whole-value access for the RDB codec.
+impl Set {
+    /// The members of an intset-encoded set; `None` for a hash table.
+    pub fn intset(&self) -> Option<&Intset> {
+        match &self.repr {
+            Repr::Intset(i) => Some(i),
+            Repr::Table(_) => None,
+        }
+    }
+
+    /// Builds a set of `members` in the encoding Redis gives a loaded or restored set: an
+    /// intset when every member is an integer and there are at most `max_intset` of them,
+    /// else a hash table. `None` if a member repeats.
+    pub fn from_members<M: std::ops::Deref<Target = [u8]>>(members: &[M], max_intset: usize) -> Option<Set> {
+        if members.len() <= max_intset {
+            if let Some(mut ints) = members.iter().map(|m| as_int(m)).collect::<Option<Vec<i64>>>() {
+                ints.sort_unstable();
+                return Self::from_sorted_ints(&ints, max_intset);
+            }
+        }
+        let mut t = PackedTable::with_capacity(members.len());
+        for m in members {
+            if !t.insert(m, b"") {
+                return None;
+            }
+        }
+        Some(Set { repr: Repr::Table(Box::new(t)) })
+    }
+
+    /// Builds a set of the strictly ascending integers `sorted`: an intset when there are at
+    /// most `max_intset`, else a hash table. `None` if they are not strictly ascending.
+    pub fn from_sorted_ints(sorted: &[i64], max_intset: usize) -> Option<Set> {
+        if sorted.len() <= max_intset {
+            return Intset::from_sorted(sorted).map(|i| Set { repr: Repr::Intset(i) });
+        }
+        if sorted.windows(2).any(|w| w[0] >= w[1]) {
+            return None;
+        }
+        let mut t = PackedTable::with_capacity(sorted.len());
+        for &v in sorted {
+            t.insert_new(&StrRef::int(v), b"");
+        }
+        Some(Set { repr: Repr::Table(Box::new(t)) })
     }
 }
 

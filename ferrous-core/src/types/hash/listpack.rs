@@ -219,6 +219,19 @@ impl Listpack {
     }
 }
 
+impl Listpack {
+    /// A listpack of `elems` in order, allocated once at its exact size (for building a
+    /// whole hash at once, as the RDB loader does).
+    pub fn from_elems<'a>(elems: impl Iterator<Item = &'a [u8]> + Clone) -> Listpack {
+        let size = elems.clone().map(|b| encode(b).len()).sum();
+        let mut lp = Listpack { buf: Vec::with_capacity(size) };
+        for b in elems {
+            lp.push(b);
+        }
+        lp
+    }
+}
+
 impl std::fmt::Debug for Listpack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter().map(|(_, e)| String::from_utf8_lossy(&e.bytes()).into_owned())).finish()

@@ -1,0 +1,396 @@
+//! Redis's listpack byte format (hash and sorted-set blobs, quicklist nodes): the writer's
+//! encoder and the reader's validating decoder.
+//!
+//! ```text
+//! total-bytes:u32le  num-elements:u16le  entry*  0xFF
+//! entry = encoding [data] backlen
+//! ```
+//!
+//! | encoding byte(s)       | element                                  |
+//! |------------------------|------------------------------------------|
+//! | `0xxxxxxx`             | integer 0..=127                          |
+//! | `10xxxxxx`             | string of 0..=63 bytes                   |
+//! | `110xxxxx yyyyyyyy`    | 13-bit signed integer                    |
+//! | `1110xxxx yyyyyyyy`    | string of up to 4095 bytes (length BE)   |
+//! | `0xF0` + u32le         | longer string                            |
+//! | `0xF1`/`F2`/`F3`/`F4`  | 16/24/32/64-bit signed integer, LE       |
+//!
+//! `backlen` is the size of `encoding [data]` in 1 to 5 bytes, most significant group
+//! first, every byte but the first flagged with 0x80, so that it can be read from its last
+//! byte backwards. `num-elements` is 65535 when the count does not fit ("unknown").
+//!
+//! Strings that are canonical decimal integers (`string2ll` rules) are stored as integers,
+//! which is what Redis's `lpAppend` chooses and so what DUMP must reproduce.
+use std::borrow::Cow;
+
+/// One listpack element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LpElem<'a> {
+    /// An integer entry.
+    Int(i64),
+    /// A string entry.
+    Str(&'a [u8]),
+}
+
+const HEADER: usize = 6;
+const EOF: u8 = 0xFF;
+const UNKNOWN_COUNT: u16 = u16::MAX;
+
+/// Bytes Redis's `lpEncodeBacklen` uses for an entry of `l` bytes (its thresholds are
+/// exclusive above 127: an entry of exactly 16383 bytes takes three).
+#[inline]
+fn backlen_size(l: usize) -> usize {
+    if l <= 127 {
+        1
+    } else if l < 16383 {
+        2
+    } else if l < 2097151 {
+        3
+    } else if l < 268435455 {
+        4
+    } else {
+        5
+    }
+}
+
+/// Appends the entries of one listpack to a buffer; [`LpWriter::finish`] fills in the header
+/// and the terminator.
+pub(crate) struct LpWriter<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+    count: usize,
+}
+
+impl<'a> LpWriter<'a> {
+    pub(crate) fn new(out: &'a mut Vec<u8>) -> LpWriter<'a> {
+        let start = out.len();
+        out.extend_from_slice(&[0; HEADER]);
+        LpWriter { out, start, count: 0 }
+    }
+
+    #[inline]
+    fn backlen(&mut self, l: usize) {
+        let n = backlen_size(l);
+        for i in (0..n).rev() {
+            let group = ((l >> (7 * i)) & 0x7F) as u8;
+            self.out.push(if i + 1 == n { group } else { group | 0x80 });
+        }
+    }
+
+    /// Appends an integer entry, in the smallest encoding that holds it.
+    #[inline]
+    pub(crate) fn int(&mut self, v: i64) {
+        let o = &mut *self.out;
+        let size = match v {
+            0..=127 => {
+                o.push(v as u8);
+                1
+            }
+            -4096..=4095 => {
+                let u = (v as u16) & 0x1FFF;
+                o.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
+                2
+            }
+            -32768..=32767 => {
+                o.push(0xF1);
+                o.extend_from_slice(&(v as i16).to_le_bytes());
+                3
+            }
+            -8_388_608..=8_388_607 => {
+                o.push(0xF2);
+                o.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+                4
+            }
+            -2_147_483_648..=2_147_483_647 => {
+                o.push(0xF3);
+                o.extend_from_slice(&(v as i32).to_le_bytes());
+                5
+            }
+            _ => {
+                o.push(0xF4);
+                o.extend_from_slice(&v.to_le_bytes());
+                9
+            }
+        };
+        self.backlen(size);
+        self.count += 1;
+    }
+
+    /// Appends a string entry as given (callers pass strings that are not canonical
+    /// integers, or use [`LpWriter::auto`]).
+    #[inline]
+    pub(crate) fn str(&mut self, s: &[u8]) {
+        let o = &mut *self.out;
+        let n = s.len();
+        let head = if n < 64 {
+            o.push(0x80 | n as u8);
+            1
+        } else if n < 4096 {
+            o.extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
+            2
+        } else {
+            o.push(0xF0);
+            o.extend_from_slice(&(n as u32).to_le_bytes());
+            5
+        };
+        o.extend_from_slice(s);
+        self.backlen(head + n);
+        self.count += 1;
+    }
+
+    /// Appends `s` the way Redis's `lpAppend` does: as an integer when it is one.
+    #[inline]
+    pub(crate) fn auto(&mut self, s: &[u8]) {
+        match ferrous_resp::parse_i64(s) {
+            Some(v) => self.int(v),
+            None => self.str(s),
+        }
+    }
+
+    /// Writes the header and the terminator.
+    pub(crate) fn finish(self) {
+        self.out.push(EOF);
+        // Listpacks are capped at 1 GB by every type that uses them, so the size fits.
+        let total = u32::try_from(self.out.len() - self.start).unwrap_or(u32::MAX);
+        let count = u16::try_from(self.count).unwrap_or(UNKNOWN_COUNT);
+        self.out[self.start..self.start + 4].copy_from_slice(&total.to_le_bytes());
+        self.out[self.start + 4..self.start + 6].copy_from_slice(&count.to_le_bytes());
+    }
+}
+
+/// Walks a listpack blob entry by entry, checking every bound it relies on.
+pub(crate) struct LpReader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    seen: usize,
+    declared: u16,
+    deep: bool,
+}
+
+type Res<T> = Result<T, Cow<'static, str>>;
+
+impl<'a> LpReader<'a> {
+    /// Checks the header (size, terminator) of `blob`. With `deep`, [`LpReader::next`] also
+    /// checks each entry's back-length, which decoding forwards does not need.
+    pub(crate) fn new(blob: &'a [u8], deep: bool) -> Res<LpReader<'a>> {
+        if blob.len() < HEADER + 1 {
+            return Err("listpack shorter than its header".into());
+        }
+        let total = u32::from_le_bytes([blob[0], blob[1], blob[2], blob[3]]);
+        if total as usize != blob.len() {
+            return Err(format!("listpack header says {total} bytes but the blob has {}", blob.len()).into());
+        }
+        if blob[blob.len() - 1] != EOF {
+            return Err("listpack does not end with its terminator".into());
+        }
+        let declared = u16::from_le_bytes([blob[4], blob[5]]);
+        Ok(LpReader { buf: blob, pos: HEADER, seen: 0, declared, deep })
+    }
+
+    /// The element count from the header, when known; a bound on what a caller may reserve
+    /// (each element takes at least two bytes).
+    pub(crate) fn size_hint(&self) -> usize {
+        if self.declared == UNKNOWN_COUNT {
+            self.buf.len() / 2
+        } else {
+            self.declared as usize
+        }
+    }
+
+    /// The next element, `None` at the terminator (after checking the header's count).
+    #[inline]
+    pub(crate) fn next(&mut self) -> Res<Option<LpElem<'a>>> {
+        let buf = self.buf;
+        let end = buf.len() - 1; // the terminator
+        let p = self.pos;
+        if p >= end {
+            if self.declared != UNKNOWN_COUNT && self.declared as usize != self.seen {
+                return Err(
+                    format!("listpack header says {} elements but it holds {}", self.declared, self.seen).into()
+                );
+            }
+            return Ok(None);
+        }
+        let at = |i: usize| -> Res<u8> {
+            if p + i < end {
+                Ok(buf[p + i])
+            } else {
+                Err(format!("listpack entry at byte {p} runs past the end").into())
+            }
+        };
+        let b = buf[p];
+        let (elem, size) = match b {
+            0x00..=0x7F => (LpElem::Int(b as i64), 1),
+            0x80..=0xBF => {
+                let n = (b & 0x3F) as usize;
+                (LpElem::Str(self.slice(p + 1, n)?), 1 + n)
+            }
+            0xC0..=0xDF => {
+                let u = ((b & 0x1F) as u16) << 8 | at(1)? as u16;
+                (LpElem::Int((((u << 3) as i16) >> 3) as i64), 2)
+            }
+            0xE0..=0xEF => {
+                let n = ((b & 0x0F) as usize) << 8 | at(1)? as usize;
+                (LpElem::Str(self.slice(p + 2, n)?), 2 + n)
+            }
+            0xF0 => {
+                let n = u32::from_le_bytes([at(1)?, at(2)?, at(3)?, at(4)?]) as usize;
+                (LpElem::Str(self.slice(p + 5, n)?), 5 + n)
+            }
+            0xF1 => (LpElem::Int(i16::from_le_bytes([at(1)?, at(2)?]) as i64), 3),
+            0xF2 => (LpElem::Int((i32::from_le_bytes([0, at(1)?, at(2)?, at(3)?]) >> 8) as i64), 4),
+            0xF3 => (LpElem::Int(i32::from_le_bytes([at(1)?, at(2)?, at(3)?, at(4)?]) as i64), 5),
+            0xF4 => {
+                let mut v = [0u8; 8];
+                for (i, x) in v.iter_mut().enumerate() {
+                    *x = at(1 + i)?;
+                }
+                (LpElem::Int(i64::from_le_bytes(v)), 9)
+            }
+            EOF => return Err(format!("listpack terminator at byte {p} before the end").into()),
+            _ => return Err(format!("invalid listpack entry encoding {b:#04x} at byte {p}").into()),
+        };
+        let bl = backlen_size(size);
+        let next = p + size + bl;
+        if next > end {
+            return Err(format!("listpack entry at byte {p} runs past the end").into());
+        }
+        if self.deep && !backlen_ok(&buf[p + size..next], size) {
+            return Err(format!("listpack entry at byte {p} has a wrong back-length").into());
+        }
+        self.pos = next;
+        self.seen += 1;
+        Ok(Some(elem))
+    }
+
+    #[inline]
+    fn slice(&self, from: usize, n: usize) -> Res<&'a [u8]> {
+        match from.checked_add(n) {
+            Some(to) if to < self.buf.len() => Ok(&self.buf[from..to]),
+            _ => Err(format!("listpack string at byte {} runs past the end", self.pos).into()),
+        }
+    }
+}
+
+/// True if `bytes` (exactly the back-length field) encode `size` as Redis writes it.
+fn backlen_ok(bytes: &[u8], size: usize) -> bool {
+    let n = bytes.len();
+    let mut v = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        let continued = b & 0x80 != 0;
+        if continued != (i != 0) {
+            return false;
+        }
+        v = (v << 7) | (b & 0x7F) as usize;
+    }
+    n > 0 && v == size
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(f: impl FnOnce(&mut LpWriter<'_>)) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = LpWriter::new(&mut out);
+        f(&mut w);
+        w.finish();
+        out
+    }
+
+    fn decode(blob: &[u8], deep: bool) -> Res<Vec<LpElem<'_>>> {
+        let mut r = LpReader::new(blob, deep)?;
+        let mut v = Vec::new();
+        while let Some(e) = r.next()? {
+            v.push(e);
+        }
+        Ok(v)
+    }
+
+    #[test]
+    fn redis_bytes() {
+        // Redis 7.0.15: `RPUSH l a 1 -1 300 -70000 5000000000`, the node's listpack in DUMP.
+        let lp = build(|w| {
+            for s in [&b"a"[..], b"1", b"-1", b"300", b"-70000", b"5000000000"] {
+                w.auto(s)
+            }
+        });
+        assert_eq!(
+            hex::encode(&lp),
+            "21000000060081610201 01dfff02c12c02f290eefe04f400f2052a0100000009ff".replace(' ', "")
+        );
+        let elems = decode(&lp, true).unwrap();
+        assert_eq!(elems[0], LpElem::Str(b"a"));
+        assert_eq!(elems[4], LpElem::Int(-70000));
+        assert_eq!(elems[5], LpElem::Int(5_000_000_000));
+    }
+
+    #[test]
+    fn every_width_roundtrips() {
+        let ints = [
+            0,
+            127,
+            128,
+            -1,
+            -4096,
+            4095,
+            4096,
+            -4097,
+            32767,
+            -32768,
+            32768,
+            8_388_607,
+            -8_388_608,
+            8_388_608,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i32::MAX as i64 + 1,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let strs: Vec<Vec<u8>> = [0usize, 1, 63, 64, 4095, 4096, 16377, 16378, 16379, 70000]
+            .iter()
+            .map(|&n| (0..n).map(|i| b'a' + (i % 26) as u8).collect())
+            .collect();
+        let lp = build(|w| {
+            for &i in &ints {
+                w.int(i);
+            }
+            for s in &strs {
+                w.str(s);
+            }
+        });
+        let got = decode(&lp, true).unwrap();
+        let want: Vec<LpElem<'_>> =
+            ints.iter().map(|&i| LpElem::Int(i)).chain(strs.iter().map(|s| LpElem::Str(s))).collect();
+        assert_eq!(got, want);
+        // The entry of a 16378-byte string is 16383 bytes: Redis gives it a 3-byte backlen.
+        assert_eq!(backlen_size(16383), 3);
+        assert_eq!(backlen_size(16382), 2);
+    }
+
+    #[test]
+    fn corruption_is_reported() {
+        let lp = build(|w| {
+            w.str(b"hello");
+            w.int(1000);
+        });
+        assert!(decode(&lp, true).is_ok());
+        let mut bad = lp.clone();
+        bad[4] = 3; // count
+        assert!(decode(&bad, false).is_err());
+        let mut bad = lp.clone();
+        bad[0] += 1; // total bytes
+        assert!(decode(&bad, false).is_err());
+        let mut bad = lp.clone();
+        bad[6] = 0x80 | 40; // string longer than the blob
+        assert!(decode(&bad, false).is_err());
+        let mut bad = lp.clone();
+        bad[12] = 9; // backlen of "hello" (6) -> only caught by the deep check
+        assert!(decode(&bad, false).is_ok());
+        assert!(decode(&bad, true).is_err());
+        for cut in 0..lp.len() {
+            let _ = decode(&lp[..cut], true);
+        }
+    }
+}

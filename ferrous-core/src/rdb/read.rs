@@ -1,0 +1,728 @@
+//! The reader: [`Reader`] walks a file item by item; [`restore_payload`] decodes a DUMP
+//! payload. Both share `Input` (a buffer over any `io::Read` that knows its stream offset
+//! and feeds the checksum) and the value decoders.
+//!
+//! Values are rebuilt through the types' own constructors, under [`ValueLimits`], into the
+//! encoding Redis would give them after loading: blobs over the listpack/intset thresholds
+//! become hash tables, small HASH/SET/ZSET bodies become listpacks/intsets, and a list keeps
+//! the file's node boundaries wherever they respect its `list-max-listpack-size` (as Redis
+//! keeps loaded nodes) and splits further where they do not.
+//!
+//! Performance: strings that fit in the buffer are handed to their consumer in place (a
+//! short string value costs no allocation; a key costs its `Vec`); blobs are decoded in
+//! place; collections of separate strings are gathered into one arena per value.
+use super::listpack::{LpElem, LpReader};
+use super::ziplist::ZlReader;
+use super::*;
+use crate::types::hash::Hash;
+use crate::types::list::{Elem as ListElem, List};
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
+use crate::value::{StrRef, Value};
+use std::io::Read;
+
+/// Read buffer size: room for any quicklist node at the largest fill (64 KB) in place.
+const BUF_SIZE: usize = 64 * 1024 + 64;
+/// Most elements a collection preallocates for before they have actually been read.
+const PREALLOC: usize = 4096;
+
+type Result<T> = std::result::Result<T, RdbError>;
+
+/// One item of an RDB file.
+#[derive(Debug)]
+pub enum Item {
+    /// An AUX field (`redis-ver`, `ctime`, `repl-id`, ...).
+    Aux {
+        /// Field name.
+        key: Vec<u8>,
+        /// Field value.
+        value: Vec<u8>,
+    },
+    /// The database the following entries belong to.
+    SelectDb(u64),
+    /// Key counts of the current database (a sizing hint).
+    ResizeDb {
+        /// Keys.
+        db_size: u64,
+        /// Keys with an expiry.
+        expires_size: u64,
+    },
+    /// A key and its value.
+    Entry(Entry),
+    /// A function library's code (FUNCTION2).
+    Function(Vec<u8>),
+    /// The end of the file; its checksum was verified when present (version 5+), nonzero
+    /// and [`DecodeOptions::verify_checksum`] asked for it. Further calls return `Eof` again.
+    Eof,
+}
+
+/// A key read from a file. Empty collections never come out (they are skipped).
+#[derive(Debug)]
+pub struct Entry {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The value, in the encoding the limits give it.
+    pub value: Value,
+    /// Absolute expiry time in Unix milliseconds.
+    pub expire_ms: Option<i64>,
+    /// LRU idle time in seconds (`IDLE`), when the file has it.
+    pub idle: Option<u64>,
+    /// LFU counter (`FREQ`), when the file has it.
+    pub freq: Option<u8>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Input
+// ---------------------------------------------------------------------------------------
+
+/// A string as stored: integer-encoded, or bytes (in place, or decompressed).
+enum Str<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+/// A length or, for strings, a special encoding.
+enum Len {
+    Plain(u64),
+    Int(i64),
+    Lzf,
+}
+
+struct Input<R> {
+    src: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// The running checksum, fed with consumed bytes when the buffer moves on.
+    crc: Option<Crc64>,
+    crc_from: usize,
+    /// Compressed and decompressed bytes of the current LZF string.
+    lzf_in: Vec<u8>,
+    lzf_out: Vec<u8>,
+}
+
+impl<R: Read> Input<R> {
+    fn new(src: R, capacity: usize, checksum: bool) -> Input<R> {
+        Input {
+            src,
+            buf: vec![0; capacity.max(16)].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            base: 0,
+            crc: checksum.then(Crc64::new),
+            crc_from: 0,
+            lzf_in: Vec::new(),
+            lzf_out: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Makes `n` bytes (at most the buffer's size) available at `pos`.
+    fn fill(&mut self, n: usize) -> Result<()> {
+        if self.end - self.pos >= n {
+            return Ok(());
+        }
+        if let Some(c) = &mut self.crc {
+            c.update(&self.buf[self.crc_from..self.pos]);
+        }
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.base += self.pos as u64;
+        self.end -= self.pos;
+        self.pos = 0;
+        self.crc_from = 0;
+        while self.end < n {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Err(RdbError::Truncated { offset: self.base + self.end as u64 }),
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The checksum of everything consumed so far.
+    fn checksum(&mut self) -> Option<u64> {
+        let c = self.crc.as_mut()?;
+        c.update(&self.buf[self.crc_from..self.pos]);
+        self.crc_from = self.pos;
+        Some(c.value())
+    }
+
+    #[inline]
+    fn u8(&mut self) -> Result<u8> {
+        if self.pos == self.end {
+            self.fill(1)?;
+        }
+        let b = self.buf[self.pos];
+        self.pos += 1;
+        Ok(b)
+    }
+
+    #[inline]
+    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
+        self.fill(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(&self.buf[self.pos..self.pos + N]);
+        self.pos += N;
+        Ok(a)
+    }
+
+    /// Reads `n` bytes into `out` (cleared), growing it only as the bytes arrive, so a
+    /// corrupt length costs no more memory than the input actually holds.
+    fn read_into(&mut self, n: usize, out: &mut Vec<u8>) -> Result<()> {
+        out.clear();
+        out.reserve(n.min(self.buf.len()));
+        let mut left = n;
+        while left > 0 {
+            if self.pos == self.end {
+                self.fill(1)?;
+            }
+            let k = left.min(self.end - self.pos);
+            out.extend_from_slice(&self.buf[self.pos..self.pos + k]);
+            self.pos += k;
+            left -= k;
+        }
+        Ok(())
+    }
+
+    /// `rdbLoadLen` (with the string encodings).
+    #[inline]
+    fn len_or_enc(&mut self) -> Result<Len> {
+        let at = self.offset();
+        let b = self.u8()?;
+        Ok(match b >> 6 {
+            LEN_6BIT => Len::Plain((b & 0x3F) as u64),
+            LEN_14BIT => Len::Plain(((b & 0x3F) as u64) << 8 | self.u8()? as u64),
+            LEN_ENCVAL => match b & 0x3F {
+                ENC_INT8 => Len::Int(self.u8()? as i8 as i64),
+                ENC_INT16 => Len::Int(i16::from_le_bytes(self.array()?) as i64),
+                ENC_INT32 => Len::Int(i32::from_le_bytes(self.array()?) as i64),
+                ENC_LZF => Len::Lzf,
+                e => return Err(RdbError::corrupt(at, format!("unknown string encoding {e}"))),
+            },
+            _ => match b {
+                LEN_32BIT => Len::Plain(u32::from_be_bytes(self.array()?) as u64),
+                LEN_64BIT => Len::Plain(u64::from_be_bytes(self.array()?)),
+                _ => return Err(RdbError::corrupt(at, format!("unknown length encoding {b:#04x}"))),
+            },
+        })
+    }
+
+    /// A length (a count, a db number...).
+    #[inline]
+    fn length(&mut self) -> Result<u64> {
+        let at = self.offset();
+        match self.len_or_enc()? {
+            Len::Plain(n) => Ok(n),
+            _ => Err(RdbError::corrupt(at, "string encoding where a length was expected")),
+        }
+    }
+
+    /// A length that sizes something in memory.
+    fn size(&mut self) -> Result<usize> {
+        let at = self.offset();
+        usize::try_from(self.length()?).map_err(|_| RdbError::corrupt(at, "length too large"))
+    }
+
+    /// Reads a string and hands it to `f` (in place when it fits in the buffer).
+    #[inline]
+    fn string<T>(&mut self, f: impl FnOnce(Str<'_>) -> T) -> Result<T> {
+        let at = self.offset();
+        match self.len_or_enc()? {
+            Len::Int(v) => Ok(f(Str::Int(v))),
+            Len::Plain(n) => {
+                let n = usize::try_from(n).map_err(|_| RdbError::corrupt(at, "string length too large"))?;
+                if n <= self.buf.len() {
+                    self.fill(n)?;
+                    let start = self.pos;
+                    self.pos += n;
+                    Ok(f(Str::Bytes(&self.buf[start..start + n])))
+                } else {
+                    let mut big = Vec::new();
+                    self.read_into(n, &mut big)?;
+                    Ok(f(Str::Bytes(&big)))
+                }
+            }
+            Len::Lzf => {
+                let clen = self.size()?;
+                let ulen = self.size()?;
+                let mut input = std::mem::take(&mut self.lzf_in);
+                self.read_into(clen, &mut input)?;
+                if ulen > super::lzf::max_expansion(clen) {
+                    return Err(RdbError::corrupt(at, "LZF string longer than its compressed data can hold"));
+                }
+                let mut out = std::mem::take(&mut self.lzf_out);
+                let done = super::lzf::decompress(&input, &mut out, ulen);
+                self.lzf_in = input;
+                let r = match done {
+                    Ok(()) => Ok(f(Str::Bytes(&out))),
+                    Err(what) => Err(RdbError::corrupt(at, what)),
+                };
+                // Keep the buffers for the next string unless one was huge.
+                if out.capacity() <= 1 << 20 {
+                    self.lzf_out = out;
+                }
+                if self.lzf_in.capacity() > 1 << 20 {
+                    self.lzf_in = Vec::new();
+                }
+                r
+            }
+        }
+    }
+
+    /// A string as an owned byte vector (keys, aux fields).
+    fn string_vec(&mut self) -> Result<Vec<u8>> {
+        self.string(|s| match s {
+            Str::Int(v) => StrRef::int(v).to_vec(),
+            Str::Bytes(b) => b.to_vec(),
+        })
+    }
+
+    /// A blob (listpack, ziplist, intset, zipmap) decoded by `f`, whose errors become
+    /// `Corrupt` at the blob's offset.
+    fn blob<T>(&mut self, f: impl FnOnce(&[u8]) -> std::result::Result<T, Cow<'static, str>>) -> Result<T> {
+        let at = self.offset();
+        self.string(|s| match s {
+            Str::Bytes(b) => f(b),
+            Str::Int(_) => Err("integer where a packed blob was expected".into()),
+        })?
+        .map_err(|what| RdbError::corrupt(at, what))
+    }
+}
+
+/// Strings of one collection gathered in one buffer (one allocation per value, not per
+/// element).
+#[derive(Default)]
+struct Arena {
+    data: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl Arena {
+    fn with_capacity(n: usize) -> Arena {
+        Arena { data: Vec::new(), spans: Vec::with_capacity(n.min(PREALLOC)) }
+    }
+    fn push(&mut self, s: Str<'_>) {
+        let start = self.data.len();
+        match s {
+            Str::Int(v) => self.data.extend_from_slice(&StrRef::int(v)),
+            Str::Bytes(b) => self.data.extend_from_slice(b),
+        }
+        self.spans.push((start, self.data.len() - start));
+    }
+    fn get(&self, i: usize) -> &[u8] {
+        let (s, n) = self.spans[i];
+        &self.data[s..s + n]
+    }
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------------
+
+/// A blob element as the types take it.
+fn lp_bytes(e: LpElem<'_>) -> StrRef<'_> {
+    match e {
+        LpElem::Int(v) => StrRef::int(v),
+        LpElem::Str(s) => StrRef::Bytes(s),
+    }
+}
+
+fn list_elem(e: LpElem<'_>) -> ListElem<'_> {
+    match e {
+        LpElem::Int(v) => ListElem::Int(v),
+        LpElem::Str(s) => ListElem::Bytes(s),
+    }
+}
+
+/// Walks a listpack or ziplist.
+enum Packed<'a> {
+    Lp(LpReader<'a>),
+    Zl(ZlReader<'a>),
+}
+
+impl<'a> Packed<'a> {
+    fn open(blob: &'a [u8], ziplist: bool, deep: bool) -> std::result::Result<Packed<'a>, Cow<'static, str>> {
+        Ok(if ziplist { Packed::Zl(ZlReader::new(blob, deep)?) } else { Packed::Lp(LpReader::new(blob, deep)?) })
+    }
+    fn next(&mut self) -> std::result::Result<Option<LpElem<'a>>, Cow<'static, str>> {
+        match self {
+            Packed::Lp(r) => r.next(),
+            Packed::Zl(r) => r.next(),
+        }
+    }
+    fn size_hint(&self) -> usize {
+        match self {
+            Packed::Lp(r) => r.size_hint(),
+            Packed::Zl(r) => r.size_hint(),
+        }
+        .min(PREALLOC)
+    }
+    fn collect(mut self) -> std::result::Result<Vec<LpElem<'a>>, Cow<'static, str>> {
+        let mut v = Vec::with_capacity(self.size_hint());
+        while let Some(e) = self.next()? {
+            v.push(e);
+        }
+        Ok(v)
+    }
+}
+
+/// Appends the elements of one packed node to `list` as one node run.
+fn push_packed_node(list: &mut List, mut p: Packed<'_>) -> std::result::Result<(), Cow<'static, str>> {
+    let mut err = None;
+    list.push_back_node(std::iter::from_fn(|| match p.next() {
+        Ok(e) => e.map(list_elem),
+        Err(w) => {
+            err = Some(w);
+            None
+        }
+    }));
+    err.map_or(Ok(()), Err)
+}
+
+/// Builds a sorted set: rejects NaN scores and repeated members, sorts by (score, member)
+/// (files list them ascending, or descending for ZSET_2, which the sort handles in linear
+/// time), and lets [`ZSet::from_sorted`] pick the encoding.
+fn build_zset(items: &mut [(&[u8], f64)], limits: &ValueLimits) -> std::result::Result<Option<Value>, &'static str> {
+    if items.is_empty() {
+        return Ok(None);
+    }
+    if items.iter().any(|i| i.1.is_nan()) {
+        return Err("sorted set with a NaN score");
+    }
+    items.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
+    // -0 and 0 compare equal as scores; total_cmp orders them, which is still sorted.
+    let mut members: Vec<&[u8]> = items.iter().map(|i| i.0).collect();
+    members.sort_unstable();
+    if members.windows(2).any(|w| w[0] == w[1]) {
+        return Err("duplicate sorted set member");
+    }
+    Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(items, &limits.zset())))))
+}
+
+/// A score in a listpack/ziplist: an integer, or text as `zzlStrtod` reads it.
+fn packed_score(e: LpElem<'_>) -> std::result::Result<f64, &'static str> {
+    match e {
+        LpElem::Int(v) => Ok(v as f64),
+        LpElem::Str(s) => {
+            let (v, used, _) = crate::types::zset::strtod(&s[..s.len().min(127)]);
+            if used == 0 {
+                return Err("sorted set score is not a number");
+            }
+            Ok(v)
+        }
+    }
+}
+
+/// `rdbLoadDoubleValue`: the text scores of ZSET (type 3).
+fn text_double<R: Read>(inp: &mut Input<R>) -> Result<f64> {
+    let at = inp.offset();
+    Ok(match inp.u8()? {
+        255 => f64::NEG_INFINITY,
+        254 => f64::INFINITY,
+        253 => f64::NAN,
+        n => {
+            let mut buf = [0u8; 255];
+            for b in buf.iter_mut().take(n as usize) {
+                *b = inp.u8()?;
+            }
+            let (v, used, _) = crate::types::zset::strtod(&buf[..n as usize]);
+            if used == 0 {
+                return Err(RdbError::corrupt(at, "score is not a number"));
+            }
+            v
+        }
+    })
+}
+
+/// Reads the body of a value of type `t` (whose type byte was at `at`). `None` for an empty
+/// collection.
+fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions) -> Result<Option<Value>> {
+    let limits = &opts.limits;
+    let deep = opts.deep_sanitize;
+    let corrupt = |what: &'static str| RdbError::corrupt(at, what);
+    let value = match t {
+        TYPE_STRING => Some(inp.string(|s| match s {
+            Str::Int(v) => Value::Int(v),
+            Str::Bytes(b) => Value::string(b),
+        })?),
+        TYPE_LIST => {
+            let n = inp.length()?;
+            let mut list = List::with_fill(limits.list_max_listpack_size);
+            for _ in 0..n {
+                inp.string(|s| match s {
+                    Str::Int(v) => list.push_back(&StrRef::int(v)),
+                    Str::Bytes(b) => list.push_back(b),
+                })?;
+            }
+            list.shrink_ends();
+            (!list.is_empty()).then(|| Value::List(Box::new(list)))
+        }
+        TYPE_SET => {
+            let n = inp.length()?;
+            let mut arena = Arena::with_capacity(n as usize);
+            for _ in 0..n {
+                inp.string(|s| arena.push(s))?;
+            }
+            let members: Vec<&[u8]> = (0..arena.len()).map(|i| arena.get(i)).collect();
+            if members.is_empty() {
+                None
+            } else {
+                let set = Set::from_members(&members, limits.set_max_intset_entries)
+                    .ok_or_else(|| corrupt("duplicate set member"))?;
+                Some(Value::Set(Box::new(set)))
+            }
+        }
+        TYPE_ZSET | TYPE_ZSET_2 => {
+            let n = inp.length()?;
+            let mut arena = Arena::with_capacity(n as usize);
+            let mut scores = Vec::with_capacity((n as usize).min(PREALLOC));
+            for _ in 0..n {
+                inp.string(|s| arena.push(s))?;
+                scores.push(if t == TYPE_ZSET { text_double(inp)? } else { f64::from_le_bytes(inp.array()?) });
+            }
+            let mut items: Vec<(&[u8], f64)> = scores.iter().enumerate().map(|(i, &s)| (arena.get(i), s)).collect();
+            build_zset(&mut items, limits).map_err(corrupt)?
+        }
+        TYPE_HASH => {
+            let n = inp.length()?;
+            let mut arena = Arena::with_capacity((n as usize).saturating_mul(2));
+            for _ in 0..n {
+                inp.string(|s| arena.push(s))?;
+                inp.string(|s| arena.push(s))?;
+            }
+            let pairs: Vec<(&[u8], &[u8])> =
+                (0..arena.len() / 2).map(|i| (arena.get(2 * i), arena.get(2 * i + 1))).collect();
+            if pairs.is_empty() {
+                None
+            } else {
+                let h = Hash::from_pairs(&pairs, limits.hash()).ok_or_else(|| corrupt("duplicate hash field"))?;
+                Some(Value::Hash(Box::new(h)))
+            }
+        }
+        TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+            let nodes = inp.length()?;
+            let mut list = List::with_fill(limits.list_max_listpack_size);
+            for _ in 0..nodes {
+                let container = if t == TYPE_LIST_QUICKLIST_2 { inp.length()? } else { CONTAINER_PACKED };
+                match container {
+                    CONTAINER_PLAIN => inp.blob(|b| {
+                        list.push_back_node([ListElem::Bytes(b)]);
+                        Ok(())
+                    })?,
+                    CONTAINER_PACKED => {
+                        let ziplist = t == TYPE_LIST_QUICKLIST;
+                        inp.blob(|b| push_packed_node(&mut list, Packed::open(b, ziplist, deep)?))?
+                    }
+                    _ => return Err(corrupt("unknown quicklist node container")),
+                }
+            }
+            list.shrink_ends();
+            (!list.is_empty()).then(|| Value::List(Box::new(list)))
+        }
+        TYPE_LIST_ZIPLIST => {
+            let mut list = List::with_fill(limits.list_max_listpack_size);
+            inp.blob(|b| push_packed_node(&mut list, Packed::open(b, true, deep)?))?;
+            list.shrink_ends();
+            (!list.is_empty()).then(|| Value::List(Box::new(list)))
+        }
+        TYPE_SET_INTSET => {
+            let max = limits.set_max_intset_entries;
+            inp.blob(|b| {
+                let members = super::intset::decode(b)?;
+                if members.is_empty() {
+                    return Ok(None);
+                }
+                let set = Set::from_sorted_ints(&members, max).ok_or("intset members are not strictly ascending")?;
+                Ok(Some(Value::Set(Box::new(set))))
+            })?
+        }
+        TYPE_HASH_ZIPMAP => {
+            let hl = limits.hash();
+            inp.blob(|b| {
+                let pairs = super::zipmap::decode(b)?;
+                if pairs.is_empty() {
+                    return Ok(None);
+                }
+                let h = Hash::from_pairs(&pairs, hl).ok_or("duplicate hash field")?;
+                Ok(Some(Value::Hash(Box::new(h))))
+            })?
+        }
+        TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
+            let hl = limits.hash();
+            inp.blob(|b| {
+                let elems = Packed::open(b, t == TYPE_HASH_ZIPLIST, deep)?.collect()?;
+                if elems.len() % 2 != 0 {
+                    return Err("hash blob with an odd number of elements".into());
+                }
+                if elems.is_empty() {
+                    return Ok(None);
+                }
+                let pairs: Vec<(StrRef<'_>, StrRef<'_>)> =
+                    elems.chunks_exact(2).map(|p| (lp_bytes(p[0]), lp_bytes(p[1]))).collect();
+                let h = Hash::from_pairs(&pairs, hl).ok_or("duplicate hash field")?;
+                Ok(Some(Value::Hash(Box::new(h))))
+            })?
+        }
+        TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => inp.blob(|b| {
+            let elems = Packed::open(b, t == TYPE_ZSET_ZIPLIST, deep)?.collect()?;
+            if elems.len() % 2 != 0 {
+                return Err("sorted set blob with an odd number of elements".into());
+            }
+            let members: Vec<StrRef<'_>> = elems.iter().step_by(2).map(|&e| lp_bytes(e)).collect();
+            let mut items = Vec::with_capacity(members.len());
+            for (m, pair) in members.iter().zip(elems.chunks_exact(2)) {
+                items.push((&**m, packed_score(pair[1])?));
+            }
+            Ok(build_zset(&mut items, limits)?)
+        })?,
+        TYPE_MODULE_PRE_GA | TYPE_MODULE_2 => return Err(RdbError::UnsupportedType { offset: at, type_id: t }),
+        // Streams: decoding of STREAM_LISTPACKS (15) and STREAM_LISTPACKS_2 (19) goes here.
+        TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => {
+            return Err(RdbError::UnsupportedType { offset: at, type_id: t })
+        }
+        _ => return Err(RdbError::UnknownOpcode { offset: at, opcode: t }),
+    };
+    Ok(value)
+}
+
+// ---------------------------------------------------------------------------------------
+// Files and payloads
+// ---------------------------------------------------------------------------------------
+
+/// Reads an RDB file item by item. Buffered internally (pass a plain `File`); tracks the
+/// byte offset for error messages and progress reports.
+pub struct Reader<R: Read> {
+    inp: Input<R>,
+    opts: DecodeOptions,
+    version: u16,
+    done: bool,
+}
+
+impl<R: Read> std::fmt::Debug for Reader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").field("version", &self.version).field("offset", &self.offset()).finish()
+    }
+}
+
+impl<R: Read> Reader<R> {
+    /// Reads and checks the header (`REDIS` and a version from 1 to [`RDB_VERSION`]).
+    pub fn new(r: R, opts: DecodeOptions) -> Result<Reader<R>> {
+        let mut inp = Input::new(r, BUF_SIZE, opts.verify_checksum);
+        let magic: [u8; 9] = inp.array().map_err(|e| match e {
+            RdbError::Truncated { .. } => RdbError::BadMagic,
+            e => e,
+        })?;
+        if &magic[..5] != b"REDIS" || !magic[5..].iter().all(u8::is_ascii_digit) {
+            return Err(RdbError::BadMagic);
+        }
+        let version = magic[5..].iter().fold(0u16, |v, d| v * 10 + (d - b'0') as u16);
+        if version == 0 || version > RDB_VERSION {
+            return Err(RdbError::UnsupportedVersion(version));
+        }
+        Ok(Reader { inp, opts, version, done: false })
+    }
+
+    /// The file's RDB version.
+    pub fn version(&self) -> u16 {
+        self.version
+    }
+
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.inp.offset()
+    }
+
+    /// The next item. Errors name the offset of the problem; after an error the reader is
+    /// not usable further (its position is somewhere inside the bad item).
+    pub fn next_item(&mut self) -> Result<Item> {
+        if self.done {
+            return Ok(Item::Eof);
+        }
+        let (mut expire_ms, mut idle, mut freq) = (None, None, None);
+        loop {
+            let at = self.inp.offset();
+            let t = self.inp.u8()?;
+            match t {
+                OP_EXPIRETIME_MS => expire_ms = Some(i64::from_le_bytes(self.inp.array()?)),
+                OP_EXPIRETIME => expire_ms = Some(i32::from_le_bytes(self.inp.array()?) as i64 * 1000),
+                OP_IDLE => idle = Some(self.inp.length()?),
+                OP_FREQ => freq = Some(self.inp.u8()?),
+                OP_SELECTDB => return Ok(Item::SelectDb(self.inp.length()?)),
+                OP_RESIZEDB => {
+                    let db_size = self.inp.length()?;
+                    let expires_size = self.inp.length()?;
+                    return Ok(Item::ResizeDb { db_size, expires_size });
+                }
+                OP_AUX => {
+                    let key = self.inp.string_vec()?;
+                    let value = self.inp.string_vec()?;
+                    return Ok(Item::Aux { key, value });
+                }
+                OP_FUNCTION2 => return Ok(Item::Function(self.inp.string_vec()?)),
+                OP_MODULE_AUX | OP_FUNCTION_PRE_GA => {
+                    return Err(RdbError::UnsupportedOpcode { offset: at, opcode: t })
+                }
+                OP_EOF => {
+                    self.done = true;
+                    if self.version >= 5 {
+                        let computed = self.inp.checksum();
+                        let expected = u64::from_le_bytes(self.inp.array()?);
+                        if let Some(computed) = computed {
+                            if expected != 0 && expected != computed {
+                                return Err(RdbError::Checksum { expected, computed });
+                            }
+                        }
+                    }
+                    return Ok(Item::Eof);
+                }
+                TYPE_STRING..=TYPE_MODULE_2 | TYPE_HASH_ZIPMAP..=TYPE_STREAM_LISTPACKS_2 => {
+                    let key = self.inp.string_vec()?;
+                    match read_object(&mut self.inp, t, at, &self.opts)? {
+                        Some(value) => return Ok(Item::Entry(Entry { key, value, expire_ms, idle, freq })),
+                        // An empty collection (old files): skipped, as Redis skips it.
+                        None => (expire_ms, idle, freq) = (None, None, None),
+                    }
+                }
+                _ => return Err(RdbError::UnknownOpcode { offset: at, opcode: t }),
+            }
+        }
+    }
+}
+
+/// Decodes a DUMP payload (RESTORE): checks the footer's RDB version (at most
+/// [`RDB_VERSION`]) and, with [`DecodeOptions::verify_checksum`], its CRC-64; then decodes
+/// the value. Offsets in errors count from the payload's start. Bytes between the value and
+/// the footer are ignored, as Redis ignores them; an empty collection is an error.
+pub fn restore_payload(payload: &[u8], opts: &DecodeOptions) -> Result<Value> {
+    if payload.len() < 10 {
+        return Err(RdbError::corrupt(0, "DUMP payload shorter than its 10-byte footer"));
+    }
+    let (body, footer) = payload.split_at(payload.len() - 10);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    if version > RDB_VERSION {
+        return Err(RdbError::UnsupportedVersion(version));
+    }
+    if opts.verify_checksum {
+        let expected = u64::from_le_bytes([
+            footer[2], footer[3], footer[4], footer[5], footer[6], footer[7], footer[8], footer[9],
+        ]);
+        let computed = Crc64::checksum(&payload[..payload.len() - 8]);
+        if expected != computed {
+            return Err(RdbError::Checksum { expected, computed });
+        }
+    }
+    let mut inp = Input::new(body, body.len(), false);
+    let t = inp.u8()?;
+    read_object(&mut inp, t, 0, opts)?.ok_or_else(|| RdbError::corrupt(0, "empty collection"))
+}
