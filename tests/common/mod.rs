@@ -13,6 +13,11 @@
 //!   byte. It is written here from the protocol spec, independently of `ferrous-resp`, so a
 //!   bug in the server's codec cannot hide itself in the tests.
 //!
+//! - Persistence helpers: [`TestServer::start_in`] / [`TestServer::try_start_in`] start a
+//!   server on a directory the test prepared (its `dump.rdb`), [`TestServer::restart`]
+//!   starts it again on the same directory and port, [`TestServer::kill9`] kills it (and
+//!   redis-server's BGSAVE child) with SIGKILL, [`TempDir`] holds copied files.
+//!
 //! `FERROUS_E2E_AGAINST_REDIS=1` makes [`TestServer::start`] start redis-server instead of
 //! Ferrous: run the suite that way to check that its expectations are Redis's own.
 #![allow(dead_code)]
