@@ -37,6 +37,11 @@ impl Database {
     pub fn builder() -> Builder {
         Builder(ferrous_core::Database::builder())
     }
+    /// A durable database with its RDB file in `dir` (see
+    /// [`ferrous_core::Database::open`]); function libraries in the file are loaded too.
+    pub fn open(dir: impl AsRef<std::path::Path>) -> std::result::Result<Database, PersistError> {
+        Self::builder().dir(dir).open()
+    }
     /// A handle to logical database `index` (SELECT), sharing everything with `self`.
     pub fn select(&self, index: usize) -> Result<Database> {
         self.0.select(index).map(Database)
@@ -90,14 +95,34 @@ impl Builder {
     pub fn active_expire(self, on: bool) -> Self {
         Builder(self.0.active_expire(on))
     }
+    /// Keeps RDB files in `dir` (see [`ferrous_core::Builder::dir`]).
+    pub fn dir(self, dir: impl AsRef<std::path::Path>) -> Self {
+        Builder(self.0.dir(dir))
+    }
+    /// The RDB file name (`dbfilename`).
+    pub fn dbfilename(self, name: &str) -> Self {
+        Builder(self.0.dbfilename(name))
+    }
+    /// Save points `(seconds, changes)` (see [`ferrous_core::Builder::save_points`]).
+    pub fn save_points(self, points: &[(u64, u64)]) -> Self {
+        Builder(self.0.save_points(points))
+    }
     /// Builds the database and installs scripting.
     pub fn build(self) -> Database {
         Database::from(self.0.build())
+    }
+    /// Builds, installs scripting, then loads the RDB file when a directory was given.
+    pub fn open(self) -> std::result::Result<Database, PersistError> {
+        let db = self.build();
+        db.load_rdb_file()?;
+        Ok(db)
     }
 }
 
 /// The names most programs need.
 pub mod prelude {
     pub use crate::Database;
-    pub use ferrous_core::{Error, Message, RespValue, Result, SetCondition, SetExpiry, SetOptions, Subscription};
+    pub use ferrous_core::{
+        Error, Message, PersistError, RespValue, Result, SetCondition, SetExpiry, SetOptions, Subscription,
+    };
 }

@@ -99,6 +99,11 @@ pub trait ServerHooks: Send + Sync {
     /// run), as Redis's `processEventsWhileBlocked`. Called repeatedly until the script
     /// ends. The default does nothing.
     fn serve_while_busy(&self) {}
+    /// A line for the server log (`warning`: Redis's `LL_WARNING`, else `LL_NOTICE`). The
+    /// default drops it: an embedded database has no log of its own.
+    fn log(&self, warning: bool, message: &str) {
+        let _ = (warning, message);
+    }
 }
 
 /// What SHUTDOWN asked for.
@@ -159,6 +164,10 @@ pub struct Inner {
     pub run_id: String,
     /// The replication id (INFO `master_replid`).
     pub replid: RwLock<String>,
+    /// RDB persistence: save state, background saves, loading.
+    pub rdb: crate::persistence::RdbState,
+    /// A snapshot ([`crate::snapshot`]) is running; one at a time.
+    pub(crate) snapshot_running: AtomicBool,
     stop: Mutex<bool>,
     stop_cv: Condvar,
 }
@@ -207,6 +216,14 @@ struct Owner {
 
 impl Drop for Owner {
     fn drop(&mut self) {
+        // As SHUTDOWN does: a running BGSAVE finishes, then a final save when save points
+        // are configured (only when persistence was opted into).
+        crate::persistence::join_bgsave(&self.inner);
+        if self.inner.rdb.enabled.load(Relaxed)
+            && !crate::persistence::save_points(&self.inner.config.read()).is_empty()
+        {
+            let _ = crate::persistence::save(&self.inner);
+        }
         *self.inner.stop.lock() = true;
         self.inner.stop_cv.notify_all();
         if let Some(h) = self.background.lock().take() {
@@ -240,11 +257,21 @@ pub struct Builder {
     clock: Arc<dyn Clock>,
     config: Config,
     active_expire: bool,
+    persistence: bool,
+    save_points: Option<Vec<(u64, u64)>>,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Builder {
     fn default() -> Self {
-        Builder { clock: Arc::new(SystemClock), config: Config::default(), active_expire: true }
+        Builder {
+            clock: Arc::new(SystemClock),
+            config: Config::default(),
+            active_expire: true,
+            persistence: false,
+            save_points: None,
+            dir: None,
+        }
     }
 }
 
@@ -264,8 +291,64 @@ impl Builder {
         self.active_expire = on;
         self
     }
-    /// Builds the database and starts its background thread.
-    pub fn build(self) -> Database {
+    /// Turns persistence on with RDB files in `dir` (created if missing): the build loads
+    /// `dir/dbfilename` if it exists, save points run in the background, and dropping the
+    /// last handle saves when save points are set. Without it (and without
+    /// [`Builder::persistence`]) a Database never touches the disk.
+    pub fn dir(mut self, dir: impl AsRef<std::path::Path>) -> Self {
+        self.dir = Some(dir.as_ref().to_path_buf());
+        self.persistence = true;
+        self
+    }
+    /// The RDB file name inside the directory (`dbfilename`, default `dump.rdb`).
+    pub fn dbfilename(mut self, name: &str) -> Self {
+        let _ = self.config.set("dbfilename", &[name], true);
+        self
+    }
+    /// Save points: a background save runs when at least `changes` writes happened within
+    /// `seconds` (`save 3600 1 300 100 60 10000`, Redis's default, applies when not set;
+    /// an empty slice disables automatic saves).
+    pub fn save_points(mut self, points: &[(u64, u64)]) -> Self {
+        self.save_points = Some(points.to_vec());
+        self
+    }
+    /// Turns file persistence on or off with the configuration's `dir` (the server turns it
+    /// on; [`Builder::dir`] does too).
+    pub fn persistence(mut self, on: bool) -> Self {
+        self.persistence = on;
+        self
+    }
+
+    /// Like [`Builder::build`], then loads `dir/dbfilename` if persistence is on and the
+    /// file exists ([`Database::load_rdb_file`]). A corrupt file is an error.
+    pub fn open(self) -> std::result::Result<Database, crate::persistence::PersistError> {
+        if let Some(dir) = &self.dir {
+            std::fs::create_dir_all(dir).map_err(|source| crate::persistence::PersistError::Io {
+                op: "creating",
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let db = self.build();
+        db.load_rdb_file()?;
+        Ok(db)
+    }
+
+    /// Builds the database and starts its background thread. Files are not read here; see
+    /// [`Builder::open`].
+    pub fn build(mut self) -> Database {
+        if let Some(dir) = self.dir.take() {
+            // A directory that cannot be created or used turns persistence off rather than
+            // letting files land in the working directory ([`Builder::open`] reports it).
+            let usable = std::fs::create_dir_all(&dir).is_ok()
+                && self.config.set("dir", &[&dir.to_string_lossy()], true).is_ok();
+            self.persistence &= usable;
+        }
+        if let Some(points) = &self.save_points {
+            let words: Vec<String> = points.iter().flat_map(|(s, c)| [s.to_string(), c.to_string()]).collect();
+            let args: Vec<&str> = if words.is_empty() { vec![""] } else { words.iter().map(String::as_str).collect() };
+            let _ = self.config.set("save", &args, true);
+        }
         let ndb = (self.config.get_i64("databases").max(1) as usize).min(1 << 16);
         let requirepass = self.config.get("requirepass").filter(|p| !p.is_empty()).map(|p| p.as_bytes().to_vec());
         let seed: u64 = rand::random();
@@ -295,6 +378,8 @@ impl Builder {
             hooks: RwLock::new(None),
             run_id: random_hex_id(),
             replid: RwLock::new(random_hex_id()),
+            rdb: Default::default(),
+            snapshot_running: AtomicBool::new(false),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
         });
@@ -302,6 +387,7 @@ impl Builder {
         let background =
             std::thread::Builder::new().name("ferrous-cron".into()).spawn(move || background_loop(&bg_inner)).ok();
         inner.apply_config_mirrors();
+        inner.rdb.enabled.store(self.persistence, Relaxed);
         let owner = Arc::new(Owner { inner: inner.clone(), background: Mutex::new(background) });
         Database { owner, inner, index: 0, held: None }
     }
@@ -309,7 +395,7 @@ impl Builder {
 
 /// The background cycle (Redis's `serverCron` part that belongs to the data): active expiry
 /// `hz` times per second.
-fn background_loop(inner: &Inner) {
+fn background_loop(inner: &Arc<Inner>) {
     loop {
         let hz = inner.config.read().get_i64("hz").clamp(1, 500) as u64;
         {
@@ -325,6 +411,7 @@ fn background_loop(inner: &Inner) {
         if inner.active_expire.load(Relaxed) {
             active_expire_cycle(inner, 1000 / hz);
         }
+        crate::persistence::cron(inner);
     }
 }
 
@@ -373,6 +460,20 @@ impl Database {
         Builder::default()
     }
 
+    /// A durable database with its RDB file in `dir` (created if missing): loads
+    /// `dir/dump.rdb` if it exists, saves in the background at Redis's default save points,
+    /// and saves when the last handle is dropped.
+    ///
+    /// ```no_run
+    /// let db = ferrous_core::Database::open("data")?;
+    /// db.set("k", "v")?;
+    /// db.save()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(dir: impl AsRef<std::path::Path>) -> std::result::Result<Database, crate::persistence::PersistError> {
+        Builder::default().dir(dir).open()
+    }
+
     /// A handle to logical database `index` sharing everything with `self`.
     pub fn select(&self, index: usize) -> Result<Database> {
         if index >= self.inner.dbs.len() {
@@ -388,6 +489,11 @@ impl Database {
 
     /// Shared state (for the server and advanced embedding).
     pub fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// Shared state, as the `Arc` that background work (saves, snapshots) keeps alive.
+    pub fn inner_arc(&self) -> &Arc<Inner> {
         &self.inner
     }
 

@@ -25,6 +25,10 @@ pub const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 pub const META_EXPIRE: u32 = 1 << 24;
 /// `meta` bit: a string modified in place (APPEND, SETRANGE...) reports encoding `raw`.
 pub const META_RAW: u32 = 1 << 25;
+/// `meta` bit: which side of the running (or last) snapshot the entry is on. An entry whose
+/// bit equals its shard's `snap_sense` has been written to the snapshot already (or did not
+/// exist when it started); see [`crate::snapshot`].
+pub const META_SNAP: u32 = 1 << 26;
 /// `meta` bits holding the LRU clock (seconds, wrapping at 2^24 like Redis's).
 pub const META_LRU_MASK: u32 = (1 << 24) - 1;
 
@@ -75,6 +79,12 @@ pub struct Shard {
     /// Keys deleted by expiry since the owner last looked (for `expired` notifications
     /// and client-side-caching invalidations); drained by `Access` after each operation.
     pub expired_log: Vec<SmallBytes>,
+    /// The running snapshot, while it has not finished walking this shard: every change to
+    /// an entry it has not written yet first writes the entry's old contents into it.
+    pub(crate) snap: Option<crate::snapshot::ShardSnapshot>,
+    /// [`META_SNAP`] or 0: the bit value that marks an entry as already snapshotted. It flips
+    /// when a snapshot starts (making every existing entry "not yet written").
+    pub(crate) snap_sense: u32,
 }
 
 impl Shard {
@@ -130,6 +140,7 @@ impl Shard {
     #[inline]
     pub fn get_mut(&mut self, h: KeyHash, key: &[u8], now: i64) -> Option<&mut Node<Value>> {
         self.expire_if_needed(h, key, now);
+        self.before_change(h, key);
         let node = self.dict.get_mut(h.dict(), key)?;
         touch(node, now);
         Some(node)
@@ -145,7 +156,7 @@ impl Shard {
     /// deadline (any old one is removed), `Some(ms)` sets one. Returns the old value.
     pub fn set(&mut self, h: KeyHash, key: &[u8], value: Value, expire: Option<i64>, now: i64) -> Option<Value> {
         let old = self.remove(h, key);
-        let node = self.dict.insert_new(h.dict(), SmallBytes::new(key), value, lru_clock(now));
+        let node = self.dict.insert_new(h.dict(), SmallBytes::new(key), value, lru_clock(now) | self.snap_sense);
         if let Some(when) = expire {
             node.meta.fetch_or(META_EXPIRE, Relaxed);
             self.expires.insert_new(h.dict(), SmallBytes::new(key), when, 0);
@@ -160,12 +171,13 @@ impl Shard {
             node.meta.fetch_and(!META_RAW, Relaxed);
             return Some(std::mem::replace(&mut node.value, value));
         }
-        self.dict.insert_new(h.dict(), SmallBytes::new(key), value, lru_clock(now));
+        self.dict.insert_new(h.dict(), SmallBytes::new(key), value, lru_clock(now) | self.snap_sense);
         None
     }
 
     /// Removes `key` (expired or not) and its deadline.
     pub fn remove(&mut self, h: KeyHash, key: &[u8]) -> Option<Value> {
+        self.before_change(h, key);
         let node = self.dict.remove(h.dict(), key)?;
         if node.meta.load(Relaxed) & META_EXPIRE != 0 {
             self.expires.remove(h.dict(), key);
@@ -175,6 +187,7 @@ impl Shard {
 
     /// Sets the deadline of an existing key.
     pub fn set_expire(&mut self, h: KeyHash, key: &[u8], when: i64) {
+        self.before_change(h, key);
         let Some(node) = self.dict.get_mut(h.dict(), key) else { return };
         if node.meta.fetch_or(META_EXPIRE, Relaxed) & META_EXPIRE != 0 {
             if let Some(e) = self.expires.get_mut(h.dict(), key) {
@@ -187,6 +200,7 @@ impl Shard {
 
     /// Removes the deadline of a key; true if it had one.
     pub fn persist(&mut self, h: KeyHash, key: &[u8]) -> bool {
+        self.before_change(h, key);
         let Some(node) = self.dict.get_mut(h.dict(), key) else { return false };
         if node.meta.fetch_and(!META_EXPIRE, Relaxed) & META_EXPIRE == 0 {
             return false;
@@ -206,6 +220,7 @@ impl Shard {
 
     /// Removes every key.
     pub fn clear(&mut self) {
+        self.before_bulk_change();
         self.dict.clear();
         self.expires.clear();
         self.expire_cursor = 0;
@@ -215,6 +230,7 @@ impl Shard {
     /// data under the lock and free it after releasing the lock, or on another thread for
     /// ASYNC). The shard's counters are kept.
     pub fn take_data(&mut self) -> (Dict<Value>, Dict<i64>) {
+        self.before_bulk_change();
         self.expire_cursor = 0;
         (std::mem::take(&mut self.dict), std::mem::take(&mut self.expires))
     }
@@ -223,6 +239,8 @@ impl Shard {
     /// database with shard `i` of the other: a key hashes to the same shard index in every
     /// database). Counters stay where they are.
     pub fn swap_data(&mut self, other: &mut Shard) {
+        self.before_bulk_change();
+        other.before_bulk_change();
         std::mem::swap(&mut self.dict, &mut other.dict);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
@@ -252,6 +270,36 @@ impl Shard {
         }
         self.expired_keys += expired as u64;
         (checked, expired)
+    }
+}
+
+impl Shard {
+    /// Called before the entry of `key` (if any) changes or goes away: while a snapshot is
+    /// walking this shard and has not written the entry yet, writes its current contents
+    /// into the snapshot first. One `Option` check when no snapshot runs.
+    #[inline]
+    fn before_change(&self, h: KeyHash, key: &[u8]) {
+        if let Some(snap) = &self.snap {
+            if let Some(node) = self.dict.get(h.dict(), key) {
+                snap.capture(self, node);
+            }
+        }
+    }
+
+    /// Called before a change to the whole shard (FLUSHDB, SWAPDB): writes every entry the
+    /// running snapshot has not written yet.
+    fn before_bulk_change(&self) {
+        if let Some(snap) = &self.snap {
+            for node in self.dict.iter() {
+                snap.capture(self, node);
+            }
+        }
+    }
+
+    /// True if the running snapshot has written this entry already (or it is newer).
+    #[inline]
+    pub(crate) fn snapshotted(&self, node: &Node<Value>) -> bool {
+        node.meta.load(Relaxed) & META_SNAP == self.snap_sense
     }
 }
 
@@ -285,6 +333,11 @@ impl Keyspace {
     #[inline]
     pub fn shard_at(&self, i: usize) -> &RwLock<Shard> {
         &self.shards[i]
+    }
+    /// Shard by index, through exclusive ownership (no locking: a keyspace being built).
+    #[inline]
+    pub fn shard_at_mut(&mut self, i: usize) -> &mut Shard {
+        self.shards[i].get_mut()
     }
     /// Write-locks every shard in ascending order, keeping no guards: the caller must call
     /// [`Keyspace::unlock_all_exclusive`] later on the same thread.

@@ -22,6 +22,8 @@
 //! - [`tracking`]: client-side caching (CLIENT TRACKING) invalidation table.
 //! - [`transaction`]: MULTI/EXEC queue and WATCH registry.
 //! - [`blocking`]: the registry of clients blocked on keys (BLPOP...) and how they are served.
+//! - [`snapshot`]: point-in-time snapshots without fork, streamed as RDB.
+//! - [`persistence`]: SAVE/BGSAVE to `dir/dbfilename`, save points, loading.
 //! - [`rdb`]: the RDB codec (Redis's snapshot and DUMP format, bytes <-> values).
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
 //! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
@@ -41,9 +43,11 @@ pub mod glob;
 pub mod keyspace;
 pub mod long_double;
 pub mod notify;
+pub mod persistence;
 pub mod pubsub;
 pub mod rdb;
 pub mod scripting;
+pub mod snapshot;
 pub mod tracking;
 pub mod transaction;
 pub mod types;
@@ -56,5 +60,6 @@ pub use config::Config;
 pub use db::{Builder, Database, ServerHooks};
 pub use error::{Error, Result};
 pub use ferrous_resp::Value as RespValue;
+pub use persistence::{BgSave, LoadStats, PersistError};
 pub use pubsub::{Message, Subscription};
 pub use types::*;

@@ -37,6 +37,20 @@ pub trait ScriptEngine: Send + Sync + 'static {
     /// Runs EVAL/EVALSHA/EVAL_RO/EVALSHA_RO/FCALL/FCALL_RO or a SCRIPT/FUNCTION subcommand.
     /// An `Err` becomes the error reply.
     fn command(&self, call: ScriptCall<'_>) -> Result<()>;
+    /// The source code of every loaded function library (what an RDB file stores).
+    fn library_sources(&self) -> Vec<Vec<u8>> {
+        Vec::new()
+    }
+    /// Loads function libraries read from an RDB file; `replace_all` drops every existing
+    /// library first (start-up, DEBUG RELOAD). An `Err` carries Redis's text.
+    fn load_libraries(&self, sources: &[Vec<u8>], replace_all: bool) -> Result<()> {
+        let _ = replace_all;
+        if sources.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::msg("ERR no scripting engine to load functions"))
+        }
+    }
 }
 
 /// What a running script is (for the BUSY error text).

@@ -715,8 +715,18 @@ impl LuaEngine {
 
     fn restore(&self, st: &mut State, payload: &[u8], policy: RestorePolicy) -> std::result::Result<(), String> {
         let codes = functions::parse_dump(payload)?;
+        self.restore_codes(st, &codes, policy)
+    }
+
+    /// Loads library sources (from a FUNCTION RESTORE payload or an RDB file) by `policy`.
+    fn restore_codes(
+        &self,
+        st: &mut State,
+        codes: &[Vec<u8>],
+        policy: RestorePolicy,
+    ) -> std::result::Result<(), String> {
         let mut incoming = Registry::default();
-        let result = self.restore_into(st, &codes, &mut incoming, policy);
+        let result = self.restore_into(st, codes, &mut incoming, policy);
         // Whatever was not linked (all of it on failure) is dropped from the Lua state.
         for lib in std::mem::take(&mut incoming.libraries).values() {
             forget(&st.functions, lib);
@@ -974,6 +984,17 @@ impl ScriptEngine for LuaEngine {
     fn command(&self, call: ScriptCall<'_>) -> Result<()> {
         let ScriptCall { db, client, args, out, held } = call;
         contained(out, |out| self.dispatch(ScriptCall { db, client, args, out, held }))
+    }
+
+    fn library_sources(&self) -> Vec<Vec<u8>> {
+        let st = self.state.lock();
+        st.registry.libraries.values().map(|l| l.code.clone()).collect()
+    }
+
+    fn load_libraries(&self, sources: &[Vec<u8>], replace_all: bool) -> Result<()> {
+        let mut st = self.state.lock();
+        let policy = if replace_all { RestorePolicy::Flush } else { RestorePolicy::Append };
+        self.restore_codes(&mut st, sources, policy).map_err(err)
     }
 }
 

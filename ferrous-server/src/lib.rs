@@ -42,7 +42,8 @@ pub fn main_with_args(args: &[String]) -> i32 {
         warning!("{w}");
     }
     notice!("Ferrous {} starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
-    let db = Database::builder().config(config).build();
+    // The server always persists: `dir/dbfilename` is loaded below and saved per `save`.
+    let db = Database::builder().config(config).persistence(true).build();
     let lua = {
         let c = db.inner().config.read();
         let instructions = c.get_i64("lua-instruction-limit");
@@ -53,9 +54,12 @@ pub fn main_with_args(args: &[String]) -> i32 {
     };
     ferrous_lua::install_with(&db, lua);
     let shutdown = Arc::new(AtomicBool::new(false));
-    match event_loop::Server::bind(db, shutdown.clone()) {
+    // Clients that connect before the file is loaded get -LOADING, as from Redis.
+    db.inner().rdb.alerts.fetch_or(ferrous_core::persistence::ALERT_LOADING, Ordering::Relaxed);
+    match event_loop::Server::bind(db.clone(), shutdown.clone()) {
         Ok(server) => {
-            install_signal_handlers(&server);
+            install_signal_handlers(&server, &db);
+            load_data(&db);
             server.run();
             notice!("Ferrous is now ready to exit, bye bye...");
             0
@@ -67,17 +71,66 @@ pub fn main_with_args(args: &[String]) -> i32 {
     }
 }
 
-fn install_signal_handlers(server: &event_loop::Server) {
+/// Loads `dir/dbfilename` on a thread of its own while the event loops answer -LOADING;
+/// a file that cannot be loaded stops the process, as Redis does.
+fn load_data(db: &Database) {
+    let db = db.clone();
+    let spawned = std::thread::Builder::new().name("ferrous-load".into()).spawn(move || {
+        let inner = db.inner();
+        let path = ferrous_core::persistence::rdb_path(inner);
+        let started = std::time::Instant::now();
+        match ferrous_core::persistence::load_file(inner, &path, Default::default()) {
+            Ok(Some(stats)) => notice!(
+                "Done loading RDB, keys loaded: {}, keys expired: {}. DB loaded from disk: {:.3} seconds",
+                stats.keys_loaded,
+                stats.keys_expired,
+                started.elapsed().as_secs_f64()
+            ),
+            Ok(None) => {}
+            Err(e) => {
+                warning!("Fatal error loading the DB ({}): {e}. Exiting.", path.display());
+                std::process::exit(1);
+            }
+        }
+        inner.rdb.alerts.fetch_and(!ferrous_core::persistence::ALERT_LOADING, Ordering::Relaxed);
+    });
+    if let Err(e) = spawned {
+        warning!("Can't start the loading thread: {e}. Exiting.");
+        std::process::exit(1);
+    }
+}
+
+fn install_signal_handlers(server: &event_loop::Server, db: &Database) {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
     let handle = server.shutdown_handle();
+    let db = db.clone();
     std::thread::Builder::new()
         .name("ferrous-signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
+            for sig in signals.forever() {
                 let name = if sig == SIGINT { "SIGINT" } else { "SIGTERM" };
                 warning!("Received {name} scheduling shutdown...");
+                // As Redis's prepareForShutdown: save when save points are set; if that
+                // fails, keep running rather than lose the data.
+                let directive = if sig == SIGINT { "shutdown-on-sigint" } else { "shutdown-on-sigterm" };
+                let flags = db.inner().config.read().get(directive).unwrap_or("default").to_string();
+                let save = if flags.contains("nosave") {
+                    Some(false)
+                } else if flags.contains("save") {
+                    Some(true)
+                } else {
+                    None
+                };
+                if let Err(e) = ferrous_core::persistence::shutdown_save(db.inner_arc(), save) {
+                    warning!("Error trying to save the DB, can't exit: {e}");
+                    if !flags.contains("force") {
+                        warning!("{name} received but errors trying to shut down the server, check the logs for more information");
+                        continue;
+                    }
+                }
                 handle.shutdown();
+                return;
             }
         })
         .ok();
@@ -111,6 +164,11 @@ impl ferrous_core::ServerHooks for ShutdownHandle {
 
     fn serve_while_busy(&self) {
         event_loop::serve_while_busy();
+    }
+
+    fn log(&self, warning: bool, message: &str) {
+        let level = if warning { log::Level::Warning } else { log::Level::Notice };
+        log::log(level, message);
     }
 
     /// CONFIG SET port/bind: bind the new addresses now (so a failure can be reported and

@@ -332,9 +332,11 @@ fn memory(ctx: &Ctx<'_>, s: &mut Section<'_>) {
 
 fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     let inner = &ctx.db.inner;
+    let rdb = &inner.rdb;
     let aof = inner.config.read().get_bool("appendonly");
+    let loading = rdb.alerts.load(Relaxed) & crate::persistence::ALERT_LOADING != 0;
+    s.field("loading", loading as u8);
     for (name, value) in [
-        ("loading", "0"),
         ("async_loading", "0"),
         ("current_cow_peak", "0"),
         ("current_cow_size", "0"),
@@ -345,20 +347,19 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     ] {
         s.field(name, value);
     }
-    s.field("rdb_changes_since_last_save", inner.dirty.load(Relaxed));
-    s.field("rdb_bgsave_in_progress", 0);
+    let now_ms = inner.clock.now_ms();
+    let bgsave_start = rdb.bgsave_started_ms.load(Relaxed);
+    s.field("rdb_changes_since_last_save", crate::persistence::changes_since_save(inner));
+    s.field("rdb_bgsave_in_progress", (bgsave_start != 0) as u8);
     s.field("rdb_last_save_time", inner.last_save.load(Relaxed));
-    for (name, value) in [
-        ("rdb_last_bgsave_status", "ok"),
-        ("rdb_last_bgsave_time_sec", "-1"),
-        ("rdb_current_bgsave_time_sec", "-1"),
-        ("rdb_saves", "0"),
-        ("rdb_last_cow_size", "0"),
-        ("rdb_last_load_keys_expired", "0"),
-        ("rdb_last_load_keys_loaded", "0"),
-    ] {
-        s.field(name, value);
-    }
+    s.field("rdb_last_bgsave_status", if rdb.last_bgsave_ok.load(Relaxed) { "ok" } else { "err" });
+    s.field("rdb_last_bgsave_time_sec", rdb.last_bgsave_secs.load(Relaxed));
+    s.field("rdb_current_bgsave_time_sec", if bgsave_start == 0 { -1 } else { (now_ms - bgsave_start) / 1000 });
+    s.field("rdb_saves", rdb.saves.load(Relaxed));
+    // No fork, no copy-on-write: the snapshot's extra memory is its own stream.
+    s.field("rdb_last_cow_size", 0);
+    s.field("rdb_last_load_keys_expired", rdb.last_load_keys_expired.load(Relaxed));
+    s.field("rdb_last_load_keys_loaded", rdb.last_load_keys_loaded.load(Relaxed));
     s.field("aof_enabled", aof as u8);
     for (name, value) in [
         ("aof_rewrite_in_progress", "0"),
@@ -374,6 +375,20 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
         ("module_fork_last_cow_size", "0"),
     ] {
         s.field(name, value);
+    }
+    if loading {
+        let started = rdb.loading_started_ms.load(Relaxed);
+        let total = rdb.loading_total_bytes.load(Relaxed);
+        let loaded = rdb.loading_loaded_bytes.load(Relaxed);
+        let perc = if total > 0 { loaded as f64 * 100.0 / total as f64 } else { 0.0 };
+        let elapsed = ((now_ms - started) / 1000).max(0);
+        let eta = if loaded > 0 && total > loaded { (total - loaded) as i64 * elapsed / loaded as i64 } else { 1 };
+        s.field("loading_start_time", started / 1000);
+        s.field("loading_total_bytes", total);
+        s.field("loading_rdb_used_mem", 0);
+        s.field("loading_loaded_bytes", loaded);
+        s.field("loading_loaded_perc", format!("{perc:.2}"));
+        s.field("loading_eta_seconds", eta);
     }
 }
 

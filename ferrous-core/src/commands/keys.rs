@@ -263,6 +263,14 @@ fn flushdb(ctx: &mut Ctx<'_>) -> Result<()> {
 fn flushall(ctx: &mut Ctx<'_>) -> Result<()> {
     let mode = flush_mode(ctx)?;
     ops::flushall(&ctx.access, mode);
+    // With save points, Redis stops a running BGSAVE and saves the emptied dataset (a
+    // failure is only logged).
+    let inner = &ctx.db.inner;
+    if inner.rdb.enabled.load(std::sync::atomic::Ordering::Relaxed)
+        && !crate::persistence::save_points(&inner.config.read()).is_empty()
+    {
+        let _ = crate::persistence::save_empty(inner, ctx.access.is_held());
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -30,6 +30,7 @@ pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -234,6 +235,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(pubsub::COMMANDS)
         .chain(tracking::COMMANDS)
         .chain(scripting::COMMANDS)
+        .chain(persistence::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -574,6 +576,14 @@ fn run(
         reject(db, client, out, &Error::NoAuth);
         return;
     }
+    let alerts = db.inner.rdb.alerts.load(Relaxed);
+    if alerts != 0 && !held {
+        if let Some(e) = persistence_gate(db, spec, alerts) {
+            spec.stats.rejected.fetch_add(1, Relaxed);
+            reject(db, client, out, &e);
+            return;
+        }
+    }
     // Locks a script batch kept (`Database::script_batch`) serve only the next script.
     let kept_by_thread = if held { std::ptr::null() } else { crate::access::kept_locks() };
     let mut kept = !kept_by_thread.is_null();
@@ -659,6 +669,24 @@ fn run(
         crate::scripting::release_kept_locks();
         crate::blocking::serve_ready(db);
     }
+}
+
+/// Redis's refusals while persistence is in trouble: `-MISCONF` for writes (and PING) after
+/// a failed background save with `stop-writes-on-bgsave-error`, `-LOADING` for commands
+/// not flagged `loading` while a file is loaded. Only consulted when an alert bit is set.
+#[cold]
+fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8) -> Option<Error> {
+    use crate::persistence as p;
+    if alerts & p::ALERT_BGSAVE_FAILED != 0
+        && (spec.has(flags::WRITE) || spec.name == "ping")
+        && p::writes_refused(&db.inner)
+    {
+        return Some(Error::msg(p::MISCONF));
+    }
+    if alerts & p::ALERT_LOADING != 0 && !spec.has(flags::LOADING) {
+        return Some(Error::msg(p::LOADING));
+    }
+    None
 }
 
 /// Client-side caching after a command: remember what a tracking client read.

@@ -560,6 +560,12 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Result<()> {
     let Some(hooks) = hooks else {
         return Err(Error::msg("ERR SHUTDOWN is not available: this database is embedded, not run by a server"));
     };
+    if let Err(e) = crate::persistence::shutdown_save(&ctx.db.inner, opts.save) {
+        if !opts.force {
+            crate::persistence::log_error(&ctx.db.inner, &format!("Error trying to save the DB, can't exit: {e}"));
+            return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
+    }
     hooks.shutdown_with(&opts).map_err(|why| Error::msg(format!("ERR {why}")))?;
     ctx.client.close_after_reply = true;
     Ok(())
@@ -608,6 +614,7 @@ fn debug(ctx: &mut Ctx<'_>) -> Result<()> {
         }
         (b"protocol", 3) => debug_protocol(ctx)?,
         (b"populate", 3..=5) => debug_populate(ctx)?,
+        (b"reload", _) => debug_reload(ctx)?,
         (b"log", 3) => ctx.out.ok(),
         (b"error", 3) => {
             let text = String::from_utf8_lossy(ctx.arg(2)).replace(['\r', '\n'], " ");
@@ -621,6 +628,40 @@ fn debug(ctx: &mut Ctx<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `DEBUG RELOAD [NOSAVE]`: saves the dataset (unless NOSAVE), then replaces it with what
+/// `dir/dbfilename` holds, as a restart would.
+fn debug_reload(ctx: &mut Ctx<'_>) -> Result<()> {
+    let mut save = true;
+    for a in ctx.args.iter().skip(2) {
+        match a.to_ascii_lowercase().as_slice() {
+            b"nosave" => save = false,
+            // MERGE / NOFLUSH keep the current dataset: not supported yet.
+            _ => return Err(Error::msg("ERR DEBUG RELOAD only supports the NOSAVE option")),
+        }
+    }
+    super::persistence::require_persistence(ctx)?;
+    if ctx.access.is_held() {
+        return Err(Error::msg("ERR DEBUG RELOAD is not allowed inside MULTI or scripts"));
+    }
+    let inner = &ctx.db.inner;
+    if save {
+        crate::persistence::save(inner).map_err(|_| Error::msg("ERR"))?;
+    }
+    let path = crate::persistence::rdb_path(inner);
+    match crate::persistence::load_file(inner, &path, Default::default()) {
+        Ok(Some(_)) => {
+            crate::persistence::log_notice(inner, "DB reloaded by DEBUG RELOAD");
+            ctx.out.ok();
+            Ok(())
+        }
+        Ok(None) => Err(Error::msg("ERR Error trying to load the RDB dump, check server logs.")),
+        Err(e) => {
+            crate::persistence::log_error(inner, &format!("Error loading {}: {e}", path.display()));
+            Err(Error::msg("ERR Error trying to load the RDB dump, check server logs."))
+        }
+    }
 }
 
 /// C's `atoi`: optional sign and leading digits, 0 if none.

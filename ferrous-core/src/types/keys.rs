@@ -21,7 +21,7 @@ use crate::db::Database;
 use crate::dict::Dict;
 use crate::error::{Error, Result};
 use crate::glob::glob_match;
-use crate::keyspace::{lru_clock, KeyHash, Shard, META_EXPIRE, META_LRU_MASK, SHARDS, SHARD_BITS};
+use crate::keyspace::{lru_clock, KeyHash, Shard, META_EXPIRE, META_LRU_MASK, META_SNAP, SHARDS, SHARD_BITS};
 use crate::notify;
 use crate::value::Value;
 use rand::Rng;
@@ -286,8 +286,9 @@ fn clone_entry(shard: &mut Shard, h: KeyHash, key: &[u8], now: i64) -> Option<Mo
 fn put_entry(shard: &mut Shard, h: KeyHash, key: &[u8], e: Moving, now: i64) {
     shard.set(h, key, e.value, e.deadline, now);
     if let Some(node) = shard.dict.get_mut(h.dict(), key) {
-        let expire_bit = node.meta.load(Relaxed) & META_EXPIRE;
-        node.meta.store((e.meta & !META_EXPIRE) | expire_bit, Relaxed);
+        // The new entry's own expiry and snapshot bits stay; LRU clock and flags move along.
+        let own = node.meta.load(Relaxed) & (META_EXPIRE | META_SNAP);
+        node.meta.store((e.meta & !(META_EXPIRE | META_SNAP)) | own, Relaxed);
     }
 }
 

@@ -5,6 +5,7 @@
 //! `Result<T, Error>` with Redis's semantics (WRONGTYPE, overflow, ...).
 
 pub mod bitmaps;
+pub mod dump;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
@@ -16,5 +17,6 @@ pub mod zset;
 
 pub use crate::commands::sort::{SortOptions, SortOutcome};
 pub use bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOverflow, BitfieldType};
+pub use dump::RestoreOptions;
 pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
 pub use strings::{GetExExpiry, Lcs, LcsMatch, SetCondition, SetExpiry, SetOptions};

@@ -1,0 +1,374 @@
+//! The snapshot service: a consistent point-in-time image of every database, streamed as an
+//! RDB file into any `Write`, taken without fork while writers go on.
+//!
+//! How (Dragonfly's scheme, at entry granularity):
+//! 1. **Start** ([`Snapshot::begin`]): with the cross-database gate and every shard of every
+//!    database write-locked, for a few microseconds, each shard flips its `snap_sense` bit and
+//!    is handed a [`ShardSnapshot`]. Flipping the sense makes every existing entry "not yet
+//!    written" at once (an entry is written when its [`META_SNAP`] bit equals the sense)
+//!    without touching any entry; entries created later get the new sense and so are never
+//!    part of this snapshot.
+//! 2. **Walk** ([`Snapshot::write_to`]): the snapshot's own thread visits each shard in short
+//!    batches of buckets under the shard's write lock, writes every entry not written yet and
+//!    marks it. The bucket walk uses SCAN's reverse-binary cursor, so an entry present for the
+//!    whole walk is visited even if the table resizes in between; the mark makes it written
+//!    exactly once.
+//! 3. **Writers**: a change to an entry the walk has not reached ([`crate::keyspace::Shard`]'s
+//!    `before_change`, run under the shard lock the writer already holds) first writes the
+//!    entry's old contents into a side buffer of its database, which the walk drains into the
+//!    stream. Deleting, overwriting, expiring, FLUSHDB and SWAPDB all go through it.
+//!
+//! So the image is exact, nothing is copied up front, the pause is the start's lock sweep
+//! plus, for a writer, the encoding of the one value it is about to change (the analogue of
+//! a copy-on-write page fault after fork), and the extra memory is the stream itself: the
+//! side buffers hold only entries changed ahead of the walk. Each shard drops its
+//! `ShardSnapshot` when the walk has finished it, so writers there pay nothing more.
+//!
+//! One snapshot runs at a time per database ([`SnapshotError::InProgress`]). The stream is an
+//! RDB file in Redis 7.0's format ([`crate::rdb`] knows the bytes; this module knows none):
+//! BGSAVE and SAVE write it to disk, and the same stream serves the AOF rewrite base and a
+//! replica's full sync.
+use crate::db::Inner;
+use crate::dict::{Dict, Node};
+use crate::keyspace::{Shard, META_SNAP, SHARDS};
+use crate::rdb::{self, EncodeOptions};
+use crate::value::Value;
+use parking_lot::Mutex;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Buckets the walk visits per shard-lock hold. Small enough that a writer or reader of the
+/// shard waits at most tens of microseconds behind it.
+const BUCKETS_PER_BATCH: usize = 64;
+/// Bytes the walk stages before handing them to the sink.
+const FLUSH_BYTES: usize = 256 * 1024;
+
+/// Why a snapshot could not be taken or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Another snapshot of this database is running (BGSAVE, a rewrite, a full sync).
+    #[error("a snapshot is already in progress")]
+    InProgress,
+    /// The sink failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// The part of a running snapshot each shard points to while the walk has not finished it.
+pub(crate) struct ShardSnapshot {
+    shared: Arc<Shared>,
+    db: usize,
+}
+
+/// State shared by the walk and the writers of one snapshot.
+struct Shared {
+    /// Per database: entries writers saved ahead of the walk, already in RDB form.
+    side: Box<[Mutex<Vec<u8>>]>,
+    opts: EncodeOptions,
+    /// The sink failed: entries are only marked from now on, not encoded.
+    discard: AtomicBool,
+    /// Entries writers had to save ahead of the walk (for INFO / tests).
+    captured: AtomicU64,
+}
+
+impl ShardSnapshot {
+    /// Writes `node` (an entry of `shard`) into the snapshot unless it is there already.
+    #[inline]
+    pub(crate) fn capture(&self, shard: &Shard, node: &Node<Value>) {
+        if !shard.snapshotted(node) {
+            self.capture_slow(shard, node);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn capture_slow(&self, shard: &Shard, node: &Node<Value>) {
+        mark(shard, node);
+        if self.shared.discard.load(Relaxed) {
+            return;
+        }
+        let deadline = shard.deadline(node, Dict::hash_of(node));
+        let mut side = self.shared.side[self.db].lock();
+        rdb::write_entry(&mut side, &node.key, &node.value, deadline, &self.shared.opts);
+        self.shared.captured.fetch_add(1, Relaxed);
+    }
+}
+
+/// Marks an entry as written by the running snapshot. The caller holds the shard's write
+/// lock: nobody else can change the meta word meanwhile (readers refreshing the LRU clock
+/// under a read lock never run concurrently with this).
+#[inline]
+fn mark(shard: &Shard, node: &Node<Value>) {
+    if shard.snap_sense != 0 {
+        node.meta.fetch_or(META_SNAP, Relaxed);
+    } else {
+        node.meta.fetch_and(!META_SNAP, Relaxed);
+    }
+}
+
+/// What the stream says about the writer (RDB AUX fields).
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotInfo {
+    /// The snapshot is an AOF base (`aof-base` AUX field).
+    pub aof_base: bool,
+    /// Used memory to report (`used-mem`).
+    pub used_memory: u64,
+    /// Replication info (`repl-stream-db`, `repl-id`, `repl-offset`), written when known.
+    pub replication: Option<(u64, String, i64)>,
+}
+
+/// A snapshot that has started: its image is fixed; [`Snapshot::write_to`] streams it.
+///
+/// Dropping it without writing still finishes the walk (marking only), so the shards are
+/// left ready for the next snapshot.
+pub struct Snapshot {
+    inner: Arc<Inner>,
+    shared: Arc<Shared>,
+    /// Per database: (keys, keys with a deadline) when the snapshot started.
+    sizes: Vec<(u64, u64)>,
+    /// Function library sources when the snapshot started.
+    functions: Vec<Vec<u8>>,
+    /// Unix seconds when it started (the `ctime` AUX field).
+    started: i64,
+    info: SnapshotInfo,
+    walked: bool,
+    /// When set, the walk stops writing (marks only) and the result is discarded.
+    stop: Option<Arc<AtomicBool>>,
+}
+
+impl Snapshot {
+    /// Fixes the image of every database now. Blocks writers for the time it takes to lock
+    /// and flip every shard. Fails with [`SnapshotError::InProgress`] when another snapshot
+    /// of this database runs.
+    pub fn begin(inner: &Arc<Inner>, opts: EncodeOptions, info: SnapshotInfo) -> Result<Snapshot, SnapshotError> {
+        if inner.snapshot_running.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return Err(SnapshotError::InProgress);
+        }
+        // Library sources first: the engine's lock is never taken while shards are held.
+        let functions = inner.script_engine.read().as_ref().map(|e| e.library_sources()).unwrap_or_default();
+        let shared = Arc::new(Shared {
+            side: (0..inner.dbs.len()).map(|_| Mutex::new(Vec::new())).collect(),
+            opts,
+            discard: AtomicBool::new(false),
+            captured: AtomicU64::new(0),
+        });
+        let now = inner.clock.now_ms();
+        let all: Vec<usize> = (0..inner.dbs.len()).collect();
+        let sizes = crate::access::Access::new(inner, 0, now).write_dbs(&all, |dbs| {
+            dbs.iter_mut()
+                .map(|(db, shards)| {
+                    let (mut keys, mut volatile) = (0, 0);
+                    for shard in shards.iter_mut() {
+                        keys += shard.dict.len() as u64;
+                        volatile += shard.expires.len() as u64;
+                        shard.snap_sense ^= META_SNAP;
+                        shard.snap = Some(ShardSnapshot { shared: shared.clone(), db: *db });
+                    }
+                    (keys, volatile)
+                })
+                .collect()
+        });
+        Ok(Snapshot {
+            inner: inner.clone(),
+            shared,
+            sizes,
+            functions,
+            started: now / 1000,
+            info,
+            walked: false,
+            stop: None,
+        })
+    }
+
+    /// Makes the walk give up writing as soon as `flag` is set (BGSAVE aborted by FLUSHALL
+    /// or SHUTDOWN); [`Snapshot::write_to`] then still finishes the walk, marking only.
+    pub fn stop_on(&mut self, flag: Arc<AtomicBool>) {
+        self.stop = Some(flag);
+    }
+
+    /// Entries writers had to save ahead of the walk so far.
+    pub fn captured_by_writers(&self) -> u64 {
+        self.shared.captured.load(Relaxed)
+    }
+
+    /// Streams the image as a complete RDB file (header, AUX fields, functions, every
+    /// non-empty database, EOF and checksum) into `sink`. `checksum`: write the CRC64
+    /// trailer (`rdbchecksum`); otherwise it is zero, as Redis writes it.
+    ///
+    /// On a sink error the walk still completes (marking only) before the error returns.
+    pub fn write_to(mut self, sink: &mut dyn Write, checksum: bool) -> Result<(), SnapshotError> {
+        let mut out =
+            Out { sink, buf: Vec::with_capacity(FLUSH_BYTES * 2), crc: rdb::Crc64::new(), checksum, error: None };
+        rdb::write_header(&mut out.buf);
+        self.write_aux(&mut out.buf);
+        for code in &self.functions {
+            rdb::write_function(&mut out.buf, code);
+        }
+        let delay = self.inner.config.read().get_i64("rdb-key-save-delay");
+        for db in 0..self.inner.dbs.len() {
+            let (keys, volatile) = self.sizes[db];
+            if keys > 0 {
+                rdb::write_select_db(&mut out.buf, db as u64);
+                rdb::write_resize_db(&mut out.buf, keys, volatile);
+            }
+            for i in 0..SHARDS {
+                self.walk_shard(db, i, &mut out, delay);
+            }
+            // No shard of this database can capture anything more: drain for good.
+            out.take_side(&self.shared.side[db]);
+            out.maybe_flush(&self.shared, true);
+        }
+        self.walked = true;
+        rdb::write_eof(&mut out.buf, 0);
+        if self.shared.discard.load(Relaxed) && out.error.is_none() {
+            out.error = Some(io::Error::new(io::ErrorKind::Interrupted, "snapshot stopped"));
+        }
+        out.finish();
+        match out.error {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    fn write_aux(&self, buf: &mut Vec<u8>) {
+        rdb::write_aux(buf, b"redis-ver", crate::commands::connection::REDIS_VERSION.as_bytes());
+        rdb::write_aux_int(buf, b"redis-bits", (std::mem::size_of::<usize>() * 8) as i64);
+        rdb::write_aux_int(buf, b"ctime", self.started);
+        rdb::write_aux_int(buf, b"used-mem", self.info.used_memory as i64);
+        if let Some((db, id, offset)) = &self.info.replication {
+            rdb::write_aux_int(buf, b"repl-stream-db", *db as i64);
+            rdb::write_aux(buf, b"repl-id", id.as_bytes());
+            rdb::write_aux_int(buf, b"repl-offset", *offset);
+        }
+        rdb::write_aux_int(buf, b"aof-base", self.info.aof_base as i64);
+    }
+
+    /// Walks shard `i` of database `db` to the end in short batches, then detaches the
+    /// snapshot from it.
+    fn walk_shard(&self, db: usize, i: usize, out: &mut Out<'_>, delay_us: i64) {
+        let lock = self.inner.dbs[db].shard_at(i);
+        let mut cursor = 0u64;
+        loop {
+            if self.stop.as_ref().is_some_and(|f| f.load(Relaxed)) {
+                self.shared.discard.store(true, Relaxed);
+            }
+            let done = {
+                let mut shard = lock.write();
+                let discard = self.shared.discard.load(Relaxed);
+                let s: &Shard = &shard;
+                let mut written = 0usize;
+                for _ in 0..BUCKETS_PER_BATCH {
+                    cursor = s.dict.scan(cursor, |node| {
+                        if !s.snapshotted(node) {
+                            mark(s, node);
+                            if !discard {
+                                let deadline = s.deadline(node, Dict::hash_of(node));
+                                rdb::write_entry(&mut out.buf, &node.key, &node.value, deadline, &self.shared.opts);
+                                written += 1;
+                            }
+                        }
+                    });
+                    if cursor == 0 || out.buf.len() >= FLUSH_BYTES {
+                        break;
+                    }
+                }
+                if cursor == 0 {
+                    shard.snap = None;
+                }
+                if delay_us > 0 && written > 0 {
+                    // rdb-key-save-delay (tests): slow the walk down, as Redis's child does.
+                    drop(shard);
+                    std::thread::sleep(std::time::Duration::from_micros(delay_us as u64 * written as u64));
+                }
+                cursor == 0
+            };
+            out.take_side(&self.shared.side[db]);
+            out.maybe_flush(&self.shared, false);
+            if done {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        if !self.walked {
+            // Never written (or the writer panicked): finish the walk marking only, so every
+            // entry ends on the new sense and every shard is detached.
+            self.shared.discard.store(true, Relaxed);
+            let mut sink = io::sink();
+            let mut out =
+                Out { sink: &mut sink, buf: Vec::new(), crc: rdb::Crc64::new(), checksum: false, error: None };
+            for db in 0..self.inner.dbs.len() {
+                for i in 0..SHARDS {
+                    self.walk_shard(db, i, &mut out, 0);
+                }
+            }
+        }
+        self.inner.snapshot_running.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// The walk's staging buffer in front of the sink, keeping the running CRC64.
+struct Out<'a> {
+    sink: &'a mut dyn Write,
+    buf: Vec<u8>,
+    crc: rdb::Crc64,
+    checksum: bool,
+    error: Option<io::Error>,
+}
+
+impl Out<'_> {
+    /// Appends what writers saved for this database.
+    fn take_side(&mut self, side: &Mutex<Vec<u8>>) {
+        let mut side = side.lock();
+        if !side.is_empty() {
+            if self.buf.is_empty() {
+                std::mem::swap(&mut self.buf, &mut side);
+            } else {
+                self.buf.extend_from_slice(&side);
+                side.clear();
+            }
+        }
+    }
+
+    fn maybe_flush(&mut self, shared: &Shared, force: bool) {
+        if self.buf.len() >= FLUSH_BYTES || (force && !self.buf.is_empty()) {
+            self.flush(shared);
+        }
+    }
+
+    fn flush(&mut self, shared: &Shared) {
+        if self.error.is_none() {
+            if self.checksum {
+                self.crc.update(&self.buf);
+            }
+            if let Err(e) = self.sink.write_all(&self.buf) {
+                shared.discard.store(true, Relaxed);
+                self.error = Some(e);
+            }
+        }
+        self.buf.clear();
+    }
+
+    /// Writes the rest and the checksum (the EOF opcode's trailing 8 bytes are part of the
+    /// buffer: they are patched with the CRC of everything before them).
+    fn finish(&mut self) {
+        if self.error.is_some() {
+            return;
+        }
+        let n = self.buf.len();
+        if self.checksum && n >= 8 {
+            self.crc.update(&self.buf[..n - 8]);
+            let crc = self.crc.value();
+            self.buf[n - 8..].copy_from_slice(&crc.to_le_bytes());
+        }
+        if let Err(e) = self.sink.write_all(&self.buf).and_then(|_| self.sink.flush()) {
+            self.error = Some(e);
+        }
+        self.buf.clear();
+    }
+}
