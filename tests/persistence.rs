@@ -443,6 +443,11 @@ fn corpus(which: Corpus) -> Vec<Cmd> {
     let mut many = cmd!("RPUSH", "l:many");
     many.extend((0..2000).map(|i| format!("element-{i:05}-of-a-long-list").into_bytes()));
     v.push(many);
+    // Nodes whose fill stops within Redis's 8-byte size overestimate of a new element: the
+    // split points must be Redis's for the DUMP bytes to match.
+    let mut fill = cmd!("RPUSH", "l:node-fill");
+    fill.extend((0..1200).map(|i| format!("compressible compressible compressible {i}").into_bytes()));
+    v.push(fill);
     v.push(cmd!("RPUSH", "l:huge-elements", "x".repeat(10_000), rng.bytes(9000), "small", "y".repeat(20_000)));
     v.push(cmd!("LPUSH", "l:ttl", "3", "2", "1"));
     v.push(cmd!("PEXPIRE", "l:ttl", "50000000"));
@@ -1431,7 +1436,7 @@ fn corrupt_dump_rdb_stops_start_up() {
     let short_read: &[&str] = &["eof", "short read", "truncat", "unexpected end"];
     let variants: Vec<(&str, Vec<u8>, &[&str])> = vec![
         ("not an RDB file", b"this is not an RDB file\n".repeat(10), &["signature", "magic", "not an rdb"]),
-        ("empty file", Vec::new(), short_read),
+        ("empty file", Vec::new(), &["eof", "short read", "truncat", "unexpected end", "empty"]),
         ("cut inside the header", good[..7].to_vec(), short_read),
         ("cut in half", good[..good.len() / 2].to_vec(), short_read),
         ("without EOF and checksum", good[..good.len() - 9].to_vec(), short_read),
