@@ -55,6 +55,13 @@ fn bgsave(ctx: &mut Ctx<'_>) -> Result<()> {
     if p::bgsave_in_progress(inner) {
         return Err(Error::msg("ERR Background save already in progress"));
     }
+    if ctx.access.is_held() {
+        // Inside EXEC (Redis's `server.in_exec`): the transaction holds the shards a
+        // snapshot must lock to start, so the save runs from the cron right after it.
+        inner.rdb.scheduled.store(true, std::sync::atomic::Ordering::Relaxed);
+        ctx.out.simple("Background saving scheduled");
+        return Ok(());
+    }
     match p::bgsave(inner) {
         Ok(_) => ctx.out.simple("Background saving started"),
         // Another snapshot (a SAVE on another thread, later an AOF rewrite) is running.

@@ -74,7 +74,8 @@ pub fn restore(acc: &Access<'_>, key: &[u8], payload: &[u8], opts: RestoreOption
     let deadline = match opts.ttl_ms {
         0 => None,
         t if opts.absttl => Some(t),
-        t => Some(t.saturating_add(acc.now)),
+        // Redis adds the time in C, where an overflow wraps to a past (expired) deadline.
+        t => Some(t.wrapping_add(acc.now)),
     };
     let now = acc.now;
     // Dirty changes inside `write` signal the key as modified (WATCH, tracking).
