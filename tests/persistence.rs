@@ -590,7 +590,6 @@ fn corpus(which: Corpus) -> Vec<Cmd> {
 /// values, encodings, TTLs, every db), writes made after the SAVE do not, and a key that
 /// expired between the save and the load stays gone.
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn restart_keeps_every_type_encoding_and_ttl() {
     let mut s = TestServer::start_with(&[]);
     let mut c = s.raw();
@@ -622,7 +621,6 @@ fn restart_keeps_every_type_encoding_and_ttl() {
 /// and SIGTERM save, SHUTDOWN NOSAVE does not, FLUSHALL writes an empty dump. Without save
 /// points: SHUTDOWN does not save, SHUTDOWN SAVE does, FLUSHALL leaves dump.rdb alone.
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn save_points_shutdown_flushall_reload_and_info() {
     let mut args = vec!["--save", "3600 1"];
     args.extend_from_slice(DEBUG_ON);
@@ -756,7 +754,6 @@ fn save_points_shutdown_flushall_reload_and_info() {
 /// (scheduled, then run), BGSAVE SCHEDULE with nothing running (started at once). The data
 /// set is big enough that the first save still runs when the pipelined commands arrive.
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn bgsave_in_progress_replies() {
     let s = TestServer::start_with(DEBUG_ON);
     let mut c = s.raw();
@@ -814,7 +811,6 @@ fn bgsave_in_progress_replies() {
 /// SAVE, BGSAVE, the MISCONF refusals (stop-writes-on-bgsave-error), SHUTDOWN refusing,
 /// DEBUG RELOAD, and recovery once saving works again, reply for reply as redis-server.
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn save_errors_reply_as_redis() {
     let mut args = vec!["--save", "3600 1"];
     args.extend_from_slice(DEBUG_ON);
@@ -900,7 +896,6 @@ fn same_bgsave_status(r: &mut RespConn, c: &mut RespConn) -> String {
 /// subject's dump.rdb passes redis-check-rdb and loads into redis-server with the contents
 /// the subject had. Once with the defaults, once with `rdbcompression no`, `rdbchecksum no`.
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn rdb_files_move_between_redis_and_subject() {
     if !require_tool("redis-server") || !require_tool("redis-check-rdb") {
         return;
@@ -999,7 +994,6 @@ fn dump_is_deterministic(key: &[u8], encoding: &str, rdbcompression: &str) -> bo
 /// no); and every payload, deterministic or not, RESTOREs on the other server into the
 /// same value and encoding.
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn dump_payloads_match_redis_byte_for_byte() {
     let Some(redis) = oracle(&[]) else { return };
     let subject = TestServer::start_with(&[]);
@@ -1124,7 +1118,6 @@ fn payload(body: &[u8], version: u16) -> Vec<u8> {
 /// FREQ, payloads with a bad checksum or version, payloads with a good checksum and bad
 /// contents (with sanitize-dump-payload no and yes).
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn restore_replies_match_redis() {
     assert_eq!(crc64(b"123456789"), 0xe9c6_d914_c4b8_d9ca, "crc64 check value");
     let Some(redis) = oracle(&[]) else { return };
@@ -1289,7 +1282,6 @@ fn account_sum(c: &mut RespConn) -> i64 {
 /// BGSAVE runs several times; every dump.rdb produced, loaded into a fresh server, holds
 /// exactly the invariant sum (a snapshot that saw half of a transfer breaks it).
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn bgsave_snapshots_are_consistent_under_writes() {
     const WRITERS: u64 = 4;
     const ROUNDS: usize = 4;
@@ -1379,7 +1371,6 @@ fn bgsave_snapshots_are_consistent_under_writes() {
 /// complete data set, the previous dump.rdb byte for byte when the kill came before the
 /// save finished (a temporary file is never taken for it), or the new one.
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn kill9_during_bgsave_keeps_the_previous_dump() {
     const KEYS: i64 = 400_000;
     let mut s = TestServer::start_with(DEBUG_ON);
@@ -1419,7 +1410,6 @@ fn kill9_during_bgsave_keeps_the_previous_dump() {
 /// (one of the given words, case-insensitive: Redis's own wording matches). Checked on the
 /// subject and on redis-server.
 #[test]
-#[ignore = "needs RDB persistence (issue 10)"]
 fn corrupt_dump_rdb_stops_start_up() {
     const MARK: &[u8] = b"corrupt-me-0123456789abcdef";
     let writer = TestServer::start_with(&["--rdbcompression", "no"]);

@@ -106,7 +106,7 @@ pub struct RdbState {
     /// `dirty` at the last successful save (`rdb_changes_since_last_save` is the
     /// difference).
     pub dirty_at_save: AtomicU64,
-    /// Successful saves (`rdb_saves`).
+    /// Saves attempted, failed ones included, as Redis counts `rdb_saves`.
     pub saves: AtomicU64,
     /// Unix ms when the running BGSAVE started, 0 when none runs.
     pub bgsave_started_ms: AtomicI64,
@@ -241,6 +241,7 @@ pub fn snapshot_to(inner: &Arc<Inner>, sink: &mut dyn Write) -> Result<(), Persi
 pub fn save(inner: &Arc<Inner>) -> Result<(), PersistError> {
     let (opts, checksum) = encode_options(inner);
     let snap = Snapshot::begin(inner, opts, snapshot_info(inner, false))?;
+    inner.rdb.saves.fetch_add(1, Relaxed);
     let dirty = inner.dirty.load(Relaxed);
     if let Err(e) = write_file(inner, snap, checksum, false) {
         log_error(inner, &format!("Failed saving the DB: {e}"));
@@ -278,6 +279,7 @@ pub fn save_empty(inner: &Arc<Inner>, held: bool) -> Result<(), PersistError> {
         buf[n..].copy_from_slice(&v.to_le_bytes());
     }
     let dirty = inner.dirty.load(Relaxed);
+    inner.rdb.saves.fetch_add(1, Relaxed);
     abort_bgsave(inner, !held);
     write_atomically(inner, false, |f| f.write_all(&buf).map_err(SnapshotError::Io))?;
     saved(inner, dirty);
@@ -288,7 +290,6 @@ pub fn save_empty(inner: &Arc<Inner>, held: bool) -> Result<(), PersistError> {
 fn saved(inner: &Inner, dirty_at_start: u64) {
     inner.rdb.dirty_at_save.store(dirty_at_start, Relaxed);
     inner.last_save.store(inner.clock.now_ms() / 1000, Relaxed);
-    inner.rdb.saves.fetch_add(1, Relaxed);
 }
 
 /// The file the snapshot goes to while it is written.
@@ -382,6 +383,7 @@ pub fn bgsave(inner: &Arc<Inner>) -> Result<BgSave, PersistError> {
     let mut snap = Snapshot::begin(inner, opts, snapshot_info(inner, false))?;
     inner.rdb.scheduled.store(false, Relaxed);
     inner.rdb.abort.store(false, Relaxed);
+    inner.rdb.saves.fetch_add(1, Relaxed);
     snap.stop_on(inner.rdb.abort.clone());
     let dirty = inner.dirty.load(Relaxed);
     inner.rdb.bgsave_started_ms.store(now.max(1), Relaxed);
