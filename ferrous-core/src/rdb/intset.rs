@@ -20,9 +20,16 @@ fn width(min: i64, max: i64) -> usize {
     }
 }
 
-/// Appends the intset blob of the `n` members `get(0..n)` (ascending, distinct) to `out`.
-pub(crate) fn encode(n: usize, get: impl Fn(usize) -> i64, out: &mut Vec<u8>) {
-    let w = if n == 0 { 2 } else { width(get(0), get(n - 1)) };
+/// Appends the intset blob of the `n` members `get(0..n)` (ascending, distinct) to `out`,
+/// at least `min_width` bytes per member (Redis never narrows an intset after removals, so
+/// the writer passes the widest width the set has needed).
+pub(crate) fn encode(n: usize, get: impl Fn(usize) -> i64, min_width: usize, out: &mut Vec<u8>) {
+    let needed = if n == 0 { 2 } else { width(get(0), get(n - 1)) };
+    let w = match needed.max(min_width) {
+        0..=2 => 2,
+        3..=4 => 4,
+        _ => 8,
+    };
     out.reserve(HEADER + n * w);
     out.extend_from_slice(&(w as u32).to_le_bytes());
     out.extend_from_slice(&(n as u32).to_le_bytes());
@@ -31,9 +38,10 @@ pub(crate) fn encode(n: usize, get: impl Fn(usize) -> i64, out: &mut Vec<u8>) {
     }
 }
 
-/// Decodes an intset blob. Members must be strictly ascending (Ferrous's intset relies on
-/// it, and Redis only ever writes them so), whatever the sanitization level.
-pub(crate) fn decode(blob: &[u8]) -> Result<Vec<i64>, Cow<'static, str>> {
+/// Decodes an intset blob into its members and its width in bytes. Members must be strictly
+/// ascending (Ferrous's intset relies on it, and Redis only ever writes them so), whatever
+/// the sanitization level.
+pub(crate) fn decode(blob: &[u8]) -> Result<(Vec<i64>, usize), Cow<'static, str>> {
     if blob.len() < HEADER {
         return Err("intset shorter than its header".into());
     }
@@ -61,7 +69,7 @@ pub(crate) fn decode(blob: &[u8]) -> Result<Vec<i64>, Cow<'static, str>> {
         }
         out.push(v);
     }
-    Ok(out)
+    Ok((out, w))
 }
 
 #[cfg(test)]
@@ -72,23 +80,27 @@ mod tests {
     fn redis_bytes_and_widths() {
         // Redis 7.0.15: `SADD si 1 5 -3` (DUMP's string body).
         let mut out = Vec::new();
-        encode(3, |i| [-3i64, 1, 5][i], &mut out);
+        encode(3, |i| [-3i64, 1, 5][i], 1, &mut out);
         assert_eq!(hex::encode(&out), "0200000003000000fdff01000500");
-        assert_eq!(decode(&out).unwrap(), [-3, 1, 5]);
+        assert_eq!(decode(&out).unwrap(), (vec![-3, 1, 5], 2));
         for set in [vec![], vec![32767], vec![-32769, 0], vec![i32::MAX as i64 + 1], vec![i64::MIN, i64::MAX]] {
             let mut out = Vec::new();
-            encode(set.len(), |i| set[i], &mut out);
-            assert_eq!(decode(&out).unwrap(), set);
+            encode(set.len(), |i| set[i], 1, &mut out);
+            assert_eq!(decode(&out).unwrap().0, set);
         }
         assert_eq!(width(-32768, 32767), 2);
         assert_eq!(width(-32769, 0), 4);
         assert_eq!(width(0, 1 << 31), 8);
+        // A set that once held 100000 (3 bytes in Ferrous) stays 4 bytes wide in Redis.
+        let mut out = Vec::new();
+        encode(1, |_| 1, 3, &mut out);
+        assert_eq!(hex::encode(&out), "040000000100000001000000");
     }
 
     #[test]
     fn corruption_is_reported() {
         let mut out = Vec::new();
-        encode(3, |i| i as i64 + 1, &mut out);
+        encode(3, |i| i as i64 + 1, 1, &mut out);
         let mut bad = out.clone();
         bad[0] = 3;
         assert!(decode(&bad).is_err());

@@ -539,11 +539,12 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
         TYPE_SET_INTSET => {
             let max = limits.set_max_intset_entries;
             inp.blob(|b| {
-                let members = super::intset::decode(b)?;
+                let (members, width) = super::intset::decode(b)?;
                 if members.is_empty() {
                     return Ok(None);
                 }
-                let set = Set::from_sorted_ints(&members, max).ok_or("intset members are not strictly ascending")?;
+                let set =
+                    Set::from_sorted_ints(&members, max, width).ok_or("intset members are not strictly ascending")?;
                 Ok(Some(Value::Set(Box::new(set))))
             })?
         }

@@ -320,7 +320,9 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
             }
         },
         Value::Set(s) => match s.intset() {
-            Some(is) => write_blob(out, compress, |blob| super::intset::encode(is.len(), |i| is.get(i), blob)),
+            Some(is) => {
+                write_blob(out, compress, |blob| super::intset::encode(is.len(), |i| is.get(i), is.byte_width(), blob))
+            }
             None => {
                 write_len(out, s.len() as u64);
                 for m in s.iter() {

@@ -134,15 +134,25 @@ impl Intset {
 }
 
 impl Intset {
-    /// An intset of `sorted`, which must be strictly ascending (`None` otherwise).
-    pub fn from_sorted(sorted: &[i64]) -> Option<Intset> {
+    /// Bytes per member (1 to 8). Like Redis's intset encoding it only ever grows: it is
+    /// the width of the widest member the set has held, which is what the RDB writer needs
+    /// to reproduce Redis's 2/4/8-byte encoding after removals.
+    pub fn byte_width(&self) -> usize {
+        self.width()
+    }
+
+    /// An intset of `sorted`, which must be strictly ascending (`None` otherwise), at least
+    /// `min_width` bytes (1 to 8) per member: a loaded intset keeps the width of its file,
+    /// as Redis keeps a loaded intset's encoding.
+    pub fn from_sorted(sorted: &[i64], min_width: usize) -> Option<Intset> {
         if sorted.windows(2).any(|w| w[0] >= w[1]) {
             return None;
         }
-        let w = match (sorted.first(), sorted.last()) {
+        let needed = match (sorted.first(), sorted.last()) {
             (Some(&a), Some(&b)) => width_for(a).max(width_for(b)) as usize,
             _ => 1,
         };
+        let w = needed.max(min_width.min(8));
         let mut buf = Vec::with_capacity(1 + sorted.len() * w);
         buf.push(w as u8);
         for v in sorted {
@@ -339,7 +349,7 @@ impl Set {
         if members.len() <= max_intset {
             if let Some(mut ints) = members.iter().map(|m| as_int(m)).collect::<Option<Vec<i64>>>() {
                 ints.sort_unstable();
-                return Self::from_sorted_ints(&ints, max_intset);
+                return Self::from_sorted_ints(&ints, max_intset, 1);
             }
         }
         let mut t = PackedTable::with_capacity(members.len());
@@ -351,11 +361,12 @@ impl Set {
         Some(Set { repr: Repr::Table(Box::new(t)) })
     }
 
-    /// Builds a set of the strictly ascending integers `sorted`: an intset when there are at
-    /// most `max_intset`, else a hash table. `None` if they are not strictly ascending.
-    pub fn from_sorted_ints(sorted: &[i64], max_intset: usize) -> Option<Set> {
+    /// Builds a set of the strictly ascending integers `sorted`: an intset (at least
+    /// `min_width` bytes per member, see [`Intset::from_sorted`]) when there are at most
+    /// `max_intset`, else a hash table. `None` if they are not strictly ascending.
+    pub fn from_sorted_ints(sorted: &[i64], max_intset: usize, min_width: usize) -> Option<Set> {
         if sorted.len() <= max_intset {
-            return Intset::from_sorted(sorted).map(|i| Set { repr: Repr::Intset(i) });
+            return Intset::from_sorted(sorted, min_width).map(|i| Set { repr: Repr::Intset(i) });
         }
         if sorted.windows(2).any(|w| w[0] >= w[1]) {
             return None;
