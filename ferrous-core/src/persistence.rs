@@ -399,6 +399,7 @@ pub fn bgsave(inner: &Arc<Inner>) -> Result<BgSave, PersistError> {
         let _ = old.join();
     }
     let handle = std::thread::Builder::new().name("ferrous-bgsave".into()).spawn(move || {
+        lower_priority();
         let result = write_file(&bg, snap, checksum, true);
         let elapsed = (bg.clock.now_ms() - now).max(0);
         bg.rdb.last_bgsave_secs.store((elapsed + 500) / 1000, Relaxed);
@@ -476,6 +477,18 @@ pub fn log_error(inner: &Inner, message: &str) {
 pub fn log_notice(inner: &Inner, message: &str) {
     if let Some(h) = inner.hooks.read().as_ref() {
         h.log(false, message);
+    }
+}
+
+/// Gives the calling thread a lower CPU priority (nice +10). A background save competes
+/// for cores with the threads serving clients (Redis's fork child competes with one main
+/// thread); serving comes first, the save takes what is left and merely finishes later.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }
 
