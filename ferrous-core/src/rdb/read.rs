@@ -727,3 +727,309 @@ pub fn restore_payload(payload: &[u8], opts: &DecodeOptions) -> Result<Value> {
     let t = inp.u8()?;
     read_object(&mut inp, t, 0, opts)?.ok_or_else(|| RdbError::corrupt(0, "empty collection"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::write::{write_len, write_string};
+    use super::super::ziplist::tests::encode as ziplist;
+    use super::super::zipmap::tests::encode as zipmap;
+    use super::*;
+
+    /// A file of `version` holding `body`, with its EOF (and checksum from version 5).
+    fn file(version: u16, body: &[u8]) -> Vec<u8> {
+        let mut f = format!("REDIS{version:04}").into_bytes();
+        f.extend_from_slice(body);
+        f.push(OP_EOF);
+        if version >= 5 {
+            let crc = Crc64::checksum(&f);
+            f.extend_from_slice(&crc.to_le_bytes());
+        }
+        f
+    }
+
+    fn s(out: &mut Vec<u8>, b: &[u8]) {
+        write_string(out, b, false);
+    }
+
+    fn entries(f: &[u8], opts: DecodeOptions) -> Result<Vec<Entry>> {
+        let mut r = Reader::new(f, opts)?;
+        let mut v = Vec::new();
+        loop {
+            match r.next_item()? {
+                Item::Entry(e) => v.push(e),
+                Item::Eof => return Ok(v),
+                _ => {}
+            }
+        }
+    }
+
+    fn strings(v: &Value) -> Vec<Vec<u8>> {
+        match v {
+            Value::List(l) => l.iter().map(|e| e.to_vec()).collect(),
+            Value::Set(s) => {
+                let mut m: Vec<_> = s.iter().map(|m| m.to_vec()).collect();
+                m.sort();
+                m
+            }
+            Value::Hash(h) => {
+                let mut p: Vec<_> = h.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect();
+                p.sort();
+                p
+            }
+            Value::ZSet(z) => {
+                z.iter().map(|(m, s)| format!("{}={s}", String::from_utf8_lossy(m)).into_bytes()).collect()
+            }
+            v => vec![v.as_str().unwrap().to_vec()],
+        }
+    }
+
+    fn texts(v: &Value) -> Vec<String> {
+        strings(v).into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect()
+    }
+
+    #[test]
+    fn old_plain_types() {
+        let mut b = Vec::new();
+        // LIST (1) with an integer-encoded element.
+        b.push(TYPE_LIST);
+        s(&mut b, b"l");
+        write_len(&mut b, 3);
+        s(&mut b, b"a");
+        s(&mut b, b"5");
+        s(&mut b, b"xyz");
+        // SET (2): integers -> intset; strings -> hashtable.
+        b.push(TYPE_SET);
+        s(&mut b, b"si");
+        write_len(&mut b, 3);
+        for m in [&b"3"[..], b"-1", b"2"] {
+            s(&mut b, m);
+        }
+        b.push(TYPE_SET);
+        s(&mut b, b"ss");
+        write_len(&mut b, 2);
+        s(&mut b, b"x");
+        s(&mut b, b"1");
+        // ZSET (3): text scores, with the special lengths for infinities.
+        b.push(TYPE_ZSET);
+        s(&mut b, b"z");
+        write_len(&mut b, 3);
+        s(&mut b, b"a");
+        b.extend_from_slice(&[3, b'1', b'.', b'5']);
+        s(&mut b, b"b");
+        b.push(254);
+        s(&mut b, b"c");
+        b.push(255);
+        // HASH (4).
+        b.push(TYPE_HASH);
+        s(&mut b, b"h");
+        write_len(&mut b, 2);
+        for x in [&b"f"[..], b"v", b"n", b"12"] {
+            s(&mut b, x);
+        }
+        // ZSET_2 (5), written from the highest score down.
+        b.push(TYPE_ZSET_2);
+        s(&mut b, b"z2");
+        write_len(&mut b, 2);
+        s(&mut b, b"hi");
+        b.extend_from_slice(&2.5f64.to_le_bytes());
+        s(&mut b, b"lo");
+        b.extend_from_slice(&(-1.0f64).to_le_bytes());
+        let got = entries(&file(3, &b), DecodeOptions::default()).unwrap();
+        let summary: Vec<_> = got
+            .iter()
+            .map(|e| (String::from_utf8_lossy(&e.key).into_owned(), e.value.encoding(false), texts(&e.value)))
+            .collect();
+        assert_eq!(summary[0], ("l".into(), "quicklist", vec!["a".into(), "5".into(), "xyz".into()]));
+        assert_eq!(summary[1], ("si".into(), "intset", vec!["-1".into(), "2".into(), "3".into()]));
+        assert_eq!(summary[2], ("ss".into(), "hashtable", vec!["1".into(), "x".into()]));
+        assert_eq!(summary[3], ("z".into(), "listpack", vec!["c=-inf".into(), "a=1.5".into(), "b=inf".into()]));
+        assert_eq!(summary[4], ("h".into(), "listpack", vec!["12".into(), "f".into(), "n".into(), "v".into()]));
+        assert_eq!(summary[5], ("z2".into(), "listpack", vec!["lo=-1".into(), "hi=2.5".into()]));
+    }
+
+    #[test]
+    fn old_blob_types() {
+        let mut b = Vec::new();
+        let zl = |items: &[LpElem<'_>]| ziplist(items);
+        b.push(TYPE_HASH_ZIPMAP);
+        s(&mut b, b"zm");
+        s(&mut b, &zipmap(&[(b"name", b"foo"), (b"n", b"12")], 2));
+        b.push(TYPE_LIST_ZIPLIST);
+        s(&mut b, b"lz");
+        s(&mut b, &zl(&[LpElem::Str(b"a"), LpElem::Int(-7), LpElem::Str(b"12")]));
+        b.push(TYPE_SET_INTSET);
+        s(&mut b, b"is");
+        let mut is = Vec::new();
+        super::super::intset::encode(3, |i| [-5i64, 0, 70000][i], 1, &mut is);
+        s(&mut b, &is);
+        b.push(TYPE_ZSET_ZIPLIST);
+        s(&mut b, b"zz");
+        s(&mut b, &zl(&[LpElem::Str(b"a"), LpElem::Int(1), LpElem::Str(b"b"), LpElem::Str(b"2.5")]));
+        b.push(TYPE_HASH_ZIPLIST);
+        s(&mut b, b"hz");
+        s(&mut b, &zl(&[LpElem::Str(b"f"), LpElem::Int(1000000), LpElem::Int(3), LpElem::Str(b"x")]));
+        b.push(TYPE_LIST_QUICKLIST);
+        s(&mut b, b"ql");
+        write_len(&mut b, 3);
+        s(&mut b, &zl(&[LpElem::Str(b"a"), LpElem::Str(b"b")]));
+        s(&mut b, &zl(&[])); // empty nodes are skipped, as Redis skips them
+        s(&mut b, &zl(&[LpElem::Int(3)]));
+        // Timing opcodes before a key.
+        b.push(OP_EXPIRETIME);
+        b.extend_from_slice(&1_700_000_000i32.to_le_bytes());
+        b.push(OP_IDLE);
+        write_len(&mut b, 99);
+        b.push(OP_FREQ);
+        b.push(7);
+        b.push(TYPE_STRING);
+        s(&mut b, b"timed");
+        s(&mut b, b"v");
+        for deep in [false, true] {
+            let got = entries(&file(9, &b), DecodeOptions { deep_sanitize: deep, ..Default::default() }).unwrap();
+            let summary: Vec<_> = got.iter().map(|e| (e.value.encoding(false), texts(&e.value))).collect();
+            assert_eq!(summary[0], ("listpack", vec!["12".into(), "foo".into(), "n".into(), "name".into()]));
+            assert_eq!(summary[1], ("quicklist", vec!["a".into(), "-7".into(), "12".into()]));
+            assert_eq!(summary[2], ("intset", vec!["-5".into(), "0".into(), "70000".into()]));
+            assert_eq!(summary[3], ("listpack", vec!["a=1".into(), "b=2.5".into()]));
+            assert_eq!(summary[4], ("listpack", vec!["1000000".into(), "3".into(), "f".into(), "x".into()]));
+            assert_eq!(summary[5], ("quicklist", vec!["a".into(), "b".into(), "3".into()]));
+            assert_eq!(node_sizes(&got[5].value), [2, 1]);
+            let t = &got[6];
+            assert_eq!((t.expire_ms, t.idle, t.freq), (Some(1_700_000_000_000), Some(99), Some(7)));
+        }
+        // The limits pick the encodings: a small intset limit makes a hash table.
+        let limits = ValueLimits { set_max_intset_entries: 2, hash_max_listpack_value: 3, ..Default::default() };
+        let got = entries(&file(9, &b), DecodeOptions { limits, ..Default::default() }).unwrap();
+        assert_eq!(got[0].value.encoding(false), "hashtable");
+        assert_eq!(got[2].value.encoding(false), "hashtable");
+        assert_eq!(texts(&got[2].value), ["-5", "0", "70000"]);
+    }
+
+    fn node_sizes(v: &Value) -> Vec<usize> {
+        match v {
+            Value::List(l) => l.nodes().map(|n| n.len()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn quicklist_nodes_plain_and_empty() {
+        let mut b = Vec::new();
+        b.push(TYPE_LIST_QUICKLIST_2);
+        s(&mut b, b"l");
+        write_len(&mut b, 3);
+        write_len(&mut b, CONTAINER_PLAIN);
+        s(&mut b, b"a plain node");
+        write_len(&mut b, CONTAINER_PACKED);
+        let mut lp = Vec::new();
+        super::super::listpack::LpWriter::new(&mut lp).finish();
+        s(&mut b, &lp);
+        write_len(&mut b, CONTAINER_PACKED);
+        let mut lp = Vec::new();
+        let mut w = super::super::listpack::LpWriter::new(&mut lp);
+        for x in [&b"1"[..], b"2", b"3", b"4", b"5"] {
+            w.auto(x);
+        }
+        w.finish();
+        s(&mut b, &lp);
+        // A node larger than the fill is split; the file's boundaries are kept otherwise.
+        let limits = ValueLimits { list_max_listpack_size: 2, ..Default::default() };
+        let got = entries(&file(10, &b), DecodeOptions { limits, ..Default::default() }).unwrap();
+        assert_eq!(texts(&got[0].value), ["a plain node", "1", "2", "3", "4", "5"]);
+        assert_eq!(node_sizes(&got[0].value), [1, 2, 2, 1]);
+        if let Value::List(l) = &got[0].value {
+            l.check_invariants().unwrap();
+        }
+        // An unknown container is corrupt.
+        let mut bad = b.clone();
+        let at = bad.iter().position(|&x| x == CONTAINER_PLAIN as u8).unwrap();
+        bad[at] = 3;
+        assert!(matches!(entries(&file(10, &bad), DecodeOptions::default()), Err(RdbError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn empty_collections_are_skipped_and_duplicates_rejected() {
+        let mut b = Vec::new();
+        b.push(OP_EXPIRETIME_MS);
+        b.extend_from_slice(&5i64.to_le_bytes());
+        b.push(TYPE_SET);
+        s(&mut b, b"empty");
+        write_len(&mut b, 0);
+        b.push(TYPE_STRING);
+        s(&mut b, b"k");
+        s(&mut b, b"v");
+        let got = entries(&file(10, &b), DecodeOptions::default()).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].key.as_slice(), got[0].expire_ms), (&b"k"[..], None));
+
+        let dup = |t: u8, body: &dyn Fn(&mut Vec<u8>)| {
+            let mut b = vec![t];
+            s(&mut b, b"d");
+            body(&mut b);
+            entries(&file(10, &b), DecodeOptions::default())
+        };
+        let e = dup(TYPE_SET, &|b| {
+            write_len(b, 2);
+            s(b, b"x");
+            s(b, b"x");
+        });
+        assert!(e.unwrap_err().to_string().contains("duplicate set member"));
+        let e = dup(TYPE_HASH, &|b| {
+            write_len(b, 2);
+            for x in [&b"f"[..], b"1", b"f", b"2"] {
+                s(b, x);
+            }
+        });
+        assert!(e.unwrap_err().to_string().contains("duplicate hash field"));
+        let e = dup(TYPE_ZSET_2, &|b| {
+            write_len(b, 2);
+            for sc in [1.0f64, 2.0] {
+                s(b, b"m");
+                b.extend_from_slice(&sc.to_le_bytes());
+            }
+        });
+        assert!(e.unwrap_err().to_string().contains("duplicate sorted set member"));
+        let e = dup(TYPE_ZSET, &|b| {
+            write_len(b, 1);
+            s(b, b"m");
+            b.push(253);
+        });
+        assert!(e.unwrap_err().to_string().contains("NaN"));
+        let e = dup(TYPE_SET_INTSET, &|b| s(b, &[2, 0, 0, 0, 2, 0, 0, 0, 1, 0, 1, 0]));
+        assert!(e.unwrap_err().to_string().contains("ascending"));
+        let e = dup(TYPE_HASH_ZIPLIST, &|b| s(b, &ziplist(&[LpElem::Str(b"f"), LpElem::Int(1), LpElem::Str(b"f")])));
+        assert!(e.unwrap_err().to_string().contains("odd number"));
+
+        // RESTORE of an empty collection is an error.
+        let mut p = vec![TYPE_SET, 0];
+        p.extend_from_slice(&RDB_VERSION.to_le_bytes());
+        let crc = Crc64::checksum(&p);
+        p.extend_from_slice(&crc.to_le_bytes());
+        assert!(matches!(restore_payload(&p, &DecodeOptions::default()), Err(RdbError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn lzf_strings_and_bounds() {
+        // A compressed string (from redis-server's DUMP of 116 'a').
+        let mut b = vec![TYPE_STRING];
+        s(&mut b, b"k");
+        b.extend_from_slice(&hex::decode("c3094074016161e06700016161").unwrap());
+        let got = entries(&file(10, &b), DecodeOptions::default()).unwrap();
+        assert_eq!(got[0].value, Value::string(&[b'a'; 116]));
+        // A declared length the compressed bytes cannot produce is refused before any
+        // allocation of that size.
+        let mut b = vec![TYPE_STRING];
+        s(&mut b, b"k");
+        b.push(0xC3);
+        write_len(&mut b, 2);
+        write_len(&mut b, u32::MAX as u64);
+        b.extend_from_slice(&[0, b'a']);
+        let err = entries(&file(10, &b), DecodeOptions::default()).unwrap_err();
+        assert!(matches!(err, RdbError::Corrupt { offset: 12, .. }), "{err}");
+        // A huge plain length just runs out of input.
+        let mut b = vec![TYPE_STRING];
+        s(&mut b, b"k");
+        write_len(&mut b, u64::MAX / 2);
+        assert!(matches!(entries(&file(10, &b), DecodeOptions::default()), Err(RdbError::Truncated { .. })));
+    }
+}
