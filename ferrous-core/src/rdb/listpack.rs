@@ -165,6 +165,8 @@ pub(crate) struct LpReader<'a> {
     seen: usize,
     declared: u16,
     deep: bool,
+    /// The first problem found; iteration stops there (see [`LpReader::finish`]).
+    err: Option<Cow<'static, str>>,
 }
 
 type Res<T> = Result<T, Cow<'static, str>>;
@@ -184,12 +186,12 @@ impl<'a> LpReader<'a> {
             return Err("listpack does not end with its terminator".into());
         }
         let declared = u16::from_le_bytes([blob[4], blob[5]]);
-        Ok(LpReader { buf: blob, pos: HEADER, seen: 0, declared, deep })
+        Ok(LpReader { buf: blob, pos: HEADER, seen: 0, declared, deep, err: None })
     }
 
     /// The element count from the header, when known; a bound on what a caller may reserve
     /// (each element takes at least two bytes).
-    pub(crate) fn size_hint(&self) -> usize {
+    pub(crate) fn count_hint(&self) -> usize {
         if self.declared == UNKNOWN_COUNT {
             self.buf.len() / 2
         } else {
@@ -197,9 +199,14 @@ impl<'a> LpReader<'a> {
         }
     }
 
+    /// The first problem met by the iteration, if any: call after the last element.
+    pub(crate) fn finish(&mut self) -> Res<()> {
+        self.err.take().map_or(Ok(()), Err)
+    }
+
     /// The next element, `None` at the terminator (after checking the header's count).
     #[inline]
-    pub(crate) fn next(&mut self) -> Res<Option<LpElem<'a>>> {
+    fn try_next(&mut self) -> Res<Option<LpElem<'a>>> {
         let buf = self.buf;
         let end = buf.len() - 1; // the terminator
         let p = self.pos;
@@ -211,6 +218,26 @@ impl<'a> LpReader<'a> {
             }
             return Ok(None);
         }
+        // The common small entries first: a 7-bit integer or a short string, each with a
+        // one-byte back-length.
+        let b = buf[p];
+        if b < 0xC0 && (!self.deep || b < 0x80) {
+            let size = if b < 0x80 { 1 } else { 1 + (b & 0x3F) as usize };
+            if p + size + 1 > end {
+                return Err(format!("listpack entry at byte {p} runs past the end").into());
+            }
+            let elem = if b < 0x80 { LpElem::Int(b as i64) } else { LpElem::Str(&buf[p + 1..p + size]) };
+            self.pos = p + size + 1;
+            self.seen += 1;
+            return Ok(Some(elem));
+        }
+        self.next_general(b, p, end)
+    }
+
+    /// [`LpReader::try_next`] for every other entry (and for every entry when checking deep).
+    #[inline(never)]
+    fn next_general(&mut self, b: u8, p: usize, end: usize) -> Res<Option<LpElem<'a>>> {
+        let buf = self.buf;
         let at = |i: usize| -> Res<u8> {
             if p + i < end {
                 Ok(buf[p + i])
@@ -218,7 +245,6 @@ impl<'a> LpReader<'a> {
                 Err(format!("listpack entry at byte {p} runs past the end").into())
             }
         };
-        let b = buf[p];
         let (elem, size) = match b {
             0x00..=0x7F => (LpElem::Int(b as i64), 1),
             0x80..=0xBF => {
@@ -272,6 +298,23 @@ impl<'a> LpReader<'a> {
     }
 }
 
+impl<'a> Iterator for LpReader<'a> {
+    type Item = LpElem<'a>;
+    #[inline]
+    fn next(&mut self) -> Option<LpElem<'a>> {
+        if self.err.is_some() {
+            return None;
+        }
+        match self.try_next() {
+            Ok(e) => e,
+            Err(what) => {
+                self.err = Some(what);
+                None
+            }
+        }
+    }
+}
+
 /// True if `bytes` (exactly the back-length field) encode `size` as Redis writes it.
 fn backlen_ok(bytes: &[u8], size: usize) -> bool {
     let n = bytes.len();
@@ -300,10 +343,8 @@ mod tests {
 
     fn decode(blob: &[u8], deep: bool) -> Res<Vec<LpElem<'_>>> {
         let mut r = LpReader::new(blob, deep)?;
-        let mut v = Vec::new();
-        while let Some(e) = r.next()? {
-            v.push(e);
-        }
+        let v: Vec<_> = r.by_ref().collect();
+        r.finish()?;
         Ok(v)
     }
 

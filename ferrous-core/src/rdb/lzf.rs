@@ -194,52 +194,61 @@ fn compress_into(input: &[u8], o: &mut [u8], out_end: usize, htab: &mut [u32], b
     Some(op)
 }
 
-/// Decompresses `input` into `out` (cleared first), which must come to exactly `expected`
+/// Decompresses `input` into `out` (replaced), which must come to exactly `expected`
 /// bytes. `expected` sizes the allocation, so callers bound it first.
 pub(crate) fn decompress(input: &[u8], out: &mut Vec<u8>, expected: usize) -> Result<(), &'static str> {
+    const PAST_INPUT: &str = "LZF data runs past the end of the compressed bytes";
+    const TOO_LONG: &str = "LZF data decompresses to more than its declared length";
     out.clear();
-    out.reserve_exact(expected);
-    let mut ip = 0;
+    out.resize(expected, 0);
+    let o = &mut out[..];
+    let (mut ip, mut op) = (0, 0);
     while ip < input.len() {
         let ctrl = input[ip] as usize;
         ip += 1;
         if ctrl < 32 {
             let n = ctrl + 1;
-            let lits = input.get(ip..ip + n).ok_or("LZF literal run past the end of the compressed data")?;
-            if out.len() + n > expected {
-                return Err("LZF data decompresses to more than its declared length");
+            if ip + MAX_LIT <= input.len() && op + MAX_LIT <= expected {
+                // Runs are short: copying a fixed 32 bytes (and keeping `n`) avoids a
+                // variable-length memcpy call per run.
+                o[op..op + MAX_LIT].copy_from_slice(&input[ip..ip + MAX_LIT]);
+            } else {
+                let lits = input.get(ip..ip + n).ok_or(PAST_INPUT)?;
+                o.get_mut(op..op + n).ok_or(TOO_LONG)?.copy_from_slice(lits);
             }
-            out.extend_from_slice(lits);
             ip += n;
+            op += n;
         } else {
             let mut len = ctrl >> 5;
             if len == 7 {
-                len += *input.get(ip).ok_or("LZF back-reference past the end of the compressed data")? as usize;
+                len += *input.get(ip).ok_or(PAST_INPUT)? as usize;
                 ip += 1;
             }
-            let low = *input.get(ip).ok_or("LZF back-reference past the end of the compressed data")? as usize;
+            let back = ((ctrl & 0x1f) << 8) + *input.get(ip).ok_or(PAST_INPUT)? as usize + 1;
             ip += 1;
-            let back = ((ctrl & 0x1f) << 8) + low + 1;
             len += 2;
-            if back > out.len() {
+            if back > op {
                 return Err("LZF back-reference before the start of the data");
             }
-            if out.len() + len > expected {
-                return Err("LZF data decompresses to more than its declared length");
+            if op + len > expected {
+                return Err(TOO_LONG);
             }
-            let from = out.len() - back;
-            if back >= len {
-                out.extend_from_within(from..from + len);
+            let from = op - back;
+            if len <= 16 && back >= 16 && op + 16 <= expected {
+                // Short, far enough back not to overlap a fixed 16-byte copy.
+                o.copy_within(from..from + 16, op);
+            } else if back >= len {
+                o.copy_within(from..from + len, op);
             } else {
-                // Overlapping copy: repeats the last `back` bytes.
+                // Overlapping: repeats the last `back` bytes, byte by byte.
                 for i in 0..len {
-                    let b = out[from + i];
-                    out.push(b);
+                    o[op + i] = o[from + i];
                 }
             }
+            op += len;
         }
     }
-    if out.len() != expected {
+    if op != expected {
         return Err("LZF data decompresses to fewer bytes than its declared length");
     }
     Ok(())

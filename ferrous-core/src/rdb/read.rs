@@ -14,6 +14,7 @@
 use super::listpack::{LpElem, LpReader};
 use super::ziplist::ZlReader;
 use super::*;
+use crate::types::hash::listpack::Elem as HashElem;
 use crate::types::hash::Hash;
 use crate::types::list::{Elem as ListElem, List};
 use crate::types::set::Set;
@@ -338,6 +339,13 @@ fn lp_bytes(e: LpElem<'_>) -> StrRef<'_> {
     }
 }
 
+fn hash_elem(e: LpElem<'_>) -> HashElem<'_> {
+    match e {
+        LpElem::Int(v) => HashElem::Int(v),
+        LpElem::Str(s) => HashElem::Str(s),
+    }
+}
+
 fn list_elem(e: LpElem<'_>) -> ListElem<'_> {
     match e {
         LpElem::Int(v) => ListElem::Int(v),
@@ -345,7 +353,7 @@ fn list_elem(e: LpElem<'_>) -> ListElem<'_> {
     }
 }
 
-/// Walks a listpack or ziplist.
+/// A listpack or ziplist blob, opened.
 enum Packed<'a> {
     Lp(LpReader<'a>),
     Zl(ZlReader<'a>),
@@ -355,39 +363,41 @@ impl<'a> Packed<'a> {
     fn open(blob: &'a [u8], ziplist: bool, deep: bool) -> std::result::Result<Packed<'a>, Cow<'static, str>> {
         Ok(if ziplist { Packed::Zl(ZlReader::new(blob, deep)?) } else { Packed::Lp(LpReader::new(blob, deep)?) })
     }
-    fn next(&mut self) -> std::result::Result<Option<LpElem<'a>>, Cow<'static, str>> {
+
+    /// Every element (one pass, dispatching on the format once).
+    fn collect(self) -> std::result::Result<Vec<LpElem<'a>>, Cow<'static, str>> {
+        fn all<'a, I: Iterator<Item = LpElem<'a>>>(it: &mut I, hint: usize) -> Vec<LpElem<'a>> {
+            let mut v = Vec::with_capacity(hint.min(PREALLOC));
+            v.extend(it);
+            v
+        }
         match self {
-            Packed::Lp(r) => r.next(),
-            Packed::Zl(r) => r.next(),
+            Packed::Lp(mut r) => {
+                let hint = r.count_hint();
+                let v = all(&mut r, hint);
+                r.finish().map(|()| v)
+            }
+            Packed::Zl(mut r) => {
+                let hint = r.count_hint();
+                let v = all(&mut r, hint);
+                r.finish().map(|()| v)
+            }
         }
-    }
-    fn size_hint(&self) -> usize {
-        match self {
-            Packed::Lp(r) => r.size_hint(),
-            Packed::Zl(r) => r.size_hint(),
-        }
-        .min(PREALLOC)
-    }
-    fn collect(mut self) -> std::result::Result<Vec<LpElem<'a>>, Cow<'static, str>> {
-        let mut v = Vec::with_capacity(self.size_hint());
-        while let Some(e) = self.next()? {
-            v.push(e);
-        }
-        Ok(v)
     }
 }
 
 /// Appends the elements of one packed node to `list` as one node run.
-fn push_packed_node(list: &mut List, mut p: Packed<'_>) -> std::result::Result<(), Cow<'static, str>> {
-    let mut err = None;
-    list.push_back_node(std::iter::from_fn(|| match p.next() {
-        Ok(e) => e.map(list_elem),
-        Err(w) => {
-            err = Some(w);
-            None
+fn push_packed_node(list: &mut List, p: Packed<'_>) -> std::result::Result<(), Cow<'static, str>> {
+    match p {
+        Packed::Lp(mut r) => {
+            list.push_back_node(r.by_ref().map(list_elem));
+            r.finish()
         }
-    }));
-    err.map_or(Ok(()), Err)
+        Packed::Zl(mut r) => {
+            list.push_back_node(r.by_ref().map(list_elem));
+            r.finish()
+        }
+    }
 }
 
 /// Builds a sorted set: rejects NaN scores and repeated members, sorts by (score, member)
@@ -400,12 +410,17 @@ fn build_zset(items: &mut [(&[u8], f64)], limits: &ValueLimits) -> std::result::
     if items.iter().any(|i| i.1.is_nan()) {
         return Err("sorted set with a NaN score");
     }
-    items.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
-    // -0 and 0 compare equal as scores; total_cmp orders them, which is still sorted.
-    let mut members: Vec<&[u8]> = items.iter().map(|i| i.0).collect();
-    members.sort_unstable();
-    if members.windows(2).any(|w| w[0] == w[1]) {
+    let members: Vec<&[u8]> = items.iter().map(|i| i.0).collect();
+    if crate::types::hash::table::has_duplicate(&members) {
         return Err("duplicate sorted set member");
+    }
+    // Listpacks list members in order, ZSET_2 in reverse order: check before sorting.
+    let before = |a: &(&[u8], f64), b: &(&[u8], f64)| a.1 < b.1 || (a.1 == b.1 && a.0 < b.0);
+    if items.windows(2).all(|w| before(&w[1], &w[0])) {
+        items.reverse();
+    } else if !items.windows(2).all(|w| before(&w[0], &w[1])) {
+        // -0 and 0 compare equal as scores; total_cmp orders them, which is still sorted.
+        items.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
     }
     Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(items, &limits.zset())))))
 }
@@ -501,8 +516,9 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 inp.string(|s| arena.push(s))?;
                 inp.string(|s| arena.push(s))?;
             }
-            let pairs: Vec<(&[u8], &[u8])> =
-                (0..arena.len() / 2).map(|i| (arena.get(2 * i), arena.get(2 * i + 1))).collect();
+            let pairs: Vec<(HashElem<'_>, HashElem<'_>)> = (0..arena.len() / 2)
+                .map(|i| (HashElem::Str(arena.get(2 * i)), HashElem::Str(arena.get(2 * i + 1))))
+                .collect();
             if pairs.is_empty() {
                 None
             } else {
@@ -551,7 +567,8 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
         TYPE_HASH_ZIPMAP => {
             let hl = limits.hash();
             inp.blob(|b| {
-                let pairs = super::zipmap::decode(b)?;
+                let pairs: Vec<_> =
+                    super::zipmap::decode(b)?.into_iter().map(|(f, v)| (HashElem::Str(f), HashElem::Str(v))).collect();
                 if pairs.is_empty() {
                     return Ok(None);
                 }
@@ -569,8 +586,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 if elems.is_empty() {
                     return Ok(None);
                 }
-                let pairs: Vec<(StrRef<'_>, StrRef<'_>)> =
-                    elems.chunks_exact(2).map(|p| (lp_bytes(p[0]), lp_bytes(p[1]))).collect();
+                let pairs: Vec<_> = elems.chunks_exact(2).map(|p| (hash_elem(p[0]), hash_elem(p[1]))).collect();
                 let h = Hash::from_pairs(&pairs, hl).ok_or("duplicate hash field")?;
                 Ok(Some(Value::Hash(Box::new(h))))
             })?

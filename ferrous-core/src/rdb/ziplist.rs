@@ -36,6 +36,8 @@ pub(crate) struct ZlReader<'a> {
     prev_size: usize,
     prev_start: usize,
     deep: bool,
+    /// The first problem found; iteration stops there (see [`ZlReader::finish`]).
+    err: Option<Cow<'static, str>>,
 }
 
 impl<'a> ZlReader<'a> {
@@ -55,11 +57,21 @@ impl<'a> ZlReader<'a> {
             return Err("ziplist does not end with its end marker".into());
         }
         let declared = u16::from_le_bytes([blob[8], blob[9]]);
-        Ok(ZlReader { buf: blob, pos: HEADER, seen: 0, declared, tail, prev_size: 0, prev_start: HEADER, deep })
+        Ok(ZlReader {
+            buf: blob,
+            pos: HEADER,
+            seen: 0,
+            declared,
+            tail,
+            prev_size: 0,
+            prev_start: HEADER,
+            deep,
+            err: None,
+        })
     }
 
     /// A bound on the element count (each entry takes at least two bytes).
-    pub(crate) fn size_hint(&self) -> usize {
+    pub(crate) fn count_hint(&self) -> usize {
         if self.declared == u16::MAX {
             self.buf.len() / 2
         } else {
@@ -67,7 +79,12 @@ impl<'a> ZlReader<'a> {
         }
     }
 
-    pub(crate) fn next(&mut self) -> Res<Option<LpElem<'a>>> {
+    /// The first problem met by the iteration, if any: call after the last element.
+    pub(crate) fn finish(&mut self) -> Res<()> {
+        self.err.take().map_or(Ok(()), Err)
+    }
+
+    fn try_next(&mut self) -> Res<Option<LpElem<'a>>> {
         let buf = self.buf;
         let end = buf.len() - 1;
         let p = self.pos;
@@ -144,6 +161,22 @@ impl<'a> ZlReader<'a> {
     }
 }
 
+impl<'a> Iterator for ZlReader<'a> {
+    type Item = LpElem<'a>;
+    fn next(&mut self) -> Option<LpElem<'a>> {
+        if self.err.is_some() {
+            return None;
+        }
+        match self.try_next() {
+            Ok(e) => e,
+            Err(what) => {
+                self.err = Some(what);
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -205,10 +238,8 @@ pub(crate) mod tests {
 
     fn decode(blob: &[u8], deep: bool) -> Res<Vec<LpElem<'_>>> {
         let mut r = ZlReader::new(blob, deep)?;
-        let mut v = Vec::new();
-        while let Some(e) = r.next()? {
-            v.push(e);
-        }
+        let v: Vec<_> = r.by_ref().collect();
+        r.finish()?;
         Ok(v)
     }
 

@@ -290,30 +290,33 @@ impl Hash {
     /// Builds a hash of `pairs` in the encoding Redis gives a loaded or restored hash:
     /// listpack when there are at most `limits.max_entries` pairs and no field or value is
     /// longer than `limits.max_value` bytes, else a hash table. `None` if a field repeats.
-    pub fn from_pairs<F, V>(pairs: &[(F, V)], limits: HashLimits) -> Option<Hash>
-    where
-        F: std::ops::Deref<Target = [u8]>,
-        V: std::ops::Deref<Target = [u8]>,
-    {
+    /// Strings that are canonical integers are stored as integers, as always.
+    pub fn from_pairs(pairs: &[(listpack::Elem<'_>, listpack::Elem<'_>)], limits: HashLimits) -> Option<Hash> {
+        use listpack::Elem;
         let small = pairs.len() <= limits.max_entries
             && pairs.iter().all(|(f, v)| f.len() <= limits.max_value && v.len() <= limits.max_value)
             && pairs.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>() < LISTPACK_SAFETY_SIZE;
         if !small {
             let mut t = PackedTable::with_capacity(pairs.len());
             for (f, v) in pairs {
-                if !t.insert(f, v) {
+                if !t.insert(&f.bytes(), &v.bytes()) {
                     return None;
                 }
             }
             return Some(Hash { repr: Repr::Table(t) });
         }
-        // Few fields: sorting references finds a repeat with no hashing.
-        let mut fields: Vec<&[u8]> = pairs.iter().map(|(f, _)| &**f).collect();
-        fields.sort_unstable();
-        if fields.windows(2).any(|w| w[0] == w[1]) {
+        // Fields compared in their stored form ("12" is the integer 12).
+        let fields: Vec<Elem<'_>> = pairs
+            .iter()
+            .map(|(f, _)| match *f {
+                Elem::Str(s) => as_int(s).map_or(Elem::Str(s), Elem::Int),
+                f => f,
+            })
+            .collect();
+        if table::has_duplicate(&fields) {
             return None;
         }
-        let lp = Listpack::from_elems(pairs.iter().flat_map(|(f, v)| [&**f, &**v]));
+        let lp = Listpack::from_elems(fields.iter().zip(pairs).flat_map(|(&f, &(_, v))| [f, v]));
         Some(Hash { repr: Repr::Listpack { lp, len: pairs.len() as u32 } })
     }
 }

@@ -1082,25 +1082,43 @@ impl List {
     /// them), adding further nodes only where this list's fill requires. This is how a node
     /// read from an RDB file is appended: Redis keeps a loaded node as it is, so a list keeps
     /// the file's node layout wherever that respects its fill. Strings that are canonical
-    /// integers are stored as integers, as always.
+    /// integers are stored as integers, as always. Each node is allocated once, at its size.
     pub fn push_back_node<'a>(&mut self, elems: impl IntoIterator<Item = Elem<'a>>) {
-        let mut first = true;
-        for e in elems {
-            let e = match e {
-                Elem::Bytes(b) => Elem::from_bytes(b),
-                e => e,
-            };
-            if first {
-                first = false;
-                if let Some(n) = self.nodes.back_mut() {
-                    n.buf.shrink_to_fit();
-                }
-                self.reserve_node();
-                self.nodes.push_back(Node::single(e, entry_size(e)));
-                self.len += 1;
-            } else {
-                self.push_elem_back(e);
+        let elems: Vec<(Elem<'a>, usize)> = elems
+            .into_iter()
+            .map(|e| {
+                let e = match e {
+                    Elem::Bytes(b) => Elem::from_bytes(b),
+                    e => e,
+                };
+                (e, entry_size(e))
+            })
+            .collect();
+        if elems.is_empty() {
+            return;
+        }
+        if let Some(n) = self.nodes.back_mut() {
+            n.buf.shrink_to_fit();
+        }
+        let mut i = 0;
+        while i < elems.len() {
+            // The longest run from `i` that fits (a node always takes its first element).
+            let mut bytes = elems[i].1;
+            let mut j = i + 1;
+            while j < elems.len() && fits(self.fill, bytes + elems[j].1, j - i + 1) {
+                bytes += elems[j].1;
+                j += 1;
             }
+            let mut buf = vec![0u8; bytes];
+            let mut off = 0;
+            for &(e, size) in &elems[i..j] {
+                write_entry(&mut buf[off..off + size], e);
+                off += size;
+            }
+            self.reserve_node();
+            self.nodes.push_back(Node { buf, count: (j - i) as u32 });
+            self.len += j - i;
+            i = j;
         }
     }
 }

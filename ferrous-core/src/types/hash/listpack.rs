@@ -23,7 +23,7 @@ use crate::value::StrRef;
 const LONG_STR: u8 = 0xd0;
 
 /// One element read from a listpack.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Elem<'a> {
     /// A string that is not a canonical integer.
     Str(&'a [u8]),
@@ -87,16 +87,7 @@ impl Encoded<'_> {
 fn encode(b: &[u8]) -> Encoded<'_> {
     let mut head = [0u8; 11];
     if let Some(i) = as_int(b) {
-        if (0..64).contains(&i) {
-            head[0] = 0x80 + i as u8;
-            return Encoded { head, head_len: 1, body: &[] };
-        }
-        let bytes = i.to_le_bytes();
-        // Smallest n such that the value survives truncation to n bytes + sign extension.
-        let n = (1..=8).find(|&n| n == 8 || (i << (64 - 8 * n)) >> (64 - 8 * n) == i).unwrap_or(8);
-        head[0] = 0xc0 + n as u8;
-        head[1..=n].copy_from_slice(&bytes[..n]);
-        return Encoded { head, head_len: n + 1, body: &[] };
+        return encode_int(i);
     }
     if b.len() < 0x80 {
         head[0] = b.len() as u8;
@@ -114,6 +105,20 @@ fn encode(b: &[u8]) -> Encoded<'_> {
         }
     }
     Encoded { head, head_len: i, body: b }
+}
+
+fn encode_int(i: i64) -> Encoded<'static> {
+    let mut head = [0u8; 11];
+    if (0..64).contains(&i) {
+        head[0] = 0x80 + i as u8;
+        return Encoded { head, head_len: 1, body: &[] };
+    }
+    let bytes = i.to_le_bytes();
+    // Smallest n such that the value survives truncation to n bytes + sign extension.
+    let n = (1..=8).find(|&n| n == 8 || (i << (64 - 8 * n)) >> (64 - 8 * n) == i).unwrap_or(8);
+    head[0] = 0xc0 + n as u8;
+    head[1..=n].copy_from_slice(&bytes[..n]);
+    Encoded { head, head_len: n + 1, body: &[] }
 }
 
 /// A packed sequence of elements.
@@ -220,14 +225,28 @@ impl Listpack {
 }
 
 impl Listpack {
-    /// A listpack of `elems` in order, allocated once at its exact size (for building a
-    /// whole hash at once, as the RDB loader does).
-    pub fn from_elems<'a>(elems: impl Iterator<Item = &'a [u8]> + Clone) -> Listpack {
-        let size = elems.clone().map(|b| encode(b).len()).sum();
-        let mut lp = Listpack { buf: Vec::with_capacity(size) };
-        for b in elems {
-            lp.push(b);
+    /// A listpack of `elems` in order, allocated once (for building a whole hash at once, as
+    /// the RDB loader does). Strings that are canonical integers are stored as integers.
+    pub fn from_elems<'a>(elems: impl Iterator<Item = Elem<'a>> + Clone) -> Listpack {
+        // An upper bound without parsing: an integer never encodes longer than its digits.
+        let bound = elems
+            .clone()
+            .map(|e| match e {
+                Elem::Int(_) => 9,
+                Elem::Str(s) => s.len() + if s.len() < 0x80 { 1 } else { 6 },
+            })
+            .sum();
+        let mut lp = Listpack { buf: Vec::with_capacity(bound) };
+        for e in elems {
+            match e {
+                Elem::Str(s) => lp.push(s),
+                Elem::Int(i) => {
+                    let e = encode_int(i);
+                    lp.buf.extend_from_slice(&e.head[..e.head_len]);
+                }
+            }
         }
+        lp.buf.shrink_to_fit();
         lp
     }
 }

@@ -43,6 +43,38 @@ pub(crate) fn member_hash(b: &[u8]) -> u64 {
     STATE.get_or_init(|| foldhash::fast::FixedState::with_seed(rand::random())).hash_one(b)
 }
 
+/// True if two of `keys` are equal. For building a whole collection at once (the RDB
+/// loader): hashing into a small open-addressing table beats sorting the few dozen to few
+/// hundred members of a listpack, whose comparisons dominate otherwise. (A fixed seed is
+/// enough: the table lives for one call and its order is never observed.)
+pub(crate) fn has_duplicate<T: Eq + std::hash::Hash>(keys: &[T]) -> bool {
+    let n = keys.len();
+    if n <= 8 {
+        return (1..n).any(|i| keys[..i].contains(&keys[i]));
+    }
+    let state = foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15);
+    let cap = (n * 2).next_power_of_two();
+    let mask = cap - 1;
+    // (hash, index + 1) per slot; 0 marks an empty slot. Keys are compared only when their
+    // full hashes match.
+    let mut slots = vec![(0u64, 0usize); cap];
+    for (i, k) in keys.iter().enumerate() {
+        let h = state.hash_one(k);
+        let mut s = h as usize & mask;
+        loop {
+            match slots[s] {
+                (_, 0) => {
+                    slots[s] = (h, i + 1);
+                    break;
+                }
+                (hj, j) if hj == h && keys[j - 1] == *k => return true,
+                _ => s = (s + 1) & mask,
+            }
+        }
+    }
+    false
+}
+
 #[inline]
 fn varint_len(mut n: usize) -> usize {
     let mut l = 1;
