@@ -109,6 +109,15 @@ impl<V> Dict<V> {
         self.table[slot].insert(Box::new(Node { next, key, value, hash, meta: AtomicU32::new(meta) }))
     }
 
+    /// Makes room for `n` entries in total without growing again (a load that knows its
+    /// size from RESIZEDB): the table goes straight to its final size.
+    pub fn reserve(&mut self, n: usize) {
+        let want = n.next_power_of_two().max(MIN_SIZE);
+        if want > self.table.len() {
+            self.resize(want);
+        }
+    }
+
     /// Removes `key`, returning its node.
     pub fn remove(&mut self, hash: u32, key: &[u8]) -> Option<Box<Node<V>>> {
         if self.len == 0 {
@@ -218,6 +227,22 @@ impl<V> Dict<V> {
                 Some(n)
             })
         })
+    }
+
+    /// Length of the longest chain (diagnostics and tests of the hash distribution).
+    pub fn longest_chain(&self) -> usize {
+        self.table
+            .iter()
+            .map(|head| {
+                let (mut n, mut cur) = (0, head.as_deref());
+                while let Some(node) = cur {
+                    n += 1;
+                    cur = node.next.as_deref();
+                }
+                n
+            })
+            .max()
+            .unwrap_or(0)
     }
 
     /// The hash stored with an entry.

@@ -634,7 +634,17 @@ pub fn load(inner: &Inner, r: impl Read, size_hint: u64, opts: LoadOptions) -> R
                 db = usize::try_from(n).ok().filter(|&d| d < fresh.len()).ok_or(PersistError::DbIndex(fresh.len()))?;
             }
             Item::Function(code) => functions.push(code),
-            Item::Aux { .. } | Item::ResizeDb { .. } => {}
+            Item::ResizeDb { db_size, expires_size } => {
+                // Size the tables once instead of doubling them all the way up; the hint is
+                // capped so a corrupt file cannot make us allocate wildly.
+                let per_shard = |n: u64| (n.min(size_hint.max(1 << 20)) as usize).div_ceil(SHARDS);
+                for i in 0..SHARDS {
+                    let shard = fresh[db].shard_at_mut(i);
+                    shard.dict.reserve(per_shard(db_size));
+                    shard.expires.reserve(per_shard(expires_size));
+                }
+            }
+            Item::Aux { .. } => {}
             Item::Entry(e) => {
                 if collection_is_empty(&e.value) {
                     stats.empty_skipped += 1;
@@ -703,7 +713,11 @@ fn install(inner: &Inner, mut fresh: Vec<Keyspace>) {
         }
         inner.tracking.invalidate_all();
     });
-    drop(fresh);
+    // The replaced data (DEBUG RELOAD, a load over a live dataset) is freed on a thread of
+    // its own, as FLUSHALL ASYNC does, so the load returns as soon as the new data is in.
+    if fresh.iter().any(|ks| !ks.is_empty()) {
+        let _ = std::thread::Builder::new().name("ferrous-free".into()).spawn(move || drop(fresh));
+    }
 }
 
 impl Database {

@@ -298,3 +298,16 @@ fn in_memory_database_touches_no_file() {
     assert!(matches!(db.save(), Err(ferrous_core::PersistError::Disabled)));
     assert!(matches!(db.bgsave(), Err(ferrous_core::PersistError::Disabled)));
 }
+
+#[test]
+fn loaded_tables_have_short_chains() {
+    let db = Database::new();
+    for i in 0..100_000 {
+        db.set(format!("key:{i:012}"), "v").unwrap();
+    }
+    let mut buf = Vec::new();
+    db.snapshot_to(&mut buf).unwrap();
+    let copy = load(&buf);
+    let longest = (0..32).map(|i| copy.inner().keyspace(0).shard_at(i).read().dict.longest_chain()).max().unwrap();
+    assert!(longest < 16, "longest chain {longest}");
+}
