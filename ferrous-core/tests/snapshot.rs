@@ -311,3 +311,68 @@ fn loaded_tables_have_short_chains() {
     let longest = (0..32).map(|i| copy.inner().keyspace(0).shard_at(i).read().dict.longest_chain()).max().unwrap();
     assert!(longest < 16, "longest chain {longest}");
 }
+
+/// A sink that accepts `limit` bytes, then fails every write (a full disk, a closed socket).
+struct FailingSink {
+    written: usize,
+    limit: usize,
+}
+
+impl std::io::Write for FailingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written >= self.limit {
+            return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left"));
+        }
+        let n = buf.len().min(self.limit - self.written);
+        self.written += n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_failing_sink_fails_the_snapshot_and_leaves_the_next_one_whole() {
+    let db = Database::new();
+    fill(&db, 2000, 5);
+    let mut full = Vec::new();
+    db.snapshot_to(&mut full).unwrap();
+    for limit in [0, 9, 100, full.len() / 3, full.len() - 1] {
+        let mut sink = FailingSink { written: 0, limit };
+        assert!(db.snapshot_to(&mut sink).is_err(), "a sink failing at byte {limit} must fail the snapshot");
+        // Writers during and after the failed walk, then a complete snapshot.
+        db.set(format!("after-failure-{limit}"), "x").unwrap();
+        let before = image(&db);
+        let mut ok = Vec::new();
+        db.snapshot_to(&mut ok).unwrap();
+        assert_same(&image(&load(&ok)), &before);
+    }
+}
+
+#[test]
+fn crash_during_save_keeps_the_previous_file() {
+    let dir = std::env::temp_dir().join(format!("ferrous-snapshot-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let db = Database::builder().dir(&dir).save_points(&[]).open().unwrap();
+    fill(&db, 300, 6);
+    db.save().unwrap();
+    let saved = std::fs::read(dir.join("dump.rdb")).unwrap();
+    let before = image(&db);
+    // A save that cannot complete (the target is a directory now, so the rename fails)
+    // leaves no temporary file and the old contents readable under the real name once the
+    // obstacle is gone; the failure is reported.
+    std::fs::rename(dir.join("dump.rdb"), dir.join("kept.rdb")).unwrap();
+    std::fs::create_dir_all(dir.join("dump.rdb").join("blocker")).unwrap();
+    db.set("unsaved", "1").unwrap();
+    assert!(db.save().is_err());
+    assert!(!std::fs::read_dir(&dir).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with("temp-")));
+    std::fs::remove_dir_all(dir.join("dump.rdb")).unwrap();
+    std::fs::rename(dir.join("kept.rdb"), dir.join("dump.rdb")).unwrap();
+    assert_eq!(std::fs::read(dir.join("dump.rdb")).unwrap(), saved);
+    drop(db);
+    let reopened = Database::open(&dir).unwrap();
+    assert_same(&image(&reopened), &before);
+    drop(reopened);
+    let _ = std::fs::remove_dir_all(&dir);
+}
