@@ -357,8 +357,94 @@ fn write_lp_score(lp: &mut LpWriter<'_>, score: f64) {
     if (-LIMIT..=LIMIT).contains(&score) && score == (score as i64) as f64 {
         lp.int(score as i64);
     } else {
-        lp.auto(crate::util::fmt_double(score).as_bytes());
+        let mut buf = [0u8; 32];
+        lp.auto(g17(score, &mut buf));
     }
+}
+
+/// C's `%.17g` of `d` (as `crate::util::fmt_double`), formatted on the stack: the writer
+/// must not allocate per element.
+fn g17(d: f64, buf: &mut [u8; 32]) -> &[u8] {
+    if d.is_nan() {
+        return b"nan";
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { b"inf" } else { b"-inf" };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { b"-0" } else { b"0" };
+    }
+    // The 17 significant digits, correctly rounded, and the decimal exponent.
+    let mut sci = [0u8; 32];
+    let n = {
+        use std::io::Write;
+        let mut w = std::io::Cursor::new(&mut sci[..]);
+        let _ = write!(w, "{:.16e}", d.abs());
+        w.position() as usize
+    };
+    let sci = &sci[..n];
+    let e_at = sci.iter().position(|&c| c == b'e').unwrap_or(n);
+    let exp: i32 = std::str::from_utf8(&sci[e_at + 1..]).ok().and_then(|e| e.parse().ok()).unwrap_or(0);
+    let mut digits = [0u8; 17];
+    let mut k = 0;
+    for &c in &sci[..e_at] {
+        if c.is_ascii_digit() && k < 17 {
+            digits[k] = c;
+            k += 1;
+        }
+    }
+    let mut len = 0;
+    let mut put = |c: u8, len: &mut usize| {
+        buf[*len] = c;
+        *len += 1;
+    };
+    if d < 0.0 {
+        put(b'-', &mut len);
+    }
+    let trimmed = |from: usize| -> usize {
+        // Index past the last nonzero digit at or after `from` (trailing zeros dropped).
+        (from..17).rev().find(|&i| digits[i] != b'0').map_or(from, |i| i + 1)
+    };
+    if !(-4..17).contains(&exp) {
+        put(digits[0], &mut len);
+        let end = trimmed(1);
+        if end > 1 {
+            put(b'.', &mut len);
+            for &c in &digits[1..end] {
+                put(c, &mut len);
+            }
+        }
+        put(b'e', &mut len);
+        put(if exp < 0 { b'-' } else { b'+' }, &mut len);
+        let a = exp.unsigned_abs();
+        if a >= 100 {
+            put(b'0' + (a / 100) as u8, &mut len);
+        }
+        put(b'0' + (a / 10 % 10) as u8, &mut len);
+        put(b'0' + (a % 10) as u8, &mut len);
+    } else if exp >= 0 {
+        let int_end = exp as usize + 1;
+        for &c in &digits[..int_end] {
+            put(c, &mut len);
+        }
+        let end = trimmed(int_end);
+        if end > int_end {
+            put(b'.', &mut len);
+            for &c in &digits[int_end..end] {
+                put(c, &mut len);
+            }
+        }
+    } else {
+        put(b'0', &mut len);
+        put(b'.', &mut len);
+        for _ in 0..(-exp - 1) {
+            put(b'0', &mut len);
+        }
+        for &c in &digits[..trimmed(0)] {
+            put(c, &mut len);
+        }
+    }
+    &buf[..len]
 }
 
 #[cfg(test)]
@@ -415,6 +501,42 @@ mod tests {
         assert_eq!(hex_of(|o| write_select_db(o, 3)), "fe03");
         assert_eq!(hex_of(|o| write_resize_db(o, 100, 2)), "fb406402");
         assert_eq!(hex_of(|o| write_eof(o, 0x0102)), "ff0201000000000000");
+    }
+
+    #[test]
+    fn g17_matches_fmt_double() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(17);
+        let mut samples = vec![
+            0.1,
+            1.5,
+            -2.25,
+            1e17,
+            1e16,
+            9.999999999999999e16,
+            1e-4,
+            1e-5,
+            1.5e-7,
+            123456.789,
+            -1e300,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            0.30000000000000004,
+            1e100,
+            -0.0,
+            0.0,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for _ in 0..20000 {
+            samples.push(f64::from_bits(rng.gen()));
+            samples.push(rng.gen::<f64>() * 10f64.powi(rng.gen_range(-30..30)));
+        }
+        for d in samples {
+            let mut buf = [0u8; 32];
+            assert_eq!(g17(d, &mut buf), crate::util::fmt_double(d).as_bytes(), "{d:e}");
+        }
     }
 
     #[test]
