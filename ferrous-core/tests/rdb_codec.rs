@@ -1292,7 +1292,7 @@ fn speed() {
 
     // FERROUS_RDB_SPEED_KIND=1..4 measures one collection type only (list, hash, set, zset).
     let only: Option<usize> = std::env::var("FERROUS_RDB_SPEED_KIND").ok().and_then(|v| v.parse().ok());
-    for kind in (1..5).filter(|k| only.is_none_or(|o| o == *k)) {
+    for kind in (1..5).filter(|k| only.map_or(true, |o| o == *k)) {
         let db = Database::new();
         let mut rng = SmallRng::seed_from_u64(kind as u64);
         let mut vals = Vec::new();
