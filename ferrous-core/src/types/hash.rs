@@ -306,17 +306,11 @@ impl Hash {
             return Some(Hash { repr: Repr::Table(t) });
         }
         // Fields compared in their stored form ("12" is the integer 12).
-        let fields: Vec<Elem<'_>> = pairs
-            .iter()
-            .map(|(f, _)| match *f {
-                Elem::Str(s) => as_int(s).map_or(Elem::Str(s), Elem::Int),
-                f => f,
-            })
-            .collect();
+        let fields: Vec<Elem<'_>> = pairs.iter().map(|(f, _)| f.normalized()).collect();
         if table::has_duplicate(&fields) {
             return None;
         }
-        let lp = Listpack::from_elems(fields.iter().zip(pairs).flat_map(|(&f, &(_, v))| [f, v]));
+        let lp = Listpack::from_normalized(fields.iter().zip(pairs).flat_map(|(&f, &(_, v))| [f, v.normalized()]));
         Some(Hash { repr: Repr::Listpack { lp, len: pairs.len() as u32 } })
     }
 }

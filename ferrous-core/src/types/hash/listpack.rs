@@ -47,6 +47,14 @@ impl<'a> Elem<'a> {
             Elem::Int(i) => StrRef::int(i).len(),
         }
     }
+    /// The element in stored form: a string that is a canonical integer becomes the integer.
+    #[inline]
+    pub fn normalized(self) -> Elem<'a> {
+        match self {
+            Elem::Str(s) => as_int(s).map_or(Elem::Str(s), Elem::Int),
+            e => e,
+        }
+    }
     /// True for the empty string.
     pub fn is_empty(self) -> bool {
         matches!(self, Elem::Str(s) if s.is_empty())
@@ -85,10 +93,15 @@ impl Encoded<'_> {
 }
 
 fn encode(b: &[u8]) -> Encoded<'_> {
-    let mut head = [0u8; 11];
-    if let Some(i) = as_int(b) {
-        return encode_int(i);
+    match as_int(b) {
+        Some(i) => encode_int(i),
+        None => encode_str(b),
     }
+}
+
+/// The encoding of `b` as a string (callers know it is not a canonical integer).
+fn encode_str(b: &[u8]) -> Encoded<'_> {
+    let mut head = [0u8; 11];
     if b.len() < 0x80 {
         head[0] = b.len() as u8;
         return Encoded { head, head_len: 1, body: b };
@@ -228,7 +241,13 @@ impl Listpack {
     /// A listpack of `elems` in order, allocated once (for building a whole hash at once, as
     /// the RDB loader does). Strings that are canonical integers are stored as integers.
     pub fn from_elems<'a>(elems: impl Iterator<Item = Elem<'a>> + Clone) -> Listpack {
-        // An upper bound without parsing: an integer never encodes longer than its digits.
+        Self::from_normalized(elems.map(Elem::normalized))
+    }
+
+    /// [`Listpack::from_elems`] for elements already in stored form (no string of them is a
+    /// canonical integer), so nothing is parsed twice.
+    pub(super) fn from_normalized<'a>(elems: impl Iterator<Item = Elem<'a>> + Clone) -> Listpack {
+        // An upper bound: an integer never takes more than 9 bytes.
         let bound = elems
             .clone()
             .map(|e| match e {
@@ -236,18 +255,18 @@ impl Listpack {
                 Elem::Str(s) => s.len() + if s.len() < 0x80 { 1 } else { 6 },
             })
             .sum();
-        let mut lp = Listpack { buf: Vec::with_capacity(bound) };
+        let mut buf = Vec::with_capacity(bound);
         for e in elems {
-            match e {
-                Elem::Str(s) => lp.push(s),
-                Elem::Int(i) => {
-                    let e = encode_int(i);
-                    lp.buf.extend_from_slice(&e.head[..e.head_len]);
-                }
-            }
+            let enc = match e {
+                Elem::Str(s) => encode_str(s),
+                Elem::Int(i) => encode_int(i),
+            };
+            debug_assert!(!matches!(e, Elem::Str(s) if as_int(s).is_some()), "unnormalized element");
+            buf.extend_from_slice(&enc.head[..enc.head_len]);
+            buf.extend_from_slice(enc.body);
         }
-        lp.buf.shrink_to_fit();
-        lp
+        buf.shrink_to_fit();
+        Listpack { buf }
     }
 }
 
