@@ -318,6 +318,7 @@ impl<'a> Access<'a> {
     pub fn add_dirty(&self, n: u64) {
         if n > 0 {
             self.inner.dirty.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            crate::propagate::count_dirty(n);
         }
     }
 
@@ -623,6 +624,8 @@ pub(crate) fn report_expired(inner: &Inner, db: usize, shard: &mut Shard) {
     let flags = inner.notify_flags.load(std::sync::atomic::Ordering::Relaxed);
     let tracking = inner.tracking.active();
     for key in shard.expired_log.drain(..) {
+        // Redis propagates the deletion of an expired key as a DEL in its database.
+        crate::propagate::also(crate::propagate::Change { db, args: crate::propagate::args([&b"DEL"[..], &key]) });
         if flags & crate::notify::EXPIRED != 0 {
             crate::notify::emit(&inner.pubsub, flags, crate::notify::EXPIRED, "expired", db, &key);
         }

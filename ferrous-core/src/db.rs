@@ -166,6 +166,8 @@ pub struct Inner {
     pub replid: RwLock<String>,
     /// RDB persistence: save state, background saves, loading.
     pub rdb: crate::persistence::RdbState,
+    /// The stream of effective writes ([`crate::propagate`]).
+    pub propagation: crate::propagate::Propagation,
     /// A snapshot ([`crate::snapshot`]) is running; one at a time.
     pub(crate) snapshot_running: AtomicBool,
     stop: Mutex<bool>,
@@ -379,6 +381,7 @@ impl Builder {
             run_id: random_hex_id(),
             replid: RwLock::new(random_hex_id()),
             rdb: Default::default(),
+            propagation: Default::default(),
             snapshot_running: AtomicBool::new(false),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
@@ -430,8 +433,12 @@ fn active_expire_cycle(inner: &Inner, period_ms: u64) {
                 if shard.expires.is_empty() {
                     break;
                 }
-                let (checked, expired) = shard.active_expire_step(now, SAMPLES);
-                crate::access::report_expired(inner, db_index, &mut shard);
+                // Each step is a command of its own for the propagation stream (its DELs).
+                let (checked, expired) = crate::propagate::as_command(inner, || {
+                    let r = shard.active_expire_step(now, SAMPLES);
+                    crate::access::report_expired(inner, db_index, &mut shard);
+                    r
+                });
                 drop(shard);
                 if checked == 0 || expired * 4 <= checked || start.elapsed() > budget {
                     break;

@@ -85,6 +85,9 @@ pub struct Shard {
     /// [`META_SNAP`] or 0: the bit value that marks an entry as already snapshotted. It flips
     /// when a snapshot starts (making every existing entry "not yet written").
     pub(crate) snap_sense: u32,
+    /// A consumer of the propagation stream is attached: changes take a sequence number
+    /// ([`crate::propagate::stamp`]) under this shard's lock.
+    pub(crate) propagate: bool,
 }
 
 impl Shard {
@@ -279,6 +282,9 @@ impl Shard {
     /// into the snapshot first. One `Option` check when no snapshot runs.
     #[inline]
     fn before_change(&self, h: KeyHash, key: &[u8]) {
+        if self.propagate {
+            crate::propagate::stamp();
+        }
         if let Some(snap) = &self.snap {
             if let Some(node) = self.dict.get(h.dict(), key) {
                 snap.capture(self, node);
@@ -289,6 +295,9 @@ impl Shard {
     /// Called before a change to the whole shard (FLUSHDB, SWAPDB): writes every entry the
     /// running snapshot has not written yet.
     fn before_bulk_change(&self) {
+        if self.propagate {
+            crate::propagate::stamp();
+        }
         if let Some(snap) = &self.snap {
             for node in self.dict.iter() {
                 snap.capture(self, node);

@@ -24,6 +24,8 @@
 //! - [`blocking`]: the registry of clients blocked on keys (BLPOP...) and how they are served.
 //! - [`snapshot`]: point-in-time snapshots without fork, streamed as RDB.
 //! - [`persistence`]: SAVE/BGSAVE to `dir/dbfilename`, save points, loading.
+//! - [`propagate`]: the ordered stream of writes in Redis's propagated form (AOF, replicas,
+//!   `db.changes()`).
 //! - [`rdb`]: the RDB codec (Redis's snapshot and DUMP format, bytes <-> values).
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
 //! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
@@ -44,6 +46,7 @@ pub mod keyspace;
 pub mod long_double;
 pub mod notify;
 pub mod persistence;
+pub mod propagate;
 pub mod pubsub;
 pub mod rdb;
 pub mod scripting;

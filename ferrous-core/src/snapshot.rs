@@ -133,6 +133,9 @@ pub struct Snapshot {
     /// Unix seconds when it started (the `ctime` AUX field).
     started: i64,
     info: SnapshotInfo,
+    /// The propagation stream's position at the snapshot's instant: the snapshot holds
+    /// exactly the blocks numbered below it.
+    position: u64,
     walked: bool,
     /// When set, the walk stops writing (marks only) and the result is discarded.
     stop: Option<Arc<AtomicBool>>,
@@ -156,7 +159,9 @@ impl Snapshot {
         });
         let now = inner.clock.now_ms();
         let all: Vec<usize> = (0..inner.dbs.len()).collect();
+        let mut position = 0;
         let sizes = crate::access::Access::new(inner, 0, now).write_dbs(&all, |dbs| {
+            position = inner.propagation.position();
             dbs.iter_mut()
                 .map(|(db, shards)| {
                     let (mut keys, mut volatile) = (0, 0);
@@ -177,6 +182,7 @@ impl Snapshot {
             functions,
             started: now / 1000,
             info,
+            position,
             walked: false,
             stop: None,
         })
@@ -186,6 +192,13 @@ impl Snapshot {
     /// or SHUTDOWN); [`Snapshot::write_to`] then still finishes the walk, marking only.
     pub fn stop_on(&mut self, flag: Arc<AtomicBool>) {
         self.stop = Some(flag);
+    }
+
+    /// The propagation stream's position at the snapshot's instant: blocks numbered below
+    /// it are in the snapshot, the others are not (an AOF rewrite or a replica's full sync
+    /// continues the stream from here).
+    pub fn stream_position(&self) -> u64 {
+        self.position
     }
 
     /// Entries writers had to save ahead of the walk so far.

@@ -167,6 +167,7 @@ fn hincrby(ctx: &mut Ctx<'_>) -> Result<()> {
 fn hincrbyfloat(ctx: &mut Ctx<'_>) -> Result<()> {
     let incr = ops::parse_float_incr(ctx.arg(3))?;
     let v = ops::hincrbyfloat(&ctx.access, ctx.arg(1), ctx.arg(2), incr)?;
+    ctx.propagate_as([&b"HSET"[..], ctx.arg(1), ctx.arg(2), &v]);
     ctx.out.bulk(&v);
     Ok(())
 }

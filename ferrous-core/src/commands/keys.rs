@@ -109,6 +109,17 @@ fn expire_generic(ctx: &mut Ctx<'_>, seconds: bool, relative: bool, cmd: &'stati
     let base = if relative { ctx.now() } else { 0 };
     let when = ops::expire_deadline(value, seconds, base, cmd)?;
     let done = ops::expire_at_ms(&ctx.access, ctx.arg(1), when, cond);
+    // Propagated as PEXPIREAT in ms with the condition as sent; a time already past
+    // deleted the key: a DEL.
+    if when <= ctx.now() {
+        ctx.propagate_as([&b"DEL"[..], ctx.arg(1)]);
+    } else if cmd != "pexpireat" {
+        let mut parts: Vec<&[u8]> = vec![b"PEXPIREAT", ctx.arg(1)];
+        let when = when.to_string();
+        parts.push(when.as_bytes());
+        parts.extend(ctx.args.iter().skip(3));
+        ctx.propagate_as(parts);
+    }
     ctx.out.int(done as i64);
     Ok(())
 }

@@ -302,14 +302,37 @@ fn lmpop(ctx: &mut Ctx<'_>) -> Result<()> {
     let keys: Vec<&[u8]> = keys.map(|i| ctx.arg(i)).collect();
     let acc = ctx.access;
     let out = &mut ctx.out;
+    let mut first = None;
     let popped = acc.write_many(&keys, |m| {
-        ops::mpop_locked(m, &acc, &keys, end, count, false, |key, i, total, e| mpop_elem(out, key, i, total, e))
+        ops::mpop_locked(m, &acc, &keys, end, count, false, |key, i, total, e| {
+            note_first(&mut first, key, i, total);
+            mpop_elem(out, key, i, total, e)
+        })
     })?;
     if popped.is_none() {
         out.null_array();
     }
     ops::announce_mpop(&acc, &keys, end, popped);
+    propagate_pop(ctx, first, end, true);
     Ok(())
+}
+
+/// Remembers the key and element count of a pop (from its first element).
+pub(crate) fn note_first(first: &mut Option<(Vec<u8>, usize)>, key: &[u8], i: usize, total: usize) {
+    if i == 0 && crate::propagate::collecting() {
+        *first = Some((key.to_vec(), total));
+    }
+}
+
+/// Multi-key and blocking pops propagate as the plain pop that took effect, as Redis does:
+/// `LPOP key` for BLPOP, `LPOP key <count>` for LMPOP/BLMPOP.
+fn propagate_pop(ctx: &Ctx<'_>, first: Option<(Vec<u8>, usize)>, end: ListEnd, with_count: bool) {
+    if let Some((key, total)) = first {
+        let name: &[u8] = if end == ListEnd::Left { b"LPOP" } else { b"RPOP" };
+        let total = total.to_string();
+        let count = with_count.then_some(total.as_bytes());
+        ctx.propagate_as([name, &key].into_iter().chain(count));
+    }
 }
 
 /// Parses a blocking command's timeout (seconds, fractions allowed) into an absolute
@@ -532,9 +555,12 @@ fn blocking_mpop(
     let (acc, args) = (ctx.access, ctx.args);
     let registry = &ctx.db.inner.blocking;
     let (out, client) = (&mut ctx.out, &mut *ctx.client);
+    let mut first = None;
     let popped = acc.write_many(keys, |m| {
-        let popped =
-            ops::mpop_locked(m, &acc, keys, end, count, serving, |key, i, total, e| write(out, key, i, total, e))?;
+        let popped = ops::mpop_locked(m, &acc, keys, end, count, serving, |key, i, total, e| {
+            note_first(&mut first, key, i, total);
+            write(out, key, i, total, e)
+        })?;
         if popped.is_none() && !serving {
             let owned = keys.iter().map(|k| k.to_vec()).collect();
             if !registry.block(client, owned, args.iter().collect(), deadline, true) {
@@ -544,6 +570,7 @@ fn blocking_mpop(
         Ok(popped)
     })?;
     ops::announce_mpop(&acc, keys, end, popped);
+    propagate_pop(ctx, first, end, ctx.spec.name == "blmpop");
     Ok(())
 }
 
@@ -591,6 +618,12 @@ fn blocking_move(ctx: &mut Ctx<'_>, from: ListEnd, to: ListEnd, timeout_idx: usi
     })?;
     if let Some(mv) = moved {
         ops::announce_move(&acc, src, dst, from, to, &mv);
+    }
+    // Propagated as the non-blocking move that took effect.
+    if ctx.spec.name == "brpoplpush" {
+        ctx.propagate_as([&b"RPOPLPUSH"[..], src, dst]);
+    } else {
+        ctx.propagate_as([&b"LMOVE"[..], src, dst, ctx.arg(3), ctx.arg(4)]);
     }
     Ok(())
 }

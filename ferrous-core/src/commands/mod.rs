@@ -77,6 +77,21 @@ impl<'a> Ctx<'a> {
     pub fn now(&self) -> i64 {
         self.access.now
     }
+    /// Propagates `parts` (one command in this command's database) instead of the
+    /// arguments as sent, if the command writes (Redis's `rewriteClientCommandVector`).
+    pub fn propagate_as<A: AsRef<[u8]>>(&self, parts: impl IntoIterator<Item = A>) {
+        if crate::propagate::collecting() {
+            let change = crate::propagate::Change { db: self.access.db, args: crate::propagate::args(parts) };
+            crate::propagate::replace(vec![change]);
+        }
+    }
+    /// Propagates several commands (wrapped in MULTI/EXEC) instead of the arguments.
+    pub fn propagate_many(&self, commands: Vec<Vec<Vec<u8>>>) {
+        if crate::propagate::collecting() {
+            let db = self.access.db;
+            crate::propagate::replace(commands.into_iter().map(|args| crate::propagate::Change { db, args }).collect());
+        }
+    }
 }
 
 /// Command flags, from Redis's COMMAND INFO.
@@ -638,9 +653,14 @@ fn run(
     if !held {
         db.inner.tracking.start_batch();
     }
+    let db_index = client.db;
+    crate::propagate::enter(&db.inner);
     let mut ctx = Ctx { db, access, client, args, out: Reply::new(out, resp3), spec };
     let mark = ctx.out.len();
     let result = handler(&mut ctx);
+    // EXEC and scripts propagate the effects of the commands they ran, not themselves.
+    let propagates_itself = !spec.has(flags::RUNS_SCRIPT) && spec.name != "exec";
+    crate::propagate::leave(propagates_itself.then_some((db_index, &args)));
     if let Err(e) = result {
         ctx.out.truncate(mark);
         ctx.out.error(&e);

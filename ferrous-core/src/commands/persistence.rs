@@ -132,6 +132,16 @@ fn restore(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     opts.ttl_ms = parse_int(ctx.arg(2))?;
     ops::restore(&ctx.access, key, ctx.arg(3), opts)?;
+    // A relative TTL is propagated as absolute (ABSTTL appended); a key already expired
+    // that REPLACE deleted is propagated as a DEL.
+    let abs = if opts.absttl { opts.ttl_ms } else { opts.ttl_ms.wrapping_add(ctx.now()) };
+    if opts.ttl_ms != 0 && abs <= ctx.now() {
+        ctx.propagate_as([&b"DEL"[..], key]);
+    } else if opts.ttl_ms != 0 && !opts.absttl {
+        let abs = abs.to_string();
+        let rest = ctx.args.iter().skip(3);
+        ctx.propagate_as([ctx.arg(0), key, abs.as_bytes()].into_iter().chain(rest).chain([&b"ABSTTL"[..]]));
+    }
     ctx.out.ok();
     Ok(())
 }

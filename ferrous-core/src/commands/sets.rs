@@ -93,7 +93,11 @@ fn spop(ctx: &mut Ctx<'_>) -> Result<()> {
     match ctx.argc() {
         2 => {
             match ops::spop(&ctx.access, ctx.arg(1))? {
-                Some(m) => ctx.out.bulk(&m),
+                Some(m) => {
+                    // The random choice is propagated as its effect.
+                    ctx.propagate_as([&b"SREM"[..], ctx.arg(1), &m]);
+                    ctx.out.bulk(&m)
+                }
                 None => ctx.out.null(),
             }
             Ok(())
@@ -104,6 +108,15 @@ fn spop(ctx: &mut Ctx<'_>) -> Result<()> {
                 .and_then(|n| usize::try_from(n).ok())
                 .ok_or(Error::msg("ERR value is out of range, must be positive"))?;
             let popped = ops::spop_count(&ctx.access, ctx.arg(1), count)?;
+            if crate::propagate::collecting() && !popped.is_empty() {
+                // Effects: DEL when the whole set went, else one SREM per member.
+                let key = ctx.arg(1);
+                if !ctx.access.read(key, |n| n.is_some()) {
+                    ctx.propagate_as([&b"DEL"[..], key]);
+                } else {
+                    ctx.propagate_many(popped.iter().map(|m| crate::propagate::args([&b"SREM"[..], key, m])).collect());
+                }
+            }
             ctx.out.set(popped.len());
             for m in &popped {
                 ctx.out.bulk(m);

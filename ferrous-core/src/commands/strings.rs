@@ -134,6 +134,13 @@ fn set(ctx: &mut Ctx<'_>) -> Result<()> {
         opts.expiry = SetExpiry::Keep;
     }
     let outcome = ops::set(&ctx.access, ctx.arg(1), Value::string(ctx.arg(2)), opts)?;
+    // Redis propagates a relative or absolute expiry as PXAT in ms, without NX/XX/GET, and
+    // SET ... GET without its GET.
+    if let SetExpiry::At(when) = opts.expiry {
+        ctx.propagate_as([ctx.arg(0), ctx.arg(1), ctx.arg(2), b"PXAT", when.to_string().as_bytes()]);
+    } else if opts.get {
+        ctx.propagate_as(ctx.args.iter().filter(|a| !a.eq_ignore_ascii_case(b"GET")));
+    }
     if opts.get {
         match outcome.old {
             Some(old) => ctx.out.bulk(&old),
@@ -159,6 +166,7 @@ fn set_with_expire(ctx: &mut Ctx<'_>, unit: ExpireUnit, cmd: &'static str) -> Re
     let when = parse_deadline(ctx.arg(2), unit, ctx.now(), cmd)?;
     let opts = SetOptions { expiry: SetExpiry::At(when), ..SetOptions::default() };
     ops::set(&ctx.access, ctx.arg(1), Value::string(ctx.arg(3)), opts)?;
+    ctx.propagate_as([&b"SET"[..], ctx.arg(1), ctx.arg(3), b"PXAT", when.to_string().as_bytes()]);
     ctx.out.ok();
     Ok(())
 }
@@ -203,7 +211,21 @@ fn getex(ctx: &mut Ctx<'_>) -> Result<()> {
             None => GetExExpiry::Keep,
         })
     };
-    match ops::getex_with(&ctx.access, ctx.arg(1), resolve)? {
+    let mut applied = None;
+    let result = ops::getex_with(&ctx.access, ctx.arg(1), |now| {
+        let r = resolve(now);
+        applied = r.as_ref().ok().copied();
+        r
+    })?;
+    // GETEX propagates the TTL change alone: PEXPIREAT in ms, PERSIST, or DEL for a time
+    // already past.
+    match applied {
+        Some(GetExExpiry::At(when)) if when <= ctx.now() => ctx.propagate_as([&b"DEL"[..], ctx.arg(1)]),
+        Some(GetExExpiry::At(when)) => ctx.propagate_as([&b"PEXPIREAT"[..], ctx.arg(1), when.to_string().as_bytes()]),
+        Some(GetExExpiry::Persist) => ctx.propagate_as([&b"PERSIST"[..], ctx.arg(1)]),
+        _ => {}
+    }
+    match result {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
     }
@@ -212,6 +234,7 @@ fn getex(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `GETDEL key`
 fn getdel(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.propagate_as([&b"DEL"[..], ctx.arg(1)]);
     match ops::getdel(&ctx.access, ctx.arg(1))? {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
@@ -221,6 +244,7 @@ fn getdel(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `GETSET key value`
 fn getset(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.propagate_as([&b"SET"[..], ctx.arg(1), ctx.arg(2)]);
     match ops::getset(&ctx.access, ctx.arg(1), Value::string(ctx.arg(2)))? {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
@@ -310,6 +334,8 @@ fn decrby(ctx: &mut Ctx<'_>) -> Result<()> {
 /// `INCRBYFLOAT key increment`
 fn incrbyfloat(ctx: &mut Ctx<'_>) -> Result<()> {
     let v = ops::incr_by_float(&ctx.access, ctx.arg(1), ctx.arg(2))?;
+    // The result, not the increment: replaying float arithmetic could differ.
+    ctx.propagate_as([&b"SET"[..], ctx.arg(1), &v, b"KEEPTTL"]);
     ctx.out.bulk(&v);
     Ok(())
 }

@@ -451,13 +451,29 @@ fn zmpop(ctx: &mut Ctx<'_>) -> Result<()> {
     let keys: Vec<&[u8]> = keys.map(|i| ctx.arg(i)).collect();
     let acc = ctx.access;
     let out = &mut ctx.out;
+    let mut first = None;
     let popped = acc.write_many(&keys, |m| {
-        ops::mpop_locked(m, &acc, &keys, max, count, false, |k, i, t, mem, s| mpop_member(out, k, i, t, mem, s))
+        ops::mpop_locked(m, &acc, &keys, max, count, false, |k, i, t, mem, s| {
+            super::lists::note_first(&mut first, k, i, t);
+            mpop_member(out, k, i, t, mem, s)
+        })
     })?;
     if popped.is_none() {
         out.null_array();
     }
+    propagate_zpop(ctx, first, max, true);
     Ok(())
+}
+
+/// ZMPOP and blocking pops propagate as the ZPOPMIN/ZPOPMAX that took effect (with the
+/// count popped for the multi-element forms), as Redis does.
+fn propagate_zpop(ctx: &Ctx<'_>, first: Option<(Vec<u8>, usize)>, max: bool, with_count: bool) {
+    if let Some((key, total)) = first {
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        let total = total.to_string();
+        let count = with_count.then_some(total.as_bytes());
+        ctx.propagate_as([name, &key].into_iter().chain(count));
+    }
 }
 
 /// Pops from the first non-empty zset among `keys` writing members with `write`, or blocks
@@ -475,9 +491,12 @@ fn blocking_pop(
     let (acc, args) = (ctx.access, ctx.args);
     let registry = &ctx.db.inner.blocking;
     let (out, client) = (&mut ctx.out, &mut *ctx.client);
+    let mut first = None;
     acc.write_many(keys, |m| {
-        let popped =
-            ops::mpop_locked(m, &acc, keys, max, count, serving, |k, i, t, mem, s| write(out, k, i, t, mem, s))?;
+        let popped = ops::mpop_locked(m, &acc, keys, max, count, serving, |k, i, t, mem, s| {
+            super::lists::note_first(&mut first, k, i, t);
+            write(out, k, i, t, mem, s)
+        })?;
         if popped.is_none() && !serving {
             let owned = keys.iter().map(|k| k.to_vec()).collect();
             if !registry.block(client, owned, args.iter().collect(), deadline, true) {
@@ -485,7 +504,9 @@ fn blocking_pop(
             }
         }
         Ok(())
-    })
+    })?;
+    propagate_zpop(ctx, first, max, ctx.spec.name == "bzmpop");
+    Ok(())
 }
 
 fn bzpop_cmd(ctx: &mut Ctx<'_>, max: bool) -> Result<()> {
