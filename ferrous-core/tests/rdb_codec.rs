@@ -1051,6 +1051,190 @@ fn dump_payloads_match_redis() {
     );
 }
 
+// ---- Payloads from other configurations and older versions ---------------------------
+
+/// A ziplist (Redis before 7.0) of strings and small integers.
+fn ziplist(items: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![0u8; 10];
+    let (mut prev, mut last) = (0usize, 10usize);
+    for it in items {
+        let start = out.len();
+        last = start;
+        assert!(prev < 254 && it.len() < 64);
+        out.push(prev as u8);
+        match ferrous_resp::parse_i64(it).and_then(|v| i8::try_from(v).ok()) {
+            Some(v) => out.extend_from_slice(&[0xFE, v as u8]),
+            None => {
+                out.push(it.len() as u8);
+                out.extend_from_slice(it);
+            }
+        }
+        prev = out.len() - start;
+    }
+    out.push(0xFF);
+    let n = out.len() as u32;
+    out[0..4].copy_from_slice(&n.to_le_bytes());
+    out[4..8].copy_from_slice(&(last as u32).to_le_bytes());
+    out[8..10].copy_from_slice(&(items.len() as u16).to_le_bytes());
+    out
+}
+
+/// A zipmap (Redis 2.x hashes).
+fn zipmap(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let mut out = vec![pairs.len() as u8];
+    for (f, v) in pairs {
+        out.push(f.len() as u8);
+        out.extend_from_slice(f);
+        out.extend_from_slice(&[v.len() as u8, 0]);
+        out.extend_from_slice(v);
+    }
+    out.push(0xFF);
+    out
+}
+
+fn raw_string(out: &mut Vec<u8>, b: &[u8]) {
+    assert!(b.len() < 16384);
+    if b.len() < 64 {
+        out.push(b.len() as u8);
+    } else {
+        out.extend_from_slice(&[0x40 | (b.len() >> 8) as u8, b.len() as u8]);
+    }
+    out.extend_from_slice(b);
+}
+
+/// A RESTORE payload of `body` (type byte + object) with an RDB 9 footer.
+fn payload(body: Vec<u8>) -> Vec<u8> {
+    let mut p = body;
+    p.extend_from_slice(&9u16.to_le_bytes());
+    let crc = rdb::Crc64::checksum(&p);
+    p.extend_from_slice(&crc.to_le_bytes());
+    p
+}
+
+/// Values DUMPed under one configuration and RESTOREd under another, and payloads in the
+/// encodings of older Redis versions (ziplists, zipmaps, quicklist of ziplists, text
+/// scores): Ferrous restores the same contents in the same encoding as Redis 7.0.
+#[test]
+fn restores_like_redis_under_other_limits_and_old_encodings() {
+    if !require_tool("redis-server") {
+        return;
+    }
+    let dir = TempDir::new("limits");
+    let redis = RedisProc::start(&dir.0, &[]);
+    let mut con = redis.con();
+    let set_all = |con: &mut redis::Connection, cfg: &[(&str, &str)]| {
+        for (k, v) in cfg {
+            rcall(con, &cmd(["CONFIG", "SET", k, v]));
+        }
+    };
+    let long = "v".repeat(100);
+    let mut payloads: Vec<(String, Vec<u8>)> = Vec::new();
+    // Permissive limits: listpacks with long values, big intsets.
+    set_all(
+        &mut con,
+        &[
+            ("hash-max-listpack-entries", "1000"),
+            ("hash-max-listpack-value", "200"),
+            ("zset-max-listpack-entries", "1000"),
+            ("zset-max-listpack-value", "200"),
+            ("set-max-intset-entries", "1000"),
+            ("list-max-listpack-size", "-5"),
+        ],
+    );
+    let mut build = vec![
+        ("hash long value", cmd(["HSET", "k", "a", "1", "b", long.as_str()])),
+        ("hash 6", cmd(["HSET", "k", "a", "1", "b", "2", "c", "3", "d", "4", "e", "5", "f", "6"])),
+        ("zset long member", cmd(["ZADD", "k", "1", long.as_str(), "2", "b"])),
+        ("zset 6", cmd(["ZADD", "k", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e", "6", "f"])),
+    ];
+    let mut ints = vec!["SADD".to_string(), "k".to_string()];
+    ints.extend((0..30).map(|i| (i * 7).to_string()));
+    build.push(("intset 30", cmd(&ints)));
+    let mut list = vec!["RPUSH".to_string(), "k".to_string()];
+    list.extend((0..2000).map(|i| format!("e{i}")));
+    build.push(("list big nodes", cmd(&list)));
+    for (name, c) in &build {
+        rcall(&mut con, &cmd(["DEL", "k"]));
+        rcall(&mut con, c);
+        payloads.push((name.to_string(), rstr(&mut con, &[b"DUMP", b"k"])));
+    }
+    // Hash tables / skiplists holding little.
+    set_all(
+        &mut con,
+        &[("hash-max-listpack-entries", "0"), ("zset-max-listpack-entries", "0"), ("set-max-intset-entries", "0")],
+    );
+    for (name, c) in [
+        ("hashtable 2", cmd(["HSET", "k", "a", "1", "b", "2"])),
+        ("skiplist 2", cmd(["ZADD", "k", "1", "a", "2", "b"])),
+        ("set table of ints", cmd(["SADD", "k", "1", "2", "3"])),
+    ] {
+        rcall(&mut con, &cmd(["DEL", "k"]));
+        rcall(&mut con, &c);
+        payloads.push((name.to_string(), rstr(&mut con, &[b"DUMP", b"k"])));
+    }
+    // Older encodings, crafted.
+    let blob = |t: u8, b: &[u8]| {
+        let mut v = vec![t];
+        raw_string(&mut v, b);
+        payload(v)
+    };
+    payloads.push(("zipmap".into(), blob(9, &zipmap(&[(b"f", b"1"), (b"g", b"x")]))));
+    payloads.push(("zipmap long value".into(), blob(9, &zipmap(&[(b"f", long.as_bytes())]))));
+    payloads.push(("list ziplist".into(), blob(10, &ziplist(&[b"a", b"12", b"-3", b"b"]))));
+    payloads.push(("zset ziplist".into(), blob(12, &ziplist(&[b"a", b"1", b"b", b"2.5", b"c", b"3"]))));
+    payloads.push(("zset ziplist long member".into(), blob(12, &ziplist(&[long[..60].as_bytes(), b"1"]))));
+    payloads.push(("hash ziplist".into(), blob(13, &ziplist(&[b"f", b"1", b"g", long[..60].as_bytes()]))));
+    let mut ql = vec![14u8, 2];
+    raw_string(&mut ql, &ziplist(&[b"a", b"b"]));
+    raw_string(&mut ql, &ziplist(&[b"7"]));
+    payloads.push(("quicklist of ziplists".into(), payload(ql)));
+    let mut old_list = vec![1u8, 3];
+    for e in [&b"x"[..], b"5", b"y"] {
+        raw_string(&mut old_list, e);
+    }
+    payloads.push(("LIST".into(), payload(old_list)));
+    let mut old_set = vec![2u8, 3];
+    for e in [&b"3"[..], b"1", b"2"] {
+        raw_string(&mut old_set, e);
+    }
+    payloads.push(("SET of ints".into(), payload(old_set)));
+    let mut old_zset = vec![3u8, 3];
+    raw_string(&mut old_zset, b"a");
+    old_zset.extend_from_slice(&[3, b'1', b'.', b'5']);
+    raw_string(&mut old_zset, b"b");
+    old_zset.push(254);
+    raw_string(&mut old_zset, b"c");
+    old_zset.push(255);
+    payloads.push(("ZSET text scores".into(), payload(old_zset)));
+
+    // Restore everything under strict limits, and under Redis's defaults.
+    let strict = [
+        ("hash-max-listpack-entries", "4"),
+        ("hash-max-listpack-value", "8"),
+        ("zset-max-listpack-entries", "4"),
+        ("zset-max-listpack-value", "8"),
+        ("set-max-intset-entries", "10"),
+        ("list-max-listpack-size", "-1"),
+    ];
+    for cfg in [&strict[..], &THRESHOLDS[..]] {
+        set_all(&mut con, cfg);
+        let db = Database::new();
+        for (k, v) in cfg {
+            run(&db, &cmd(["CONFIG", "SET", k, v]));
+        }
+        for (name, p) in &payloads {
+            rcall(&mut con, &cmd(["DEL", "r"]));
+            let ok = rcall(&mut con, &vec![b"RESTORE".to_vec(), b"r".to_vec(), b"0".to_vec(), p.clone()]);
+            assert_eq!(ok, redis::Value::Okay, "{name}");
+            let (m, enc, _) = redis_model(&mut con, b"r");
+            let ours = rdb::restore_payload(p, &decode_opts(limits_of(&db))).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(model(&ours), m, "{name}");
+            assert_eq!(ours.encoding(false), enc, "{name} under {:?}", cfg[0]);
+            check_invariants(&ours);
+        }
+    }
+}
+
 // ---- Files ----------------------------------------------------------------------------
 
 const LIBRARY: &str = "#!lua name=rdblib\nredis.register_function('echo1', function(keys, args) return args[1] end)";

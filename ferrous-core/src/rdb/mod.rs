@@ -222,7 +222,8 @@ impl Default for EncodeOptions {
 }
 
 /// The encoding thresholds a loaded value is converted under (the `*-max-*` directives), so
-/// that it gets the encoding Redis would give it.
+/// that it gets the encoding Redis 7.0 gives it (see the table in the reader's docs: like
+/// Redis, a hash or sorted-set listpack in a file converts on its entry count only).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ValueLimits {
     /// `list-max-listpack-size` (node fill of rebuilt lists).

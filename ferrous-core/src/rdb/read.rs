@@ -3,10 +3,15 @@
 //! and feeds the checksum) and the value decoders.
 //!
 //! Values are rebuilt through the types' own constructors, under [`ValueLimits`], into the
-//! encoding Redis would give them after loading: blobs over the listpack/intset thresholds
-//! become hash tables, small HASH/SET/ZSET bodies become listpacks/intsets, and a list keeps
-//! the file's node boundaries wherever they respect its `list-max-listpack-size` (as Redis
-//! keeps loaded nodes) and splits further where they do not.
+//! encoding Redis 7.0 gives them after loading (checked against redis-server 7.0.15):
+//!
+//! | in the file                         | becomes                                            |
+//! |-------------------------------------|----------------------------------------------------|
+//! | HASH, ZSET, ZSET_2, zipmap          | listpack if within both the entries and the value limits, else hashtable/skiplist |
+//! | hash/zset listpack or ziplist       | stays listpack unless over the *entries* limit (long values do not convert it) |
+//! | SET                                 | intset if all integers and within `set-max-intset-entries`, else hashtable |
+//! | intset                              | stays intset (at its file width) unless over `set-max-intset-entries` |
+//! | any list                            | quicklist; the file's node boundaries are kept wherever they respect `list-max-listpack-size` (as Redis keeps loaded nodes) and split further where not |
 //!
 //! Performance: strings that fit in the buffer are handed to their consumer in place (a
 //! short string value costs no allocation; a key costs its `Vec`); blobs are decoded in
@@ -400,10 +405,13 @@ fn push_packed_node(list: &mut List, p: Packed<'_>) -> std::result::Result<(), C
     }
 }
 
-/// Builds a sorted set: rejects NaN scores and repeated members, sorts by (score, member)
-/// (files list them ascending, or descending for ZSET_2, which the sort handles in linear
-/// time), and lets [`ZSet::from_sorted`] pick the encoding.
-fn build_zset(items: &mut [(&[u8], f64)], limits: &ValueLimits) -> std::result::Result<Option<Value>, &'static str> {
+/// Builds a sorted set: rejects NaN scores and repeated members, puts the members in
+/// (score, member) order (files list them ascending, or descending for ZSET_2), and lets
+/// [`ZSet::from_sorted`] pick the encoding under `limits`.
+fn build_zset(
+    items: &mut [(&[u8], f64)],
+    limits: &crate::types::zset::ZSetLimits,
+) -> std::result::Result<Option<Value>, &'static str> {
     if items.is_empty() {
         return Ok(None);
     }
@@ -422,7 +430,7 @@ fn build_zset(items: &mut [(&[u8], f64)], limits: &ValueLimits) -> std::result::
         // -0 and 0 compare equal as scores; total_cmp orders them, which is still sorted.
         items.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
     }
-    Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(items, &limits.zset())))))
+    Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(items, limits)))))
 }
 
 /// A score in a listpack/ziplist: an integer, or text as `zzlStrtod` reads it.
@@ -507,7 +515,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 scores.push(if t == TYPE_ZSET { text_double(inp)? } else { f64::from_le_bytes(inp.array()?) });
             }
             let mut items: Vec<(&[u8], f64)> = scores.iter().enumerate().map(|(i, &s)| (arena.get(i), s)).collect();
-            build_zset(&mut items, limits).map_err(corrupt)?
+            build_zset(&mut items, &limits.zset()).map_err(corrupt)?
         }
         TYPE_HASH => {
             let n = inp.length()?;
@@ -577,7 +585,9 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
             })?
         }
         TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
-            let hl = limits.hash();
+            // Redis 7.0 keeps a loaded blob as a listpack unless it has too many entries
+            // (a long value does not convert it: only writes check value lengths).
+            let hl = crate::types::hash::HashLimits { max_value: usize::MAX, ..limits.hash() };
             inp.blob(|b| {
                 let elems = Packed::open(b, t == TYPE_HASH_ZIPLIST, deep)?.collect()?;
                 if elems.len() % 2 != 0 {
@@ -592,6 +602,8 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
             })?
         }
         TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => inp.blob(|b| {
+            // As for hashes: only the entry count can convert a loaded blob.
+            let zl = crate::types::zset::ZSetLimits { max_listpack_value: usize::MAX, ..limits.zset() };
             let elems = Packed::open(b, t == TYPE_ZSET_ZIPLIST, deep)?.collect()?;
             if elems.len() % 2 != 0 {
                 return Err("sorted set blob with an odd number of elements".into());
@@ -601,7 +613,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
             for (m, pair) in members.iter().zip(elems.chunks_exact(2)) {
                 items.push((&**m, packed_score(pair[1])?));
             }
-            Ok(build_zset(&mut items, limits)?)
+            Ok(build_zset(&mut items, &zl)?)
         })?,
         TYPE_MODULE_PRE_GA | TYPE_MODULE_2 => return Err(RdbError::UnsupportedType { offset: at, type_id: t }),
         // Streams: decoding of STREAM_LISTPACKS (15) and STREAM_LISTPACKS_2 (19) goes here.
@@ -918,6 +930,8 @@ mod tests {
         let got = entries(&file(9, &b), DecodeOptions { limits, ..Default::default() }).unwrap();
         assert_eq!(got[0].value.encoding(false), "hashtable");
         assert_eq!(got[2].value.encoding(false), "hashtable");
+        // As in Redis 7.0, a long value converts a zipmap but not a ziplist hash.
+        assert_eq!(got[4].value.encoding(false), "listpack");
         assert_eq!(texts(&got[2].value), ["-5", "0", "70000"]);
     }
 
