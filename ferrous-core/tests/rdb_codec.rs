@@ -1182,8 +1182,8 @@ fn restores_like_redis_under_other_limits_and_old_encodings() {
     payloads.push(("zipmap long value".into(), blob(9, &zipmap(&[(b"f", long.as_bytes())]))));
     payloads.push(("list ziplist".into(), blob(10, &ziplist(&[b"a", b"12", b"-3", b"b"]))));
     payloads.push(("zset ziplist".into(), blob(12, &ziplist(&[b"a", b"1", b"b", b"2.5", b"c", b"3"]))));
-    payloads.push(("zset ziplist long member".into(), blob(12, &ziplist(&[long[..60].as_bytes(), b"1"]))));
-    payloads.push(("hash ziplist".into(), blob(13, &ziplist(&[b"f", b"1", b"g", long[..60].as_bytes()]))));
+    payloads.push(("zset ziplist long member".into(), blob(12, &ziplist(&[&long.as_bytes()[..60], b"1"]))));
+    payloads.push(("hash ziplist".into(), blob(13, &ziplist(&[b"f", b"1", b"g", &long.as_bytes()[..60]]))));
     let mut ql = vec![14u8, 2];
     raw_string(&mut ql, &ziplist(&[b"a", b"b"]));
     raw_string(&mut ql, &ziplist(&[b"7"]));
