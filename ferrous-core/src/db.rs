@@ -166,6 +166,8 @@ pub struct Inner {
     pub replid: RwLock<String>,
     /// RDB persistence: save state, background saves, loading.
     pub rdb: crate::persistence::RdbState,
+    /// The append-only file, while `appendonly` is on.
+    pub aof: RwLock<Option<Arc<crate::aof::writer::Aof>>>,
     /// The stream of effective writes ([`crate::propagate`]).
     pub propagation: crate::propagate::Propagation,
     /// A snapshot ([`crate::snapshot`]) is running; one at a time.
@@ -382,6 +384,7 @@ impl Builder {
             replid: RwLock::new(random_hex_id()),
             rdb: Default::default(),
             propagation: Default::default(),
+            aof: RwLock::new(None),
             snapshot_running: AtomicBool::new(false),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
@@ -399,6 +402,7 @@ impl Builder {
 /// The background cycle (Redis's `serverCron` part that belongs to the data): active expiry
 /// `hz` times per second.
 fn background_loop(inner: &Arc<Inner>) {
+    let mut last_fsync = std::time::Instant::now();
     loop {
         let hz = inner.config.read().get_i64("hz").clamp(1, 500) as u64;
         {
@@ -415,6 +419,7 @@ fn background_loop(inner: &Arc<Inner>) {
             active_expire_cycle(inner, 1000 / hz);
         }
         crate::persistence::cron(inner);
+        crate::aof::writer::cron(inner, &mut last_fsync);
     }
 }
 
@@ -591,6 +596,9 @@ impl Database {
         client.select(self.index);
         let mut out = Vec::new();
         self.dispatch(&mut client, argv.as_args(), &mut out);
+        // The write is in the AOF (and on disk under `appendfsync always`) before the call
+        // returns; an error is the AOF's MISCONF state, reported by the next write.
+        let _ = crate::aof::writer::commit(&self.inner);
         self.disconnect(&client);
         match ferrous_resp::parse_value(&out) {
             Ok(Some((v, _))) => v,

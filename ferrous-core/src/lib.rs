@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod aof;
 pub mod blocking;
 pub mod bytes;
 pub mod client;

@@ -35,6 +35,9 @@ pub const ALERT_LOADING: u8 = 1;
 /// [`RdbState::alerts`] bit: the last background save failed (writes may get `-MISCONF`).
 pub const ALERT_BGSAVE_FAILED: u8 = 2;
 
+/// [`RdbState::alerts`] bit: the last AOF write or fsync failed (writes get `-MISCONF`).
+pub const ALERT_AOF_FAILED: u8 = 4;
+
 /// Redis's MISCONF error text.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 /// Redis's LOADING error text.
@@ -166,7 +169,7 @@ impl Default for RdbState {
 }
 
 impl RdbState {
-    fn set_alert(&self, bit: u8, on: bool) {
+    pub(crate) fn set_alert(&self, bit: u8, on: bool) {
         if on {
             self.alerts.fetch_or(bit, Relaxed);
         } else {
@@ -483,7 +486,7 @@ pub fn log_notice(inner: &Inner, message: &str) {
 /// Gives the calling thread a lower CPU priority (nice +10). A background save competes
 /// for cores with the threads serving clients (Redis's fork child competes with one main
 /// thread); serving comes first, the save takes what is left and merely finishes later.
-fn lower_priority() {
+pub(crate) fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: plain system calls on the calling thread's own id; no memory is shared.
     unsafe {

@@ -189,6 +189,13 @@ struct Context {
 }
 
 thread_local!(static CTX: RefCell<Context> = RefCell::new(Context::default()));
+thread_local!(static LAST_PUBLISHED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) });
+
+/// The number of the last block this thread published (the AOF's commit makes it durable
+/// before the thread sends its replies).
+pub fn last_published() -> Option<u64> {
+    LAST_PUBLISHED.get()
+}
 
 /// Counts changes made by this thread (called by `Access::add_dirty`).
 #[inline]
@@ -234,7 +241,7 @@ pub(crate) fn enter(inner: &Inner) {
 pub(crate) fn leave(own: Option<(usize, &ferrous_resp::Args<'_>)>) {
     let block = CTX.with(|c| {
         let mut c = c.borrow_mut();
-        let Some(frame) = c.frames.pop() else { return None };
+        let frame = c.frames.pop()?;
         let wrote = c.dirty != frame.dirty_at_start;
         if !c.active {
             if c.frames.is_empty() {
@@ -268,6 +275,9 @@ pub(crate) fn leave(own: Option<(usize, &ferrous_resp::Args<'_>)>) {
         Some((stream, Block { seq, changes, transaction }))
     });
     if let Some((stream, block)) = block {
+        if !block.changes.is_empty() {
+            LAST_PUBLISHED.set(Some(block.seq));
+        }
         // SAFETY: see `stamp`.
         unsafe { &*stream }.publish(block);
     }

@@ -146,6 +146,18 @@ impl Snapshot {
     /// and flip every shard. Fails with [`SnapshotError::InProgress`] when another snapshot
     /// of this database runs.
     pub fn begin(inner: &Arc<Inner>, opts: EncodeOptions, info: SnapshotInfo) -> Result<Snapshot, SnapshotError> {
+        Self::begin_at(inner, opts, info, |_| {})
+    }
+
+    /// [`Snapshot::begin`], calling `at_position` with the propagation stream's position
+    /// while every shard is still locked (an AOF rewrite routes later blocks to its new incr
+    /// file from exactly there).
+    pub fn begin_at(
+        inner: &Arc<Inner>,
+        opts: EncodeOptions,
+        info: SnapshotInfo,
+        at_position: impl FnOnce(u64),
+    ) -> Result<Snapshot, SnapshotError> {
         if inner.snapshot_running.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return Err(SnapshotError::InProgress);
         }
@@ -162,6 +174,7 @@ impl Snapshot {
         let mut position = 0;
         let sizes = crate::access::Access::new(inner, 0, now).write_dbs(&all, |dbs| {
             position = inner.propagation.position();
+            at_position(position);
             dbs.iter_mut()
                 .map(|(db, shards)| {
                     let (mut keys, mut volatile) = (0, 0);

@@ -288,6 +288,9 @@ struct Conn {
     /// Execution stopped because the client's pending output passed the high-water mark.
     paused_by_output: bool,
     last_active: Instant,
+    /// The last propagation block this connection's commands published: its replies wait
+    /// until the AOF holds it (see `Worker::held`).
+    commit_seq: u64,
 }
 
 impl Conn {
@@ -317,6 +320,9 @@ struct Worker {
     blocked: Vec<usize>,
     limits: Limits,
     query_limit: usize,
+    /// Connections whose replies wait for this turn's AOF commit (group commit: one write,
+    /// and under `appendfsync always` one fsync, for every write of the turn).
+    held: Vec<usize>,
 }
 
 impl Worker {
@@ -335,6 +341,7 @@ impl Worker {
             blocked: Vec::new(),
             limits,
             query_limit,
+            held: Vec::new(),
         }
     }
 
@@ -369,6 +376,7 @@ impl Worker {
                 }
             }
             drop(scripts);
+            self.commit_held(&db);
             if !self.blocked.is_empty() {
                 self.expire_blocked();
             }
@@ -380,6 +388,26 @@ impl Worker {
         for i in 0..self.conns.len() {
             self.close(i);
         }
+    }
+
+    /// The end of a turn with writes to make durable: one AOF commit for all of them, then
+    /// the held connections send their replies (and go on with their input; what they
+    /// write then waits for the next turn, which is made to come at once).
+    fn commit_held(&mut self, db: &Database) {
+        if self.held.is_empty() {
+            return;
+        }
+        if let Err(e) = ferrous_core::aof::writer::commit(db.inner()) {
+            // Nothing is sent: the replies wait for a commit that works (writes meanwhile
+            // get MISCONF). Retried next turn.
+            warning!("Error writing to the AOF file: {e}");
+            self.pending.append(&mut self.held);
+            return;
+        }
+        for idx in std::mem::take(&mut self.held) {
+            self.drive(db, idx, false);
+        }
+        self.pending.extend_from_slice(&self.held);
     }
 
     /// Poll timeout: 100 ms, or less if a blocked client's deadline comes sooner.
@@ -514,6 +542,7 @@ impl Worker {
             writable: false,
             closing: false,
             paused_by_output: false,
+            commit_seq: 0,
             last_active: Instant::now(),
         }));
         // Data may already be waiting (edge-triggered registration after it arrived).
@@ -609,11 +638,22 @@ impl Worker {
                 // From here until execution returns, `self` is only reached through this
                 // pointer, by `serve_while_busy` (see there).
                 let prev = PUMP.replace((std::ptr::from_mut(self), idx));
+                let published = ferrous_core::propagate::last_published();
                 let step = ferrous_core::clock::with_batch_time(now, || execute_buffered(db, conn, limits));
                 PUMP.set(prev);
+                if let Some(seq) = ferrous_core::propagate::last_published().filter(|s| Some(*s) != published) {
+                    conn.commit_seq = seq;
+                }
                 if let Step::Close = step {
                     return Step::Close;
                 }
+            }
+            if conn.commit_seq > ferrous_core::aof::writer::durable(db.inner()) {
+                // Replies to writes go out after the turn's AOF commit.
+                if !self.held.contains(&idx) {
+                    self.held.push(idx);
+                }
+                return Step::Continue;
             }
             if flush(db, conn).is_err() {
                 return Step::Close;

@@ -100,6 +100,9 @@ fn config_set(ctx: &mut Ctx<'_>) -> Result<()> {
             }
         }
     }
+    if chosen.iter().any(|(d, _, _)| matches!(d.name, "appendonly" | "appendfsync")) {
+        crate::aof::writer::apply_config(inner);
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -360,21 +360,31 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("rdb_last_cow_size", 0);
     s.field("rdb_last_load_keys_expired", rdb.last_load_keys_expired.load(Relaxed));
     s.field("rdb_last_load_keys_loaded", rdb.last_load_keys_loaded.load(Relaxed));
+    let writer = crate::aof::writer::current(inner);
     s.field("aof_enabled", aof as u8);
-    for (name, value) in [
-        ("aof_rewrite_in_progress", "0"),
-        ("aof_rewrite_scheduled", "0"),
-        ("aof_last_rewrite_time_sec", "-1"),
-        ("aof_current_rewrite_time_sec", "-1"),
-        ("aof_last_bgrewrite_status", "ok"),
-        ("aof_rewrites", "0"),
-        ("aof_rewrites_consecutive_failures", "0"),
-        ("aof_last_write_status", "ok"),
-        ("aof_last_cow_size", "0"),
-        ("module_fork_in_progress", "0"),
-        ("module_fork_last_cow_size", "0"),
-    ] {
+    let rewriting = writer.as_ref().is_some_and(|w| w.rewriting.load(Relaxed));
+    s.field("aof_rewrite_in_progress", rewriting as u8);
+    s.field("aof_rewrite_scheduled", 0);
+    s.field("aof_last_rewrite_time_sec", writer.as_ref().map_or(-1, |w| w.last_rewrite_secs.load(Relaxed)));
+    s.field("aof_current_rewrite_time_sec", -1);
+    let rewrite_ok = writer.as_ref().map_or(true, |w| w.last_rewrite_ok.load(Relaxed));
+    s.field("aof_last_bgrewrite_status", if rewrite_ok { "ok" } else { "err" });
+    s.field("aof_rewrites", writer.as_ref().map_or(0, |w| w.rewrites.load(Relaxed)));
+    s.field("aof_rewrites_consecutive_failures", (!rewrite_ok) as u8);
+    let write_ok = writer.as_ref().map_or(true, |w| !w.write_failed.load(Relaxed));
+    s.field("aof_last_write_status", if write_ok { "ok" } else { "err" });
+    for (name, value) in
+        [("aof_last_cow_size", "0"), ("module_fork_in_progress", "0"), ("module_fork_last_cow_size", "0")]
+    {
         s.field(name, value);
+    }
+    if let Some(w) = &writer {
+        s.field("aof_current_size", w.current_size.load(Relaxed));
+        s.field("aof_base_size", w.base_size.load(Relaxed));
+        s.field("aof_pending_rewrite", 0);
+        s.field("aof_buffer_length", w.buffer_length());
+        s.field("aof_pending_bio_fsync", 0);
+        s.field("aof_delayed_fsync", w.delayed_fsync.load(Relaxed));
     }
     if loading {
         let started = rdb.loading_started_ms.load(Relaxed);

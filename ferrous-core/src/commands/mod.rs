@@ -703,6 +703,13 @@ fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8) -> Option<Err
     {
         return Some(Error::msg(p::MISCONF));
     }
+    if alerts & p::ALERT_AOF_FAILED != 0 && (spec.has(flags::WRITE) || spec.name == "ping") {
+        if let Some(aof) = crate::aof::writer::current(&db.inner) {
+            if aof.write_failed.load(Relaxed) {
+                return Some(Error::msg(format!("MISCONF Errors writing to the AOF file: {}", aof.last_error())));
+            }
+        }
+    }
     if alerts & p::ALERT_LOADING != 0 && !spec.has(flags::LOADING) {
         return Some(Error::msg(p::LOADING));
     }

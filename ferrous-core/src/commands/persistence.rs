@@ -16,7 +16,22 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("dump", dump),
     ("restore", restore),
     ("restore-asking", restore),
+    ("bgrewriteaof", bgrewriteaof),
 ];
+
+/// `BGREWRITEAOF`
+fn bgrewriteaof(ctx: &mut Ctx<'_>) -> Result<()> {
+    use crate::aof::writer::{self, AofWriteError};
+    require_persistence(ctx)?;
+    match writer::rewrite_in_background(&ctx.db.inner) {
+        Ok(()) => ctx.out.simple("Background append only file rewriting started"),
+        Err(AofWriteError::InProgress) => {
+            return Err(Error::msg("ERR Background append only file rewriting already in progress"))
+        }
+        Err(e) => return Err(Error::msg(format!("ERR {e}"))),
+    }
+    Ok(())
+}
 
 /// The error a failed save answers: Redis replies a bare `-ERR` and logs the reason.
 fn save_failed(e: PersistError) -> Error {
