@@ -20,7 +20,9 @@
 //!   writes to its AOF, and normalized as the generator normalizes Redis's AOF (`<ABS_MS>`,
 //!   `<ABS_S>`, `<ANY>` from `! any` directives, the same argument quoting). The result
 //!   must equal the `=` lines, or the `=aof` lines when the AOF and replica streams differ
-//!   (`=repl` lines are not checked: the feed is the AOF's view).
+//!   (`=repl` lines are not checked: the feed is the AOF's view). A command Ferrous answers
+//!   with "unknown command" also fails the case, so that a case expecting nothing cannot
+//!   pass without having run.
 //!
 //! Pseudo-commands: `@conn NAME` switches to (or opens) a connection, `@db N` is a SELECT
 //! on it, `@sleep MS` really sleeps (active expiry runs on its own thread). `@async CMD`
@@ -452,6 +454,7 @@ impl<'a> Run<'a> {
                     let shown = if blocked { "(blocked)".to_string() } else { show_reply(&reply) };
                     self.log.push(format!("[{}] {text} -> {shown}", self.current));
                     self.conns.get_mut(&self.current).expect("current connection").pending = true;
+                    unknown_command(&argv, &reply)?;
                 }
                 b"@wait" => {
                     if let Some(reply) = self.wait_reply()? {
@@ -475,7 +478,7 @@ impl<'a> Run<'a> {
         if setup && reply.starts_with(b"-") {
             return Err(format!("setup command {text:?} failed: {}", show_reply(&reply)));
         }
-        Ok(())
+        unknown_command(&argv, &reply)
     }
 
     /// Renders the blocks published so far.
@@ -523,6 +526,17 @@ impl<'a> Run<'a> {
         }
         (Outcome { got, error }, self.log)
     }
+}
+
+/// A command Ferrous does not know (Redis knows every command in the corpus but the one
+/// named `nosuchcommand`) fails the case: a case expecting nothing would otherwise pass
+/// without having run.
+fn unknown_command(argv: &[Vec<u8>], reply: &[u8]) -> Result<(), String> {
+    let unknown = [&b"-ERR unknown command"[..], b"-ERR unknown subcommand", b"-ERR Unknown Redis command"];
+    if unknown.iter().any(|u| reply.starts_with(u)) && !argv[0].eq_ignore_ascii_case(b"nosuchcommand") {
+        return Err(format!("not implemented: {}", show_reply(reply)));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
