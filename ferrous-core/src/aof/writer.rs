@@ -104,7 +104,9 @@ struct State {
     dir: PathBuf,
     prefix: String,
     manifest: Manifest,
-    file: File,
+    /// The current incr file (shared so that fsync runs without the state lock: writers
+    /// keep appending to the buffer meanwhile).
+    file: Arc<File>,
     file_name: String,
     /// Encoded blocks not yet written.
     buf: Vec<u8>,
@@ -160,7 +162,7 @@ impl State {
         if self.buf.is_empty() {
             return Ok(0);
         }
-        self.file.write_all(&self.buf)?;
+        (&*self.file).write_all(&self.buf)?;
         let n = self.buf.len();
         self.buf.clear();
         Ok(n)
@@ -194,7 +196,7 @@ impl ChangeSink for Sink {
                 }
                 if let Some((_, file, name)) = st.switch.take() {
                     let _ = st.file.sync_data();
-                    st.file = file;
+                    st.file = Arc::new(file);
                     st.file_name = name;
                     st.selected = None;
                 }
@@ -240,7 +242,7 @@ impl Aof {
                 dir: dir.to_path_buf(),
                 prefix: prefix.to_string(),
                 manifest,
-                file,
+                file: Arc::new(file),
                 file_name: incr.name,
                 buf: Vec::new(),
                 buffered: 0,
@@ -304,18 +306,19 @@ impl Aof {
     }
 
     fn flush_inner(&self, fsync: bool) -> io::Result<u64> {
-        let mut st = self.state.lock();
-        let upto = st.buffered;
-        match st.write_out() {
-            Ok(n) => {
-                self.current_size.fetch_add(n as u64, Relaxed);
-                self.written.store(upto, Relaxed);
-            }
-            Err(e) => return Err(e),
-        }
+        let (upto, file) = {
+            let mut st = self.state.lock();
+            let upto = st.buffered;
+            let n = st.write_out()?;
+            self.current_size.fetch_add(n as u64, Relaxed);
+            self.written.fetch_max(upto, Relaxed);
+            (upto, st.file.clone())
+        };
+        // The fsync runs without the lock: other threads go on appending (group commit: a
+        // later fsync covers what arrives meanwhile).
         if fsync && self.synced.load(Relaxed) < upto {
-            st.file.sync_data()?;
-            self.synced.store(upto, Relaxed);
+            file.sync_data()?;
+            self.synced.fetch_max(upto, Relaxed);
         }
         Ok(upto)
     }
