@@ -625,7 +625,10 @@ pub(crate) fn report_expired(inner: &Inner, db: usize, shard: &mut Shard) {
     let tracking = inner.tracking.active();
     for key in shard.expired_log.drain(..) {
         // Redis propagates the deletion of an expired key as a DEL in its database.
-        crate::propagate::also(crate::propagate::Change { db, args: crate::propagate::args([&b"DEL"[..], &key]) });
+        if crate::propagate::collecting() {
+            let del = crate::propagate::del_word(inner, "lazyfree-lazy-expire");
+            crate::propagate::also(crate::propagate::Change { db, args: crate::propagate::args([del, &key]) });
+        }
         if flags & crate::notify::EXPIRED != 0 {
             crate::notify::emit(&inner.pubsub, flags, crate::notify::EXPIRED, "expired", db, &key);
         }

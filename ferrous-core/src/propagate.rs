@@ -167,6 +167,8 @@ struct Frame {
     replaced: Option<Vec<Change>>,
     /// The thread's change count when the command started.
     dirty_at_start: u64,
+    /// Propagated whether or not it changed anything ([`force`]).
+    forced: bool,
 }
 
 #[derive(Default)]
@@ -230,7 +232,7 @@ pub(crate) fn enter(inner: &Inner) {
             c.active = inner.propagation.attached.load(Relaxed);
         }
         let dirty_at_start = c.dirty;
-        c.frames.push(Frame { replaced: None, dirty_at_start });
+        c.frames.push(Frame { replaced: None, dirty_at_start, forced: false });
     });
 }
 
@@ -242,7 +244,7 @@ pub(crate) fn leave(own: Option<(usize, &ferrous_resp::Args<'_>)>) {
     let block = CTX.with(|c| {
         let mut c = c.borrow_mut();
         let frame = c.frames.pop()?;
-        let wrote = c.dirty != frame.dirty_at_start;
+        let wrote = c.dirty != frame.dirty_at_start || frame.forced;
         if !c.active {
             if c.frames.is_empty() {
                 c.stream = None;
@@ -319,6 +321,26 @@ pub(crate) fn as_command<R>(inner: &Inner, f: impl FnOnce() -> R) -> R {
     let r = f();
     leave(None);
     r
+}
+
+/// `DEL`, or `UNLINK` when the lazy-free directive `lazyfree` (`lazyfree-lazy-expire`,
+/// `lazyfree-lazy-user-del`...) is on: how Redis propagates a deletion.
+pub fn del_word(inner: &Inner, lazyfree: &str) -> &'static [u8] {
+    if inner.config.read().get_bool(lazyfree) {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
+
+/// Propagates the running command even if it changed nothing (Redis's
+/// `forceCommandPropagation`: FLUSHDB of an empty database, FUNCTION LOAD...).
+pub fn force() {
+    CTX.with(|c| {
+        if let Some(f) = c.borrow_mut().frames.last_mut() {
+            f.forced = true;
+        }
+    });
 }
 
 /// A `Vec<Vec<u8>>` argument list from string-ish parts.

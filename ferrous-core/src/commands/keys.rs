@@ -112,7 +112,9 @@ fn expire_generic(ctx: &mut Ctx<'_>, seconds: bool, relative: bool, cmd: &'stati
     // Propagated as PEXPIREAT in ms with the condition as sent; a time already past
     // deleted the key: a DEL.
     if when <= ctx.now() {
-        ctx.propagate_as([&b"DEL"[..], ctx.arg(1)]);
+        if crate::propagate::collecting() {
+            ctx.propagate_as([crate::propagate::del_word(&ctx.db.inner, "lazyfree-lazy-expire"), ctx.arg(1)]);
+        }
     } else if cmd != "pexpireat" {
         let mut parts: Vec<&[u8]> = vec![b"PEXPIREAT", ctx.arg(1)];
         let when = when.to_string();
@@ -266,6 +268,8 @@ fn flush_mode(ctx: &Ctx<'_>) -> Result<FlushMode> {
 fn flushdb(ctx: &mut Ctx<'_>) -> Result<()> {
     let mode = flush_mode(ctx)?;
     ops::flushdb(&ctx.access, mode);
+    // Propagated even when the database was already empty, as Redis forces it.
+    crate::propagate::force();
     ctx.out.ok();
     Ok(())
 }
@@ -274,6 +278,7 @@ fn flushdb(ctx: &mut Ctx<'_>) -> Result<()> {
 fn flushall(ctx: &mut Ctx<'_>) -> Result<()> {
     let mode = flush_mode(ctx)?;
     ops::flushall(&ctx.access, mode);
+    crate::propagate::force();
     // With save points, Redis stops a running BGSAVE and saves the emptied dataset (a
     // failure is only logged).
     let inner = &ctx.db.inner;

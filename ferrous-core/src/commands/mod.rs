@@ -658,6 +658,13 @@ fn run(
     let mut ctx = Ctx { db, access, client, args, out: Reply::new(out, resp3), spec };
     let mark = ctx.out.len();
     let result = handler(&mut ctx);
+    // FUNCTION LOAD/DELETE/FLUSH/RESTORE change the libraries, not the keyspace: propagated
+    // verbatim when they succeed, as Redis does.
+    if result.is_ok()
+        && matches!(spec.name.as_str(), "function|load" | "function|delete" | "function|flush" | "function|restore")
+    {
+        crate::propagate::force();
+    }
     // EXEC and scripts propagate the effects of the commands they ran, not themselves.
     let propagates_itself = !spec.has(flags::RUNS_SCRIPT) && spec.name != "exec";
     crate::propagate::leave(propagates_itself.then_some((db_index, &args)));

@@ -137,7 +137,7 @@ fn set(ctx: &mut Ctx<'_>) -> Result<()> {
     // Redis propagates a relative or absolute expiry as PXAT in ms, without NX/XX/GET, and
     // SET ... GET without its GET.
     if let SetExpiry::At(when) = opts.expiry {
-        ctx.propagate_as([ctx.arg(0), ctx.arg(1), ctx.arg(2), b"PXAT", when.to_string().as_bytes()]);
+        ctx.propagate_as([&b"SET"[..], ctx.arg(1), ctx.arg(2), b"PXAT", when.to_string().as_bytes()]);
     } else if opts.get {
         ctx.propagate_as(ctx.args.iter().filter(|a| !a.eq_ignore_ascii_case(b"GET")));
     }
@@ -220,7 +220,11 @@ fn getex(ctx: &mut Ctx<'_>) -> Result<()> {
     // GETEX propagates the TTL change alone: PEXPIREAT in ms, PERSIST, or DEL for a time
     // already past.
     match applied {
-        Some(GetExExpiry::At(when)) if when <= ctx.now() => ctx.propagate_as([&b"DEL"[..], ctx.arg(1)]),
+        Some(GetExExpiry::At(when)) if when <= ctx.now() => {
+            if crate::propagate::collecting() {
+                ctx.propagate_as([crate::propagate::del_word(&ctx.db.inner, "lazyfree-lazy-expire"), ctx.arg(1)])
+            }
+        }
         Some(GetExExpiry::At(when)) => ctx.propagate_as([&b"PEXPIREAT"[..], ctx.arg(1), when.to_string().as_bytes()]),
         Some(GetExExpiry::Persist) => ctx.propagate_as([&b"PERSIST"[..], ctx.arg(1)]),
         _ => {}
@@ -234,7 +238,9 @@ fn getex(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `GETDEL key`
 fn getdel(ctx: &mut Ctx<'_>) -> Result<()> {
-    ctx.propagate_as([&b"DEL"[..], ctx.arg(1)]);
+    if crate::propagate::collecting() {
+        ctx.propagate_as([crate::propagate::del_word(&ctx.db.inner, "lazyfree-lazy-user-del"), ctx.arg(1)]);
+    }
     match ops::getdel(&ctx.access, ctx.arg(1))? {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
