@@ -219,13 +219,19 @@ impl Manifest {
                 Some(n) if !n.is_empty() && seq != 0 && kind != 0 => n,
                 _ => return Err(err(linenum, "Invalid AOF manifest file format")),
             };
-            // Ferrous's own limits: names are Rust strings, sequences unsigned. Redis would
-            // accept a negative sequence number for base and history files.
+            // Ferrous's own limit: names are Rust strings.
             let Ok(name) = String::from_utf8(name) else {
                 return Err(err(linenum, "Invalid AOF manifest file format (file name is not UTF-8)"));
             };
-            let Ok(seq) = u64::try_from(seq) else {
-                return Err(err(linenum, "Invalid AOF manifest file format (negative sequence number)"));
+            // Ferrous's own limit: sequence numbers are unsigned (Redis would accept a
+            // negative one for base and history files; for an incr file it is out of order).
+            let seq = match u64::try_from(seq) {
+                Ok(seq) => seq,
+                Err(_) if kind == b'i' => return Err(err(linenum, "Found a non-monotonic sequence number")),
+                Err(_) if kind == b'b' || kind == b'h' => {
+                    return Err(err(linenum, "Invalid AOF manifest file format (negative sequence number)"))
+                }
+                Err(_) => return Err(err(linenum, "Unknown AOF file type")),
             };
             match kind {
                 b'b' => {
