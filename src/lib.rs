@@ -111,10 +111,19 @@ impl Builder {
     pub fn build(self) -> Database {
         Database::from(self.0.build())
     }
-    /// Builds, installs scripting, then loads the RDB file when a directory was given.
+    /// Keeps an append-only file (see [`ferrous_core::Builder::appendonly`]).
+    pub fn appendonly(self, on: bool) -> Self {
+        Builder(self.0.appendonly(on))
+    }
+    /// `appendfsync`: `"always"`, `"everysec"` or `"no"`.
+    pub fn appendfsync(self, policy: &str) -> Self {
+        Builder(self.0.appendfsync(policy))
+    }
+    /// Builds, installs scripting, then loads the data files (the AOF with `appendonly`,
+    /// else the RDB file) when a directory was given.
     pub fn open(self) -> std::result::Result<Database, PersistError> {
         let db = self.build();
-        db.load_rdb_file()?;
+        db.load_data_files()?;
         Ok(db)
     }
 }

@@ -223,6 +223,8 @@ impl Drop for Owner {
         // As SHUTDOWN does: a running BGSAVE finishes, then a final save when save points
         // are configured (only when persistence was opted into).
         crate::persistence::join_bgsave(&self.inner);
+        // What the AOF buffered is written and fsynced.
+        crate::aof::writer::disable(&self.inner);
         if self.inner.rdb.enabled.load(Relaxed)
             && !crate::persistence::save_points(&self.inner.config.read()).is_empty()
         {
@@ -316,6 +318,18 @@ impl Builder {
         self.save_points = Some(points.to_vec());
         self
     }
+    /// Keeps an append-only file (`appendonly yes`) in `dir/appendonlydir`: [`Builder::open`]
+    /// loads it (instead of the RDB file) and every write made through the command table
+    /// (`execute`, scripts, transactions) is appended before the call returns.
+    pub fn appendonly(mut self, on: bool) -> Self {
+        let _ = self.config.set("appendonly", &[if on { "yes" } else { "no" }], true);
+        self
+    }
+    /// `appendfsync`: `"always"`, `"everysec"` (default) or `"no"`.
+    pub fn appendfsync(mut self, policy: &str) -> Self {
+        let _ = self.config.set("appendfsync", &[policy], true);
+        self
+    }
     /// Turns file persistence on or off with the configuration's `dir` (the server turns it
     /// on; [`Builder::dir`] does too).
     pub fn persistence(mut self, on: bool) -> Self {
@@ -334,7 +348,7 @@ impl Builder {
             })?;
         }
         let db = self.build();
-        db.load_rdb_file()?;
+        db.load_data_files()?;
         Ok(db)
     }
 

@@ -84,6 +84,12 @@ pub enum PersistError {
     /// The background save was stopped (FLUSHALL or SHUTDOWN wrote the file instead).
     #[error("Background saving aborted")]
     Aborted,
+    /// The append-only file could not be read.
+    #[error("{0}")]
+    Aof(#[from] Box<crate::aof::manifest::AofError>),
+    /// The append-only file could not be opened or written.
+    #[error("{0}")]
+    AofWrite(#[from] Box<crate::aof::writer::AofWriteError>),
     /// A function library of the file could not be loaded.
     #[error("Failed loading library: {0}")]
     Function(String),
@@ -756,6 +762,35 @@ impl Database {
     /// Keys whose deadline has passed are skipped.
     pub fn load_from(&self, r: impl Read) -> Result<LoadStats, PersistError> {
         load(&self.inner, io::BufReader::new(r), 0, LoadOptions::default())
+    }
+
+    /// Loads the data files when persistence is on, as Redis's start-up does: with
+    /// `appendonly yes` the AOF (an old single-file AOF is upgraded first; a first start
+    /// writes a base and an incr file), and the AOF writer starts; otherwise
+    /// `dir/dbfilename`.
+    pub fn load_data_files(&self) -> Result<(), PersistError> {
+        if !self.inner.rdb.enabled.load(Relaxed) {
+            return Ok(());
+        }
+        let (root, dirname, filename, load_truncated, aof) = {
+            let c = self.inner.config.read();
+            (
+                PathBuf::from(c.get("dir").unwrap_or(".")),
+                c.get("appenddirname").unwrap_or("appendonlydir").to_string(),
+                c.get("appendfilename").unwrap_or("appendonly.aof").to_string(),
+                c.get_bool("aof-load-truncated"),
+                c.get_bool("appendonly"),
+            )
+        };
+        if !aof {
+            self.load_rdb_file()?;
+            return Ok(());
+        }
+        crate::aof::load::upgrade_old_aof(&root, &filename, &dirname).map_err(Box::new)?;
+        let opts = crate::aof::load::AofLoadOptions { load_truncated };
+        crate::aof::load::load(self, &root.join(&dirname), &filename, opts).map_err(Box::new)?;
+        crate::aof::writer::enable(&self.inner).map_err(Box::new)?;
+        Ok(())
     }
 
     /// Loads `dir/dbfilename` when persistence is on, replacing

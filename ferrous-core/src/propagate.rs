@@ -191,12 +191,22 @@ struct Context {
 }
 
 thread_local!(static CTX: RefCell<Context> = RefCell::new(Context::default()));
-thread_local!(static LAST_PUBLISHED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) });
+thread_local!(static LAST_PUBLISHED: std::cell::Cell<(*const Propagation, u64)> = const {
+    std::cell::Cell::new((std::ptr::null(), 0))
+});
 
-/// The number of the last block this thread published (the AOF's commit makes it durable
-/// before the thread sends its replies).
+/// The number of the last block this thread published to any stream (the event loop
+/// compares it before and after a connection's commands).
 pub fn last_published() -> Option<u64> {
-    LAST_PUBLISHED.get()
+    let (stream, seq) = LAST_PUBLISHED.get();
+    (!stream.is_null()).then_some(seq)
+}
+
+/// The number of the last block this thread published to `inner`'s stream (the AOF's
+/// commit makes it durable before the thread sends its replies).
+pub fn last_published_to(inner: &Inner) -> Option<u64> {
+    let (stream, seq) = LAST_PUBLISHED.get();
+    std::ptr::eq(stream, &inner.propagation).then_some(seq)
 }
 
 /// Counts changes made by this thread (called by `Access::add_dirty`).
@@ -278,7 +288,7 @@ pub(crate) fn leave(own: Option<(usize, &ferrous_resp::Args<'_>)>) {
     });
     if let Some((stream, block)) = block {
         if !block.changes.is_empty() {
-            LAST_PUBLISHED.set(Some(block.seq));
+            LAST_PUBLISHED.set((stream, block.seq));
         }
         // SAFETY: see `stamp`.
         unsafe { &*stream }.publish(block);

@@ -1,6 +1,6 @@
 //! The propagation stream seen through `Database::changes()`: ordering, transactions,
 //! expiry, and exactness across concurrent writers. Redis's rewrites of individual commands
-//! are checked against the recorded corpus in `propagation.rs`.
+//! are checked against the recorded corpus in the root package's `tests/propagation.rs`.
 use ferrous_core::propagate::Block;
 use ferrous_core::{Database, ManualClock};
 use std::sync::Arc;

@@ -321,7 +321,7 @@ struct FailingSink {
 impl std::io::Write for FailingSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.written >= self.limit {
-            return Err(std::io::Error::new(std::io::ErrorKind::Other, "no space left"));
+            return Err(std::io::Error::other("no space left"));
         }
         let n = buf.len().min(self.limit - self.written);
         self.written += n;

@@ -345,7 +345,7 @@ pub fn durable(inner: &Inner) -> u64 {
 /// `always`. Cheap when the AOF is off or this thread has nothing new.
 pub fn commit(inner: &Inner) -> io::Result<()> {
     let Some(aof) = current(inner) else { return Ok(()) };
-    let Some(mine) = crate::propagate::last_published() else { return Ok(()) };
+    let Some(mine) = crate::propagate::last_published_to(inner) else { return Ok(()) };
     let policy = aof.policy();
     let done = if policy == FsyncPolicy::Always { &aof.synced } else { &aof.written };
     if done.load(Relaxed) >= mine {
@@ -371,7 +371,7 @@ pub fn commit(inner: &Inner) -> io::Result<()> {
 
 /// The background part (the Database's cron, every tick): writes what is buffered and,
 /// under `everysec`, fsyncs once a second.
-pub(crate) fn cron(inner: &Inner, last_fsync: &mut std::time::Instant) {
+pub(crate) fn cron(inner: &Arc<Inner>, last_fsync: &mut std::time::Instant) {
     let Some(aof) = current(inner) else { return };
     let policy = aof.policy();
     let fsync = policy == FsyncPolicy::EverySec && last_fsync.elapsed() >= std::time::Duration::from_secs(1);
@@ -383,6 +383,30 @@ pub(crate) fn cron(inner: &Inner, last_fsync: &mut std::time::Instant) {
     }
     if let Err(e) = aof.flush(inner, fsync || policy == FsyncPolicy::Always) {
         crate::persistence::log_error(inner, &format!("Error writing to the AOF file: {e}"));
+    }
+    auto_rewrite(inner, &aof);
+}
+
+/// `auto-aof-rewrite-percentage` / `auto-aof-rewrite-min-size`, as Redis's cron: a rewrite
+/// when the AOF grew by that percentage over its base and is past the minimum size.
+fn auto_rewrite(inner: &Arc<Inner>, aof: &Aof) {
+    let (pct, min) = {
+        let c = inner.config.read();
+        (c.get_i64("auto-aof-rewrite-percentage"), c.get_i64("auto-aof-rewrite-min-size"))
+    };
+    let size = aof.current_size.load(Relaxed) as i64;
+    if pct <= 0 || size <= min || aof.rewriting.load(Relaxed) || inner.snapshot_running.load(Relaxed) {
+        return;
+    }
+    let base = (aof.base_size.load(Relaxed) as i64).max(1);
+    if size.saturating_mul(100) / base - 100 >= pct {
+        crate::persistence::log_notice(
+            inner,
+            &format!("Starting automatic rewriting of AOF on {}% growth", size.saturating_mul(100) / base - 100),
+        );
+        if let Err(e) = rewrite_in_background(inner) {
+            crate::persistence::log_error(inner, &format!("Can't rewrite the append only file: {e}"));
+        }
     }
 }
 

@@ -220,11 +220,10 @@ fn getex(ctx: &mut Ctx<'_>) -> Result<()> {
     // GETEX propagates the TTL change alone: PEXPIREAT in ms, PERSIST, or DEL for a time
     // already past.
     match applied {
-        Some(GetExExpiry::At(when)) if when <= ctx.now() => {
-            if crate::propagate::collecting() {
-                ctx.propagate_as([crate::propagate::del_word(&ctx.db.inner, "lazyfree-lazy-expire"), ctx.arg(1)])
-            }
+        Some(GetExExpiry::At(when)) if when <= ctx.now() && crate::propagate::collecting() => {
+            ctx.propagate_as([crate::propagate::del_word(&ctx.db.inner, "lazyfree-lazy-expire"), ctx.arg(1)])
         }
+        Some(GetExExpiry::At(when)) if when <= ctx.now() => {}
         Some(GetExExpiry::At(when)) => ctx.propagate_as([&b"PEXPIREAT"[..], ctx.arg(1), when.to_string().as_bytes()]),
         Some(GetExExpiry::Persist) => ctx.propagate_as([&b"PERSIST"[..], ctx.arg(1)]),
         _ => {}
