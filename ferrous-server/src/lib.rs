@@ -79,7 +79,15 @@ fn load_data(db: &Database) {
         let inner = db.inner();
         let started = std::time::Instant::now();
         if inner.config.read().get_bool("appendonly") {
-            load_aof(&db, started);
+            // The AOF is the dataset, as in Redis (dump.rdb is not read); a first start
+            // writes a base and an incr file.
+            match db.load_data_files() {
+                Ok(()) => notice!("DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f64()),
+                Err(e) => {
+                    warning!("Fatal error loading the append only file: {e}. Exiting.");
+                    std::process::exit(1);
+                }
+            }
             inner.rdb.alerts.fetch_and(!ferrous_core::persistence::ALERT_LOADING, Ordering::Relaxed);
             return;
         }
@@ -102,44 +110,6 @@ fn load_data(db: &Database) {
     if let Err(e) = spawned {
         warning!("Can't start the loading thread: {e}. Exiting.");
         std::process::exit(1);
-    }
-}
-
-/// With `appendonly yes` the AOF is the dataset, as in Redis (dump.rdb is not read): an old
-/// single-file AOF is upgraded, the manifest's base and incr files are loaded, then the
-/// writer opens (creating base and incr files on a first start).
-fn load_aof(db: &Database, started: std::time::Instant) {
-    use ferrous_core::aof::{load, writer};
-    let inner = db.inner();
-    let (root, dirname, filename, truncated) = {
-        let c = inner.config.read();
-        (
-            std::path::PathBuf::from(c.get("dir").unwrap_or(".")),
-            c.get("appenddirname").unwrap_or("appendonlydir").to_string(),
-            c.get("appendfilename").unwrap_or("appendonly.aof").to_string(),
-            c.get_bool("aof-load-truncated"),
-        )
-    };
-    let fatal = |what: String| -> ! {
-        warning!("{what}. Exiting.");
-        std::process::exit(1)
-    };
-    if let Err(e) = load::upgrade_old_aof(&root, &filename, &dirname) {
-        fatal(format!("Can't upgrade the old append only file: {e}"));
-    }
-    match load::load(db, &root.join(&dirname), &filename, load::AofLoadOptions { load_truncated: truncated }) {
-        Ok(Some(stats)) => {
-            notice!(
-                "DB loaded from append only file: {:.3} seconds ({} commands)",
-                started.elapsed().as_secs_f64(),
-                stats.commands
-            )
-        }
-        Ok(None) => {}
-        Err(e) => fatal(format!("Fatal error loading the append only file: {e}")),
-    }
-    if let Err(e) = writer::enable(db.inner_arc()) {
-        fatal(format!("Can't open the append only file: {e}"));
     }
 }
 
