@@ -351,100 +351,17 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
 }
 
 /// A score in a listpack, as Redis 7.0's `zzlInsertAt` stores it: an integer entry when the
-/// score is an integer within +-2^62 (`double2ll`; -0 becomes 0), else its `%.17g` text.
+/// score is an integer within +-2^62 (`double2ll`; -0 becomes 0), else its `%.17g` text
+/// (which then always has a `.`, an exponent, or is `inf`: never an integer entry).
+#[inline]
 fn write_lp_score(lp: &mut LpWriter<'_>, score: f64) {
     const LIMIT: f64 = (i64::MAX / 2) as f64;
     if (-LIMIT..=LIMIT).contains(&score) && score == (score as i64) as f64 {
         lp.int(score as i64);
     } else {
-        let mut buf = [0u8; 32];
-        lp.auto(g17(score, &mut buf));
+        let mut buf = [0u8; crate::util::G17_MAX];
+        lp.str(crate::util::fmt_g17(score, &mut buf));
     }
-}
-
-/// C's `%.17g` of `d` (as `crate::util::fmt_double`), formatted on the stack: the writer
-/// must not allocate per element.
-fn g17(d: f64, buf: &mut [u8; 32]) -> &[u8] {
-    if d.is_nan() {
-        return b"nan";
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { b"inf" } else { b"-inf" };
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { b"-0" } else { b"0" };
-    }
-    // The 17 significant digits, correctly rounded, and the decimal exponent.
-    let mut sci = [0u8; 32];
-    let n = {
-        use std::io::Write;
-        let mut w = std::io::Cursor::new(&mut sci[..]);
-        let _ = write!(w, "{:.16e}", d.abs());
-        w.position() as usize
-    };
-    let sci = &sci[..n];
-    let e_at = sci.iter().position(|&c| c == b'e').unwrap_or(n);
-    let exp: i32 = std::str::from_utf8(&sci[e_at + 1..]).ok().and_then(|e| e.parse().ok()).unwrap_or(0);
-    let mut digits = [0u8; 17];
-    let mut k = 0;
-    for &c in &sci[..e_at] {
-        if c.is_ascii_digit() && k < 17 {
-            digits[k] = c;
-            k += 1;
-        }
-    }
-    let mut len = 0;
-    let mut put = |c: u8, len: &mut usize| {
-        buf[*len] = c;
-        *len += 1;
-    };
-    if d < 0.0 {
-        put(b'-', &mut len);
-    }
-    let trimmed = |from: usize| -> usize {
-        // Index past the last nonzero digit at or after `from` (trailing zeros dropped).
-        (from..17).rev().find(|&i| digits[i] != b'0').map_or(from, |i| i + 1)
-    };
-    if !(-4..17).contains(&exp) {
-        put(digits[0], &mut len);
-        let end = trimmed(1);
-        if end > 1 {
-            put(b'.', &mut len);
-            for &c in &digits[1..end] {
-                put(c, &mut len);
-            }
-        }
-        put(b'e', &mut len);
-        put(if exp < 0 { b'-' } else { b'+' }, &mut len);
-        let a = exp.unsigned_abs();
-        if a >= 100 {
-            put(b'0' + (a / 100) as u8, &mut len);
-        }
-        put(b'0' + (a / 10 % 10) as u8, &mut len);
-        put(b'0' + (a % 10) as u8, &mut len);
-    } else if exp >= 0 {
-        let int_end = exp as usize + 1;
-        for &c in &digits[..int_end] {
-            put(c, &mut len);
-        }
-        let end = trimmed(int_end);
-        if end > int_end {
-            put(b'.', &mut len);
-            for &c in &digits[int_end..end] {
-                put(c, &mut len);
-            }
-        }
-    } else {
-        put(b'0', &mut len);
-        put(b'.', &mut len);
-        for _ in 0..(-exp - 1) {
-            put(b'0', &mut len);
-        }
-        for &c in &digits[..trimmed(0)] {
-            put(c, &mut len);
-        }
-    }
-    &buf[..len]
 }
 
 #[cfg(test)]
@@ -504,42 +421,6 @@ mod tests {
     }
 
     #[test]
-    fn g17_matches_fmt_double() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::SmallRng::seed_from_u64(17);
-        let mut samples = vec![
-            0.1,
-            1.5,
-            -2.25,
-            1e17,
-            1e16,
-            9.999999999999999e16,
-            1e-4,
-            1e-5,
-            1.5e-7,
-            123456.789,
-            -1e300,
-            5e-324,
-            f64::MAX,
-            f64::MIN_POSITIVE,
-            0.30000000000000004,
-            1e100,
-            -0.0,
-            0.0,
-            f64::INFINITY,
-            f64::NAN,
-        ];
-        for _ in 0..20000 {
-            samples.push(f64::from_bits(rng.gen()));
-            samples.push(rng.gen::<f64>() * 10f64.powi(rng.gen_range(-30..30)));
-        }
-        for d in samples {
-            let mut buf = [0u8; 32];
-            assert_eq!(g17(d, &mut buf), crate::util::fmt_double(d).as_bytes(), "{d:e}");
-        }
-    }
-
-    #[test]
     fn lp_scores() {
         let lp = |s: f64| {
             let mut out = Vec::new();
@@ -555,5 +436,7 @@ mod tests {
         assert_eq!(lp(5e18), format!("85{}06", hex::encode("5e+18")));
         assert_eq!(lp(1.5), format!("83{}04", hex::encode("1.5")));
         assert_eq!(lp(f64::INFINITY), format!("83{}04", hex::encode("inf")));
+        assert_eq!(lp(12.25), format!("85{}06", hex::encode("12.25")));
+        assert_eq!(lp(0.1), format!("93{}14", hex::encode("0.10000000000000001")));
     }
 }
