@@ -913,6 +913,109 @@ fn redis_server_truncates_where_we_do() {
     }
 }
 
+/// While the dataset is loading, other clients get -LOADING; the loader's own commands
+/// must never be dropped as if they had failed (they pass, or the load fails loudly).
+#[test]
+fn loader_commands_are_not_refused_silently() {
+    let db = Database::new();
+    let inner = db.inner();
+    inner.rdb.alerts.fetch_or(ferrous_core::persistence::ALERT_LOADING, std::sync::atomic::Ordering::Relaxed);
+    let body = [resp(&["SET", "a", "1"]), resp(&["SET", "b", "2"])].concat();
+    let result = load::replay(&db, &body[..], 0, "x.aof");
+    inner.rdb.alerts.fetch_and(!ferrous_core::persistence::ALERT_LOADING, std::sync::atomic::Ordering::Relaxed);
+    match result {
+        Ok(outcome) => {
+            assert_eq!(outcome.errors, 0);
+            assert_eq!(db.get("b").unwrap(), Some(b"2".to_vec()));
+        }
+        Err(AofError::Command { offset: 0, error, .. }) => assert!(error.contains("LOADING"), "{error}"),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+/// Random cuts, byte flips, insertions and splices of a valid file: no panic, and the
+/// replay's valid prefix is a command boundary that replays cleanly on its own (the
+/// invariants of the `aof_loader` fuzz target, on stable Rust with a fixed seed).
+#[test]
+fn random_corruption_never_panics() {
+    use rand::rngs::SmallRng;
+    use rand::{Rng, SeedableRng};
+    let mut valid = b"#TS:1700000000\r\n".to_vec();
+    let cmds: Vec<Vec<&str>> = vec![
+        vec!["SELECT", "0"],
+        vec!["SET", "a", "1"],
+        vec!["RPUSH", "l", "x", "y", "z"],
+        vec!["MULTI"],
+        vec!["INCR", "a"],
+        vec!["SELECT", "2"],
+        vec!["SADD", "s", "m1", "m2"],
+        vec!["EXEC"],
+        vec!["HSET", "h", "f", "v"],
+        vec!["ZADD", "z", "1.5", "m"],
+        vec!["PEXPIREAT", "h", "1800000000000"],
+        vec!["MULTI"],
+        vec!["DEL", "a"],
+        vec!["EXEC"],
+        vec!["SET", "big", "0123456789abcdef0123456789abcdef"],
+    ];
+    for c in &cmds {
+        valid.extend(resp(c));
+    }
+    let seed = std::env::var("FERROUS_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0xA0F_10ADu64);
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let db = Database::new();
+    let mut outcomes = [0usize; 3];
+    for case in 0..3000 {
+        let mut f = valid.clone();
+        for _ in 0..rng.gen_range(1..4) {
+            match rng.gen_range(0..4) {
+                0 => f.truncate(rng.gen_range(0..=f.len())),
+                1 if !f.is_empty() => {
+                    let i = rng.gen_range(0..f.len());
+                    f[i] = rng.gen();
+                }
+                2 => {
+                    let i = rng.gen_range(0..=f.len());
+                    const JUNK: &[u8] = b"*$\r\n#0123";
+                    let junk: Vec<u8> = (0..rng.gen_range(1..6)).map(|_| JUNK[rng.gen_range(0..JUNK.len())]).collect();
+                    f.splice(i..i, junk);
+                }
+                _ => {
+                    let (a, b) = (rng.gen_range(0..=f.len()), rng.gen_range(0..=valid.len()));
+                    f.splice(a..a, valid[b..].iter().copied());
+                }
+            }
+        }
+        let boundaries: Vec<u64> = {
+            let mut r = CommandReader::new(&f[..], 0);
+            let mut v = vec![0];
+            while r.next_frame().unwrap() == Frame::Command {
+                v.push(r.offset());
+            }
+            v
+        };
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let Ok(outcome) = load::replay(&db, &f[..], 0, "x.aof") else {
+                outcomes[2] += 1;
+                return;
+            };
+            outcomes[outcome.truncated as usize] += 1;
+            assert!(boundaries.contains(&outcome.valid_up_to), "valid prefix ends inside a command");
+            let prefix = &f[..outcome.valid_up_to as usize];
+            let again = load::replay(&db, prefix, 0, "x.aof").expect("the valid prefix replays");
+            assert!(!again.truncated);
+            assert_eq!(again.valid_up_to, prefix.len() as u64);
+        }));
+        if let Err(panic) = run {
+            let hex: String = f.iter().map(|b| format!("{b:02x}")).collect();
+            eprintln!("seed {seed} case {case}: failing input: {hex}");
+            std::panic::resume_unwind(panic);
+        }
+    }
+    // Each way a replay can end is exercised.
+    assert!(outcomes.iter().all(|&n| n > 100), "clean/truncated/error: {outcomes:?}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Differential: directories written by redis-server
 // ---------------------------------------------------------------------------------------

@@ -319,11 +319,26 @@ pub struct ReplayOutcome {
 /// takes care of that.
 pub fn replay(db: &Database, src: impl Read, offset: u64, file: &str) -> Result<ReplayOutcome, AofError> {
     let mut reader = CommandReader::new(src, offset);
-    let mut client = db.inner().clients.transient(db.inner().clock.now_ms());
-    client.authenticated = true;
+    let mut client = loader_client(db);
     let result = replay_with(db, &mut client, &mut reader, file, &mut |_| {});
     db.disconnect(&client);
     result
+}
+
+/// The id of the loader's client (Redis's `CLIENT_ID_AOF`), so that the command gate can
+/// let it through while other clients get `-LOADING`.
+pub const AOF_CLIENT_ID: u64 = u64::MAX;
+
+/// A client of the loader's own: not in the client list (as Redis's fake AOF client), never
+/// blocking (it has no waker), authenticated.
+fn loader_client(db: &Database) -> ClientState {
+    let inner = db.inner();
+    let mut client = inner.clients.transient(inner.clock.now_ms());
+    if let Some(info) = std::sync::Arc::get_mut(&mut client.info) {
+        info.id = AOF_CLIENT_ID;
+    }
+    client.authenticated = true;
+    client
 }
 
 fn replay_with<R: Read>(
@@ -378,11 +393,20 @@ fn replay_with<R: Read>(
                 error: format!("Unknown command '{}'", String::from_utf8_lossy(c_text(name))),
             });
         };
-        if spec.name == "multi" {
+        // A nested MULTI (an error) does not move the point to revert to.
+        if spec.name == "multi" && !client.tx.in_multi() {
             before_multi = outcome.valid_up_to;
         }
         db.dispatch(client, args, &mut out);
         if out.first() == Some(&b'-') {
+            if out.starts_with(b"-LOADING") {
+                // Ignoring this one like other errors would silently drop the write.
+                return Err(AofError::Command {
+                    file: file.to_string(),
+                    offset: reader.command_offset(),
+                    error: "The loader's command was refused with -LOADING".into(),
+                });
+            }
             outcome.errors += 1;
         }
         out.clear();
@@ -490,8 +514,7 @@ fn replay_file<R: Read>(
     report: &dyn Fn(u64),
 ) -> Result<ReplayOutcome, AofError> {
     let inner = db.inner();
-    let mut client = inner.clients.transient(inner.clock.now_ms());
-    client.authenticated = true;
+    let mut client = loader_client(db);
     let mut reader = CommandReader::new(src, offset);
     // Commands run at time 0: no deadline has passed (Redis does not expire keys while
     // loading, and its commands do not delete keys whose deadline is in the past then).
