@@ -10,7 +10,7 @@
 //!   writes a base of what is there; later writes and a restart with the AOF keep it all.
 //! - [`aof_directory_loads_into_redis`]: the directory passes `redis-check-aof` and
 //!   redis-server 7.0 loads it with the same contents (every type, expiries, MULTI/EXEC,
-//!   scripts, several databases).
+//!   scripts, several databases), with the base as an RDB preamble and as commands.
 mod common;
 
 use common::*;
@@ -193,9 +193,16 @@ fn aof_directory_loads_into_redis() {
     if !require_tool("redis-server") || !require_tool("redis-check-aof") {
         return;
     }
+    // The base as an RDB preamble, and as commands.
+    for preamble in ["yes", "no"] {
+        aof_directory_loads_into_redis_with(preamble);
+    }
+}
+
+fn aof_directory_loads_into_redis_with(preamble: &str) {
     let dir = TempDir::new("aof-to-redis");
-    let mut server =
-        TestServer::start_in(Kind::Ferrous, dir.path(), &["--appendonly", "yes", "--appendfsync", "always"]);
+    let args = ["--appendonly", "yes", "--appendfsync", "always", "--aof-use-rdb-preamble", preamble];
+    let mut server = TestServer::start_in(Kind::Ferrous, dir.path(), &args);
     let mut c = server.raw();
     let setup: &[&[&str]] = &[
         &["SET", "s", "hello"],
@@ -244,6 +251,11 @@ fn aof_directory_loads_into_redis() {
     }
     let mut redis = TestServer::start_in(Kind::Redis, copy.path(), &["--appendonly", "yes"]);
     let mut rc = redis.raw();
-    assert_eq!(contents(&mut rc), expected);
+    assert_eq!(contents(&mut rc), expected, "aof-use-rdb-preamble {preamble}");
     redis.kill9();
+    // And Ferrous itself restarts from it.
+    server.restart();
+    let mut c = server.raw();
+    assert_eq!(contents(&mut c), expected, "aof-use-rdb-preamble {preamble}");
+    server.kill9();
 }

@@ -611,6 +611,10 @@ pub fn load_file(inner: &Inner, path: &Path, opts: LoadOptions) -> Result<Option
         Err(source) => return Err(PersistError::Io { op: "opening", path: path.to_path_buf(), source }),
     };
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if size < 9 {
+        // Shorter than "REDIS" and a version: Redis's "Short read" (not a bad signature).
+        return Err(RdbError::Truncated { offset: size }.into());
+    }
     load(inner, file, size, opts).map(Some)
 }
 

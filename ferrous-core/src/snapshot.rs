@@ -62,8 +62,23 @@ pub(crate) struct ShardSnapshot {
     db: usize,
 }
 
+/// How a snapshot encodes one entry (RDB, or commands for an AOF base).
+pub type EntryEncoder = fn(&mut Vec<u8>, &[u8], &Value, Option<i64>, &EncodeOptions);
+
+/// The stream a snapshot writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Format {
+    /// An RDB file (header, AUX fields, functions, databases, EOF and checksum).
+    #[default]
+    Rdb,
+    /// RESP commands that rebuild the data (`FUNCTION LOAD`, `SELECT`, `SET`, `RPUSH`...),
+    /// an AOF base with `aof-use-rdb-preamble no`.
+    Commands,
+}
+
 /// State shared by the walk and the writers of one snapshot.
 struct Shared {
+    encode: EntryEncoder,
     /// Per database: entries writers saved ahead of the walk, already in RDB form.
     side: Box<[Mutex<Vec<u8>>]>,
     opts: EncodeOptions,
@@ -91,7 +106,7 @@ impl ShardSnapshot {
         }
         let deadline = shard.deadline(node, Dict::hash_of(node));
         let mut side = self.shared.side[self.db].lock();
-        rdb::write_entry(&mut side, &node.key, &node.value, deadline, &self.shared.opts);
+        (self.shared.encode)(&mut side, &node.key, &node.value, deadline, &self.shared.opts);
         self.shared.captured.fetch_add(1, Relaxed);
     }
 }
@@ -133,6 +148,7 @@ pub struct Snapshot {
     /// Unix seconds when it started (the `ctime` AUX field).
     started: i64,
     info: SnapshotInfo,
+    format: Format,
     /// The propagation stream's position at the snapshot's instant: the snapshot holds
     /// exactly the blocks numbered below it.
     position: u64,
@@ -158,12 +174,27 @@ impl Snapshot {
         info: SnapshotInfo,
         at_position: impl FnOnce(u64),
     ) -> Result<Snapshot, SnapshotError> {
+        Self::begin_as(inner, Format::Rdb, opts, info, at_position)
+    }
+
+    /// [`Snapshot::begin_at`] writing `format`.
+    pub fn begin_as(
+        inner: &Arc<Inner>,
+        format: Format,
+        opts: EncodeOptions,
+        info: SnapshotInfo,
+        at_position: impl FnOnce(u64),
+    ) -> Result<Snapshot, SnapshotError> {
         if inner.snapshot_running.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return Err(SnapshotError::InProgress);
         }
         // Library sources first: the engine's lock is never taken while shards are held.
         let functions = inner.script_engine.read().as_ref().map(|e| e.library_sources()).unwrap_or_default();
         let shared = Arc::new(Shared {
+            encode: match format {
+                Format::Rdb => rdb::write_entry,
+                Format::Commands => crate::aof::rewrite::write_entry,
+            },
             side: (0..inner.dbs.len()).map(|_| Mutex::new(Vec::new())).collect(),
             opts,
             discard: AtomicBool::new(false),
@@ -195,6 +226,7 @@ impl Snapshot {
             functions,
             started: now / 1000,
             info,
+            format,
             position,
             walked: false,
             stop: None,
@@ -225,19 +257,32 @@ impl Snapshot {
     ///
     /// On a sink error the walk still completes (marking only) before the error returns.
     pub fn write_to(mut self, sink: &mut dyn Write, checksum: bool) -> Result<(), SnapshotError> {
+        let rdb_format = self.format == Format::Rdb;
+        let checksum = checksum && rdb_format;
         let mut out =
             Out { sink, buf: Vec::with_capacity(FLUSH_BYTES * 2), crc: rdb::Crc64::new(), checksum, error: None };
-        rdb::write_header(&mut out.buf);
-        self.write_aux(&mut out.buf);
+        if rdb_format {
+            rdb::write_header(&mut out.buf);
+            self.write_aux(&mut out.buf);
+        }
         for code in &self.functions {
-            rdb::write_function(&mut out.buf, code);
+            if rdb_format {
+                rdb::write_function(&mut out.buf, code);
+            } else {
+                crate::aof::writer::encode_command(
+                    &mut out.buf,
+                    &[b"FUNCTION".to_vec(), b"LOAD".to_vec(), code.clone()],
+                );
+            }
         }
         let delay = self.inner.config.read().get_i64("rdb-key-save-delay");
         for db in 0..self.inner.dbs.len() {
             let (keys, volatile) = self.sizes[db];
-            if keys > 0 {
+            if keys > 0 && rdb_format {
                 rdb::write_select_db(&mut out.buf, db as u64);
                 rdb::write_resize_db(&mut out.buf, keys, volatile);
+            } else if keys > 0 {
+                crate::aof::writer::encode_command(&mut out.buf, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
             }
             for i in 0..SHARDS {
                 self.walk_shard(db, i, &mut out, delay);
@@ -247,7 +292,9 @@ impl Snapshot {
             out.maybe_flush(&self.shared, true);
         }
         self.walked = true;
-        rdb::write_eof(&mut out.buf, 0);
+        if rdb_format {
+            rdb::write_eof(&mut out.buf, 0);
+        }
         if self.shared.discard.load(Relaxed) && out.error.is_none() {
             out.error = Some(io::Error::new(io::ErrorKind::Interrupted, "snapshot stopped"));
         }
@@ -291,7 +338,7 @@ impl Snapshot {
                             mark(s, node);
                             if !discard {
                                 let deadline = s.deadline(node, Dict::hash_of(node));
-                                rdb::write_entry(&mut out.buf, &node.key, &node.value, deadline, &self.shared.opts);
+                                (self.shared.encode)(&mut out.buf, &node.key, &node.value, deadline, &self.shared.opts);
                                 written += 1;
                             }
                         }

@@ -540,7 +540,8 @@ fn rewrite_inner(inner: &Arc<Inner>, aof: &Arc<Aof>) -> Result<(), AofWriteError
     // after it), so a rewrite that a fresh AOF depends on always happens.
     let snap = loop {
         let info = crate::snapshot::SnapshotInfo { aof_base: true, ..Default::default() };
-        let begun = crate::snapshot::Snapshot::begin_at(inner, opts, info, |position| {
+        let format = if preamble { crate::snapshot::Format::Rdb } else { crate::snapshot::Format::Commands };
+        let begun = crate::snapshot::Snapshot::begin_as(inner, format, opts, info, |position| {
             let mut st = aof.state.lock();
             if let Some(sw) = st.switch.as_mut() {
                 sw.0 = position;
@@ -569,21 +570,12 @@ fn rewrite_inner(inner: &Arc<Inner>, aof: &Arc<Aof>) -> Result<(), AofWriteError
     };
     let write = (|| {
         let mut f = std::io::BufWriter::with_capacity(1 << 20, File::create(&tmp).map_err(io("creating", &tmp))?);
-        if preamble {
-            snap.write_to(&mut f, checksum).map_err(|e| match e {
-                crate::snapshot::SnapshotError::Io(source) => {
-                    AofWriteError::Io { op: "writing", path: tmp.clone(), source }
-                }
-                other => crate::persistence::PersistError::from(other).into(),
-            })?;
-        } else {
-            drop(snap);
-            return Err(AofWriteError::Io {
-                op: "writing",
-                path: tmp.clone(),
-                source: io::Error::new(io::ErrorKind::Unsupported, "aof-use-rdb-preamble no is not supported yet"),
-            });
-        }
+        snap.write_to(&mut f, checksum).map_err(|e| match e {
+            crate::snapshot::SnapshotError::Io(source) => {
+                AofWriteError::Io { op: "writing", path: tmp.clone(), source }
+            }
+            other => crate::persistence::PersistError::from(other).into(),
+        })?;
         let f = f.into_inner().map_err(|e| AofWriteError::Io {
             op: "writing",
             path: tmp.clone(),
