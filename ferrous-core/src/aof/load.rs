@@ -195,7 +195,7 @@ fn parse(data: &[u8], eof: bool, ranges: &mut Vec<Range<usize>>) -> Parse {
 /// let mut r = CommandReader::new(&b"#TS:1\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPI"[..], 0);
 /// assert_eq!(r.next_frame().unwrap(), Frame::Command);
 /// assert_eq!(r.args().to_vec(), vec![b"GET".to_vec(), b"k".to_vec()]);
-/// assert_eq!(r.offset(), 29);
+/// assert_eq!(r.offset(), 27);
 /// assert_eq!(r.next_frame().unwrap(), Frame::Truncated);
 /// ```
 pub struct CommandReader<R> {
@@ -325,6 +325,12 @@ pub fn replay(db: &Database, src: impl Read, offset: u64, file: &str) -> Result<
     result
 }
 
+/// Whether an error reply is the dispatcher refusing to run the command at all (a file is
+/// loading, persistence is failing, a script is busy) rather than the command's own error.
+fn is_refusal(reply: &[u8]) -> bool {
+    [&b"-LOADING "[..], b"-MISCONF ", b"-BUSY "].iter().any(|p| reply.starts_with(p))
+}
+
 /// The id of the loader's client (Redis's `CLIENT_ID_AOF`), so that the command gate can
 /// let it through while other clients get `-LOADING`.
 pub const AOF_CLIENT_ID: u64 = u64::MAX;
@@ -399,12 +405,14 @@ fn replay_with<R: Read>(
         }
         db.dispatch(client, args, &mut out);
         if out.first() == Some(&b'-') {
-            if out.starts_with(b"-LOADING") {
-                // Ignoring this one like other errors would silently drop the write.
+            if is_refusal(&out) {
+                // Redis's loader runs commands past every gate; ignoring a refusal like a
+                // command's own error would silently drop the write.
+                let line = out.split(|&c| c == b'\r').next().unwrap_or_default();
                 return Err(AofError::Command {
                     file: file.to_string(),
                     offset: reader.command_offset(),
-                    error: "The loader's command was refused with -LOADING".into(),
+                    error: format!("The command was refused ({})", String::from_utf8_lossy(&line[1..])),
                 });
             }
             outcome.errors += 1;
@@ -447,7 +455,6 @@ pub fn load(db: &Database, dir: &Path, prefix: &str, opts: AofLoadOptions) -> Re
         sizes.push(meta.len());
     }
     let total: u64 = sizes.iter().sum();
-    let started = std::time::Instant::now();
     let mut stats = AofLoadStats::default();
     if total == 0 {
         // Redis's AOF_EMPTY: nothing to load, but the AOF is what the dataset is.
@@ -468,7 +475,7 @@ pub fn load(db: &Database, dir: &Path, prefix: &str, opts: AofLoadOptions) -> Re
         };
         report(0);
         let outcome = if f.kind == AofFileKind::Base {
-            load_base(db, &path, &f.name, size, &mut stats, &report)?
+            load_base(db, &path, &f.name, f.name == prefix, size, &mut stats, &report)?
         } else if size == 0 {
             None
         } else {
@@ -490,10 +497,6 @@ pub fn load(db: &Database, dir: &Path, prefix: &str, opts: AofLoadOptions) -> Re
     }
     state.loading_loaded_bytes.store(total, Relaxed);
     restamp_lru(inner);
-    persistence::log_notice(
-        inner,
-        &format!("DB loaded from append only file: {:.3} seconds", started.elapsed().as_secs_f64()),
-    );
     Ok(Some(stats))
 }
 
@@ -561,11 +564,13 @@ fn truncated(
 }
 
 /// Loads the base file: an RDB (then any commands after it) or commands. `None` when it is
-/// empty.
+/// empty. `old_style`: the file is a pre-7.0 `appendonly.aof` moved in by the upgrade (only
+/// the log lines differ).
 fn load_base(
     db: &Database,
     path: &Path,
     name: &str,
+    old_style: bool,
     size: u64,
     stats: &mut AofLoadStats,
     report: &dyn Fn(u64),
@@ -590,7 +595,9 @@ fn load_base(
         stats.base_keys = (0..inner.db_count()).map(|i| inner.keyspace(i).len() as u64).sum();
         return Ok(Some(outcome));
     }
-    persistence::log_notice(inner, "Reading RDB base file on AOF loading...");
+    let reading =
+        if old_style { "Reading RDB preamble from AOF file..." } else { "Reading RDB base file on AOF loading..." };
+    persistence::log_notice(inner, reading);
     // The CRC of everything but the last 8 bytes, computed as the RDB loader reads: if
     // the file ends with the RDB's own checksum, there is no command tail after it (the
     // common case), and no second pass is needed to find where the RDB ends.
