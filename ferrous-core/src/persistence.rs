@@ -594,11 +594,13 @@ impl<R: Read> Read for Progress<'_, R> {
 }
 
 /// Clears the loading alert when the load ends, whichever way.
-struct LoadingGuard<'a>(&'a RdbState);
+/// Restores the loading alert as it was before this load (an AOF load around its base's
+/// RDB load keeps it set until the replay is done).
+struct LoadingGuard<'a>(&'a RdbState, bool);
 
 impl Drop for LoadingGuard<'_> {
     fn drop(&mut self) {
-        self.0.set_alert(ALERT_LOADING, false);
+        self.0.set_alert(ALERT_LOADING, self.1);
     }
 }
 
@@ -626,8 +628,9 @@ pub fn load(inner: &Inner, r: impl Read, size_hint: u64, opts: LoadOptions) -> R
     state.loading_started_ms.store(inner.clock.now_ms(), Relaxed);
     state.loading_total_bytes.store(size_hint, Relaxed);
     state.loading_loaded_bytes.store(0, Relaxed);
+    let was_loading = state.alerts.load(Relaxed) & ALERT_LOADING != 0;
     state.set_alert(ALERT_LOADING, true);
-    let _guard = LoadingGuard(state);
+    let _guard = LoadingGuard(state, was_loading);
     let decode = DecodeOptions {
         limits: ValueLimits::from_tunables(&inner.tunables),
         verify_checksum: inner.config.read().get_bool("rdbchecksum"),

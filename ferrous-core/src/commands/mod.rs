@@ -593,7 +593,7 @@ fn run(
     }
     let alerts = db.inner.rdb.alerts.load(Relaxed);
     if alerts != 0 && !held {
-        if let Some(e) = persistence_gate(db, spec, alerts) {
+        if let Some(e) = persistence_gate(db, spec, alerts, client.id()) {
             spec.stats.rejected.fetch_add(1, Relaxed);
             reject(db, client, out, &e);
             return;
@@ -702,7 +702,7 @@ fn run(
 /// a failed background save with `stop-writes-on-bgsave-error`, `-LOADING` for commands
 /// not flagged `loading` while a file is loaded. Only consulted when an alert bit is set.
 #[cold]
-fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8) -> Option<Error> {
+fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8, client: u64) -> Option<Error> {
     use crate::persistence as p;
     if alerts & p::ALERT_BGSAVE_FAILED != 0
         && (spec.has(flags::WRITE) || spec.name == "ping")
@@ -717,7 +717,8 @@ fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8) -> Option<Err
             }
         }
     }
-    if alerts & p::ALERT_LOADING != 0 && !spec.has(flags::LOADING) {
+    // The AOF loader's own client replays the file while everybody else waits.
+    if alerts & p::ALERT_LOADING != 0 && !spec.has(flags::LOADING) && client != crate::aof::load::AOF_CLIENT_ID {
         return Some(Error::msg(p::LOADING));
     }
     None
