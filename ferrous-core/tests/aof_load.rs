@@ -20,6 +20,8 @@
 //!
 //! Tests that need redis-server, redis-check-aof print `SKIPPED` when they are missing,
 //! unless `CI` is set (then they fail).
+#[path = "support/tools.rs"]
+mod tools;
 use ferrous_core::aof::load::{self, AofLoadOptions, AofLoadStats, CommandReader, Frame};
 use ferrous_core::aof::manifest::{AofError, AofFile, AofFileKind, Manifest};
 use ferrous_core::{Database, RespValue};
@@ -27,59 +29,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use tools::{require_tool, TempDir};
 
 // ---------------------------------------------------------------------------------------
 // Tools and scratch space
 // ---------------------------------------------------------------------------------------
-
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
-}
-
-fn find_tool(name: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-}
-
-/// True if `name` is installed; otherwise prints SKIPPED, or fails under CI.
-fn require_tool(name: &str) -> bool {
-    if find_tool(name).is_some() {
-        return true;
-    }
-    assert!(!ci(), "{name} is not installed, and CI requires it");
-    eprintln!("SKIPPED: {name} not installed");
-    false
-}
-
-/// A scratch directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "ferrous-aof-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
