@@ -27,9 +27,9 @@ use ferrous_core::aof::manifest::{AofError, AofFile, AofFileKind, Manifest};
 use ferrous_core::{Database, RespValue};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tools::{require_tool, TempDir};
+use tools::{require_tool, RedisProc, TempDir};
 
 // ---------------------------------------------------------------------------------------
 // Tools and scratch space
@@ -40,6 +40,19 @@ fn copy_dir(from: &Path, to: &Path) {
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Waits until redis-server runs no AOF rewrite and has none scheduled.
+fn wait_rewrite(con: &mut redis::Connection) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = redis::cmd("INFO").arg("persistence").query(con).unwrap();
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "AOF rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -223,96 +236,6 @@ fn assert_same(expected: &Dataset, got: &Dataset, what: &str) {
 // ---------------------------------------------------------------------------------------
 // redis-server, the oracle
 // ---------------------------------------------------------------------------------------
-
-/// A redis-server child on a free port, killed on drop.
-struct RedisProc {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-fn candidate_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    // A range of its own (the end-to-end tests use 7200-7300, rdb_codec 7400-7700),
-    // spread by pid so parallel test binaries rarely collide.
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = (std::process::id() % 89) as u16 * 3;
-    loop {
-        let port = 7750 + (base + NEXT.fetch_add(1, Ordering::Relaxed)) % 240;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-impl RedisProc {
-    fn start(dir: &Path, extra: &[&str]) -> RedisProc {
-        for _ in 0..5 {
-            let port = candidate_port();
-            let log = dir.join(format!("redis-{port}.log"));
-            let mut child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-                .arg("--dir")
-                .arg(dir)
-                .arg("--logfile")
-                .arg(&log)
-                .args(extra)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn redis-server");
-            let deadline = Instant::now() + Duration::from_secs(15);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-                let client = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
-                if let Ok(mut c) = client.get_connection() {
-                    // Make sure the server answering is our child, not another test's.
-                    let info: String = redis::cmd("INFO").arg("server").query(&mut c).unwrap_or_default();
-                    if info.contains(&format!("process_id:{}\r", child.id())) {
-                        return RedisProc { child, port, log };
-                    }
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!(
-                "redis-server on port {port} did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        panic!("could not start redis-server");
-    }
-
-    fn con(&self) -> redis::Connection {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).unwrap().get_connection().unwrap()
-    }
-
-    /// Waits until no AOF rewrite is running or scheduled.
-    fn wait_rewrite(&self, con: &mut redis::Connection) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let info: String = redis::cmd("INFO").arg("persistence").query(con).unwrap();
-            if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
-                return;
-            }
-            assert!(Instant::now() < deadline, "AOF rewrite did not finish");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for RedisProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("redis-server log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
-        }
-    }
-}
 
 /// Starts redis-server without a TCP port on `dir` with `appendonly yes` and waits for it
 /// to exit (a start-up failure); its log.
@@ -1146,7 +1069,7 @@ fn redis_aof_dir(preamble: bool, scratch: &Path) -> (PathBuf, Dataset) {
     redis::cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg(0).query::<()>(&mut con).unwrap();
     send_all(&mut con, &writes_before());
     redis::cmd("BGREWRITEAOF").query::<()>(&mut con).unwrap();
-    redis.wait_rewrite(&mut con);
+    wait_rewrite(&mut con);
     // A new second, so that the incr file carries a timestamp annotation.
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     std::thread::sleep(Duration::from_millis(1010 - now.subsec_millis() as u64));
