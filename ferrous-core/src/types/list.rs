@@ -32,8 +32,15 @@
 //! a negative value `-n` limits a node to 4/8/16/32/64 KB for n = 1..=5 (default -2: 8 KB); a
 //! positive value limits the number of entries per node (and its size to 8 KB). A node
 //! always accepts its first element, so an element larger than the limit gets a node of its
-//! own. Inserting into a full node in the middle splits it; deletions in the middle merge
-//! neighbours that fit together again.
+//! own. Inserting into a full node in the middle splits it (and merges neighbours that fit);
+//! deletions only drop nodes they empty.
+//!
+//! Where nodes split is part of what DUMP and SAVE write, so insertions decide as Redis
+//! 7.0's `_quicklistNodeAllowInsert` does: not with the entry's exact size but with
+//! `node bytes + element length + 8` (its deliberate overestimate), and LINSERT follows
+//! `_quicklistInsert` (the neighbour node first at a node's edge, else a split and
+//! `_quicklistMergeNodes`). LSET replaces in place whatever the new size, as Redis 7.0
+//! does, so a node can outgrow the limit that way.
 //!
 //! Buffers grow by about 1/8 at a time rather than doubling: a list of short elements is
 //! dominated by its buffers, and Redis reallocates listpacks to their exact size.
@@ -314,6 +321,59 @@ const SIZE_SAFETY_LIMIT: usize = 8192;
 const NODE_OVERHEAD: usize = 7;
 /// Largest positive fill (Redis's `FILL_MAX`).
 const FILL_MAX: i64 = 1 << 15;
+/// What Redis 7.0 adds to a node's size for each element it considers inserting
+/// (`SIZE_ESTIMATE_OVERHEAD`): more than any element's header and back-length, on purpose.
+const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+/// Redis's `packed_threshold` (`isLargeElement`): such an element gets a node of its own.
+const LARGE_ELEMENT: usize = crate::rdb::PLAIN_THRESHOLD;
+
+/// Length of an element's string form (what Redis passes as `sz`: the decimal digits of an
+/// integer).
+#[inline]
+fn str_len(e: Elem<'_>) -> usize {
+    match e {
+        Elem::Bytes(b) => b.len(),
+        Elem::Int(i) => {
+            let mut n = i.unsigned_abs();
+            let mut digits = 1;
+            while n >= 10 {
+                n /= 10;
+                digits += 1;
+            }
+            digits + (i < 0) as usize
+        }
+    }
+}
+
+/// Redis 7.0's `_quicklistNodeAllowMerge`: whether two nodes with `bytes` entry bytes and
+/// `count` entries in all may become one. Redis 7.0 estimates the merged size as the sum of
+/// both sizes minus 11 (a ziplist's header and end, a constant left from before listpacks;
+/// a listpack's are 7), so a merge may overshoot the limit by 4 bytes: 8193-byte nodes come
+/// out of redis-server 7.0.15 that way.
+#[inline]
+fn allows_merge(fill: i32, bytes: usize, count: usize) -> bool {
+    let merge_sz = (bytes + 2 * NODE_OVERHEAD).saturating_sub(11);
+    if fill < 0 {
+        merge_sz <= SIZE_LEVELS[(fill.unsigned_abs() as usize).min(5) - 1]
+    } else {
+        merge_sz <= SIZE_SAFETY_LIMIT && count <= fill as usize
+    }
+}
+
+/// Redis 7.0's `_quicklistNodeAllowInsert`: whether a node of `bytes` entry bytes and
+/// `count` entries takes one more element whose string form is `len` bytes long.
+#[inline]
+fn allows_insert(fill: i32, bytes: usize, count: usize, len: usize) -> bool {
+    if len >= LARGE_ELEMENT {
+        return false;
+    }
+    let new_sz = bytes + NODE_OVERHEAD + len + SIZE_ESTIMATE_OVERHEAD;
+    if fill < 0 {
+        new_sz <= SIZE_LEVELS[(fill.unsigned_abs() as usize).min(5) - 1]
+    } else {
+        new_sz <= SIZE_SAFETY_LIMIT && count < fill as usize
+    }
+}
 
 /// True if a node of `bytes` entry bytes and `count` entries respects the fill.
 #[inline]
@@ -383,6 +443,13 @@ impl Node {
             self.buf.truncate(len - (old - size));
         }
         write_entry(&mut self.buf[off..off + size], e);
+    }
+
+    /// Inserts `e` as entry `k` (`k == count` appends).
+    fn insert_entry(&mut self, k: usize, e: Elem<'_>) {
+        let off = self.offset_of(k);
+        self.splice(off, 0, e, entry_size(e));
+        self.count += 1;
     }
 
     /// Removes the sorted, disjoint byte ranges `(start, len)`. Does not change `count`.
@@ -509,7 +576,8 @@ impl List {
             + self.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>()
     }
 
-    /// Checks the internal invariants (counts, entry framing, node limits); for tests.
+    /// Checks the internal invariants (counts, entry framing); for tests. Node sizes are not
+    /// checked: LSET may leave a node over its limit, as in Redis.
     #[doc(hidden)]
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
         let mut total = 0;
@@ -533,9 +601,6 @@ impl List {
             }
             if off != n.buf.len() || k != n.count() {
                 return Err(format!("node {i}: count {} but {k} entries", n.count));
-            }
-            if n.count > 1 && !fits(self.fill, n.buf.len(), n.count()) {
-                return Err(format!("node {i}: over the fill limit ({} bytes, {} entries)", n.buf.len(), n.count));
             }
             total += k;
         }
@@ -575,7 +640,7 @@ impl List {
         let size = entry_size(e);
         let fill = self.fill;
         match self.nodes.back_mut() {
-            Some(n) if fits(fill, n.buf.len() + size, n.count() + 1) => {
+            Some(n) if allows_insert(fill, n.buf.len(), n.count(), str_len(e)) => {
                 let off = n.buf.len();
                 n.splice(off, 0, e, size);
                 n.count += 1;
@@ -596,7 +661,7 @@ impl List {
         let size = entry_size(e);
         let fill = self.fill;
         match self.nodes.front_mut() {
-            Some(n) if fits(fill, n.buf.len() + size, n.count() + 1) => {
+            Some(n) if allows_insert(fill, n.buf.len(), n.count(), str_len(e)) => {
                 n.splice(0, 0, e, size);
                 n.count += 1;
             }
@@ -754,21 +819,22 @@ impl List {
         Some(read_entry(&node.buf, node.offset_of(k)).0)
     }
 
-    /// Replaces the element at a Redis index; false if out of range.
+    /// Replaces the element at a Redis index; false if out of range. In place, as Redis
+    /// 7.0's `quicklistReplaceEntry` does, even when the node grows past its limit; only an
+    /// element over `packed_threshold` gets a node of its own.
     pub fn set(&mut self, index: i64, v: &[u8]) -> bool {
         let Some(i) = self.resolve(index) else { return false };
         let e = Elem::from_bytes(v);
         let size = entry_size(e);
-        let fill = self.fill;
         let (ni, k) = self.locate(i);
         let node = &mut self.nodes[ni];
         let off = node.offset_of(k);
         let old = entry_len_at(&node.buf, off);
-        if node.count == 1 || fits(fill, node.buf.len() - old + size, node.count()) {
+        if node.count == 1 || str_len(e) < LARGE_ELEMENT {
             node.splice(off, old, e, size);
         } else {
-            // The node would outgrow its limit: take the old entry out, then insert the
-            // new one where it was (which splits the node).
+            // Redis inserts the large element after the old one (a node of its own,
+            // splitting this one) and then deletes the old one.
             node.remove_ranges(&[(off, old)]);
             node.count -= 1;
             self.len -= 1;
@@ -777,7 +843,8 @@ impl List {
         true
     }
 
-    /// Inserts `v` so that it becomes element `index` (`index >= len` appends).
+    /// Inserts `v` so that it becomes element `index` (`index >= len` appends): LINSERT
+    /// BEFORE the element now at `index`.
     pub fn insert_at(&mut self, index: usize, v: &[u8]) {
         self.insert_elem_at(index, Elem::from_bytes(v));
     }
@@ -789,47 +856,88 @@ impl List {
         if index >= self.len {
             return self.push_elem_back(e);
         }
-        let size = entry_size(e);
-        let fill = self.fill;
         let (ni, k) = self.locate(index);
-        let here = &self.nodes[ni];
-        if fits(fill, here.buf.len() + size, here.count() + 1) {
-            let node = &mut self.nodes[ni];
-            let off = node.offset_of(k);
-            node.splice(off, 0, e, size);
-            node.count += 1;
-        } else if k == 0 && fits(fill, self.nodes[ni - 1].buf.len() + size, self.nodes[ni - 1].count() + 1) {
-            // Inserting before the first entry of a full node: append to the previous one.
-            let prev = &mut self.nodes[ni - 1];
-            let off = prev.buf.len();
-            prev.splice(off, 0, e, size);
-            prev.count += 1;
-        } else {
-            // Split the full node at the insertion point and put the element in a node of
-            // its own between the halves, then merge whatever fits back together.
-            let mut at = ni;
-            if k > 0 {
-                let node = &mut self.nodes[ni];
-                let off = node.offset_of(k);
-                let right = Node { buf: node.buf[off..].to_vec(), count: node.count - k as u32 };
-                node.cut_back(off);
-                node.count = k as u32;
-                self.nodes.insert(ni + 1, right);
-                at = ni + 1;
-            }
-            self.nodes.insert(at, Node::single(e, size));
-            self.try_merge(at);
-            if at > 0 {
-                self.try_merge(at - 1);
-            }
-        }
-        self.len += 1;
+        self.insert_beside(ni, k, e, false);
     }
 
-    /// Merges node `i + 1` into node `i` if the result respects the fill.
+    /// Inserts `e` after (or before) entry `k` of node `ni`, choosing the node as Redis
+    /// 7.0's `_quicklistInsert` does (see the module docs).
+    fn insert_beside(&mut self, ni: usize, k: usize, e: Elem<'_>, after: bool) {
+        let fill = self.fill;
+        let len = str_len(e);
+        let allows = |n: Option<&Node>| n.is_some_and(|n| allows_insert(fill, n.buf.len(), n.count(), len));
+        let node = &self.nodes[ni];
+        let full = !allows(Some(node));
+        let at_tail = after && k + 1 == node.count();
+        let at_head = !after && k == 0;
+        let avail_next = at_tail && allows(self.nodes.get(ni + 1));
+        let avail_prev = at_head && ni > 0 && allows(self.nodes.get(ni - 1));
+        self.len += 1;
+        if len >= LARGE_ELEMENT {
+            // A node of its own, next to this one or between its two halves.
+            if at_tail || at_head {
+                self.nodes.insert(ni + after as usize, Node::single(e, entry_size(e)));
+            } else {
+                let cut = k + after as usize;
+                let node = &mut self.nodes[ni];
+                let off = node.offset_of(cut);
+                let right = Node { buf: node.buf[off..].to_vec(), count: node.count - cut as u32 };
+                node.cut_back(off);
+                node.count = cut as u32;
+                self.nodes.insert(ni + 1, right);
+                self.nodes.insert(ni + 1, Node::single(e, entry_size(e)));
+            }
+        } else if !full {
+            self.nodes[ni].insert_entry(k + after as usize, e);
+        } else if avail_next {
+            self.nodes[ni + 1].insert_entry(0, e);
+        } else if avail_prev {
+            let prev = &mut self.nodes[ni - 1];
+            let n = prev.count();
+            prev.insert_entry(n, e);
+        } else if at_tail || at_head {
+            self.nodes.insert(ni + after as usize, Node::single(e, entry_size(e)));
+        } else {
+            // `_quicklistSplitNode`: after, the node keeps `..=k` and the new node (inserted
+            // after it) gets the element and `k + 1..`; before, the node keeps `k..` and the
+            // new one (inserted before it) gets `..k` and the element.
+            let node = &mut self.nodes[ni];
+            let center = if after {
+                let off = node.offset_of(k + 1);
+                let mut new = Node { buf: node.buf[off..].to_vec(), count: node.count - k as u32 - 1 };
+                new.insert_entry(0, e);
+                node.cut_back(off);
+                node.count = k as u32 + 1;
+                self.nodes.insert(ni + 1, new);
+                ni
+            } else {
+                let off = node.offset_of(k);
+                let mut new = Node { buf: node.buf[..off].to_vec(), count: k as u32 };
+                new.insert_entry(k, e);
+                node.cut_front(off);
+                node.count -= k as u32;
+                self.nodes.insert(ni, new);
+                ni + 1
+            };
+            self.merge_around(center);
+        }
+    }
+
+    /// Redis's `_quicklistMergeNodes` around node `center`: the two nodes before it, the
+    /// two after it, then the center with its previous node, and the result with its next.
+    fn merge_around(&mut self, mut center: usize) {
+        if center >= 2 && self.try_merge(center - 2) {
+            center -= 1;
+        }
+        self.try_merge(center + 1);
+        let target = if center >= 1 && self.try_merge(center - 1) { center - 1 } else { center };
+        self.try_merge(target);
+    }
+
+    /// Merges node `i + 1` into node `i` if Redis would (see [`allows_merge`]).
     fn try_merge(&mut self, i: usize) -> bool {
         let (Some(a), Some(b)) = (self.nodes.get(i), self.nodes.get(i + 1)) else { return false };
-        if !fits(self.fill, a.buf.len() + b.buf.len(), a.count() + b.count()) {
+        if !allows_merge(self.fill, a.buf.len() + b.buf.len(), a.count() + b.count()) {
             return false;
         }
         let Some(b) = self.nodes.remove(i + 1) else { return false };
@@ -840,22 +948,13 @@ impl List {
         true
     }
 
-    /// Merges every pair of neighbouring nodes that fits in one.
-    fn merge_all(&mut self) {
-        let mut i = 0;
-        while i + 1 < self.nodes.len() {
-            if !self.try_merge(i) {
-                i += 1;
-            }
-        }
-    }
-
     /// LINSERT: inserts `v` before or after the first element equal to `pivot`. Returns
     /// false if there is no such element.
     pub fn insert(&mut self, pivot: &[u8], v: &[u8], after: bool) -> bool {
         let needle = Elem::from_bytes(pivot);
         let Some(i) = self.iter().position(|e| e == needle) else { return false };
-        self.insert_at(i + after as usize, v);
+        let (ni, k) = self.locate(i);
+        self.insert_beside(ni, k, Elem::from_bytes(v), after);
         true
     }
 
@@ -899,8 +998,9 @@ impl List {
         }
         if removed > 0 {
             self.len -= removed;
+            // Emptied nodes go; the others stay as they are, unmerged, as in Redis 7.0's
+            // `quicklistDelIndex`.
             self.nodes.retain(|n| n.count > 0);
-            self.merge_all();
         }
         removed
     }
