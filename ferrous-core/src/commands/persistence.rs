@@ -23,7 +23,10 @@ pub const COMMANDS: &[(&str, Handler)] = &[
 fn bgrewriteaof(ctx: &mut Ctx<'_>) -> Result<()> {
     use crate::aof::writer::{self, AofWriteError};
     require_persistence(ctx)?;
+    // During a BGSAVE the rewrite waits for the snapshot slot: Redis's "scheduled".
+    let waits = ctx.db.inner.snapshot_running.load(std::sync::atomic::Ordering::Relaxed);
     match writer::rewrite_in_background(&ctx.db.inner) {
+        Ok(()) if waits => ctx.out.simple("Background append only file rewriting scheduled"),
         Ok(()) => ctx.out.simple("Background append only file rewriting started"),
         Err(AofWriteError::InProgress) => {
             return Err(Error::msg("ERR Background append only file rewriting already in progress"))
