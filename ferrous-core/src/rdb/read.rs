@@ -11,7 +11,8 @@
 //! | hash/zset listpack or ziplist       | stays listpack unless over the *entries* limit (long values do not convert it) |
 //! | SET                                 | intset if all integers and within `set-max-intset-entries`, else hashtable |
 //! | intset                              | stays intset (at its file width) unless over `set-max-intset-entries` |
-//! | any list                            | quicklist; the file's node boundaries are kept wherever they respect `list-max-listpack-size` (as Redis keeps loaded nodes) and split further where not |
+//! | QUICKLIST, QUICKLIST_2              | quicklist with the file's nodes as they are, whatever `list-max-listpack-size` says (Redis appends loaded nodes whole) |
+//! | LIST, ziplist                       | quicklist built by pushing each element (nodes as RPUSH makes them)  |
 //!
 //! Performance: strings that fit in the buffer are handed to their consumer in place (a
 //! short string value costs no allocation; a key costs its `Vec`); blobs are decoded in
@@ -556,7 +557,13 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
         }
         TYPE_LIST_ZIPLIST => {
             let mut list = List::with_fill(limits.list_max_listpack_size);
-            inp.blob(|b| push_packed_node(&mut list, Packed::open(b, true, deep)?))?;
+            inp.blob(|b| {
+                let mut r = ZlReader::new(b, deep)?;
+                for e in r.by_ref() {
+                    list.push_back_elem(list_elem(e));
+                }
+                r.finish()
+            })?;
             list.shrink_ends();
             (!list.is_empty()).then(|| Value::List(Box::new(list)))
         }
@@ -962,11 +969,11 @@ mod tests {
         }
         w.finish();
         s(&mut b, &lp);
-        // A node larger than the fill is split; the file's boundaries are kept otherwise.
+        // Nodes are kept as they are, even over the fill (as redis-server 7.0.15 loads them).
         let limits = ValueLimits { list_max_listpack_size: 2, ..Default::default() };
         let got = entries(&file(10, &b), DecodeOptions { limits, ..Default::default() }).unwrap();
         assert_eq!(texts(&got[0].value), ["a plain node", "1", "2", "3", "4", "5"]);
-        assert_eq!(node_sizes(&got[0].value), [1, 2, 2, 1]);
+        assert_eq!(node_sizes(&got[0].value), [1, 5]);
         if let Value::List(l) = &got[0].value {
             l.check_invariants().unwrap();
         }

@@ -375,17 +375,6 @@ fn allows_insert(fill: i32, bytes: usize, count: usize, len: usize) -> bool {
     }
 }
 
-/// True if a node of `bytes` entry bytes and `count` entries respects the fill.
-#[inline]
-fn fits(fill: i32, bytes: usize, count: usize) -> bool {
-    let bytes = bytes + NODE_OVERHEAD;
-    if fill < 0 {
-        bytes <= SIZE_LEVELS[(fill.unsigned_abs() as usize).min(5) - 1]
-    } else {
-        bytes <= SIZE_SAFETY_LIMIT && count <= fill as usize
-    }
-}
-
 /// One packed run of entries.
 #[derive(Clone, Default)]
 struct Node {
@@ -1178,48 +1167,46 @@ impl List {
         })
     }
 
-    /// Appends `elems` at the tail starting a new node (the current tail node takes none of
-    /// them), adding further nodes only where this list's fill requires. This is how a node
-    /// read from an RDB file is appended: Redis keeps a loaded node as it is, so a list keeps
-    /// the file's node layout wherever that respects its fill. Strings that are canonical
-    /// integers are stored as integers, as always. Each node is allocated once, at its size.
+    /// Appends `elems` as one new node at the tail, whatever its size and this list's fill:
+    /// how Redis 7.0 appends a node read from an RDB file (`quicklistAppendListpack`;
+    /// redis-server 7.0.15 neither splits nor merges loaded nodes). Strings that are
+    /// canonical integers are stored as integers, as always. Nothing is appended for no
+    /// elements.
     pub fn push_back_node<'a>(&mut self, elems: impl IntoIterator<Item = Elem<'a>>) {
-        let elems: Vec<(Elem<'a>, usize)> = elems
-            .into_iter()
-            .map(|e| {
-                let e = match e {
-                    Elem::Bytes(b) => Elem::from_bytes(b),
-                    e => e,
-                };
-                (e, entry_size(e))
-            })
-            .collect();
-        if elems.is_empty() {
+        let elems = elems.into_iter();
+        let mut buf: Vec<u8> = Vec::with_capacity(elems.size_hint().0 * 2);
+        let mut count = 0u32;
+        for e in elems {
+            let e = match e {
+                Elem::Bytes(b) => Elem::from_bytes(b),
+                e => e,
+            };
+            let size = entry_size(e);
+            let off = buf.len();
+            buf.resize(off + size, 0);
+            write_entry(&mut buf[off..], e);
+            count += 1;
+        }
+        if count == 0 {
             return;
         }
+        buf.shrink_to_fit();
         if let Some(n) = self.nodes.back_mut() {
             n.buf.shrink_to_fit();
         }
-        let mut i = 0;
-        while i < elems.len() {
-            // The longest run from `i` that fits (a node always takes its first element).
-            let mut bytes = elems[i].1;
-            let mut j = i + 1;
-            while j < elems.len() && fits(self.fill, bytes + elems[j].1, j - i + 1) {
-                bytes += elems[j].1;
-                j += 1;
-            }
-            let mut buf = vec![0u8; bytes];
-            let mut off = 0;
-            for &(e, size) in &elems[i..j] {
-                write_entry(&mut buf[off..off + size], e);
-                off += size;
-            }
-            self.reserve_node();
-            self.nodes.push_back(Node { buf, count: (j - i) as u32 });
-            self.len += j - i;
-            i = j;
-        }
+        self.reserve_node();
+        self.nodes.push_back(Node { buf, count });
+        self.len += count as usize;
+    }
+
+    /// Appends one element as RPUSH does (the old list encodings of RDB files: Redis 7.0
+    /// pushes their elements one by one).
+    pub fn push_back_elem(&mut self, e: Elem<'_>) {
+        let e = match e {
+            Elem::Bytes(b) => Elem::from_bytes(b),
+            e => e,
+        };
+        self.push_elem_back(e);
     }
 }
 
@@ -1932,6 +1919,45 @@ mod tests {
         }
         assert_eq!(entry_size(Elem::from_bytes(b"hello")), 7);
         assert_eq!(entry_size(Elem::from_bytes(b"100")), 2);
+    }
+
+    fn counts(l: &List) -> Vec<usize> {
+        l.nodes().map(|n| n.len()).collect()
+    }
+
+    /// Node layouts redis-server 7.0.15 reports (DUMP) for the same commands.
+    #[test]
+    fn nodes_split_where_redis_splits() {
+        for (len, want) in [(20, vec![371, 29]), (50, vec![157, 157, 86]), (63, vec![125, 125, 125, 25])] {
+            let mut l = List::new();
+            for _ in 0..400 {
+                l.push_back(&vec![b'x'; len]);
+            }
+            assert_eq!(counts(&l), want, "RPUSH x{len}");
+        }
+        // LSET grows a node in place, past its limit.
+        let mut l = List::new();
+        for _ in 0..400 {
+            l.push_back(&[b'x'; 20]);
+        }
+        assert!(l.set(5, &[b'y'; 3000]));
+        assert_eq!(counts(&l), [371, 29]);
+        assert_eq!(l.nodes[0].buf.len() + NODE_OVERHEAD, 11151);
+        // A split, then a merge to 8194 bytes (Redis's merge estimate is 4 bytes short):
+        // LINSERT before the last entry of an overfull node whose next node has 7190 bytes.
+        let mut l = List::new();
+        for e in [&[b'b'; 4000][..], &[b'b'; 4000], b"s"] {
+            l.push_back(e);
+        }
+        assert!(l.set(2, &[b'p'; 1000]));
+        for i in 0..35 {
+            l.push_back(format!("{i:0>200}").as_bytes());
+        }
+        l.push_back(&[b'q'; 41]);
+        assert_eq!(counts(&l), [3, 36]);
+        assert!(l.insert(&[b'p'; 1000], b"x", false));
+        assert_eq!(counts(&l), [3, 37]);
+        assert_eq!(l.nodes[1].buf.len() + NODE_OVERHEAD, 8194);
     }
 
     #[test]
