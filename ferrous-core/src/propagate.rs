@@ -240,6 +240,7 @@ pub(crate) fn enter(inner: &Inner) {
         if c.frames.is_empty() {
             c.stream = Some(&inner.propagation as *const Propagation);
             c.active = inner.propagation.attached.load(Relaxed);
+            c.no_transaction = false;
         }
         let dirty_at_start = c.dirty;
         c.frames.push(Frame { replaced: None, dirty_at_start, forced: false });
