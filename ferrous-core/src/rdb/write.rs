@@ -117,31 +117,28 @@ pub(crate) fn write_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
 /// `rdbSaveLzfStringObject`: writes `s` LZF-compressed if that saves at least 4 bytes.
 fn write_lzf(out: &mut Vec<u8>, s: &[u8]) -> bool {
     let start = out.len();
-    // The header is written after compressing (its size depends on the result), so the
-    // compressed bytes go to the end first and are moved once if the header is not the
-    // 11 bytes reserved for it.
-    const RESERVE: usize = 1 + 5 + 5;
-    out.resize(start + RESERVE, 0);
-    if !super::lzf::compress(s, out, s.len() - 4) {
+    let max_out = s.len() - 4;
+    // The header (encoding, compressed length, length) goes first, but the compressed
+    // length is only known after compressing: room is left for the longest it can be
+    // (`max_out`'s), and the bytes are moved only when the result is in a shorter length
+    // class than that (rare: a blob of a few hundred bytes compressing below 64).
+    let (u, un) = len_bytes(s.len() as u64);
+    let cn_max = len_bytes(max_out as u64).1;
+    let head = 1 + cn_max + un;
+    out.extend_from_slice(&[0u8; 1 + 9 + 9][..head]);
+    if !super::lzf::compress(s, out, max_out) {
         out.truncate(start);
         return false;
     }
-    let clen = out.len() - start - RESERVE;
+    let clen = out.len() - start - head;
     let (c, cn) = len_bytes(clen as u64);
-    let (u, un) = len_bytes(s.len() as u64);
-    let head = 1 + cn + un;
-    if head <= RESERVE {
-        out.copy_within(start + RESERVE.., start + head);
-        out.truncate(out.len() - (RESERVE - head));
-    } else {
-        // Only for strings over 4 GB, which `lzf` never compresses.
-        let body = out.split_off(start + RESERVE);
-        out.resize(start + head, 0);
-        out.extend_from_slice(&body);
+    if cn < cn_max {
+        out.copy_within(start + head.., start + head - (cn_max - cn));
+        out.truncate(out.len() - (cn_max - cn));
     }
     out[start] = (LEN_ENCVAL << 6) | ENC_LZF;
     out[start + 1..start + 1 + cn].copy_from_slice(&c[..cn]);
-    out[start + 1 + cn..start + head].copy_from_slice(&u[..un]);
+    out[start + 1 + cn..start + 1 + cn + un].copy_from_slice(&u[..un]);
     true
 }
 
