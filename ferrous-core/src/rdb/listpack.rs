@@ -189,6 +189,12 @@ impl<'a> LpReader<'a> {
         Ok(LpReader { buf: blob, pos: HEADER, seen: 0, declared, deep, err: None })
     }
 
+    /// The element count from the header, when it is known (below 65535): what the
+    /// iteration checks the elements against.
+    pub(crate) fn declared(&self) -> Option<usize> {
+        (self.declared != UNKNOWN_COUNT).then_some(self.declared as usize)
+    }
+
     /// The element count from the header, when known; a bound on what a caller may reserve
     /// (each element takes at least two bytes).
     pub(crate) fn count_hint(&self) -> usize {

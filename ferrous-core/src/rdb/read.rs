@@ -370,6 +370,32 @@ impl<'a> Packed<'a> {
         Ok(if ziplist { Packed::Zl(ZlReader::new(blob, deep)?) } else { Packed::Lp(LpReader::new(blob, deep)?) })
     }
 
+    /// The element count from the header, when known.
+    fn declared(&self) -> Option<usize> {
+        match self {
+            Packed::Lp(r) => r.declared(),
+            Packed::Zl(r) => r.declared(),
+        }
+    }
+
+    /// Runs `f` on the elements (one pass, dispatching on the format once), then checks
+    /// that the blob was well-formed to its end.
+    fn each<T>(
+        self,
+        f: impl FnOnce(&mut dyn Iterator<Item = LpElem<'a>>) -> T,
+    ) -> std::result::Result<T, Cow<'static, str>> {
+        match self {
+            Packed::Lp(mut r) => {
+                let v = f(&mut r);
+                r.finish().map(|()| v)
+            }
+            Packed::Zl(mut r) => {
+                let v = f(&mut r);
+                r.finish().map(|()| v)
+            }
+        }
+    }
+
     /// Every element (one pass, dispatching on the format once).
     fn collect(self) -> std::result::Result<Vec<LpElem<'a>>, Cow<'static, str>> {
         fn all<'a, I: Iterator<Item = LpElem<'a>>>(it: &mut I, hint: usize) -> Vec<LpElem<'a>> {
@@ -434,11 +460,50 @@ fn build_zset(
     Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(items, limits)))))
 }
 
+/// Powers of ten exact in an f64.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// A plain decimal `[-]digits[.digits]` whose digits form an integer below 2^53 with at
+/// most 22 of them after the point: its value is then one correctly rounded division of two
+/// exact doubles, as `strtod` would round it. `None` for anything else (the short scores
+/// Redis writes, like `12.25`, are all of this form).
+#[inline]
+fn simple_decimal(s: &[u8]) -> Option<f64> {
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let (mut w, mut n, mut frac, mut dot) = (0u64, 0u32, 0usize, false);
+    for &c in digits {
+        match c {
+            b'0'..=b'9' if n < 19 => {
+                w = w * 10 + (c - b'0') as u64;
+                n += 1;
+                frac += dot as usize;
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if n == 0 || w >= 1 << 53 || frac >= POW10.len() {
+        return None;
+    }
+    let v = w as f64 / POW10[frac];
+    Some(if neg { -v } else { v })
+}
+
 /// A score in a listpack/ziplist: an integer, or text as `zzlStrtod` reads it.
+#[inline]
 fn packed_score(e: LpElem<'_>) -> std::result::Result<f64, &'static str> {
     match e {
         LpElem::Int(v) => Ok(v as f64),
         LpElem::Str(s) => {
+            if let Some(v) = simple_decimal(s) {
+                return Ok(v);
+            }
             let (v, used, _) = crate::types::zset::strtod(&s[..s.len().min(127)]);
             if used == 0 {
                 return Err("sorted set score is not a number");
@@ -596,7 +661,14 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
             // (a long value does not convert it: only writes check value lengths).
             let hl = crate::types::hash::HashLimits { max_value: usize::MAX, ..limits.hash() };
             inp.blob(|b| {
-                let elems = Packed::open(b, t == TYPE_HASH_ZIPLIST, deep)?.collect()?;
+                let packed = Packed::open(b, t == TYPE_HASH_ZIPLIST, deep)?;
+                if let Some(n) = packed.declared().filter(|&n| n / 2 <= hl.max_entries && b.len() < 1 << 30) {
+                    // Within the limits (then the sum of the lengths is too): built in one
+                    // pass, straight into the listpack (see `Hash::from_packed`).
+                    let h = packed.each(|elems| Hash::from_packed(elems.map(hash_elem), n / 2, b.len()))??;
+                    return Ok(h.map(|h| Value::Hash(Box::new(h))));
+                }
+                let elems = packed.collect()?;
                 if elems.len() % 2 != 0 {
                     return Err("hash blob with an odd number of elements".into());
                 }
@@ -611,7 +683,25 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
         TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => inp.blob(|b| {
             // As for hashes: only the entry count can convert a loaded blob.
             let zl = crate::types::zset::ZSetLimits { max_listpack_value: usize::MAX, ..limits.zset() };
-            let elems = Packed::open(b, t == TYPE_ZSET_ZIPLIST, deep)?.collect()?;
+            let ziplist = t == TYPE_ZSET_ZIPLIST;
+            let packed = Packed::open(b, ziplist, deep)?;
+            if let Some(n) = packed.declared().filter(|&n| n / 2 <= zl.max_listpack_entries && b.len() < 1 << 30) {
+                // Within the limits, and (as Redis writes them) in order: built in one pass.
+                if n % 2 != 0 {
+                    return Err("sorted set blob with an odd number of elements".into());
+                }
+                let z = packed.each(|elems| {
+                    let pairs = std::iter::from_fn(|| {
+                        let (m, s) = (elems.next()?, elems.next()?);
+                        Some(packed_score(s).map(|s| (lp_bytes(m), s)))
+                    });
+                    ZSet::from_packed(pairs, n / 2, b.len() + b.len() / 4)
+                })??;
+                if let Some(z) = z {
+                    return Ok((!z.is_empty()).then(|| Value::ZSet(Box::new(z))));
+                }
+            }
+            let elems = Packed::open(b, ziplist, deep)?.collect()?;
             if elems.len() % 2 != 0 {
                 return Err("sorted set blob with an odd number of elements".into());
             }
@@ -1043,6 +1133,85 @@ mod tests {
         let crc = Crc64::checksum(&p);
         p.extend_from_slice(&crc.to_le_bytes());
         assert!(matches!(restore_payload(&p, &DecodeOptions::default()), Err(RdbError::Corrupt { .. })));
+    }
+
+    /// Hash and sorted-set listpacks within the limits are built in one pass; the result
+    /// is what the general path (`Hash::from_pairs`, `ZSet::from_sorted`) builds, and the
+    /// same problems are refused.
+    #[test]
+    fn one_pass_listpacks() {
+        use super::super::listpack::LpWriter;
+        let blob = |t: u8, items: &[&[u8]]| {
+            let mut lp = Vec::new();
+            let mut w = LpWriter::new(&mut lp);
+            for x in items {
+                w.auto(x);
+            }
+            w.finish();
+            let mut b = vec![t];
+            s(&mut b, b"k");
+            s(&mut b, &lp);
+            entries(&file(10, &b), DecodeOptions::default())
+        };
+        let long = vec![b'v'; 300];
+        let h: &[&[u8]] = &[b"f", b"1", b"12", b"x", b"-5", &long, b"", b"e"];
+        let got = blob(TYPE_HASH_LISTPACK, h).unwrap();
+        let pairs: Vec<_> = h.chunks(2).map(|p| (HashElem::Str(p[0]), HashElem::Str(p[1]))).collect();
+        let hl = crate::types::hash::HashLimits { max_value: usize::MAX, ..Default::default() };
+        assert_eq!(got[0].value, Value::Hash(Box::new(Hash::from_pairs(&pairs, hl).unwrap())));
+        let e = blob(TYPE_HASH_LISTPACK, &[b"12", b"a", b"x", b"b", b"12", b"c"]).unwrap_err();
+        assert!(e.to_string().contains("duplicate hash field"), "{e}");
+
+        let z: &[&[u8]] = &[b"a", b"-1.5", b"7", b"-0", b"b", b"0", b"n", b"0.30000000000000004", b"m", b"12.25"];
+        let got = blob(TYPE_ZSET_LISTPACK, z).unwrap();
+        let Value::ZSet(zs) = &got[0].value else { panic!() };
+        let members: Vec<(Vec<u8>, u64)> = zs.iter().map(|(m, s)| (m.to_vec(), s.to_bits())).collect();
+        let want = [("a", -1.5), ("7", 0.0), ("b", 0.0), ("n", 0.30000000000000004), ("m", 12.25)];
+        assert_eq!(members, want.map(|(m, s)| (m.as_bytes().to_vec(), f64::to_bits(s))));
+        assert_eq!(zs.encoding(), "listpack");
+        // Out of order: sorted by the general path.
+        let got = blob(TYPE_ZSET_LISTPACK, &[b"b", b"2", b"a", b"1"]).unwrap();
+        let Value::ZSet(zs) = &got[0].value else { panic!() };
+        assert_eq!(zs.iter().map(|(m, _)| m.to_vec()).collect::<Vec<_>>(), [b"a".to_vec(), b"b".to_vec()]);
+        for (items, what) in [
+            (&[&b"a"[..], b"1", b"a", b"2"][..], "duplicate sorted set member"),
+            (&[b"a", b"1", b"a", b"1"], "duplicate sorted set member"),
+            (&[b"a", b"nan"], "NaN"),
+            (&[b"a", b"x1"], "not a number"),
+            (&[b"a", b"1", b"b"], "odd number"),
+        ] {
+            let e = blob(TYPE_ZSET_LISTPACK, items).unwrap_err();
+            assert!(e.to_string().contains(what), "{e} (wanted {what})");
+        }
+    }
+
+    #[test]
+    fn simple_decimals_read_as_strtod_reads_them() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(12);
+        let mut texts: Vec<String> = ["0", "-0", "12.25", "1.", ".5", "-.5", "007.50", "9007199254740991", "0.1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for _ in 0..20000 {
+            let bits = rng.gen_range(1..54);
+            let w: u64 = rng.gen_range(0..1u64 << bits);
+            let digits = w.to_string();
+            let at = rng.gen_range(0..=digits.len());
+            let sign = if rng.gen() { "-" } else { "" };
+            texts.push(format!("{sign}{}.{}", &digits[..at], &digits[at..]));
+            texts.push(crate::util::fmt_double(rng.gen::<f64>() * 1000.0));
+        }
+        for t in &texts {
+            let (want, used, _) = crate::types::zset::strtod(t.as_bytes());
+            if let Some(got) = simple_decimal(t.as_bytes()) {
+                assert_eq!(used, t.len(), "{t}");
+                assert_eq!(got.to_bits(), want.to_bits(), "{t}");
+            }
+        }
+        for t in ["", "-", ".", "1e5", "1.2.3", "inf", "12345678901234567890", "0x10", " 1"] {
+            assert_eq!(simple_decimal(t.as_bytes()), None, "{t}");
+        }
     }
 
     #[test]

@@ -70,6 +70,12 @@ impl<'a> ZlReader<'a> {
         })
     }
 
+    /// The element count from the header, when it is known (below 65535): what the
+    /// iteration checks the elements against.
+    pub(crate) fn declared(&self) -> Option<usize> {
+        (self.declared != u16::MAX).then_some(self.declared as usize)
+    }
+
     /// A bound on the element count (each entry takes at least two bytes).
     pub(crate) fn count_hint(&self) -> usize {
         if self.declared == u16::MAX {

@@ -287,6 +287,27 @@ impl Hash {
         }
     }
 
+    /// Builds a listpack hash from the elements of a loaded blob (fields and values
+    /// alternating) in one pass and one allocation: the RDB loader's path for a hash blob
+    /// with at most `hash-max-listpack-entries` pairs (Redis keeps such a blob as a listpack,
+    /// whatever the lengths of its values). `pairs` sizes the duplicate check; `bytes`
+    /// bounds the listpack's size (the blob's length does: every element takes fewer bytes
+    /// here than in a Redis listpack or ziplist). `Ok(None)` for no elements; `Err` for an
+    /// odd element count or a repeated field.
+    pub(crate) fn from_packed<'a>(
+        elems: impl Iterator<Item = listpack::Elem<'a>>,
+        pairs: usize,
+        bytes: usize,
+    ) -> std::result::Result<Option<Hash>, &'static str> {
+        let mut b = listpack::Builder::new(bytes, pairs);
+        for e in elems {
+            b.push(e);
+        }
+        let (lp, len) = b.finish()?;
+        let len = u32::try_from(len).map_err(|_| "hash too large")?;
+        Ok((len > 0).then_some(Hash { repr: Repr::Listpack { lp, len } }))
+    }
+
     /// Builds a hash of `pairs` in the encoding Redis gives a loaded or restored hash:
     /// listpack when there are at most `limits.max_entries` pairs and no field or value is
     /// longer than `limits.max_value` bytes, else a hash table. `None` if a field repeats.

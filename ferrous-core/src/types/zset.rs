@@ -630,6 +630,30 @@ impl ZSet {
         }
     }
 
+    /// Builds a listpack set from `(member, score)` pairs of a loaded blob, in one pass:
+    /// the RDB loader's path for a sorted-set blob with at most `zset-max-listpack-entries`
+    /// members (Redis keeps such a blob as a listpack, whatever its member lengths). `bytes`
+    /// and `n` size the buffers. `Ok(None)` when the pairs are not in (score, member) order
+    /// (the caller sorts them and uses [`ZSet::from_sorted`]); `Err` for a NaN score or a
+    /// repeated member. Scores of -0 become 0, as always in a listpack.
+    pub(crate) fn from_packed<M: std::ops::Deref<Target = [u8]>>(
+        pairs: impl Iterator<Item = std::result::Result<(M, f64), &'static str>>,
+        n: usize,
+        bytes: usize,
+    ) -> std::result::Result<Option<ZSet>, &'static str> {
+        let mut b = listpack::SortedBuilder::new(bytes, n);
+        for pair in pairs {
+            let (m, s) = pair?;
+            if s.is_nan() {
+                return Err("sorted set with a NaN score");
+            }
+            if !b.push(&m, s) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(ZSet { repr: Repr::Listpack(b.finish()?) }))
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         match &self.repr {

@@ -73,10 +73,11 @@ impl<'a> Elem<'a> {
 /// The canonical integer a string encodes, if any.
 #[inline]
 pub fn as_int(b: &[u8]) -> Option<i64> {
-    if b.is_empty() || b.len() > 20 {
-        return None;
+    // Most strings are not numbers: decide those on their first byte, without a call.
+    match b.first() {
+        Some(b'-' | b'0'..=b'9') if b.len() <= 20 => ferrous_resp::parse_i64(b),
+        _ => None,
     }
-    ferrous_resp::parse_i64(b)
 }
 
 /// Header bytes (at most 10) and payload of one encoded element.
@@ -132,6 +133,168 @@ fn encode_int(i: i64) -> Encoded<'static> {
     head[0] = 0xc0 + n as u8;
     head[1..=n].copy_from_slice(&bytes[..n]);
     Encoded { head, head_len: n + 1, body: &[] }
+}
+
+/// Writes the encoding of `e` (in stored form) at the end of `buf`.
+#[inline]
+fn put(buf: &mut Vec<u8>, e: Elem<'_>) {
+    match e {
+        Elem::Str(s) if s.len() < 0x80 => {
+            buf.push(s.len() as u8);
+            buf.extend_from_slice(s);
+        }
+        Elem::Str(s) => {
+            let enc = encode_str(s);
+            buf.extend_from_slice(&enc.head[..enc.head_len]);
+            buf.extend_from_slice(s);
+        }
+        Elem::Int(i) if (0..64).contains(&i) => buf.push(0x80 + i as u8),
+        Elem::Int(i) => {
+            let enc = encode_int(i);
+            buf.extend_from_slice(&enc.head[..enc.head_len]);
+        }
+    }
+}
+
+/// Finds repeated elements among those added, by their encoded bytes (one encoding per
+/// value, so equal bytes mean equal elements): a table of 64-bit hashes with the elements'
+/// spans, bytes compared only when hashes match. For the loader, which must reject
+/// duplicate hash fields and sorted-set members. The table is a per-thread buffer reused
+/// from one value to the next.
+pub(crate) struct DupCheck {
+    /// (hash, start, end) per slot; `end == 0` marks an empty slot.
+    slots: Vec<(u64, u32, u32)>,
+    len: usize,
+}
+
+thread_local! {
+    static DUP_SLOTS: std::cell::Cell<Vec<(u64, u32, u32)>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// A hash of `b`: short items (most fields and members) from two overlapping words and a
+/// folded multiply, longer ones with foldhash over every byte.
+#[inline]
+fn span_hash(b: &[u8]) -> u64 {
+    const K0: u64 = 0x243f_6a88_85a3_08d3;
+    const K1: u64 = 0x1319_8a2e_0370_7344;
+    let n = b.len();
+    let (x, y) = if n > 16 {
+        use std::hash::BuildHasher;
+        return foldhash::fast::FixedState::with_seed(K0).hash_one(b);
+    } else if n >= 8 {
+        (
+            u64::from_le_bytes(b[..8].try_into().unwrap_or_default()),
+            u64::from_le_bytes(b[n - 8..].try_into().unwrap_or_default()),
+        )
+    } else if n >= 4 {
+        let w = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap_or_default()) as u64;
+        (w(0), w(n - 4))
+    } else if n > 0 {
+        (b[0] as u64 | (b[n / 2] as u64) << 8 | (b[n - 1] as u64) << 16, 0)
+    } else {
+        (0, 0)
+    };
+    let m = ((x ^ K0) as u128).wrapping_mul((y ^ K1 ^ n as u64) as u128);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+impl DupCheck {
+    /// A check sized for `n` elements (more only cost a regrowth).
+    pub(crate) fn new(n: usize) -> DupCheck {
+        let cap = (n.max(4) * 2).next_power_of_two();
+        let mut slots = DUP_SLOTS.with(|c| c.take());
+        slots.clear();
+        slots.resize(cap, (0, 0, 0));
+        DupCheck { slots, len: 0 }
+    }
+
+    /// Records `buf[start..end]` (`0 < end`, below 4 GiB); false if equal bytes were
+    /// recorded before.
+    #[inline]
+    pub(crate) fn insert(&mut self, buf: &[u8], start: usize, end: usize) -> bool {
+        let (Ok(s32), Ok(e32)) = (u32::try_from(start), u32::try_from(end)) else { return true };
+        if (self.len + 1) * 2 > self.slots.len() {
+            self.grow();
+        }
+        let item = &buf[start..end];
+        let h = span_hash(item);
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            let (sh, ss, se) = self.slots[i];
+            if se == 0 {
+                self.slots[i] = (h, s32, e32);
+                self.len += 1;
+                return true;
+            }
+            if sh == h && buf.get(ss as usize..se as usize) == Some(item) {
+                return false;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let cap = (self.slots.len() * 2).max(8);
+        let old = std::mem::replace(&mut self.slots, vec![(0, 0, 0); cap]);
+        let mask = self.slots.len() - 1;
+        for (h, s, e) in old.into_iter().filter(|x| x.2 != 0) {
+            let mut i = h as usize & mask;
+            while self.slots[i].2 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = (h, s, e);
+        }
+    }
+}
+
+impl Drop for DupCheck {
+    fn drop(&mut self) {
+        // Keep the table for the next value unless it grew big (a huge collection).
+        if self.slots.capacity() <= 1 << 16 {
+            let slots = std::mem::take(&mut self.slots);
+            DUP_SLOTS.with(|c| c.set(slots));
+        }
+    }
+}
+
+/// Builds a hash listpack from the elements of a loaded blob in one pass and one
+/// allocation, rejecting repeated fields (see [`crate::types::hash::Hash::from_packed`]).
+pub(crate) struct Builder {
+    buf: Vec<u8>,
+    fields: DupCheck,
+    elems: usize,
+    duplicate: bool,
+}
+
+impl Builder {
+    /// A builder for about `pairs` pairs taking at most `bytes` bytes.
+    pub(crate) fn new(bytes: usize, pairs: usize) -> Builder {
+        Builder { buf: Vec::with_capacity(bytes), fields: DupCheck::new(pairs), elems: 0, duplicate: false }
+    }
+
+    /// Appends the next element (fields and values alternate).
+    #[inline]
+    pub(crate) fn push(&mut self, e: Elem<'_>) {
+        let start = self.buf.len();
+        put(&mut self.buf, e.normalized());
+        if self.elems % 2 == 0 && !self.fields.insert(&self.buf, start, self.buf.len()) {
+            self.duplicate = true;
+        }
+        self.elems += 1;
+    }
+
+    /// The listpack and its pair count; `Err` for an odd element count or a repeated field.
+    pub(crate) fn finish(mut self) -> Result<(Listpack, usize), &'static str> {
+        if self.elems % 2 != 0 {
+            return Err("hash blob with an odd number of elements");
+        }
+        if self.duplicate {
+            return Err("duplicate hash field");
+        }
+        self.buf.shrink_to_fit();
+        Ok((Listpack { buf: self.buf }, self.elems / 2))
+    }
 }
 
 /// A packed sequence of elements.

@@ -57,7 +57,8 @@ fn read_varint(buf: &[u8], mut pos: usize) -> (usize, usize) {
 
 fn push_score(out: &mut Vec<u8>, s: f64) {
     let s = if s == 0.0 { 0.0 } else { s };
-    if s.fract() == 0.0 && (i32::MIN as f64..=i32::MAX as f64).contains(&s) {
+    // An integer in i32 (the cast saturates, and NaN casts to 0: neither round-trips).
+    if (s as i32) as f64 == s {
         let i = s as i32;
         if (0..=0xEF).contains(&i) {
             out.push(i as u8);
@@ -307,6 +308,62 @@ impl Listpack {
     /// Number of entries whose (score, member) satisfy `pred` (true on a prefix).
     pub(super) fn partition_point(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
         self.iter().take_while(|(m, s)| pred(*s, m)).count()
+    }
+}
+
+/// Builds a listpack from members arriving in (score, member) order, in one pass (the RDB
+/// loader's path): checks the order and that no member repeats as it goes.
+pub(super) struct SortedBuilder {
+    lp: Listpack,
+    members: crate::types::hash::listpack::DupCheck,
+    /// The previous score and the span of its member in the buffer.
+    prev: (f64, usize, usize),
+    duplicate: bool,
+}
+
+impl SortedBuilder {
+    /// A builder for about `n` members taking about `bytes` bytes.
+    pub(super) fn new(bytes: usize, n: usize) -> SortedBuilder {
+        SortedBuilder {
+            lp: Listpack { buf: Vec::with_capacity(bytes), len: 0 },
+            members: crate::types::hash::listpack::DupCheck::new(n),
+            prev: (0.0, 0, 0),
+            duplicate: false,
+        }
+    }
+
+    /// Appends a member (its score not NaN); false, appending nothing, if it does not sort
+    /// after the previous one.
+    #[inline]
+    pub(super) fn push(&mut self, member: &[u8], score: f64) -> bool {
+        let score = if score == 0.0 { 0.0 } else { score };
+        let buf = &mut self.lp.buf;
+        if self.lp.len > 0 {
+            let (ps, a, b) = self.prev;
+            if !(ps < score || (ps == score && &buf[a..b] < member)) {
+                return false;
+            }
+        }
+        push_varint(buf, member.len());
+        let start = buf.len();
+        buf.extend_from_slice(member);
+        let end = buf.len();
+        push_score(buf, score);
+        if !self.members.insert(buf, start, end) {
+            self.duplicate = true;
+        }
+        self.prev = (score, start, end);
+        self.lp.len += 1;
+        true
+    }
+
+    /// The listpack; `Err` if a member repeated.
+    pub(super) fn finish(mut self) -> Result<Listpack, &'static str> {
+        if self.duplicate {
+            return Err("duplicate sorted set member");
+        }
+        self.lp.shrink();
+        Ok(self.lp)
     }
 }
 
