@@ -147,6 +147,17 @@ impl<'a> LpWriter<'a> {
         }
     }
 
+    /// Appends a whole listpack made of `entries`, already encoded (`count` of them).
+    pub(crate) fn raw(out: &mut Vec<u8>, entries: &[u8], count: usize) {
+        let total = u32::try_from(HEADER + entries.len() + 1).unwrap_or(u32::MAX);
+        let count = u16::try_from(count).unwrap_or(UNKNOWN_COUNT);
+        out.reserve(HEADER + entries.len() + 1);
+        out.extend_from_slice(&total.to_le_bytes());
+        out.extend_from_slice(&count.to_le_bytes());
+        out.extend_from_slice(entries);
+        out.push(EOF);
+    }
+
     /// Writes the header and the terminator.
     pub(crate) fn finish(self) {
         self.out.push(EOF);

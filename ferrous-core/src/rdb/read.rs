@@ -418,18 +418,9 @@ impl<'a> Packed<'a> {
     }
 }
 
-/// Appends the elements of one packed node to `list` as one node run.
-fn push_packed_node(list: &mut List, p: Packed<'_>) -> std::result::Result<(), Cow<'static, str>> {
-    match p {
-        Packed::Lp(mut r) => {
-            list.push_back_node(r.by_ref().map(list_elem));
-            r.finish()
-        }
-        Packed::Zl(mut r) => {
-            list.push_back_node(r.by_ref().map(list_elem));
-            r.finish()
-        }
-    }
+/// Appends the elements of one packed node (a blob of `bytes` bytes) to `list` as a node.
+fn push_packed_node(list: &mut List, p: Packed<'_>, bytes: usize) -> std::result::Result<(), Cow<'static, str>> {
+    p.each(|elems| list.push_back_node(elems.map(list_elem), bytes))
 }
 
 /// Builds a sorted set: rejects NaN scores and repeated members, puts the members in
@@ -607,12 +598,12 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 let container = if t == TYPE_LIST_QUICKLIST_2 { inp.length()? } else { CONTAINER_PACKED };
                 match container {
                     CONTAINER_PLAIN => inp.blob(|b| {
-                        list.push_back_node([ListElem::Bytes(b)]);
+                        list.push_back_node([ListElem::Bytes(b)], b.len() + 10);
                         Ok(())
                     })?,
                     CONTAINER_PACKED => {
                         let ziplist = t == TYPE_LIST_QUICKLIST;
-                        inp.blob(|b| push_packed_node(&mut list, Packed::open(b, ziplist, deep)?))?
+                        inp.blob(|b| push_packed_node(&mut list, Packed::open(b, ziplist, deep)?, b.len()))?
                     }
                     _ => return Err(corrupt("unknown quicklist node container")),
                 }

@@ -274,7 +274,7 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
         Value::Int(i) => write_int_string(out, *i),
         Value::List(l) => {
             write_len(out, l.node_count() as u64);
-            for node in l.nodes() {
+            for (i, node) in l.nodes().enumerate() {
                 if node.len() == 1 {
                     if let Some(ListElem::Bytes(b)) = node.clone().next() {
                         if b.len() >= PLAIN_THRESHOLD {
@@ -285,6 +285,11 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
                     }
                 }
                 write_len(out, CONTAINER_PACKED);
+                if let Some((entries, count)) = l.node_listpack_entries(i) {
+                    // The node's bytes are the listpack's entries: copied whole.
+                    write_blob(out, compress, |blob| LpWriter::raw(blob, entries, count));
+                    continue;
+                }
                 write_blob(out, compress, |blob| {
                     let mut lp = LpWriter::new(blob);
                     for e in node {
@@ -415,6 +420,43 @@ mod tests {
         assert_eq!(hex_of(|o| write_select_db(o, 3)), "fe03");
         assert_eq!(hex_of(|o| write_resize_db(o, 100, 2)), "fb406402");
         assert_eq!(hex_of(|o| write_eof(o, 0x0102)), "ff0201000000000000");
+    }
+
+    /// List nodes are copied whole as listpack entries: the same bytes as encoding each
+    /// element.
+    #[test]
+    fn list_nodes_copied_whole() {
+        use crate::types::list::List;
+        // Nodes of at most 8 KB (copied), and one of about 20 KB (encoded element by element).
+        for fill in [-2, -5] {
+            let mut l = List::with_fill(fill);
+            let ints =
+                [0i64, 127, 128, -1, -4096, 4095, 4096, 32767, -32768, 8_388_607, -8_388_609, i64::MAX, i64::MIN];
+            for (i, v) in ints.iter().enumerate() {
+                l.push_back(v.to_string().as_bytes());
+                l.push_back(&vec![b'a' + i as u8; [0, 1, 63, 64, 4095, 4096, 300][i % 7]]);
+            }
+            l.push_back(b"007");
+            assert!((0..l.node_count()).any(|i| l.node_listpack_entries(i).is_some()) == (fill == -2));
+            let opts = EncodeOptions { compress: false };
+            let got = hex_of(|o| write_object(o, &Value::List(Box::new(l.clone())), &opts));
+            let mut want = Vec::new();
+            write_len(&mut want, l.node_count() as u64);
+            for node in l.nodes() {
+                write_len(&mut want, CONTAINER_PACKED);
+                let mut blob = Vec::new();
+                let mut lp = LpWriter::new(&mut blob);
+                for e in node {
+                    match e {
+                        ListElem::Int(i) => lp.int(i),
+                        ListElem::Bytes(b) => lp.str(b),
+                    }
+                }
+                lp.finish();
+                write_string(&mut want, &blob, false);
+            }
+            assert_eq!(got, hex::encode(want), "fill {fill}");
+        }
     }
 
     #[test]

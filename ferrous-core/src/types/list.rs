@@ -1167,14 +1167,24 @@ impl List {
         })
     }
 
+    /// The entries of node `i` as Redis listpack entries, and their count, when they are
+    /// byte for byte what a Redis listpack holds: the encodings are the same, except that
+    /// Redis gives a payload of exactly 16383, 2097151 or 268435455 bytes a back-length one
+    /// byte longer, so a node big enough for such an entry (16385 bytes or more) is `None`
+    /// (its elements are then encoded one by one).
+    pub fn node_listpack_entries(&self, i: usize) -> Option<(&[u8], usize)> {
+        let n = self.nodes.get(i)?;
+        (n.buf.len() < 16_385).then_some((&n.buf[..], n.count()))
+    }
+
     /// Appends `elems` as one new node at the tail, whatever its size and this list's fill:
     /// how Redis 7.0 appends a node read from an RDB file (`quicklistAppendListpack`;
     /// redis-server 7.0.15 neither splits nor merges loaded nodes). Strings that are
     /// canonical integers are stored as integers, as always. Nothing is appended for no
-    /// elements.
-    pub fn push_back_node<'a>(&mut self, elems: impl IntoIterator<Item = Elem<'a>>) {
-        let elems = elems.into_iter();
-        let mut buf: Vec<u8> = Vec::with_capacity(elems.size_hint().0 * 2);
+    /// elements. `bytes` is the expected size of the node (a listpack's length bounds it),
+    /// so that it is allocated once.
+    pub fn push_back_node<'a>(&mut self, elems: impl IntoIterator<Item = Elem<'a>>, bytes: usize) {
+        let mut buf: Vec<u8> = Vec::with_capacity(bytes);
         let mut count = 0u32;
         for e in elems {
             let e = match e {
