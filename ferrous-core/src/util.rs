@@ -64,6 +64,9 @@ pub fn fmt_g17(d: f64, buf: &mut [u8; G17_MAX]) -> &[u8] {
             _ => b"0",
         };
     }
+    if let Some(len) = g17::short(d, buf) {
+        return &buf[..len];
+    }
     let Some((q, k)) = g17::digits(d.abs()) else {
         return g17::libc_g17(d, buf);
     };
@@ -254,6 +257,77 @@ mod g17 {
         put4(&mut out[13..17], lo % 10_000);
     }
 
+    /// `%.17g` of a finite nonzero `d` whose exact decimal value has at most 17 significant
+    /// digits and prints in fixed notation (12.25, 0.5, 1e16): those digits as they are, no
+    /// rounding to do. Writes it and returns its length, `None` for any other value.
+    #[inline]
+    pub(super) fn short(d: f64, buf: &mut [u8; super::G17_MAX]) -> Option<usize> {
+        let bits = d.to_bits();
+        let biased = ((bits >> 52) & 0x7ff) as i32;
+        if biased == 0 || biased == 0x7ff {
+            return None;
+        }
+        let m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+        let tz = m.trailing_zeros();
+        let (m, e) = (m >> tz, biased - 1075 + tz as i32);
+        // d = n / 10^frac exactly: m·2^e, or m·5^-e / 10^-e (odd m: no trailing zero).
+        let (n, frac) = if e >= 0 {
+            if e > 63 || m.leading_zeros() < e as u32 {
+                return None;
+            }
+            ((m << e) as u128, 0)
+        } else if e >= -22 {
+            (m as u128 * POW5[(-e) as usize], (-e) as usize)
+        } else {
+            return None;
+        };
+        if n >= E17 as u128 {
+            return None;
+        }
+        let mut digits = [0u8; 20];
+        let mut v = n as u64;
+        let mut start = digits.len();
+        while v >= 100 {
+            let r = (v % 100) as usize;
+            v /= 100;
+            start -= 2;
+            digits[start..start + 2].copy_from_slice(&PAIRS[r * 2..r * 2 + 2]);
+        }
+        if v >= 10 {
+            start -= 2;
+            digits[start..start + 2].copy_from_slice(&PAIRS[v as usize * 2..v as usize * 2 + 2]);
+        } else {
+            start -= 1;
+            digits[start] = b'0' + v as u8;
+        }
+        let digits = &digits[start..];
+        let nd = digits.len();
+        // The decimal exponent of the first digit; below -4, %g switches to exponent form.
+        if (nd as i32) - 1 - (frac as i32) < -4 {
+            return None;
+        }
+        let mut len = 0;
+        let mut put = |b: &[u8]| {
+            buf[len..len + b.len()].copy_from_slice(b);
+            len += b.len();
+        };
+        if d < 0.0 {
+            put(b"-");
+        }
+        if frac == 0 {
+            put(digits);
+        } else if nd > frac {
+            put(&digits[..nd - frac]);
+            put(b".");
+            put(&digits[nd - frac..]);
+        } else {
+            put(b"0.");
+            put(&b"0000"[..frac - nd]);
+            put(digits);
+        }
+        Some(len)
+    }
+
     /// The C library's `%.17g` (values outside the exact range above; rare as scores).
     #[cold]
     pub(super) fn libc_g17(d: f64, buf: &mut [u8; super::G17_MAX]) -> &[u8] {
@@ -299,7 +373,28 @@ mod tests {
             let (mut a, mut b) = ([0u8; G17_MAX], [0u8; G17_MAX]);
             assert_eq!(fmt_g17(d, &mut a), g17::libc_g17(d, &mut b), "{d:e} ({:#x})", d.to_bits());
         };
-        for d in [0.1, 1e16, 1e17, 9.999999999999999e16, 1e22, 1e23, 5e-324, f64::MAX, f64::MIN_POSITIVE, 1e-300] {
+        let dyadic = [
+            12.25,
+            0.5,
+            3.0,
+            1e16,
+            99999999999999984.0,
+            0.000244140625,
+            0.00006103515625,
+            2f64.powi(-22),
+            2f64.powi(-23),
+        ];
+        for d in dyadic.into_iter().chain([
+            0.1,
+            1e17,
+            9.999999999999999e16,
+            1e22,
+            1e23,
+            5e-324,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            1e-300,
+        ]) {
             check(d);
             check(-d);
         }

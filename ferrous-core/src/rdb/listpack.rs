@@ -122,6 +122,34 @@ impl<'a> LpWriter<'a> {
     pub(crate) fn str(&mut self, s: &[u8]) {
         let o = &mut *self.out;
         let n = s.len();
+        if n <= 16 {
+            // The common short entry (header, bytes, one-byte back-length) without a call to
+            // memcpy: two overlapping word copies.
+            o.reserve(n + 2);
+            let at = o.len();
+            // SAFETY: `reserve` made room for the n + 2 bytes written, all of which are
+            // initialised before the length covers them; the reads stay inside `s`.
+            unsafe {
+                let d = o.as_mut_ptr().add(at);
+                *d = 0x80 | n as u8;
+                let src = s.as_ptr();
+                if n >= 8 {
+                    d.add(1).cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
+                    d.add(1 + n - 8).cast::<u64>().write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
+                } else if n >= 4 {
+                    d.add(1).cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
+                    d.add(1 + n - 4).cast::<u32>().write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
+                } else {
+                    for i in 0..n {
+                        *d.add(1 + i) = *src.add(i);
+                    }
+                }
+                *d.add(1 + n) = (n + 1) as u8;
+                o.set_len(at + n + 2);
+            }
+            self.count += 1;
+            return;
+        }
         let head = if n < 64 {
             o.push(0x80 | n as u8);
             1
@@ -141,7 +169,12 @@ impl<'a> LpWriter<'a> {
     /// Appends `s` the way Redis's `lpAppend` does: as an integer when it is one.
     #[inline]
     pub(crate) fn auto(&mut self, s: &[u8]) {
-        match ferrous_resp::parse_i64(s) {
+        // Most strings are not numbers: decide those on their first byte, without a call.
+        let int = match s.first() {
+            Some(b'-' | b'0'..=b'9') => ferrous_resp::parse_i64(s),
+            _ => None,
+        };
+        match int {
             Some(v) => self.int(v),
             None => self.str(s),
         }
