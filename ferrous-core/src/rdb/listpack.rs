@@ -118,7 +118,7 @@ impl<'a> LpWriter<'a> {
 
     /// Appends a string entry as given (callers pass strings that are not canonical
     /// integers, or use [`LpWriter::auto`]).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn str(&mut self, s: &[u8]) {
         let o = &mut *self.out;
         let n = s.len();
@@ -148,8 +148,16 @@ impl<'a> LpWriter<'a> {
                 o.set_len(at + n + 2);
             }
             self.count += 1;
-            return;
+        } else {
+            self.str_long(s);
         }
+    }
+
+    /// [`LpWriter::str`] for strings of more than 16 bytes.
+    #[inline(never)]
+    fn str_long(&mut self, s: &[u8]) {
+        let o = &mut *self.out;
+        let n = s.len();
         let head = if n < 64 {
             o.push(0x80 | n as u8);
             1
