@@ -603,7 +603,17 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                     })?,
                     CONTAINER_PACKED => {
                         let ziplist = t == TYPE_LIST_QUICKLIST;
-                        inp.blob(|b| push_packed_node(&mut list, Packed::open(b, ziplist, deep)?, b.len()))?
+                        inp.blob(|b| {
+                            let packed = Packed::open(b, ziplist, deep)?;
+                            if let Packed::Lp(r) = &packed {
+                                // Redis's listpack entries are Ferrous's node format: copied
+                                // whole when they check out, else decoded one by one.
+                                if list.push_back_packed(&b[6..b.len() - 1], r.declared()) {
+                                    return Ok(());
+                                }
+                            }
+                            push_packed_node(&mut list, packed, b.len())
+                        })?
                     }
                     _ => return Err(corrupt("unknown quicklist node container")),
                 }
@@ -1173,6 +1183,54 @@ mod tests {
         ] {
             let e = blob(TYPE_ZSET_LISTPACK, items).unwrap_err();
             assert!(e.to_string().contains(what), "{e} (wanted {what})");
+        }
+    }
+
+    /// Listpack nodes are copied whole when their entries are Ferrous's own, and decoded
+    /// otherwise, with the same list either way; bad entries never panic.
+    #[test]
+    fn list_nodes_copied_when_canonical() {
+        use super::super::listpack::LpWriter;
+        use rand::{Rng, SeedableRng};
+        let items: Vec<Vec<u8>> =
+            ["a", "", "0", "127", "128", "-1", "-4096", "4096", "-40000", "9000000", "-2147483649"]
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .chain([vec![b'x'; 63], vec![b'y'; 64], vec![b'z'; 4095], vec![b'w'; 4096], b"007".to_vec()])
+                .collect();
+        let mut lp = Vec::new();
+        let mut w = LpWriter::new(&mut lp);
+        for x in &items {
+            w.auto(x);
+        }
+        w.finish();
+        let entries = &lp[6..lp.len() - 1];
+        let mut copied = List::new();
+        assert!(copied.push_back_packed(entries, Some(items.len())));
+        assert!(!List::new().push_back_packed(entries, Some(items.len() + 1)));
+        let mut decoded = List::new();
+        decoded.push_back_node(items.iter().map(|x| ListElem::Bytes(x)), 0);
+        assert_eq!(copied, decoded);
+        assert_eq!(copied.node_listpack_entries(0), decoded.node_listpack_entries(0));
+        copied.check_invariants().unwrap();
+        // Not Ferrous's form: a canonical integer as a string, a wide small integer, a
+        // wrong back-length, a cut entry, an unknown header.
+        for bad in [&b"\x8212\x03"[..], b"\xf1\x05\x00\x03", b"\x81a\x05", b"\x85ab", b"\xf5\x01"] {
+            assert!(!List::new().push_back_packed(bad, None), "{bad:?}");
+        }
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        for _ in 0..20000 {
+            let mut junk = entries[..rng.gen_range(0..entries.len().min(300))].to_vec();
+            for _ in 0..rng.gen_range(0..4) {
+                if !junk.is_empty() {
+                    let i = rng.gen_range(0..junk.len());
+                    junk[i] = rng.gen();
+                }
+            }
+            let mut l = List::new();
+            if l.push_back_packed(&junk, None) {
+                l.check_invariants().unwrap();
+            }
         }
     }
 

@@ -295,6 +295,44 @@ fn read_entry(buf: &[u8], off: usize) -> (Elem<'_>, usize) {
     (e, l + backlen_len(l))
 }
 
+/// [`read_entry`] for untrusted bytes: the element at `off` and its payload length (header
+/// and data), if its header is valid and it lies inside `buf`.
+fn checked_payload(buf: &[u8], off: usize) -> Option<(Elem<'_>, usize)> {
+    let b = *buf.get(off)?;
+    let bytes = |from: usize, n: usize| buf.get(off + from..(off + from).checked_add(n)?);
+    let le = |n: usize| -> Option<i64> {
+        let raw = bytes(1, n)?;
+        let mut v = [0u8; 8];
+        v[8 - n..].copy_from_slice(raw);
+        Some(i64::from_le_bytes(v) >> (64 - 8 * n))
+    };
+    Some(match b {
+        0x00..=0x7F => (Elem::Int(b as i64), 1),
+        0x80..=0xBF => {
+            let n = (b & 0x3F) as usize;
+            (Elem::Bytes(bytes(1, n)?), 1 + n)
+        }
+        0xC0..=0xDF => {
+            let u = ((b & 0x1F) as u16) << 8 | *buf.get(off + 1)? as u16;
+            (Elem::Int((((u << 3) as i16) >> 3) as i64), 2)
+        }
+        0xE0..=0xEF => {
+            let n = ((b & 0x0F) as usize) << 8 | *buf.get(off + 1)? as usize;
+            (Elem::Bytes(bytes(2, n)?), 2 + n)
+        }
+        ENC_STR32 => {
+            let raw = bytes(1, 4)?;
+            let n = u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize;
+            (Elem::Bytes(bytes(5, n)?), 5usize.checked_add(n)?)
+        }
+        ENC_INT16 => (Elem::Int(le(2)?), 3),
+        ENC_INT24 => (Elem::Int(le(3)?), 4),
+        ENC_INT32 => (Elem::Int(le(4)?), 5),
+        ENC_INT64 => (Elem::Int(le(8)?), 9),
+        _ => return None,
+    })
+}
+
 /// Start of the entry that ends at `end` (read through its backlen).
 #[inline]
 fn prev_start(buf: &[u8], end: usize) -> usize {
@@ -1207,6 +1245,49 @@ impl List {
         self.reserve_node();
         self.nodes.push_back(Node { buf, count });
         self.len += count as usize;
+    }
+
+    /// Appends a node made of `entries` (the entries of a listpack read from a file, header
+    /// and terminator excluded) copied as they are, when they are byte for byte what this
+    /// list stores for their elements: every entry well-formed and inside `entries`, strings
+    /// that are not canonical integers, integers in their smallest encoding, back-lengths as
+    /// Ferrous writes them, and `count` of them (`None`: any count). Redis's listpacks are
+    /// all that (but for an entry whose payload is exactly 16383 bytes). Returns false,
+    /// appending nothing, otherwise: the caller then decodes the elements
+    /// ([`List::push_back_node`]). An empty `entries` appends nothing.
+    pub fn push_back_packed(&mut self, entries: &[u8], count: Option<usize>) -> bool {
+        let mut off = 0;
+        let mut n = 0usize;
+        while off < entries.len() {
+            let Some((e, l)) = checked_payload(entries, off) else { return false };
+            if payload_len(e) != l {
+                return false;
+            }
+            if let Elem::Bytes(b) = e {
+                if matches!(b.first(), Some(b'-' | b'0'..=b'9')) && ferrous_resp::parse_i64(b).is_some() {
+                    return false;
+                }
+            }
+            let k = backlen_len(l);
+            let Some(back) = entries.get(off + l..off + l + k) else { return false };
+            if (0..k).any(|j| back[k - 1 - j] != ((l >> (7 * j)) & 0x7F) as u8 | if j + 1 < k { 0x80 } else { 0 }) {
+                return false;
+            }
+            off += l + k;
+            n += 1;
+        }
+        if count.is_some_and(|c| c != n) || u32::try_from(n).is_err() {
+            return false;
+        }
+        if n > 0 {
+            if let Some(last) = self.nodes.back_mut() {
+                last.buf.shrink_to_fit();
+            }
+            self.reserve_node();
+            self.nodes.push_back(Node { buf: entries.to_vec(), count: n as u32 });
+            self.len += n;
+        }
+        true
     }
 
     /// Appends one element as RPUSH does (the old list encodings of RDB files: Redis 7.0
