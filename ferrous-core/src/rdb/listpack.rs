@@ -263,7 +263,7 @@ impl<'a> LpReader<'a> {
     }
 
     /// The next element, `None` at the terminator (after checking the header's count).
-    #[inline]
+    #[inline(always)]
     fn try_next(&mut self) -> Res<Option<LpElem<'a>>> {
         let buf = self.buf;
         let end = buf.len() - 1; // the terminator
@@ -358,7 +358,7 @@ impl<'a> LpReader<'a> {
 
 impl<'a> Iterator for LpReader<'a> {
     type Item = LpElem<'a>;
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<LpElem<'a>> {
         if self.err.is_some() {
             return None;

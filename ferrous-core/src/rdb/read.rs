@@ -24,7 +24,7 @@ use crate::types::hash::listpack::Elem as HashElem;
 use crate::types::hash::Hash;
 use crate::types::list::{Elem as ListElem, List};
 use crate::types::set::Set;
-use crate::types::zset::ZSet;
+use crate::types::zset::{ZSet, ZSetBuilder};
 use crate::value::{StrRef, Value};
 use std::io::Read;
 
@@ -359,6 +359,30 @@ fn list_elem(e: LpElem<'_>) -> ListElem<'_> {
     }
 }
 
+/// Runs `$body` with `$it` bound to the elements of a [`Packed`] blob (a `&mut` iterator of
+/// [`LpElem`]; the body is compiled for each format, so no element goes through a virtual
+/// call), then checks that the blob was well-formed to its end: `Result<body's value, _>`.
+macro_rules! with_elems {
+    ($packed:expr, |$it:ident| $body:expr) => {
+        match $packed {
+            Packed::Lp(mut r) => {
+                let v = {
+                    let $it = &mut r;
+                    $body
+                };
+                r.finish().map(|()| v)
+            }
+            Packed::Zl(mut r) => {
+                let v = {
+                    let $it = &mut r;
+                    $body
+                };
+                r.finish().map(|()| v)
+            }
+        }
+    };
+}
+
 /// A listpack or ziplist blob, opened.
 enum Packed<'a> {
     Lp(LpReader<'a>),
@@ -375,24 +399,6 @@ impl<'a> Packed<'a> {
         match self {
             Packed::Lp(r) => r.declared(),
             Packed::Zl(r) => r.declared(),
-        }
-    }
-
-    /// Runs `f` on the elements (one pass, dispatching on the format once), then checks
-    /// that the blob was well-formed to its end.
-    fn each<T>(
-        self,
-        f: impl FnOnce(&mut dyn Iterator<Item = LpElem<'a>>) -> T,
-    ) -> std::result::Result<T, Cow<'static, str>> {
-        match self {
-            Packed::Lp(mut r) => {
-                let v = f(&mut r);
-                r.finish().map(|()| v)
-            }
-            Packed::Zl(mut r) => {
-                let v = f(&mut r);
-                r.finish().map(|()| v)
-            }
         }
     }
 
@@ -420,7 +426,7 @@ impl<'a> Packed<'a> {
 
 /// Appends the elements of one packed node (a blob of `bytes` bytes) to `list` as a node.
 fn push_packed_node(list: &mut List, p: Packed<'_>, bytes: usize) -> std::result::Result<(), Cow<'static, str>> {
-    p.each(|elems| list.push_back_node(elems.map(list_elem), bytes))
+    with_elems!(p, |elems| list.push_back_node(elems.map(list_elem), bytes))
 }
 
 /// Builds a sorted set: rejects NaN scores and repeated members, puts the members in
@@ -666,7 +672,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 if let Some(n) = packed.declared().filter(|&n| n / 2 <= hl.max_entries && b.len() < 1 << 30) {
                     // Within the limits (then the sum of the lengths is too): built in one
                     // pass, straight into the listpack (see `Hash::from_packed`).
-                    let h = packed.each(|elems| Hash::from_packed(elems.map(hash_elem), n / 2, b.len()))??;
+                    let h = with_elems!(packed, |elems| Hash::from_packed(elems.map(hash_elem), n / 2, b.len()))??;
                     return Ok(h.map(|h| Value::Hash(Box::new(h))));
                 }
                 let elems = packed.collect()?;
@@ -691,12 +697,25 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 if n % 2 != 0 {
                     return Err("sorted set blob with an odd number of elements".into());
                 }
-                let z = packed.each(|elems| {
-                    let pairs = std::iter::from_fn(|| {
-                        let (m, s) = (elems.next()?, elems.next()?);
-                        Some(packed_score(s).map(|s| (lp_bytes(m), s)))
-                    });
-                    ZSet::from_packed(pairs, n / 2, b.len() + b.len() / 4)
+                let z = with_elems!(packed, |elems| {
+                    let mut build = || -> std::result::Result<Option<ZSet>, &'static str> {
+                        let mut z = ZSetBuilder::new(b.len() + b.len() / 4, n / 2);
+                        while let (Some(m), Some(score)) = (elems.next(), elems.next()) {
+                            let mut digits = [0u8; 20];
+                            let member = match m {
+                                LpElem::Str(s) => s,
+                                LpElem::Int(v) => {
+                                    let at = ferrous_resp::write::int_digits(v, &mut digits);
+                                    &digits[at..]
+                                }
+                            };
+                            if !z.push(member, packed_score(score)?)? {
+                                return Ok(None); // out of order
+                            }
+                        }
+                        z.finish().map(Some)
+                    };
+                    build()
                 })??;
                 if let Some(z) = z {
                     return Ok((!z.is_empty()).then(|| Value::ZSet(Box::new(z))));

@@ -517,6 +517,36 @@ impl ZSetLimits {
     }
 }
 
+/// Builds a listpack set from the `(member, score)` pairs of a loaded blob, in one pass:
+/// the RDB loader's path for a sorted-set blob with at most `zset-max-listpack-entries`
+/// members (Redis keeps such a blob as a listpack, whatever its member lengths). Pairs must
+/// come in (score, member) order, as Redis writes them; the caller sorts them and uses
+/// [`ZSet::from_sorted`] when [`ZSetBuilder::push`] says they do not. Scores of -0 become 0,
+/// as always in a listpack.
+pub(crate) struct ZSetBuilder(listpack::SortedBuilder);
+
+impl ZSetBuilder {
+    /// A builder for about `n` members taking about `bytes` bytes.
+    pub(crate) fn new(bytes: usize, n: usize) -> ZSetBuilder {
+        ZSetBuilder(listpack::SortedBuilder::new(bytes, n))
+    }
+
+    /// Appends a member; `Ok(false)`, appending nothing, if it does not sort after the
+    /// previous one; `Err` for a NaN score.
+    #[inline]
+    pub(crate) fn push(&mut self, member: &[u8], score: f64) -> std::result::Result<bool, &'static str> {
+        if score.is_nan() {
+            return Err("sorted set with a NaN score");
+        }
+        Ok(self.0.push(member, score))
+    }
+
+    /// The set; `Err` if a member repeated.
+    pub(crate) fn finish(self) -> std::result::Result<ZSet, &'static str> {
+        Ok(ZSet { repr: Repr::Listpack(self.0.finish()?) })
+    }
+}
+
 #[derive(Clone)]
 enum Repr {
     Listpack(Listpack),
@@ -628,30 +658,6 @@ impl ZSet {
             }
             ZSet { repr: Repr::Skiplist(Box::new(ix)) }
         }
-    }
-
-    /// Builds a listpack set from `(member, score)` pairs of a loaded blob, in one pass:
-    /// the RDB loader's path for a sorted-set blob with at most `zset-max-listpack-entries`
-    /// members (Redis keeps such a blob as a listpack, whatever its member lengths). `bytes`
-    /// and `n` size the buffers. `Ok(None)` when the pairs are not in (score, member) order
-    /// (the caller sorts them and uses [`ZSet::from_sorted`]); `Err` for a NaN score or a
-    /// repeated member. Scores of -0 become 0, as always in a listpack.
-    pub(crate) fn from_packed<M: std::ops::Deref<Target = [u8]>>(
-        pairs: impl Iterator<Item = std::result::Result<(M, f64), &'static str>>,
-        n: usize,
-        bytes: usize,
-    ) -> std::result::Result<Option<ZSet>, &'static str> {
-        let mut b = listpack::SortedBuilder::new(bytes, n);
-        for pair in pairs {
-            let (m, s) = pair?;
-            if s.is_nan() {
-                return Err("sorted set with a NaN score");
-            }
-            if !b.push(&m, s) {
-                return Ok(None);
-            }
-        }
-        Ok(Some(ZSet { repr: Repr::Listpack(b.finish()?) }))
     }
 
     /// Number of members.
