@@ -135,13 +135,43 @@ fn encode_int(i: i64) -> Encoded<'static> {
     Encoded { head, head_len: n + 1, body: &[] }
 }
 
+/// Appends `s` to `buf`; strings of up to 16 bytes (most fields, values and members)
+/// without a call to memcpy: two overlapping word copies.
+#[inline(always)]
+pub(crate) fn extend_small(buf: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 16 {
+        buf.extend_from_slice(s);
+        return;
+    }
+    buf.reserve(n);
+    let at = buf.len();
+    // SAFETY: `reserve` made room for the `n` bytes written, all initialised before the
+    // length covers them; the reads stay inside `s`.
+    unsafe {
+        let (src, dst) = (s.as_ptr(), buf.as_mut_ptr().add(at));
+        if n >= 8 {
+            dst.cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
+            dst.add(n - 8).cast::<u64>().write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
+        } else if n >= 4 {
+            dst.cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
+            dst.add(n - 4).cast::<u32>().write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
+        } else {
+            for i in 0..n {
+                *dst.add(i) = *src.add(i);
+            }
+        }
+        buf.set_len(at + n);
+    }
+}
+
 /// Writes the encoding of `e` (in stored form) at the end of `buf`.
 #[inline]
 fn put(buf: &mut Vec<u8>, e: Elem<'_>) {
     match e {
         Elem::Str(s) if s.len() < 0x80 => {
             buf.push(s.len() as u8);
-            buf.extend_from_slice(s);
+            extend_small(buf, s);
         }
         Elem::Str(s) => {
             let enc = encode_str(s);
@@ -174,7 +204,7 @@ thread_local! {
 /// A hash of `b`: short items (most fields and members) from two overlapping words and a
 /// folded multiply, longer ones with foldhash over every byte.
 #[inline]
-fn span_hash(b: &[u8]) -> u64 {
+pub(crate) fn span_hash(b: &[u8]) -> u64 {
     const K0: u64 = 0x243f_6a88_85a3_08d3;
     const K1: u64 = 0x1319_8a2e_0370_7344;
     let n = b.len();
@@ -208,16 +238,17 @@ impl DupCheck {
         DupCheck { slots, len: 0 }
     }
 
-    /// Records `buf[start..end]` (`0 < end`, below 4 GiB); false if equal bytes were
-    /// recorded before.
+    /// Records `buf[start..end]` (`0 < end`, below 4 GiB), whose hash is `h` (equal items
+    /// must have equal hashes: the caller hashes what it encoded, not the buffer it just
+    /// wrote, which would stall on the fresh stores); false if equal bytes were recorded
+    /// before.
     #[inline]
-    pub(crate) fn insert(&mut self, buf: &[u8], start: usize, end: usize) -> bool {
+    pub(crate) fn insert(&mut self, buf: &[u8], start: usize, end: usize, h: u64) -> bool {
         let (Ok(s32), Ok(e32)) = (u32::try_from(start), u32::try_from(end)) else { return true };
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
         }
         let item = &buf[start..end];
-        let h = span_hash(item);
         let mask = self.slots.len() - 1;
         let mut i = h as usize & mask;
         loop {
@@ -277,9 +308,17 @@ impl Builder {
     #[inline]
     pub(crate) fn push(&mut self, e: Elem<'_>) {
         let start = self.buf.len();
-        put(&mut self.buf, e.normalized());
-        if self.elems % 2 == 0 && !self.fields.insert(&self.buf, start, self.buf.len()) {
-            self.duplicate = true;
+        let e = e.normalized();
+        put(&mut self.buf, e);
+        if self.elems % 2 == 0 {
+            // The element's own hash (one stored form per value: equal fields, equal hashes).
+            let h = match e {
+                Elem::Str(s) => span_hash(s),
+                Elem::Int(i) => (i as u64 ^ 0x5bd1_e995).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29),
+            };
+            if !self.fields.insert(&self.buf, start, self.buf.len(), h) {
+                self.duplicate = true;
+            }
         }
         self.elems += 1;
     }

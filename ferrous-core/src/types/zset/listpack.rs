@@ -346,10 +346,10 @@ impl SortedBuilder {
         }
         push_varint(buf, member.len());
         let start = buf.len();
-        buf.extend_from_slice(member);
+        crate::types::hash::listpack::extend_small(buf, member);
         let end = buf.len();
         push_score(buf, score);
-        if !self.members.insert(buf, start, end) {
+        if !self.members.insert(buf, start, end, crate::types::hash::listpack::span_hash(member)) {
             self.duplicate = true;
         }
         self.prev = (score, start, end);
