@@ -305,12 +305,10 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
         Value::Hash(h) => match h.listpack_elems() {
             Some(elems) => write_blob(out, compress, |blob| {
                 let mut lp = LpWriter::new(blob);
-                for e in elems {
-                    match e {
-                        crate::types::hash::listpack::Elem::Int(i) => lp.int(i),
-                        crate::types::hash::listpack::Elem::Str(s) => lp.str(s),
-                    }
-                }
+                elems.for_each(|e| match e {
+                    crate::types::hash::listpack::Elem::Int(i) => lp.int(i),
+                    crate::types::hash::listpack::Elem::Str(s) => lp.str(s),
+                });
                 lp.finish();
             }),
             None => {
@@ -334,10 +332,10 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
         },
         Value::ZSet(z) if z.encoding() == "listpack" => write_blob(out, compress, |blob| {
             let mut lp = LpWriter::new(blob);
-            for (m, score) in z.iter() {
+            z.for_each_listpack(|m, score| {
                 lp.auto(m);
                 write_lp_score(&mut lp, score);
-            }
+            });
             lp.finish();
         }),
         Value::ZSet(z) => {

@@ -660,6 +660,21 @@ impl ZSet {
         }
     }
 
+    /// Calls `f` on every member and score in order when the set is a listpack (a tight
+    /// loop over its bytes, for the RDB writer); false, calling nothing, for a skiplist.
+    #[inline]
+    pub fn for_each_listpack(&self, mut f: impl FnMut(&[u8], f64)) -> bool {
+        match &self.repr {
+            Repr::Listpack(l) => {
+                for (m, s) in l.iter() {
+                    f(m, s);
+                }
+                true
+            }
+            Repr::Skiplist(_) => false,
+        }
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
         match &self.repr {
