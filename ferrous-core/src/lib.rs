@@ -28,6 +28,7 @@
 //!   `db.changes()`).
 //! - [`rdb`]: the RDB codec (Redis's snapshot and DUMP format, bytes <-> values).
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
+//! - [`digest`]: Redis's dataset digest (DEBUG DIGEST / DIGEST-VALUE).
 //! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
 #![warn(missing_docs)]
 
@@ -41,6 +42,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod dict;
+pub mod digest;
 pub mod error;
 pub mod glob;
 pub mod keyspace;

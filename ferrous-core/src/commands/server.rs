@@ -587,7 +587,7 @@ fn debug_allowed(ctx: &Ctx<'_>) -> bool {
 }
 
 /// `DEBUG <subcommand> ...`: OBJECT, SLEEP, SET-ACTIVE-EXPIRE, PROTOCOL, POPULATE, LOG,
-/// ERROR, HELP.
+/// ERROR, DIGEST, DIGEST-VALUE, HELP.
 fn debug(ctx: &mut Ctx<'_>) -> Result<()> {
     if !debug_allowed(ctx) {
         return Err(Error::msg(
@@ -616,6 +616,17 @@ fn debug(ctx: &mut Ctx<'_>) -> Result<()> {
         (b"populate", 3..=5) => debug_populate(ctx)?,
         (b"reload", _) => debug_reload(ctx)?,
         (b"log", 3) => ctx.out.ok(),
+        (b"digest", 2) => {
+            let digest = crate::digest::dataset_digest(&ctx.access);
+            ctx.out.simple(&crate::digest::to_hex(&digest));
+        }
+        (b"digest-value", _) => {
+            ctx.out.array(argc - 2);
+            for i in 2..argc {
+                let digest = crate::digest::key_digest(&ctx.access, ctx.arg(i));
+                ctx.out.simple(&crate::digest::to_hex(&digest));
+            }
+        }
         (b"error", 3) => {
             let text = String::from_utf8_lossy(ctx.arg(2)).replace(['\r', '\n'], " ");
             return Err(Error::msg(text));
@@ -692,6 +703,10 @@ fn debug_help(ctx: &mut Ctx<'_>) {
         ctx,
         &[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
             "ERROR <string>",
             "    Return a Redis protocol error with <string> as message. Useful for clients",
             "    unit tests to simulate Redis errors.",
