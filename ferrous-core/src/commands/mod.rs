@@ -25,6 +25,7 @@ pub mod bitmaps;
 pub mod client_cmd;
 pub mod config_cmd;
 pub mod connection;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -239,6 +240,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
+        .chain(geo::COMMANDS)
         .chain(hyperloglog::COMMANDS)
         .chain(sort::COMMANDS)
         .chain(connection::COMMANDS)

@@ -6,6 +6,7 @@
 
 pub mod bitmaps;
 pub mod dump;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keys;
@@ -18,5 +19,6 @@ pub mod zset;
 pub use crate::commands::sort::{SortOptions, SortOutcome};
 pub use bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOverflow, BitfieldType};
 pub use dump::RestoreOptions;
+pub use geo::{GeoAddOptions, GeoFrom, GeoMatch, GeoOrder, GeoSearch, GeoShape, GeoUnit};
 pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
 pub use strings::{GetExExpiry, Lcs, LcsMatch, SetCondition, SetExpiry, SetOptions};
