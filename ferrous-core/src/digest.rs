@@ -62,25 +62,41 @@ fn mix_digest(digest: &mut Digest, bytes: &[u8]) {
     digest.copy_from_slice(&rehashed);
 }
 
-/// Redis's type tag (`OBJ_STRING` ...), as hashed: `htonl(type)`.
-fn type_tag(value: &Value) -> [u8; 4] {
-    let code: u32 = match value {
+/// Redis's `OBJ_STREAM` type code, for [`begin_value`].
+pub const STREAM_TYPE: u32 = 6;
+
+/// Redis's type code (`OBJ_STRING` 0 ... `OBJ_HASH` 4).
+fn type_code(value: &Value) -> u32 {
+    match value {
         Value::Str(_) | Value::Int(_) => 0,
         Value::List(_) => 1,
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
         // STREAM: Redis's OBJ_STREAM is 6. When `Value::Stream` lands, add
-        // `Value::Stream(_) => 6,` here and the arm marked STREAM in `mix_value`.
-    };
-    code.to_be_bytes()
+        // `Value::Stream(_) => STREAM_TYPE,` here and the arm marked STREAM in `mix_value`.
+    }
+}
+
+/// The first step of a value's digest: mixes its type code (`htonl(type)`).
+pub fn begin_value(digest: &mut Digest, type_code: u32) {
+    mix_digest(digest, &type_code.to_be_bytes());
+}
+
+/// The last step of a value's digest: the expiry marker, if the key has a deadline.
+pub fn finish_value(digest: &mut Digest, has_expire: bool) {
+    if has_expire {
+        xor_digest(digest, b"!!expire!!");
+    }
 }
 
 /// Adds one stored value to `digest` (Redis's `xorObjectDigest`): the type tag, the
 /// contents, and the expiry marker if `has_expire`.
 pub fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
-    mix_digest(digest, &type_tag(value));
+    begin_value(digest, type_code(value));
     match value {
+        // STREAM: when `Value::Stream` lands, its arm calls `mix_stream_entry(digest, ms,
+        // seq, fields)` for every entry in ascending ID order.
         Value::Str(s) => mix_digest(digest, s),
         Value::Int(i) => mix_digest(digest, &crate::value::StrRef::int(*i)),
         Value::List(list) => {
@@ -112,18 +128,16 @@ pub fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
                 mix_digest(&mut elem, &val);
                 xor_digest(digest, &elem);
             }
-        } // STREAM: `Value::Stream(s) => for each entry in ID order:
-          // mix_stream_entry(digest, ms, seq, fields)`.
+        }
     }
-    if has_expire {
-        xor_digest(digest, b"!!expire!!");
-    }
+    finish_value(digest, has_expire);
 }
 
 /// One stream entry's share of a key digest, as Redis's stream arm does it: mix the ID
 /// as `"<ms>.<seq>"` (both unsigned decimal), then each field and each value, in order.
 /// Call for every entry in ascending ID order (deleted entries are skipped, as Redis's
-/// iterator does).
+/// iterator does), between [`begin_value`] with [`STREAM_TYPE`] and [`finish_value`].
+/// Consumer groups and the last ID are not part of a stream's digest in Redis 7.0.
 pub fn mix_stream_entry<'a>(
     digest: &mut Digest,
     ms: u64,
