@@ -210,6 +210,9 @@ pub struct ClientState {
     pub pubsub: Option<crate::pubsub::ClientPubSub>,
     /// CLIENT TRACKING state, while tracking is on (see [`crate::tracking`]).
     pub tracking: Option<crate::tracking::ClientTracking>,
+    /// Spans of the output (start, end) the current command wrote as pushes while its
+    /// replies are silenced by CLIENT REPLY OFF/SKIP: see [`ClientState::mark_push`].
+    pub push_spans: Vec<(usize, usize)>,
 }
 
 impl ClientState {
@@ -221,6 +224,29 @@ impl ClientState {
     pub fn resp3(&self) -> bool {
         self.resp == 3
     }
+    /// Records that the output bytes `start..end` are a push (a Pub/Sub subscribe or
+    /// unsubscribe confirmation, a message, a tracking invalidation), which CLIENT REPLY
+    /// OFF/SKIP does not silence: Redis marks such output `CLIENT_PUSHING`, and a client
+    /// library waiting for its subscribe confirmations would hang without them. A no-op
+    /// while replies are on (nothing is filtered then).
+    #[inline]
+    pub fn mark_push(&mut self, start: usize, end: usize) {
+        if self.reply_mode != ReplyMode::On && end > start {
+            self.push_spans.push((start, end));
+        }
+    }
+
+    /// Appends the reply of a blocking command answered after it blocked (served, timed
+    /// out or unblocked), unless CLIENT REPLY silences it: OFF, or SKIP given before the
+    /// command (the skip lasts until the blocked command is answered, as in Redis).
+    pub fn deferred_reply(&mut self, out: &mut Vec<u8>, reply: &[u8]) {
+        match self.reply_mode {
+            ReplyMode::Off => {}
+            ReplyMode::SkipThis => self.reply_mode = ReplyMode::On,
+            ReplyMode::On | ReplyMode::Skip => out.extend_from_slice(reply),
+        }
+    }
+
     /// Selects a database (caller validates the index).
     pub fn select(&mut self, db: usize) {
         self.db = db;
@@ -312,6 +338,7 @@ impl ClientRegistry {
             tx: Default::default(),
             pubsub: None,
             tracking: None,
+            push_spans: Vec::new(),
         }
     }
 

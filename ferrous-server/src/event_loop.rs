@@ -11,7 +11,6 @@
 //! [`OUTPUT_HIGH_WATER`], so a pipelining client that never reads cannot grow the server's
 //! memory without bound, and other clients on the same loop keep being served.
 use crate::{notice, verbose, warning, ShutdownHandle};
-use ferrous_core::client::ReplyMode;
 use ferrous_core::{ClientState, ConnectionInfo, Database};
 use ferrous_resp::{Limits, Parsed, RequestParser};
 use mio::net::{TcpListener, TcpStream};
@@ -439,7 +438,7 @@ impl Worker {
             let Some(w) = conn.client.blocking.blocked.clone() else { continue };
             if w.deadline.is_some_and(|d| d <= now) {
                 let reply = w.cancel(&self.db.inner().blocking).unwrap_or_else(|| w.timeout_reply().to_vec());
-                conn.wbuf.extend_from_slice(&reply);
+                conn.client.deferred_reply(&mut conn.wbuf, &reply);
                 conn.client.blocking.blocked = None;
                 self.pending.push(idx);
             } else {
@@ -463,7 +462,7 @@ impl Worker {
                 continue;
             }
             if let Some(reply) = conn.client.blocking.blocked.as_ref().and_then(|w| w.take_reply()) {
-                conn.wbuf.extend_from_slice(&reply);
+                conn.client.deferred_reply(&mut conn.wbuf, &reply);
                 conn.client.blocking.blocked = None;
                 self.pending.push(idx);
             }
@@ -840,19 +839,8 @@ fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
             }
             Ok(Parsed::Command(n)) => {
                 let args = conn.parser.args(input);
-                let before = conn.wbuf.len();
-                if conn.client.reply_mode == ReplyMode::Skip {
-                    conn.client.reply_mode = ReplyMode::SkipThis;
-                }
+                // CLIENT REPLY OFF/SKIP is applied by dispatch (pushes still go out).
                 db.dispatch(&mut conn.client, args, &mut conn.wbuf);
-                match conn.client.reply_mode {
-                    ReplyMode::Off => conn.wbuf.truncate(before),
-                    ReplyMode::SkipThis => {
-                        conn.wbuf.truncate(before);
-                        conn.client.reply_mode = ReplyMode::On;
-                    }
-                    _ => {}
-                }
                 processed += 1;
                 conn.rstart += n;
                 conn.parser.reset();

@@ -129,18 +129,32 @@ pub fn free_port() -> u16 {
     l.local_addr().expect("local_addr").port()
 }
 
+/// The oracle port range a test binary chose with [`use_redis_ports`] (0..0: the default
+/// [`REDIS_PORTS`]).
+static REDIS_PORTS_START: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+static REDIS_PORTS_END: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
+/// Makes this test binary start its redis-server oracles on ports in `ports` instead of
+/// [`REDIS_PORTS`] (so suites run side by side never race for the same port).
+pub fn use_redis_ports(ports: std::ops::Range<u16>) {
+    REDIS_PORTS_START.store(ports.start, Ordering::Relaxed);
+    REDIS_PORTS_END.store(ports.end, Ordering::Relaxed);
+}
+
 /// A free port in the oracle range, starting the search at a different place per call so
 /// parallel tests rarely race for the same one.
 fn free_redis_port() -> u16 {
-    let len = REDIS_PORTS.end - REDIS_PORTS.start;
+    let chosen = REDIS_PORTS_START.load(Ordering::Relaxed)..REDIS_PORTS_END.load(Ordering::Relaxed);
+    let range = if chosen.is_empty() { REDIS_PORTS } else { chosen };
+    let len = range.end - range.start;
     let start = (std::process::id() as u16).wrapping_mul(7).wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed) as u16);
     for i in 0..len {
-        let port = REDIS_PORTS.start + (start.wrapping_add(i)) % len;
+        let port = range.start + (start.wrapping_add(i)) % len;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
-    panic!("no free port in {REDIS_PORTS:?} for redis-server");
+    panic!("no free port in {range:?} for redis-server");
 }
 
 /// A free port for a server of `kind` (oracles stay in their own range).

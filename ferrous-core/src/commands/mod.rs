@@ -9,7 +9,7 @@
 //! Families: [`strings`], [`bitmaps`], [`keys`], [`lists`], [`hashes`], [`sets`], [`zsets`],
 //! [`connection`], [`server`].
 use crate::access::Access;
-use crate::client::ClientState;
+use crate::client::{ClientState, ReplyMode};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::util::StripedCounter;
@@ -502,8 +502,40 @@ fn filter_doc_subcommands(doc: Value, subs: &HashMap<Vec<u8>, &'static CommandSp
 /// This is the single entry point used by the server, by [`Database::execute`] and (later)
 /// by scripts: lookup, arity, authentication, MULTI queueing, the handler, error replies,
 /// statistics, WATCH invalidation and serving blocked clients.
+///
+/// CLIENT REPLY is applied here too: while replies are OFF (or SKIP'ped for this command)
+/// only the output marked as pushes ([`ClientState::mark_push`]) is kept.
 pub fn dispatch(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>) {
-    run(db, client, args, out, false, None)
+    if client.reply_mode == ReplyMode::On {
+        return run(db, client, args, out, false, None);
+    }
+    dispatch_silenced(db, client, args, out)
+}
+
+#[cold]
+fn dispatch_silenced(db: &Database, client: &mut ClientState, args: Args<'_>, out: &mut Vec<u8>) {
+    if client.reply_mode == ReplyMode::Skip {
+        client.reply_mode = ReplyMode::SkipThis;
+    }
+    let entry = out.len();
+    client.push_spans.clear();
+    run(db, client, args, out, false, None);
+    // The mode after the command decides (CLIENT REPLY ON's own +OK is sent).
+    if matches!(client.reply_mode, ReplyMode::Off | ReplyMode::SkipThis) {
+        let mut kept = entry;
+        for &(start, end) in &client.push_spans {
+            if start >= kept && end <= out.len() {
+                out.copy_within(start..end, kept);
+                kept += end - start;
+            }
+        }
+        out.truncate(kept);
+    }
+    // A command that blocked is skipped when it is answered (`ClientState::deferred_reply`).
+    if client.reply_mode == ReplyMode::SkipThis && client.blocking.blocked.is_none() {
+        client.reply_mode = ReplyMode::On;
+    }
+    client.push_spans.clear();
 }
 
 /// Like [`dispatch`], for a caller that already holds every shard lock
@@ -620,7 +652,13 @@ fn run(
             return;
         }
     }
-    if client.resp == 2 && client.pubsub.as_ref().is_some_and(|p| p.active()) && !allowed_when_subscribed(&spec.name) {
+    // Checked when the command arrives, not for what EXEC runs (a transaction may
+    // SUBSCRIBE and then GET, as in Redis).
+    if !held
+        && client.resp == 2
+        && client.pubsub.as_ref().is_some_and(|p| p.active())
+        && !allowed_when_subscribed(&spec.name)
+    {
         let e = Error::msg(format!(
             "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             spec.name

@@ -44,7 +44,9 @@ fn list_of(ps: &mut ClientPubSub, kind: Kind) -> &mut Vec<Vec<u8>> {
     }
 }
 
+/// A subscribe/unsubscribe confirmation: a push, sent even under CLIENT REPLY OFF/SKIP.
 fn confirm(ctx: &mut Ctx<'_>, verb: &[u8], name: Option<&[u8]>, count: usize) {
+    let start = ctx.out.len();
     ctx.out.push(3);
     ctx.out.bulk(verb);
     match name {
@@ -52,6 +54,8 @@ fn confirm(ctx: &mut Ctx<'_>, verb: &[u8], name: Option<&[u8]>, count: usize) {
         None => ctx.out.null(),
     }
     ctx.out.int(count as i64);
+    let end = ctx.out.len();
+    ctx.client.mark_push(start, end);
 }
 
 fn count_for(ps: &ClientPubSub, kind: Kind) -> usize {
@@ -135,7 +139,10 @@ fn sunsubscribe(ctx: &mut Ctx<'_>) -> Result<()> {
 fn flush_own(ctx: &mut Ctx<'_>) {
     if let Some(ps) = &ctx.client.pubsub {
         if ps.sink.has_pending() {
+            let start = ctx.out.len();
             ps.sink.drain_into(ctx.out.buf());
+            let end = ctx.out.len();
+            ctx.client.mark_push(start, end);
         }
     }
 }
