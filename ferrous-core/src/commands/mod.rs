@@ -726,7 +726,9 @@ fn run(
         // Invalidations of the client's own keys follow its reply, as in Redis.
         if let Some(ps) = client.pubsub.as_ref().filter(|_| !pushes_before) {
             if ps.sink.has_pending() {
+                let start = out.len();
                 ps.sink.drain_into(out);
+                client.mark_push(start, out.len());
             }
         }
         client.info.set_last_command(spec);
