@@ -71,7 +71,17 @@ pub struct ClientInfo {
     pub redirect: AtomicI64,
     /// Blocked in a blocking command.
     pub blocked: AtomicBool,
+    /// [`ROLE_NORMAL`], [`ROLE_REPLICA`] (a replica of ours, flag `S`) or [`ROLE_MASTER`]
+    /// (our master's link, flag `M`).
+    pub role: std::sync::atomic::AtomicU8,
 }
+
+/// An ordinary client.
+pub const ROLE_NORMAL: u8 = 0;
+/// A replica connected to us.
+pub const ROLE_REPLICA: u8 = 1;
+/// The client applying our master's stream.
+pub const ROLE_MASTER: u8 = 2;
 
 impl ClientInfo {
     /// Marks the client killed and wakes its owner.
@@ -129,6 +139,11 @@ impl ClientInfo {
         let idle = if cmd.is_some() { 0 } else { (now_ms - self.last_interaction_ms.load(Relaxed)).max(0) / 1000 };
         let multi = self.multi.load(Relaxed);
         let mut flags = String::new();
+        match self.role.load(Relaxed) {
+            ROLE_REPLICA => flags.push('S'),
+            ROLE_MASTER => flags.push('M'),
+            _ => {}
+        }
         if self.is_pubsub() {
             flags.push('P');
         }
@@ -213,6 +228,11 @@ pub struct ClientState {
     /// Spans of the output (start, end) the current command wrote as pushes while its
     /// replies are silenced by CLIENT REPLY OFF/SKIP: see [`ClientState::mark_push`].
     pub push_spans: Vec<(usize, usize)>,
+    /// What a replica said in `REPLCONF` (listening port, capabilities).
+    pub repl: crate::replication::master::SyncRequest,
+    /// Set by PSYNC / SYNC: the server hands the connection to
+    /// [`crate::replication::master::serve`] after this command.
+    pub hand_off: Option<Box<crate::replication::master::SyncRequest>>,
 }
 
 impl ClientState {
@@ -326,6 +346,7 @@ impl ClientRegistry {
             tracking: AtomicBool::new(false),
             redirect: AtomicI64::new(-1),
             blocked: AtomicBool::new(false),
+            role: std::sync::atomic::AtomicU8::new(ROLE_NORMAL),
         });
         ClientState {
             info,
@@ -339,6 +360,8 @@ impl ClientRegistry {
             pubsub: None,
             tracking: None,
             push_spans: Vec::new(),
+            repl: Default::default(),
+            hand_off: None,
         }
     }
 
@@ -346,6 +369,11 @@ impl ClientRegistry {
     /// Never enters the registry, so scripts and served waiters don't contend on its lock.
     pub fn transient(&self, now_ms: i64) -> ClientState {
         self.build(ConnectionInfo::default(), now_ms, true)
+    }
+
+    /// Puts a client back in the registry (a connection handed to a replica's threads).
+    pub fn insert(&self, info: Arc<ClientInfo>) {
+        self.clients.lock().insert(info.id, info);
     }
 
     /// Removes a client (on disconnect).

@@ -28,6 +28,16 @@ pub struct Stats {
     pub net_input_bytes: crate::util::StripedCounter,
     /// Bytes written to clients.
     pub net_output_bytes: crate::util::StripedCounter,
+    /// Replication stream bytes received from a master.
+    pub net_repl_input_bytes: AtomicU64,
+    /// Replication stream bytes sent to replicas.
+    pub net_repl_output_bytes: AtomicU64,
+    /// Full resyncs served (`sync_full`).
+    pub sync_full: AtomicU64,
+    /// Partial resyncs accepted (`sync_partial_ok`).
+    pub sync_partial_ok: AtomicU64,
+    /// Partial resyncs refused (`sync_partial_err`).
+    pub sync_partial_err: AtomicU64,
     /// Lookups that found a key.
     pub keyspace_hits: crate::util::StripedCounter,
     /// Lookups that found nothing.
@@ -56,7 +66,17 @@ impl Stats {
     /// Zeroes the counters CONFIG RESETSTAT resets (`expired_total` is the current running
     /// total of expired keys, remembered as the new zero).
     pub fn reset(&self, expired_total: u64) {
-        for c in [&self.connections_received, &self.rejected_connections, &self.total_errors, &self.used_memory_peak] {
+        for c in [
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.total_errors,
+            &self.used_memory_peak,
+            &self.net_repl_input_bytes,
+            &self.net_repl_output_bytes,
+            &self.sync_full,
+            &self.sync_partial_ok,
+            &self.sync_partial_err,
+        ] {
             c.store(0, Relaxed);
         }
         for c in [
@@ -162,8 +182,8 @@ pub struct Inner {
     pub(crate) hooks: RwLock<Option<Arc<dyn ServerHooks>>>,
     /// A random 40-hex-digit id of this instance (INFO `run_id`).
     pub run_id: String,
-    /// The replication id (INFO `master_replid`).
-    pub replid: RwLock<String>,
+    /// Replication: ids, backlog, replicas, the link to a master ([`crate::replication`]).
+    pub repl: crate::replication::Replication,
     /// RDB persistence: save state, background saves, loading.
     pub rdb: crate::persistence::RdbState,
     /// The append-only file, while `appendonly` is on.
@@ -256,6 +276,23 @@ pub struct Database {
     pub(crate) index: usize,
     /// Set on the handle given to a [`Database::transaction`] closure.
     pub(crate) held: Option<Arc<crate::types::transactions::HeldToken>>,
+}
+
+/// A handle that does not keep a [`Database`] alive (its background threads, such as a
+/// replica's link, hold one).
+#[derive(Clone)]
+pub struct WeakDatabase {
+    owner: std::sync::Weak<Owner>,
+    index: usize,
+}
+
+impl WeakDatabase {
+    /// The Database, if it still exists.
+    pub fn upgrade(&self) -> Option<Database> {
+        let owner = self.owner.upgrade()?;
+        let inner = owner.inner.clone();
+        Some(Database { owner, inner, index: self.index, held: None })
+    }
 }
 
 /// How to build a [`Database`].
@@ -395,7 +432,7 @@ impl Builder {
             active_expire: AtomicBool::new(self.active_expire),
             hooks: RwLock::new(None),
             run_id: random_hex_id(),
-            replid: RwLock::new(random_hex_id()),
+            repl: Default::default(),
             rdb: Default::default(),
             propagation: Default::default(),
             aof: RwLock::new(None),
@@ -429,10 +466,12 @@ fn background_loop(inner: &Arc<Inner>) {
                 return;
             }
         }
-        if inner.active_expire.load(Relaxed) {
+        // A replica's keys expire when its master says so (its DELs).
+        if inner.active_expire.load(Relaxed) && !inner.repl.is_replica() {
             active_expire_cycle(inner, 1000 / hz);
         }
         crate::persistence::cron(inner);
+        crate::replication::cron(inner, inner.clock.now_ms());
         crate::aof::writer::cron(inner, &mut last_fsync);
     }
 }
@@ -477,6 +516,17 @@ impl Default for Database {
 }
 
 impl Database {
+    /// True when no other handle to this Database exists (a background thread holding one
+    /// temporarily stops then).
+    pub fn is_last_handle(&self) -> bool {
+        Arc::strong_count(&self.owner) == 1
+    }
+
+    /// A handle that does not keep this Database alive.
+    pub fn downgrade(&self) -> WeakDatabase {
+        WeakDatabase { owner: Arc::downgrade(&self.owner), index: self.index }
+    }
+
     /// A database with default configuration, the system clock and active expiry.
     pub fn new() -> Self {
         Builder::default().build()

@@ -51,6 +51,7 @@ pub mod notify;
 pub mod persistence;
 pub mod propagate;
 pub mod pubsub;
+pub mod replication;
 pub mod rdb;
 pub mod scripting;
 pub mod snapshot;

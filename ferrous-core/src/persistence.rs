@@ -37,6 +37,12 @@ pub const ALERT_BGSAVE_FAILED: u8 = 2;
 
 /// [`RdbState::alerts`] bit: the last AOF write or fsync failed (writes get `-MISCONF`).
 pub const ALERT_AOF_FAILED: u8 = 4;
+/// A read-only replica: writes from clients other than the master get `-READONLY`.
+pub const ALERT_READONLY: u8 = 8;
+/// A replica whose link is down with `replica-serve-stale-data no`: `-MASTERDOWN`.
+pub const ALERT_STALE: u8 = 16;
+/// `min-replicas-to-write` is not met: writes get `-NOREPLICAS`.
+pub const ALERT_NOREPLICAS: u8 = 32;
 
 /// Redis's MISCONF error text.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";

@@ -115,6 +115,12 @@ impl Propagation {
         self.next_seq.load(Relaxed)
     }
 
+    /// The number of the next block to hand to consumers: every block below it has been
+    /// delivered.
+    pub fn delivered(&self) -> u64 {
+        self.ordered.lock().next
+    }
+
     fn publish(&self, block: Block) {
         let mut o = self.ordered.lock();
         if block.seq != o.next {

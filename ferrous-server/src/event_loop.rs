@@ -301,6 +301,9 @@ impl Conn {
 enum Step {
     Continue,
     Close,
+    /// The client became a replica (PSYNC / SYNC): its connection goes to the replica's
+    /// own threads.
+    HandOff,
 }
 
 struct Worker {
@@ -548,6 +551,30 @@ impl Worker {
         self.pending.push(idx);
     }
 
+    /// Gives a connection that sent PSYNC / SYNC to the replica's own threads (see
+    /// `ferrous_core::replication::master`), with whatever replies it still had pending.
+    fn hand_off(&mut self, db: &Database, idx: usize, mut conn: Box<Conn>) {
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        self.free.push(idx);
+        let Some(req) = conn.client.hand_off.take() else { return };
+        let info = conn.client.info.clone();
+        // The client leaves its watches, subscriptions and tracking, but stays listed.
+        db.disconnect(&conn.client);
+        db.inner().clients.insert(info.clone());
+        // SAFETY: the descriptor moves from the mio stream, which forgets it, to the std
+        // stream, which now owns it.
+        let stream = unsafe {
+            use std::os::fd::{FromRawFd, IntoRawFd};
+            std::net::TcpStream::from_raw_fd(conn.stream.into_raw_fd())
+        };
+        let pending = conn.wbuf[conn.wpos..].to_vec();
+        if stream.set_nonblocking(false).is_err() || (&stream).write_all(&pending).is_err() {
+            db.inner().clients.unregister(info.id);
+            return;
+        }
+        ferrous_core::replication::master::serve(db.inner_arc(), stream, info, *req);
+    }
+
     fn close(&mut self, idx: usize) {
         if let Some(mut conn) = self.conns.get_mut(idx).and_then(|c| c.take()) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
@@ -601,6 +628,10 @@ impl Worker {
         if conn.client.blocking.blocked.is_some() && !self.blocked.contains(&idx) {
             self.blocked.push(idx);
         }
+        if let Step::HandOff = step {
+            self.hand_off(db, idx, conn);
+            return;
+        }
         // Killed while its script ran (the kill notice went to a busy-time pump).
         let keep_open = matches!(step, Step::Continue) && !conn.client.info.killed.load(Relaxed) && {
             let want_write = conn.pending_output() > 0;
@@ -643,8 +674,8 @@ impl Worker {
                 if let Some(seq) = ferrous_core::propagate::last_published().filter(|s| Some(*s) != published) {
                     conn.commit_seq = seq;
                 }
-                if let Step::Close = step {
-                    return Step::Close;
+                if !matches!(step, Step::Continue) {
+                    return step;
                 }
             }
             if conn.commit_seq > ferrous_core::aof::writer::durable(db.inner()) {
@@ -844,6 +875,9 @@ fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
                 processed += 1;
                 conn.rstart += n;
                 conn.parser.reset();
+                if conn.client.hand_off.is_some() {
+                    return Step::HandOff;
+                }
                 if conn.client.close_after_reply {
                     conn.closing = true;
                     break;

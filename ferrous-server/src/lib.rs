@@ -89,6 +89,7 @@ fn load_data(db: &Database) {
                 }
             }
             inner.rdb.alerts.fetch_and(!ferrous_core::persistence::ALERT_LOADING, Ordering::Relaxed);
+            db.start_configured_replication();
             return;
         }
         let path = ferrous_core::persistence::rdb_path(inner);
@@ -106,6 +107,7 @@ fn load_data(db: &Database) {
             }
         }
         inner.rdb.alerts.fetch_and(!ferrous_core::persistence::ALERT_LOADING, Ordering::Relaxed);
+        db.start_configured_replication();
     });
     if let Err(e) = spawned {
         warning!("Can't start the loading thread: {e}. Exiting.");

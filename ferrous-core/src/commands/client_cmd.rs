@@ -76,8 +76,13 @@ fn client_type(name: &[u8]) -> Result<ClientType> {
     })
 }
 
-/// The class of a connected client (replication links are not clients of this table).
+/// The class of a connected client.
 fn type_of(c: &ClientInfo) -> ClientType {
+    match c.role.load(std::sync::atomic::Ordering::Relaxed) {
+        crate::client::ROLE_REPLICA => return ClientType::Replica,
+        crate::client::ROLE_MASTER => return ClientType::Master,
+        _ => {}
+    }
     if c.is_pubsub() {
         ClientType::PubSub
     } else {

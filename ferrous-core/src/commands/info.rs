@@ -459,16 +459,16 @@ fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("instantaneous_ops_per_sec", ops as u64);
     s.field("total_net_input_bytes", st.net_input_bytes.load(Relaxed));
     s.field("total_net_output_bytes", st.net_output_bytes.load(Relaxed));
-    s.field("total_net_repl_input_bytes", 0);
-    s.field("total_net_repl_output_bytes", 0);
+    s.field("total_net_repl_input_bytes", st.net_repl_input_bytes.load(Relaxed));
+    s.field("total_net_repl_output_bytes", st.net_repl_output_bytes.load(Relaxed));
     s.field("instantaneous_input_kbps", format!("{kin:.2}"));
     s.field("instantaneous_output_kbps", format!("{kout:.2}"));
     s.field("instantaneous_input_repl_kbps", "0.00");
     s.field("instantaneous_output_repl_kbps", "0.00");
     s.field("rejected_connections", st.rejected_connections.load(Relaxed));
-    s.field("sync_full", 0);
-    s.field("sync_partial_ok", 0);
-    s.field("sync_partial_err", 0);
+    s.field("sync_full", st.sync_full.load(Relaxed));
+    s.field("sync_partial_ok", st.sync_partial_ok.load(Relaxed));
+    s.field("sync_partial_err", st.sync_partial_err.load(Relaxed));
     s.field("expired_keys", expired);
     s.field("expired_stale_perc", "0.00");
     s.field("expired_time_cap_reached_count", 0);
@@ -515,18 +515,9 @@ fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
 }
 
 fn replication(ctx: &Ctx<'_>, s: &mut Section<'_>) {
-    let inner = &ctx.db.inner;
-    s.field("role", "master");
-    s.field("connected_slaves", 0);
-    s.field("master_failover_state", "no-failover");
-    s.field("master_replid", inner.replid.read().as_str());
-    s.field("master_replid2", "0000000000000000000000000000000000000000");
-    s.field("master_repl_offset", 0);
-    s.field("second_repl_offset", -1);
-    s.field("repl_backlog_active", 0);
-    s.field("repl_backlog_size", inner.config.read().get_i64("repl-backlog-size"));
-    s.field("repl_backlog_first_byte_offset", 0);
-    s.field("repl_backlog_histlen", 0);
+    for (name, value) in crate::replication::info_fields(&ctx.db.inner) {
+        s.field(&name, value);
+    }
 }
 
 /// `getrusage` user and system times as Redis prints them (`%ld.%06ld`).

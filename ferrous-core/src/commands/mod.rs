@@ -33,6 +33,7 @@ pub mod keys;
 pub mod lists;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
@@ -253,6 +254,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(tracking::COMMANDS)
         .chain(scripting::COMMANDS)
         .chain(persistence::COMMANDS)
+        .chain(replication::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -757,6 +759,20 @@ fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8, client: u64) 
             if aof.write_failed.load(Relaxed) {
                 return Some(Error::msg(format!("MISCONF Errors writing to the AOF file: {}", aof.last_error())));
             }
+        }
+    }
+    if alerts & (p::ALERT_READONLY | p::ALERT_STALE | p::ALERT_NOREPLICAS) != 0 {
+        let from_master = crate::replication::is_master_client(&db.inner, client);
+        if alerts & p::ALERT_STALE != 0 && !spec.has(flags::STALE) && !from_master {
+            return Some(Error::msg(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+            ));
+        }
+        if alerts & p::ALERT_READONLY != 0 && spec.has(flags::WRITE) && !from_master {
+            return Some(Error::msg("READONLY You can't write against a read only replica."));
+        }
+        if alerts & p::ALERT_NOREPLICAS != 0 && spec.has(flags::WRITE) {
+            return Some(Error::msg("NOREPLICAS Not enough good replicas to write."));
         }
     }
     // The AOF loader's own client replays the file while everybody else waits.

@@ -1,0 +1,542 @@
+//! Replication, as Redis 7.0 (PSYNC2): this Database as a master of replicas, and as a
+//! replica of a remote master.
+//!
+//! - [`Backlog`]: the replication stream. On a master it is fed by the propagation stream
+//!   ([`BacklogSink`], attached when the first replica connects, as Redis creates its
+//!   backlog then); on a replica by the bytes its master sent, verbatim (sub-replicas get the
+//!   master's stream proxied, offsets and all). It is both Redis's backlog (the last
+//!   `repl-backlog-size` bytes, for partial resyncs) and every replica's output buffer (7.0's
+//!   shared replication buffer): bytes a connected replica has not been sent yet are kept,
+//!   up to the replica class of `client-output-buffer-limit`, past which the replica is
+//!   dropped.
+//! - [`master`]: serving one replica (`PSYNC` / `SYNC`) on its own threads: a partial resync
+//!   from the backlog, or a full one from the fork-less snapshot service (to a file, or
+//!   diskless with the EOF marker), then the stream.
+//! - [`replica`]: the link to a master (`REPLICAOF`, [`crate::Builder::replica_of`]): the
+//!   handshake, the transferred RDB, then the stream applied by a master client whose
+//!   replies go nowhere; reconnects with partial resync.
+//!
+//! Offsets: `offset` counts every byte the stream ever held (Redis's
+//! `master_repl_offset`); byte `i` (0-based) is Redis's offset `i + 1`.
+pub mod master;
+pub mod replica;
+
+use crate::db::{random_hex_id, Inner};
+use crate::propagate::{Block, ChangeSink};
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Replication ids (PSYNC2): the current one, and the previous one with the offset up to
+/// which it is valid (so a promoted replica still serves partial resyncs to its siblings).
+#[derive(Clone, Debug)]
+pub struct Ids {
+    /// `master_replid`.
+    pub replid: String,
+    /// `master_replid2` (all zeros when none).
+    pub replid2: String,
+    /// `second_repl_offset` (-1 when none).
+    pub second_offset: i64,
+}
+
+const NO_ID: &str = "0000000000000000000000000000000000000000";
+
+/// The replication state of one Database.
+pub struct Replication {
+    pub(crate) ids: Mutex<Ids>,
+    pub(crate) backlog: Mutex<Backlog>,
+    /// Signalled when bytes are appended to the backlog (replica senders wait on it).
+    pub(crate) data: Condvar,
+    /// The backlog sink is attached to the propagation stream.
+    sink_attached: AtomicBool,
+    /// This Database is a replica: its own writes are not fed to the backlog (the master's
+    /// stream is proxied instead).
+    pub(crate) is_replica: AtomicBool,
+    /// The link to our master, while a replica.
+    pub(crate) link: Mutex<Option<Arc<replica::Link>>>,
+    /// Unix ms of the last time no replica was connected (for `repl-backlog-ttl`).
+    pub(crate) no_replicas_since: AtomicI64,
+    /// Acknowledged offsets changed (WAIT).
+    pub(crate) acks: Condvar,
+    pub(crate) acks_lock: Mutex<()>,
+    /// Unix ms of the last PING sent to the replicas.
+    last_ping_ms: AtomicI64,
+    /// Clients blocked in WAIT.
+    waits: Mutex<Vec<PendingWait>>,
+}
+
+/// A client blocked in WAIT.
+pub(crate) struct PendingWait {
+    waiter: Arc<crate::blocking::Waiter>,
+    offset: u64,
+    replicas: usize,
+    deadline: Option<i64>,
+}
+
+impl Default for Replication {
+    fn default() -> Self {
+        Replication {
+            ids: Mutex::new(Ids { replid: random_hex_id(), replid2: NO_ID.into(), second_offset: -1 }),
+            backlog: Mutex::new(Backlog::default()),
+            data: Condvar::new(),
+            sink_attached: AtomicBool::new(false),
+            is_replica: AtomicBool::new(false),
+            link: Mutex::new(None),
+            no_replicas_since: AtomicI64::new(0),
+            acks: Condvar::new(),
+            acks_lock: Mutex::new(()),
+            last_ping_ms: AtomicI64::new(0),
+            waits: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Replication {
+    /// The current replication ids.
+    pub fn ids(&self) -> Ids {
+        self.ids.lock().clone()
+    }
+    /// `master_repl_offset`.
+    pub fn offset(&self) -> u64 {
+        self.backlog.lock().offset
+    }
+    /// True while this Database replicates a master.
+    pub fn is_replica(&self) -> bool {
+        self.is_replica.load(Relaxed)
+    }
+
+    /// A new replication id, the old one kept as the secondary id valid up to the current
+    /// offset (Redis's `shiftReplicationId`, on promotion).
+    pub(crate) fn shift_id(&self) {
+        let offset = self.offset();
+        let mut ids = self.ids.lock();
+        ids.replid2 = std::mem::replace(&mut ids.replid, random_hex_id());
+        ids.second_offset = offset as i64 + 1;
+    }
+}
+
+/// A connected replica as the backlog sees it.
+pub struct Peer {
+    /// The client id of its connection.
+    pub client_id: u64,
+    /// Its address (`ip` in INFO: the announced ip, or the connection's).
+    pub ip: String,
+    /// Its `REPLCONF listening-port`.
+    pub port: u16,
+    /// 0-based index of the next backlog byte to send it (`u64::MAX` while its full sync
+    /// has not reached the stream yet).
+    pub sent: AtomicU64,
+    /// The offset it acknowledged (`REPLCONF ACK`).
+    pub ack: AtomicU64,
+    /// Unix ms of its last ACK.
+    pub ack_ms: AtomicI64,
+    /// `wait_bgsave`, `send_bulk`, `online`.
+    pub state: Mutex<&'static str>,
+    /// Dropped (output limit, CLIENT KILL, shutdown): its threads stop.
+    pub dropped: AtomicBool,
+    /// ACKs received.
+    pub acks_received: AtomicU64,
+}
+
+/// The replication stream's recent bytes (see the module documentation).
+pub struct Backlog {
+    data: VecDeque<u8>,
+    /// Bytes ever appended (`master_repl_offset`).
+    pub(crate) offset: u64,
+    /// Created (`repl_backlog_active`).
+    pub(crate) active: bool,
+    /// `repl-backlog-size`.
+    pub(crate) size: usize,
+    /// The replica class's hard output limit (0 = none).
+    pub(crate) hard_limit: u64,
+    /// (stream sequence number, offset of its first byte) of recent blocks: a full sync
+    /// finds the offset of its snapshot's position here.
+    marks: VecDeque<(u64, u64)>,
+    /// The database the stream last selected.
+    selected: Option<usize>,
+    /// The first block numbered at or above this selects its database again (a replica's
+    /// stream starts there and knows no current database).
+    reselect_from: Option<u64>,
+    scratch: Vec<u8>,
+    /// Connected replicas.
+    pub(crate) peers: Vec<Arc<Peer>>,
+}
+
+impl Default for Backlog {
+    fn default() -> Self {
+        Backlog {
+            data: VecDeque::new(),
+            offset: 0,
+            active: false,
+            size: 1 << 20,
+            hard_limit: 256 << 20,
+            marks: VecDeque::new(),
+            selected: None,
+            reselect_from: None,
+            scratch: Vec::new(),
+            peers: Vec::new(),
+        }
+    }
+}
+
+impl Backlog {
+    /// 0-based index of the oldest byte held.
+    pub fn first(&self) -> u64 {
+        self.offset - self.data.len() as u64
+    }
+    /// Bytes held (`repl_backlog_histlen`).
+    pub fn histlen(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    /// Appends stream bytes, then drops what neither the backlog size nor a replica still
+    /// needs. A replica more than the hard output limit behind is dropped.
+    pub(crate) fn append(&mut self, bytes: &[u8]) {
+        self.data.extend(bytes);
+        self.offset += bytes.len() as u64;
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        let mut keep_from = self.offset.saturating_sub(self.size as u64);
+        for p in &self.peers {
+            let sent = p.sent.load(Relaxed);
+            if sent == u64::MAX || p.dropped.load(Relaxed) {
+                continue;
+            }
+            if self.hard_limit > 0 && self.offset - sent.min(self.offset) > self.hard_limit {
+                p.dropped.store(true, Relaxed);
+                continue;
+            }
+            keep_from = keep_from.min(sent);
+        }
+        let first = self.first();
+        if keep_from > first {
+            let n = (keep_from - first) as usize;
+            self.data.drain(..n);
+        }
+        while self.marks.front().is_some_and(|&(_, off)| off < self.first()) && self.marks.len() > 1 {
+            self.marks.pop_front();
+        }
+    }
+
+    /// Copies up to `max` bytes from 0-based index `from` into `out`. `None` when `from` is no
+    /// longer held.
+    pub(crate) fn read(&self, from: u64, max: usize, out: &mut Vec<u8>) -> Option<usize> {
+        if from < self.first() || from > self.offset {
+            return None;
+        }
+        let start = (from - self.first()) as usize;
+        let n = max.min(self.data.len() - start);
+        let (a, b) = self.data.as_slices();
+        if start < a.len() {
+            let end = (start + n).min(a.len());
+            out.extend_from_slice(&a[start..end]);
+            let rest = n - (end - start);
+            out.extend_from_slice(&b[..rest]);
+        } else {
+            out.extend_from_slice(&b[start - a.len()..start - a.len() + n]);
+        }
+        Some(n)
+    }
+
+    /// Empties the backlog and restarts it at `offset` (a replica after a full sync from its
+    /// master: its stream continues the master's).
+    pub(crate) fn reset(&mut self, offset: u64) {
+        self.data.clear();
+        self.offset = offset;
+        self.marks.clear();
+        self.selected = None;
+        self.reselect_from = None;
+    }
+
+    fn accept_block(&mut self, block: &Block) {
+        if self.reselect_from.is_some_and(|s| block.seq >= s) {
+            self.selected = None;
+            self.reselect_from = None;
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        for cmd in block.commands(&mut self.selected) {
+            crate::aof::writer::encode_command(&mut buf, &cmd);
+        }
+        self.marks.push_back((block.seq, self.offset));
+        self.append(&buf);
+        self.scratch = buf;
+    }
+}
+
+/// Feeds the backlog from the propagation stream.
+struct BacklogSink(Arc<Inner>);
+
+impl ChangeSink for BacklogSink {
+    fn accept(&self, block: &Arc<Block>) -> bool {
+        let repl = &self.0.repl;
+        if repl.is_replica.load(Relaxed) {
+            // A replica's stream is its master's, proxied by the link.
+            return true;
+        }
+        repl.backlog.lock().accept_block(block);
+        repl.data.notify_all();
+        true
+    }
+}
+
+/// Creates the backlog if it is not there yet (a new replication id, as Redis when the
+/// first replica of a master without a backlog connects) and attaches it to the
+/// propagation stream.
+pub(crate) fn ensure_backlog(inner: &Arc<Inner>) {
+    {
+        let mut b = inner.repl.backlog.lock();
+        if !b.active {
+            b.active = true;
+            apply_limits(inner, &mut b);
+            if !inner.repl.is_replica() {
+                let mut ids = inner.repl.ids.lock();
+                ids.replid = random_hex_id();
+                ids.replid2 = NO_ID.into();
+                ids.second_offset = -1;
+            }
+        }
+    }
+    if !inner.repl.sink_attached.swap(true, Relaxed) {
+        crate::propagate::attach(inner, Arc::new(BacklogSink(inner.clone())));
+    }
+}
+
+/// Copies `repl-backlog-size` and the replica output limit into the backlog.
+pub(crate) fn apply_limits(inner: &Inner, b: &mut Backlog) {
+    let c = inner.config.read();
+    b.size = c.get_i64("repl-backlog-size").max(16 * 1024) as usize;
+    let limits = c.get("client-output-buffer-limit").unwrap_or("").to_string();
+    drop(c);
+    let words: Vec<&str> = limits.split_whitespace().collect();
+    for w in words.chunks(4) {
+        if w.len() == 4 && (w[0] == "slave" || w[0] == "replica") {
+            b.hard_limit = crate::config::parse_memory(w[1]).unwrap_or(0).max(0) as u64;
+        }
+    }
+}
+
+/// The offset in the replication stream of the propagation stream's `position`: where a
+/// replica whose snapshot holds exactly the blocks below `position` continues. Waits for
+/// the blocks below it still being published.
+pub(crate) fn offset_at(inner: &Inner, position: u64) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while inner.propagation.delivered() < position && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    let b = inner.repl.backlog.lock();
+    b.marks.iter().find(|&&(seq, _)| seq >= position).map_or(b.offset, |&(_, off)| off)
+}
+
+/// Marks the stream so that the first block at or above `position` selects its database.
+pub(crate) fn reselect_from(inner: &Inner, position: u64) {
+    inner.repl.backlog.lock().reselect_from = Some(position);
+}
+
+/// Appends raw bytes to the stream (pings, GETACK, a master's stream proxied).
+pub(crate) fn feed_raw(inner: &Inner, bytes: &[u8]) {
+    let mut b = inner.repl.backlog.lock();
+    if !b.active {
+        return;
+    }
+    b.append(bytes);
+    drop(b);
+    inner.repl.data.notify_all();
+}
+
+/// Replicas whose last ACK is at most `max_lag` seconds old (`min-replicas-to-write`).
+pub fn good_replicas(inner: &Inner, now_ms: i64, max_lag: i64) -> usize {
+    let b = inner.repl.backlog.lock();
+    b.peers
+        .iter()
+        .filter(|p| *p.state.lock() == "online" && !p.dropped.load(Relaxed))
+        .filter(|p| (now_ms - p.ack_ms.load(Relaxed)) / 1000 <= max_lag)
+        .count()
+}
+
+/// Replicas that acknowledged at least `offset`.
+pub fn acked(inner: &Inner, offset: u64) -> usize {
+    let b = inner.repl.backlog.lock();
+    b.peers.iter().filter(|p| !p.dropped.load(Relaxed) && p.ack.load(Relaxed) >= offset).count()
+}
+
+/// Registers a client blocked in WAIT until `replicas` replicas acknowledged `offset`.
+pub(crate) fn add_wait(
+    inner: &Inner,
+    waiter: Arc<crate::blocking::Waiter>,
+    offset: u64,
+    replicas: usize,
+    deadline: Option<i64>,
+) {
+    inner.repl.waits.lock().push(PendingWait { waiter, offset, replicas, deadline });
+    check_waits(inner, inner.clock.now_ms());
+}
+
+/// Answers the WAITs that are satisfied or timed out (on every ACK and from the cron).
+pub(crate) fn check_waits(inner: &Inner, now_ms: i64) {
+    let mut waits = inner.repl.waits.lock();
+    if waits.is_empty() {
+        return;
+    }
+    waits.retain(|w| {
+        if matches!(*w.waiter.state.lock(), crate::blocking::WaiterState::Cancelled) {
+            return false;
+        }
+        let n = acked(inner, w.offset);
+        if n >= w.replicas || w.deadline.is_some_and(|d| d <= now_ms) {
+            let reply = format!(":{n}\r\n").into_bytes();
+            inner.blocking.unblock_with(&w.waiter, reply);
+            return false;
+        }
+        true
+    });
+}
+
+/// Asks every replica for an ACK now (`REPLCONF GETACK *` in the stream, as WAIT does).
+pub fn request_acks(inner: &Inner) {
+    feed_raw(inner, b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
+}
+
+/// Drops every connected replica (a replica that resynced from a new master; SHUTDOWN).
+pub(crate) fn drop_replicas(inner: &Inner) {
+    let b = inner.repl.backlog.lock();
+    for p in &b.peers {
+        p.dropped.store(true, Relaxed);
+    }
+    drop(b);
+    inner.repl.data.notify_all();
+}
+
+/// The replication stream's offset after the last write this thread made (WAIT).
+pub fn offset_after_thread_writes(inner: &Inner) -> u64 {
+    match crate::propagate::last_published_to(inner) {
+        Some(seq) if !inner.repl.is_replica() => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while inner.propagation.delivered() <= seq && std::time::Instant::now() < deadline {
+                std::thread::yield_now();
+            }
+            let b = inner.repl.backlog.lock();
+            b.marks.iter().find(|&&(s, _)| s > seq).map_or(b.offset, |&(_, off)| off)
+        }
+        _ => inner.repl.offset(),
+    }
+}
+
+/// True when `client` is the client applying our master's stream.
+pub fn is_master_client(inner: &Inner, client: u64) -> bool {
+    inner.repl.link.lock().as_ref().is_some_and(|l| l.master_client.load(Relaxed) == client)
+}
+
+/// Periodic work (the Database's cron, about every 100 ms): pings replicas every
+/// `repl-ping-replica-period` seconds through the stream; `min-replicas-to-write`.
+pub(crate) fn cron(inner: &Inner, now_ms: i64) {
+    check_waits(inner, now_ms);
+    let (min, max_lag) = {
+        let c = inner.config.read();
+        (c.get_i64("min-replicas-to-write"), c.get_i64("min-replicas-max-lag"))
+    };
+    let refuse =
+        min > 0 && max_lag > 0 && !inner.repl.is_replica() && (good_replicas(inner, now_ms, max_lag) as i64) < min;
+    inner.rdb.set_alert(crate::persistence::ALERT_NOREPLICAS, refuse);
+    if inner.repl.is_replica() {
+        replica::refresh_alerts(inner);
+        return;
+    }
+    let period = inner.config.read().get_i64("repl-ping-replica-period").max(1) * 1000;
+    let has_peers = !inner.repl.backlog.lock().peers.is_empty();
+    if !has_peers {
+        return;
+    }
+    let last = inner.repl.last_ping_ms.load(Relaxed);
+    if now_ms - last >= period {
+        inner.repl.last_ping_ms.store(now_ms, Relaxed);
+        feed_raw(inner, b"*1\r\n$4\r\nPING\r\n");
+    }
+}
+
+/// INFO replication, field by field, as Redis 7.0 prints them.
+pub fn info_fields(inner: &Inner) -> Vec<(String, String)> {
+    let mut f: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: String| f.push((k.to_string(), v));
+    let repl = &inner.repl;
+    let now = inner.clock.now_ms();
+    let link = repl.link.lock().clone();
+    let (offset, active, size, first, histlen, peers) = {
+        let b = repl.backlog.lock();
+        (b.offset, b.active, b.size, b.first(), b.histlen(), b.peers.clone())
+    };
+    match link.as_ref().filter(|_| repl.is_replica()) {
+        None => put("role", "master".into()),
+        Some(l) => {
+            let c = inner.config.read();
+            put("role", "slave".into());
+            put("master_host", l.host.clone());
+            put("master_port", l.port.to_string());
+            let up = l.state.load(Relaxed) == replica::LINK_CONNECTED;
+            put("master_link_status", if up { "up" } else { "down" }.into());
+            let last_io = if up { ((now - l.last_io_ms.load(Relaxed)) / 1000).max(0) } else { -1 };
+            put("master_last_io_seconds_ago", last_io.to_string());
+            let syncing = l.state.load(Relaxed) == replica::LINK_SYNC;
+            put("master_sync_in_progress", u8::from(syncing).to_string());
+            put("slave_read_repl_offset", offset.to_string());
+            put("slave_repl_offset", offset.to_string());
+            if syncing {
+                let total = l.sync_total.load(Relaxed);
+                let read = l.sync_read.load(Relaxed);
+                put("master_sync_total_bytes", total.to_string());
+                put("master_sync_read_bytes", read.to_string());
+                put("master_sync_left_bytes", (total - read as i64).to_string());
+                let perc = if total > 0 { read as f64 * 100.0 / total as f64 } else { 0.0 };
+                put("master_sync_perc", format!("{perc:.2}"));
+                put("master_sync_last_io_seconds_ago", "0".into());
+            }
+            if !up {
+                let since = l.down_since_ms.load(Relaxed);
+                let secs = if since > 0 { (now - since) / 1000 } else { -1 };
+                put("master_link_down_since_seconds", secs.to_string());
+            }
+            put("slave_priority", c.get_i64("replica-priority").to_string());
+            put("slave_read_only", u8::from(c.get_bool("replica-read-only")).to_string());
+            put("replica_announced", u8::from(c.get_bool("replica-announced")).to_string());
+        }
+    }
+    let online: Vec<&Arc<Peer>> = peers.iter().filter(|p| !p.dropped.load(Relaxed)).collect();
+    put("connected_slaves", online.len().to_string());
+    if !repl.is_replica() {
+        let (min, lag) = {
+            let c = inner.config.read();
+            (c.get_i64("min-replicas-to-write"), c.get_i64("min-replicas-max-lag"))
+        };
+        if min > 0 && lag > 0 {
+            put("min_slaves_good_slaves", good_replicas(inner, now, lag).to_string());
+        }
+    }
+    for (i, p) in online.iter().enumerate() {
+        let lag = (now - p.ack_ms.load(Relaxed)) / 1000;
+        put(
+            &format!("slave{i}"),
+            format!(
+                "ip={},port={},state={},offset={},lag={}",
+                p.ip,
+                p.port,
+                p.state.lock(),
+                p.ack.load(Relaxed),
+                lag.max(0)
+            ),
+        );
+    }
+    let ids = repl.ids();
+    put("master_failover_state", "no-failover".into());
+    put("master_replid", ids.replid);
+    put("master_replid2", ids.replid2);
+    put("master_repl_offset", offset.to_string());
+    put("second_repl_offset", ids.second_offset.to_string());
+    put("repl_backlog_active", u8::from(active).to_string());
+    put("repl_backlog_size", size.to_string());
+    put("repl_backlog_first_byte_offset", if active { first + 1 } else { 0 }.to_string());
+    put("repl_backlog_histlen", histlen.to_string());
+    f
+}

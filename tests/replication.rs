@@ -1,0 +1,264 @@
+//! Replication end to end, with redis-server 7.0 on the other side of every link:
+//!
+//! - [`redis_replica_of_ferrous`]: a redis-server replica of a Ferrous master, full sync
+//!   diskless and to disk, the live stream (every type, MULTI, scripts, expiries, FLUSHDB,
+//!   SELECT), then a partial resync after `CLIENT KILL TYPE replica`; WAIT; ROLE and INFO.
+//! - [`ferrous_replica_of_redis`]: a Ferrous replica of a redis-server master: full sync, the
+//!   stream, READONLY, a partial resync after `CLIENT KILL TYPE master`, `REPLICAOF NO ONE`
+//!   keeping the master's id as the secondary id.
+//! - [`chain_redis_ferrous_redis`]: redis -> ferrous -> redis, the sub-replica fed by the
+//!   proxied stream.
+//!
+//! Datasets are compared with `DEBUG DIGEST` and, so that a difference is shown, with a
+//! listing of every key, its type, contents and whether it has a TTL.
+//! Skipped (with `SKIPPED: ...`) when redis-server is not installed, except under CI.
+mod common;
+
+use common::TestServer;
+use redis::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"];
+const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
+    let mut c = redis::cmd(args[0]);
+    for a in &args[1..] {
+        c.arg(*a);
+    }
+    c.query(con)
+}
+
+fn ok(con: &mut redis::Connection, args: &[&str]) -> Value {
+    cmd(con, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn info_field(con: &mut redis::Connection, section: &str, name: &str) -> Option<String> {
+    let text: String = redis::cmd("INFO").arg(section).query(con).ok()?;
+    text.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + SYNC_TIMEOUT;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Every key of every database: (db, key) -> type, contents, has a TTL.
+fn listing(con: &mut redis::Connection) -> BTreeMap<(u32, Vec<u8>), String> {
+    let mut out = BTreeMap::new();
+    for db in 0..16u32 {
+        ok(con, &["SELECT", &db.to_string()]);
+        let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(con).unwrap();
+        for k in keys {
+            let t: String = redis::cmd("TYPE").arg(&k).query(con).unwrap();
+            let body = match t.as_str() {
+                "string" => format!("{:?}", redis::cmd("GET").arg(&k).query::<Vec<u8>>(con).unwrap()),
+                "list" => {
+                    format!("{:?}", redis::cmd("LRANGE").arg(&k).arg(0).arg(-1).query::<Vec<Vec<u8>>>(con).unwrap())
+                }
+                "set" => {
+                    let mut m: Vec<Vec<u8>> = redis::cmd("SMEMBERS").arg(&k).query(con).unwrap();
+                    m.sort();
+                    format!("{m:?}")
+                }
+                "hash" => {
+                    let m: BTreeMap<Vec<u8>, Vec<u8>> = redis::cmd("HGETALL").arg(&k).query(con).unwrap();
+                    format!("{m:?}")
+                }
+                "zset" => format!(
+                    "{:?}",
+                    redis::cmd("ZRANGE").arg(&k).arg(0).arg(-1).arg("WITHSCORES").query::<Vec<Vec<u8>>>(con).unwrap()
+                ),
+                other => other.to_string(),
+            };
+            let ttl: i64 = redis::cmd("PTTL").arg(&k).query(con).unwrap();
+            out.insert((db, k), format!("{t} {body} ttl={}", ttl > 0));
+        }
+    }
+    ok(con, &["SELECT", "0"]);
+    out
+}
+
+fn digest(con: &mut redis::Connection) -> String {
+    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap_or_else(|e| format!("no digest: {e}"))
+}
+
+/// Waits until `replica` processed everything `master` sent, then compares the datasets.
+fn assert_in_sync(master: &TestServer, replica: &TestServer, when: &str) {
+    let (mut m, mut r) = (master.client(), replica.client());
+    wait_until(&format!("{when}: replica link up"), || {
+        info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    wait_until(&format!("{when}: replica offset reaching the master's"), || {
+        let mo = info_field(&mut m, "replication", "master_repl_offset");
+        let ro = info_field(&mut r, "replication", "slave_repl_offset");
+        mo.is_some() && mo == ro
+    });
+    let (lm, lr) = (listing(&mut m), listing(&mut r));
+    if lm != lr {
+        let only_m: Vec<_> = lm.iter().filter(|(k, v)| lr.get(*k) != Some(v)).take(5).collect();
+        let only_r: Vec<_> = lr.iter().filter(|(k, v)| lm.get(*k) != Some(v)).take(5).collect();
+        panic!("{when}: datasets differ\nmaster: {only_m:?}\nreplica: {only_r:?}");
+    }
+    assert_eq!(digest(&mut m), digest(&mut r), "{when}: DEBUG DIGEST differs");
+}
+
+/// Writes of every kind Redis propagates differently: relative expiries, MULTI, a script,
+/// INCRBYFLOAT, SPOP, databases other than 0, FLUSHDB, deletions.
+fn write_mix(con: &mut redis::Connection, round: u32) {
+    let r = round.to_string();
+    for i in 0..200 {
+        let k = format!("s:{r}:{i}");
+        ok(con, &["SET", &k, &format!("v{i}")]);
+    }
+    ok(con, &["SET", &format!("ttl:{r}"), "x", "EX", "1000"]);
+    ok(con, &["RPUSH", &format!("l:{r}"), "a", "b", "c", "1", "2"]);
+    ok(con, &["SADD", &format!("set:{r}"), "1", "2", "3", "x"]);
+    ok(con, &["SADD", &format!("iset:{r}"), "1", "2", "3", "4", "5"]);
+    ok(con, &["SPOP", &format!("iset:{r}")]);
+    ok(con, &["HSET", &format!("h:{r}"), "f1", "v1", "f2", "v2"]);
+    ok(con, &["HINCRBYFLOAT", &format!("h:{r}"), "n", "1.5"]);
+    ok(con, &["ZADD", &format!("z:{r}"), "1", "a", "2.5", "b", "-3", "c"]);
+    ok(con, &["INCRBYFLOAT", &format!("f:{r}"), "3.25"]);
+    ok(con, &["MULTI"]);
+    ok(con, &["INCR", &format!("ctr:{r}")]);
+    ok(con, &["LPUSH", &format!("l:{r}"), "m"]);
+    ok(con, &["EXEC"]);
+    ok(
+        con,
+        &[
+            "EVAL",
+            "redis.call('SET', KEYS[1], ARGV[1]); return redis.call('INCR', KEYS[2])",
+            "2",
+            &format!("e:{r}"),
+            &format!("ctr:{r}"),
+            "scripted",
+        ],
+    );
+    ok(con, &["SELECT", "3"]);
+    ok(con, &["SET", &format!("db3:{r}"), "x"]);
+    ok(con, &["SELECT", "4"]);
+    ok(con, &["SET", "gone", "x"]);
+    ok(con, &["FLUSHDB"]);
+    ok(con, &["SELECT", "0"]);
+    ok(con, &["DEL", &format!("s:{r}:0"), &format!("s:{r}:1")]);
+    ok(con, &["EXPIRE", &format!("s:{r}:2"), "5000"]);
+}
+
+#[test]
+fn redis_replica_of_ferrous() {
+    for diskless in ["yes", "no"] {
+        let master = TestServer::ferrous(&[
+            "--enable-debug-command",
+            "yes",
+            "--repl-diskless-sync",
+            diskless,
+            "--repl-diskless-sync-delay",
+            "0",
+        ]);
+        let mut m = master.client();
+        write_mix(&mut m, 0);
+        let Some(replica) = TestServer::redis(&[
+            "--enable-debug-command",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &master.port().to_string(),
+        ]) else {
+            return;
+        };
+        assert_in_sync(&master, &replica, &format!("full sync (diskless {diskless})"));
+        write_mix(&mut m, 1);
+        assert_in_sync(&master, &replica, "live stream");
+
+        // ROLE and INFO on the master name the replica.
+        let role = ok(&mut m, &["ROLE"]);
+        let Value::Array(parts) = role else { panic!("ROLE: {role:?}") };
+        assert_eq!(parts[0], Value::BulkString(b"master".to_vec()));
+        assert_eq!(info_field(&mut m, "replication", "connected_slaves").as_deref(), Some("1"));
+        let slave0 = info_field(&mut m, "replication", "slave0").unwrap();
+        assert!(slave0.contains(&format!("port={}", replica.port())) && slave0.contains("state=online"), "{slave0}");
+
+        // WAIT: one replica acknowledges; asking for two times out with one.
+        ok(&mut m, &["SET", "w", "1"]);
+        assert_eq!(ok(&mut m, &["WAIT", "1", "5000"]), Value::Int(1));
+        let started = Instant::now();
+        assert_eq!(ok(&mut m, &["WAIT", "2", "300"]), Value::Int(1));
+        assert!(started.elapsed() >= Duration::from_millis(250));
+
+        // A broken link resumes with a partial resync.
+        let full_before = info_field(&mut m, "stats", "sync_full").unwrap();
+        ok(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+        write_mix(&mut m, 2);
+        assert_in_sync(&master, &replica, "after CLIENT KILL TYPE replica");
+        assert_eq!(info_field(&mut m, "stats", "sync_full").unwrap(), full_before, "no second full sync");
+        assert_eq!(info_field(&mut m, "stats", "sync_partial_ok").as_deref(), Some("1"));
+    }
+}
+
+#[test]
+fn ferrous_replica_of_redis() {
+    let Some(master) = TestServer::redis(DEBUG_ON) else { return };
+    let mut m = master.client();
+    write_mix(&mut m, 0);
+    let replica = TestServer::ferrous(&["--enable-debug-command", "yes"]);
+    let mut r = replica.client();
+    assert_eq!(ok(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]), Value::Okay);
+    assert_in_sync(&master, &replica, "full sync from redis");
+    write_mix(&mut m, 1);
+    assert_in_sync(&master, &replica, "stream from redis");
+
+    // Read-only, as a Redis replica.
+    let err = cmd(&mut r, &["SET", "x", "1"]).unwrap_err();
+    assert!(err.to_string().contains("You can't write against a read only replica"), "{err}");
+    let role = ok(&mut r, &["ROLE"]);
+    let Value::Array(parts) = role else { panic!("ROLE: {role:?}") };
+    assert_eq!(parts[0], Value::BulkString(b"slave".to_vec()));
+    assert_eq!(parts[3], Value::BulkString(b"connected".to_vec()));
+    let again = ok(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+    assert_eq!(again, Value::SimpleString("OK Already connected to specified master".into()));
+
+    // The link breaks; the replica resumes partially.
+    ok(&mut r, &["CLIENT", "KILL", "TYPE", "master"]);
+    write_mix(&mut m, 2);
+    assert_in_sync(&master, &replica, "after CLIENT KILL TYPE master");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok").as_deref(), Some("1"));
+    assert_eq!(info_field(&mut m, "stats", "sync_full").as_deref(), Some("1"));
+
+    // Promotion keeps the master's id as the secondary id.
+    let master_id = info_field(&mut m, "replication", "master_replid").unwrap();
+    assert_eq!(ok(&mut r, &["REPLICAOF", "NO", "ONE"]), Value::Okay);
+    assert_eq!(info_field(&mut r, "replication", "role").as_deref(), Some("master"));
+    assert_eq!(info_field(&mut r, "replication", "master_replid2").as_deref(), Some(master_id.as_str()));
+    assert_eq!(ok(&mut r, &["SET", "x", "1"]), Value::Okay);
+}
+
+#[test]
+fn chain_redis_ferrous_redis() {
+    let Some(top) = TestServer::redis(DEBUG_ON) else { return };
+    let mut t = top.client();
+    write_mix(&mut t, 0);
+    let middle =
+        TestServer::ferrous(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &top.port().to_string()]);
+    assert_in_sync(&top, &middle, "top -> middle");
+    let Some(bottom) =
+        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &middle.port().to_string()])
+    else {
+        return;
+    };
+    assert_in_sync(&middle, &bottom, "middle -> bottom");
+    write_mix(&mut t, 1);
+    assert_in_sync(&top, &middle, "stream top -> middle");
+    assert_in_sync(&middle, &bottom, "stream proxied middle -> bottom");
+    // The proxied stream keeps the top's id and offsets.
+    let mut b = bottom.client();
+    assert_eq!(info_field(&mut t, "replication", "master_replid"), info_field(&mut b, "replication", "master_replid"));
+    assert_eq!(
+        info_field(&mut t, "replication", "master_repl_offset"),
+        info_field(&mut b, "replication", "master_repl_offset")
+    );
+}
