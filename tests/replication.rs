@@ -262,3 +262,66 @@ fn chain_redis_ferrous_redis() {
         info_field(&mut b, "replication", "master_repl_offset")
     );
 }
+
+/// Writers keep going while a replica does its full sync (the snapshot and the stream must
+/// meet exactly), while its link is killed again and again, and while a second replica
+/// joins: every node ends with the master's dataset.
+#[test]
+fn sync_under_concurrent_writes_and_killed_links() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let master = TestServer::ferrous(&["--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"]);
+    let mut m = master.client();
+    for i in 0..2000 {
+        ok(&mut m, &["SET", &format!("pre:{i}"), &i.to_string()]);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let mut con = master.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let k = format!("w{w}:{}", i % 500);
+                    ok(&mut con, &["INCR", &k]);
+                    ok(&mut con, &["RPUSH", &format!("list{w}"), &i.to_string()]);
+                    if i % 7 == 0 {
+                        ok(&mut con, &["MULTI"]);
+                        ok(&mut con, &["SELECT", "2"]);
+                        ok(&mut con, &["HINCRBY", "h", &k, "1"]);
+                        ok(&mut con, &["EXEC"]);
+                    }
+                    if i % 13 == 0 {
+                        ok(&mut con, &["SET", &format!("tmp{w}"), "x", "PX", "50"]);
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    let Some(r1) = TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()])
+    else {
+        stop.store(true, Ordering::Relaxed);
+        return;
+    };
+    let r2 = TestServer::ferrous(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()]);
+    let mut c1 = r1.client();
+    wait_until("first sync", || info_field(&mut c1, "replication", "master_link_status").as_deref() == Some("up"));
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(300));
+        ok(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    // Keys with a 50 ms TTL expire on the master; their DELs reach the replicas.
+    std::thread::sleep(Duration::from_millis(200));
+    for i in 0..3 {
+        let _ = cmd(&mut m, &["GET", &format!("tmp{i}")]);
+    }
+    assert_in_sync(&master, &r1, "redis replica under writes");
+    assert_in_sync(&master, &r2, "ferrous replica under writes");
+}
