@@ -305,6 +305,13 @@ impl<'a> Access<'a> {
     /// typed API invalidate alike.
     #[inline]
     fn touch_if_modified(&self, dirty_before: u64, keys: &[&[u8]]) {
+        // Blocked stream readers must see deletions and type changes of their keys (Redis's
+        // signalDeletedKeyAsReady): any modified key is offered to them.
+        if self.inner.blocking.has_stream_waiters() && self.inner.dirty.local() != dirty_before {
+            for k in keys {
+                self.inner.blocking.mark_ready(self.db, k);
+            }
+        }
         if (self.inner.watches.active() || self.inner.tracking.active()) && self.inner.dirty.local() != dirty_before {
             for k in keys {
                 self.signal_modified(k);

@@ -73,6 +73,9 @@ pub struct Waiter {
     pub deadline: Option<i64>,
     /// The timeout reply is a null array (BLPOP...) rather than a null bulk (BLMOVE...).
     pub null_array_on_timeout: bool,
+    /// A stream reader (XREAD/XREADGROUP): woken by any write to its keys, since a deleted
+    /// or retyped key must answer XREADGROUP with an error.
+    pub stream: bool,
     /// State, guarded for the serve/cancel race.
     pub state: Mutex<WaiterState>,
     changed: Condvar,
@@ -148,6 +151,7 @@ pub struct BlockingRegistry {
     ready: Mutex<Vec<DbKey>>,
     waiters: AtomicUsize,
     ready_count: AtomicUsize,
+    stream_waiters: AtomicUsize,
 }
 
 impl BlockingRegistry {
@@ -162,6 +166,31 @@ impl BlockingRegistry {
         deadline: Option<i64>,
         null_array_on_timeout: bool,
     ) -> bool {
+        self.block_kind(client, keys, args, deadline, null_array_on_timeout, false)
+    }
+
+    /// [`BlockingRegistry::block`] for XREAD/XREADGROUP (null-array timeout reply; woken by
+    /// any write to the keys, see [`BlockingRegistry::has_stream_waiters`]).
+    pub fn block_stream(&self, client: &mut ClientState, keys: Vec<Vec<u8>>, args: ArgsBuf, deadline: Option<i64>) -> bool {
+        self.block_kind(client, keys, args, deadline, true, true)
+    }
+
+    /// True while a stream reader is blocked: writers then mark every key they modify as
+    /// ready (cheap atomic load otherwise).
+    #[inline]
+    pub fn has_stream_waiters(&self) -> bool {
+        self.stream_waiters.load(Relaxed) > 0
+    }
+
+    fn block_kind(
+        &self,
+        client: &mut ClientState,
+        keys: Vec<Vec<u8>>,
+        args: ArgsBuf,
+        deadline: Option<i64>,
+        null_array_on_timeout: bool,
+        stream: bool,
+    ) -> bool {
         if !client.blocking.can_block() {
             return false;
         }
@@ -174,6 +203,7 @@ impl BlockingRegistry {
             args,
             deadline,
             null_array_on_timeout,
+            stream,
             state: Mutex::new(WaiterState::Waiting),
             changed: Condvar::new(),
             wake,
@@ -186,6 +216,9 @@ impl BlockingRegistry {
             }
         }
         self.waiters.fetch_add(1, Relaxed);
+        if stream {
+            self.stream_waiters.fetch_add(1, Relaxed);
+        }
         client.blocking.blocked = Some(w.clone());
         true
     }
@@ -226,6 +259,9 @@ impl BlockingRegistry {
         }
         if found {
             self.waiters.fetch_sub(1, Relaxed);
+            if w.stream {
+                self.stream_waiters.fetch_sub(1, Relaxed);
+            }
         }
     }
 
@@ -300,6 +336,12 @@ pub fn serve_ready(db: &Database) {
                     w.changed.notify_all();
                 }
                 if !served {
+                    // A stream reader may find nothing for its group while the next waiter
+                    // (another group, a plain XREAD) has data: keep going for those.
+                    if w.stream {
+                        skip += 1;
+                        continue;
+                    }
                     // The data was taken first (another thread); the key is no longer ready.
                     break;
                 }

@@ -876,7 +876,7 @@ pub struct Tunables {
 }
 
 /// The directives [`Tunables`] mirrors, in index order.
-pub const TUNABLE_NAMES: [&str; 9] = [
+pub const TUNABLE_NAMES: [&str; 11] = [
     "proto-max-bulk-len",
     "list-max-listpack-size",
     "hash-max-listpack-entries",
@@ -886,6 +886,8 @@ pub const TUNABLE_NAMES: [&str; 9] = [
     "zset-max-listpack-value",
     "hll-sparse-max-bytes",
     "busy-reply-threshold",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
 ];
 
 /// Index of a mirrored directive.
@@ -901,6 +903,8 @@ pub enum Tunable {
     ZsetMaxListpackValue = 6,
     HllSparseMaxBytes = 7,
     BusyReplyThreshold = 8,
+    StreamNodeMaxBytes = 9,
+    StreamNodeMaxEntries = 10,
 }
 
 impl Tunables {

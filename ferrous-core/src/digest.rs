@@ -73,8 +73,7 @@ fn type_code(value: &Value) -> u32 {
         Value::Set(_) => 2,
         Value::ZSet(_) => 3,
         Value::Hash(_) => 4,
-        // STREAM: Redis's OBJ_STREAM is 6. When `Value::Stream` lands, add
-        // `Value::Stream(_) => STREAM_TYPE,` here and the arm marked STREAM in `mix_value`.
+        Value::Stream(_) => STREAM_TYPE,
     }
 }
 
@@ -95,8 +94,14 @@ pub fn finish_value(digest: &mut Digest, has_expire: bool) {
 pub fn mix_value(digest: &mut Digest, value: &Value, has_expire: bool) {
     begin_value(digest, type_code(value));
     match value {
-        // STREAM: when `Value::Stream` lands, its arm calls `mix_stream_entry(digest, ms,
-        // seq, fields)` for every entry in ascending ID order.
+        Value::Stream(stream) => {
+            use crate::types::stream::StreamId;
+            stream.range(StreamId::MIN, StreamId::MAX, false, |e| {
+                let pairs: Vec<(Vec<u8>, Vec<u8>)> = e.to_pairs();
+                mix_stream_entry(digest, e.id.ms, e.id.seq, pairs.iter().map(|(f, v)| (&f[..], &v[..])));
+                true
+            });
+        }
         Value::Str(s) => mix_digest(digest, s),
         Value::Int(i) => mix_digest(digest, &crate::value::StrRef::int(*i)),
         Value::List(list) => {

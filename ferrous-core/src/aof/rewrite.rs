@@ -22,8 +22,7 @@ pub fn write_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms: Opti
         Value::ZSet(z) => {
             batched(out, b"ZADD", key, z.iter().map(|(m, s)| vec![crate::util::fmt_double(s).into_bytes(), m.to_vec()]))
         }
-        #[allow(unreachable_patterns)]
-        _ => {}
+        Value::Stream(st) => write_stream(out, key, st),
     }
     if let Some(when) = expire_ms {
         encode_command(out, &[b"PEXPIREAT".to_vec(), key.to_vec(), when.to_string().into_bytes()]);
@@ -45,5 +44,84 @@ fn batched(out: &mut Vec<u8>, name: &[u8], key: &[u8], items: impl Iterator<Item
     }
     if n > 0 {
         encode_command(out, &args);
+    }
+}
+
+/// A stream as Redis's `rewriteStreamObject` writes it: its entries as `XADD key id f v...`
+/// (or, for an empty stream, `XADD key MAXLEN 0 <last-id> x y` creating then emptying it),
+/// `XSETID key last-id ENTRIESADDED n MAXDELETEDID id`, then per group `XGROUP CREATE key g
+/// id ENTRIESREAD n`, and one `XCLAIM key g consumer 0 id TIME t RETRYCOUNT n JUSTID FORCE`
+/// per pending entry, and `XGROUP CREATECONSUMER` for consumers without pending entries.
+fn write_stream(out: &mut Vec<u8>, key: &[u8], s: &crate::types::stream::Stream) {
+    use crate::types::stream::StreamId;
+    let id = |i: StreamId| i.to_string().into_bytes();
+    if s.is_empty() {
+        encode_command(
+            out,
+            &[b"XADD".to_vec(), key.to_vec(), b"MAXLEN".to_vec(), b"0".to_vec(), id(s.last_id), b"x".to_vec(), b"y".to_vec()],
+        );
+    } else {
+        s.range(StreamId::MIN, StreamId::MAX, false, |e| {
+            let mut args = vec![b"XADD".to_vec(), key.to_vec(), id(e.id)];
+            e.for_each(|f, v| {
+                args.push(f.bytes().to_vec());
+                args.push(v.bytes().to_vec());
+            });
+            encode_command(out, &args);
+            true
+        });
+    }
+    encode_command(
+        out,
+        &[
+            b"XSETID".to_vec(),
+            key.to_vec(),
+            id(s.last_id),
+            b"ENTRIESADDED".to_vec(),
+            s.entries_added.to_string().into_bytes(),
+            b"MAXDELETEDID".to_vec(),
+            id(s.max_deleted_id),
+        ],
+    );
+    for (name, g) in s.groups() {
+        encode_command(
+            out,
+            &[
+                b"XGROUP".to_vec(),
+                b"CREATE".to_vec(),
+                key.to_vec(),
+                name.to_vec(),
+                id(g.last_id),
+                b"ENTRIESREAD".to_vec(),
+                g.entries_read.to_string().into_bytes(),
+            ],
+        );
+        for (pid, n) in &g.pel {
+            encode_command(
+                out,
+                &[
+                    b"XCLAIM".to_vec(),
+                    key.to_vec(),
+                    name.to_vec(),
+                    n.consumer.to_vec(),
+                    b"0".to_vec(),
+                    id(*pid),
+                    b"TIME".to_vec(),
+                    n.delivery_time.to_string().into_bytes(),
+                    b"RETRYCOUNT".to_vec(),
+                    n.delivery_count.to_string().into_bytes(),
+                    b"JUSTID".to_vec(),
+                    b"FORCE".to_vec(),
+                ],
+            );
+        }
+        for (cname, c) in &g.consumers {
+            if c.pel.is_empty() {
+                encode_command(
+                    out,
+                    &[b"XGROUP".to_vec(), b"CREATECONSUMER".to_vec(), key.to_vec(), name.to_vec(), cname.to_vec()],
+                );
+            }
+        }
     }
 }

@@ -38,6 +38,7 @@ pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod tracking;
 pub mod transactions;
@@ -241,6 +242,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(hashes::COMMANDS)
         .chain(sets::COMMANDS)
         .chain(zsets::COMMANDS)
+        .chain(streams::COMMANDS)
         .chain(geo::COMMANDS)
         .chain(hyperloglog::COMMANDS)
         .chain(sort::COMMANDS)

@@ -733,13 +733,93 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
             Ok(build_zset(&mut items, &zl)?)
         })?,
         TYPE_MODULE_PRE_GA | TYPE_MODULE_2 => return Err(RdbError::UnsupportedType { offset: at, type_id: t }),
-        // Streams: decoding of STREAM_LISTPACKS (15) and STREAM_LISTPACKS_2 (19) goes here.
         TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => {
-            return Err(RdbError::UnsupportedType { offset: at, type_id: t })
+            Some(Value::Stream(Box::new(read_stream(inp, t == TYPE_STREAM_LISTPACKS_2, at)?)))
         }
         _ => return Err(RdbError::UnknownOpcode { offset: at, opcode: t }),
     };
     Ok(value)
+}
+
+/// A stream (`RDB_TYPE_STREAM_LISTPACKS` 15 or `_2` 19, as `rdbLoadObject` reads them):
+/// nodes (16-byte master ID, listpack), length, last ID, [first ID, max deleted ID,
+/// entries added], then the groups with their PELs and consumers. Every node's structure is
+/// checked, and the PELs must agree, so that no later command meets an inconsistency.
+fn read_stream<R: Read>(inp: &mut Input<R>, v2: bool, at: u64) -> Result<crate::types::stream::Stream> {
+    use crate::types::stream::{Group, Nack, Stream, StreamId, ENTRIES_READ_INVALID};
+    let corrupt = |what: &'static str| RdbError::corrupt(at, what);
+    let mut s = Stream::new();
+    let nodes = inp.length()?;
+    for _ in 0..nodes {
+        let key = inp.string_vec()?;
+        let master = StreamId::from_be_bytes(&key).ok_or_else(|| corrupt("stream node key is not a stream ID"))?;
+        let lp = inp.string_vec()?;
+        s.push_loaded_node(master, lp).map_err(corrupt)?;
+    }
+    let length = inp.length()?;
+    if length != s.len() {
+        return Err(corrupt("stream length does not match its nodes"));
+    }
+    s.last_id = StreamId::new(inp.length()?, inp.length()?);
+    if s.last_node_entry().is_some_and(|l| l > s.last_id) {
+        return Err(corrupt("stream last ID below its last entry"));
+    }
+    if v2 {
+        s.first_id = StreamId::new(inp.length()?, inp.length()?);
+        s.max_deleted_id = StreamId::new(inp.length()?, inp.length()?);
+        s.entries_added = inp.length()?;
+    } else {
+        s.entries_added = s.len();
+        s.first_id = s.edge_id(true).unwrap_or(StreamId::MAX);
+    }
+    let groups = inp.length()?;
+    for _ in 0..groups {
+        let name = inp.string_vec()?;
+        let last = StreamId::new(inp.length()?, inp.length()?);
+        let entries_read = if v2 { inp.length()? as i64 } else { s.estimate_distance(last) };
+        if s.group(&name).is_some() {
+            return Err(corrupt("duplicated consumer group name"));
+        }
+        let mut g = Group::new(last, if entries_read < 0 { ENTRIES_READ_INVALID } else { entries_read });
+        let pel = inp.length()?;
+        let mut times = std::collections::BTreeMap::new();
+        for _ in 0..pel {
+            let id = StreamId::from_be_bytes(&inp.array::<16>()?).ok_or_else(|| corrupt("PEL ID"))?;
+            let time = i64::from_le_bytes(inp.array::<8>()?);
+            let count = inp.length()?;
+            if times.insert(id, (time, count)).is_some() {
+                return Err(corrupt("duplicated global PEL entry in a stream consumer group"));
+            }
+        }
+        let consumers = inp.length()?;
+        for _ in 0..consumers {
+            let cname = inp.string_vec()?;
+            let seen = i64::from_le_bytes(inp.array::<8>()?);
+            let (c, created) = g.consumer_or_create(&cname, seen);
+            if !created {
+                return Err(corrupt("duplicate stream consumer"));
+            }
+            let n = inp.length()?;
+            for _ in 0..n {
+                let id = StreamId::from_be_bytes(&inp.array::<16>()?).ok_or_else(|| corrupt("PEL ID"))?;
+                let Some(&(time, count)) = times.get(&id) else {
+                    return Err(corrupt("consumer PEL entry not found in the group's PEL"));
+                };
+                if g.pel.contains_key(&id) {
+                    return Err(corrupt("duplicated consumer PEL entry"));
+                }
+                g.pel.insert(id, Nack { delivery_time: time, delivery_count: count, consumer: c.clone() });
+                if let Some(cc) = g.consumers.get_mut(&*c) {
+                    cc.pel.insert(id);
+                }
+            }
+        }
+        if g.pel.len() != times.len() {
+            return Err(corrupt("stream group PEL entry without a consumer"));
+        }
+        s.insert_group(&name, g);
+    }
+    Ok(s)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -252,6 +252,7 @@ fn value_type(v: &Value) -> u8 {
         Value::Set(_) => TYPE_SET_INTSET,
         Value::ZSet(z) if z.encoding() == "listpack" => TYPE_ZSET_LISTPACK,
         Value::ZSet(_) => TYPE_ZSET_2,
+        Value::Stream(_) => TYPE_STREAM_LISTPACKS_2,
     }
 }
 
@@ -338,6 +339,7 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
             });
             lp.finish();
         }),
+        Value::Stream(st) => write_stream(out, st, compress),
         Value::ZSet(z) => {
             let n = z.len();
             write_len(out, n as u64);
@@ -345,6 +347,44 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
             for (m, score) in z.range(span) {
                 write_string(out, m, compress);
                 out.extend_from_slice(&score.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// A stream as `rdbSaveObject` writes `RDB_TYPE_STREAM_LISTPACKS_2`: the nodes (master ID,
+/// listpack bytes copied whole), the metadata, then each group's PEL and consumers.
+fn write_stream(out: &mut Vec<u8>, s: &crate::types::stream::Stream, compress: bool) {
+    write_len(out, s.node_count() as u64);
+    for (master, lp) in s.nodes() {
+        write_string(out, &master.to_be_bytes(), compress);
+        write_string(out, lp, compress);
+    }
+    write_len(out, s.len());
+    for id in [s.last_id, s.first_id, s.max_deleted_id] {
+        write_len(out, id.ms);
+        write_len(out, id.seq);
+    }
+    write_len(out, s.entries_added);
+    write_len(out, s.group_count() as u64);
+    for (name, g) in s.groups() {
+        write_string(out, name, compress);
+        write_len(out, g.last_id.ms);
+        write_len(out, g.last_id.seq);
+        write_len(out, g.entries_read as u64);
+        write_len(out, g.pel.len() as u64);
+        for (id, n) in &g.pel {
+            out.extend_from_slice(&id.to_be_bytes());
+            out.extend_from_slice(&n.delivery_time.to_le_bytes());
+            write_len(out, n.delivery_count);
+        }
+        write_len(out, g.consumers.len() as u64);
+        for (cname, c) in &g.consumers {
+            write_string(out, cname, compress);
+            out.extend_from_slice(&c.seen_time.to_le_bytes());
+            write_len(out, c.pel.len() as u64);
+            for id in &c.pel {
+                out.extend_from_slice(&id.to_be_bytes());
             }
         }
     }

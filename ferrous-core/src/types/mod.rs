@@ -12,6 +12,7 @@ pub mod hyperloglog;
 pub mod keys;
 pub mod list;
 pub mod set;
+pub mod stream;
 pub mod strings;
 pub mod transactions;
 pub mod zset;
