@@ -171,7 +171,13 @@ impl BlockingRegistry {
 
     /// [`BlockingRegistry::block`] for XREAD/XREADGROUP (null-array timeout reply; woken by
     /// any write to the keys, see [`BlockingRegistry::has_stream_waiters`]).
-    pub fn block_stream(&self, client: &mut ClientState, keys: Vec<Vec<u8>>, args: ArgsBuf, deadline: Option<i64>) -> bool {
+    pub fn block_stream(
+        &self,
+        client: &mut ClientState,
+        keys: Vec<Vec<u8>>,
+        args: ArgsBuf,
+        deadline: Option<i64>,
+    ) -> bool {
         self.block_kind(client, keys, args, deadline, true, true)
     }
 

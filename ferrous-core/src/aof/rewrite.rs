@@ -58,7 +58,15 @@ fn write_stream(out: &mut Vec<u8>, key: &[u8], s: &crate::types::stream::Stream)
     if s.is_empty() {
         encode_command(
             out,
-            &[b"XADD".to_vec(), key.to_vec(), b"MAXLEN".to_vec(), b"0".to_vec(), id(s.last_id), b"x".to_vec(), b"y".to_vec()],
+            &[
+                b"XADD".to_vec(),
+                key.to_vec(),
+                b"MAXLEN".to_vec(),
+                b"0".to_vec(),
+                id(s.last_id),
+                b"x".to_vec(),
+                b"y".to_vec(),
+            ],
         );
     } else {
         s.range(StreamId::MIN, StreamId::MAX, false, |e| {
