@@ -687,7 +687,9 @@ fn run(
     // commandstats' usec an unbiased estimate.
     let started = sample_timing().then(std::time::Instant::now);
     let now = crate::clock::batch_now().unwrap_or_else(|| db.inner.clock.now_ms());
-    let mut access = Access::new(&db.inner, client.db, now).for_client(client.id());
+    // Inside a script, writes are its caller's (tracking's NOLOOP).
+    let writer = if held { SCRIPT_CALLER_ID.get() } else { 0 };
+    let mut access = Access::new(&db.inner, client.db, now).for_client(if writer != 0 { writer } else { client.id() });
     if held {
         access = access.held();
     }
@@ -701,7 +703,15 @@ fn run(
     crate::propagate::enter(&db.inner);
     let mut ctx = Ctx { db, access, client, args, out: Reply::new(out, resp3), spec };
     let mark = ctx.out.len();
+    // A script caches its declared keys for its tracking caller whenever it runs a read.
+    let outer_caller = spec.has(flags::RUNS_SCRIPT).then(|| {
+        (SCRIPT_CALLER.replace(script_caller(db, ctx.client, &args)), SCRIPT_CALLER_ID.replace(ctx.client.id()))
+    });
     let result = handler(&mut ctx);
+    if let Some((outer, outer_id)) = outer_caller {
+        SCRIPT_CALLER.set(outer);
+        SCRIPT_CALLER_ID.set(outer_id);
+    }
     // FUNCTION LOAD/DELETE/FLUSH/RESTORE change the libraries, not the keyspace: propagated
     // verbatim when they succeed, as Redis does.
     if result.is_ok()
@@ -723,7 +733,10 @@ fn run(
         spec.stats.usec.fetch_add(t.elapsed().as_nanos() as u64 * TIMING_SAMPLE / 1000, Relaxed);
     }
     if db.inner.tracking.active() {
-        track(db, client, spec, &args);
+        if held && spec.has(flags::READONLY) {
+            remember_for_script_caller(db);
+        }
+        track(db, client, spec, &args, held);
     }
     if !held {
         db.inner.tracking.flush_batch();
@@ -784,27 +797,70 @@ fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8, client: u64) 
     None
 }
 
-/// Client-side caching after a command: remember what a tracking client read.
+/// The tracking client a running script caches keys for, and the keys it declared.
+type ScriptCaller = Option<(u64, Vec<Vec<u8>>)>;
+
+thread_local! {
+    /// Set while a script of a tracking client runs (see [`script_caller`]).
+    static SCRIPT_CALLER: std::cell::RefCell<ScriptCaller> = const { std::cell::RefCell::new(None) };
+    /// The id of the client whose script is running (0: none): the commands the script
+    /// runs write on its behalf.
+    static SCRIPT_CALLER_ID: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether a script (EVAL, FCALL and their forms) about to run must cache keys for its
+/// caller: it caches every key it declared each time it runs a read command, and nothing
+/// if it runs none, as Redis 7.0 does (it cannot know which keys the reads touched).
+fn script_caller(db: &Database, client: &ClientState, args: &Args<'_>) -> ScriptCaller {
+    if !db.inner.tracking.active() {
+        return None;
+    }
+    client.tracking.as_ref().filter(|t| !t.options.bcast && caches(t))?;
+    // `EVAL script numkeys key [key ...] arg [arg ...]`
+    let n = args.get(2).and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok()).unwrap_or(0);
+    Some((client.id(), (3..args.len().min(3 + n)).filter_map(|p| args.get(p)).map(<[u8]>::to_vec).collect()))
+}
+
+/// A read command ran inside a script: its caller (if tracking) caches the script's keys.
+fn remember_for_script_caller(db: &Database) {
+    SCRIPT_CALLER.with(|c| {
+        if let Some((id, keys)) = &*c.borrow() {
+            let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            db.inner.tracking.remember(*id, &keys);
+        }
+    });
+}
+
+/// OPTIN/OPTOUT: whether the current command's reads are cached (CLIENT CACHING).
+fn caches(t: &crate::tracking::ClientTracking) -> bool {
+    if t.options.optin {
+        t.caching == Some(true)
+    } else if t.options.optout {
+        t.caching != Some(false)
+    } else {
+        true
+    }
+}
+
+/// Client-side caching after a command: remember what a tracking client read (scripts
+/// cache as they run, see [`script_caller`]).
+///
+/// CLIENT CACHING yes/no covers a whole command: a script, or a transaction from MULTI to
+/// EXEC with everything it runs (`held` marks the commands run inside one).
 ///
 /// Modified keys are invalidated where they change (`Access::signal_modified`), flushed
 /// databases by FLUSHDB/FLUSHALL themselves.
-fn track(db: &Database, client: &mut ClientState, spec: &CommandSpec, args: &Args<'_>) {
+fn track(db: &Database, client: &mut ClientState, spec: &CommandSpec, args: &Args<'_>, held: bool) {
     let table = &db.inner.tracking;
     let Some(t) = client.tracking.as_mut() else { return };
-    if spec.has(flags::READONLY) && !t.options.bcast {
-        let cache = if t.options.optin {
-            t.caching == Some(true)
-        } else if t.options.optout {
-            t.caching != Some(false)
-        } else {
-            true
-        };
-        if cache {
+    if spec.has(flags::READONLY) && !spec.has(flags::RUNS_SCRIPT) && !t.options.bcast {
+        if caches(t) {
             let keys: Vec<&[u8]> = spec.key_positions(args.len()).into_iter().filter_map(|p| args.get(p)).collect();
             table.remember(client.info.id, &keys);
         }
     }
-    if spec.name != "client|caching" {
+    // MULTI keeps it for the transaction (Redis clears it in `resetClient` outside MULTI).
+    if !held && spec.name != "client|caching" && !client.tx.in_multi() {
         t.caching = None;
     }
 }
