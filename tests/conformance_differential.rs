@@ -328,3 +328,214 @@ fn tracking_of_scripts_and_transactions_matches_redis() {
     tracking_scripts_in_mode(&s, &["OPTOUT"], Some("NO"));
     tracking_scripts_in_mode(&s, &["NOLOOP"], None);
 }
+
+// ---------------------------------------------------------------------------------------
+// 4. WATCH: only an actual change signals "key modified"
+// ---------------------------------------------------------------------------------------
+
+/// `(setup, watched key, command)`: the setup runs on the other connection before WATCH
+/// (`|` separates arguments, `;` commands), the command after it.
+const WATCH_CASES: &[(&str, &str, &str)] = &[
+    // strings
+    ("SET|k|v", "k", "APPEND|k|"),
+    ("SET|k|v", "k", "APPEND|k|x"),
+    ("SET|k|v", "k", "SETRANGE|k|0|"),
+    ("", "k", "SETRANGE|k|0|"),
+    ("", "k", "SETRANGE|k|3|"),
+    ("SET|k|v", "k", "SETRANGE|k|0|v"),
+    ("SET|k|v", "k", "SET|k|v"),
+    ("SET|k|v", "k", "SETNX|k|x"),
+    ("SET|k|v", "k", "SET|k|x|NX"),
+    ("", "k", "SET|k|x|XX"),
+    ("SET|k|v", "k", "SET|k|v|XX|GET"),
+    ("", "k", "GETDEL|k"),
+    ("SET|k|v", "k", "GETEX|k"),
+    ("SET|k|v", "k", "GETEX|k|PERSIST"),
+    ("SET|k|v|EX|100", "k", "GETEX|k|PERSIST"),
+    ("SET|k|1", "k", "INCRBY|k|0"),
+    ("SET|k|1", "k", "INCRBYFLOAT|k|0"),
+    ("SET|k|v", "k", "MSETNX|k|x|j|y"),
+    ("SET|k|v", "j", "MSETNX|k|x|j|y"),
+    ("SET|k|v", "k", "INCR|k"),
+    ("SET|k|\u{1}", "k", "SETBIT|k|7|1"),
+    ("SET|k|\u{1}", "k", "SETBIT|k|0|0"),
+    ("", "k", "SETBIT|k|0|0"),
+    ("", "k", "BITFIELD|k|GET|u8|0"),
+    ("SET|k|a", "k", "BITFIELD|k|SET|u8|0|97"),
+    ("", "k", "BITOP|AND|k|nosrc"),
+    ("SET|k|v", "k", "BITOP|AND|k|nosrc"),
+    // keys and expiry
+    ("", "k", "DEL|k"),
+    ("", "k", "UNLINK|k"),
+    ("", "k", "EXPIRE|k|100"),
+    ("SET|k|v", "k", "EXPIRE|k|100"),
+    ("SET|k|v", "k", "EXPIRE|k|-1"),
+    ("SET|k|v|EX|100", "k", "EXPIRE|k|200|NX"),
+    ("SET|k|v|EX|100", "k", "EXPIRE|k|50|GT"),
+    ("SET|k|v|EX|100", "k", "EXPIRE|k|500|LT"),
+    ("SET|k|v", "k", "EXPIRE|k|500|XX"),
+    ("SET|k|v", "k", "PERSIST|k"),
+    ("", "k", "PERSIST|k"),
+    ("SET|k|v|EX|100", "k", "PERSIST|k"),
+    ("SET|k|v", "k", "PEXPIREAT|k|1"),
+    ("SET|k|v", "k", "RENAME|k|k"),
+    ("SET|k|v", "k", "RENAMENX|k|k"),
+    ("SET|k|v;SET|j|w", "j", "RENAMENX|k|j"),
+    ("SET|k|v;SET|j|w", "k", "RENAMENX|k|j"),
+    ("SET|k|v", "j", "RENAME|k|j"),
+    ("SET|k|v;SET|j|w", "k", "COPY|k|j"),
+    ("SET|k|v;SET|j|w", "j", "COPY|k|j"),
+    ("SET|k|v;SET|j|w", "j", "COPY|k|j|REPLACE"),
+    ("SET|k|v;SELECT|1;SET|k|w;SELECT|0", "k", "MOVE|k|1"),
+    ("SET|k|v", "k", "MOVE|k|1"),
+    ("", "k", "MOVE|k|1"),
+    ("SET|k|v", "k", "TOUCH|k"),
+    ("SET|k|v", "k", "OBJECT|FREQ|k"),
+    ("", "k", "SORT|nolist|STORE|k"),
+    ("RPUSH|k|1", "k", "SORT|nolist|STORE|k"),
+    ("RPUSH|l|2|1", "k", "SORT|l|STORE|k"),
+    ("SET|k|v", "k", "FLUSHDB"),
+    ("", "k", "FLUSHDB"),
+    ("", "k", "FLUSHALL"),
+    ("SELECT|1;SET|k|v;SELECT|0", "k", "FLUSHALL"),
+    ("", "k", "SWAPDB|0|1"),
+    ("SELECT|1;SET|k|v;SELECT|0", "k", "SWAPDB|0|1"),
+    ("SET|k|v", "k", "SWAPDB|0|1"),
+    ("SET|k|v", "k", "SWAPDB|0|0"),
+    ("SET|k|v", "k", "SWAPDB|1|2"),
+    // lists
+    ("RPUSH|k|a|b", "k", "LREM|k|0|zz"),
+    ("RPUSH|k|a|b", "k", "LREM|k|0|a"),
+    ("RPUSH|k|a|b", "k", "LSET|k|0|a"),
+    ("RPUSH|k|a|b", "k", "LTRIM|k|0|-1"),
+    ("RPUSH|k|a|b", "k", "LTRIM|k|5|10"),
+    ("", "k", "LPOP|k"),
+    ("", "k", "RPOPLPUSH|nosrc|k"),
+    ("RPUSH|k|a", "k", "LMOVE|nosrc|k|LEFT|LEFT"),
+    ("RPUSH|k|a", "k", "LMOVE|k|k|LEFT|LEFT"),
+    ("RPUSH|k|a|b", "k", "LMOVE|k|k|LEFT|RIGHT"),
+    ("RPUSH|k|a", "k", "LINSERT|k|BEFORE|zz|x"),
+    ("", "k", "LPUSHX|k|x"),
+    ("RPUSH|k|a", "k", "LPUSHX|k|x"),
+    ("RPUSH|k|a", "k", "LMPOP|1|k|LEFT|COUNT|1"),
+    ("", "k", "LMPOP|1|k|LEFT"),
+    // sets
+    ("SADD|k|a", "k", "SADD|k|a"),
+    ("SADD|k|a", "k", "SREM|k|zz"),
+    ("SADD|k|a;SADD|d|a", "d", "SMOVE|k|d|a"),
+    ("SADD|k|a;SADD|d|a", "k", "SMOVE|k|d|a"),
+    ("SADD|k|a;SADD|d|b", "d", "SMOVE|k|d|a"),
+    ("SADD|k|a;SADD|d|b", "d", "SMOVE|k|d|zz"),
+    ("SADD|k|a", "k", "SMOVE|k|k|a"),
+    ("SADD|k|a", "k", "SMOVE|k|k|zz"),
+    ("", "k", "SPOP|k"),
+    ("SADD|k|a", "k", "SPOP|k|0"),
+    ("", "k", "SINTERSTORE|k|nosrc"),
+    ("SADD|k|a", "k", "SINTERSTORE|k|nosrc"),
+    ("SADD|k|a;SADD|s|a", "k", "SUNIONSTORE|k|s"),
+    ("", "k", "SDIFFSTORE|k|nosrc"),
+    ("SADD|s|1", "k", "SINTERCARD|1|s"),
+    // hashes
+    ("HSET|k|f|v", "k", "HSET|k|f|v"),
+    ("HSET|k|f|v", "k", "HSETNX|k|f|x"),
+    ("HSET|k|f|v", "k", "HDEL|k|zz"),
+    ("HSET|k|f|1", "k", "HINCRBY|k|f|0"),
+    ("HSET|k|f|1", "k", "HINCRBYFLOAT|k|f|0"),
+    ("HSET|k|f|v", "k", "HMSET|k|f|v"),
+    // sorted sets
+    ("ZADD|k|1|a", "k", "ZADD|k|XX|2|b"),
+    ("ZADD|k|1|a", "k", "ZADD|k|NX|2|a"),
+    ("ZADD|k|1|a", "k", "ZADD|k|1|a"),
+    ("ZADD|k|1|a", "k", "ZADD|k|GT|0|a"),
+    ("ZADD|k|1|a", "k", "ZADD|k|LT|5|a"),
+    ("ZADD|k|1|a", "k", "ZADD|k|CH|1|a"),
+    ("", "k", "ZADD|k|XX|1|a"),
+    ("ZADD|k|1|a", "k", "ZREM|k|zz"),
+    ("ZADD|k|1|a", "k", "ZINCRBY|k|0|a"),
+    ("ZADD|k|1|a", "k", "ZREMRANGEBYSCORE|k|5|6"),
+    ("ZADD|k|1|a", "k", "ZREMRANGEBYRANK|k|5|6"),
+    ("ZADD|k|1|a", "k", "ZREMRANGEBYLEX|k|[x|[y"),
+    ("", "k", "ZPOPMIN|k"),
+    ("ZADD|k|1|a", "k", "ZPOPMIN|k|0"),
+    ("", "k", "ZUNIONSTORE|k|1|nosrc"),
+    ("ZADD|k|1|a", "k", "ZUNIONSTORE|k|1|nosrc"),
+    ("", "k", "ZRANGESTORE|k|nosrc|0|-1"),
+    ("ZADD|k|1|a", "k", "ZRANGESTORE|k|nosrc|0|-1"),
+    ("", "k", "ZMPOP|1|k|MIN"),
+    // hyperloglog
+    ("PFADD|k|a", "k", "PFADD|k|a"),
+    ("PFADD|k|a", "k", "PFADD|k"),
+    ("", "k", "PFADD|k"),
+    ("PFADD|k|a", "k", "PFMERGE|k"),
+    ("PFADD|k|a", "k", "PFCOUNT|k"),
+    ("PFADD|k|a;PFADD|j|b", "k", "PFCOUNT|k|j"),
+    // sources of commands that store elsewhere are read, not modified
+    ("SADD|k|a;SADD|s|a", "s", "SUNIONSTORE|k|s"),
+    ("SADD|s|a", "s", "SINTERSTORE|k|s"),
+    ("SADD|s|a", "s", "SDIFFSTORE|k|s|t"),
+    ("ZADD|s|1|a", "s", "ZUNIONSTORE|k|1|s"),
+    ("ZADD|s|1|a", "s", "ZINTERSTORE|k|1|s"),
+    ("ZADD|s|1|a", "s", "ZDIFFSTORE|k|1|s"),
+    ("ZADD|s|1|a", "s", "ZRANGESTORE|k|s|0|-1"),
+    ("SET|s|a", "s", "BITOP|OR|k|s"),
+    ("PFADD|s|a", "s", "PFMERGE|k|s"),
+    ("RPUSH|s|2|1", "s", "SORT|s|STORE|k"),
+    ("SET|s|a", "s", "COPY|s|k"),
+    ("RPUSH|s|a", "k", "LMOVE|s|k|LEFT|LEFT"),
+    ("RPUSH|s|a", "s", "LMOVE|s|k|LEFT|LEFT"),
+    ("SET|s|a", "k", "RENAME|s|k"),
+    ("SET|s|a", "s", "RENAME|s|k"),
+    ("SET|s|a;SET|k|b", "k", "MSETNX|s|x|k|y"),
+    ("SET|k|b", "s", "MSETNX|s|x|k|y"),
+    ("SET|k|b", "s", "MSET|s|x|k|y"),
+    ("SADD|s|a", "s", "SMISMEMBER|s|a"),
+    ("RPUSH|b|1", "a", "LMPOP|2|a|b|LEFT"),
+    ("RPUSH|b|1;SET|a|x", "a", "LMPOP|2|a|b|LEFT"),
+    ("ZADD|b|1|m", "a", "ZMPOP|2|a|b|MIN"),
+    ("SET|s|a", "k", "GETSET|s|b"),
+    ("SET|s|a", "s", "LCS|s|s"),
+    // errors
+    ("SET|k|v", "k", "LPUSH|k|x"),
+    ("SET|k|v", "k", "SADD|k|x"),
+    ("SET|k|v", "k", "INCR|k"),
+];
+
+fn args_of(cmd: &str) -> Vec<&str> {
+    cmd.split('|').collect()
+}
+
+#[test]
+fn watch_sees_only_actual_changes_as_redis_does() {
+    let Some(s) = servers() else { return };
+    let servers = [&s.0, &s.1];
+    // [watcher, other] per server; the watcher first goes through an aborted transaction.
+    let mut conns: Vec<[RespConn; 2]> = servers.iter().map(|srv| [srv.raw(), srv.raw()]).collect();
+    for [a, _] in conns.iter_mut() {
+        a.cmd(&["MULTI"]);
+        a.cmd(&["NOSUCHCOMMAND"]);
+        a.cmd(&["EXEC"]);
+    }
+    let mut diverged = Vec::new();
+    for (setup, key, cmd) in WATCH_CASES {
+        let mut seen = Vec::new();
+        for [a, b] in conns.iter_mut() {
+            b.cmd(&["FLUSHALL"]);
+            for c in setup.split(';').filter(|c| !c.is_empty()) {
+                b.cmd(&args_of(c));
+            }
+            a.cmd(&["WATCH", key]);
+            let reply = b.call(&args_of(cmd)).expect("command").raw;
+            a.cmd(&["MULTI"]);
+            a.cmd(&["PING"]);
+            let exec = a.call(&["EXEC"]).expect("EXEC").raw;
+            seen.push((escape(&reply), escape(&exec)));
+        }
+        if seen[0] != seen[1] {
+            diverged.push(format!(
+                "setup {setup:?}, WATCH {key}, {cmd:?}:\n   redis:   reply \"{}\", EXEC \"{}\"\n   ferrous: reply \"{}\", EXEC \"{}\"",
+                seen[0].0, seen[0].1, seen[1].0, seen[1].1
+            ));
+        }
+    }
+    assert!(diverged.is_empty(), "{} of {} cases differ:\n{}", diverged.len(), WATCH_CASES.len(), diverged.join("\n"));
+}

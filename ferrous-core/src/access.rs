@@ -462,13 +462,20 @@ impl<'a> Access<'a> {
             })
             .collect();
         let dirty = self.inner.dirty.local();
-        let mut m = MultiShard { guards, now: self.now };
+        let mut m = MultiShard { guards, now: self.now, modified: None };
         let r = f(&mut m);
         for (_, shard) in m.guards.iter_mut() {
             self.drain_expired(shard);
         }
+        let modified = m.modified.take();
         drop(m);
-        self.touch_if_modified(dirty, keys);
+        match modified {
+            Some(declared) => {
+                let declared: Vec<&[u8]> = declared.iter().map(Vec::as_slice).collect();
+                self.touch_if_modified(dirty, &declared);
+            }
+            None => self.touch_if_modified(dirty, keys),
+        }
         r
     }
 
@@ -677,9 +684,21 @@ pub struct MultiShard<'a> {
     guards: Vec<(usize, ShardRef<'a>)>,
     /// The operation's time.
     pub now: i64,
+    /// The keys the operation declared modified ([`MultiShard::modified_only`]); `None`:
+    /// all of them, if it changed anything.
+    modified: Option<Vec<Vec<u8>>>,
 }
 
 impl MultiShard<'_> {
+    /// Declares which of the keys given to `write_many` the operation modified, so only
+    /// those signal "key modified" (WATCH, tracking): sources a store command only read,
+    /// a destination SMOVE found already holding the member, the keys an LMPOP found
+    /// empty. Without it, every key is signalled when the dataset changed. Repeated calls
+    /// add keys.
+    pub fn modified_only(&mut self, keys: &[&[u8]]) {
+        self.modified.get_or_insert_with(Vec::new).extend(keys.iter().map(|k| k.to_vec()));
+    }
+
     /// The shard holding a hash. The hash must belong to one of the keys given to
     /// `write_many`.
     pub fn shard(&mut self, h: KeyHash) -> &mut Shard {

@@ -667,9 +667,9 @@ fn run(acc: &Access<'_>, key: &[u8], plan: &Plan<'_>) -> Result<SortOutcome> {
                 let shard = &mut shards[dh.shard()];
                 shard.expire_if_needed(dh, dest, now);
                 changed = store_result(shard, dh, dest, items.take().unwrap_or_default(), acc);
-                if changed.0 && acc.inner.watches.active() {
+                if changed.0 {
                     // `write_all` does not track the keys it changes.
-                    acc.inner.watches.touch(acc.db, dest);
+                    acc.signal_modified(dest);
                 }
             }
             for s in shards.iter_mut() {
@@ -689,6 +689,12 @@ fn run(acc: &Access<'_>, key: &[u8], plan: &Plan<'_>) -> Result<SortOutcome> {
                 let shard = m.shard(dh);
                 shard.expire_if_needed(dh, dest, now);
                 changed = store_result(shard, dh, dest, items.take().unwrap_or_default(), acc);
+                // The dirty counter moves after the locks, so `write_many` cannot see the
+                // change: signal it here (the sorted key was only read).
+                m.modified_only(&[dest]);
+                if changed.0 {
+                    acc.signal_modified(dest);
+                }
             }
             Ok(Done { items: items.unwrap_or_default(), outputlen, changed })
         })

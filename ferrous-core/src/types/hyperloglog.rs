@@ -865,6 +865,8 @@ pub fn pfmerge(acc: &Access<'_>, dest: &[u8], sources: &[&[u8]]) -> Result<()> {
             use_dense |= s[4] == ENCODING_DENSE;
             merge_bytes(s, &mut max)?;
         }
+        // Only the destination is modified: the sources were only read.
+        m.modified_only(&[dest]);
         let h = acc.hash(dest);
         let shard = m.shard(h);
         let (mut hll, created) = match shard.get_mut(h, dest, now) {

@@ -1534,6 +1534,8 @@ pub(crate) fn mpop_locked(
         if deleted {
             shard.remove(h, key);
         }
+        // The keys before it were found missing: only this one is modified.
+        m.modified_only(&[key]);
         acc.add_dirty(total as u64);
         return Ok(Some(MPopped { key: ki, count: total, deleted }));
     }
@@ -1716,6 +1718,10 @@ pub fn trim(acc: &Access<'_>, key: &[u8], start: i64, stop: i64) -> Result<()> {
         let Some(l) = l else { return false };
         let before = l.len();
         l.trim(start, stop);
+        if l.len() == before {
+            // Redis signals LTRIM's key as modified even when nothing was trimmed.
+            acc.signal_modified(key);
+        }
         acc.add_dirty((before - l.len()) as u64);
         true
     })?;

@@ -667,8 +667,15 @@ pub fn smove(acc: &Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> Result<
             shard.set(hd, dst, Value::Set(Box::new(Set::for_member(member))), None, now);
             dst_change.created = true;
         }
+        let mut added = dst_change.created;
         if let Some(Value::Set(d)) = shard.get_mut(hd, dst, now).map(|n| &mut n.value) {
-            d.add(member, max);
+            added |= d.add(member, max);
+        }
+        // A destination that already held the member is not modified (Redis signals it
+        // only when the member is added).
+        m.modified_only(&[src]);
+        if added {
+            m.modified_only(&[dst]);
         }
         acc.add_dirty(1);
         Ok(Some((src_change, dst_change)))

@@ -1335,6 +1335,8 @@ pub(crate) fn store_locked(
     items: &[(&[u8], f64)],
     limits: &ZSetLimits,
 ) -> usize {
+    // Only the destination is modified: the sources were only read.
+    m.modified_only(&[dst]);
     let h = acc.hash(dst);
     let shard = m.shard(h);
     if items.is_empty() {
@@ -1463,6 +1465,8 @@ pub(crate) fn mpop_locked(
         if empty {
             shard.remove(h, key);
         }
+        // The keys before it were found missing: only this one is modified.
+        m.modified_only(&[key]);
         acc.add_dirty(popped.len() as u64);
         if !popped.is_empty() {
             acc.notify(crate::notify::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
