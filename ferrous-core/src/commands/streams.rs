@@ -829,6 +829,14 @@ fn xreadgroup(ctx: &mut Ctx<'_>) -> Result<()> {
             let Some(Value::Stream(s)) = m.shard(h).get_mut(h, k, now).map(|n| &mut n.value) else { continue };
             let max = s.edge_id(false);
             let Some(g) = s.group_mut(group) else { continue };
+            serve[i] = match from[i] {
+                ReadFrom::After(_) => true,
+                ReadFrom::New => max.is_some_and(|max| max > g.last_id),
+            };
+            // Redis 7.0 creates (and refreshes) the consumer only for a stream it serves.
+            if !serve[i] {
+                continue;
+            }
             let (_, created) = g.consumer_or_create(consumer, now);
             if let Some(c) = g.consumers.get_mut(consumer) {
                 c.seen_time = now;
@@ -840,10 +848,6 @@ fn xreadgroup(ctx: &mut Ctx<'_>) -> Result<()> {
                     created_consumers.push(k);
                 }
             }
-            serve[i] = match from[i] {
-                ReadFrom::After(_) => true,
-                ReadFrom::New => max.is_some_and(|max| max > g.last_id),
-            };
             served += serve[i] as usize;
         }
         if served > 0 {
