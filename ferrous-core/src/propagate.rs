@@ -82,6 +82,77 @@ impl Block {
     }
 }
 
+impl Block {
+    /// Appends [`Block::commands`] in RESP form to `out` without building them first (the
+    /// AOF and the replication backlog encode every block this way).
+    pub fn encode_into(&self, selected: &mut Option<usize>, out: &mut Vec<u8>) {
+        fn select(db: usize, selected: &mut Option<usize>, out: &mut Vec<u8>) {
+            if *selected != Some(db) {
+                let n = db.to_string();
+                out.extend_from_slice(b"*2\r\n$6\r\nSELECT\r\n$");
+                out.extend_from_slice(n.len().to_string().as_bytes());
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(n.as_bytes());
+                out.extend_from_slice(b"\r\n");
+                *selected = Some(db);
+            }
+        }
+        if self.transaction {
+            if let Some(first) = self.changes.first() {
+                select(first.db, selected, out);
+            }
+            out.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n");
+        }
+        for c in &self.changes {
+            select(c.db, selected, out);
+            encode_args(out, &c.args);
+        }
+        if self.transaction {
+            out.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
+        }
+    }
+}
+
+/// Appends one command in RESP form (`*<n>`, then `$<len>` and the bytes of each argument).
+pub fn encode_args(out: &mut Vec<u8>, args: &[Vec<u8>]) {
+    let mut num = itoa_buf(args.len());
+    out.push(b'*');
+    out.extend_from_slice(num.as_slice());
+    out.extend_from_slice(b"\r\n");
+    for a in args {
+        num = itoa_buf(a.len());
+        out.push(b'$');
+        out.extend_from_slice(num.as_slice());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Decimal digits of `n` without an allocation.
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_slice(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn itoa_buf(mut n: usize) -> Digits {
+    let mut d = Digits { buf: [0; 20], start: 20 };
+    loop {
+        d.start -= 1;
+        d.buf[d.start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return d;
+        }
+    }
+}
+
 /// A reader of the stream. `accept` is called in stream order, one block at a time, while
 /// the stream's lock is held: keep it short (encode into a buffer, send on a channel).
 pub trait ChangeSink: Send + Sync {

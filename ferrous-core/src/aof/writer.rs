@@ -130,16 +130,7 @@ fn unix_s() -> i64 {
 
 /// Appends one command in RESP form.
 pub fn encode_command(out: &mut Vec<u8>, args: &[Vec<u8>]) {
-    out.push(b'*');
-    out.extend_from_slice(args.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in args {
-        out.push(b'$');
-        out.extend_from_slice(a.len().to_string().as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    crate::propagate::encode_args(out, args);
 }
 
 impl State {
@@ -151,9 +142,7 @@ impl State {
                 self.buf.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
             }
         }
-        for cmd in block.commands(&mut self.selected) {
-            encode_command(&mut self.buf, &cmd);
-        }
+        block.encode_into(&mut self.selected, &mut self.buf);
         self.buffered = block.seq;
     }
 

@@ -248,6 +248,12 @@ fn send_stream(inner: &Inner, stream: &TcpStream, client: &ClientInfo, peer: &Pe
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut out = stream;
     loop {
+        if buf.len() < 16 * 1024 {
+            // Little was pending: give writers a moment to add more, so a busy stream goes
+            // out in a few large writes instead of one per command (and writers rarely
+            // have anyone to wake). This bounds the added replication delay to ~0.2 ms.
+            std::thread::sleep(Duration::from_micros(200));
+        }
         buf.clear();
         {
             let mut b = repl.backlog.lock();
@@ -255,7 +261,9 @@ fn send_stream(inner: &Inner, stream: &TcpStream, client: &ClientInfo, peer: &Pe
                 if stopped(peer, client) {
                     return Ok(());
                 }
+                repl.senders_waiting.fetch_add(1, Relaxed);
                 repl.data.wait_for(&mut b, Duration::from_millis(100));
+                repl.senders_waiting.fetch_sub(1, Relaxed);
             }
             if stopped(peer, client) {
                 return Ok(());

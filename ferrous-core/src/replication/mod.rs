@@ -64,6 +64,8 @@ pub struct Replication {
     last_ping_ms: AtomicI64,
     /// Clients blocked in WAIT.
     waits: Mutex<Vec<PendingWait>>,
+    /// Replica senders waiting on `data`.
+    pub(crate) senders_waiting: std::sync::atomic::AtomicUsize,
 }
 
 /// A client blocked in WAIT.
@@ -88,11 +90,21 @@ impl Default for Replication {
             acks_lock: Mutex::new(()),
             last_ping_ms: AtomicI64::new(0),
             waits: Mutex::new(Vec::new()),
+            senders_waiting: Default::default(),
         }
     }
 }
 
 impl Replication {
+    /// Wakes replica senders waiting for bytes. Senders that just wrote do not wait: they
+    /// pause briefly and look again (see `master::send_stream`), so a busy stream costs a
+    /// wake-up per pause rather than per write.
+    pub(crate) fn wake_senders(&self) {
+        if self.senders_waiting.load(Relaxed) > 0 {
+            self.data.notify_all();
+        }
+    }
+
     /// The current replication ids.
     pub fn ids(&self) -> Ids {
         self.ids.lock().clone()
@@ -258,9 +270,7 @@ impl Backlog {
         }
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
-        for cmd in block.commands(&mut self.selected) {
-            crate::aof::writer::encode_command(&mut buf, &cmd);
-        }
+        block.encode_into(&mut self.selected, &mut buf);
         self.marks.push_back((block.seq, self.offset));
         self.append(&buf);
         self.scratch = buf;
@@ -278,7 +288,7 @@ impl ChangeSink for BacklogSink {
             return true;
         }
         repl.backlog.lock().accept_block(block);
-        repl.data.notify_all();
+        repl.wake_senders();
         true
     }
 }
@@ -344,7 +354,7 @@ pub(crate) fn feed_raw(inner: &Inner, bytes: &[u8]) {
     }
     b.append(bytes);
     drop(b);
-    inner.repl.data.notify_all();
+    inner.repl.wake_senders();
 }
 
 /// Replicas whose last ACK is at most `max_lag` seconds old (`min-replicas-to-write`).

@@ -623,8 +623,12 @@ impl Database {
     pub fn wait_for_offset(&self, offset: u64, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         let mut b = self.inner.repl.backlog.lock();
+        let repl = &self.inner.repl;
         while b.offset < offset {
-            if self.inner.repl.data.wait_until(&mut b, deadline).timed_out() {
+            repl.senders_waiting.fetch_add(1, Relaxed);
+            let timed_out = repl.data.wait_until(&mut b, deadline).timed_out();
+            repl.senders_waiting.fetch_sub(1, Relaxed);
+            if timed_out {
                 return b.offset >= offset;
             }
         }
