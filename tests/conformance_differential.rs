@@ -539,3 +539,81 @@ fn watch_sees_only_actual_changes_as_redis_does() {
     }
     assert!(diverged.is_empty(), "{} of {} cases differ:\n{}", diverged.len(), WATCH_CASES.len(), diverged.join("\n"));
 }
+
+// ---------------------------------------------------------------------------------------
+// 5. Which commands wake clients blocked on keys
+// ---------------------------------------------------------------------------------------
+
+/// `(setup, blocking command, trigger)`: the setup runs on the other client (`;` between
+/// commands, `|` between arguments), then the blocking command, then the trigger on the
+/// other client; the blocked client's output must match Redis's after each step.
+const WAKEUP_CASES: &[(&str, &str, &str)] = &[
+    // SWAPDB brings a key that exists in the other database
+    ("SELECT|1;RPUSH|k|a|b;SELECT|0", "BLPOP|k|0", "SWAPDB|0|1"),
+    ("SELECT|1;RPUSH|k|a|b;SELECT|0", "BRPOP|k|0", "SWAPDB|1|0"),
+    ("SELECT|1;RPUSH|k|a|b;SELECT|0", "BLMOVE|k|d|LEFT|RIGHT|0", "SWAPDB|0|1"),
+    ("SELECT|1;RPUSH|k|a|b;SELECT|0", "BRPOPLPUSH|k|d|0", "SWAPDB|0|1"),
+    ("SELECT|1;RPUSH|k|a|b;SELECT|0", "BLMPOP|0|2|j|k|LEFT|COUNT|5", "SWAPDB|0|1"),
+    ("SELECT|1;ZADD|k|1|a|2|b;SELECT|0", "BZPOPMIN|k|0", "SWAPDB|0|1"),
+    ("SELECT|1;ZADD|k|1|a|2|b;SELECT|0", "BZPOPMAX|k|0", "SWAPDB|0|1"),
+    ("SELECT|1;ZADD|k|1|a|2|b;SELECT|0", "BZMPOP|0|1|k|MAX|COUNT|2", "SWAPDB|0|1"),
+    ("SELECT|1;SET|k|str;SELECT|0", "BLPOP|k|0", "SWAPDB|0|1"),
+    ("SELECT|1;RPUSH|j|a;SELECT|0", "BLPOP|k|0", "SWAPDB|0|1"),
+    ("SELECT|2;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "SWAPDB|1|2"),
+    ("SELECT|1;XADD|k|1-1|f|v;SELECT|0", "XREAD|BLOCK|0|STREAMS|k|0-0", "SWAPDB|0|1"),
+    // other ways a key appears in the blocked client's database
+    ("SELECT|1;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "SELECT|1;MOVE|k|0;SELECT|0"),
+    ("RPUSH|s|a", "BLPOP|k|0", "RENAME|s|k"),
+    ("RPUSH|s|a", "BLPOP|k|0", "COPY|s|k"),
+    ("SELECT|1;RPUSH|s|a;SELECT|0", "BLPOP|k|0", "SELECT|1;COPY|s|k|DB|0;SELECT|0"),
+    ("ZADD|s|1|a", "BZPOPMIN|k|0", "RENAME|s|k"),
+    ("ZADD|s|1|a", "BZPOPMIN|k|0", "ZUNIONSTORE|k|1|s"),
+    ("ZADD|s|1|a", "BZPOPMIN|k|0", "ZRANGESTORE|k|s|0|-1"),
+    ("RPUSH|s|2|1", "BLPOP|k|0", "SORT|s|STORE|k"),
+    ("RPUSH|s|a", "BLPOP|k|0", "LMOVE|s|k|LEFT|LEFT"),
+    ("RPUSH|k|a;MULTI;DEL|k;RPUSH|k|b", "BLPOP|k|0", "EXEC"),
+    ("", "BLPOP|k|0", "EVAL|redis.call('rpush', KEYS[1], 'x')|1|k"),
+    ("", "BLPOP|k|0", "SET|k|v"),
+    ("", "BLPOP|k|0", "FLUSHALL"),
+    ("SELECT|1;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "FLUSHDB"),
+];
+
+#[test]
+fn wakeups_of_blocked_clients_match_redis() {
+    let Some(s) = servers() else { return };
+    let mut failed = Vec::new();
+    for case in WAKEUP_CASES {
+        // Every case runs; the divergences are reported together at the end.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| wakeup_case(&s, case))).is_err() {
+            failed.push(format!("{case:?}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} cases differ (details above):\n{}",
+        failed.len(),
+        WAKEUP_CASES.len(),
+        failed.join("\n")
+    );
+}
+
+fn wakeup_case(s: &(TestServer, TestServer), (setup, blocking, trigger): &(&str, &str, &str)) {
+    {
+        let mut l = Lockstep::new(&format!("{blocking} woken by {trigger}"), s, 2);
+        l.step(1, &["FLUSHALL"]);
+        for c in setup.split(';').filter(|c| !c.is_empty()) {
+            l.step(1, &args_of(c));
+        }
+        l.step(0, &args_of(blocking));
+        for c in trigger.split(';').filter(|c| !c.is_empty()) {
+            l.step(1, &args_of(c));
+        }
+        // A client still blocked stays silent (and is unblocked when it disconnects).
+        l.step(0, &["PING"]);
+        for db in ["0", "1", "2"] {
+            l.step(1, &["SELECT", db]);
+            l.step(1, &["SORT", "k", "ALPHA"]);
+            l.step(1, &["LRANGE", "d", "0", "-1"]);
+        }
+    }
+}

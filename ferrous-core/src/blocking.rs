@@ -299,6 +299,12 @@ impl BlockingRegistry {
         }
     }
 
+    /// The keys clients are blocked on in database `db` (SWAPDB offers those that exist
+    /// after the swap, as Redis's `scanDatabaseForReadyKeys`).
+    pub fn blocked_keys_in(&self, db: usize) -> Vec<Vec<u8>> {
+        self.by_key.lock().keys().filter(|(d, _)| *d == db).map(|(_, k)| k.clone()).collect()
+    }
+
     /// True if some keys are waiting to be served.
     #[inline]
     pub fn has_ready(&self) -> bool {

@@ -622,14 +622,25 @@ pub fn swapdb(acc: &Access<'_>, a: i64, b: i64) -> Result<()> {
                 }
             }
             for (db, shards) in dbs.iter() {
-                acc.inner.watches.touch_db_if(*db, |key| {
+                let live = |key: &[u8]| {
                     let h = acc.hash(key);
                     let shard: &Shard = &shards[h.shard()];
                     shard
                         .dict
                         .get(h.dict(), key)
                         .is_some_and(|n| shard.deadline(n, h.dict()).map_or(true, |d| d > acc.now))
-                });
+                };
+                acc.inner.watches.touch_db_if(*db, live);
+                // Clients blocked on a key that exists after the swap are served (those
+                // whose key now holds the wrong type stay blocked, as in Redis).
+                let blocking = &acc.inner.blocking;
+                if blocking.has_waiters() {
+                    for key in blocking.blocked_keys_in(*db) {
+                        if live(&key) {
+                            blocking.mark_ready(*db, &key);
+                        }
+                    }
+                }
             }
         });
     }
