@@ -63,6 +63,7 @@ thread_local!(static BATCH_NOW: std::cell::Cell<Option<i64>> = const { std::cell
 /// thread meanwhile. The server reads the clock once per batch of pipelined commands
 /// instead of once per command, as Redis caches its time per event-loop iteration.
 pub fn with_batch_time<R>(now_ms: i64, f: impl FnOnce() -> R) -> R {
+    crate::latency::batch_started();
     let prev = BATCH_NOW.with(|c| c.replace(Some(now_ms)));
     let r = f();
     BATCH_NOW.with(|c| c.set(prev));

@@ -876,7 +876,7 @@ pub struct Tunables {
 }
 
 /// The directives [`Tunables`] mirrors, in index order.
-pub const TUNABLE_NAMES: [&str; 11] = [
+pub const TUNABLE_NAMES: [&str; 15] = [
     "proto-max-bulk-len",
     "list-max-listpack-size",
     "hash-max-listpack-entries",
@@ -888,6 +888,10 @@ pub const TUNABLE_NAMES: [&str; 11] = [
     "busy-reply-threshold",
     "stream-node-max-bytes",
     "stream-node-max-entries",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "latency-monitor-threshold",
+    "latency-tracking",
 ];
 
 /// Index of a mirrored directive.
@@ -905,6 +909,11 @@ pub enum Tunable {
     BusyReplyThreshold = 8,
     StreamNodeMaxBytes = 9,
     StreamNodeMaxEntries = 10,
+    SlowlogLogSlowerThan = 11,
+    SlowlogMaxLen = 12,
+    LatencyMonitorThreshold = 13,
+    /// 1 for `yes`, 0 for `no`.
+    LatencyTracking = 14,
 }
 
 impl Tunables {
@@ -916,7 +925,12 @@ impl Tunables {
     /// Re-reads every mirrored directive from `config`.
     pub fn refresh(&self, config: &Config) {
         for (i, name) in TUNABLE_NAMES.iter().enumerate() {
-            if let Some(v) = config.get(name).and_then(|v| v.parse::<i64>().ok()) {
+            let value = config.get(name).and_then(|v| match v {
+                "yes" => Some(1),
+                "no" => Some(0),
+                v => v.parse::<i64>().ok(),
+            });
+            if let Some(v) = value {
                 self.values[i].store(v, std::sync::atomic::Ordering::Relaxed);
             }
         }

@@ -192,6 +192,10 @@ pub struct Inner {
     pub propagation: crate::propagate::Propagation,
     /// A snapshot ([`crate::snapshot`]) is running; one at a time.
     pub(crate) snapshot_running: AtomicBool,
+    /// SLOWLOG's entries.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// The latency monitor's events (LATENCY LATEST/HISTORY...).
+    pub latency: crate::latency::LatencyMonitor,
     stop: Mutex<bool>,
     stop_cv: Condvar,
 }
@@ -437,6 +441,8 @@ impl Builder {
             propagation: Default::default(),
             aof: RwLock::new(None),
             snapshot_running: AtomicBool::new(false),
+            slowlog: Default::default(),
+            latency: Default::default(),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
         });

@@ -29,6 +29,8 @@
 //! - [`rdb`]: the RDB codec (Redis's snapshot and DUMP format, bytes <-> values).
 //! - [`config`]: redis.conf directives, CONFIG GET/SET.
 //! - [`digest`]: Redis's dataset digest (DEBUG DIGEST / DIGEST-VALUE).
+//! - [`slowlog`], [`latency`]: SLOWLOG entries; command timing, per-command latency
+//!   histograms and the latency monitor (LATENCY, INFO latencystats).
 //! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
 #![warn(missing_docs)]
 
@@ -46,6 +48,7 @@ pub mod digest;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod latency;
 pub mod long_double;
 pub mod notify;
 pub mod persistence;
@@ -54,6 +57,7 @@ pub mod pubsub;
 pub mod replication;
 pub mod rdb;
 pub mod scripting;
+pub mod slowlog;
 pub mod snapshot;
 pub mod tracking;
 pub mod transaction;

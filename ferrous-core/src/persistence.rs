@@ -357,7 +357,9 @@ fn write_atomically(
         })
         .and_then(|_| sync_dir(&dir).map_err(io("Failed to fsync directory", &dir)));
     if result.is_err() {
+        let started = std::time::Instant::now();
         let _ = std::fs::remove_file(&tmp);
+        inner.latency.add_sample_if_needed(inner, "rdb-unlink-temp-file", started.elapsed().as_millis() as u64);
     }
     result
 }

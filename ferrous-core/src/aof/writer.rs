@@ -282,7 +282,7 @@ impl Aof {
     /// Writes everything buffered; with `fsync`, also fsyncs. Returns the highest block
     /// number now in the file.
     fn flush(&self, inner: &Inner, fsync: bool) -> io::Result<u64> {
-        let r = self.flush_inner(fsync);
+        let r = self.flush_inner(inner, fsync);
         let failed = r.is_err();
         if let Err(e) = &r {
             // Redis shows strerror's text: the io::Error's description without "(os error N)".
@@ -294,11 +294,21 @@ impl Aof {
         r
     }
 
-    fn flush_inner(&self, fsync: bool) -> io::Result<u64> {
+    fn flush_inner(&self, inner: &Inner, fsync: bool) -> io::Result<u64> {
+        // Redis's latency-monitor events for the AOF (clock reads only while monitoring).
+        let monitoring = inner.tunables.get(crate::config::Tunable::LatencyMonitorThreshold) > 0;
         let (upto, file) = {
             let mut st = self.state.lock();
             let upto = st.buffered;
+            let started = (monitoring && !st.buf.is_empty()).then(std::time::Instant::now);
             let n = st.write_out()?;
+            if let Some(t) = started {
+                let ms = t.elapsed().as_millis() as u64;
+                let event =
+                    if inner.snapshot_running.load(Relaxed) { "aof-write-active-child" } else { "aof-write-alone" };
+                inner.latency.add_sample_if_needed(inner, event, ms);
+                inner.latency.add_sample_if_needed(inner, "aof-write", ms);
+            }
             self.current_size.fetch_add(n as u64, Relaxed);
             self.written.fetch_max(upto, Relaxed);
             (upto, st.file.clone())
@@ -306,7 +316,13 @@ impl Aof {
         // The fsync runs without the lock: other threads go on appending (group commit: a
         // later fsync covers what arrives meanwhile).
         if fsync && self.synced.load(Relaxed) < upto {
+            let started = monitoring.then(std::time::Instant::now);
             file.sync_data()?;
+            if let Some(t) = started {
+                if self.policy() == FsyncPolicy::Always {
+                    inner.latency.add_sample_if_needed(inner, "aof-fsync-always", t.elapsed().as_millis() as u64);
+                }
+            }
             self.synced.fetch_max(upto, Relaxed);
         }
         Ok(upto)

@@ -113,6 +113,7 @@ fn reset_command_stats(spec: &CommandSpec) {
     for c in [&s.calls, &s.usec, &s.rejected, &s.failed] {
         c.store(0, Relaxed);
     }
+    s.latency.reset();
     for sub in spec.subcommands.values() {
         reset_command_stats(sub);
     }

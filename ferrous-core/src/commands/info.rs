@@ -103,6 +103,7 @@ fn render(ctx: &mut Ctx<'_>, want: impl Fn(&str) -> bool) -> String {
             "cpu" => cpu(&mut s),
             "commandstats" => commandstats(&mut s),
             "errorstats" => errorstats(ctx, &mut s),
+            "latencystats" => latencystats(ctx, &mut s),
             "cluster" => s.field("cluster_enabled", 0),
             "keyspace" => keyspace(ctx, &mut s),
             _ => {}
@@ -582,6 +583,46 @@ fn commandstats(s: &mut Section<'_>) {
                 st.failed.load(Relaxed)
             ),
         );
+    }
+}
+
+/// `latency_percentiles_usec_<command>:p50=...,p99=...` for every command with recorded
+/// calls, at the `latency-tracking-info-percentiles` (nothing while `latency-tracking` is
+/// off, as Redis).
+fn latencystats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
+    let inner = &ctx.db.inner;
+    if inner.tunables.get(crate::config::Tunable::LatencyTracking) == 0 {
+        return;
+    }
+    let percentiles: Vec<f64> = inner
+        .config
+        .read()
+        .get("latency-tracking-info-percentiles")
+        .unwrap_or("")
+        .split_ascii_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    fn walk(spec: &'static CommandSpec, out: &mut Vec<&'static CommandSpec>) {
+        out.push(spec);
+        for sub in spec.subcommands.values() {
+            walk(sub, out);
+        }
+    }
+    let mut specs = Vec::new();
+    for spec in table().iter() {
+        walk(spec, &mut specs);
+    }
+    specs.sort_by(|a, b| a.name.cmp(&b.name));
+    for spec in specs {
+        let Some(snap) = spec.stats.latency.snapshot() else { continue };
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|&p| {
+                let usec = snap.value_at_percentile(p) as f64 / 1000.0;
+                format!("p{}={usec:.3}", crate::latency::percentile_label(p))
+            })
+            .collect();
+        s.field(&format!("latency_percentiles_usec_{}", spec.name), values.join(","));
     }
 }
 

@@ -31,6 +31,7 @@ pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod observability;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
@@ -163,6 +164,8 @@ pub struct CommandStats {
     pub rejected: StripedCounter,
     /// Executed but replied with an error.
     pub failed: StripedCounter,
+    /// Distribution of the durations (LATENCY HISTOGRAM, INFO latencystats).
+    pub latency: crate::latency::CommandLatency,
 }
 
 /// One command (or subcommand, named `container|sub`).
@@ -257,6 +260,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(scripting::COMMANDS)
         .chain(persistence::COMMANDS)
         .chain(replication::COMMANDS)
+        .chain(observability::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -561,18 +565,6 @@ pub fn dispatch_held_resolved(
     run(db, client, args, out, true, Some(spec))
 }
 
-/// One command in this many is timed for INFO commandstats.
-const TIMING_SAMPLE: u64 = 8;
-
-fn sample_timing() -> bool {
-    thread_local!(static TICK: std::cell::Cell<u64> = const { std::cell::Cell::new(0) });
-    TICK.with(|t| {
-        let v = t.get().wrapping_add(1);
-        t.set(v);
-        v % TIMING_SAMPLE == 0
-    })
-}
-
 /// Commands a RESP2 client may send while subscribed.
 fn allowed_when_subscribed(name: &str) -> bool {
     matches!(
@@ -682,11 +674,13 @@ fn run(
         return;
     }
     let Some(handler) = spec.handler else { return };
-    // Timing every command costs two clock reads (~30-40 ns each on VMs, as much as the
-    // command itself): time one command in TIMING_SAMPLE and scale, which keeps INFO
-    // commandstats' usec an unbiased estimate.
-    let started = sample_timing().then(std::time::Instant::now);
-    let now = crate::clock::batch_now().unwrap_or_else(|| db.inner.clock.now_ms());
+    let batch_now = crate::clock::batch_now();
+    // Every command is timed (commandstats, slow log, latency): with one clock read when
+    // the previous command of the same pipelined batch ended just before (see
+    // `crate::latency`).
+    let chained = !held && batch_now.is_some();
+    let started = crate::latency::command_started(chained);
+    let now = batch_now.unwrap_or_else(|| db.inner.clock.now_ms());
     // Inside a script, writes are its caller's (tracking's NOLOOP).
     let writer = if held { SCRIPT_CALLER_ID.get() } else { 0 };
     let mut access = Access::new(&db.inner, client.db, now).for_client(if writer != 0 { writer } else { client.id() });
@@ -728,9 +722,11 @@ fn run(
         spec.stats.failed.fetch_add(1, Relaxed);
         db.inner.stats.error(&e);
     }
+    let usec = crate::latency::command_finished(started, chained);
     spec.stats.calls.fetch_add(1, Relaxed);
-    if let Some(t) = started {
-        spec.stats.usec.fetch_add(t.elapsed().as_nanos() as u64 * TIMING_SAMPLE / 1000, Relaxed);
+    spec.stats.usec.fetch_add(usec, Relaxed);
+    if client.blocking.blocked.is_none() {
+        crate::latency::after_command(db, client, spec, &args, usec);
     }
     if db.inner.tracking.active() {
         if held && spec.has(flags::READONLY) {
