@@ -109,7 +109,16 @@ impl Builder {
     }
     /// Builds the database and installs scripting.
     pub fn build(self) -> Database {
-        Database::from(self.0.build())
+        let db = Database::from(self.0.build_only());
+        // With files to load, `open` starts the link after loading them.
+        if !db.inner().rdb.enabled.load(std::sync::atomic::Ordering::Relaxed) {
+            db.start_configured_replication();
+        }
+        db
+    }
+    /// Replicates the master at `host:port` (see [`ferrous_core::Builder::replica_of`]).
+    pub fn replica_of(self, host: &str, port: u16) -> Self {
+        Builder(self.0.replica_of(host, port))
     }
     /// Keeps an append-only file (see [`ferrous_core::Builder::appendonly`]).
     pub fn appendonly(self, on: bool) -> Self {
@@ -124,6 +133,7 @@ impl Builder {
     pub fn open(self) -> std::result::Result<Database, PersistError> {
         let db = self.build();
         db.load_data_files()?;
+        db.start_configured_replication();
         Ok(db)
     }
 }

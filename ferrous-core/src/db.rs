@@ -371,6 +371,15 @@ impl Builder {
         let _ = self.config.set("appendfsync", &[policy], true);
         self
     }
+    /// Makes the Database a live replica of the Redis or Ferrous master at `host:port`
+    /// (`replicaof`): it syncs in the background once built (after [`Builder::open`] loaded
+    /// the files, when persistence is on), follows the master's stream, reconnects and
+    /// resyncs partially after a broken link. Read it through the typed API at memory speed;
+    /// [`Database::wait_for_offset`] gives read-your-writes against the master's offset.
+    pub fn replica_of(mut self, host: &str, port: u16) -> Self {
+        let _ = self.config.set("replicaof", &[host, &port.to_string()], true);
+        self
+    }
     /// Turns file persistence on or off with the configuration's `dir` (the server turns it
     /// on; [`Builder::dir`] does too).
     pub fn persistence(mut self, on: bool) -> Self {
@@ -388,14 +397,29 @@ impl Builder {
                 source,
             })?;
         }
-        let db = self.build();
+        let db = self.build_only();
         db.load_data_files()?;
+        db.start_configured_replication();
         Ok(db)
     }
 
-    /// Builds the database and starts its background thread. Files are not read here; see
+    /// Builds the database and starts its background threads (and the `replicaof` link
+    /// unless persistence is on: then the link starts once the files are loaded, see
+    /// [`Database::start_configured_replication`]). Files are not read here; see
     /// [`Builder::open`].
-    pub fn build(mut self) -> Database {
+    pub fn build(self) -> Database {
+        let persistence = self.persistence || self.dir.is_some();
+        let db = self.build_only();
+        if !persistence {
+            db.start_configured_replication();
+        }
+        db
+    }
+
+    /// [`Builder::build`] without starting the `replicaof` link: a caller that installs
+    /// something first (the facade's scripting engine) starts it with
+    /// [`Database::start_configured_replication`].
+    pub fn build_only(mut self) -> Database {
         if let Some(dir) = self.dir.take() {
             // A directory that cannot be created or used turns persistence off rather than
             // letting files land in the working directory ([`Builder::open`] reports it).

@@ -603,6 +603,9 @@ impl Database {
     /// Starts the link the `replicaof` directive names, if any (after the data files are
     /// loaded, as Redis does).
     pub fn start_configured_replication(&self) {
+        if self.inner.repl.link.lock().is_some() {
+            return;
+        }
         let value = self.inner.config.read().get("replicaof").unwrap_or("").to_string();
         let mut parts = value.split_whitespace();
         if let (Some(host), Some(port)) = (parts.next(), parts.next().and_then(|p| p.parse::<u16>().ok())) {
