@@ -617,3 +617,80 @@ fn wakeup_case(s: &(TestServer, TestServer), (setup, blocking, trigger): &(&str,
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// 3. The Lua sandbox: the whole script environment
+// ---------------------------------------------------------------------------------------
+
+/// Walks every table reachable from `_G` (and the string metatable): keys, types, values
+/// of numbers and strings, raw reads, `next`, metatables, and each way of changing it.
+const ENV_DUMP: &str = include_str!("data/lua_environment_dump.lua");
+
+/// Single writes and reads whose replies (errors included) must be Redis's.
+const SANDBOX_CASES: &[&str] = &[
+    "x = 1",
+    "rawset(_G, 'x', 1)",
+    "setmetatable(_G, {})",
+    "getmetatable(_G).__index = nil",
+    "return type(getmetatable(_G))",
+    "return getmetatable(_G).__index(_G, 'nope')",
+    "return rawget(getmetatable(_G), '__index') == getmetatable(_G).__index",
+    "string.foo = 1",
+    "math.pi = 3",
+    "redis.call = nil",
+    "cjson.encode = nil",
+    "table.insert = nil",
+    "rawset(string, 'x', 1)",
+    "setmetatable(string, {})",
+    "return getmetatable(string)",
+    "return getmetatable('').__index == string",
+    "getmetatable('').__index = {}",
+    "_G.y = 2",
+    "return y",
+    "KEYS = 1",
+    "ARGV[1] = 2",
+    "__redis__err__handler = 1",
+    "return rawget(_G, 'os')",
+    "return next(_G) ~= nil",
+    "return rawget()",
+    "return next(1)",
+    "table.insert(_G, 1)",
+    "table.insert(getmetatable(_G), 1)",
+];
+
+#[test]
+fn lua_sandbox_environment_matches_redis() {
+    let Some(s) = servers() else { return };
+    let mut conns = [s.0.raw(), s.1.raw()];
+    for c in conns.iter_mut() {
+        c.cmd(&["MULTI"]);
+        c.cmd(&["NOSUCHCOMMAND"]);
+        c.cmd(&["EXEC"]);
+    }
+    let library =
+        format!("#!lua name=envdump\nredis.register_function('dump', function(keys, args)\n{ENV_DUMP}\nend)\n");
+    let at_load =
+        format!("#!lua name=envload\n{}\n", ENV_DUMP.replace("return out", "error(table.concat(out, '\\n'))"));
+    let mut calls: Vec<Vec<String>> = vec![
+        vec!["EVAL".into(), ENV_DUMP.into(), "1".into(), "key".into(), "arg".into()],
+        vec!["FUNCTION".into(), "LOAD".into(), "REPLACE".into(), library],
+        vec!["FCALL".into(), "dump".into(), "1".into(), "key".into(), "arg".into()],
+        // The environment a library's body runs in at FUNCTION LOAD.
+        vec!["FUNCTION".into(), "LOAD".into(), "REPLACE".into(), at_load],
+    ];
+    calls.extend(SANDBOX_CASES.iter().map(|c| vec!["EVAL".into(), c.to_string(), "0".into()]));
+    for call in &calls {
+        let [r, f] = [0, 1].map(|i| conns[i].call(call).expect("reply"));
+        if r.raw != f.raw {
+            // Show the first differing line of a dump, not the whole of it.
+            let (rv, fv) = (r.value.to_string(), f.value.to_string());
+            let first = rv.lines().zip(fv.lines()).find(|(a, b)| a != b);
+            panic!(
+                "{}\nfirst difference: {first:?}\nredis:   \"{}\"\nferrous: \"{}\"",
+                show_command(&call[..call.len().min(3)]),
+                escape(&r.raw),
+                escape(&f.raw)
+            );
+        }
+    }
+}

@@ -545,8 +545,15 @@ pub(crate) fn randomseed_function(lua: &Lua, common: &Common) -> mlua::Result<ml
 // ---------------------------------------------------------------------------------------
 // Base functions the sandbox replaces
 
-/// `getmetatable`: library proxies have none; strings get a read-only view of theirs.
-pub(crate) fn getmetatable_function(lua: &Lua, readonly: Table, string_mt: Table) -> mlua::Result<mlua::Function> {
+/// `getmetatable`: library proxies have none, the globals' proxy a read-only view of the
+/// globals' metatable (`views`, as Redis's `getmetatable(_G)`); strings get a read-only
+/// view of theirs.
+pub(crate) fn getmetatable_function(
+    lua: &Lua,
+    readonly: Table,
+    string_mt: Table,
+    views: Table,
+) -> mlua::Result<mlua::Function> {
     lua.create_function(move |lua, a: Variadic<Value>| {
         let Some(v) = a.first() else {
             return Err(arg_error(lua, 1, "value expected"));
@@ -554,7 +561,7 @@ pub(crate) fn getmetatable_function(lua: &Lua, readonly: Table, string_mt: Table
         Ok(match v {
             Value::Table(t) => {
                 if readonly.raw_get::<Value>(t.clone())? != Value::Nil {
-                    return Ok(Value::Nil);
+                    return views.raw_get(t.clone());
                 }
                 match t.metatable() {
                     None => Value::Nil,
@@ -618,6 +625,40 @@ pub(crate) fn rawset_function(lua: &Lua, readonly: Table) -> mlua::Result<mlua::
         }
         t.raw_set(a[1].clone(), a[2].clone())?;
         Ok(t)
+    })
+}
+
+/// `rawget`: a read-only proxy reads the table behind it (Redis's read-only tables are the
+/// tables themselves, their contents visible to `rawget`).
+pub(crate) fn rawget_function(lua: &Lua, readonly: Table) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |lua, a: Variadic<Value>| {
+        let t = match a.first() {
+            Some(Value::Table(t)) => t.clone(),
+            v => return Err(type_error(lua, 1, "table", v)),
+        };
+        if a.len() < 2 {
+            return Err(arg_error(lua, 2, "value expected"));
+        }
+        let target = match readonly.raw_get::<Value>(t.clone())? {
+            Value::Table(real) => real,
+            _ => t,
+        };
+        target.raw_get::<Value>(a[1].clone())
+    })
+}
+
+/// `next`: a read-only proxy walks the table behind it, like [`pairs_function`].
+pub(crate) fn next_function(lua: &Lua, readonly: Table, next: mlua::Function) -> mlua::Result<mlua::Function> {
+    lua.create_function(move |lua, a: Variadic<Value>| {
+        let t = match a.first() {
+            Some(Value::Table(t)) => t.clone(),
+            v => return Err(type_error(lua, 1, "table", v)),
+        };
+        let target = match readonly.raw_get::<Value>(t.clone())? {
+            Value::Table(real) => real,
+            _ => t,
+        };
+        next.call::<mlua::MultiValue>((target, a.get(1).cloned().unwrap_or(Value::Nil)))
     })
 }
 

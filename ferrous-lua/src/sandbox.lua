@@ -33,11 +33,14 @@ end
 
 -- The globals scripts see.
 local G = {}
-for _, k in next, { 'assert', 'error', 'gcinfo', 'ipairs', 'next', 'rawequal', 'rawget',
+for _, k in next, { 'assert', 'error', 'gcinfo', 'ipairs', 'rawequal',
                     'select', 'tonumber', 'tostring', 'type', 'unpack', '_VERSION' } do
   G[k] = base[k]
 end
+-- pairs, next and rawget see through the proxies (Redis's tables are readable raw).
 G.pairs = H.pairs
+G.next = H.next
+G.rawget = H.rawget
 G.collectgarbage = H.collectgarbage
 G.getmetatable = H.getmetatable
 G.setmetatable = H.setmetatable
@@ -132,7 +135,10 @@ setmetatable(env, env_mt)
 ro[env] = G
 proxies[#proxies + 1] = env
 G._G = env
-setmetatable(G, { __index = H.missing_global })
+local G_mt = { __index = H.missing_global }
+setmetatable(G, G_mt)
+-- getmetatable(_G) shows the globals' metatable, read-only (Redis protects it too).
+H.metatable_views[env] = protect(G_mt)
 
 -- FUNCTION LOAD sees only `redis` with register_function, log and the version fields.
 local load_globals

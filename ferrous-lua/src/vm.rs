@@ -91,11 +91,15 @@ impl Vm {
         h.raw_set("handler", lua.create_function(move |lua, v: Value| error_handler(lua, v, &tostring, &ro))?)?;
         let collect: Function = base.raw_get("collectgarbage")?;
         h.raw_set("collectgarbage", api::collectgarbage_function(&lua, collect)?)?;
-        h.raw_set("getmetatable", api::getmetatable_function(&lua, readonly.clone(), string_mt.clone())?)?;
+        let views = lua.create_table()?;
+        h.raw_set("metatable_views", views.clone())?;
+        h.raw_set("getmetatable", api::getmetatable_function(&lua, readonly.clone(), string_mt.clone(), views)?)?;
+        h.raw_set("rawget", api::rawget_function(&lua, readonly.clone())?)?;
         h.raw_set("setmetatable", api::setmetatable_function(&lua, readonly.clone())?)?;
         h.raw_set("rawset", api::rawset_function(&lua, readonly.clone())?)?;
         let next: Function = base.raw_get("next")?;
-        h.raw_set("pairs", api::pairs_function(&lua, readonly.clone(), next)?)?;
+        h.raw_set("pairs", api::pairs_function(&lua, readonly.clone(), next.clone())?)?;
+        h.raw_set("next", api::next_function(&lua, readonly.clone(), next)?)?;
         h.raw_set("loadstring", api::loadstring_function(&lua, env.clone())?)?;
         h.raw_set("load", api::load_function(&lua, env.clone())?)?;
         h.raw_set("random", api::random_function(&lua, common)?)?;
