@@ -849,11 +849,9 @@ fn caches(t: &crate::tracking::ClientTracking) -> bool {
 fn track(db: &Database, client: &mut ClientState, spec: &CommandSpec, args: &Args<'_>, held: bool) {
     let table = &db.inner.tracking;
     let Some(t) = client.tracking.as_mut() else { return };
-    if spec.has(flags::READONLY) && !spec.has(flags::RUNS_SCRIPT) && !t.options.bcast {
-        if caches(t) {
-            let keys: Vec<&[u8]> = spec.key_positions(args.len()).into_iter().filter_map(|p| args.get(p)).collect();
-            table.remember(client.info.id, &keys);
-        }
+    if spec.has(flags::READONLY) && !spec.has(flags::RUNS_SCRIPT) && !t.options.bcast && caches(t) {
+        let keys: Vec<&[u8]> = spec.key_positions(args.len()).into_iter().filter_map(|p| args.get(p)).collect();
+        table.remember(client.info.id, &keys);
     }
     // MULTI keeps it for the transaction (Redis clears it in `resetClient` outside MULTI).
     if !held && spec.name != "client|caching" && !client.tx.in_multi() {
