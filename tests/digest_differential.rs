@@ -6,11 +6,13 @@
 //! Encodings covered: strings `int`, `embstr` and `raw` (and binary bytes); lists as one
 //! listpack node and as a quicklist of many; sets as `intset` and `hashtable`; sorted sets as
 //! `listpack` and `skiplist` with integer, fractional, tiny, huge, infinite and negative-zero
-//! scores; hashes as `listpack` and `hashtable` with integer-looking fields and values.
+//! scores; hashes as `listpack` and `hashtable` with integer-looking fields and values;
+//! streams of one node and of many, with deleted entries and consumer groups.
 //! The encodings are checked (OBJECT ENCODING equal on both sides) so that a change of
 //! thresholds cannot silently narrow the test.
 //!
-//! Skipped (with `SKIPPED: ...`) when redis-server is not installed, except under CI.
+//! Oracles use ports 7700-7749. Skipped (with `SKIPPED: ...`) when redis-server is not
+//! installed, except under CI.
 mod common;
 
 use common::{Resp, RespConn, Rng, TestServer};
@@ -105,6 +107,27 @@ fn build_key(rng: &mut Rng, key: &[u8], kind: u64, big: bool) -> Vec<Cmd> {
                 out.push(cmd(&[b"ZINCRBY", key, b"0.1", b"x"]));
             }
         }
+        4 => {
+            // Streams: explicit IDs (both servers must hold the same ones), some deleted,
+            // sometimes a consumer group (not part of the digest, as in Redis).
+            let mut ms = 1 + rng.below(1_000_000);
+            for i in 0..n {
+                ms += 1 + rng.below(3);
+                let id = format!("{ms}-{}", rng.below(3));
+                let mut c = cmd(&[b"XADD", key, id.as_bytes()]);
+                for _ in 0..1 + rng.below(4) {
+                    c.push(element(rng));
+                    c.push(element(rng));
+                }
+                out.push(c);
+                if i % 7 == 3 {
+                    out.push(cmd(&[b"XDEL", key, id.as_bytes()]));
+                }
+            }
+            if rng.chance(30) {
+                out.push(cmd(&[b"XGROUP", b"CREATE", key, b"g", b"0"]));
+            }
+        }
         _ => {
             let mut c = cmd(&[b"HSET", key]);
             for _ in 0..n {
@@ -145,7 +168,7 @@ fn dataset(seed: u64) -> (Vec<Cmd>, Vec<DbKeys>) {
         let mut names = Vec::new();
         for i in 0..150 {
             let key = format!("k{db}:{i}:{}", rng.below(1000)).into_bytes();
-            let kind = i % 5;
+            let kind = i % 6;
             let big = rng.chance(15);
             cmds.extend(build_key(&mut rng, &key, kind, big));
             match rng.below(10) {
@@ -170,6 +193,7 @@ fn digest(conn: &mut RespConn) -> Resp {
 
 #[test]
 fn dataset_and_value_digests_match_redis() {
+    common::use_redis_ports(7700..7750);
     let Some(redis) = TestServer::redis(&["--enable-debug-command", "yes"]) else { return };
     let ferrous = TestServer::ferrous(&["--enable-debug-command", "yes"]);
     let mut r = redis.raw();
@@ -241,6 +265,7 @@ fn dataset_and_value_digests_match_redis() {
 #[test]
 fn stream_digest_helper_matches_redis() {
     use ferrous::digest::{begin_value, finish_value, mix_stream_entry, to_hex, STREAM_TYPE};
+    common::use_redis_ports(7700..7750);
     let Some(redis) = TestServer::redis(&["--enable-debug-command", "yes"]) else { return };
     let mut r = redis.raw();
     let entries: &[StreamEntry<'_>] =
