@@ -44,7 +44,10 @@ fn typed_api() {
 
     let pos = db.geopos("Sicily", &["Palermo", "nope"]).unwrap();
     let (lon, lat) = pos[0].unwrap();
-    assert_eq!((geo::fmt_human(lon), geo::fmt_human(lat)), ("13.36138933897018433".into(), "38.11555639549629859".into()));
+    assert_eq!(
+        (geo::fmt_human(lon), geo::fmt_human(lat)),
+        ("13.36138933897018433".into(), "38.11555639549629859".into())
+    );
     assert_eq!(pos[1], None);
     let d = db.geodist("Sicily", "Palermo", "Catania", GeoUnit::Kilometers).unwrap().unwrap();
     assert_eq!(geo::fmt_fixed(d, 4), "166.2742");
@@ -63,8 +66,15 @@ fn typed_api() {
     assert_eq!(found[0].hash, Some(3479099956230698));
     assert!(found[0].coord.is_some());
     let plain = db.geosearch("Sicily", &GeoSearch { with_dist: false, ..q.clone() }.count(1)).unwrap();
-    assert_eq!(plain, vec![GeoMatch { member: b"Palermo".to_vec(), dist: None, hash: Some(3479099956230698), coord: plain[0].coord }]);
-    let by_member = GeoSearch::new(GeoFrom::Member(b"Palermo".to_vec()), GeoShape::Box { width: 400.0, height: 400.0 }, GeoUnit::Kilometers);
+    assert_eq!(
+        plain,
+        vec![GeoMatch { member: b"Palermo".to_vec(), dist: None, hash: Some(3479099956230698), coord: plain[0].coord }]
+    );
+    let by_member = GeoSearch::new(
+        GeoFrom::Member(b"Palermo".to_vec()),
+        GeoShape::Box { width: 400.0, height: 400.0 },
+        GeoUnit::Kilometers,
+    );
     assert_eq!(db.geosearch("Sicily", &by_member).unwrap().len(), 2);
     let missing = GeoSearch::new(GeoFrom::Member(b"nope".to_vec()), GeoShape::Radius(1.0), GeoUnit::Meters);
     assert_eq!(db.geosearch("Sicily", &missing).unwrap_err().to_string(), "ERR could not decode requested zset member");
@@ -102,7 +112,9 @@ fn geoadd_propagates_as_zadd() {
     let blocks: Vec<_> = std::iter::from_fn(|| feed.try_recv()).collect();
     let cmds: Vec<Vec<String>> = blocks
         .iter()
-        .flat_map(|b| b.changes.iter().map(|c| c.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect()))
+        .flat_map(|b| {
+            b.changes.iter().map(|c| c.args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect())
+        })
         .collect();
     assert_eq!(
         cmds,
@@ -133,7 +145,9 @@ fn radius_search_matches_brute_force() {
             let (qx, qy) = (cx + rng.gen_range(-spread..spread) / 2.0, cy + rng.gen_range(-spread..spread) / 4.0);
             let (qx, qy) = (qx.clamp(-180.0, 180.0), qy.clamp(LAT_MIN, LAT_MAX));
             let radius_km = rng.gen_range(0.1..spread * 60.0);
-            let q = GeoSearch::new(GeoFrom::LonLat(qx, qy), GeoShape::Radius(radius_km), GeoUnit::Kilometers).asc().with_dist();
+            let q = GeoSearch::new(GeoFrom::LonLat(qx, qy), GeoShape::Radius(radius_km), GeoUnit::Kilometers)
+                .asc()
+                .with_dist();
             let got = db.geosearch("g", &q).unwrap();
             let mut want: Vec<(String, f64)> = pts
                 .iter()
@@ -169,13 +183,56 @@ fn random_arguments_never_panic() {
     oracle::run(&db, &mut c2, &cases::split("geoadd g 1 1 a 2 2 b 179.9 85 c -180 -85.05112878 d"));
     oracle::run(&db, &mut c2, &cases::split("zadd z -1e308 x inf y -inf w"));
     let words = [
-        "g", "z", "nokey", "a", "b", "x", "y", "withdist", "withhash", "withcoord", "count", "any", "asc", "desc",
-        "store", "storedist", "frommember", "fromlonlat", "byradius", "bybox", "km", "m", "mi", "ft", "0", "1", "-1",
-        "180", "-180", "85.05112878", "1e308", "inf", "-inf", "nan", "", "abc", "9223372036854775807", "0.0001",
+        "g",
+        "z",
+        "nokey",
+        "a",
+        "b",
+        "x",
+        "y",
+        "withdist",
+        "withhash",
+        "withcoord",
+        "count",
+        "any",
+        "asc",
+        "desc",
+        "store",
+        "storedist",
+        "frommember",
+        "fromlonlat",
+        "byradius",
+        "bybox",
+        "km",
+        "m",
+        "mi",
+        "ft",
+        "0",
+        "1",
+        "-1",
+        "180",
+        "-180",
+        "85.05112878",
+        "1e308",
+        "inf",
+        "-inf",
+        "nan",
+        "",
+        "abc",
+        "9223372036854775807",
+        "0.0001",
     ];
     let cmds = [
-        "geoadd", "geodist", "geohash", "geopos", "georadius", "georadiusbymember", "georadius_ro",
-        "georadiusbymember_ro", "geosearch", "geosearchstore",
+        "geoadd",
+        "geodist",
+        "geohash",
+        "geopos",
+        "georadius",
+        "georadiusbymember",
+        "georadius_ro",
+        "georadiusbymember_ro",
+        "geosearch",
+        "geosearchstore",
     ];
     let mut rng = SmallRng::seed_from_u64(11);
     for i in 0..20000 {

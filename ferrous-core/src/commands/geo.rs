@@ -7,14 +7,13 @@
 //! looked up when its option is read), then the option conflicts. GEOADD runs as the ZADD it
 //! becomes and is propagated as that `zadd` (lowercase, scores as integers), as Redis does.
 //!
-//! Replies: distances are bulk strings with 4 decimals (`%.4f`) in both protocols, hashes
+//! Replies: distances are bulk strings with 4 decimals in both protocols, hashes
 //! integers, coordinates Redis's "human" long double text: bulk strings in RESP2, doubles in
 //! RESP3.
 use super::{Ctx, Handler, Reply};
 use crate::error::{Error, Result};
 use crate::types::geo::{
-    self, check_pair, decode_score, fmt_fixed, fmt_human, member_error, GeoFrom, GeoOrder, GeoSearch, GeoShape,
-    GeoUnit, Point,
+    self, check_pair, decode_score, fmt_human, member_error, GeoFrom, GeoOrder, GeoSearch, GeoShape, GeoUnit, Point,
 };
 use crate::types::zset::{self as zops, parse_score, ZAddOptions, ZSet, ZSetLimits};
 use crate::util::parse_int;
@@ -127,7 +126,7 @@ fn geodist(ctx: &mut Ctx<'_>) -> Result<()> {
         _ => GeoUnit::Meters,
     };
     match geo::geodist(&ctx.access, ctx.arg(1), ctx.arg(2), ctx.arg(3), unit)? {
-        Some(d) => ctx.out.bulk(fmt_fixed(d, 4).as_bytes()),
+        Some(d) => ctx.out.bulk(geo::fmt_distance(d).as_bytes()),
         None => ctx.out.null(),
     }
     Ok(())
@@ -393,7 +392,7 @@ fn write_points(out: &mut Reply<'_>, points: &[Point<'_>], q: &GeoSearch) {
         }
         out.bulk(p.member);
         if q.with_dist {
-            out.bulk(fmt_fixed(p.dist / conversion, 4).as_bytes());
+            out.bulk(geo::fmt_distance(p.dist / conversion).as_bytes());
         }
         if q.with_hash {
             out.int(p.score as i64);

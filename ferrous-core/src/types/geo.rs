@@ -18,8 +18,10 @@
 //! - [`sort_points`]: glibc's stable merge sort (full results) and Redis's partial quicksort
 //!   `pqsort` (COUNT without ANY) with Redis's comparator, so members at equal distance come
 //!   out in Redis's order too.
-//! - [`fmt_fixed`] / [`fmt_human`]: the `%.4f` of distances and the `%.17Lf`-trimmed text of
-//!   coordinates, exactly (correctly rounded, ties to even, as glibc's printf).
+//! - [`fmt_distance`] / [`fmt_human`] / [`fmt_fixed`]: the 4-decimal text of distances
+//!   (Redis's `fixedpoint_d2string`, which rounds the scaled double, not the exact value),
+//!   the `%.17Lf`-trimmed text of coordinates and the `%f` of error messages (both correctly
+//!   rounded, ties to even, as glibc's printf).
 //!
 //! The operations (`geoadd`, `geopos`, ...) take an [`Access`]; the `impl Database` block at
 //! the end is the typed API ([`GeoSearch`] in, [`GeoMatch`] out).
@@ -421,7 +423,8 @@ pub(crate) fn search_areas(q: &Query) -> [HashBits; 9] {
         GeoShape::Box { width, height } => ((width / 2.0) * (width / 2.0) + (height / 2.0) * (height / 2.0)).sqrt(),
     } * q.conversion;
     let mut steps = estimate_steps(radius_meters, q.lat);
-    let centre = |steps| encode_in(LONG_RANGE, LAT_RANGE, q.lon, q.lat, steps).unwrap_or(HashBits { bits: 0, step: steps });
+    let centre =
+        |steps| encode_in(LONG_RANGE, LAT_RANGE, q.lon, q.lat, steps).unwrap_or(HashBits { bits: 0, step: steps });
     let mut hash = centre(steps);
     let mut n = neighbors(hash);
     let mut area = decode_area(hash);
@@ -527,9 +530,10 @@ fn cmp_asc(a: &Point<'_>, b: &Point<'_>) -> i32 {
     }
 }
 
-/// Sorts `points` by distance (descending when `desc`) as Redis does: the whole array with
-/// glibc's merge sort, or, when only the first `keep` are returned, with Redis's `pqsort`.
-/// Either way with Redis's comparator, so ties and NaNs land where Redis puts them.
+/// Sorts `points` by distance (descending when `desc`) as Redis does, with its comparator:
+/// the whole array with glibc's `qsort` (a stable merge sort), or, when only the first
+/// `keep` are returned (COUNT), with Redis's partial quicksort `pqsort`, which decides which
+/// of several members at the same distance COUNT keeps.
 pub(crate) fn sort_points(points: &mut [Point<'_>], desc: bool, keep: usize) {
     let cmp = |a: &Point<'_>, b: &Point<'_>| if desc { -cmp_asc(a, b) } else { cmp_asc(a, b) };
     if keep >= points.len() {
@@ -579,8 +583,9 @@ fn merge_rec<T: Copy>(v: &mut [T], tmp: &mut [T], cmp: &impl Fn(&T, &T) -> i32) 
 
 /// Redis's `pqsort` (a BSD quicksort that only recurses into partitions overlapping the
 /// index range `lrange..=rrange`), step for step: median-of-three (ninther above 40
-/// elements) pivots, Bentley-McIlroy partitioning, insertion sort below 7 elements or when
-/// a partition pass moved nothing.
+/// elements) pivots, Bentley-McIlroy partitioning, insertion sort below 7 elements. Redis
+/// 7.0 dropped BSD's "no swap: switch to insertion sort" shortcut (checked against
+/// redis-server 7.0.15 on 250 random tie-heavy searches), so it is not here either.
 fn pqsort<T: Copy>(v: &mut [T], lrange: usize, rrange: usize, cmp: &impl Fn(&T, &T) -> i32) {
     pq_rec(v, 0, v.len(), lrange, rrange, cmp);
 }
@@ -658,7 +663,6 @@ fn pq_rec<T: Copy>(
         // `pc`/`pd` are one past their C counterparts so that they never go below zero.
         let mut pc = base + n;
         let mut pd = pc;
-        let mut swapped = false;
         loop {
             while pb < pc {
                 let r = cmp(&v[pb], &v[base]);
@@ -666,7 +670,6 @@ fn pq_rec<T: Copy>(
                     break;
                 }
                 if r == 0 {
-                    swapped = true;
                     v.swap(pa, pb);
                     pa += 1;
                 }
@@ -678,7 +681,6 @@ fn pq_rec<T: Copy>(
                     break;
                 }
                 if r == 0 {
-                    swapped = true;
                     v.swap(pc - 1, pd - 1);
                     pd -= 1;
                 }
@@ -688,13 +690,8 @@ fn pq_rec<T: Copy>(
                 break;
             }
             v.swap(pb, pc - 1);
-            swapped = true;
             pb += 1;
             pc -= 1;
-        }
-        if !swapped {
-            insertion_sort(v, base, n, cmp);
-            return;
         }
         let pn = base + n;
         let r = (pa - base).min(pb - pa);
@@ -773,6 +770,26 @@ pub fn fmt_fixed(x: f64, prec: u32) -> String {
         s.push_str(frac_part);
     }
     s
+}
+
+/// The text of a distance (GEODIST, WITHDIST) as Redis 7.0.15 writes it with
+/// `fixedpoint_d2string(.., 4)`: the double times 10^4 rounded to an integer by `llrint`
+/// (ties to even on the rounded product, so `…048.5` after the multiplication gives `…048`
+/// where `printf("%.4f")` of the exact value would round up), then printed with 4 decimals.
+pub fn fmt_distance(d: f64) -> String {
+    if d == 0.0 {
+        return "0.0000".to_string();
+    }
+    let scaled = (d * 10000.0).round_ties_even();
+    // x86-64's conversion gives i64::MIN for NaN and out-of-range values.
+    let v = if scaled.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&scaled) {
+        i64::MIN
+    } else {
+        scaled as i64
+    };
+    let sign = if v < 0 { "-" } else { "" };
+    let u = v.unsigned_abs();
+    format!("{sign}{}.{:04}", u / 10000, u % 10000)
 }
 
 /// Redis's "human" long double text of a coordinate: `%.17Lf` with trailing zeros (and a
@@ -982,9 +999,7 @@ pub fn geohash(acc: &Access<'_>, key: &[u8], members: &[&[u8]]) -> Result<Vec<Op
     zset::read(acc, key, |z| {
         members
             .iter()
-            .map(|m| {
-                z.and_then(|z| z.score(m)).map(|s| String::from_utf8_lossy(&geohash_string(s)).into_owned())
-            })
+            .map(|m| z.and_then(|z| z.score(m)).map(|s| String::from_utf8_lossy(&geohash_string(s)).into_owned()))
             .collect()
     })
 }
@@ -1221,6 +1236,13 @@ mod tests {
         assert_eq!(fmt_fixed(0.09375, 4), "0.0938");
         assert_eq!(fmt_fixed(-0.00001, 4), "-0.0000");
         assert_eq!(fmt_fixed(200.0, 6), "200.000000");
+        // 47295135.604850002 ft: printf would say .6049, Redis says .6048.
+        assert_eq!(fmt_distance(47295135.604850002), "47295135.6048");
+        assert_eq!(fmt_fixed(47295135.604850002, 4), "47295135.6049");
+        assert_eq!(fmt_distance(0.0), "0.0000");
+        assert_eq!(fmt_distance(0.5), "0.5000");
+        assert_eq!(fmt_distance(166.27415156960033), "166.2742");
+        assert_eq!(fmt_distance(f64::NAN), "-922337203685477.5808");
         assert_eq!(fmt_fixed(1e300, 1).len(), 303);
         assert_eq!(fmt_human(-0.0), "0");
         assert_eq!(fmt_human(2.5), "2.5");
@@ -1250,6 +1272,86 @@ mod tests {
         d.iter().map(|&dist| Point { member: b"", lon: 0.0, lat: 0.0, dist, score: 0.0 }).collect()
     }
 
+    /// A COUNT 34 ASC over 60 tie-heavy distances, as redis-server 7.0.15 ordered it
+    /// (`pqsort` without BSD's insertion-sort shortcut; with it, or with a stable sort, the
+    /// members at equal distance come out in another order).
+    #[test]
+    fn partial_sort_matches_redis() {
+        let d = [
+            317.80194833428874,
+            368.6414846112869,
+            405.22828306227677,
+            405.22828306227677,
+            479.51713849441586,
+            479.51713849441586,
+            479.51713849441586,
+            659.17031215556642,
+            539.0176131375008,
+            539.0176131375008,
+            539.0176131375008,
+            619.17337694816661,
+            619.17337694816661,
+            432.99429032111834,
+            499.68658105268628,
+            499.68658105268628,
+            499.68658105268628,
+            136.70792756542741,
+            136.70792756542741,
+            136.70792756542741,
+            570.51414376362038,
+            570.51414376362038,
+            449.60521154401357,
+            363.57942486841131,
+            462.35909522988618,
+            114.93884305944468,
+            114.93884305944468,
+            114.93884305944468,
+            114.93884305944468,
+            457.25023693854752,
+            457.25023693854752,
+            457.25023693854752,
+            457.25023693854752,
+            457.25023693854752,
+            457.25023693854752,
+            496.17759144509159,
+            731.85989110101207,
+            665.84916473231863,
+            665.84916473231863,
+            665.84916473231863,
+            337.75542846780462,
+            337.75542846780462,
+            337.75542846780462,
+            337.75542846780462,
+            337.75542846780462,
+            337.75542846780462,
+            458.87063244505089,
+            458.87063244505089,
+            458.87063244505089,
+            614.21690569165014,
+            578.73436482352031,
+            544.62649580232608,
+            440.92330991302356,
+            499.99485207205316,
+            442.51539151909822,
+            442.51539151909822,
+            442.51539151909822,
+            253.96734328933712,
+            237.52868467217823,
+            237.52868467217823,
+        ];
+        let want = [
+            27, 28, 25, 26, 17, 19, 18, 59, 58, 57, 0, 42, 45, 44, 43, 41, 40, 23, 1, 2, 3, 13, 52, 56, 55, 54, 22, 30,
+            29, 31, 32, 33, 34, 47,
+        ];
+        let mut p = pts(&d);
+        for (i, p) in p.iter_mut().enumerate() {
+            p.score = i as f64;
+        }
+        sort_points(&mut p, false, want.len());
+        let got: Vec<usize> = p[..want.len()].iter().map(|p| p.score as usize).collect();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn sorts_never_panic_and_order() {
         let mut rng = 0x1234_5678u64;
@@ -1263,16 +1365,31 @@ mod tests {
                     _ => (rng >> 40) as f64 / 7.0,
                 });
             }
-            for keep in [0, 1, 3, n / 2, n] {
-                for desc in [false, true] {
+            for desc in [false, true] {
+                let mut p = pts(&d);
+                for (i, p) in p.iter_mut().enumerate() {
+                    p.score = i as f64;
+                }
+                sort_points(&mut p, desc, n);
+                if !d.iter().any(|x| x.is_nan()) {
+                    // Stable: equal distances keep their scan order.
+                    let mut want: Vec<(f64, f64)> = d.iter().enumerate().map(|(i, &x)| (x, i as f64)).collect();
+                    want.sort_by(|a, b| if desc { b.0.total_cmp(&a.0) } else { a.0.total_cmp(&b.0) });
+                    let got: Vec<(f64, f64)> = p.iter().map(|p| (p.dist, p.score)).collect();
+                    assert_eq!(got, want, "n={n} desc={desc}");
+                }
+                // COUNT: the first `keep` are the nearest (or farthest), in order.
+                for keep in [1, 3, n / 2] {
+                    if keep == 0 || keep >= n {
+                        continue;
+                    }
                     let mut p = pts(&d);
-                    sort_points(&mut p, desc, keep.max(1));
+                    sort_points(&mut p, desc, keep);
                     if !d.iter().any(|x| x.is_nan()) {
-                        let k = keep.max(1).min(n);
                         let mut want = d.clone();
                         want.sort_by(|a, b| if desc { b.total_cmp(a) } else { a.total_cmp(b) });
-                        let got: Vec<f64> = p[..k].iter().map(|p| p.dist).collect();
-                        assert_eq!(got, want[..k].to_vec(), "n={n} keep={keep} desc={desc}");
+                        let got: Vec<f64> = p[..keep].iter().map(|p| p.dist).collect();
+                        assert_eq!(got, want[..keep].to_vec(), "n={n} keep={keep} desc={desc}");
                     }
                 }
             }
