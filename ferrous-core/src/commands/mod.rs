@@ -718,6 +718,8 @@ fn run(
     crate::propagate::leave(propagates_itself.then_some((db_index, &args)));
     if let Err(e) = result {
         ctx.out.truncate(mark);
+        // Pushes the failed command wrote are gone with its output (CLIENT REPLY OFF).
+        ctx.client.push_spans.retain(|&(_, end)| end <= mark);
         ctx.out.error(&e);
         spec.stats.failed.fetch_add(1, Relaxed);
         db.inner.stats.error(&e);
