@@ -588,6 +588,13 @@ const WAKEUP_CASES: &[(&str, &str, &str)] = &[
     ("SELECT|1;RPUSH|j|a;SELECT|0", "BLPOP|k|0", "SWAPDB|0|1"),
     ("SELECT|2;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "SWAPDB|1|2"),
     ("SELECT|1;XADD|k|1-1|f|v;SELECT|0", "XREAD|BLOCK|0|STREAMS|k|0-0", "SWAPDB|0|1"),
+    ("SELECT|1;ZADD|k|1|a;SELECT|0", "BLPOP|k|0", "SWAPDB|0|1"),
+    ("SELECT|1;RPUSH|k|a;SET|d|s;SELECT|0", "BLMOVE|k|d|LEFT|LEFT|0", "SWAPDB|0|1"),
+    ("SELECT|1;RPUSH|j|a;SELECT|0", "BLPOP|k|j|0", "SWAPDB|0|1"),
+    ("SELECT|1;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "MULTI;SWAPDB|0|1;EXEC"),
+    ("SELECT|1;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "EVAL|return redis.call('swapdb', 0, 1)|0"),
+    ("SELECT|1;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "SWAPDB|0|1;SWAPDB|0|1"),
+    ("SELECT|1;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "MULTI;SWAPDB|0|1;SWAPDB|0|1;EXEC"),
     // other ways a key appears in the blocked client's database
     ("SELECT|1;RPUSH|k|a;SELECT|0", "BLPOP|k|0", "SELECT|1;MOVE|k|0;SELECT|0"),
     ("RPUSH|s|a", "BLPOP|k|0", "RENAME|s|k"),
