@@ -254,8 +254,22 @@ fn chain_redis_ferrous_redis() {
     write_mix(&mut t, 1);
     assert_in_sync(&top, &middle, "stream top -> middle");
     assert_in_sync(&middle, &bottom, "stream proxied middle -> bottom");
-    // The proxied stream keeps the top's id and offsets.
+    // Replicas refuse writes the same way, scripts included.
     let mut b = bottom.client();
+    let mut mid = middle.client();
+    for args in [
+        &["SET", "k", "v"][..],
+        &["EVAL", "return redis.call('SET', 'k', 'v')", "0"],
+        &["EVAL", "return redis.call('GET', 'k')", "0"],
+        &["MULTI"],
+        &["INCR", "n"],
+        &["EXEC"],
+    ] {
+        let on_redis = format!("{:?}", cmd(&mut b, args));
+        let on_ferrous = format!("{:?}", cmd(&mut mid, args));
+        assert_eq!(on_ferrous, on_redis, "{args:?} on a replica");
+    }
+    // The proxied stream keeps the top's id and offsets.
     assert_eq!(info_field(&mut t, "replication", "master_replid"), info_field(&mut b, "replication", "master_replid"));
     assert_eq!(
         info_field(&mut t, "replication", "master_repl_offset"),
@@ -300,12 +314,14 @@ fn sync_under_concurrent_writes_and_killed_links() {
             })
         })
         .collect();
-    let Some(r1) = TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()])
+    let Some(r1) =
+        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()])
     else {
         stop.store(true, Ordering::Relaxed);
         return;
     };
-    let r2 = TestServer::ferrous(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()]);
+    let r2 =
+        TestServer::ferrous(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()]);
     let mut c1 = r1.client();
     wait_until("first sync", || info_field(&mut c1, "replication", "master_link_status").as_deref() == Some("up"));
     for _ in 0..3 {

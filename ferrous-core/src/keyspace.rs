@@ -88,6 +88,9 @@ pub struct Shard {
     /// A consumer of the propagation stream is attached: changes take a sequence number
     /// ([`crate::propagate::stamp`]) under this shard's lock.
     pub(crate) propagate: bool,
+    /// This Database is a replica: a key past its deadline reads as missing but stays until
+    /// the master's DEL (the master's stream applies to it as to a live key), as in Redis.
+    pub(crate) keep_expired: bool,
 }
 
 impl Shard {
@@ -127,6 +130,9 @@ impl Shard {
 
     /// Deletes the key if its deadline has passed; returns true if it did.
     pub fn expire_if_needed(&mut self, h: KeyHash, key: &[u8], now: i64) -> bool {
+        if self.keep_expired {
+            return false;
+        }
         let Some(node) = self.dict.get(h.dict(), key) else { return false };
         match self.deadline(node, h.dict()) {
             Some(when) if when <= now => {

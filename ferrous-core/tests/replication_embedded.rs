@@ -38,7 +38,7 @@ fn live_in_process_replica_of_redis() {
         return;
     }
     let dir = TempDir::new("embedded-replica");
-    let master = RedisProc::start(dir.path(), &["--repl-diskless-sync-delay", "0"]);
+    let master = RedisProc::start(dir.path(), &["--repl-diskless-sync-delay", "0", "--enable-debug-command", "yes"]);
     let mut m = master.con();
     for i in 0..1000 {
         let _: () = redis::cmd("SET").arg(format!("k{i}")).arg(i).query(&mut m).unwrap();
@@ -78,6 +78,21 @@ fn live_in_process_replica_of_redis() {
     assert!(db.wait_for_offset(master_offset(&mut m), Duration::from_secs(10)));
     assert_eq!(db.get("after").unwrap(), Some(b"kill".to_vec()));
     assert_eq!(redis_stat(&mut m, "sync_full"), "1");
+
+    // Expiry is the master's: a key past its deadline reads as missing on the replica but
+    // stays until the master's DEL.
+    let _: () = redis::cmd("DEBUG").arg("SET-ACTIVE-EXPIRE").arg(0).query(&mut m).unwrap();
+    let _: () = redis::cmd("SET").arg("short").arg("x").arg("PX").arg(200).query(&mut m).unwrap();
+    assert!(db.wait_for_offset(master_offset(&mut m), Duration::from_secs(10)));
+    let keys_before = db.execute(["DBSIZE"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(db.execute(["GET", "short"]), RespValue::Null);
+    assert_eq!(db.execute(["EXISTS", "short"]), RespValue::Integer(0));
+    assert_eq!(db.execute(["DBSIZE"]), keys_before, "the replica deleted an expired key on its own");
+    let _: Option<String> = redis::cmd("GET").arg("short").query(&mut m).unwrap();
+    assert!(db.wait_for_offset(master_offset(&mut m), Duration::from_secs(10)));
+    let RespValue::Integer(before) = keys_before else { panic!("DBSIZE: {keys_before:?}") };
+    assert_eq!(db.execute(["DBSIZE"]), RespValue::Integer(before - 1), "the master's DEL applies");
 
     // Promotion: writable, the master's id kept as the secondary id.
     db.stop_replication();

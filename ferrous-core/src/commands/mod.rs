@@ -622,7 +622,9 @@ fn run(
         return;
     }
     let alerts = db.inner.rdb.alerts.load(Relaxed);
-    if alerts != 0 && !held {
+    // Inside scripts (held), a read-only replica still refuses writes.
+    let alerts = if held { alerts & crate::persistence::ALERT_READONLY } else { alerts };
+    if alerts != 0 {
         if let Some(e) = persistence_gate(db, spec, alerts, client.id()) {
             spec.stats.rejected.fetch_add(1, Relaxed);
             reject(db, client, out, &e);

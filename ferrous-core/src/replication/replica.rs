@@ -97,6 +97,7 @@ pub fn start(db: &Database, host: String, port: u16) {
     }
     super::drop_replicas(inner);
     refresh_alerts(inner);
+    keep_expired_keys(inner, true);
     let link = Arc::new(Link {
         host,
         port,
@@ -125,9 +126,23 @@ pub fn promote(inner: &Arc<Inner>) {
     inner.repl.shift_id();
     inner.repl.is_replica.store(false, Relaxed);
     refresh_alerts(inner);
+    keep_expired_keys(inner, false);
     // Our replicas learn the new id by resyncing (partially, thanks to the secondary id).
     super::drop_replicas(inner);
     crate::persistence::log_notice(inner, "MASTER MODE enabled (user request from 'id=0')");
+}
+
+/// Switches every shard between a master's lazy expiry and a replica's (expired keys read
+/// as missing but are only deleted by the master's DEL).
+fn keep_expired_keys(inner: &Inner, on: bool) {
+    let all: Vec<usize> = (0..inner.db_count()).collect();
+    crate::access::Access::new(inner, 0, inner.clock.now_ms()).write_dbs(&all, |dbs| {
+        for (_, shards) in dbs.iter_mut() {
+            for s in shards.iter_mut() {
+                s.keep_expired = on;
+            }
+        }
+    });
 }
 
 fn stop_link(inner: &Inner) {
