@@ -126,12 +126,12 @@ fn run_script(redis: &mut Side, ferrous: &mut Side, name: &str, script: &str) {
         };
         let mut replies = Vec::new();
         for (is_redis, side) in [(true, &mut *redis), (false, &mut *ferrous)] {
-            if !ids.contains_key(&(is_redis, conn.clone())) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = ids.entry((is_redis, conn.clone())) {
                 let id = match side.conn(&conn).call(&["CLIENT", "ID"]).expect("client id").value {
                     common::Resp::Int(i) => i,
                     other => panic!("CLIENT ID: {other:?}"),
                 };
-                ids.insert((is_redis, conn.clone()), id);
+                slot.insert(id);
             }
             let reply = if rest == "<" {
                 Some(side.conn(&conn).read().expect("pending reply").raw)

@@ -22,4 +22,5 @@ pub use bitmaps::{BitOp, BitPosRange, BitRange, BitUnit, BitfieldOp, BitfieldOve
 pub use dump::RestoreOptions;
 pub use geo::{GeoAddOptions, GeoFrom, GeoMatch, GeoOrder, GeoSearch, GeoShape, GeoUnit};
 pub use keys::{CopyOptions, ExpireCondition, FlushMode, ScanOptions};
+pub use stream::{AutoClaim, PendingEntry, StreamEntry, StreamId, StreamReads, Trim, XAddOptions};
 pub use strings::{GetExExpiry, Lcs, LcsMatch, SetCondition, SetExpiry, SetOptions};

@@ -1472,3 +1472,389 @@ mod tests {
         assert_eq!(s.add(IdSpec::Ms(10), &[(b"a", b"b")], lim, 0), Ok(StreamId::new(10, 2)));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// The typed in-process API
+// ---------------------------------------------------------------------------------------
+
+/// Options of [`Database::xadd_with`].
+#[derive(Clone, Debug, Default)]
+pub struct XAddOptions {
+    /// `NOMKSTREAM`: do not create a missing stream (the call then returns `None`).
+    pub nomkstream: bool,
+    /// `MAXLEN` / `MINID` trimming after the add, approximate (`~`) when the flag is set.
+    pub trim: Option<(Trim, bool)>,
+}
+
+/// One pending entry (XPENDING's extended form).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingEntry {
+    /// The entry's ID.
+    pub id: StreamId,
+    /// Its owner.
+    pub consumer: Vec<u8>,
+    /// Milliseconds since it was last delivered.
+    pub idle_ms: i64,
+    /// Times delivered.
+    pub deliveries: u64,
+}
+
+/// What XAUTOCLAIM returns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutoClaim {
+    /// The cursor for the next call (`0-0` when the scan is complete).
+    pub next: StreamId,
+    /// The claimed entries.
+    pub claimed: Vec<StreamEntry>,
+    /// Pending IDs whose entries no longer exist (removed from the PEL).
+    pub deleted: Vec<StreamId>,
+}
+
+/// Entries read from several streams: (key, entries).
+pub type StreamReads = Vec<(Vec<u8>, Vec<StreamEntry>)>;
+
+mod typed {
+    use super::*;
+    use crate::db::Database;
+    use ferrous_resp::Value as V;
+    use std::time::Duration;
+
+    fn bytes(v: V) -> Vec<u8> {
+        match v {
+            V::Bulk(b) => b,
+            V::Simple(s) => s.into_bytes(),
+            V::Integer(i) => i.to_string().into_bytes(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn id(v: V) -> StreamId {
+        StreamId::parse(&bytes(v), 0, false).unwrap_or_default()
+    }
+
+    fn check(v: V) -> Result<V> {
+        match v {
+            V::Error(e) if e == Error::WrongType.to_string() => Err(Error::WrongType),
+            V::Error(e) => Err(Error::msg(e)),
+            v => Ok(v),
+        }
+    }
+
+    fn entry(v: V) -> Option<StreamEntry> {
+        let V::Array(mut parts) = v else { return None };
+        if parts.len() != 2 {
+            return None;
+        }
+        let fields = parts.pop()?;
+        let id = id(parts.pop()?);
+        let fields = match fields {
+            V::Array(items) => {
+                let mut it = items.into_iter();
+                let mut out = Vec::new();
+                while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                    out.push((bytes(f), bytes(v)));
+                }
+                out
+            }
+            _ => Vec::new(),
+        };
+        Some(StreamEntry { id, fields })
+    }
+
+    fn entries(v: V) -> Vec<StreamEntry> {
+        match v {
+            V::Array(items) => items.into_iter().filter_map(entry).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn reads(v: V) -> StreamReads {
+        let pairs: Vec<(V, V)> = match v {
+            V::Array(items) => items
+                .into_iter()
+                .filter_map(|p| match p {
+                    V::Array(mut kv) if kv.len() == 2 => {
+                        let e = kv.pop()?;
+                        Some((kv.pop()?, e))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            V::Map(m) => m,
+            _ => Vec::new(),
+        };
+        pairs.into_iter().map(|(k, e)| (bytes(k), entries(e))).collect()
+    }
+
+    fn push_trim(args: &mut Vec<Vec<u8>>, trim: Option<(Trim, bool)>) {
+        if let Some((t, approx)) = trim {
+            match t {
+                Trim::MaxLen(n) => {
+                    args.push(b"MAXLEN".to_vec());
+                    args.push(if approx { b"~".to_vec() } else { b"=".to_vec() });
+                    args.push(n.to_string().into_bytes());
+                }
+                Trim::MinId(id) => {
+                    args.push(b"MINID".to_vec());
+                    args.push(if approx { b"~".to_vec() } else { b"=".to_vec() });
+                    args.push(id.to_string().into_bytes());
+                }
+            }
+        }
+    }
+
+    fn block_args(args: &mut Vec<Vec<u8>>, count: Option<usize>, block: Option<Duration>) {
+        if let Some(c) = count {
+            args.push(b"COUNT".to_vec());
+            args.push(c.to_string().into_bytes());
+        }
+        if let Some(b) = block {
+            args.push(b"BLOCK".to_vec());
+            args.push(b.as_millis().to_string().into_bytes());
+        }
+    }
+
+    fn streams_args<K: AsRef<[u8]>>(args: &mut Vec<Vec<u8>>, streams: &[(K, &str)]) {
+        args.push(b"STREAMS".to_vec());
+        for (k, _) in streams {
+            args.push(k.as_ref().to_vec());
+        }
+        for (_, id) in streams {
+            args.push(id.as_bytes().to_vec());
+        }
+    }
+
+    impl Database {
+        fn stream_call(&self, args: Vec<Vec<u8>>) -> Result<V> {
+            check(self.execute(args))
+        }
+
+        fn stream_blocking(&self, args: Vec<Vec<u8>>, block: Option<Duration>) -> Result<V> {
+            match block {
+                Some(t) => {
+                    let argv: ferrous_resp::ArgsBuf = args.iter().collect();
+                    self.run_blocking(argv, t)
+                }
+                None => self.stream_call(args),
+            }
+        }
+
+        /// XADD key * field value ...: appends an entry with an automatic ID; returns it.
+        pub fn xadd<F: AsRef<[u8]>, W: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[(F, W)]) -> Result<StreamId> {
+            self.xadd_with(key, "*", fields, &XAddOptions::default()).map(|id| id.unwrap_or_default())
+        }
+
+        /// XADD with an ID spec (`*`, `ms-*` or an explicit ID) and options; `None` when
+        /// NOMKSTREAM found no stream.
+        pub fn xadd_with<F: AsRef<[u8]>, W: AsRef<[u8]>>(
+            &self,
+            key: impl AsRef<[u8]>,
+            id: &str,
+            fields: &[(F, W)],
+            opts: &XAddOptions,
+        ) -> Result<Option<StreamId>> {
+            let mut args = vec![b"XADD".to_vec(), key.as_ref().to_vec()];
+            if opts.nomkstream {
+                args.push(b"NOMKSTREAM".to_vec());
+            }
+            push_trim(&mut args, opts.trim);
+            args.push(id.as_bytes().to_vec());
+            for (f, v) in fields {
+                args.push(f.as_ref().to_vec());
+                args.push(v.as_ref().to_vec());
+            }
+            Ok(match self.stream_call(args)? {
+                V::Null => None,
+                v => Some(super::typed::id(v)),
+            })
+        }
+
+        /// XRANGE key start end [COUNT count] (`-`, `+`, `(id` exclusive bounds).
+        pub fn xrange(&self, key: impl AsRef<[u8]>, start: &str, end: &str, count: Option<usize>) -> Result<Vec<StreamEntry>> {
+            self.range_call("XRANGE", key.as_ref(), start, end, count)
+        }
+
+        /// XREVRANGE key end start [COUNT count].
+        pub fn xrevrange(&self, key: impl AsRef<[u8]>, end: &str, start: &str, count: Option<usize>) -> Result<Vec<StreamEntry>> {
+            self.range_call("XREVRANGE", key.as_ref(), end, start, count)
+        }
+
+        fn range_call(&self, cmd: &str, key: &[u8], a: &str, b: &str, count: Option<usize>) -> Result<Vec<StreamEntry>> {
+            let mut args = vec![cmd.as_bytes().to_vec(), key.to_vec(), a.as_bytes().to_vec(), b.as_bytes().to_vec()];
+            if let Some(c) = count {
+                args.push(b"COUNT".to_vec());
+                args.push(c.to_string().into_bytes());
+            }
+            Ok(entries(self.stream_call(args)?))
+        }
+
+        /// XLEN key.
+        pub fn xlen(&self, key: impl AsRef<[u8]>) -> Result<u64> {
+            match self.stream_call(vec![b"XLEN".to_vec(), key.as_ref().to_vec()])? {
+                V::Integer(n) => Ok(n.max(0) as u64),
+                _ => Ok(0),
+            }
+        }
+
+        /// XDEL key id...: how many entries were deleted.
+        pub fn xdel(&self, key: impl AsRef<[u8]>, ids: &[StreamId]) -> Result<u64> {
+            let mut args = vec![b"XDEL".to_vec(), key.as_ref().to_vec()];
+            args.extend(ids.iter().map(|i| i.to_string().into_bytes()));
+            match self.stream_call(args)? {
+                V::Integer(n) => Ok(n.max(0) as u64),
+                _ => Ok(0),
+            }
+        }
+
+        /// XTRIM key MAXLEN|MINID [~] threshold: how many entries were removed.
+        pub fn xtrim(&self, key: impl AsRef<[u8]>, trim: Trim, approx: bool) -> Result<u64> {
+            let mut args = vec![b"XTRIM".to_vec(), key.as_ref().to_vec()];
+            push_trim(&mut args, Some((trim, approx)));
+            match self.stream_call(args)? {
+                V::Integer(n) => Ok(n.max(0) as u64),
+                _ => Ok(0),
+            }
+        }
+
+        /// XGROUP CREATE key group id [MKSTREAM] (`$` for the stream's end).
+        pub fn xgroup_create(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>, id: &str, mkstream: bool) -> Result<()> {
+            let mut args = vec![b"XGROUP".to_vec(), b"CREATE".to_vec(), key.as_ref().to_vec(), group.as_ref().to_vec()];
+            args.push(id.as_bytes().to_vec());
+            if mkstream {
+                args.push(b"MKSTREAM".to_vec());
+            }
+            self.stream_call(args).map(|_| ())
+        }
+
+        /// XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: entries after each ID (`$`: only
+        /// new ones). With `block`, waits up to that long (`Duration::ZERO`: forever) for
+        /// data, blocking the calling thread (no polling: an XADD wakes it). Empty on timeout.
+        pub fn xread<K: AsRef<[u8]>>(&self, streams: &[(K, &str)], count: Option<usize>, block: Option<Duration>) -> Result<StreamReads> {
+            let mut args = vec![b"XREAD".to_vec()];
+            block_args(&mut args, count, block);
+            streams_args(&mut args, streams);
+            Ok(reads(self.stream_blocking(args, block)?))
+        }
+
+        /// XREADGROUP GROUP group consumer [COUNT n] [BLOCK ms] [NOACK] STREAMS key... id...:
+        /// `>` for entries never delivered to the group, another ID for the consumer's own
+        /// pending entries (a deleted one comes back with no fields). Blocks like
+        /// [`Database::xread`].
+        #[allow(clippy::too_many_arguments)]
+        pub fn xread_group<K: AsRef<[u8]>>(
+            &self,
+            group: impl AsRef<[u8]>,
+            consumer: impl AsRef<[u8]>,
+            streams: &[(K, &str)],
+            count: Option<usize>,
+            block: Option<Duration>,
+            noack: bool,
+        ) -> Result<StreamReads> {
+            let mut args = vec![b"XREADGROUP".to_vec(), b"GROUP".to_vec(), group.as_ref().to_vec(), consumer.as_ref().to_vec()];
+            block_args(&mut args, count, block);
+            if noack {
+                args.push(b"NOACK".to_vec());
+            }
+            streams_args(&mut args, streams);
+            Ok(reads(self.stream_blocking(args, block)?))
+        }
+
+        /// XACK key group id...: how many were acknowledged.
+        pub fn xack(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>, ids: &[StreamId]) -> Result<u64> {
+            let mut args = vec![b"XACK".to_vec(), key.as_ref().to_vec(), group.as_ref().to_vec()];
+            args.extend(ids.iter().map(|i| i.to_string().into_bytes()));
+            match self.stream_call(args)? {
+                V::Integer(n) => Ok(n.max(0) as u64),
+                _ => Ok(0),
+            }
+        }
+
+        /// XPENDING key group [IDLE min] start end count [consumer]: the pending entries.
+        pub fn xpending(
+            &self,
+            key: impl AsRef<[u8]>,
+            group: impl AsRef<[u8]>,
+            start: &str,
+            end: &str,
+            count: usize,
+            consumer: Option<&[u8]>,
+        ) -> Result<Vec<PendingEntry>> {
+            let mut args = vec![b"XPENDING".to_vec(), key.as_ref().to_vec(), group.as_ref().to_vec()];
+            args.extend([start.as_bytes().to_vec(), end.as_bytes().to_vec(), count.to_string().into_bytes()]);
+            if let Some(c) = consumer {
+                args.push(c.to_vec());
+            }
+            let V::Array(rows) = self.stream_call(args)? else { return Ok(Vec::new()) };
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| {
+                    let V::Array(mut f) = r else { return None };
+                    if f.len() != 4 {
+                        return None;
+                    }
+                    let deliveries = match f.pop()? {
+                        V::Integer(n) => n.max(0) as u64,
+                        _ => 0,
+                    };
+                    let idle_ms = match f.pop()? {
+                        V::Integer(n) => n,
+                        _ => 0,
+                    };
+                    let consumer = bytes(f.pop()?);
+                    Some(PendingEntry { id: id(f.pop()?), consumer, idle_ms, deliveries })
+                })
+                .collect())
+        }
+
+        /// XCLAIM key group consumer min-idle id...: takes over pending entries idle for at
+        /// least `min_idle`; returns the claimed entries.
+        pub fn xclaim(
+            &self,
+            key: impl AsRef<[u8]>,
+            group: impl AsRef<[u8]>,
+            consumer: impl AsRef<[u8]>,
+            min_idle: Duration,
+            ids: &[StreamId],
+        ) -> Result<Vec<StreamEntry>> {
+            let mut args = vec![b"XCLAIM".to_vec(), key.as_ref().to_vec(), group.as_ref().to_vec()];
+            args.push(consumer.as_ref().to_vec());
+            args.push(min_idle.as_millis().to_string().into_bytes());
+            args.extend(ids.iter().map(|i| i.to_string().into_bytes()));
+            Ok(entries(self.stream_call(args)?))
+        }
+
+        /// XAUTOCLAIM key group consumer min-idle start [COUNT n]: claims pending entries
+        /// idle for at least `min_idle`, scanning the PEL from `start`.
+        pub fn xautoclaim(
+            &self,
+            key: impl AsRef<[u8]>,
+            group: impl AsRef<[u8]>,
+            consumer: impl AsRef<[u8]>,
+            min_idle: Duration,
+            start: StreamId,
+            count: usize,
+        ) -> Result<AutoClaim> {
+            let args = vec![
+                b"XAUTOCLAIM".to_vec(),
+                key.as_ref().to_vec(),
+                group.as_ref().to_vec(),
+                consumer.as_ref().to_vec(),
+                min_idle.as_millis().to_string().into_bytes(),
+                start.to_string().into_bytes(),
+                b"COUNT".to_vec(),
+                count.max(1).to_string().into_bytes(),
+            ];
+            let V::Array(mut parts) = self.stream_call(args)? else { return Err(Error::msg("ERR unexpected reply")) };
+            if parts.len() != 3 {
+                return Err(Error::msg("ERR unexpected reply"));
+            }
+            let deleted = match parts.pop() {
+                Some(V::Array(ids)) => ids.into_iter().map(id).collect(),
+                _ => Vec::new(),
+            };
+            let claimed = parts.pop().map(entries).unwrap_or_default();
+            let next = parts.pop().map(id).unwrap_or_default();
+            Ok(AutoClaim { next, claimed, deleted })
+        }
+    }
+}
