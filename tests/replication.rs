@@ -190,6 +190,15 @@ fn redis_replica_of_ferrous() {
         assert_eq!(ok(&mut m, &["WAIT", "2", "300"]), Value::Int(1));
         assert!(started.elapsed() >= Duration::from_millis(250));
 
+        // min-replicas-to-write: refused while too few replicas acknowledge in time.
+        ok(&mut m, &["CONFIG", "SET", "min-replicas-to-write", "2"]);
+        wait_until("NOREPLICAS", || cmd(&mut m, &["SET", "mr", "1"]).is_err());
+        let err = cmd(&mut m, &["SET", "mr", "1"]).unwrap_err();
+        assert_eq!(err.to_string(), "NOREPLICAS: Not enough good replicas to write.");
+        ok(&mut m, &["CONFIG", "SET", "min-replicas-to-write", "1"]);
+        wait_until("writes accepted with one good replica", || cmd(&mut m, &["SET", "mr", "1"]).is_ok());
+        ok(&mut m, &["CONFIG", "SET", "min-replicas-to-write", "0"]);
+
         // A broken link resumes with a partial resync.
         let full_before = info_field(&mut m, "stats", "sync_full").unwrap();
         ok(&mut m, &["CLIENT", "KILL", "TYPE", "replica"]);
