@@ -65,7 +65,14 @@ impl Lockstep {
     /// Sends `args` on client `who` to both servers, then compares what every client
     /// received.
     fn step(&mut self, who: usize, args: &[&str]) {
-        self.send(who, args);
+        self.step_each(who, [args, args]);
+    }
+
+    /// Like [`Lockstep::step`], with different arguments for each server (`[redis,
+    /// ferrous]`: client ids differ).
+    fn step_each(&mut self, who: usize, each: [&[&str]; 2]) {
+        let args = each[0];
+        self.send_each(who, each);
         let mut got = self.collect();
         // A slow machine may deliver late: look again before calling it a divergence.
         for _ in 0..RETRIES {
@@ -108,10 +115,22 @@ impl Lockstep {
     }
 
     fn send(&mut self, who: usize, args: &[&str]) {
-        for c in self.conns[who].iter_mut() {
+        self.send_each(who, [args, args]);
+    }
+
+    fn send_each(&mut self, who: usize, each: [&[&str]; 2]) {
+        for (c, args) in self.conns[who].iter_mut().zip(each) {
             c.send(args).expect("send");
         }
         std::thread::sleep(SETTLE);
+    }
+
+    /// `CLIENT ID` of client `who` on each server.
+    fn ids(&mut self, who: usize) -> [String; 2] {
+        self.conns[who].each_mut().map(|c| match c.call(&["CLIENT", "ID"]).expect("CLIENT ID").value {
+            common::Resp::Int(n) => n.to_string(),
+            other => panic!("CLIENT ID replied {other}"),
+        })
     }
 
     /// Everything each connection received since the last step, `[redis, ferrous]` (all
@@ -726,5 +745,26 @@ fn lua_sandbox_environment_matches_redis() {
                 escape(&f.raw)
             );
         }
+    }
+}
+
+/// Scripts of a RESP2 client whose invalidations go to a subscribed RESP2 connection
+/// (REDIRECT): the keys a script caches reach the target as `__redis__:invalidate` messages.
+#[test]
+fn tracking_of_scripts_with_redirect_matches_redis() {
+    let Some(s) = servers() else { return };
+    let mut l = Lockstep::new("tracking REDIRECT to a RESP2 subscriber, scripts", &s, 3);
+    let target = l.ids(0);
+    l.step(2, &["FUNCTION", "LOAD", "REPLACE", TRACKING_LIBRARY]);
+    l.step(0, &["SUBSCRIBE", "__redis__:invalidate"]);
+    l.step_each(
+        1,
+        [&["CLIENT", "TRACKING", "ON", "REDIRECT", &target[0]], &["CLIENT", "TRACKING", "ON", "REDIRECT", &target[1]]],
+    );
+    for script in tracked_scripts().into_iter().filter(|s| !s[1].starts_with("SHA")) {
+        l.step(2, &["MSET", "a", "1", "b", "2", "c", "3"]);
+        l.step(1, &script);
+        l.step(2, &["MSET", "a", "1", "b", "2", "c", "3"]);
+        l.step(2, &["DEL", "a", "b", "c", "other"]);
     }
 }
