@@ -350,3 +350,34 @@ fn sync_under_concurrent_writes_and_killed_links() {
     assert_in_sync(&master, &r1, "redis replica under writes");
     assert_in_sync(&master, &r2, "ferrous replica under writes");
 }
+
+/// redis-server's FAILOVER hands mastership to a Ferrous replica (`PSYNC <id> <offset>
+/// FAILOVER`): Ferrous is promoted, the former master follows it with a partial resync.
+#[test]
+fn redis_failover_to_ferrous() {
+    let Some(old) = TestServer::redis(DEBUG_ON) else { return };
+    let mut o = old.client();
+    write_mix(&mut o, 0);
+    let new =
+        TestServer::ferrous(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &old.port().to_string()]);
+    assert_in_sync(&old, &new, "before the failover");
+    // The proxied stream last selected database 3: the promoted stream must select again.
+    ok(&mut o, &["SELECT", "3"]);
+    ok(&mut o, &["SET", "in-db3", "x"]);
+    ok(&mut o, &["SELECT", "0"]);
+    assert_in_sync(&old, &new, "before the failover, db 3");
+    ok(&mut o, &["FAILOVER", "TO", "127.0.0.1", &new.port().to_string(), "TIMEOUT", "10000"]);
+    let mut n = new.client();
+    wait_until("ferrous promoted", || info_field(&mut n, "replication", "role").as_deref() == Some("master"));
+    wait_until("redis following ferrous", || {
+        info_field(&mut o, "replication", "role").as_deref() == Some("slave")
+            && info_field(&mut o, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    assert_eq!(
+        info_field(&mut n, "stats", "sync_partial_ok").as_deref(),
+        Some("1"),
+        "the former master resynced partially"
+    );
+    write_mix(&mut n, 1);
+    assert_in_sync(&new, &old, "after the failover");
+}

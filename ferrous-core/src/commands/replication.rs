@@ -166,8 +166,25 @@ fn replconf(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `PSYNC replid offset`: the connection becomes a replica's (see
 /// [`crate::replication::master`]).
+///
+/// `PSYNC replid offset FAILOVER` is how a master running `FAILOVER` hands over to this
+/// replica: it is promoted first (keeping the old id as its secondary id), then the former
+/// master continues as its replica with a partial resync.
 fn psync(ctx: &mut Ctx<'_>) -> Result<()> {
     let offset = parse_int(ctx.arg(2))?;
+    if ctx.argc() > 3 && ctx.arg(3).eq_ignore_ascii_case(b"failover") {
+        let inner = &ctx.db.inner;
+        if ctx.arg(1) != inner.repl.ids().replid.as_bytes() {
+            return Err(Error::msg("ERR PSYNC FAILOVER replid must match my replid."));
+        }
+        if inner.repl.is_replica() {
+            replica::promote(inner);
+            crate::persistence::log_notice(
+                inner,
+                &format!("MASTER MODE enabled (failover request from '{}')", ctx.client.info.addr),
+            );
+        }
+    }
     start_sync(ctx, Some((ctx.arg(1).to_vec(), offset)))
 }
 

@@ -95,6 +95,7 @@ fn stopped(peer: &Peer, client: &ClientInfo) -> bool {
 
 fn run(inner: &Arc<Inner>, stream: &TcpStream, client: &ClientInfo, peer: &Peer, req: &SyncRequest) -> io::Result<()> {
     let mut out = stream;
+    ensure_backlog(inner);
     let partial = try_partial(inner, peer, req);
     if partial.is_none() && req.psync.as_ref().is_some_and(|(id, _)| id.as_slice() != b"?") {
         inner.stats.sync_partial_err.fetch_add(1, Relaxed);

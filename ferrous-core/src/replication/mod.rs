@@ -253,6 +253,12 @@ impl Backlog {
         Some(n)
     }
 
+    /// The next block selects its database whatever the stream selected last (after a
+    /// promotion: the proxied master's stream may have selected another one).
+    pub(crate) fn force_select(&mut self) {
+        self.selected = None;
+    }
+
     /// Empties the backlog and restarts it at `offset` (a replica after a full sync from its
     /// master: its stream continues the master's).
     pub(crate) fn reset(&mut self, offset: u64) {

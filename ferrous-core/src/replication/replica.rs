@@ -124,7 +124,10 @@ pub fn promote(inner: &Arc<Inner>) {
     }
     stop_link(inner);
     inner.repl.shift_id();
+    inner.repl.backlog.lock().force_select();
     inner.repl.is_replica.store(false, Relaxed);
+    // Our own writes feed the stream from now on (it continues the master's offsets).
+    super::ensure_backlog(inner);
     refresh_alerts(inner);
     keep_expired_keys(inner, false);
     // Our replicas learn the new id by resyncing (partially, thanks to the secondary id).
