@@ -16,6 +16,18 @@ start() { # kind port [args]
   echo $! >> $DIR/pids
   for _ in $(seq 100); do redis-cli -p $port ping >/dev/null 2>&1 && return; sleep 0.05; done
 }
+# Replica lag sampled during a run: master_repl_offset minus the replica's acknowledged
+# offset (slave0's offset=), every 0.2 s; prints the largest seen.
+lagwatch() {
+  local port=$1 max=0
+  while [ -f $DIR/bench_running ]; do
+    local l=$(redis-cli -p $port info replication 2>/dev/null | tr -d '\r' | awk -F'[:,=]' '/^master_repl_offset/{m=$2} /^slave0/{for(i=1;i<=NF;i++) if($i=="offset") s=$(i+1)} END{if(m!="" && s!="") print m-s; else print 0}')
+    [ "$l" -gt "$max" ] && max=$l
+    sleep 0.2
+  done
+  echo $max
+}
+bench_lag() { touch $DIR/bench_running; lagwatch $1 > $DIR/lag_$1 & local w=$!; local r=$(bench $1); rm -f $DIR/bench_running; wait $w; echo "$r $(cat $DIR/lag_$1)"; }
 bench() { redis-benchmark -p $1 -t set -n 1000000 -r 100000 -c 50 -P $P --csv 2>/dev/null | awk -F'"' '/^"SET"/{print $4}'; }
 start redis 7320 --repl-diskless-sync-delay 0
 start ferrous 7330 --repl-diskless-sync-delay 0
@@ -26,8 +38,9 @@ done
 sleep 2
 r=(); f=()
 for round in $(seq $ROUNDS); do
-  r+=($(bench 7320)); f+=($(bench 7330))
-  echo "round $round: redis ${r[-1]} ferrous ${f[-1]}"
+  read rr rl < <(bench_lag 7320); read fr fl < <(bench_lag 7330)
+  r+=($rr); f+=($fr)
+  echo "round $round: redis $rr (max replica lag $rl bytes) ferrous $fr (max replica lag $fl bytes)"
 done
 lag() { redis-cli -p $1 info replication | tr -d '\r' | awk -F: '/master_repl_offset/{print $2}'; }
 for port in 7320 7330; do
