@@ -83,6 +83,28 @@ local function rfix(ok, ...)
 end
 co.resume = function(...) return rfix(resume(...)) end
 
+-- coroutine.wrap: Lua's own prefixes the caller's position to an error that is a string;
+-- errors raised from Rust only become strings in `fix`, so wrap is redone here.
+local cocreate, unpack = base.coroutine.create, base.unpack
+local function pack(...) return select('#', ...), { ... } end
+co.wrap = function(...)
+  -- create refuses what wrap refuses (anything but a Lua function).
+  local ok, c = pcall(cocreate, (...))
+  if not ok then error("bad argument #1 to 'wrap' (Lua function expected)", 2) end
+  return function(...)
+    local n, r = pack(resume(c, ...))
+    if not r[1] then
+      check_abort()
+      local e = fix(r[2])
+      local t = type(e)
+      -- Level 2 is the caller (not a tail call: those leave no position in Lua 5.1).
+      if t == 'string' or t == 'number' then error(e, 2) end
+      error(e, 0)
+    end
+    return unpack(r, 2, n)
+  end
+end
+
 local math = copy(base.math)
 math.random = H.random
 math.randomseed = H.randomseed
