@@ -834,7 +834,11 @@ impl Stream {
             limits.max_bytes
         };
         let mut use_tail = false;
+        // A new node is sized like the node it follows (streams tend to hold alike entries),
+        // so it fills without reallocations and ends close to its final size.
+        let mut next_cap = 64;
         if let Some((_, lp)) = self.nodes.iter_mut().next_back() {
+            next_cap = lp.len().clamp(64, node_max_bytes.max(64));
             let head = node_head(lp);
             if lp.len() + total >= node_max_bytes
                 || (limits.max_entries > 0 && head.count + head.deleted >= limits.max_entries)
@@ -847,7 +851,7 @@ impl Stream {
         }
         let nf = pairs.len();
         if !use_tail {
-            let mut lp = lp::empty(64);
+            let mut lp = lp::empty(next_cap);
             lp.pop();
             lp::enc_int(&mut lp, 1);
             lp::enc_int(&mut lp, 0);
@@ -885,7 +889,11 @@ impl Stream {
             }
         }
         lp.pop();
-        let before = lp.len();
+        // Grow by what this entry needs at most, not by doubling: a node is filled one
+        // entry at a time and usually sits at the top of the heap, where the allocator
+        // extends it in place; doubling would leave up to half of each tail node unused.
+        let bound = 48 + pairs.iter().map(|(f, v)| f.len() + v.len() + 22).sum::<usize>();
+        lp.reserve_exact(bound);
         let flags = if same { FLAG_SAMEFIELDS } else { 0 };
         lp::enc_int(lp, flags);
         lp::enc_int(lp, id.ms.wrapping_sub(master.ms) as i64);
@@ -905,7 +913,6 @@ impl Stream {
         }
         lp::enc_int(lp, if same { nf as i64 + 3 } else { 2 * nf as i64 + 4 });
         lp.push(lp::EOF);
-        let _ = before;
         lp::fix_header(lp, elems);
     }
 
@@ -1012,6 +1019,24 @@ impl Stream {
     /// The first (or last) live entry's ID, Redis's `streamGetEdgeID` skipping tombstones:
     /// `None` for an empty stream.
     pub fn edge_id(&self, first: bool) -> Option<StreamId> {
+        if !first {
+            // Fast path: the tail node's last entry, found backwards from its lp-count.
+            let (&master, lp) = self.nodes.iter().next_back()?;
+            let end = lp.len() - 1;
+            let q = lp::prev(lp, end);
+            let (lpc, _) = lp::get(lp, q);
+            let mut p = q;
+            for _ in 0..lpc.int().clamp(0, 1 << 20) {
+                p = lp::prev(lp, p);
+            }
+            let head = node_head(lp);
+            if p >= head.entries_pos {
+                let e = read_entry(lp, p, master, &head);
+                if e.flags & FLAG_DELETED == 0 && e.end == end {
+                    return Some(e.id);
+                }
+            }
+        }
         let mut found = None;
         self.range(StreamId::MIN, StreamId::MAX, !first, |e| {
             found = Some(e.id);
@@ -1640,7 +1665,11 @@ mod typed {
         }
 
         /// XADD key * field value ...: appends an entry with an automatic ID; returns it.
-        pub fn xadd<F: AsRef<[u8]>, W: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[(F, W)]) -> Result<StreamId> {
+        pub fn xadd<F: AsRef<[u8]>, W: AsRef<[u8]>>(
+            &self,
+            key: impl AsRef<[u8]>,
+            fields: &[(F, W)],
+        ) -> Result<StreamId> {
             self.xadd_with(key, "*", fields, &XAddOptions::default()).map(|id| id.unwrap_or_default())
         }
 
@@ -1670,16 +1699,35 @@ mod typed {
         }
 
         /// XRANGE key start end [COUNT count] (`-`, `+`, `(id` exclusive bounds).
-        pub fn xrange(&self, key: impl AsRef<[u8]>, start: &str, end: &str, count: Option<usize>) -> Result<Vec<StreamEntry>> {
+        pub fn xrange(
+            &self,
+            key: impl AsRef<[u8]>,
+            start: &str,
+            end: &str,
+            count: Option<usize>,
+        ) -> Result<Vec<StreamEntry>> {
             self.range_call("XRANGE", key.as_ref(), start, end, count)
         }
 
         /// XREVRANGE key end start [COUNT count].
-        pub fn xrevrange(&self, key: impl AsRef<[u8]>, end: &str, start: &str, count: Option<usize>) -> Result<Vec<StreamEntry>> {
+        pub fn xrevrange(
+            &self,
+            key: impl AsRef<[u8]>,
+            end: &str,
+            start: &str,
+            count: Option<usize>,
+        ) -> Result<Vec<StreamEntry>> {
             self.range_call("XREVRANGE", key.as_ref(), end, start, count)
         }
 
-        fn range_call(&self, cmd: &str, key: &[u8], a: &str, b: &str, count: Option<usize>) -> Result<Vec<StreamEntry>> {
+        fn range_call(
+            &self,
+            cmd: &str,
+            key: &[u8],
+            a: &str,
+            b: &str,
+            count: Option<usize>,
+        ) -> Result<Vec<StreamEntry>> {
             let mut args = vec![cmd.as_bytes().to_vec(), key.to_vec(), a.as_bytes().to_vec(), b.as_bytes().to_vec()];
             if let Some(c) = count {
                 args.push(b"COUNT".to_vec());
@@ -1717,7 +1765,13 @@ mod typed {
         }
 
         /// XGROUP CREATE key group id [MKSTREAM] (`$` for the stream's end).
-        pub fn xgroup_create(&self, key: impl AsRef<[u8]>, group: impl AsRef<[u8]>, id: &str, mkstream: bool) -> Result<()> {
+        pub fn xgroup_create(
+            &self,
+            key: impl AsRef<[u8]>,
+            group: impl AsRef<[u8]>,
+            id: &str,
+            mkstream: bool,
+        ) -> Result<()> {
             let mut args = vec![b"XGROUP".to_vec(), b"CREATE".to_vec(), key.as_ref().to_vec(), group.as_ref().to_vec()];
             args.push(id.as_bytes().to_vec());
             if mkstream {
@@ -1729,7 +1783,12 @@ mod typed {
         /// XREAD [COUNT n] [BLOCK ms] STREAMS key... id...: entries after each ID (`$`: only
         /// new ones). With `block`, waits up to that long (`Duration::ZERO`: forever) for
         /// data, blocking the calling thread (no polling: an XADD wakes it). Empty on timeout.
-        pub fn xread<K: AsRef<[u8]>>(&self, streams: &[(K, &str)], count: Option<usize>, block: Option<Duration>) -> Result<StreamReads> {
+        pub fn xread<K: AsRef<[u8]>>(
+            &self,
+            streams: &[(K, &str)],
+            count: Option<usize>,
+            block: Option<Duration>,
+        ) -> Result<StreamReads> {
             let mut args = vec![b"XREAD".to_vec()];
             block_args(&mut args, count, block);
             streams_args(&mut args, streams);
@@ -1750,7 +1809,8 @@ mod typed {
             block: Option<Duration>,
             noack: bool,
         ) -> Result<StreamReads> {
-            let mut args = vec![b"XREADGROUP".to_vec(), b"GROUP".to_vec(), group.as_ref().to_vec(), consumer.as_ref().to_vec()];
+            let mut args =
+                vec![b"XREADGROUP".to_vec(), b"GROUP".to_vec(), group.as_ref().to_vec(), consumer.as_ref().to_vec()];
             block_args(&mut args, count, block);
             if noack {
                 args.push(b"NOACK".to_vec());
