@@ -184,6 +184,8 @@ pub struct Inner {
     pub run_id: String,
     /// Replication: ids, backlog, replicas, the link to a master ([`crate::replication`]).
     pub repl: crate::replication::Replication,
+    /// Clients in MONITOR mode.
+    pub monitors: crate::monitor::Monitors,
     /// RDB persistence: save state, background saves, loading.
     pub rdb: crate::persistence::RdbState,
     /// The append-only file, while `appendonly` is on.
@@ -461,6 +463,7 @@ impl Builder {
             hooks: RwLock::new(None),
             run_id: random_hex_id(),
             repl: Default::default(),
+            monitors: Default::default(),
             rdb: Default::default(),
             propagation: Default::default(),
             aof: RwLock::new(None),
@@ -649,6 +652,7 @@ impl Database {
         }
         self.inner.watches.forget(&client.tx);
         self.inner.tracking.forget(client.id());
+        self.inner.monitors.remove(client.id());
         if let Some(ps) = &client.pubsub {
             let id = ps.client_id();
             for c in &ps.channels {

@@ -91,6 +91,7 @@ fn reset(ctx: &mut Ctx<'_>) -> Result<()> {
         ps.clear(&inner.pubsub);
     }
     client.info.name.lock().clear();
+    inner.monitors.remove(client.id());
     client.reply_mode = ReplyMode::On;
     client.sync_info();
     ctx.out.simple("RESET");

@@ -676,6 +676,10 @@ fn run(
         return;
     }
     let Some(handler) = spec.handler else { return };
+    // Redis shows a script before the commands it runs, any other command once it ran.
+    if spec.has(flags::RUNS_SCRIPT) && db.inner.monitors.active() {
+        feed_monitors(db, client, spec, &args, held);
+    }
     let batch_now = crate::clock::batch_now();
     // Every command is timed (commandstats, slow log, latency): with one clock read when
     // the previous command of the same pipelined batch ended just before (see
@@ -728,6 +732,9 @@ fn run(
     }
     let usec = crate::latency::command_finished(started, chained);
     spec.stats.calls.fetch_add(1, Relaxed);
+    if db.inner.monitors.active() && !spec.has(flags::RUNS_SCRIPT) {
+        feed_monitors(db, client, spec, &args, held);
+    }
     spec.stats.usec.fetch_add(usec, Relaxed);
     if client.blocking.blocked.is_none() {
         crate::latency::after_command(db, client, spec, &args, usec);
@@ -755,6 +762,25 @@ fn run(
         crate::scripting::release_kept_locks();
         crate::blocking::serve_ready(db);
     }
+}
+
+/// MONITOR: the line of one command (commands of scripts come from `lua`).
+#[cold]
+fn feed_monitors(db: &Database, client: &ClientState, spec: &CommandSpec, args: &Args<'_>, held: bool) {
+    // Scripts are flagged skip_monitor but shown by their own code in Redis.
+    let skipped = spec.has(flags::ADMIN) || (spec.has(flags::SKIP_MONITOR) && !spec.has(flags::RUNS_SCRIPT));
+    if skipped
+        || client.blocking.serving
+        || client.id() == crate::aof::load::AOF_CLIENT_ID
+    {
+        return;
+    }
+    let addr = match client.info.addr.as_str() {
+        "" if held => "lua",
+        "" => "?:0",
+        a => a,
+    };
+    db.inner.monitors.feed(client.db, addr, args);
 }
 
 /// Redis's refusals while persistence is in trouble: `-MISCONF` for writes (and PING) after

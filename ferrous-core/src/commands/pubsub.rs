@@ -22,7 +22,7 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("pubsub|help", pubsub_help),
 ];
 
-fn state<'c>(ctx: &'c mut Ctx<'_>) -> &'c mut ClientPubSub {
+pub(crate) fn state<'c>(ctx: &'c mut Ctx<'_>) -> &'c mut ClientPubSub {
     let client = &mut *ctx.client;
     let id = client.id();
     let wake = client.blocking.waker.clone();

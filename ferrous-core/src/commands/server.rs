@@ -17,6 +17,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 /// Handlers of this family.
 pub const COMMANDS: &[(&str, Handler)] = &[
+    ("monitor", monitor),
     ("command", command),
     ("command|count", command_count),
     ("command|info", command_info),
@@ -1052,4 +1053,18 @@ mod tests {
         assert_eq!(strtod_prefix(b"0.5s"), 0.5);
         assert_eq!(strtod_prefix(b"abc"), 0.0);
     }
+}
+
+/// `MONITOR`: from now on the client receives a line for every command executed (see
+/// [`crate::monitor`]).
+fn monitor(ctx: &mut Ctx<'_>) -> Result<()> {
+    // Inside EXEC or a script a client expects one reply per command (DENY BLOCKING).
+    if ctx.client.tx.in_multi() || ctx.client.blocking.disabled {
+        return Err(Error::msg("ERR MONITOR isn't allowed for DENY BLOCKING client"));
+    }
+    let id = ctx.client.id();
+    let sink = super::pubsub::state(ctx).sink.clone();
+    ctx.db.inner.monitors.add(id, sink);
+    ctx.out.ok();
+    Ok(())
 }
