@@ -171,7 +171,8 @@ fn position(rng: &mut Rng) -> (f64, f64) {
 }
 
 fn unit(rng: &mut Rng) -> &'static str {
-    *rng.pick(&["m", "km", "mi", "ft", "KM", "M"])
+    const UNITS: [&str; 6] = ["m", "km", "mi", "ft", "KM", "M"];
+    UNITS[rng.below(UNITS.len() as u64) as usize]
 }
 
 /// A radius in `unit`: from 0 to beyond the Earth's circumference, log-distributed.

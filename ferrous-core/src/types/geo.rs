@@ -280,15 +280,28 @@ fn neighbors(h: HashBits) -> Neighbors {
 // Distances and shapes
 // ---------------------------------------------------------------------------------------
 
-/// Redis's haversine distance in meters between two `(longitude, latitude)` points.
+/// Redis's haversine distance in meters between two `(longitude, latitude)` points. When the
+/// longitudes are equal (the sine of their half difference is 0) Redis 7.0.15 takes the
+/// arc along the meridian, `R * |lat2 - lat1|` in radians, which can differ from the
+/// haversine in the last bit; so does this.
 pub fn distance(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
-    let lat1r = deg_rad(lat1);
     let lon1r = deg_rad(lon1);
-    let lat2r = deg_rad(lat2);
     let lon2r = deg_rad(lon2);
-    let u = ((lat2r - lat1r) / 2.0).sin();
     let v = ((lon2r - lon1r) / 2.0).sin();
-    2.0 * EARTH_RADIUS_M * (u * u + lat1r.cos() * lat2r.cos() * v * v).sqrt().asin()
+    if v == 0.0 {
+        return lat_distance(lat1, lat2);
+    }
+    let lat1r = deg_rad(lat1);
+    let lat2r = deg_rad(lat2);
+    let u = ((lat2r - lat1r) / 2.0).sin();
+    let a = u * u + lat1r.cos() * lat2r.cos() * v * v;
+    2.0 * EARTH_RADIUS_M * a.sqrt().asin()
+}
+
+/// The distance along a meridian (`geohashGetLatDistance`).
+#[inline]
+fn lat_distance(lat1: f64, lat2: f64) -> f64 {
+    EARTH_RADIUS_M * (deg_rad(lat2) - deg_rad(lat1)).abs()
 }
 
 /// A distance unit (M, KM, MI, FT).
@@ -383,9 +396,7 @@ impl Query {
             }
             GeoShape::Box { width, height } => {
                 let (w, h) = (width * self.conversion, height * self.conversion);
-                let lon_distance = distance(lon, lat, self.lon, lat);
-                let lat_distance = distance(lon, lat, lon, self.lat);
-                if lon_distance > w / 2.0 || lat_distance > h / 2.0 {
+                if lat_distance(lat, self.lat) > h / 2.0 || distance(lon, lat, self.lon, lat) > w / 2.0 {
                     return None;
                 }
                 Some(distance(self.lon, self.lat, lon, lat))
@@ -782,11 +793,8 @@ pub fn fmt_distance(d: f64) -> String {
     }
     let scaled = (d * 10000.0).round_ties_even();
     // x86-64's conversion gives i64::MIN for NaN and out-of-range values.
-    let v = if scaled.is_nan() || !(-9.223_372_036_854_775_808e18..9.223_372_036_854_775_808e18).contains(&scaled) {
-        i64::MIN
-    } else {
-        scaled as i64
-    };
+    let limit = 2f64.powi(63);
+    let v = if scaled.is_nan() || !(-limit..limit).contains(&scaled) { i64::MIN } else { scaled as i64 };
     let sign = if v < 0 { "-" } else { "" };
     let u = v.unsigned_abs();
     format!("{sign}{}.{:04}", u / 10000, u % 10000)
@@ -1192,6 +1200,8 @@ impl Database {
 }
 
 #[cfg(test)]
+// Distances below are Redis's own `%.17g` text, kept exactly as recorded.
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
 
