@@ -156,8 +156,8 @@ fn run_script(redis: &mut Side, ferrous: &mut Side, name: &str, script: &str) {
             replies.push(reply);
         }
         if rest.starts_with('&') {
-            // Let both servers register the blocked client.
-            std::thread::sleep(Duration::from_millis(50));
+            // Let both servers register the blocked client (generous: the machine may be busy).
+            std::thread::sleep(Duration::from_millis(150));
         }
         assert_eq!(
             replies[0].as_deref().map(show),
