@@ -186,6 +186,8 @@ pub struct Inner {
     pub repl: crate::replication::Replication,
     /// Clients in MONITOR mode.
     pub monitors: crate::monitor::Monitors,
+    /// CLIENT PAUSE.
+    pub pause: crate::pause::Pause,
     /// RDB persistence: save state, background saves, loading.
     pub rdb: crate::persistence::RdbState,
     /// The append-only file, while `appendonly` is on.
@@ -464,6 +466,7 @@ impl Builder {
             run_id: random_hex_id(),
             repl: Default::default(),
             monitors: Default::default(),
+            pause: Default::default(),
             rdb: Default::default(),
             propagation: Default::default(),
             aof: RwLock::new(None),

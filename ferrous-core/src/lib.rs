@@ -51,6 +51,7 @@ pub mod keyspace;
 pub mod latency;
 pub mod long_double;
 pub mod monitor;
+pub mod pause;
 pub mod notify;
 pub mod persistence;
 pub mod propagate;

@@ -290,6 +290,8 @@ struct Conn {
     /// The last propagation block this connection's commands published: its replies wait
     /// until the AOF holds it (see `Worker::held`).
     commit_seq: u64,
+    /// Its next command waits for a CLIENT PAUSE to end.
+    paused: bool,
 }
 
 impl Conn {
@@ -325,6 +327,8 @@ struct Worker {
     /// Connections whose replies wait for this turn's AOF commit (group commit: one write,
     /// and under `appendfsync always` one fsync, for every write of the turn).
     held: Vec<usize>,
+    /// Connections whose next command waits for a CLIENT PAUSE to end.
+    paused: Vec<usize>,
 }
 
 impl Worker {
@@ -344,6 +348,7 @@ impl Worker {
             limits,
             query_limit,
             held: Vec::new(),
+            paused: Vec::new(),
         }
     }
 
@@ -353,7 +358,11 @@ impl Worker {
         let db = self.db.clone();
         let mut last_cron = Instant::now();
         loop {
-            let timeout = if self.pending.is_empty() { self.next_block_timeout() } else { Duration::ZERO };
+            let mut timeout = if self.pending.is_empty() { self.next_block_timeout() } else { Duration::ZERO };
+            if !self.paused.is_empty() {
+                // Paused clients resume within 10 ms of the pause's end.
+                timeout = timeout.min(Duration::from_millis(10));
+            }
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     warning!("poll error: {e}");
@@ -379,6 +388,11 @@ impl Worker {
             }
             drop(scripts);
             self.commit_held(&db);
+            if !self.paused.is_empty()
+                && db.inner().pause.kind_at(db.inner().clock.now_ms()) == ferrous_core::pause::PAUSE_NONE
+            {
+                self.pending.append(&mut self.paused);
+            }
             if !self.blocked.is_empty() {
                 self.expire_blocked();
             }
@@ -545,6 +559,7 @@ impl Worker {
             closing: false,
             paused_by_output: false,
             commit_seq: 0,
+            paused: false,
             last_active: Instant::now(),
         }));
         // Data may already be waiting (edge-triggered registration after it arrived).
@@ -627,6 +642,9 @@ impl Worker {
         conn.client.info.obuf.store(conn.pending_output(), Relaxed);
         if conn.client.blocking.blocked.is_some() && !self.blocked.contains(&idx) {
             self.blocked.push(idx);
+        }
+        if conn.paused && !self.paused.contains(&idx) {
+            self.paused.push(idx);
         }
         if let Step::HandOff = step {
             self.hand_off(db, idx, conn);
@@ -854,6 +872,7 @@ fn throttled(conn: &Conn) -> bool {
 /// Executes every complete command in the read buffer, appending replies to the output.
 fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
     conn.parser.set_limits(limits);
+    conn.paused = false;
     let mut processed = 0u64;
     conn.paused_by_output = false;
     while conn.rstart < conn.rend && conn.client.blocking.blocked.is_none() {
@@ -870,6 +889,14 @@ fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
             }
             Ok(Parsed::Command(n)) => {
                 let args = conn.parser.args(input);
+                if db.inner().pause.active()
+                    && db.inner().pause.holds(&conn.client, args.at(0), db.inner().clock.now_ms())
+                {
+                    // CLIENT PAUSE: the command stays buffered until the pause ends.
+                    conn.parser.reset();
+                    conn.paused = true;
+                    break;
+                }
                 // CLIENT REPLY OFF/SKIP is applied by dispatch (pushes still go out).
                 db.dispatch(&mut conn.client, args, &mut conn.wbuf);
                 processed += 1;

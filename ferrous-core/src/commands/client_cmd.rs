@@ -22,6 +22,8 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("client|kill", client_kill),
     ("client|no-evict", client_no_evict),
     ("client|reply", client_reply),
+    ("client|pause", client_pause),
+    ("client|unpause", client_unpause),
     ("client|help", client_help),
 ];
 
@@ -315,3 +317,29 @@ const CLIENT_HELP: &[&str] = &[
     "HELP",
     "    Prints this help.",
 ];
+
+/// `CLIENT PAUSE timeout [WRITE|ALL]`
+fn client_pause(ctx: &mut Ctx<'_>) -> Result<()> {
+    let ms =
+        crate::util::parse_int(ctx.arg(2)).map_err(|_| Error::msg("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(Error::msg("ERR timeout is negative"));
+    }
+    let kind = match ctx.argc() {
+        3 => crate::pause::PAUSE_ALL,
+        4 if ctx.arg(3).eq_ignore_ascii_case(b"write") => crate::pause::PAUSE_WRITE,
+        4 if ctx.arg(3).eq_ignore_ascii_case(b"all") => crate::pause::PAUSE_ALL,
+        4 => return Err(Error::msg("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+        _ => return Err(Error::Syntax),
+    };
+    ctx.db.inner.pause.pause(ctx.now().saturating_add(ms).max(1), kind);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `CLIENT UNPAUSE`
+fn client_unpause(ctx: &mut Ctx<'_>) -> Result<()> {
+    ctx.db.inner.pause.unpause();
+    ctx.out.ok();
+    Ok(())
+}
