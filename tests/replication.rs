@@ -381,3 +381,72 @@ fn redis_failover_to_ferrous() {
     write_mix(&mut n, 1);
     assert_in_sync(&new, &old, "after the failover");
 }
+
+/// FAILOVER on a Ferrous master: errors as redis-server's, then a hand-over to a redis
+/// replica that loses no write (writes are paused meanwhile), the former master following.
+#[test]
+fn ferrous_failover_to_redis() {
+    let errors = |master: &TestServer| -> Vec<String> {
+        let mut m = master.client();
+        [
+            &["FAILOVER", "ABORT"][..],
+            &["FAILOVER", "TIMEOUT", "0"],
+            &["FAILOVER", "FORCE"],
+            &["FAILOVER", "TO", "10.9.9.9", "1"],
+            &["FAILOVER", "TO", "10.9.9.9", "1", "ABORT"],
+            &["FAILOVER", "BOGUS"],
+        ]
+        .iter()
+        .map(|a| format!("{a:?} -> {:?}", cmd(&mut m, a)))
+        .collect()
+    };
+    let Some(rmaster) = TestServer::redis(DEBUG_ON) else { return };
+    let Some(_rrep) =
+        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &rmaster.port().to_string()])
+    else {
+        return;
+    };
+    let master = TestServer::ferrous(&["--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"]);
+    let Some(replica) =
+        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()])
+    else {
+        return;
+    };
+    assert_in_sync(&rmaster, &_rrep, "redis pair");
+    let mut m = master.client();
+    write_mix(&mut m, 0);
+    assert_in_sync(&master, &replica, "before the failover");
+    assert_eq!(errors(&master), errors(&rmaster));
+
+    // Writers keep going through the hand-over; none of their acknowledged writes is lost.
+    let writer = {
+        let mut c = master.client();
+        std::thread::spawn(move || {
+            let mut acked = 0u64;
+            for i in 0..2000u64 {
+                match cmd(&mut c, &["RPUSH", "during", &i.to_string()]) {
+                    Ok(_) => acked += 1,
+                    Err(e) => {
+                        assert!(e.to_string().contains("read only replica"), "{e}");
+                        break;
+                    }
+                }
+            }
+            acked
+        })
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    ok(&mut m, &["FAILOVER", "TO", "127.0.0.1", &replica.port().to_string(), "TIMEOUT", "10000"]);
+    let mut r = replica.client();
+    wait_until("redis promoted", || info_field(&mut r, "replication", "role").as_deref() == Some("master"));
+    wait_until("ferrous following", || {
+        info_field(&mut m, "replication", "role").as_deref() == Some("slave")
+            && info_field(&mut m, "replication", "master_link_status").as_deref() == Some("up")
+            && info_field(&mut m, "replication", "master_failover_state").as_deref() == Some("no-failover")
+    });
+    let acked = writer.join().unwrap();
+    let len: i64 = redis::cmd("LLEN").arg("during").query(&mut r).unwrap();
+    assert_eq!(len as u64, acked, "acknowledged writes lost in the failover");
+    write_mix(&mut r, 1);
+    assert_in_sync(&replica, &master, "after the failover");
+}

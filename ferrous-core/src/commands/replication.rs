@@ -15,10 +15,14 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("replconf", replconf),
     ("psync", psync),
     ("sync", sync),
+    ("failover", failover),
 ];
 
 /// `REPLICAOF host port` | `REPLICAOF NO ONE`
 fn replicaof(ctx: &mut Ctx<'_>) -> Result<()> {
+    if ctx.db.inner.repl.failover_state.load(Relaxed) != repl::failover::NO_FAILOVER {
+        return Err(Error::msg("ERR REPLICAOF not allowed while failing over."));
+    }
     let (host, port) = (ctx.arg(1), ctx.arg(2));
     if host.eq_ignore_ascii_case(b"no") && port.eq_ignore_ascii_case(b"one") {
         if ctx.db.inner.repl.is_replica() {
@@ -206,5 +210,79 @@ fn start_sync(ctx: &mut Ctx<'_>, psync: Option<(Vec<u8>, i64)>) -> Result<()> {
     }
     ctx.client.info.role.store(crate::client::ROLE_REPLICA, Relaxed);
     ctx.client.hand_off = Some(Box::new(SyncRequest { psync, ..ctx.client.repl.clone() }));
+    Ok(())
+}
+
+/// `FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT milliseconds]` (see
+/// [`crate::replication::failover`]).
+fn failover(ctx: &mut Ctx<'_>) -> Result<()> {
+    use repl::failover::{self as fo, NO_FAILOVER};
+    let inner = &ctx.db.inner;
+    let (mut target, mut timeout, mut force, mut abort) = (None, None, false, false);
+    let mut i = 1;
+    while i < ctx.argc() {
+        let word = ctx.arg(i).to_ascii_lowercase();
+        match word.as_slice() {
+            b"to" if i + 2 < ctx.argc() => {
+                let host = String::from_utf8_lossy(ctx.arg(i + 1)).into_owned();
+                let port = parse_int(ctx.arg(i + 2))?;
+                target = Some((host, port));
+                i += 3;
+                continue;
+            }
+            b"timeout" if i + 1 < ctx.argc() => {
+                let ms = parse_int(ctx.arg(i + 1))?;
+                if ms <= 0 {
+                    return Err(Error::msg("ERR FAILOVER timeout must be greater than 0"));
+                }
+                timeout = Some(ms);
+                i += 2;
+                continue;
+            }
+            b"force" => force = true,
+            b"abort" => abort = true,
+            _ => return Err(Error::Syntax),
+        }
+        i += 1;
+    }
+    if abort {
+        // ABORT takes no other option (Redis answers a syntax error).
+        if ctx.argc() != 2 {
+            return Err(Error::Syntax);
+        }
+        if inner.repl.failover_state.load(Relaxed) == NO_FAILOVER {
+            return Err(Error::msg("ERR No failover in progress."));
+        }
+        inner.repl.failover_abort.store(true, Relaxed);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if force && (timeout.is_none() || target.is_none()) {
+        return Err(Error::msg("ERR FAILOVER with force option requires both a timeout and target HOST and IP."));
+    }
+    if inner.repl.is_replica() {
+        return Err(Error::msg("ERR FAILOVER is not valid when server is a replica."));
+    }
+    let peers: Vec<_> = inner.repl.backlog.lock().peers.iter().filter(|p| !p.dropped.load(Relaxed)).cloned().collect();
+    if peers.is_empty() {
+        return Err(Error::msg("ERR FAILOVER requires connected replicas."));
+    }
+    if inner.repl.failover_state.load(Relaxed) != NO_FAILOVER {
+        return Err(Error::msg("ERR FAILOVER already in progress."));
+    }
+    let target = match target {
+        Some((host, port)) => {
+            let Some(p) = peers.iter().find(|p| p.ip == host && i64::from(p.port) == port) else {
+                return Err(Error::msg("ERR FAILOVER target HOST and PORT is not a replica."));
+            };
+            if *p.state.lock() != "online" {
+                return Err(Error::msg("ERR FAILOVER target replica is not online."));
+            }
+            Some((host, p.port))
+        }
+        None => None,
+    };
+    fo::start(ctx.db, fo::Request { target, timeout_ms: timeout, force });
+    ctx.out.ok();
     Ok(())
 }

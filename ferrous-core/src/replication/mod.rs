@@ -18,6 +18,7 @@
 //!
 //! Offsets: `offset` counts every byte the stream ever held (Redis's
 //! `master_repl_offset`); byte `i` (0-based) is Redis's offset `i + 1`.
+pub mod failover;
 pub mod master;
 pub mod replica;
 
@@ -66,6 +67,10 @@ pub struct Replication {
     waits: Mutex<Vec<PendingWait>>,
     /// Replica senders waiting on `data`.
     pub(crate) senders_waiting: std::sync::atomic::AtomicUsize,
+    /// [`failover`] state (`master_failover_state`).
+    pub failover_state: std::sync::atomic::AtomicU8,
+    /// FAILOVER ABORT was asked.
+    pub(crate) failover_abort: AtomicBool,
 }
 
 /// A client blocked in WAIT.
@@ -91,6 +96,8 @@ impl Default for Replication {
             last_ping_ms: AtomicI64::new(0),
             waits: Mutex::new(Vec::new()),
             senders_waiting: Default::default(),
+            failover_state: Default::default(),
+            failover_abort: AtomicBool::new(false),
         }
     }
 }
@@ -545,7 +552,7 @@ pub fn info_fields(inner: &Inner) -> Vec<(String, String)> {
         );
     }
     let ids = repl.ids();
-    put("master_failover_state", "no-failover".into());
+    put("master_failover_state", failover::state_name(repl.failover_state.load(Relaxed)).into());
     put("master_replid", ids.replid);
     put("master_replid2", ids.replid2);
     put("master_repl_offset", offset.to_string());

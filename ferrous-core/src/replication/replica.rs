@@ -58,6 +58,11 @@ pub struct Link {
     master_db: std::sync::atomic::AtomicUsize,
     /// The socket, to break a blocked read when the link is stopped.
     socket: Mutex<Option<TcpStream>>,
+    /// Ask the master to promote itself (`PSYNC ... FAILOVER`): we are a master handing over
+    /// to this replica of ours (FAILOVER).
+    pub failover: AtomicBool,
+    /// Sessions that ended in an error.
+    pub failures: AtomicU64,
 }
 
 impl Link {
@@ -83,7 +88,12 @@ impl Link {
 
 /// Starts replicating `host:port` (stopping any previous link). Replicas of ours are
 /// dropped: they resync with us, as Redis forces them to.
-pub fn start(db: &Database, host: String, port: u16) {
+pub fn start(db: &Database, host: String, port: u16) -> Arc<Link> {
+    start_with(db, host, port, false)
+}
+
+/// [`start`]; `failover`: ask the new master to promote itself (FAILOVER's hand-over).
+pub fn start_with(db: &Database, host: String, port: u16, failover: bool) -> Arc<Link> {
     let inner = &db.inner;
     stop_link(inner);
     let repl = &inner.repl;
@@ -110,10 +120,14 @@ pub fn start(db: &Database, host: String, port: u16) {
         master_client: AtomicU64::new(0),
         master_db: std::sync::atomic::AtomicUsize::new(0),
         socket: Mutex::new(None),
+        failover: AtomicBool::new(failover),
+        failures: AtomicU64::new(0),
     });
     *repl.link.lock() = Some(link.clone());
     let weak = db.downgrade();
-    let _ = std::thread::Builder::new().name("ferrous-replica-link".into()).spawn(move || run(weak, link));
+    let running = link.clone();
+    let _ = std::thread::Builder::new().name("ferrous-replica-link".into()).spawn(move || run(weak, running));
+    link
 }
 
 /// Stops replicating: the data stays, our id becomes a new one with the master's kept as
@@ -181,6 +195,9 @@ fn run(weak: WeakDatabase, link: Arc<Link>) {
             link.down_since_ms.store(inner.clock.now_ms(), Relaxed);
         }
         refresh_alerts(&inner);
+        if result.is_err() {
+            link.failures.fetch_add(1, Relaxed);
+        }
         match result {
             Err(e) if !link.stopped() => {
                 crate::persistence::log_notice(&inner, &format!("Error condition on socket for SYNC: {e}"));
@@ -427,7 +444,12 @@ fn session(db: &Database, link: &Link) -> io::Result<()> {
         let ids = inner.repl.ids();
         (ids.replid, inner.repl.offset())
     };
-    wire.send(&[b"PSYNC", replid.as_bytes(), (offset + 1).to_string().as_bytes()])?;
+    let offset_arg = (offset + 1).to_string();
+    if link.failover.load(Relaxed) {
+        wire.send(&[b"PSYNC", replid.as_bytes(), offset_arg.as_bytes(), b"FAILOVER"])?;
+    } else {
+        wire.send(&[b"PSYNC", replid.as_bytes(), offset_arg.as_bytes()])?;
+    }
     // A master keeps the link alive with newlines until it answers (while it waits for its
     // diskless-sync delay, for instance).
     let reply = loop {
