@@ -48,7 +48,7 @@ fn batched(out: &mut Vec<u8>, name: &[u8], key: &[u8], items: impl Iterator<Item
 }
 
 /// A stream as Redis's `rewriteStreamObject` writes it: its entries as `XADD key id f v...`
-/// (or, for an empty stream, `XADD key MAXLEN 0 <last-id> x y` creating then emptying it),
+/// (or, for an empty stream, `XADD key MAXLEN 0 0-1 x y` creating then emptying it),
 /// `XSETID key last-id ENTRIESADDED n MAXDELETEDID id`, then per group `XGROUP CREATE key g
 /// id ENTRIESREAD n`, and one `XCLAIM key g consumer 0 id TIME t RETRYCOUNT n JUSTID FORCE`
 /// per pending entry, and `XGROUP CREATECONSUMER` for consumers without pending entries.
@@ -63,7 +63,7 @@ fn write_stream(out: &mut Vec<u8>, key: &[u8], s: &crate::types::stream::Stream)
                 key.to_vec(),
                 b"MAXLEN".to_vec(),
                 b"0".to_vec(),
-                id(s.last_id),
+                b"0-1".to_vec(),
                 b"x".to_vec(),
                 b"y".to_vec(),
             ],

@@ -219,6 +219,17 @@ fn must_obey(ctx: &Ctx<'_>) -> bool {
         || ctx.client.info.role.load(std::sync::atomic::Ordering::Relaxed) == ROLE_MASTER
 }
 
+/// The time stamped on deliveries and consumers. The AOF loader replays at time 0 (so that
+/// nothing expires while loading); streams need the wall clock there, as Redis uses its real
+/// time while loading (an `XCLAIM ... TIME t` is clamped to it).
+fn stream_now(ctx: &Ctx<'_>) -> i64 {
+    if ctx.client.id() == crate::aof::load::AOF_CLIENT_ID {
+        ctx.db.inner.clock.now_ms()
+    } else {
+        ctx.now()
+    }
+}
+
 fn limits(acc: &Access<'_>) -> NodeLimits {
     use crate::config::Tunable;
     let t = &acc.inner.tunables;
@@ -1110,9 +1121,10 @@ fn xgroup_createconsumer(ctx: &mut Ctx<'_>) -> Result<()> {
     xgroup_check(ctx, true)?;
     let (key, group, consumer) = (ctx.arg(2), ctx.arg(3), ctx.arg(4));
     let acc = ctx.access;
+    let now = stream_now(ctx);
     let (r, _) = write(&acc, key, false, |s| {
         let Some(g) = s.group_mut(group) else { return Ok(false) };
-        let (_, created) = g.consumer_or_create(consumer, acc.now);
+        let (_, created) = g.consumer_or_create(consumer, now);
         if created {
             acc.add_dirty(1);
         }
@@ -1295,7 +1307,7 @@ fn xpending(ctx: &mut Ctx<'_>) -> Result<()> {
 fn xclaim(ctx: &mut Ctx<'_>) -> Result<()> {
     let (key, group, consumer) = (ctx.arg(1), ctx.arg(2), ctx.arg(3));
     let acc = ctx.access;
-    let now = acc.now;
+    let now = stream_now(ctx);
     let has_group = read(&acc, key, |s| s.map(|s| s.group(group).is_some()))?;
     if has_group != Some(true) {
         return Err(nogroup_key_group(key, group, ""));
@@ -1474,7 +1486,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>) -> Result<()> {
         j += 1;
     }
     let acc = ctx.access;
-    let now = acc.now;
+    let now = stream_now(ctx);
     let has_group = read(&acc, key, |s| s.map(|s| s.group(group).is_some()))?;
     if has_group != Some(true) {
         return Err(nogroup_key_group(key, group, ""));
