@@ -934,6 +934,20 @@ fn debug_populate(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// `MONITOR`: from now on the client receives a line for every command executed (see
+/// [`crate::monitor`]).
+fn monitor(ctx: &mut Ctx<'_>) -> Result<()> {
+    // Inside EXEC or a script a client expects one reply per command (DENY BLOCKING).
+    if ctx.client.tx.in_multi() || ctx.client.blocking.disabled {
+        return Err(Error::msg("ERR MONITOR isn't allowed for DENY BLOCKING client"));
+    }
+    let id = ctx.client.id();
+    let sink = super::pubsub::state(ctx).sink.clone();
+    ctx.db.inner.monitors.add(id, sink);
+    ctx.out.ok();
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1055,16 +1069,3 @@ mod tests {
     }
 }
 
-/// `MONITOR`: from now on the client receives a line for every command executed (see
-/// [`crate::monitor`]).
-fn monitor(ctx: &mut Ctx<'_>) -> Result<()> {
-    // Inside EXEC or a script a client expects one reply per command (DENY BLOCKING).
-    if ctx.client.tx.in_multi() || ctx.client.blocking.disabled {
-        return Err(Error::msg("ERR MONITOR isn't allowed for DENY BLOCKING client"));
-    }
-    let id = ctx.client.id();
-    let sink = super::pubsub::state(ctx).sink.clone();
-    ctx.db.inner.monitors.add(id, sink);
-    ctx.out.ok();
-    Ok(())
-}

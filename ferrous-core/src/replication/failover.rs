@@ -79,7 +79,7 @@ fn run(db: &Database, req: Request) -> Result<(), String> {
             b.peers
                 .iter()
                 .filter(|p| !p.dropped.load(Relaxed) && *p.state.lock() == "online")
-                .filter(|p| req.target.as_ref().is_none_or(|(h, port)| &p.ip == h && p.port == *port))
+                .filter(|p| req.target.as_ref().map_or(true, |(h, port)| &p.ip == h && p.port == *port))
                 .find(|p| p.ack.load(Relaxed) >= offset)
                 .map(|p| (p.ip.clone(), p.port))
         };
