@@ -461,6 +461,17 @@ exec
 @b &xread block 0 streams s2 0
 xadd s2 5-1 a b
 @b <
+eval "return redis.call('xread','block','0','streams','s','$')" 0
+eval "return redis.call('XREADGROUP','GROUP','g','c','block','0','streams','s','>')" 0
+eval "return redis.call('xread','streams','s2','0')" 0
+xgroup create s3 g $ mkstream
+@b &xreadgroup group g c1 block 0 streams s3 >
+flushall
+@b <
+xgroup create s4 g $ mkstream
+@b &xreadgroup group g c1 block 0 streams s4 >
+swapdb 0 1
+@b <
 "#;
 
 const DUMP_RESTORE: &str = r#"

@@ -181,6 +181,25 @@ impl BlockingRegistry {
         self.block_kind(client, keys, args, deadline, true, true)
     }
 
+    /// Marks every key a stream reader waits on in database `db` (`None`: all) as ready:
+    /// FLUSHDB, FLUSHALL and SWAPDB change keys without touching them one by one, and a
+    /// blocked XREADGROUP must learn that its stream is gone.
+    pub fn mark_stream_keys_ready(&self, db: Option<usize>) {
+        if !self.has_stream_waiters() {
+            return;
+        }
+        let keys: Vec<DbKey> = self
+            .by_key
+            .lock()
+            .iter()
+            .filter(|((d, _), q)| db.map_or(true, |x| x == *d) && q.iter().any(|w| w.stream))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (d, k) in keys {
+            self.mark_ready(d, &k);
+        }
+    }
+
     /// True while a stream reader is blocked: writers then mark every key they modify as
     /// ready (cheap atomic load otherwise).
     #[inline]

@@ -637,6 +637,14 @@ fn parse_read(ctx: &Ctx<'_>, group_cmd: bool) -> Result<ReadArgs> {
         let more = argc - i - 1;
         let o = ctx.arg(i);
         if eq(o, "block") && more > 0 {
+            // A script's client can never block (no waker) and has blocking disabled; Redis
+            // refuses BLOCK there outright.
+            if ctx.client.blocking.disabled && ctx.client.blocking.waker.is_none() {
+                let mut v = b"ERR ".to_vec();
+                v.extend_from_slice(ctx.arg(0));
+                v.extend_from_slice(b" command is not allowed with BLOCK option from scripts");
+                return Err(Error::Bytes(v));
+            }
             i += 1;
             let t = ferrous_resp::parse_i64(ctx.arg(i))
                 .ok_or_else(|| Error::msg("ERR timeout is not an integer or out of range"))?;

@@ -580,6 +580,8 @@ pub fn flushdb(acc: &Access<'_>, mode: FlushMode) -> usize {
         let n = take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
         // Every flush, even of an empty database, as Redis's `signalFlushedDb`.
         acc.inner.tracking.invalidate_all();
+        // Blocked XREADGROUP clients learn that their streams are gone.
+        acc.inner.blocking.mark_stream_keys_ready(Some(acc.db));
         n
     });
     free_data(data, n, mode);
@@ -599,6 +601,7 @@ pub fn flushall(acc: &Access<'_>, mode: FlushMode) -> usize {
             total += take_shards(guards.iter_mut().map(|g| &mut **g), &mut data);
         }
         acc.inner.tracking.invalidate_all();
+        acc.inner.blocking.mark_stream_keys_ready(None);
         total
     });
     free_data(data, n, mode);
@@ -620,6 +623,9 @@ pub fn swapdb(acc: &Access<'_>, a: i64, b: i64) -> Result<()> {
                 for (x, y) in first.iter_mut().zip(second.iter_mut()) {
                     x.swap_data(y);
                 }
+            }
+            for db in [a, b] {
+                acc.inner.blocking.mark_stream_keys_ready(Some(db));
             }
             for (db, shards) in dbs.iter() {
                 let live = |key: &[u8]| {
