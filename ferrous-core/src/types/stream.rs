@@ -423,6 +423,9 @@ fn node_head(lp: &[u8]) -> NodeHead {
     let fields_pos = p;
     let master_fields = nf.int();
     for _ in 0..master_fields.max(0) {
+        if p >= lp.len() - 1 {
+            break; // malformed (refused by the loader's checks): stop at the end
+        }
         p = lp::get(lp, p).1;
     }
     let entries_pos = lp::get(lp, p).1;
@@ -496,8 +499,11 @@ fn read_entry(lp: &[u8], p: usize, master: StreamId, head: &NodeHead) -> RawEntr
         n.int().max(0) as usize
     };
     let data_pos = q;
-    let elems = if flags & FLAG_SAMEFIELDS != 0 { nfields } else { 2 * nfields };
+    let elems = if flags & FLAG_SAMEFIELDS != 0 { nfields } else { nfields.saturating_mul(2) };
     for _ in 0..elems {
+        if q >= lp.len() - 1 {
+            break; // malformed (refused by the loader's checks): stop at the end
+        }
         q = lp::get(lp, q).1;
     }
     let end = lp::get(lp, q).1; // lp-count
@@ -506,7 +512,7 @@ fn read_entry(lp: &[u8], p: usize, master: StreamId, head: &NodeHead) -> RawEntr
 
 /// Positions of the flags of every entry in a node, in order (live and deleted).
 fn entry_positions(lp: &[u8], master: StreamId, head: &NodeHead) -> Vec<usize> {
-    let mut out = Vec::with_capacity((head.count + head.deleted).max(0) as usize);
+    let mut out = Vec::with_capacity(((head.count + head.deleted).max(0) as usize).min(lp.len() / 4));
     let mut p = head.entries_pos;
     let end = lp.len() - 1;
     while p < end {
@@ -1027,6 +1033,9 @@ impl Stream {
             let (lpc, _) = lp::get(lp, q);
             let mut p = q;
             for _ in 0..lpc.int().clamp(0, 1 << 20) {
+                if p <= lp::HEADER {
+                    break;
+                }
                 p = lp::prev(lp, p);
             }
             let head = node_head(lp);
@@ -1316,7 +1325,11 @@ impl Stream {
                 return Err("stream entry runs past the node");
             }
             let (lpc, after) = lp::get(&lp, lp::prev(&lp, e.end));
-            let expect = if e.flags & FLAG_SAMEFIELDS != 0 { e.nfields + 3 } else { 2 * e.nfields + 4 };
+            let expect = if e.flags & FLAG_SAMEFIELDS != 0 {
+                e.nfields.saturating_add(3)
+            } else {
+                e.nfields.saturating_mul(2).saturating_add(4)
+            };
             if after != e.end || lpc != LpVal::Int(expect as i64) {
                 return Err("stream entry lp-count");
             }
