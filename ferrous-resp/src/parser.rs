@@ -395,7 +395,8 @@ fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Value>, 
     let int = || parse_i64(l).ok_or(ProtocolError::InvalidReply);
     let v = match t {
         b'+' => Value::Simple(text()?),
-        b'-' => Value::Error(text()?),
+        // Error texts quote client bytes (a key, a group name) that need not be UTF-8.
+        b'-' => Value::Error(String::from_utf8_lossy(l).into_owned()),
         b':' => Value::Integer(int()?),
         b'_' => Value::Null,
         b'#' => Value::Boolean(l == b"t"),
