@@ -769,10 +769,7 @@ fn run(
 fn feed_monitors(db: &Database, client: &ClientState, spec: &CommandSpec, args: &Args<'_>, held: bool) {
     // Scripts are flagged skip_monitor but shown by their own code in Redis.
     let skipped = spec.has(flags::ADMIN) || (spec.has(flags::SKIP_MONITOR) && !spec.has(flags::RUNS_SCRIPT));
-    if skipped
-        || client.blocking.serving
-        || client.id() == crate::aof::load::AOF_CLIENT_ID
-    {
+    if skipped || client.blocking.serving || client.id() == crate::aof::load::AOF_CLIENT_ID {
         return;
     }
     let addr = match client.info.addr.as_str() {

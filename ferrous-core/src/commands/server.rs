@@ -1068,4 +1068,3 @@ mod tests {
         assert_eq!(strtod_prefix(b"abc"), 0.0);
     }
 }
-
