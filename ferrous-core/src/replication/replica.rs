@@ -97,7 +97,10 @@ pub fn start_with(db: &Database, host: String, port: u16, failover: bool) -> Arc
     let inner = &db.inner;
     stop_link(inner);
     let repl = &inner.repl;
-    repl.is_replica.store(true, Relaxed);
+    {
+        let _role = repl.link.lock();
+        repl.is_replica.store(true, Relaxed);
+    }
     {
         let mut b = repl.backlog.lock();
         if !b.active {
@@ -139,7 +142,10 @@ pub fn promote(inner: &Arc<Inner>) {
     stop_link(inner);
     inner.repl.shift_id();
     inner.repl.backlog.lock().force_select();
-    inner.repl.is_replica.store(false, Relaxed);
+    {
+        let _role = inner.repl.link.lock();
+        inner.repl.is_replica.store(false, Relaxed);
+    }
     // Our own writes feed the stream from now on (it continues the master's offsets).
     super::ensure_backlog(inner);
     refresh_alerts(inner);
@@ -176,8 +182,11 @@ pub(crate) fn refresh_alerts(inner: &Inner) {
         let c = inner.config.read();
         (c.get_bool("replica-read-only"), c.get_bool("replica-serve-stale-data"))
     };
+    // Read and set under the link's lock, which role changes also take: a link thread
+    // refreshing as it stops cannot put back a stale READONLY after a promotion.
+    let link = inner.repl.link.lock();
     let replica = inner.repl.is_replica();
-    let up = inner.repl.link.lock().as_ref().is_some_and(|l| l.state.load(Relaxed) == LINK_CONNECTED);
+    let up = link.as_ref().is_some_and(|l| l.state.load(Relaxed) == LINK_CONNECTED);
     inner.rdb.set_alert(ALERT_READONLY, replica && read_only);
     inner.rdb.set_alert(ALERT_STALE, replica && !serve_stale && !up);
 }
