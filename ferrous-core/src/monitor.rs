@@ -61,41 +61,11 @@ impl Monitors {
         let mut line = format!("+{}.{:06} [{} {}]", now.as_secs(), now.subsec_micros(), db, addr).into_bytes();
         for a in args.iter() {
             line.push(b' ');
-            repr(&mut line, a);
+            crate::util::cat_repr(&mut line, a);
         }
         line.extend_from_slice(b"\r\n");
         for (_, sink) in self.list.lock().iter() {
             sink.push(&line);
         }
-    }
-}
-
-/// Redis's `sdscatrepr`: the bytes in double quotes, `\\` `\"` `\n` `\r` `\t` `\a` `\b`
-/// escaped, other non-printable bytes as `\xHH`.
-pub fn repr(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.push(b'"');
-    for &b in bytes {
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            7 => out.extend_from_slice(b"\\a"),
-            8 => out.extend_from_slice(b"\\b"),
-            0x20..=0x7e => out.push(b),
-            _ => out.extend_from_slice(format!("\\x{b:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn repr_escapes_as_redis() {
-        let mut out = Vec::new();
-        super::repr(&mut out, b"a\"b\\c\n\r\t\x07\x08\x00\xff ~");
-        assert_eq!(out, b"\"a\\\"b\\\\c\\n\\r\\t\\a\\b\\x00\\xff ~\"".to_vec());
     }
 }

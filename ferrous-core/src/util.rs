@@ -338,9 +338,36 @@ mod g17 {
     }
 }
 
+/// Redis's `sdscatrepr` (MONITOR lines, AOF manifest names): `s` in double quotes, `\\`
+/// `\"` `\n` `\r` `\t` `\a` `\b` escaped, other bytes outside printable ASCII as `\xHH`.
+pub fn cat_repr(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x20..=0x7e => out.push(c),
+            c => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cat_repr_escapes_as_redis() {
+        let mut out = Vec::new();
+        super::cat_repr(&mut out, b"a\"b\\c\n\r\t\x07\x08\x00\xff ~");
+        assert_eq!(out, b"\"a\\\"b\\\\c\\n\\r\\t\\a\\b\\x00\\xff ~\"".to_vec());
+    }
     #[test]
     fn g17() {
         assert_eq!(fmt_double(1.5), "1.5");

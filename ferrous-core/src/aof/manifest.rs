@@ -263,7 +263,7 @@ impl Manifest {
         for f in self.base.iter().chain(&self.history).chain(&self.incrs) {
             out.extend_from_slice(b"file ");
             if needs_repr(f.name.as_bytes()) {
-                cat_repr(&mut out, f.name.as_bytes());
+                crate::util::cat_repr(&mut out, f.name.as_bytes());
             } else {
                 out.extend_from_slice(f.name.as_bytes());
             }
@@ -485,25 +485,6 @@ fn needs_repr(s: &[u8]) -> bool {
     s.iter().any(|&c| matches!(c, b'\\' | b'"' | b'\n' | b'\r' | b'\t' | 0x07 | 0x08) || !is_print(c) || is_space(c))
 }
 
-/// Redis's `sdscatrepr`: `s` in double quotes with C escapes.
-fn cat_repr(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    for &c in s {
-        match c {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x07 => out.extend_from_slice(b"\\a"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            c if is_print(c) => out.push(c),
-            c => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
-        }
-    }
-    out.push(b'"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -540,7 +521,7 @@ mod tests {
         for name in ["a b", "q\"uote", "back\\slash", "tab\there", "nl\n", "\u{7f}del", "é"] {
             let mut out = Vec::new();
             assert!(needs_repr(name.as_bytes()));
-            cat_repr(&mut out, name.as_bytes());
+            crate::util::cat_repr(&mut out, name.as_bytes());
             assert_eq!(split_args(&out), Some(vec![name.as_bytes().to_vec()]), "{name:?}");
         }
         assert!(!needs_repr(b"appendonly.aof.1.base.rdb"));

@@ -39,7 +39,7 @@ const UNKNOWN_COUNT: u16 = u16::MAX;
 /// Bytes Redis's `lpEncodeBacklen` uses for an entry of `l` bytes (its thresholds are
 /// exclusive above 127: an entry of exactly 16383 bytes takes three).
 #[inline]
-fn backlen_size(l: usize) -> usize {
+pub(crate) fn backlen_size(l: usize) -> usize {
     if l <= 127 {
         1
     } else if l < 16383 {
@@ -51,6 +51,73 @@ fn backlen_size(l: usize) -> usize {
     } else {
         5
     }
+}
+
+/// Appends an entry's back-length (the size of the entry so far, 7 bits per byte, read
+/// backwards).
+#[inline]
+pub(crate) fn push_backlen(o: &mut Vec<u8>, l: usize) {
+    let n = backlen_size(l);
+    for i in (0..n).rev() {
+        let group = ((l >> (7 * i)) & 0x7F) as u8;
+        o.push(if i + 1 == n { group } else { group | 0x80 });
+    }
+}
+
+/// Appends one integer entry, in the smallest encoding that holds it (no header or count:
+/// [`LpWriter`] keeps those; a stream node edits its own).
+#[inline]
+pub(crate) fn append_int(o: &mut Vec<u8>, v: i64) {
+    let size = match v {
+        0..=127 => {
+            o.push(v as u8);
+            1
+        }
+        -4096..=4095 => {
+            let u = (v as u16) & 0x1FFF;
+            o.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
+            2
+        }
+        -32768..=32767 => {
+            o.push(0xF1);
+            o.extend_from_slice(&(v as i16).to_le_bytes());
+            3
+        }
+        -8_388_608..=8_388_607 => {
+            o.push(0xF2);
+            o.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            4
+        }
+        -2_147_483_648..=2_147_483_647 => {
+            o.push(0xF3);
+            o.extend_from_slice(&(v as i32).to_le_bytes());
+            5
+        }
+        _ => {
+            o.push(0xF4);
+            o.extend_from_slice(&v.to_le_bytes());
+            9
+        }
+    };
+    push_backlen(o, size);
+}
+
+/// Appends one string entry as a string, whatever its bytes.
+pub(crate) fn append_str(o: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    let head = if n < 64 {
+        o.push(0x80 | n as u8);
+        1
+    } else if n < 4096 {
+        o.extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
+        2
+    } else {
+        o.push(0xF0);
+        o.extend_from_slice(&(n as u32).to_le_bytes());
+        5
+    };
+    o.extend_from_slice(s);
+    push_backlen(o, head + n);
 }
 
 /// Appends the entries of one listpack to a buffer; [`LpWriter::finish`] fills in the header
@@ -68,51 +135,10 @@ impl<'a> LpWriter<'a> {
         LpWriter { out, start, count: 0 }
     }
 
-    #[inline]
-    fn backlen(&mut self, l: usize) {
-        let n = backlen_size(l);
-        for i in (0..n).rev() {
-            let group = ((l >> (7 * i)) & 0x7F) as u8;
-            self.out.push(if i + 1 == n { group } else { group | 0x80 });
-        }
-    }
-
     /// Appends an integer entry, in the smallest encoding that holds it.
     #[inline]
     pub(crate) fn int(&mut self, v: i64) {
-        let o = &mut *self.out;
-        let size = match v {
-            0..=127 => {
-                o.push(v as u8);
-                1
-            }
-            -4096..=4095 => {
-                let u = (v as u16) & 0x1FFF;
-                o.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
-                2
-            }
-            -32768..=32767 => {
-                o.push(0xF1);
-                o.extend_from_slice(&(v as i16).to_le_bytes());
-                3
-            }
-            -8_388_608..=8_388_607 => {
-                o.push(0xF2);
-                o.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-                4
-            }
-            -2_147_483_648..=2_147_483_647 => {
-                o.push(0xF3);
-                o.extend_from_slice(&(v as i32).to_le_bytes());
-                5
-            }
-            _ => {
-                o.push(0xF4);
-                o.extend_from_slice(&v.to_le_bytes());
-                9
-            }
-        };
-        self.backlen(size);
+        append_int(self.out, v);
         self.count += 1;
     }
 
@@ -156,21 +182,7 @@ impl<'a> LpWriter<'a> {
     /// [`LpWriter::str`] for strings of more than 16 bytes.
     #[inline(never)]
     fn str_long(&mut self, s: &[u8]) {
-        let o = &mut *self.out;
-        let n = s.len();
-        let head = if n < 64 {
-            o.push(0x80 | n as u8);
-            1
-        } else if n < 4096 {
-            o.extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
-            2
-        } else {
-            o.push(0xF0);
-            o.extend_from_slice(&(n as u32).to_le_bytes());
-            5
-        };
-        o.extend_from_slice(s);
-        self.backlen(head + n);
+        append_str(self.out, s);
         self.count += 1;
     }
 

@@ -49,7 +49,7 @@
 //! Redis skips them; [`restore_payload`] rejects them, as RESTORE does.
 mod crc64;
 mod intset;
-mod listpack;
+pub(crate) mod listpack;
 mod lzf;
 mod read;
 mod write;

@@ -207,81 +207,9 @@ pub(crate) mod lp {
     pub const HEADER: usize = 6;
     pub const EOF: u8 = 0xFF;
 
-    fn backlen_size(l: usize) -> usize {
-        if l <= 127 {
-            1
-        } else if l < 16383 {
-            2
-        } else if l < 2097151 {
-            3
-        } else if l < 268435455 {
-            4
-        } else {
-            5
-        }
-    }
-
-    fn push_backlen(o: &mut Vec<u8>, l: usize) {
-        let n = backlen_size(l);
-        for i in (0..n).rev() {
-            let group = ((l >> (7 * i)) & 0x7F) as u8;
-            o.push(if i + 1 == n { group } else { group | 0x80 });
-        }
-    }
-
-    /// Appends an integer entry in its smallest encoding.
-    pub fn enc_int(o: &mut Vec<u8>, v: i64) {
-        let size = match v {
-            0..=127 => {
-                o.push(v as u8);
-                1
-            }
-            -4096..=4095 => {
-                let u = (v as u16) & 0x1FFF;
-                o.extend_from_slice(&[0xC0 | (u >> 8) as u8, u as u8]);
-                2
-            }
-            -32768..=32767 => {
-                o.push(0xF1);
-                o.extend_from_slice(&(v as i16).to_le_bytes());
-                3
-            }
-            -8_388_608..=8_388_607 => {
-                o.push(0xF2);
-                o.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-                4
-            }
-            -2_147_483_648..=2_147_483_647 => {
-                o.push(0xF3);
-                o.extend_from_slice(&(v as i32).to_le_bytes());
-                5
-            }
-            _ => {
-                o.push(0xF4);
-                o.extend_from_slice(&v.to_le_bytes());
-                9
-            }
-        };
-        push_backlen(o, size);
-    }
-
-    /// Appends a string entry as a string.
-    pub fn enc_str(o: &mut Vec<u8>, s: &[u8]) {
-        let n = s.len();
-        let head = if n < 64 {
-            o.push(0x80 | n as u8);
-            1
-        } else if n < 4096 {
-            o.extend_from_slice(&[0xE0 | (n >> 8) as u8, n as u8]);
-            2
-        } else {
-            o.push(0xF0);
-            o.extend_from_slice(&(n as u32).to_le_bytes());
-            5
-        };
-        o.extend_from_slice(s);
-        push_backlen(o, head + n);
-    }
+    use crate::rdb::listpack::backlen_size;
+    /// Entry writers shared with the RDB codec's listpacks.
+    pub(crate) use crate::rdb::listpack::{append_int as enc_int, append_str as enc_str};
 
     /// Appends `s` as Redis's `lpAppend` does: an integer entry when it is one.
     pub fn enc_auto(o: &mut Vec<u8>, s: &[u8]) {
