@@ -68,12 +68,7 @@ pub fn serve(owner: &Arc<Inner>, stream: TcpStream, client: Arc<ClientInfo>, req
         if let Some(r) = reader {
             let _ = r.join();
         }
-        let mut b = inner.repl.backlog.lock();
-        b.peers.retain(|p| !Arc::ptr_eq(p, &peer));
-        if b.peers.is_empty() {
-            inner.repl.no_replicas_since.store(inner.clock.now_ms(), Relaxed);
-        }
-        drop(b);
+        inner.repl.backlog.lock().peers.retain(|p| !Arc::ptr_eq(p, &peer));
         inner.clients.unregister(client.id);
         inner.repl.acks.notify_all();
     });

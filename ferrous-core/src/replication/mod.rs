@@ -56,8 +56,6 @@ pub struct Replication {
     pub(crate) is_replica: AtomicBool,
     /// The link to our master, while a replica.
     pub(crate) link: Mutex<Option<Arc<replica::Link>>>,
-    /// Unix ms of the last time no replica was connected (for `repl-backlog-ttl`).
-    pub(crate) no_replicas_since: AtomicI64,
     /// Acknowledged offsets changed (WAIT).
     pub(crate) acks: Condvar,
     pub(crate) acks_lock: Mutex<()>,
@@ -90,7 +88,6 @@ impl Default for Replication {
             sink_attached: AtomicBool::new(false),
             is_replica: AtomicBool::new(false),
             link: Mutex::new(None),
-            no_replicas_since: AtomicI64::new(0),
             acks: Condvar::new(),
             acks_lock: Mutex::new(()),
             last_ping_ms: AtomicI64::new(0),
@@ -436,14 +433,8 @@ pub(crate) fn drop_replicas(inner: &Inner) {
 /// The replication stream's offset after the last write this thread made (WAIT).
 pub fn offset_after_thread_writes(inner: &Inner) -> u64 {
     match crate::propagate::last_published_to(inner) {
-        Some(seq) if !inner.repl.is_replica() => {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while inner.propagation.delivered() <= seq && std::time::Instant::now() < deadline {
-                std::thread::yield_now();
-            }
-            let b = inner.repl.backlog.lock();
-            b.marks.iter().find(|&&(s, _)| s > seq).map_or(b.offset, |&(_, off)| off)
-        }
+        // The stream up to the end of block `seq` is the stream before position `seq + 1`.
+        Some(seq) if !inner.repl.is_replica() => offset_at(inner, seq + 1),
         _ => inner.repl.offset(),
     }
 }
