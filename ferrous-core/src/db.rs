@@ -200,6 +200,8 @@ pub struct Inner {
     pub slowlog: crate::slowlog::SlowLog,
     /// The latency monitor's events (LATENCY LATEST/HISTORY...).
     pub latency: crate::latency::LatencyMonitor,
+    /// The lazy-free thread ([`crate::lazyfree`]).
+    pub lazyfree: crate::lazyfree::LazyFree,
     stop: Mutex<bool>,
     stop_cv: Condvar,
 }
@@ -263,6 +265,7 @@ impl Drop for Owner {
         if let Some(h) = self.background.lock().take() {
             let _ = h.join();
         }
+        self.inner.lazyfree.stop();
     }
 }
 
@@ -473,6 +476,7 @@ impl Builder {
             snapshot_running: AtomicBool::new(false),
             slowlog: Default::default(),
             latency: Default::default(),
+            lazyfree: Default::default(),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
         });

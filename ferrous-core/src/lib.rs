@@ -31,6 +31,7 @@
 //! - [`digest`]: Redis's dataset digest (DEBUG DIGEST / DIGEST-VALUE).
 //! - [`slowlog`], [`latency`]: SLOWLOG entries; command timing, per-command latency
 //!   histograms and the latency monitor (LATENCY, INFO latencystats).
+//! - [`lazyfree`]: values and flushed databases freed on a background thread (UNLINK, ASYNC).
 //! - [`glob`]: Redis's glob matcher. [`clock`]: time source. [`error`]: errors.
 #![warn(missing_docs)]
 
@@ -49,6 +50,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod latency;
+pub mod lazyfree;
 pub mod long_double;
 pub mod monitor;
 pub mod notify;

@@ -56,7 +56,9 @@ fn del(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// `UNLINK key [key ...]`
 fn unlink(ctx: &mut Ctx<'_>) -> Result<()> {
-    del(ctx)
+    let n = ops::unlink(&ctx.access, &keys_from_1(ctx));
+    ctx.out.int(n as i64);
+    Ok(())
 }
 
 /// `EXISTS key [key ...]`

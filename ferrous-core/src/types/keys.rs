@@ -133,19 +133,34 @@ fn added(acc: &Access<'_>, key: &[u8]) {
     acc.signal_ready(key);
 }
 
-/// DEL at the access level: number of keys removed.
+/// DEL at the access level: number of keys removed. Big values are freed in the
+/// background when `lazyfree-lazy-user-del` is on (DEL then acts as UNLINK).
 pub fn del(acc: &Access<'_>, keys: &[&[u8]]) -> usize {
+    let lazy = acc.inner.config.read().get_bool("lazyfree-lazy-user-del");
+    del_with(acc, keys, lazy)
+}
+
+/// UNLINK at the access level: DEL whose big values are freed in the background
+/// ([`crate::lazyfree`]).
+pub fn unlink(acc: &Access<'_>, keys: &[&[u8]]) -> usize {
+    del_with(acc, keys, true)
+}
+
+/// DEL or UNLINK: `lazy` hands the removed values to [`crate::lazyfree::free`] (outside the
+/// shard lock either way).
+fn del_with(acc: &Access<'_>, keys: &[&[u8]], lazy: bool) -> usize {
     let mut n = 0;
     for key in keys {
         let removed = acc.write(key, |shard, h| {
             shard.expire_if_needed(h, key, acc.now);
-            let removed = shard.remove(h, key).is_some();
-            if removed {
+            let removed = shard.remove(h, key);
+            if removed.is_some() {
                 signal(acc, key);
             }
             removed
         });
-        if removed {
+        if let Some(value) = removed {
+            crate::lazyfree::free(acc.inner, value, lazy);
             n += 1;
             event(acc, "del", key);
         }
@@ -540,18 +555,6 @@ pub fn randomkey(acc: &Access<'_>) -> Option<Vec<u8>> {
     }
 }
 
-/// Frees flushed data: inline for SYNC or small data, on a short-lived thread for ASYNC.
-fn free_data(data: Vec<(Dict<Value>, Dict<i64>)>, keys: usize, mode: FlushMode) {
-    // Like Redis's LAZYFREE_THRESHOLD: below it a thread costs more than the free.
-    const LAZYFREE_THRESHOLD: usize = 64;
-    if mode == FlushMode::Sync || keys <= LAZYFREE_THRESHOLD {
-        drop(data);
-        return;
-    }
-    // If the thread cannot be started, `spawn` drops the closure, and the data with it, here.
-    let _ = std::thread::Builder::new().name("ferrous-lazyfree".into()).spawn(move || drop(data));
-}
-
 /// Empties locked shards; returns the number of keys removed and the data to free.
 fn take_shards<'a>(shards: impl Iterator<Item = &'a mut Shard>, data: &mut Vec<(Dict<Value>, Dict<i64>)>) -> usize {
     let mut n = 0;
@@ -584,7 +587,7 @@ pub fn flushdb(acc: &Access<'_>, mode: FlushMode) -> usize {
         acc.inner.blocking.mark_stream_keys_ready(Some(acc.db));
         n
     });
-    free_data(data, n, mode);
+    crate::lazyfree::free_data(acc.inner, data, n, mode == FlushMode::Async);
     acc.add_dirty(n as u64);
     n
 }
@@ -604,7 +607,7 @@ pub fn flushall(acc: &Access<'_>, mode: FlushMode) -> usize {
         acc.inner.blocking.mark_stream_keys_ready(None);
         total
     });
-    free_data(data, n, mode);
+    crate::lazyfree::free_data(acc.inner, data, n, mode == FlushMode::Async);
     // Redis counts the removed keys plus one for the command itself.
     acc.add_dirty(n as u64 + 1);
     n
@@ -727,10 +730,11 @@ impl Database {
         del(&self.access(), &keys)
     }
 
-    /// UNLINK: like [`Database::del`]; Redis frees big values in the background, Ferrous's
-    /// values are freed inline.
+    /// UNLINK: like [`Database::del`], but values costly to free (collections of more than
+    /// 64 elements or nodes) are freed on the Database's lazy-free thread.
     pub fn unlink<K: AsRef<[u8]>>(&self, keys: &[K]) -> usize {
-        self.del(keys)
+        let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
+        unlink(&self.access(), &keys)
     }
 
     /// EXISTS for one key.
