@@ -637,6 +637,9 @@ impl MultiRead<'_> {
 pub(crate) fn report_expired(inner: &Inner, db: usize, shard: &mut Shard) {
     let flags = inner.notify_flags.load(std::sync::atomic::Ordering::Relaxed);
     let tracking = inner.tracking.active();
+    for value in shard.expired_values.drain(..) {
+        crate::lazyfree::free_per(inner, value, "lazyfree-lazy-expire");
+    }
     for key in shard.expired_log.drain(..) {
         // Redis propagates the deletion of an expired key as a DEL in its database.
         if crate::propagate::collecting() {

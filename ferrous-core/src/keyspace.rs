@@ -79,6 +79,9 @@ pub struct Shard {
     /// Keys deleted by expiry since the owner last looked (for `expired` notifications
     /// and client-side-caching invalidations); drained by `Access` after each operation.
     pub expired_log: Vec<SmallBytes>,
+    /// The values of the keys in `expired_log`, freed when it is drained (on the lazy-free
+    /// thread under `lazyfree-lazy-expire`, see [`crate::lazyfree`]).
+    pub(crate) expired_values: Vec<Value>,
     /// The running snapshot, while it has not finished walking this shard: every change to
     /// an entry it has not written yet first writes the entry's old contents into it.
     pub(crate) snap: Option<crate::snapshot::ShardSnapshot>,
@@ -136,7 +139,9 @@ impl Shard {
         let Some(node) = self.dict.get(h.dict(), key) else { return false };
         match self.deadline(node, h.dict()) {
             Some(when) if when <= now => {
-                self.remove(h, key);
+                if let Some(value) = self.remove(h, key) {
+                    self.expired_values.push(value);
+                }
                 self.expired_keys += 1;
                 self.expired_log.push(SmallBytes::new(key));
                 true
@@ -269,7 +274,9 @@ impl Shard {
             buckets += 1;
             for (hash, key) in dead {
                 // Only the in-shard half of the hash is used inside a shard.
-                self.remove(KeyHash(hash as u64), &key);
+                if let Some(value) = self.remove(KeyHash(hash as u64), &key) {
+                    self.expired_values.push(value);
+                }
                 self.expired_log.push(key);
                 expired += 1;
             }

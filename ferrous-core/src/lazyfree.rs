@@ -138,6 +138,14 @@ pub fn free_per(inner: &Inner, value: Value, name: &str) {
     }
 }
 
+/// Frees what an implicit delete removed (RENAME's and the STORE commands' destination, the
+/// value SET or RESTORE REPLACE overwrote) as `lazyfree-lazy-server-del` says.
+pub fn server_del(inner: &Inner, old: Option<Value>) {
+    if let Some(value) = old {
+        free_per(inner, value, "lazyfree-lazy-server-del");
+    }
+}
+
 /// Frees the contents of flushed shards holding `keys` keys: on the thread when `lazy`
 /// (FLUSHALL/FLUSHDB ASYNC), else here.
 pub fn free_data(inner: &Inner, data: Vec<(Dict<Value>, Dict<i64>)>, keys: usize, lazy: bool) {

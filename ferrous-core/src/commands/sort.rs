@@ -622,14 +622,17 @@ fn store_result(
     acc: &Access<'_>,
 ) -> (bool, bool) {
     if items.is_empty() {
-        return (shard.remove(h, dest).is_some(), false);
+        let old = shard.remove(h, dest);
+        let changed = old.is_some();
+        crate::lazyfree::server_del(acc.inner, old);
+        return (changed, false);
     }
     let mut list = List::with_fill(acc.inner.tunables.get(crate::config::Tunable::ListMaxListpackSize));
     for it in &items {
         list.push_back(it.as_deref().unwrap_or(b""));
     }
     let existed = shard.contains(h, dest, acc.now);
-    shard.set(h, dest, Value::List(Box::new(list)), None, acc.now);
+    crate::lazyfree::server_del(acc.inner, shard.set(h, dest, Value::List(Box::new(list)), None, acc.now));
     acc.signal_ready(dest);
     (true, !existed)
 }

@@ -84,7 +84,9 @@ pub fn restore(acc: &Access<'_>, key: &[u8], payload: &[u8], opts: RestoreOption
             // Created by another client since the check above.
             return Err(Error::msg("BUSYKEY Target key name already exists."));
         }
-        let existed = opts.replace && shard.remove(h, key).is_some();
+        let old = if opts.replace { shard.remove(h, key) } else { None };
+        let existed = old.is_some();
+        crate::lazyfree::server_del(acc.inner, old);
         if deadline.is_some_and(|d| d <= now) {
             // Already expired: the key is not created (an old one REPLACE removed stays
             // deleted, as a DEL).

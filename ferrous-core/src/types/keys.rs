@@ -324,7 +324,7 @@ pub fn rename(acc: &Access<'_>, src: &[u8], dst: &[u8], nx: bool) -> Result<bool
             if nx {
                 return Ok(false);
             }
-            m.shard(hd).remove(hd, dst);
+            crate::lazyfree::server_del(acc.inner, m.shard(hd).remove(hd, dst));
         }
         let Some(entry) = take_entry(m.shard(hs), hs, src, now) else { return Err(Error::NoSuchKey) };
         put_entry(m.shard(hd), hd, dst, entry, now);

@@ -863,12 +863,12 @@ pub fn store(acc: &Access<'_>, op: SetOp, dst: &[u8], keys: &[&[u8]]) -> Result<
         let n = result.len();
         if n == 0 {
             if existed {
-                shard.remove(hd, dst);
+                crate::lazyfree::server_del(acc.inner, shard.remove(hd, dst));
                 acc.signal_modified(dst);
             }
             return Ok((0, false, existed));
         }
-        shard.set(hd, dst, Value::Set(Box::new(result)), None, now);
+        crate::lazyfree::server_del(acc.inner, shard.set(hd, dst, Value::Set(Box::new(result)), None, now));
         acc.signal_modified(dst);
         Ok((n, !existed, false))
     })?;

@@ -191,20 +191,20 @@ pub fn set(acc: &Access<'_>, key: &[u8], value: Value, opts: SetOptions) -> Resu
         }
         match opts.expiry {
             SetExpiry::Keep => {
-                shard.set_keep_ttl(h, key, value, now);
+                crate::lazyfree::server_del(acc.inner, shard.set_keep_ttl(h, key, value, now));
             }
             SetExpiry::Clear => match shard.get_mut(h, key, now) {
                 // Fast path: overwrite in place, no reallocation of the node.
                 Some(n) if n.meta.load(Relaxed) & META_EXPIRE == 0 => {
                     n.meta.fetch_and(!META_RAW, Relaxed);
-                    n.value = value;
+                    crate::lazyfree::server_del(acc.inner, Some(std::mem::replace(&mut n.value, value)));
                 }
                 _ => {
-                    shard.set(h, key, value, None, now);
+                    crate::lazyfree::server_del(acc.inner, shard.set(h, key, value, None, now));
                 }
             },
             SetExpiry::At(when) => {
-                shard.set(h, key, value, Some(when), now);
+                crate::lazyfree::server_del(acc.inner, shard.set(h, key, value, Some(when), now));
             }
         }
         acc.add_dirty(1);

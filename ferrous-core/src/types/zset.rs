@@ -1341,12 +1341,13 @@ pub(crate) fn store_locked(
     let shard = m.shard(h);
     if items.is_empty() {
         if shard.contains(h, dst, acc.now) {
-            shard.remove(h, dst);
+            crate::lazyfree::server_del(acc.inner, shard.remove(h, dst));
             acc.add_dirty(1);
         }
         return 0;
     }
-    shard.set(h, dst, Value::ZSet(Box::new(ZSet::from_sorted(items, limits))), None, acc.now);
+    let old = shard.set(h, dst, Value::ZSet(Box::new(ZSet::from_sorted(items, limits))), None, acc.now);
+    crate::lazyfree::server_del(acc.inner, old);
     acc.add_dirty(1);
     acc.signal_ready(dst);
     items.len()
