@@ -14,11 +14,17 @@
 //! core database with the Lua engine installed; it dereferences to
 //! [`ferrous_core::Database`], so the whole typed API is available on it. The `ferrous`
 //! binary in this package is the server.
+//!
+//! [`Server`] serves the program's own database over RESP while the program keeps using it
+//! (see [`serve`]): `redis-cli`, dashboards and other processes see and change the same data.
 #![warn(missing_docs)]
 
 pub use ferrous_core::*;
 pub use ferrous_lua as lua;
 pub use ferrous_resp as resp;
+
+pub mod serve;
+pub use serve::{ServeError, Server, ServerBuilder, ServerHandle};
 
 use std::ops::Deref;
 use std::sync::Arc;

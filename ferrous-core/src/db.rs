@@ -627,6 +627,12 @@ impl Database {
         *self.inner.hooks.write() = Some(hooks);
     }
 
+    /// Removes the server's hooks (an embedded server stopped): SHUTDOWN and CONFIG SET
+    /// port/bind act again as on a database that no server runs.
+    pub fn clear_server_hooks(&self) {
+        *self.inner.hooks.write() = None;
+    }
+
     /// For script engines: a script running on this thread is busy (past
     /// `busy-reply-threshold`); lets the server answer its other clients meanwhile (see
     /// [`ServerHooks::serve_while_busy`]). Commands run from there that would need the
