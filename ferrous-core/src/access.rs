@@ -230,6 +230,7 @@ pub(crate) fn lock_gate(inner: &Inner) -> parking_lot::MutexGuard<'_, ()> {
 
 impl<'a> Access<'a> {
     pub(crate) fn new(inner: &'a Inner, db: usize, now: i64) -> Self {
+        crate::evict::enter(inner);
         Access { inner, db, now, held: false, client: 0 }
     }
 

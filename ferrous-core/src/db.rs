@@ -202,6 +202,10 @@ pub struct Inner {
     pub latency: crate::latency::LatencyMonitor,
     /// The lazy-free thread ([`crate::lazyfree`]).
     pub lazyfree: crate::lazyfree::LazyFree,
+    /// `maxmemory`: eviction settings, pool and counters ([`crate::evict`]).
+    pub evict: crate::evict::Eviction,
+    /// `used_memory` accounting ([`crate::memory`]).
+    pub memory: crate::memory::MemoryState,
     stop: Mutex<bool>,
     stop_cv: Condvar,
 }
@@ -225,6 +229,8 @@ impl Inner {
         self.tunables.refresh(&self.config.read());
         *self.requirepass.write() = pass;
         self.notify_flags.store(crate::notify::parse_flags(&events).unwrap_or(0), Relaxed);
+        self.evict.refresh(&self.config.read());
+        self.rdb.set_alert(crate::persistence::ALERT_MAXMEMORY, self.evict.maxmemory() > 0);
     }
 
     /// The configured password of the default user (`requirepass`), if any.
@@ -378,6 +384,22 @@ impl Builder {
         let _ = self.config.set("appendfsync", &[policy], true);
         self
     }
+    /// Bounds the Database's memory (`maxmemory`, bytes; 0: no limit). With an evicting
+    /// [`Builder::maxmemory_policy`] it becomes a bounded LRU/LFU cache: every write first
+    /// evicts keys until `used_memory` is under the limit. `used_memory` is exact when the
+    /// program installs [`crate::memory::CountingAlloc`] (then it is the process's heap, as in
+    /// Redis), an estimate of the Database's own data otherwise.
+    pub fn maxmemory(mut self, bytes: u64) -> Self {
+        let _ = self.config.set("maxmemory", &[&bytes.to_string()], true);
+        self
+    }
+    /// `maxmemory-policy`: `"allkeys-lru"`, `"allkeys-lfu"`, `"volatile-lru"`,
+    /// `"volatile-lfu"`, `"allkeys-random"`, `"volatile-random"`, `"volatile-ttl"` or
+    /// `"noeviction"` (the default: writes fail with `-OOM` past the limit).
+    pub fn maxmemory_policy(mut self, policy: &str) -> Self {
+        let _ = self.config.set("maxmemory-policy", &[policy], true);
+        self
+    }
     /// Makes the Database a live replica of the Redis or Ferrous master at `host:port`
     /// (`replicaof`): it syncs in the background once built (after [`Builder::open`] loaded
     /// the files, when persistence is on), follows the master's stream, reconnects and
@@ -477,6 +499,8 @@ impl Builder {
             slowlog: Default::default(),
             latency: Default::default(),
             lazyfree: Default::default(),
+            evict: Default::default(),
+            memory: Default::default(),
             stop: Mutex::new(false),
             stop_cv: Condvar::new(),
         });
@@ -484,6 +508,8 @@ impl Builder {
         let background =
             std::thread::Builder::new().name("ferrous-cron".into()).spawn(move || background_loop(&bg_inner)).ok();
         inner.apply_config_mirrors();
+        crate::memory::refresh_estimate(&inner);
+        inner.memory.startup.store(crate::memory::used_memory(&inner), Relaxed);
         inner.rdb.enabled.store(self.persistence, Relaxed);
         let owner = Arc::new(Owner { inner: inner.clone(), background: Mutex::new(background) });
         Database { owner, inner, index: 0, held: None }
@@ -511,6 +537,10 @@ fn background_loop(inner: &Arc<Inner>) {
             active_expire_cycle(inner, 1000 / hz);
         }
         crate::persistence::cron(inner);
+        crate::memory::refresh_estimate(inner);
+        if inner.evict.maxmemory() > 0 {
+            crate::evict::perform(inner);
+        }
         crate::replication::cron(inner, inner.clock.now_ms());
         crate::aof::writer::cron(inner, &mut last_fsync);
     }
@@ -615,10 +645,22 @@ impl Database {
 
     /// An [`Access`] to this handle's database at the current time.
     pub fn access(&self) -> Access<'_> {
+        if self.inner.rdb.alerts.load(Relaxed) & crate::persistence::ALERT_MAXMEMORY != 0 {
+            self.evict_before_typed_call();
+        }
         let acc = Access::new(&self.inner, self.index, self.inner.clock.now_ms());
         match &self.held {
             Some(t) if t.is_mine() => acc.held(),
             _ => acc,
+        }
+    }
+
+    /// `maxmemory` for the typed API: evicts as a command would (the typed call itself is
+    /// not refused: only commands get `-OOM`). Not while this thread holds shard locks.
+    #[cold]
+    fn evict_before_typed_call(&self) {
+        if self.held.is_none() && crate::access::kept_locks().is_null() {
+            crate::evict::perform(&self.inner);
         }
     }
 

@@ -170,7 +170,8 @@ impl Shard {
     /// deadline (any old one is removed), `Some(ms)` sets one. Returns the old value.
     pub fn set(&mut self, h: KeyHash, key: &[u8], value: Value, expire: Option<i64>, now: i64) -> Option<Value> {
         let old = self.remove(h, key);
-        let node = self.dict.insert_new(h.dict(), SmallBytes::new(key), value, lru_clock(now) | self.snap_sense);
+        let meta = crate::evict::initial_clock(now) | self.snap_sense;
+        let node = self.dict.insert_new(h.dict(), SmallBytes::new(key), value, meta);
         if let Some(when) = expire {
             node.meta.fetch_or(META_EXPIRE, Relaxed);
             self.expires.insert_new(h.dict(), SmallBytes::new(key), when, 0);
@@ -185,7 +186,7 @@ impl Shard {
             node.meta.fetch_and(!META_RAW, Relaxed);
             return Some(std::mem::replace(&mut node.value, value));
         }
-        self.dict.insert_new(h.dict(), SmallBytes::new(key), value, lru_clock(now) | self.snap_sense);
+        self.dict.insert_new(h.dict(), SmallBytes::new(key), value, crate::evict::initial_clock(now) | self.snap_sense);
         None
     }
 
@@ -327,11 +328,7 @@ impl Shard {
 
 #[inline]
 fn touch(node: &Node<Value>, now: i64) {
-    let m = node.meta.load(Relaxed);
-    let lru = lru_clock(now);
-    if m & META_LRU_MASK != lru {
-        node.meta.store((m & !META_LRU_MASK) | lru, Relaxed);
-    }
+    crate::evict::touch(&node.meta, now);
 }
 
 /// One logical database (`SELECT n`): [`SHARDS`] shards.

@@ -43,6 +43,8 @@ pub const ALERT_READONLY: u8 = 8;
 pub const ALERT_STALE: u8 = 16;
 /// `min-replicas-to-write` is not met: writes get `-NOREPLICAS`.
 pub const ALERT_NOREPLICAS: u8 = 32;
+/// `maxmemory` is set: commands go through the eviction gate ([`crate::evict`]).
+pub const ALERT_MAXMEMORY: u8 = 64;
 
 /// Redis's MISCONF error text.
 pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";

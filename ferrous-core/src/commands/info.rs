@@ -6,17 +6,14 @@
 //! Fields of subsystems Ferrous does not have (forks, AOF rewrites, defrag, replication
 //! links) show the values an idle Redis master shows.
 //!
-//! Memory: Ferrous does not replace the process allocator (it may be embedded in someone
-//! else's program), so `used_memory` is an estimate of what the database holds: every
-//! shard's table and entry sizes plus the heap of a random sample of its values, scaled to
-//! the shard's size. `used_memory_rss` is the process's resident set (`/proc/self/statm`).
+//! Memory: `used_memory` comes from [`crate::memory`] (the counting allocator the server
+//! installs, or an estimate in a program that did not). `used_memory_rss` is the process's
+//! resident set (`/proc/self/statm`).
 use super::{table, CommandSpec, Ctx, Handler};
 use crate::access::Access;
 use crate::db::Inner;
-use crate::dict::Node;
 use crate::error::Result;
 use crate::keyspace::SHARDS;
-use crate::value::Value;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
@@ -197,40 +194,14 @@ pub fn bytes_to_human(n: u64) -> String {
     format!("{n}B")
 }
 
-/// Values sampled per shard to estimate the heap they own.
-const MEMORY_SAMPLES: usize = 16;
+/// `used_memory` ([`crate::memory::used_memory`]).
+pub fn used_memory(inner: &Inner, _acc: &Access<'_>) -> u64 {
+    crate::memory::used_memory(inner)
+}
 
-/// Estimated bytes held by the database: tables, entries, keys and values (see the module
-/// documentation), plus per-client state.
-pub fn used_memory(inner: &Inner, acc: &Access<'_>) -> u64 {
-    let mut rng = rand::thread_rng();
-    let mut total = std::mem::size_of::<Inner>() as u64;
-    for db in 0..inner.db_count() {
-        let acc = acc.with_db(db);
-        for i in 0..SHARDS {
-            total += acc.read_shard(i, |shard| {
-                let mut bytes = std::mem::size_of_val(shard) as u64;
-                bytes += (shard.dict.buckets() * std::mem::size_of::<usize>()) as u64;
-                bytes += (shard.expires.buckets() * std::mem::size_of::<usize>()) as u64;
-                bytes += (shard.dict.len() * std::mem::size_of::<Node<Value>>()) as u64;
-                bytes += (shard.expires.len() * std::mem::size_of::<Node<i64>>()) as u64;
-                let n = shard.dict.len();
-                let heap = |node: &Node<Value>| (node.key.heap_size() + node.value.heap_size()) as u64;
-                if n <= MEMORY_SAMPLES {
-                    bytes += shard.dict.iter().map(heap).sum::<u64>();
-                } else {
-                    let sampled: u64 = (0..MEMORY_SAMPLES).filter_map(|_| shard.dict.random(&mut rng)).map(heap).sum();
-                    bytes += sampled * n as u64 / MEMORY_SAMPLES as u64;
-                }
-                bytes
-            });
-        }
-    }
-    for c in inner.clients.all() {
-        total +=
-            (std::mem::size_of::<crate::client::ClientInfo>() + c.qbuf.load(Relaxed) + c.obuf.load(Relaxed)) as u64;
-    }
-    total
+/// The eviction state INFO reports from.
+fn inner_evict<'a>(ctx: &'a Ctx<'_>) -> &'a crate::evict::Eviction {
+    &ctx.db.inner.evict
 }
 
 /// Resident set size of the process, in bytes (0 where `/proc` is unavailable).
@@ -262,33 +233,24 @@ fn total_system_memory() -> u64 {
 
 fn memory(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     let inner = &ctx.db.inner;
-    let used = used_memory(inner, &ctx.access);
-    let peak = inner.stats.used_memory_peak.fetch_max(used, Relaxed).max(used);
-    let startup = std::mem::size_of::<Inner>() as u64;
-    let overhead = startup + inner.clients.len() as u64 * std::mem::size_of::<crate::client::ClientInfo>() as u64;
-    let dataset = used.saturating_sub(overhead);
+    let b = super::memory::Breakdown::measure(inner);
+    let used = b.used;
     let rss = rss_bytes();
     let system = total_system_memory();
-    let (maxmemory, policy) = {
-        let c = inner.config.read();
-        (
-            c.get("maxmemory").and_then(|v| v.parse::<u64>().ok()).unwrap_or(0),
-            c.get("maxmemory-policy").unwrap_or("").to_string(),
-        )
-    };
+    let maxmemory = inner.evict.maxmemory();
+    let policy = inner.config.read().get("maxmemory-policy").unwrap_or("").to_string();
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let net_of_startup = used.saturating_sub(startup);
     s.field("used_memory", used);
     s.field("used_memory_human", bytes_to_human(used));
     s.field("used_memory_rss", rss);
     s.field("used_memory_rss_human", bytes_to_human(rss));
-    s.field("used_memory_peak", peak);
-    s.field("used_memory_peak_human", bytes_to_human(peak));
-    s.field("used_memory_peak_perc", format!("{:.2}%", ratio(used, peak) * 100.0));
-    s.field("used_memory_overhead", overhead);
-    s.field("used_memory_startup", startup);
-    s.field("used_memory_dataset", dataset);
-    s.field("used_memory_dataset_perc", format!("{:.2}%", ratio(dataset, net_of_startup) * 100.0));
+    s.field("used_memory_peak", b.peak);
+    s.field("used_memory_peak_human", bytes_to_human(b.peak));
+    s.field("used_memory_peak_perc", format!("{:.2}%", ratio(used, b.peak) * 100.0));
+    s.field("used_memory_overhead", b.overhead);
+    s.field("used_memory_startup", b.startup);
+    s.field("used_memory_dataset", b.dataset());
+    s.field("used_memory_dataset_perc", format!("{:.2}%", b.dataset_percentage()));
     s.field("allocator_allocated", used);
     s.field("allocator_active", used);
     s.field("allocator_resident", rss);
@@ -318,17 +280,18 @@ fn memory(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("rss_overhead_bytes", 0);
     s.field("mem_fragmentation_ratio", format!("{:.2}", ratio(rss, used)));
     s.field("mem_fragmentation_bytes", rss as i64 - used as i64);
-    s.field("mem_not_counted_for_evict", 0);
-    s.field("mem_replication_backlog", 0);
-    s.field("mem_total_replication_buffers", 0);
+    let not_counted = if crate::memory::counting() { b.backlog } else { 0 };
+    s.field("mem_not_counted_for_evict", not_counted);
+    s.field("mem_replication_backlog", b.backlog);
+    s.field("mem_total_replication_buffers", b.backlog);
     s.field("mem_clients_slaves", 0);
-    s.field("mem_clients_normal", inner.clients.all().iter().map(|c| c.obuf.load(Relaxed) as u64).sum::<u64>());
+    s.field("mem_clients_normal", b.clients_normal);
     s.field("mem_cluster_links", 0);
     s.field("mem_aof_buffer", 0);
-    s.field("mem_allocator", "libc");
+    s.field("mem_allocator", if crate::memory::counting() { "libc (counted)" } else { "libc" });
     s.field("active_defrag_running", 0);
-    s.field("lazyfree_pending_objects", 0);
-    s.field("lazyfreed_objects", 0);
+    s.field("lazyfree_pending_objects", crate::lazyfree::pending(inner));
+    s.field("lazyfreed_objects", crate::lazyfree::freed(inner));
 }
 
 fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
@@ -474,10 +437,12 @@ fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("expired_stale_perc", "0.00");
     s.field("expired_time_cap_reached_count", 0);
     s.field("expire_cycle_cpu_milliseconds", 0);
-    s.field("evicted_keys", 0);
+    s.field("evicted_keys", inner_evict(ctx).evicted_keys.load(Relaxed));
     s.field("evicted_clients", 0);
-    s.field("total_eviction_exceeded_time", 0);
-    s.field("current_eviction_exceeded_time", 0);
+    let over_since = inner_evict(ctx).over_since.load(Relaxed);
+    let current = if over_since == 0 { 0 } else { (ctx.now().max(0) as u64).saturating_sub(over_since) };
+    s.field("total_eviction_exceeded_time", inner_evict(ctx).exceeded_ms.load(Relaxed) + current);
+    s.field("current_eviction_exceeded_time", current);
     s.field("keyspace_hits", st.keyspace_hits.load(Relaxed));
     s.field("keyspace_misses", st.keyspace_misses.load(Relaxed));
     s.field("pubsub_channels", inner.pubsub.channel_names(false, None).len());

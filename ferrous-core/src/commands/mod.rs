@@ -31,6 +31,7 @@ pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod observability;
 pub mod persistence;
 pub mod pubsub;
@@ -261,6 +262,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(persistence::COMMANDS)
         .chain(replication::COMMANDS)
         .chain(observability::COMMANDS)
+        .chain(memory::COMMANDS)
 }
 
 fn parse_data(bytes: &[u8]) -> Value {
@@ -622,10 +624,12 @@ fn run(
         return;
     }
     let alerts = db.inner.rdb.alerts.load(Relaxed);
-    // Inside scripts (held), a read-only replica still refuses writes.
-    let alerts = if held { alerts & crate::persistence::ALERT_READONLY } else { alerts };
+    // Inside scripts (held), a read-only replica still refuses writes, and deny-oom
+    // commands fail if the script started out of memory.
+    let alerts =
+        if held { alerts & (crate::persistence::ALERT_READONLY | crate::persistence::ALERT_MAXMEMORY) } else { alerts };
     if alerts != 0 {
-        if let Some(e) = persistence_gate(db, spec, alerts, client.id()) {
+        if let Some(e) = persistence_gate(db, spec, alerts, client, held) {
             spec.stats.rejected.fetch_add(1, Relaxed);
             reject(db, client, out, &e);
             return;
@@ -783,9 +787,16 @@ fn feed_monitors(db: &Database, client: &ClientState, spec: &CommandSpec, args: 
 /// Redis's refusals while persistence is in trouble: `-MISCONF` for writes (and PING) after
 /// a failed background save with `stop-writes-on-bgsave-error`, `-LOADING` for commands
 /// not flagged `loading` while a file is loaded. Only consulted when an alert bit is set.
+/// `maxmemory` comes first: eviction, then `-OOM` for deny-oom commands ([`crate::evict`]).
 #[cold]
-fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8, client: u64) -> Option<Error> {
+fn persistence_gate(db: &Database, spec: &CommandSpec, alerts: u8, state: &ClientState, held: bool) -> Option<Error> {
     use crate::persistence as p;
+    if alerts & p::ALERT_MAXMEMORY != 0 {
+        if let Some(e) = crate::evict::command_gate(&db.inner, state, spec, held) {
+            return Some(e);
+        }
+    }
+    let client = state.id();
     if alerts & p::ALERT_BGSAVE_FAILED != 0
         && (spec.has(flags::WRITE) || spec.name == "ping")
         && p::writes_refused(&db.inner)

@@ -97,7 +97,15 @@ pub fn restore(acc: &Access<'_>, key: &[u8], payload: &[u8], opts: RestoreOption
             return Ok(());
         }
         shard.set(h, key, value, deadline, now);
-        if let Some(idle) = opts.idle_secs {
+        // As Redis: IDLETIME applies under an LRU (or no) policy, FREQ under an LFU one.
+        let lfu = acc.inner.evict.policy().lfu();
+        if let (Some(freq), true) = (opts.freq, lfu) {
+            if let Some(node) = shard.dict.get(h.dict(), key) {
+                let m = node.meta.load(Relaxed);
+                node.meta.store((m & !META_LRU_MASK) | crate::evict::lfu_clock(now, freq), Relaxed);
+            }
+        }
+        if let (Some(idle), false) = (opts.idle_secs, lfu) {
             if let Some(node) = shard.dict.get(h.dict(), key) {
                 let clock = lru_clock(now.saturating_sub(idle.saturating_mul(1000)));
                 let m = node.meta.load(Relaxed);

@@ -21,7 +21,7 @@ use crate::db::Database;
 use crate::dict::Dict;
 use crate::error::{Error, Result};
 use crate::glob::glob_match;
-use crate::keyspace::{lru_clock, KeyHash, Shard, META_EXPIRE, META_LRU_MASK, META_SNAP, SHARDS, SHARD_BITS};
+use crate::keyspace::{KeyHash, Shard, META_EXPIRE, META_LRU_MASK, META_SNAP, SHARDS, SHARD_BITS};
 use crate::notify;
 use crate::value::Value;
 use rand::Rng;
@@ -291,7 +291,7 @@ fn take_entry(shard: &mut Shard, h: KeyHash, key: &[u8], now: i64) -> Option<Mov
 /// clock but keeps the encoding flags.
 fn clone_entry(shard: &mut Shard, h: KeyHash, key: &[u8], now: i64) -> Option<Moving> {
     let node = shard.get_mut(h, key, now)?;
-    let meta = (node.meta.load(Relaxed) & !META_LRU_MASK) | lru_clock(now);
+    let meta = (node.meta.load(Relaxed) & !META_LRU_MASK) | crate::evict::initial_clock(now);
     let value = node.value.clone();
     let deadline = shard.deadline(shard.dict.get(h.dict(), key)?, h.dict());
     Some(Moving { value, deadline, meta })
@@ -664,16 +664,13 @@ pub fn object_encoding(acc: &Access<'_>, key: &[u8]) -> Option<&'static str> {
 
 /// True when `maxmemory-policy` is an LFU policy (Redis's `MAXMEMORY_FLAG_LFU`).
 fn lfu_policy(acc: &Access<'_>) -> bool {
-    acc.inner.config.read().get("maxmemory-policy").is_some_and(|p| p.ends_with("-lfu"))
+    acc.inner.evict.policy().lfu()
 }
 
 /// Seconds since the key's last access, from the 24-bit LRU clock in its meta word
 /// (wrapping like Redis's `estimateObjectIdleTime`).
 fn idle_seconds(meta: u32, now: i64) -> i64 {
-    let clock = lru_clock(now);
-    let last = meta & META_LRU_MASK;
-    let idle = if clock >= last { clock - last } else { clock + (META_LRU_MASK - last) };
-    idle as i64
+    crate::evict::idle_seconds(meta, now) as i64
 }
 
 /// OBJECT IDLETIME at the access level: seconds since last access, `None` for a missing
@@ -690,13 +687,9 @@ pub fn object_idletime(acc: &Access<'_>, key: &[u8]) -> Result<Option<i64>> {
 }
 
 /// OBJECT FREQ at the access level, `None` for a missing key; an error unless an LFU
-/// policy is selected.
-///
-/// Ferrous keeps no per-key access counter yet: the reply is Redis's initial counter
-/// (`LFU_INIT_VAL`, 5) decayed by one per idle minute (`lfu-decay-time` 1), which is what
-/// Redis reports for a key not read since it was written.
+/// policy is selected. The key's logarithmic access counter after its idle decay (Redis's
+/// `LFUDecrAndReturn`); reading it is not an access.
 pub fn object_freq(acc: &Access<'_>, key: &[u8]) -> Result<Option<i64>> {
-    const LFU_INIT_VAL: i64 = 5;
     let Some(meta) = acc.peek(key, |n| n.map(|(n, _)| n.meta.load(Relaxed))) else { return Ok(None) };
     if !lfu_policy(acc) {
         return Err(Error::msg(
@@ -704,7 +697,8 @@ pub fn object_freq(acc: &Access<'_>, key: &[u8]) -> Result<Option<i64>> {
              switching between policies at runtime LRU and LFU data will take some time to adjust.",
         ));
     }
-    Ok(Some((LFU_INIT_VAL - idle_seconds(meta, acc.now) / 60).max(0)))
+    let decay = acc.inner.evict.lfu_decay().unwrap_or(1);
+    Ok(Some(crate::evict::lfu_decr_and_return(meta, acc.now, decay) as i64))
 }
 
 /// OBJECT REFCOUNT at the access level, `None` for a missing key.
