@@ -15,12 +15,13 @@ pub enum Value {
     Int(i64),
     /// A list.
     List(Box<List>),
-    /// A hash.
-    Hash(Box<Hash>),
+    /// A hash. Hashes, sets and sorted sets are 16-byte handles stored unboxed: a small one
+    /// costs one exact-size allocation (its listpack or intset), as in Redis.
+    Hash(Hash),
     /// A set.
-    Set(Box<Set>),
+    Set(Set),
     /// A sorted set.
-    ZSet(Box<ZSet>),
+    ZSet(ZSet),
     /// A stream.
     Stream(Box<Stream>),
 }

@@ -437,7 +437,7 @@ fn radius_generic(ctx: &mut Ctx<'_>, variant: Variant) -> Result<()> {
             let z = match m.shard(hs).get_mut(hs, src, acc.now) {
                 None => None,
                 Some(node) => match &node.value {
-                    Value::ZSet(z) => Some(&**z),
+                    Value::ZSet(z) => Some(z),
                     _ => return Err(Error::WrongType),
                 },
             };

@@ -479,7 +479,7 @@ fn load(value: Option<&mut Value>, plan: &Plan<'_>) -> Result<Loaded> {
             let members: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
             let refs: Vec<(&[u8], f64)> = members.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
             let never_listpack = ZSetLimits { max_listpack_entries: 0, max_listpack_value: 0 };
-            **z = ZSet::from_sorted(&refs, &never_listpack);
+            *z = ZSet::from_sorted(&refs, &never_listpack);
         }
     }
     let len = match value {

@@ -454,7 +454,7 @@ fn build_zset(
         // -0 and 0 compare equal as scores; total_cmp orders them, which is still sorted.
         items.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
     }
-    Ok(Some(Value::ZSet(Box::new(ZSet::from_sorted(items, limits)))))
+    Ok(Some(Value::ZSet(ZSet::from_sorted(items, limits))))
 }
 
 /// Powers of ten exact in an f64.
@@ -566,7 +566,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
             } else {
                 let set = Set::from_members(&members, limits.set_max_intset_entries)
                     .ok_or_else(|| corrupt("duplicate set member"))?;
-                Some(Value::Set(Box::new(set)))
+                Some(Value::Set(set))
             }
         }
         TYPE_ZSET | TYPE_ZSET_2 => {
@@ -594,7 +594,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 None
             } else {
                 let h = Hash::from_pairs(&pairs, limits.hash()).ok_or_else(|| corrupt("duplicate hash field"))?;
-                Some(Value::Hash(Box::new(h)))
+                Some(Value::Hash(h))
             }
         }
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
@@ -648,7 +648,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 }
                 let set =
                     Set::from_sorted_ints(&members, max, width).ok_or("intset members are not strictly ascending")?;
-                Ok(Some(Value::Set(Box::new(set))))
+                Ok(Some(Value::Set(set)))
             })?
         }
         TYPE_HASH_ZIPMAP => {
@@ -660,7 +660,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                     return Ok(None);
                 }
                 let h = Hash::from_pairs(&pairs, hl).ok_or("duplicate hash field")?;
-                Ok(Some(Value::Hash(Box::new(h))))
+                Ok(Some(Value::Hash(h)))
             })?
         }
         TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
@@ -673,7 +673,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                     // Within the limits (then the sum of the lengths is too): built in one
                     // pass, straight into the listpack (see `Hash::from_packed`).
                     let h = with_elems!(packed, |elems| Hash::from_packed(elems.map(hash_elem), n / 2, b.len()))??;
-                    return Ok(h.map(|h| Value::Hash(Box::new(h))));
+                    return Ok(h.map(Value::Hash));
                 }
                 let elems = packed.collect()?;
                 if elems.len() % 2 != 0 {
@@ -684,7 +684,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                 }
                 let pairs: Vec<_> = elems.chunks_exact(2).map(|p| (hash_elem(p[0]), hash_elem(p[1]))).collect();
                 let h = Hash::from_pairs(&pairs, hl).ok_or("duplicate hash field")?;
-                Ok(Some(Value::Hash(Box::new(h))))
+                Ok(Some(Value::Hash(h)))
             })?
         }
         TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => inp.blob(|b| {
@@ -718,7 +718,7 @@ fn read_object<R: Read>(inp: &mut Input<R>, t: u8, at: u64, opts: &DecodeOptions
                     build()
                 })??;
                 if let Some(z) = z {
-                    return Ok((!z.is_empty()).then(|| Value::ZSet(Box::new(z))));
+                    return Ok((!z.is_empty()).then(|| Value::ZSet(z)));
                 }
             }
             let elems = Packed::open(b, ziplist, deep)?.collect()?;
@@ -1258,7 +1258,7 @@ mod tests {
         let got = blob(TYPE_HASH_LISTPACK, h).unwrap();
         let pairs: Vec<_> = h.chunks(2).map(|p| (HashElem::Str(p[0]), HashElem::Str(p[1]))).collect();
         let hl = crate::types::hash::HashLimits { max_value: usize::MAX, ..Default::default() };
-        assert_eq!(got[0].value, Value::Hash(Box::new(Hash::from_pairs(&pairs, hl).unwrap())));
+        assert_eq!(got[0].value, Value::Hash(Hash::from_pairs(&pairs, hl).unwrap()));
         let e = blob(TYPE_HASH_LISTPACK, &[b"12", b"a", b"x", b"b", b"12", b"c"]).unwrap_err();
         assert!(e.to_string().contains("duplicate hash field"), "{e}");
 

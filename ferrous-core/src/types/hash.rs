@@ -63,12 +63,10 @@ impl HashLimits {
 
 #[derive(Clone, PartialEq)]
 enum Repr {
-    /// Alternating field, value; `len` is the number of fields.
-    Listpack {
-        lp: Listpack,
-        len: u32,
-    },
-    Table(PackedTable<true>),
+    /// Alternating field, value; the listpack's count is the number of fields.
+    Listpack(Listpack),
+    // Boxed so that a `Hash` is 16 bytes and sits in a `Value` without a box of its own.
+    Table(Box<PackedTable<true>>),
 }
 
 /// A hash value: field -> value, both binary-safe strings.
@@ -79,7 +77,7 @@ pub struct Hash {
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash { repr: Repr::Listpack { lp: Listpack::default(), len: 0 } }
+        Hash { repr: Repr::Listpack(Listpack::default()) }
     }
 }
 
@@ -118,7 +116,7 @@ impl Hash {
     /// Number of fields.
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Listpack { len, .. } => *len as usize,
+            Repr::Listpack(lp) => lp.count() as usize,
             Repr::Table(t) => t.len(),
         }
     }
@@ -131,24 +129,23 @@ impl Hash {
     /// OBJECT ENCODING name.
     pub fn encoding(&self) -> &'static str {
         match self.repr {
-            Repr::Listpack { .. } => "listpack",
+            Repr::Listpack(_) => "listpack",
             Repr::Table(_) => "hashtable",
         }
     }
 
     /// Approximate heap bytes.
     pub fn heap_size(&self) -> usize {
-        std::mem::size_of::<Hash>()
-            + match &self.repr {
-                Repr::Listpack { lp, .. } => lp.capacity(),
-                Repr::Table(t) => t.heap_size(),
-            }
+        match &self.repr {
+            Repr::Listpack(lp) => lp.capacity(),
+            Repr::Table(t) => std::mem::size_of::<PackedTable<true>>() + t.heap_size(),
+        }
     }
 
     /// The value of `field`.
     pub fn get(&self, field: &[u8]) -> Option<StrRef<'_>> {
         match &self.repr {
-            Repr::Listpack { lp, .. } => lp_find(lp, field).map(|s| lp.at(s.value).0.bytes()),
+            Repr::Listpack(lp) => lp_find(lp, field).map(|s| lp.at(s.value).0.bytes()),
             Repr::Table(t) => t.get(field).map(StrRef::Bytes),
         }
     }
@@ -156,15 +153,15 @@ impl Hash {
     /// True if `field` exists.
     pub fn contains(&self, field: &[u8]) -> bool {
         match &self.repr {
-            Repr::Listpack { lp, .. } => lp_find(lp, field).is_some(),
+            Repr::Listpack(lp) => lp_find(lp, field).is_some(),
             Repr::Table(t) => t.contains(field),
         }
     }
 
     /// Converts to a hash table now (Redis's `hashTypeConvert`).
     fn convert(&mut self) {
-        if let Repr::Listpack { lp, len } = &self.repr {
-            let mut t = PackedTable::with_capacity(*len as usize);
+        if let Repr::Listpack(lp) = &self.repr {
+            let mut t = Box::new(PackedTable::with_capacity(lp.count() as usize));
             let mut it = lp.iter();
             while let (Some((_, f)), Some((_, v))) = (it.next(), it.next()) {
                 t.insert_new(&f.bytes(), &v.bytes());
@@ -176,7 +173,7 @@ impl Hash {
     /// Redis's `hashTypeTryConversion`: a listpack hash about to receive these strings
     /// converts first when one is longer than `max_value` (or the listpack would pass 1 GiB).
     pub fn prepare_for<'a>(&mut self, strings: impl IntoIterator<Item = &'a [u8]>, limits: HashLimits) {
-        if let Repr::Listpack { lp, .. } = &self.repr {
+        if let Repr::Listpack(lp) = &self.repr {
             let mut sum = 0usize;
             for s in strings {
                 if s.len() > limits.max_value {
@@ -196,21 +193,22 @@ impl Hash {
     /// it has more than `max_entries` fields.
     pub fn set(&mut self, field: &[u8], value: &[u8], limits: HashLimits) -> bool {
         match &mut self.repr {
-            Repr::Listpack { .. } if field.len() > limits.max_value || value.len() > limits.max_value => {
+            Repr::Listpack(_) if field.len() > limits.max_value || value.len() > limits.max_value => {
                 // Redis 7.0's hashTypeSet checks the lengths itself too (HINCRBYFLOAT can
                 // write a long value).
                 self.convert();
                 self.set(field, value, limits)
             }
-            Repr::Listpack { lp, len } => {
+            Repr::Listpack(lp) => {
                 if let Some(slot) = lp_find(lp, field) {
                     lp.replace(slot.value, slot.end, value);
                     return false;
                 }
                 lp.push(field);
                 lp.push(value);
-                *len += 1;
-                if *len as usize > limits.max_entries {
+                let len = lp.count() + 1;
+                lp.set_count(len);
+                if len as usize > limits.max_entries {
                     self.convert();
                 }
                 true
@@ -222,10 +220,10 @@ impl Hash {
     /// Removes `field`; true if it existed.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.repr {
-            Repr::Listpack { lp, len } => match lp_find(lp, field) {
+            Repr::Listpack(lp) => match lp_find(lp, field) {
                 Some(slot) => {
                     lp.remove_range(slot.field, slot.end);
-                    *len -= 1;
+                    lp.set_count(lp.count() - 1);
                     true
                 }
                 None => false,
@@ -238,7 +236,7 @@ impl Hash {
     /// a hash table.
     pub fn iter(&self) -> Iter<'_> {
         match &self.repr {
-            Repr::Listpack { lp, .. } => Iter::Listpack(lp.iter()),
+            Repr::Listpack(lp) => Iter::Listpack(lp.iter()),
             Repr::Table(t) => Iter::Table(t.iter()),
         }
     }
@@ -247,7 +245,7 @@ impl Hash {
     /// is returned whole with cursor 0, as Redis does.
     pub fn scan(&self, cursor: u64, mut f: impl FnMut(&[u8], &[u8])) -> u64 {
         match &self.repr {
-            Repr::Listpack { .. } => {
+            Repr::Listpack(_) => {
                 for (k, v) in self.iter() {
                     f(&k, &v);
                 }
@@ -265,11 +263,11 @@ impl Hash {
     /// A random (field, value) pair.
     pub fn random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<(StrRef<'_>, StrRef<'_>)> {
         match &self.repr {
-            Repr::Listpack { len, .. } => {
-                if *len == 0 {
+            Repr::Listpack(lp) => {
+                if lp.count() == 0 {
                     return None;
                 }
-                self.iter().nth(rng.gen_range(0..*len as usize))
+                self.iter().nth(rng.gen_range(0..lp.count() as usize))
             }
             Repr::Table(t) => t.random(rng).map(|(k, v)| (StrRef::Bytes(k), StrRef::Bytes(v))),
         }
@@ -282,7 +280,7 @@ impl Hash {
     /// `None` for a hash table. The RDB writer re-encodes them as Redis's listpack.
     pub fn listpack_elems(&self) -> Option<impl Iterator<Item = listpack::Elem<'_>> + '_> {
         match &self.repr {
-            Repr::Listpack { lp, .. } => Some(lp.iter().map(|(_, e)| e)),
+            Repr::Listpack(lp) => Some(lp.iter().map(|(_, e)| e)),
             Repr::Table(_) => None,
         }
     }
@@ -304,8 +302,8 @@ impl Hash {
             b.push(e);
         }
         let (lp, len) = b.finish()?;
-        let len = u32::try_from(len).map_err(|_| "hash too large")?;
-        Ok((len > 0).then_some(Hash { repr: Repr::Listpack { lp, len } }))
+        u32::try_from(len).map_err(|_| "hash too large")?;
+        Ok((len > 0).then_some(Hash { repr: Repr::Listpack(lp) }))
     }
 
     /// Builds a hash of `pairs` in the encoding Redis gives a loaded or restored hash:
@@ -318,7 +316,7 @@ impl Hash {
             && pairs.iter().all(|(f, v)| f.len() <= limits.max_value && v.len() <= limits.max_value)
             && pairs.iter().map(|(f, v)| f.len() + v.len()).sum::<usize>() < LISTPACK_SAFETY_SIZE;
         if !small {
-            let mut t = PackedTable::with_capacity(pairs.len());
+            let mut t = Box::new(PackedTable::with_capacity(pairs.len()));
             for (f, v) in pairs {
                 if !t.insert(&f.bytes(), &v.bytes()) {
                     return None;
@@ -331,8 +329,9 @@ impl Hash {
         if table::has_duplicate(&fields) {
             return None;
         }
-        let lp = Listpack::from_normalized(fields.iter().zip(pairs).flat_map(|(&f, &(_, v))| [f, v.normalized()]));
-        Some(Hash { repr: Repr::Listpack { lp, len: pairs.len() as u32 } })
+        let mut lp = Listpack::from_normalized(fields.iter().zip(pairs).flat_map(|(&f, &(_, v))| [f, v.normalized()]));
+        lp.set_count(pairs.len() as u32);
+        Some(Hash { repr: Repr::Listpack(lp) })
     }
 }
 
@@ -416,7 +415,7 @@ pub fn write<R>(
             if !create {
                 return Ok((None, change));
             }
-            shard.set(h, key, Value::Hash(Box::default()), None, now);
+            shard.set(h, key, Value::Hash(Hash::default()), None, now);
             change.created = true;
         }
         let (r, empty) = match shard.get_mut(h, key, now).map(|n| &mut n.value) {
@@ -815,6 +814,21 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hash_fits_in_a_value_unboxed() {
+        // A small hash costs its listpack allocation only (see `Listpack`).
+        assert_eq!(std::mem::size_of::<Hash>(), 16);
+        assert_eq!(std::mem::size_of::<Value>(), 24);
+        let mut h = Hash::new();
+        let limits = HashLimits { max_entries: 128, max_value: 64 };
+        assert!(h.set(b"field:1", b"value:1", limits) && h.set(b"2", b"x", limits));
+        assert!(!h.set(b"2", b"longer value", limits));
+        assert_eq!(h.len(), 2);
+        // Exactly the count and the entries: no slack.
+        assert_eq!(h.heap_size(), 4 + (1 + 7) * 2 + 1 + (1 + 12));
+        assert!(h.remove(b"field:1") && h.len() == 1 && h.heap_size() == 4 + 1 + 13);
+    }
 
     #[test]
     fn conversion_thresholds() {

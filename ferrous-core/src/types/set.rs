@@ -171,7 +171,8 @@ impl std::fmt::Debug for Intset {
 #[derive(Clone, PartialEq)]
 enum Repr {
     Intset(Intset),
-    // Boxed so that a `Set` is 16 bytes (one 32-byte malloc chunk behind `Value::Set`).
+    // Boxed so that a `Set` is 16 bytes and sits in a `Value` without a box of its own: a
+    // small set is its intset allocation and nothing else.
     Table(Box<PackedTable<false>>),
 }
 
@@ -436,7 +437,7 @@ pub fn write<R>(
         let mut change = KeyChange::default();
         if shard.get_mut(h, key, now).is_none() {
             let Some(first) = create else { return Ok((None, change)) };
-            shard.set(h, key, Value::Set(Box::new(Set::for_member(first))), None, now);
+            shard.set(h, key, Value::Set(Set::for_member(first)), None, now);
             change.created = true;
         }
         let (r, empty) = match shard.get_mut(h, key, now).map(|n| &mut n.value) {
@@ -554,7 +555,7 @@ pub fn spop_count(acc: &Access<'_>, key: &[u8], count: usize) -> Result<Vec<Vec<
             }
             let popped = set.iter().map(|m| m.to_vec()).collect();
             if let Some(new) = new {
-                **set = new;
+                *set = new;
             }
             popped
         } else {
@@ -664,7 +665,7 @@ pub fn smove(acc: &Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> Result<
         let mut dst_change = KeyChange::default();
         let shard = m.shard(hd);
         if !dst_exists {
-            shard.set(hd, dst, Value::Set(Box::new(Set::for_member(member))), None, now);
+            shard.set(hd, dst, Value::Set(Set::for_member(member)), None, now);
             dst_change.created = true;
         }
         let mut added = dst_change.created;
@@ -696,7 +697,7 @@ pub fn smove(acc: &Access<'_>, src: &[u8], dst: &[u8], member: &[u8]) -> Result<
 enum Source {
     Missing,
     WrongType,
-    Set(Box<Set>),
+    Set(Set),
 }
 
 /// Takes the sets of `keys` (deduplicated) out of their nodes, replacing each with a
@@ -764,7 +765,7 @@ fn sources<'s>(op: SetOp, index: &[usize], taken: &'s [(Vec<u8>, Source)]) -> Re
                 out.push(None);
             }
             Source::WrongType => return Err(Error::WrongType),
-            Source::Set(s) => out.push(Some(&**s)),
+            Source::Set(s) => out.push(Some(s)),
         }
     }
     Ok((!(missing && op == SetOp::Inter)).then_some(out))
@@ -868,7 +869,7 @@ pub fn store(acc: &Access<'_>, op: SetOp, dst: &[u8], keys: &[&[u8]]) -> Result<
             }
             return Ok((0, false, existed));
         }
-        crate::lazyfree::server_del(acc.inner, shard.set(hd, dst, Value::Set(Box::new(result)), None, now));
+        crate::lazyfree::server_del(acc.inner, shard.set(hd, dst, Value::Set(result), None, now));
         acc.signal_modified(dst);
         Ok((n, !existed, false))
     })?;

@@ -645,12 +645,7 @@ impl ZSet {
             && longest <= limits.max_listpack_value
             && total < LISTPACK_MAX_BYTES
         {
-            let mut lp = Listpack::default();
-            for (m, s) in items {
-                lp.push_sorted(m, *s);
-            }
-            lp.shrink();
-            ZSet { repr: Repr::Listpack(lp) }
+            ZSet { repr: Repr::Listpack(Listpack::from_sorted(items)) }
         } else {
             let mut ix = Index::with_capacity(items.len());
             for (m, s) in items {
@@ -698,11 +693,10 @@ impl ZSet {
 
     /// Heap bytes owned by the set.
     pub fn heap_size(&self) -> usize {
-        std::mem::size_of::<ZSet>()
-            + match &self.repr {
-                Repr::Listpack(l) => l.heap_size(),
-                Repr::Skiplist(i) => std::mem::size_of::<Index>() + i.heap_size(),
-            }
+        match &self.repr {
+            Repr::Listpack(l) => l.heap_size(),
+            Repr::Skiplist(i) => std::mem::size_of::<Index>() + i.heap_size(),
+        }
     }
 
     /// The score of `member`.
@@ -1218,7 +1212,7 @@ pub fn zadd(acc: &Access<'_>, key: &[u8], items: &[(f64, &[u8])], opts: ZAddOpti
                 } else {
                     ZSet::new()
                 };
-                shard.set(h, key, Value::ZSet(Box::new(z)), None, acc.now);
+                shard.set(h, key, Value::ZSet(z), None, acc.now);
             }
             let Some(z) = zset_mut(shard, h, key, acc.now)? else { return Ok(Some(res)) };
             let mut failed = None;
@@ -1346,7 +1340,7 @@ pub(crate) fn store_locked(
         }
         return 0;
     }
-    let old = shard.set(h, dst, Value::ZSet(Box::new(ZSet::from_sorted(items, limits))), None, acc.now);
+    let old = shard.set(h, dst, Value::ZSet(ZSet::from_sorted(items, limits)), None, acc.now);
     crate::lazyfree::server_del(acc.inner, old);
     acc.add_dirty(1);
     acc.signal_ready(dst);
@@ -2224,6 +2218,17 @@ mod tests {
             z.insert(format!("m{i:04}").as_bytes(), (i % 7) as f64, limits);
         }
         z
+    }
+
+    #[test]
+    fn a_small_zset_is_one_exact_allocation() {
+        // 16 bytes, so it sits in a `Value` unboxed; its listpack holds a count and the
+        // entries, no slack.
+        assert_eq!(std::mem::size_of::<ZSet>(), 16);
+        let items: Vec<(&[u8], f64)> = vec![(b"a", 1.0), (b"member:2", 2.5)];
+        let z = ZSet::from_sorted(&items, &ZSetLimits::default());
+        assert_eq!(z.heap_size(), 4 + (1 + 1 + 1) + (1 + 8 + 5));
+        assert_eq!(z.iter().collect::<Vec<_>>(), items);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! rebuilt when read. Unlike Redis's listpack there is no back-length per element (hashes are
 //! only walked forwards), which saves a byte per element.
 //!
-//! Growth is exact rather than doubling, as Redis reallocates a listpack to its exact size
+//! The buffer is kept at its exact size, as Redis reallocates a listpack to its exact size
 //! on each insertion: a doubling `Vec` would waste up to half of every small hash. (glibc's
 //! `realloc` usually extends in place, so this costs little.)
 use crate::value::StrRef;
@@ -301,7 +301,9 @@ pub(crate) struct Builder {
 impl Builder {
     /// A builder for about `pairs` pairs taking at most `bytes` bytes.
     pub(crate) fn new(bytes: usize, pairs: usize) -> Builder {
-        Builder { buf: Vec::with_capacity(bytes), fields: DupCheck::new(pairs), elems: 0, duplicate: false }
+        let mut buf = Vec::with_capacity(HDR + bytes);
+        buf.extend_from_slice(&[0; HDR]);
+        Builder { buf, fields: DupCheck::new(pairs), elems: 0, duplicate: false }
     }
 
     /// Appends the next element (fields and values alternate).
@@ -324,38 +326,86 @@ impl Builder {
     }
 
     /// The listpack and its pair count; `Err` for an odd element count or a repeated field.
-    pub(crate) fn finish(mut self) -> Result<(Listpack, usize), &'static str> {
+    pub(crate) fn finish(self) -> Result<(Listpack, usize), &'static str> {
         if self.elems % 2 != 0 {
             return Err("hash blob with an odd number of elements");
         }
         if self.duplicate {
             return Err("duplicate hash field");
         }
-        self.buf.shrink_to_fit();
-        Ok((Listpack { buf: self.buf }, self.elems / 2))
+        let pairs = self.elems / 2;
+        let mut lp = Listpack { buf: self.buf.into_boxed_slice() };
+        lp.set_count(u32::try_from(pairs).unwrap_or(u32::MAX));
+        Ok((lp, pairs))
     }
 }
 
-/// A packed sequence of elements.
+/// A packed sequence of elements, with a 32-bit count its owner keeps (a hash's number of
+/// fields), like the count in Redis's listpack header.
+///
+/// One exact-size allocation, `[count: u32 LE][elements]` (or nothing at all while empty),
+/// behind a 16-byte `Box<[u8]>`: a small hash is then this allocation and nothing else (the
+/// `Vec` this was before took 24 bytes plus up to the bytes of one element of slack, and the
+/// count 8 more bytes beside it). Positions given to and returned by the methods count from
+/// the first element, not from the start of the allocation.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Listpack {
-    buf: Vec<u8>,
+    buf: Box<[u8]>,
 }
 
+/// Bytes of the count in front of the elements.
+const HDR: usize = 4;
+
 impl Listpack {
+    /// The encoded elements.
+    #[inline]
+    fn elems(&self) -> &[u8] {
+        self.buf.get(HDR..).unwrap_or(&[])
+    }
+    /// The count stored with the elements (0 while nothing was stored).
+    #[inline]
+    pub fn count(&self) -> u32 {
+        match self.buf.get(..HDR) {
+            Some(h) => u32::from_le_bytes([h[0], h[1], h[2], h[3]]),
+            None => 0,
+        }
+    }
+    /// Sets the stored count.
+    pub fn set_count(&mut self, n: u32) {
+        if self.buf.len() < HDR {
+            if n == 0 {
+                return;
+            }
+            self.buf = Box::new([0; HDR]);
+        }
+        self.buf[..HDR].copy_from_slice(&n.to_le_bytes());
+    }
+    /// Changes the buffer through a `Vec` (header included) and gives it back at its exact
+    /// size: `into_vec` and `into_boxed_slice` neither copy nor reallocate, only the
+    /// growth or shrink `f` does reallocates.
+    #[inline]
+    fn edit(&mut self, extra: usize, f: impl FnOnce(&mut Vec<u8>)) {
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        if v.len() < HDR {
+            v.extend_from_slice(&[0; HDR]);
+        }
+        v.reserve_exact(extra);
+        f(&mut v);
+        self.buf = v.into_boxed_slice();
+    }
     /// Bytes used by the encoded elements.
     pub fn bytes(&self) -> usize {
-        self.buf.len()
+        self.elems().len()
     }
     /// Bytes allocated.
     pub fn capacity(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
     }
 
     /// Decodes the element at `pos`; returns it and the position of the next one.
     #[inline]
     pub fn at(&self, pos: usize) -> (Elem<'_>, usize) {
-        let b = &self.buf;
+        let b = self.elems();
         let h = b[pos];
         match h {
             0x00..=0x7f => {
@@ -397,45 +447,29 @@ impl Listpack {
         Iter { lp: self, pos: 0 }
     }
 
-    fn reserve(&mut self, extra: usize) {
-        if self.buf.capacity() - self.buf.len() < extra {
-            self.buf.reserve_exact(extra);
-        }
-    }
-
-    /// Appends an element.
+    /// Appends an element (the count is the owner's to update).
     pub fn push(&mut self, b: &[u8]) {
         let e = encode(b);
-        self.reserve(e.len());
-        self.buf.extend_from_slice(&e.head[..e.head_len]);
-        self.buf.extend_from_slice(e.body);
+        self.edit(e.len(), |v| {
+            v.extend_from_slice(&e.head[..e.head_len]);
+            v.extend_from_slice(e.body);
+        });
     }
 
     /// Replaces the element at `pos` (ending at `end`) with `b`.
     pub fn replace(&mut self, pos: usize, end: usize, b: &[u8]) {
         let e = encode(b);
-        let new_len = e.len();
-        let old_len = end - pos;
-        if new_len > old_len {
-            self.reserve(new_len - old_len);
-        }
-        self.buf.splice(pos..end, e.head[..e.head_len].iter().chain(e.body.iter()).copied());
-        if new_len < old_len {
-            self.maybe_shrink();
-        }
+        let grow = e.len().saturating_sub(end - pos);
+        self.edit(grow, |v| {
+            v.splice(HDR + pos..HDR + end, e.head[..e.head_len].iter().chain(e.body.iter()).copied());
+        });
     }
 
     /// Removes the bytes of the elements in `start..end`.
     pub fn remove_range(&mut self, start: usize, end: usize) {
-        self.buf.drain(start..end);
-        self.maybe_shrink();
-    }
-
-    fn maybe_shrink(&mut self) {
-        let len = self.buf.len();
-        if self.buf.capacity() > len + len / 4 + 64 {
-            self.buf.shrink_to(len + len / 16);
-        }
+        self.edit(0, |v| {
+            v.drain(HDR + start..HDR + end);
+        });
     }
 }
 
@@ -450,14 +484,15 @@ impl Listpack {
     /// canonical integer), so nothing is parsed twice.
     pub(super) fn from_normalized<'a>(elems: impl Iterator<Item = Elem<'a>> + Clone) -> Listpack {
         // An upper bound: an integer never takes more than 9 bytes.
-        let bound = elems
+        let bound: usize = elems
             .clone()
             .map(|e| match e {
                 Elem::Int(_) => 9,
                 Elem::Str(s) => s.len() + if s.len() < 0x80 { 1 } else { 6 },
             })
             .sum();
-        let mut buf = Vec::with_capacity(bound);
+        let mut buf = Vec::with_capacity(HDR + bound);
+        buf.extend_from_slice(&[0; HDR]);
         for e in elems {
             let enc = match e {
                 Elem::Str(s) => encode_str(s),
@@ -467,8 +502,7 @@ impl Listpack {
             buf.extend_from_slice(&enc.head[..enc.head_len]);
             buf.extend_from_slice(enc.body);
         }
-        buf.shrink_to_fit();
-        Listpack { buf }
+        Listpack { buf: buf.into_boxed_slice() }
     }
 }
 
@@ -488,7 +522,7 @@ impl<'a> Iterator for Iter<'a> {
     type Item = (usize, Elem<'a>);
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.lp.buf.len() {
+        if self.pos >= self.lp.bytes() {
             return None;
         }
         let at = self.pos;

@@ -21,11 +21,17 @@
 //! `-0` back as the integer 0, so a small set never reports `-0`.
 
 /// Sorted `(member, score)` entries in one buffer.
+///
+/// One exact-size allocation, `[entry count: u32 LE][entries]` (nothing while empty), behind
+/// a 16-byte `Box<[u8]>`, so that a `ZSet` is 16 bytes and sits in a `Value` without a box
+/// of its own. Offsets below count from the first entry.
 #[derive(Clone, Default)]
 pub(super) struct Listpack {
-    buf: Vec<u8>,
-    len: u32,
+    buf: Box<[u8]>,
 }
+
+/// Bytes of the entry count in front of the entries.
+const HDR: usize = 4;
 
 const T_I16: u8 = 0xF0;
 const T_I32: u8 = 0xF1;
@@ -142,60 +148,100 @@ impl<'a> Iterator for LpRevIter<'a> {
 }
 
 impl Listpack {
+    /// The encoded entries.
+    #[inline]
+    fn data(&self) -> &[u8] {
+        self.buf.get(HDR..).unwrap_or(&[])
+    }
+
     /// Number of entries.
     pub(super) fn len(&self) -> usize {
-        self.len as usize
+        match self.buf.get(..HDR) {
+            Some(h) => u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize,
+            None => 0,
+        }
+    }
+
+    /// Changes the buffer through a `Vec` (header included, `extra` more bytes reserved)
+    /// and gives it back at its exact size with `len + delta` entries: `into_vec` and
+    /// `into_boxed_slice` neither copy nor reallocate, only the growth or shrink does.
+    #[inline]
+    fn edit(&mut self, extra: usize, delta: isize, f: impl FnOnce(&mut Vec<u8>)) {
+        let len = (self.len() as isize + delta) as u32;
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        if v.len() < HDR {
+            v.extend_from_slice(&[0; HDR]);
+        }
+        v.reserve_exact(extra);
+        f(&mut v);
+        v[..HDR].copy_from_slice(&len.to_le_bytes());
+        self.buf = v.into_boxed_slice();
+    }
+
+    /// A listpack of `items`, which must be sorted by (score, member) with no member twice.
+    pub(super) fn from_sorted(items: &[(&[u8], f64)]) -> Listpack {
+        let bytes: usize = items.iter().map(|(m, _)| m.len() + 14).sum();
+        let mut v = Vec::with_capacity(HDR + bytes);
+        v.extend_from_slice(&(items.len() as u32).to_le_bytes());
+        for (m, s) in items {
+            push_varint(&mut v, m.len());
+            v.extend_from_slice(m);
+            push_score(&mut v, if *s == 0.0 { 0.0 } else { *s });
+        }
+        Listpack { buf: v.into_boxed_slice() }
     }
 
     /// Bytes used by the entries.
     pub(super) fn bytes(&self) -> usize {
-        self.buf.len()
+        self.data().len()
     }
 
     /// Heap bytes.
     pub(super) fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        self.buf.len()
     }
 
     /// Every entry in order.
     pub(super) fn iter(&self) -> LpIter<'_> {
-        LpIter { buf: &self.buf, pos: 0, left: usize::MAX }
+        LpIter { buf: self.data(), pos: 0, left: usize::MAX }
     }
 
     /// Offset of the entry of rank `rank` (the buffer's length if past the end).
     fn offset_of(&self, rank: usize) -> usize {
+        let buf = self.data();
         let mut pos = 0;
         for _ in 0..rank {
-            if pos >= self.buf.len() {
+            if pos >= buf.len() {
                 break;
             }
-            pos = read_entry(&self.buf, pos).2;
+            pos = read_entry(buf, pos).2;
         }
         pos
     }
 
     /// `count` entries from rank `start` forward.
     pub(super) fn iter_from(&self, start: usize, count: usize) -> LpIter<'_> {
-        LpIter { buf: &self.buf, pos: self.offset_of(start), left: count }
+        LpIter { buf: self.data(), pos: self.offset_of(start), left: count }
     }
 
     /// `count` entries from rank `start` backward (`start`, `start - 1`, ...).
     pub(super) fn iter_back_from(&self, start: usize, count: usize) -> LpRevIter<'_> {
+        let buf = self.data();
         if start >= self.len() {
-            return LpRevIter { buf: &self.buf, offsets: Vec::new() };
+            return LpRevIter { buf, offsets: Vec::new() };
         }
         let n = count.min(start + 1);
         let first = start + 1 - n;
         let mut offsets = Vec::with_capacity(n);
         let mut pos = self.offset_of(first);
         for _ in 0..n {
-            if pos >= self.buf.len() {
+            if pos >= buf.len() {
                 break;
             }
             offsets.push(pos);
-            pos = read_entry(&self.buf, pos).2;
+            pos = read_entry(buf, pos).2;
         }
-        LpRevIter { buf: &self.buf, offsets }
+        LpRevIter { buf, offsets }
     }
 
     /// The entry of rank `rank`.
@@ -203,16 +249,17 @@ impl Listpack {
         if rank >= self.len() {
             return None;
         }
-        let (m, s, _) = read_entry(&self.buf, self.offset_of(rank));
+        let (m, s, _) = read_entry(self.data(), self.offset_of(rank));
         Some((m, s))
     }
 
     /// Finds `member`: (rank, offset, end offset, score).
     fn find(&self, member: &[u8]) -> Option<(usize, usize, usize, f64)> {
+        let buf = self.data();
         let mut pos = 0;
         let mut rank = 0;
-        while pos < self.buf.len() {
-            let (m, s, next) = read_entry(&self.buf, pos);
+        while pos < buf.len() {
+            let (m, s, next) = read_entry(buf, pos);
             if m == member {
                 return Some((rank, pos, next, s));
             }
@@ -235,9 +282,10 @@ impl Listpack {
     /// Inserts a member known to be absent at its sorted position.
     pub(super) fn insert_new(&mut self, member: &[u8], score: f64) {
         let score = if score == 0.0 { 0.0 } else { score };
+        let buf = self.data();
         let mut pos = 0;
-        while pos < self.buf.len() {
-            let (m, s, next) = read_entry(&self.buf, pos);
+        while pos < buf.len() {
+            let (m, s, next) = read_entry(buf, pos);
             if s > score || (s == score && m > member) {
                 break;
             }
@@ -247,39 +295,25 @@ impl Listpack {
         push_varint(&mut enc, member.len());
         enc.extend_from_slice(member);
         push_score(&mut enc, score);
-        let old = self.buf.len();
-        self.buf.reserve_exact(enc.len());
-        self.buf.resize(old + enc.len(), 0);
-        self.buf.copy_within(pos..old, pos + enc.len());
-        self.buf[pos..pos + enc.len()].copy_from_slice(&enc);
-        self.len += 1;
+        self.edit(enc.len(), 1, |v| {
+            let (at, old) = (HDR + pos, v.len());
+            v.resize(old + enc.len(), 0);
+            v.copy_within(at..old, at + enc.len());
+            v[at..at + enc.len()].copy_from_slice(&enc);
+        });
     }
 
-    /// Appends a member known to sort after every present one (bulk loads in order).
-    pub(super) fn push_sorted(&mut self, member: &[u8], score: f64) {
-        push_varint(&mut self.buf, member.len());
-        self.buf.extend_from_slice(member);
-        push_score(&mut self.buf, score);
-        self.len += 1;
-    }
-
-    /// Releases spare capacity (after bulk building).
-    pub(super) fn shrink(&mut self) {
-        self.buf.shrink_to_fit();
-    }
-
-    fn cut(&mut self, start: usize, end: usize) {
-        self.buf.drain(start..end);
-        if self.buf.capacity() - self.buf.len() >= 32 {
-            self.buf.shrink_to_fit();
-        }
+    /// Removes the bytes `start..end` (offsets in the entries) holding `entries` entries.
+    fn cut(&mut self, start: usize, end: usize, entries: usize) {
+        self.edit(0, -(entries as isize), |v| {
+            v.drain(HDR + start..HDR + end);
+        });
     }
 
     /// Removes `member`; returns its score.
     pub(super) fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (_, start, end, score) = self.find(member)?;
-        self.cut(start, end);
-        self.len -= 1;
+        self.cut(start, end, 1);
         Some(score)
     }
 
@@ -293,16 +327,16 @@ impl Listpack {
     /// Removes `count` entries from rank `start`, calling `f` on each.
     pub(super) fn remove_range(&mut self, start: usize, count: usize, mut f: impl FnMut(&[u8], f64)) {
         let from = self.offset_of(start);
+        let buf = self.data();
         let mut pos = from;
         let mut n = 0;
-        while n < count && pos < self.buf.len() {
-            let (m, s, next) = read_entry(&self.buf, pos);
+        while n < count && pos < buf.len() {
+            let (m, s, next) = read_entry(buf, pos);
             f(m, s);
             pos = next;
             n += 1;
         }
-        self.cut(from, pos);
-        self.len -= n as u32;
+        self.cut(from, pos, n);
     }
 
     /// Number of entries whose (score, member) satisfy `pred` (true on a prefix).
@@ -314,7 +348,9 @@ impl Listpack {
 /// Builds a listpack from members arriving in (score, member) order, in one pass (the RDB
 /// loader's path): checks the order and that no member repeats as it goes.
 pub(super) struct SortedBuilder {
-    lp: Listpack,
+    /// The listpack's bytes, header included, and its entry count.
+    buf: Vec<u8>,
+    len: u32,
     members: crate::types::hash::listpack::DupCheck,
     /// The previous score and the span of its member in the buffer.
     prev: (f64, usize, usize),
@@ -325,7 +361,12 @@ impl SortedBuilder {
     /// A builder for about `n` members taking about `bytes` bytes.
     pub(super) fn new(bytes: usize, n: usize) -> SortedBuilder {
         SortedBuilder {
-            lp: Listpack { buf: Vec::with_capacity(bytes), len: 0 },
+            buf: {
+                let mut v = Vec::with_capacity(HDR + bytes);
+                v.extend_from_slice(&[0; HDR]);
+                v
+            },
+            len: 0,
             members: crate::types::hash::listpack::DupCheck::new(n),
             prev: (0.0, 0, 0),
             duplicate: false,
@@ -337,8 +378,8 @@ impl SortedBuilder {
     #[inline]
     pub(super) fn push(&mut self, member: &[u8], score: f64) -> bool {
         let score = if score == 0.0 { 0.0 } else { score };
-        let buf = &mut self.lp.buf;
-        if self.lp.len > 0 {
+        let buf = &mut self.buf;
+        if self.len > 0 {
             let (ps, a, b) = self.prev;
             if !(ps < score || (ps == score && &buf[a..b] < member)) {
                 return false;
@@ -353,7 +394,7 @@ impl SortedBuilder {
             self.duplicate = true;
         }
         self.prev = (score, start, end);
-        self.lp.len += 1;
+        self.len += 1;
         true
     }
 
@@ -362,8 +403,11 @@ impl SortedBuilder {
         if self.duplicate {
             return Err("duplicate sorted set member");
         }
-        self.lp.shrink();
-        Ok(self.lp)
+        if self.len == 0 {
+            return Ok(Listpack::default());
+        }
+        self.buf[..HDR].copy_from_slice(&self.len.to_le_bytes());
+        Ok(Listpack { buf: self.buf.into_boxed_slice() })
     }
 }
 
@@ -422,6 +466,6 @@ mod tests {
         lp.remove_range(1, 5, |m, _| gone.push(m.to_vec()));
         assert_eq!(gone, vec![b"c".to_vec(), b"b".to_vec()]);
         assert_eq!(lp.len(), 1);
-        assert!(lp.buf.capacity() - lp.buf.len() < 32);
+        assert_eq!(lp.heap_size(), HDR + lp.bytes());
     }
 }
