@@ -74,6 +74,9 @@ pub struct ClientInfo {
     /// [`ROLE_NORMAL`], [`ROLE_REPLICA`] (a replica of ours, flag `S`) or [`ROLE_MASTER`]
     /// (our master's link, flag `M`).
     pub role: std::sync::atomic::AtomicU8,
+    /// The ACL user the client is authenticated as (CLIENT LIST's `user=`, CLIENT KILL USER,
+    /// ACL DELUSER); the owner's [`ClientState::acl`] is the copy commands are checked with.
+    pub user: Mutex<Arc<crate::acl::User>>,
 }
 
 /// An ordinary client.
@@ -172,7 +175,7 @@ impl ClientInfo {
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
              qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events={} \
-             cmd={} user=default redir={} resp={}",
+             cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -194,6 +197,7 @@ impl ClientInfo {
             READ_BUFFER.max(qbuf) + obuf,
             if obuf > 0 { "rw" } else { "r" },
             cmd,
+            String::from_utf8_lossy(self.user.lock().name()),
             self.redirect.load(Relaxed),
             self.resp.load(Relaxed),
         )
@@ -213,6 +217,8 @@ pub struct ClientState {
     pub resp: u8,
     /// Passed AUTH (or no password is configured).
     pub authenticated: bool,
+    /// The ACL user commands run as (see [`crate::acl`]); [`ClientState::set_user`] changes it.
+    pub acl: crate::acl::ClientAcl,
     /// CLIENT REPLY state.
     pub reply_mode: ReplyMode,
     /// Close the connection once the pending replies are written (QUIT, protocol error).
@@ -265,6 +271,12 @@ impl ClientState {
             ReplyMode::SkipThis => self.reply_mode = ReplyMode::On,
             ReplyMode::On | ReplyMode::Skip => out.extend_from_slice(reply),
         }
+    }
+
+    /// Authenticates as `user` (AUTH, HELLO AUTH, RESET, a new connection).
+    pub fn set_user(&mut self, user: Arc<crate::acl::User>) {
+        *self.info.user.lock() = user.clone();
+        self.acl = crate::acl::ClientAcl::new(user);
     }
 
     /// Selects a database (caller validates the index).
@@ -347,12 +359,14 @@ impl ClientRegistry {
             redirect: AtomicI64::new(-1),
             blocked: AtomicBool::new(false),
             role: std::sync::atomic::AtomicU8::new(ROLE_NORMAL),
+            user: Mutex::new(crate::acl::superuser().clone()),
         });
         ClientState {
             info,
             db: 0,
             resp: 2,
             authenticated,
+            acl: Default::default(),
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             blocking: Default::default(),

@@ -170,8 +170,10 @@ pub struct Inner {
     /// Taken first by every operation that locks shards of more than one database
     /// (see [`crate::access::HeldLocks`]).
     pub(crate) cross_db: Mutex<()>,
-    /// `requirepass`, mirrored for the connection path.
+    /// `requirepass`, mirrored to notice when CONFIG SET changes it.
     pub(crate) requirepass: RwLock<Option<Vec<u8>>>,
+    /// ACL users and the ACL LOG ([`crate::acl`]).
+    pub acl: crate::acl::Acl,
     /// Start time (Unix ms).
     pub started_ms: i64,
     /// Writes since the last save.
@@ -227,7 +229,11 @@ impl Inner {
             )
         };
         self.tunables.refresh(&self.config.read());
-        *self.requirepass.write() = pass;
+        let previous = std::mem::replace(&mut *self.requirepass.write(), pass.clone());
+        if previous != pass {
+            // `requirepass` is the default user's password (Redis's `updateRequirePass`).
+            self.acl.set_requirepass(pass.as_deref());
+        }
         self.notify_flags.store(crate::notify::parse_flags(&events).unwrap_or(0), Relaxed);
         self.evict.refresh(&self.config.read());
         self.rdb.set_alert(crate::persistence::ALERT_MAXMEMORY, self.evict.maxmemory() > 0);
@@ -482,6 +488,7 @@ impl Builder {
             busy: Default::default(),
             script_running: AtomicBool::new(false),
             cross_db: Mutex::new(()),
+            acl: crate::acl::Acl::new(requirepass.as_deref()),
             requirepass: RwLock::new(requirepass),
             started_ms: now,
             dirty: Default::default(),
@@ -685,8 +692,10 @@ impl Database {
 
     /// Registers a client connection (used by the server for each accepted socket).
     pub fn connect(&self, conn: ConnectionInfo) -> ClientState {
-        let authenticated = self.inner.requirepass.read().is_none();
-        self.inner.clients.register(conn, self.inner.clock.now_ms(), authenticated)
+        let authenticated = self.inner.acl.new_clients_authenticated();
+        let mut client = self.inner.clients.register(conn, self.inner.clock.now_ms(), authenticated);
+        client.set_user(self.inner.acl.default_user().clone());
+        client
     }
 
     /// A transient, unregistered client used to re-run a blocked client's command when
@@ -738,7 +747,19 @@ impl Database {
     /// assert_eq!(db.execute(["SET", "k", "v"]), RespValue::ok());
     /// assert_eq!(db.execute(["GET", "k"]), RespValue::bulk("v"));
     /// ```
+    ///
+    /// The command runs with no ACL restriction (as the program's own call); see
+    /// [`Database::as_user`] to run commands with a user's permissions.
     pub fn execute<I, A>(&self, args: I) -> ferrous_resp::Value
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        self.execute_as(crate::acl::superuser(), args)
+    }
+
+    /// [`Database::execute`] with the permissions of `user`.
+    pub(crate) fn execute_as<I, A>(&self, user: &Arc<crate::acl::User>, args: I) -> ferrous_resp::Value
     where
         I: IntoIterator<Item = A>,
         A: AsRef<[u8]>,
@@ -746,6 +767,7 @@ impl Database {
         let argv: ferrous_resp::ArgsBuf = args.into_iter().collect();
         let mut client = self.connect(ConnectionInfo::default());
         client.authenticated = true;
+        client.set_user(user.clone());
         client.select(self.index);
         let mut out = Vec::new();
         self.dispatch(&mut client, argv.as_args(), &mut out);

@@ -8,6 +8,7 @@
 //! ```
 //!
 //! Layout:
+//! - [`acl`]: ACL users, their rules, the permission check of every command, ACL LOG.
 //! - [`db`]: [`Database`], the handle (clone it freely), its builder and background cycle.
 //! - [`keyspace`]: a logical database split into lock-protected shards; expiry index.
 //! - [`dict`]: the chained hash table under each shard (SCAN cursors, random sampling).
@@ -36,6 +37,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod acl;
 pub mod aof;
 pub mod blocking;
 pub mod bytes;
@@ -72,6 +74,7 @@ pub mod util;
 pub mod value;
 
 pub use client::{ClientState, ConnectionInfo};
+pub use acl::UserHandle;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use db::{Builder, Database, ServerHooks};

@@ -245,6 +245,15 @@ impl PubSubHub {
         map.get(channel).map_or(0, |v| v.len())
     }
 
+    /// The channels, patterns and shard channels subscriber `id` has (ACL changes check them).
+    pub fn subscriptions_of(&self, id: u64) -> [Vec<Vec<u8>>; 3] {
+        let of = |map: &RwLock<HashMap<Vec<u8>, Subs>>| {
+            map.read().iter().filter(|(_, v)| v.iter().any(|s| s.id == id)).map(|(k, _)| k.clone()).collect()
+        };
+        let patterns = self.patterns.read().iter().filter(|(_, s)| s.id == id).map(|(p, _)| p.clone()).collect();
+        [of(&self.channels), patterns, of(&self.shard_channels)]
+    }
+
     /// Distinct patterns subscribed (PUBSUB NUMPAT).
     pub fn num_patterns(&self) -> usize {
         self.patterns.read().iter().map(|(p, _)| p).collect::<HashSet<_>>().len()

@@ -202,6 +202,7 @@ impl Database {
         };
         client.db = db_index;
         client.resp = resp;
+        client.acl = crate::acl::script_acl();
         client.blocking.disabled = true;
         let mut runner = ScriptRunner { db: self, client, wrote: false };
         let r = f(&mut runner);

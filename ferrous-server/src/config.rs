@@ -3,13 +3,12 @@
 //! Same conventions as redis-server: the optional first argument is a redis.conf file (`-`
 //! reads standard input); every `--name` starts a directive whose arguments run until the
 //! next `--name`; command-line directives are applied after the file's.
+use ferrous_core::acl::ConfigUser;
 use ferrous_core::Config;
 
 /// Directives of Redis 7.0 that Ferrous accepts in a config file but does not act on; they
 /// are logged, not fatal, so an existing redis.conf keeps working.
 pub const IGNORED_REDIS_DIRECTIVES: &[&str] = &[
-    "acllog-max-len",
-    "aclfile",
     "activedefrag",
     "active-defrag-cycle-max",
     "active-defrag-cycle-min",
@@ -101,7 +100,6 @@ pub const IGNORED_REDIS_DIRECTIVES: &[&str] = &[
     "zset-max-ziplist-value",
     "rename-command",
     "include",
-    "user",
     "sanitize-dump-payload",
     "latency-tracking",
     "latency-tracking-info-percentiles",
@@ -136,6 +134,18 @@ pub fn apply_text(
     first_line: usize,
     warnings: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
+    apply_lines(config, &mut Vec::new(), text, first_line, warnings)
+}
+
+/// [`apply_text`], collecting the `user` lines (validated as Redis does when it reads them;
+/// they are loaded once the server is up, see `ferrous_core::acl::load_startup`).
+fn apply_lines(
+    config: &mut Config,
+    users: &mut Vec<ConfigUser>,
+    text: &str,
+    first_line: usize,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -145,6 +155,12 @@ pub fn apply_text(
             .map_err(|_| fatal(first_line + i, line, "Unbalanced quotes in configuration line"))?;
         let Some((name, args)) = words.split_first() else { continue };
         let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        if name == "user" && !args.is_empty() {
+            let user =
+                ferrous_core::acl::parse_config_user(&words, users).map_err(|e| fatal(first_line + i, line, &e))?;
+            users.push(user);
+            continue;
+        }
         let args: Vec<String> = args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
         let arg_refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
         if ferrous_core::config::directive(&name).is_none() {
@@ -168,7 +184,17 @@ pub fn apply_text(
 
 /// Builds the configuration from redis-server-style command-line arguments.
 pub fn from_args(args: &[String], warnings: &mut Vec<String>) -> Result<Config, ConfigError> {
+    from_args_with_users(args, warnings).map(|(config, _)| config)
+}
+
+/// [`from_args`], with the `user` lines of the configuration (ACL users to create at
+/// start-up).
+pub fn from_args_with_users(
+    args: &[String],
+    warnings: &mut Vec<String>,
+) -> Result<(Config, Vec<ConfigUser>), ConfigError> {
     let mut config = Config::default();
+    let mut users = Vec::new();
     let mut rest = args;
     if let Some(first) = args.first() {
         if !first.starts_with("--") {
@@ -209,8 +235,8 @@ pub fn from_args(args: &[String], warnings: &mut Vec<String>) -> Result<Config, 
             text.push('"');
         }
     }
-    apply_text(&mut config, &text, 1, warnings)?;
-    Ok(config)
+    apply_lines(&mut config, &mut users, &text, 1, warnings)?;
+    Ok((config, users))
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
         return 0;
     }
     let mut warnings = Vec::new();
-    let config = match config::from_args(args, &mut warnings) {
+    let (config, users) = match config::from_args_with_users(args, &mut warnings) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -44,6 +44,12 @@ pub fn main_with_args(args: &[String]) -> i32 {
     notice!("Ferrous {} starting, pid={}", env!("CARGO_PKG_VERSION"), std::process::id());
     // The server always persists: `dir/dbfilename` is loaded below and saved per `save`.
     let db = Database::builder().config(config).persistence(true).build();
+    // ACL users: the configuration's `user` lines, then the `aclfile` (Redis's
+    // `ACLLoadUsersAtStartup`); an error stops the server, as in Redis.
+    if let Err(e) = ferrous_core::acl::load_startup(db.inner(), &users) {
+        warning!("{e}");
+        return 1;
+    }
     let lua = {
         let c = db.inner().config.read();
         let instructions = c.get_i64("lua-instruction-limit");

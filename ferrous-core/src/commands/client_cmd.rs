@@ -144,6 +144,7 @@ struct KillFilter {
     laddr: Option<Vec<u8>>,
     id: Option<u64>,
     kind: Option<ClientType>,
+    user: Option<std::sync::Arc<crate::acl::User>>,
     skip_me: bool,
 }
 
@@ -153,6 +154,7 @@ impl KillFilter {
             && self.laddr.as_ref().map_or(true, |a| c.laddr.as_bytes() == a.as_slice())
             && self.id.map_or(true, |id| c.id == id)
             && self.kind.map_or(true, |t| type_of(c) == t)
+            && self.user.as_ref().map_or(true, |u| std::sync::Arc::ptr_eq(u, &c.user.lock()))
             && !(self.skip_me && c.id == me)
     }
 }
@@ -182,11 +184,10 @@ fn client_kill(ctx: &mut Ctx<'_>) -> Result<()> {
                 b"type" => f.kind = Some(client_type(val)?),
                 b"addr" => f.addr = Some(val.to_vec()),
                 b"laddr" => f.laddr = Some(val.to_vec()),
-                b"user" => {
-                    if val != b"default" {
-                        return Err(Error::msg(format!("ERR No such user '{}'", String::from_utf8_lossy(val))));
-                    }
-                }
+                b"user" => match ctx.db.inner.acl.user(val) {
+                    Some(u) => f.user = Some(u),
+                    None => return Err(Error::msg(format!("ERR No such user '{}'", String::from_utf8_lossy(val)))),
+                },
                 b"skipme" => match val.to_ascii_lowercase().as_slice() {
                     b"yes" => f.skip_me = true,
                     b"no" => f.skip_me = false,

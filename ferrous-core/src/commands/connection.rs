@@ -1,8 +1,9 @@
 //! Connection commands: PING ECHO SELECT QUIT RESET HELLO AUTH.
 //!
-//! Authentication follows Redis 7.0's default user: without `requirepass` the user has
-//! `nopass` (any password is accepted by `AUTH default <anything>`, while the one-argument
-//! form is an error); with `requirepass` it must match. `default` is the only user.
+//! Authentication is against the ACL users ([`crate::acl`]): `AUTH password` is the
+//! `default` user's (whose password `requirepass` sets; with `nopass` that one-argument form
+//! is an error), `AUTH username password` and `HELLO ... AUTH username password` any user's.
+//! A failure is an ACL LOG entry.
 //!
 //! HELLO reports `server: redis` and `version: 7.0.15` (the Redis release whose behaviour
 //! Ferrous reproduces), so clients that gate features on the server version work; INFO's
@@ -83,7 +84,8 @@ fn reset(ctx: &mut Ctx<'_>) -> Result<()> {
     inner.watches.unwatch_all(&mut client.tx);
     client.select(0);
     set_protocol(client, 2);
-    client.authenticated = inner.requirepass().is_none();
+    client.set_user(inner.acl.default_user().clone());
+    client.authenticated = inner.acl.new_clients_authenticated();
     if client.tracking.take().is_some() {
         inner.tracking.disable(client.id());
     }
@@ -107,9 +109,21 @@ fn set_protocol(client: &mut ClientState, version: u8) {
     }
 }
 
-/// Checks `username`/`password` against the default user (the only one).
-fn credentials_ok(inner: &Inner, username: &[u8], password: &[u8]) -> bool {
-    username == b"default" && inner.requirepass().map_or(true, |p| p == password)
+/// Authenticates the client as `username` (Redis's `ACLAuthenticateUser`), or logs the
+/// failure and returns WRONGPASS.
+fn authenticate(ctx: &mut Ctx<'_>, username: &[u8], password: &[u8]) -> Result<()> {
+    let inner: &Inner = &ctx.db.inner;
+    match inner.acl.authenticate(username, password) {
+        Some(user) => {
+            ctx.client.authenticated = true;
+            ctx.client.set_user(user);
+            Ok(())
+        }
+        None => {
+            crate::acl::log_auth_failure(inner, ctx.client, ctx.args.at(0), username, ctx.spec);
+            Err(Error::WrongPass)
+        }
+    }
 }
 
 /// `AUTH [username] password`
@@ -117,19 +131,15 @@ fn auth(ctx: &mut Ctx<'_>) -> Result<()> {
     if ctx.argc() > 3 {
         return Err(Error::Syntax);
     }
-    let inner = &ctx.db.inner;
     let (user, pass) = if ctx.argc() == 2 {
-        if inner.requirepass().is_none() {
+        if ctx.db.inner.acl.default_user().rules().nopass {
             return Err(Error::AuthNotConfigured);
         }
         (&b"default"[..], ctx.arg(1))
     } else {
         (ctx.arg(1), ctx.arg(2))
     };
-    if !credentials_ok(inner, user, pass) {
-        return Err(Error::WrongPass);
-    }
-    ctx.client.authenticated = true;
+    authenticate(ctx, user, pass)?;
     ctx.out.ok();
     Ok(())
 }
@@ -150,10 +160,8 @@ fn hello(ctx: &mut Ctx<'_>) -> Result<()> {
         let more = ctx.argc() - 1 - j;
         let opt = ctx.arg(j);
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            if !credentials_ok(&ctx.db.inner, ctx.arg(j + 1), ctx.arg(j + 2)) {
-                return Err(Error::WrongPass);
-            }
-            ctx.client.authenticated = true;
+            let (user, pass) = (ctx.arg(j + 1), ctx.arg(j + 2));
+            authenticate(ctx, user, pass)?;
             j += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             super::client_cmd::set_name(ctx.client, ctx.arg(j + 1))?;

@@ -21,6 +21,7 @@ use std::sync::OnceLock;
 pub mod reply;
 pub use reply::Reply;
 
+pub mod acl;
 pub mod bitmaps;
 pub mod client_cmd;
 pub mod config_cmd;
@@ -171,6 +172,9 @@ pub struct CommandStats {
 
 /// One command (or subcommand, named `container|sub`).
 pub struct CommandSpec {
+    /// A dense index of this spec among every implemented command and subcommand (ACL
+    /// permission bitmaps are looked up by it, see [`crate::acl`]).
+    pub id: usize,
     /// Lower-case full name (`get`, `config|get`).
     pub name: String,
     /// Redis arity: exact if positive, minimum if negative (counts the name).
@@ -262,6 +266,7 @@ fn all_handlers() -> impl Iterator<Item = &'static (&'static str, Handler)> {
         .chain(persistence::COMMANDS)
         .chain(replication::COMMANDS)
         .chain(observability::COMMANDS)
+        .chain(acl::COMMANDS)
         .chain(memory::COMMANDS)
 }
 
@@ -281,9 +286,18 @@ fn info_name(entry: &Value) -> Option<String> {
     }
 }
 
+/// Redis 7.0's `COMMAND INFO` for every command, implemented or not (ACL categories cover
+/// them all, see [`crate::acl`]).
+pub(crate) fn all_command_info() -> Value {
+    parse_data(include_bytes!("data/command-info.resp"))
+}
+
+/// Next [`CommandSpec::id`].
+static NEXT_SPEC_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 impl CommandTable {
     fn build() -> CommandTable {
-        let info = parse_data(include_bytes!("data/command-info.resp"));
+        let info = all_command_info();
         let docs = parse_data(include_bytes!("data/command-docs.resp"));
         let Value::Array(info) = info else { panic!("command info is not an array") };
         let mut docs_by_name: HashMap<String, Value> = HashMap::new();
@@ -468,6 +482,7 @@ fn build_spec(entry: Value, docs: Option<Value>, handlers: &HashMap<&str, Handle
         flag_bits |= flags::RUNS_BESIDE_BUSY_SCRIPT;
     }
     Some(CommandSpec {
+        id: NEXT_SPEC_ID.fetch_add(1, Relaxed),
         arity: int(&items[1]),
         first_key: int(&items[3]),
         last_key: int(&items[4]),
@@ -623,6 +638,14 @@ fn run(
         reject(db, client, out, &Error::NoAuth);
         return;
     }
+    // ACL: one flag test for a user that may run everything (the default user as shipped).
+    if !client.acl.unrestricted() {
+        if let Some(e) = crate::acl::check(&db.inner, client, spec, &args, held) {
+            spec.stats.rejected.fetch_add(1, Relaxed);
+            reject(db, client, out, &e);
+            return;
+        }
+    }
     let alerts = db.inner.rdb.alerts.load(Relaxed);
     // Inside scripts (held), a read-only replica still refuses writes, and deny-oom
     // commands fail if the script started out of memory.
@@ -675,6 +698,8 @@ fn run(
         }
         if let Some(q) = client.tx.queue.as_mut() {
             q.push(args.iter().collect());
+            // CLIENT LIST's `multi=` (and ACL LOG's client info) count the queued commands.
+            client.info.multi.store(q.len() as i64, Relaxed);
         }
         Reply::new(out, resp3).simple("QUEUED");
         return;

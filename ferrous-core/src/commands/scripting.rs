@@ -34,5 +34,7 @@ fn forward(ctx: &mut Ctx<'_>) -> Result<()> {
         return Err(Error::msg("ERR scripting is not available: no script engine installed"));
     };
     let held = ctx.access.is_held();
+    // The script's commands are checked against its caller's ACL user.
+    let _acl_scope = (!ctx.client.acl.unrestricted()).then(|| crate::acl::ScriptScope::enter(ctx.client, ctx.spec));
     engine.command(ScriptCall { db: ctx.db, client: ctx.client, args: ctx.args, out: ctx.out.buf(), held })
 }
