@@ -413,25 +413,165 @@ fn allows_insert(fill: i32, bytes: usize, count: usize, len: usize) -> bool {
     }
 }
 
-/// One packed run of entries.
+/// A node's bytes and entry count: a growable buffer like `Vec<u8>` in 20 bytes instead of 24
+/// (an exact-size `Box<[u8]>` whose tail is slack, and the used length as a `u32`), so that
+/// with the count a [`Node`] is 24 bytes instead of 32. The deque of a one-node list (most lists) then fits a 32-byte
+/// malloc chunk instead of a 48-byte one.
+///
+/// A length that does not fit the `u32` (a node of 4 GiB or more, which only an element that
+/// big can make) is stored as [`NodeBuf::EXACT`]: the buffer is then kept at its exact size
+/// and its length is the allocation's.
+#[derive(Clone, Default)]
+struct NodeBuf {
+    data: Box<[u8]>,
+    used: u32,
+    /// The node's entry count (kept here, beside `used`, so that a `Node` packs in 24
+    /// bytes).
+    count: u32,
+}
+
+impl NodeBuf {
+    /// `used` value meaning "the whole allocation".
+    const EXACT: u32 = u32::MAX;
+
+    /// A buffer holding `v`, whose entries number `count`.
+    fn from_vec(mut v: Vec<u8>, count: u32) -> NodeBuf {
+        let len = v.len();
+        let cap = v.capacity();
+        v.resize(cap, 0);
+        let mut b = NodeBuf { data: v.into_boxed_slice(), used: 0, count };
+        b.set_len(len);
+        b
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        if self.used == Self::EXACT {
+            self.data.len()
+        } else {
+            self.used as usize
+        }
+    }
+
+    #[inline]
+    fn capacity(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Sets the used length (at most the capacity).
+    #[inline]
+    fn set_len(&mut self, n: usize) {
+        let n = n.min(self.data.len());
+        match u32::try_from(n) {
+            Ok(v) if v != Self::EXACT => self.used = v,
+            _ => {
+                if n < self.data.len() {
+                    self.realloc(n, n);
+                }
+                self.used = Self::EXACT;
+            }
+        }
+    }
+
+    /// Moves the first `keep` bytes into an allocation of exactly `cap` bytes (`keep <= cap`).
+    fn realloc(&mut self, keep: usize, cap: usize) {
+        let mut v = std::mem::take(&mut self.data).into_vec();
+        v.truncate(keep);
+        if cap > keep {
+            v.reserve_exact(cap - keep);
+        } else {
+            v.shrink_to_fit();
+        }
+        v.resize(v.capacity().max(keep), 0);
+        self.data = v.into_boxed_slice();
+    }
+
+    /// Makes room for `extra` more bytes, exactly.
+    fn reserve_exact(&mut self, extra: usize) {
+        let len = self.len();
+        if self.capacity() - len < extra {
+            self.realloc(len, len + extra);
+            self.set_len(len);
+        }
+    }
+
+    /// Extends the used length to `n` (at most the capacity), leaving the new bytes as
+    /// they were: callers overwrite them.
+    #[inline]
+    fn grow_to(&mut self, n: usize) {
+        self.set_len(n);
+    }
+
+    fn truncate(&mut self, n: usize) {
+        if n < self.len() {
+            self.set_len(n);
+        }
+    }
+
+    /// Drops the first `n` bytes.
+    fn remove_front(&mut self, n: usize) {
+        let len = self.len();
+        let n = n.min(len);
+        self.data.copy_within(n..len, 0);
+        self.set_len(len - n);
+    }
+
+    fn extend_from_slice(&mut self, s: &[u8]) {
+        self.reserve_exact(s.len());
+        let len = self.len();
+        self.data[len..len + s.len()].copy_from_slice(s);
+        self.set_len(len + s.len());
+    }
+
+    /// Shrinks the allocation to `cap` bytes (never below the length).
+    fn shrink_to(&mut self, cap: usize) {
+        let len = self.len();
+        let cap = cap.max(len);
+        if cap < self.capacity() {
+            self.realloc(len, cap);
+            self.set_len(len);
+        }
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.shrink_to(self.len());
+    }
+}
+
+impl std::ops::Deref for NodeBuf {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        &self.data[..self.len()]
+    }
+}
+
+impl std::ops::DerefMut for NodeBuf {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u8] {
+        let len = self.len();
+        &mut self.data[..len]
+    }
+}
+
+/// One packed run of entries (its count is `buf.count`).
 #[derive(Clone, Default)]
 struct Node {
-    buf: Vec<u8>,
-    count: u32,
+    buf: NodeBuf,
 }
 
 impl Node {
     fn single(e: Elem<'_>, size: usize) -> Node {
-        let mut n = Node { buf: Vec::new(), count: 0 };
+        let mut n = Node { buf: NodeBuf::default() };
         n.buf.reserve_exact(size);
         n.splice(0, 0, e, size);
-        n.count = 1;
+        n.buf.count = 1;
         n
     }
 
     #[inline]
     fn count(&self) -> usize {
-        self.count as usize
+        self.buf.count as usize
     }
 
     /// Byte offset of entry `k` (`k == count` gives the end).
@@ -463,7 +603,7 @@ impl Node {
                 let target = want + (want / 8).max(16);
                 self.buf.reserve_exact(target - len);
             }
-            self.buf.resize(want, 0);
+            self.buf.grow_to(want);
             self.buf.copy_within(off + old..len, off + size);
         } else if size < old {
             self.buf.copy_within(off + old..len, off + size);
@@ -476,7 +616,7 @@ impl Node {
     fn insert_entry(&mut self, k: usize, e: Elem<'_>) {
         let off = self.offset_of(k);
         self.splice(off, 0, e, entry_size(e));
-        self.count += 1;
+        self.buf.count += 1;
     }
 
     /// Removes the sorted, disjoint byte ranges `(start, len)`. Does not change `count`.
@@ -494,7 +634,7 @@ impl Node {
 
     /// Drops the first `n` bytes.
     fn cut_front(&mut self, n: usize) {
-        self.buf.drain(..n);
+        self.buf.remove_front(n);
         self.shrink();
     }
 
@@ -521,9 +661,15 @@ impl Node {
 #[derive(Clone)]
 pub struct List {
     nodes: VecDeque<Node>,
-    len: usize,
-    fill: i32,
+    /// The number of elements (low 48 bits) and the node fill plus 5 (high 16 bits: the
+    /// fill is in -5..=32768): one word, so that a `List` is 40 bytes and its box a 48-byte
+    /// malloc chunk rather than a 64-byte one.
+    len_fill: u64,
 }
+
+/// Bits of [`List::len_fill`] holding the length.
+const LEN_BITS: u32 = 48;
+const LEN_MASK: u64 = (1 << LEN_BITS) - 1;
 
 impl Default for List {
     fn default() -> Self {
@@ -539,7 +685,7 @@ impl std::fmt::Debug for List {
 
 impl PartialEq for List {
     fn eq(&self, other: &Self) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -571,18 +717,29 @@ impl List {
     /// An empty list whose nodes follow `fill` (a `list-max-listpack-size` value; clamped
     /// to -5..=32768 as Redis does).
     pub fn with_fill(fill: i64) -> List {
-        List { nodes: VecDeque::new(), len: 0, fill: fill.clamp(-5, FILL_MAX) as i32 }
+        let code = (fill.clamp(-5, FILL_MAX) + 5) as u64;
+        List { nodes: VecDeque::new(), len_fill: code << LEN_BITS }
     }
 
     /// Number of elements.
     #[inline]
     pub fn len(&self) -> usize {
-        self.len
+        (self.len_fill & LEN_MASK) as usize
+    }
+    /// Sets the number of elements (below 2^48: far more than memory holds).
+    #[inline]
+    fn set_len(&mut self, n: usize) {
+        self.len_fill = (self.len_fill & !LEN_MASK) | (n as u64 & LEN_MASK);
+    }
+    /// The node fill (`list-max-listpack-size`, clamped).
+    #[inline]
+    fn node_fill(&self) -> i32 {
+        (self.len_fill >> LEN_BITS) as i32 - 5
     }
     /// True when empty.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
     /// OBJECT ENCODING name (Redis 7.0 lists are always quicklists).
     pub fn encoding(&self) -> &'static str {
@@ -590,7 +747,7 @@ impl List {
     }
     /// The node fill this list was created with.
     pub fn fill(&self) -> i64 {
-        self.fill as i64
+        self.node_fill() as i64
     }
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
@@ -609,7 +766,7 @@ impl List {
     pub fn check_invariants(&self) -> std::result::Result<(), String> {
         let mut total = 0;
         for (i, n) in self.nodes.iter().enumerate() {
-            if n.count == 0 {
+            if n.buf.count == 0 {
                 return Err(format!("node {i} is empty"));
             }
             let (mut off, mut k) = (0, 0);
@@ -627,12 +784,12 @@ impl List {
                 k += 1;
             }
             if off != n.buf.len() || k != n.count() {
-                return Err(format!("node {i}: count {} but {k} entries", n.count));
+                return Err(format!("node {i}: count {} but {k} entries", n.buf.count));
             }
             total += k;
         }
-        if total != self.len {
-            return Err(format!("len {} but {total} entries", self.len));
+        if total != self.len() {
+            return Err(format!("len {} but {total} entries", self.len()));
         }
         Ok(())
     }
@@ -665,12 +822,12 @@ impl List {
 
     fn push_elem_back(&mut self, e: Elem<'_>) {
         let size = entry_size(e);
-        let fill = self.fill;
+        let fill = self.node_fill();
         match self.nodes.back_mut() {
             Some(n) if allows_insert(fill, n.buf.len(), n.count(), str_len(e)) => {
                 let off = n.buf.len();
                 n.splice(off, 0, e, size);
-                n.count += 1;
+                n.buf.count += 1;
             }
             full => {
                 // The old tail node is done growing: give back its slack.
@@ -681,16 +838,16 @@ impl List {
                 self.nodes.push_back(Node::single(e, size));
             }
         }
-        self.len += 1;
+        self.set_len(self.len() + 1);
     }
 
     fn push_elem_front(&mut self, e: Elem<'_>) {
         let size = entry_size(e);
-        let fill = self.fill;
+        let fill = self.node_fill();
         match self.nodes.front_mut() {
             Some(n) if allows_insert(fill, n.buf.len(), n.count(), str_len(e)) => {
                 n.splice(0, 0, e, size);
-                n.count += 1;
+                n.buf.count += 1;
             }
             full => {
                 if let Some(n) = full {
@@ -700,7 +857,7 @@ impl List {
                 self.nodes.push_front(Node::single(e, size));
             }
         }
-        self.len += 1;
+        self.set_len(self.len() + 1);
     }
 
     /// Gives back the growth slack of the end nodes (after a multi-element push: the
@@ -725,8 +882,8 @@ impl List {
                 let node = self.nodes.front_mut()?;
                 let (e, sz) = read_entry(&node.buf, 0);
                 r = f(e);
-                node.count -= 1;
-                if node.count == 0 {
+                node.buf.count -= 1;
+                if node.buf.count == 0 {
                     self.nodes.pop_front();
                 } else {
                     node.cut_front(sz);
@@ -737,15 +894,15 @@ impl List {
                 let start = prev_start(&node.buf, node.buf.len());
                 let (e, _) = read_entry(&node.buf, start);
                 r = f(e);
-                node.count -= 1;
-                if node.count == 0 {
+                node.buf.count -= 1;
+                if node.buf.count == 0 {
                     self.nodes.pop_back();
                 } else {
                     node.cut_back(start);
                 }
             }
         }
-        self.len -= 1;
+        self.set_len(self.len() - 1);
         Some(r)
     }
 
@@ -757,7 +914,7 @@ impl List {
     /// Removes up to `n` elements from `end`, handing each to `f` in pop order. Returns how
     /// many were removed.
     pub fn pop_many(&mut self, end: ListEnd, n: usize, mut f: impl FnMut(Elem<'_>)) -> usize {
-        let n = n.min(self.len);
+        let n = n.min(self.len());
         match end {
             ListEnd::Left => {
                 self.iter().take(n).for_each(&mut f);
@@ -773,8 +930,8 @@ impl List {
 
     /// Drops the first `n` elements.
     fn remove_front(&mut self, mut n: usize) {
-        n = n.min(self.len);
-        self.len -= n;
+        n = n.min(self.len());
+        self.set_len(self.len() - n);
         while n > 0 {
             let Some(node) = self.nodes.front_mut() else { break };
             if node.count() <= n {
@@ -783,7 +940,7 @@ impl List {
             } else {
                 let off = node.offset_of(n);
                 node.cut_front(off);
-                node.count -= n as u32;
+                node.buf.count -= n as u32;
                 n = 0;
             }
         }
@@ -791,8 +948,8 @@ impl List {
 
     /// Drops the last `n` elements.
     fn remove_back(&mut self, mut n: usize) {
-        n = n.min(self.len);
-        self.len -= n;
+        n = n.min(self.len());
+        self.set_len(self.len() - n);
         while n > 0 {
             let Some(node) = self.nodes.back_mut() else { break };
             if node.count() <= n {
@@ -801,7 +958,7 @@ impl List {
             } else {
                 let off = node.offset_of(node.count() - n);
                 node.cut_back(off);
-                node.count -= n as u32;
+                node.buf.count -= n as u32;
                 n = 0;
             }
         }
@@ -810,14 +967,14 @@ impl List {
     /// Turns a Redis index (negative = from the end) into a position, if in range.
     #[inline]
     fn resolve(&self, index: i64) -> Option<usize> {
-        let i = if index < 0 { self.len as i64 + index } else { index };
-        (0..self.len as i64).contains(&i).then_some(i as usize)
+        let i = if index < 0 { self.len() as i64 + index } else { index };
+        (0..self.len() as i64).contains(&i).then_some(i as usize)
     }
 
     /// The node holding element `index` (< len) and the element's position in it, walking
     /// node counts from the nearer end.
     fn locate(&self, index: usize) -> (usize, usize) {
-        if index < self.len / 2 {
+        if index < self.len() / 2 {
             let mut i = index;
             for (ni, n) in self.nodes.iter().enumerate() {
                 if i < n.count() {
@@ -826,7 +983,7 @@ impl List {
                 i -= n.count();
             }
         } else {
-            let mut i = self.len - 1 - index;
+            let mut i = self.len() - 1 - index;
             for (ni, n) in self.nodes.iter().enumerate().rev() {
                 if i < n.count() {
                     return (ni, n.count() - 1 - i);
@@ -834,7 +991,7 @@ impl List {
                 i -= n.count();
             }
         }
-        debug_assert!(false, "index {index} out of range {}", self.len);
+        debug_assert!(false, "index {index} out of range {}", self.len());
         (0, 0)
     }
 
@@ -857,14 +1014,14 @@ impl List {
         let node = &mut self.nodes[ni];
         let off = node.offset_of(k);
         let old = entry_len_at(&node.buf, off);
-        if node.count == 1 || str_len(e) < LARGE_ELEMENT {
+        if node.buf.count == 1 || str_len(e) < LARGE_ELEMENT {
             node.splice(off, old, e, size);
         } else {
             // Redis inserts the large element after the old one (a node of its own,
             // splitting this one) and then deletes the old one.
             node.remove_ranges(&[(off, old)]);
-            node.count -= 1;
-            self.len -= 1;
+            node.buf.count -= 1;
+            self.set_len(self.len() - 1);
             self.insert_elem_at(i, e);
         }
         true
@@ -880,7 +1037,7 @@ impl List {
         if index == 0 {
             return self.push_elem_front(e);
         }
-        if index >= self.len {
+        if index >= self.len() {
             return self.push_elem_back(e);
         }
         let (ni, k) = self.locate(index);
@@ -890,7 +1047,7 @@ impl List {
     /// Inserts `e` after (or before) entry `k` of node `ni`, choosing the node as Redis
     /// 7.0's `_quicklistInsert` does (see the module docs).
     fn insert_beside(&mut self, ni: usize, k: usize, e: Elem<'_>, after: bool) {
-        let fill = self.fill;
+        let fill = self.node_fill();
         let len = str_len(e);
         let allows = |n: Option<&Node>| n.is_some_and(|n| allows_insert(fill, n.buf.len(), n.count(), len));
         let node = &self.nodes[ni];
@@ -899,7 +1056,7 @@ impl List {
         let at_head = !after && k == 0;
         let avail_next = at_tail && allows(self.nodes.get(ni + 1));
         let avail_prev = at_head && ni > 0 && allows(self.nodes.get(ni - 1));
-        self.len += 1;
+        self.set_len(self.len() + 1);
         if len >= LARGE_ELEMENT {
             // A node of its own, next to this one or between its two halves.
             if at_tail || at_head {
@@ -908,9 +1065,9 @@ impl List {
                 let cut = k + after as usize;
                 let node = &mut self.nodes[ni];
                 let off = node.offset_of(cut);
-                let right = Node { buf: node.buf[off..].to_vec(), count: node.count - cut as u32 };
+                let right = Node { buf: NodeBuf::from_vec(node.buf[off..].to_vec(), node.buf.count - cut as u32) };
                 node.cut_back(off);
-                node.count = cut as u32;
+                node.buf.count = cut as u32;
                 self.nodes.insert(ni + 1, right);
                 self.nodes.insert(ni + 1, Node::single(e, entry_size(e)));
             }
@@ -931,18 +1088,18 @@ impl List {
             let node = &mut self.nodes[ni];
             let center = if after {
                 let off = node.offset_of(k + 1);
-                let mut new = Node { buf: node.buf[off..].to_vec(), count: node.count - k as u32 - 1 };
+                let mut new = Node { buf: NodeBuf::from_vec(node.buf[off..].to_vec(), node.buf.count - k as u32 - 1) };
                 new.insert_entry(0, e);
                 node.cut_back(off);
-                node.count = k as u32 + 1;
+                node.buf.count = k as u32 + 1;
                 self.nodes.insert(ni + 1, new);
                 ni
             } else {
                 let off = node.offset_of(k);
-                let mut new = Node { buf: node.buf[..off].to_vec(), count: k as u32 };
+                let mut new = Node { buf: NodeBuf::from_vec(node.buf[..off].to_vec(), k as u32) };
                 new.insert_entry(k, e);
                 node.cut_front(off);
-                node.count -= k as u32;
+                node.buf.count -= k as u32;
                 self.nodes.insert(ni, new);
                 ni + 1
             };
@@ -964,14 +1121,14 @@ impl List {
     /// Merges node `i + 1` into node `i` if Redis would (see [`allows_merge`]).
     fn try_merge(&mut self, i: usize) -> bool {
         let (Some(a), Some(b)) = (self.nodes.get(i), self.nodes.get(i + 1)) else { return false };
-        if !allows_merge(self.fill, a.buf.len() + b.buf.len(), a.count() + b.count()) {
+        if !allows_merge(self.node_fill(), a.buf.len() + b.buf.len(), a.count() + b.count()) {
             return false;
         }
         let Some(b) = self.nodes.remove(i + 1) else { return false };
         let a = &mut self.nodes[i];
         a.buf.reserve_exact(b.buf.len());
-        a.buf.extend_from_slice(&b.buf);
-        a.count += b.count;
+        a.buf.extend_from_slice(&b.buf[..]);
+        a.buf.count += b.buf.count;
         true
     }
 
@@ -1018,16 +1175,16 @@ impl List {
             }
             if !ranges.is_empty() {
                 node.remove_ranges(&ranges);
-                node.count -= ranges.len() as u32;
+                node.buf.count -= ranges.len() as u32;
                 left -= ranges.len();
                 removed += ranges.len();
             }
         }
         if removed > 0 {
-            self.len -= removed;
+            self.set_len(self.len() - removed);
             // Emptied nodes go; the others stay as they are, unmerged, as in Redis 7.0's
             // `quicklistDelIndex`.
-            self.nodes.retain(|n| n.count > 0);
+            self.nodes.retain(|n| n.buf.count > 0);
         }
         removed
     }
@@ -1035,7 +1192,7 @@ impl List {
     /// The inclusive range of positions LRANGE/LTRIM select for `start..=stop` (Redis
     /// indexes, negative from the end), or `None` when it is empty.
     pub fn range_bounds(&self, start: i64, stop: i64) -> Option<(usize, usize)> {
-        let len = self.len as i64;
+        let len = self.len() as i64;
         let start = if start < 0 { (len + start).max(0) } else { start };
         let stop = if stop < 0 { len + stop } else { stop };
         if start > stop || start >= len {
@@ -1049,10 +1206,10 @@ impl List {
         match self.range_bounds(start, stop) {
             None => {
                 self.nodes.clear();
-                self.len = 0;
+                self.set_len(0);
             }
             Some((a, b)) => {
-                let tail = self.len - 1 - b;
+                let tail = self.len() - 1 - b;
                 self.remove_front(a);
                 self.remove_back(tail);
             }
@@ -1061,11 +1218,11 @@ impl List {
 
     /// All elements, head to tail (double-ended).
     pub fn iter(&self) -> Iter<'_> {
-        if self.len == 0 {
+        if self.is_empty() {
             return Iter::empty(&self.nodes);
         }
         let last = self.nodes.len() - 1;
-        Iter { nodes: &self.nodes, front: (0, 0), back: (last, self.nodes[last].buf.len()), remaining: self.len }
+        Iter { nodes: &self.nodes, front: (0, 0), back: (last, self.nodes[last].buf.len()), remaining: self.len() }
     }
 
     /// LRANGE: the elements `start..=stop` (Redis indexes, negative from the end).
@@ -1107,7 +1264,7 @@ impl List {
             }
             matches += 1;
             if matches >= rank {
-                out.push(if from_tail { self.len - 1 - i } else { i });
+                out.push(if from_tail { self.len() - 1 - i } else { i });
                 match opts.count {
                     None => break,
                     Some(c) => {
@@ -1243,8 +1400,8 @@ impl List {
             n.buf.shrink_to_fit();
         }
         self.reserve_node();
-        self.nodes.push_back(Node { buf, count });
-        self.len += count as usize;
+        self.nodes.push_back(Node { buf: NodeBuf::from_vec(buf, count) });
+        self.set_len(self.len() + count as usize);
     }
 
     /// Appends a node made of `entries` (the entries of a listpack read from a file, header
@@ -1284,8 +1441,8 @@ impl List {
                 last.buf.shrink_to_fit();
             }
             self.reserve_node();
-            self.nodes.push_back(Node { buf: entries.to_vec(), count: n as u32 });
-            self.len += n;
+            self.nodes.push_back(Node { buf: NodeBuf::from_vec(entries.to_vec(), n as u32) });
+            self.set_len(self.len() + n);
         }
         true
     }
@@ -1971,6 +2128,62 @@ fn bulk_bytes(v: ferrous_resp::Value) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_list_and_its_nodes_are_compact() {
+        assert_eq!(std::mem::size_of::<List>(), 40);
+        assert_eq!(std::mem::size_of::<Node>(), 24);
+        for fill in [-5, -2, 0, 1, 128, FILL_MAX] {
+            let mut l = List::with_fill(fill);
+            l.push_back(b"a");
+            assert_eq!((l.fill(), l.len()), (fill.max(-5), 1));
+            l.pop(ListEnd::Left);
+            assert_eq!((l.fill(), l.len()), (fill.max(-5), 0));
+        }
+    }
+
+    #[test]
+    fn node_buf_behaves_as_a_vec() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let (mut b, mut v) = (NodeBuf::default(), Vec::<u8>::new());
+        for round in 0..4000 {
+            match rng.gen_range(0..6) {
+                0 => {
+                    let s: Vec<u8> = (0..rng.gen_range(0..40)).map(|_| rng.gen()).collect();
+                    b.extend_from_slice(&s);
+                    v.extend_from_slice(&s);
+                }
+                1 => {
+                    let n = rng.gen_range(0..=v.len());
+                    b.truncate(n);
+                    v.truncate(n);
+                }
+                2 => {
+                    let n = rng.gen_range(0..=v.len());
+                    b.remove_front(n);
+                    v.drain(..n);
+                }
+                3 => {
+                    let extra = rng.gen_range(0..64);
+                    b.reserve_exact(extra);
+                    assert!(b.capacity() >= v.len() + extra);
+                    let at = rng.gen_range(0..=extra);
+                    b.grow_to(v.len() + at);
+                    let new_bytes: Vec<u8> = (0..at).map(|i| (i + round) as u8).collect();
+                    let len = v.len();
+                    b[len..].copy_from_slice(&new_bytes);
+                    v.extend_from_slice(&new_bytes);
+                }
+                4 => b.shrink_to_fit(),
+                _ => b.shrink_to(v.len() + rng.gen_range(0..16)),
+            }
+            assert_eq!(&b[..], &v[..], "round {round}");
+            assert!(b.capacity() >= b.len());
+        }
+        b.shrink_to_fit();
+        assert_eq!(b.capacity(), v.len());
+    }
 
     #[test]
     fn entry_roundtrip() {
