@@ -114,6 +114,10 @@ thread_local! {
     /// Whether memory was over `maxmemory` when this thread's current top-level command
     /// started (scripts read it for the deny-oom commands they call).
     static OOM_AT_START: Cell<bool> = const { Cell::new(false) };
+    /// Bumped by [`enter`]: one operation's touches of a key count once.
+    static EPOCH: Cell<u64> = const { Cell::new(0) };
+    /// The meta word last touched under LFU, and in which operation.
+    static TOUCHED: Cell<(usize, u64)> = const { Cell::new((0, 0)) };
     /// A small fast generator for the LFU counter's coin flips.
     static COIN: Cell<u64> = const { Cell::new(0x9E37_79B9_7F4A_7C15) };
 }
@@ -121,7 +125,46 @@ thread_local! {
 /// Sets this thread's clock mode to `inner`'s (called when an operation starts).
 #[inline]
 pub(crate) fn enter(inner: &Inner) {
-    MODE.set(inner.evict.mode.load(Relaxed));
+    let mode = inner.evict.mode.load(Relaxed);
+    MODE.set(mode);
+    if mode != 0 {
+        EPOCH.set(EPOCH.get().wrapping_add(1));
+    }
+}
+
+/// True under an LFU policy (for this thread's current Database).
+#[inline]
+pub fn lfu_active() -> bool {
+    MODE.get() & MODE_LFU != 0
+}
+
+/// Marks `meta` as touched by the running operation (LFU): a command that looks a key up
+/// several times, or creates it and then updates it, counts one access, as in Redis.
+/// Returns false if it was already.
+fn first_touch(meta: &AtomicU32) -> bool {
+    let me = (meta as *const AtomicU32 as usize, EPOCH.get());
+    TOUCHED.replace(me) != me
+}
+
+/// A key was just created by the running operation (LFU: its counter starts at
+/// [`LFU_INIT_VAL`] and this operation's later lookups do not count).
+#[inline]
+pub fn created(meta: &AtomicU32) {
+    if lfu_active() {
+        first_touch(meta);
+    }
+}
+
+/// The clock bits a value written over an existing key gets under LFU: the old key's
+/// counter after this operation's access to it (Redis keeps the LFU data on overwrite, and
+/// its write lookup counts as an access).
+pub fn overwrite_clock(old: &AtomicU32, now_ms: i64) -> u32 {
+    let m = old.load(Relaxed);
+    if !first_touch(old) {
+        return m & META_LRU_MASK;
+    }
+    let counter = lfu_log_incr(lfu_decr_and_return(m, now_ms, decay_time(MODE.get())), MODE.get() as u32);
+    (lfu_minutes(now_ms) << 8) | counter
 }
 
 /// The meta clock bits of a key created now.
@@ -144,7 +187,7 @@ pub fn touch(meta: &AtomicU32, now_ms: i64) {
         if m & META_LRU_MASK != lru {
             meta.store((m & !META_LRU_MASK) | lru, Relaxed);
         }
-    } else {
+    } else if first_touch(meta) {
         let counter = lfu_log_incr(lfu_decr_and_return(m, now_ms, decay_time(mode)), mode as u32);
         meta.store((m & !META_LRU_MASK) | (lfu_minutes(now_ms) << 8) | counter, Relaxed);
     }
@@ -357,6 +400,13 @@ pub fn perform(inner: &Inner) -> Outcome {
             return Outcome::Running;
         }
     }
+}
+
+/// CONFIG RESETSTAT: the eviction counters restart.
+pub fn reset_stats(inner: &Inner) {
+    inner.evict.evicted_keys.store(0, Relaxed);
+    inner.evict.exceeded_ms.store(0, Relaxed);
+    inner.memory.peak.store(crate::memory::used_memory(inner), Relaxed);
 }
 
 fn note_under(inner: &Inner) {

@@ -169,9 +169,16 @@ impl Shard {
     /// Stores `value` under `key`, replacing any old value. `expire`: `None` keeps no
     /// deadline (any old one is removed), `Some(ms)` sets one. Returns the old value.
     pub fn set(&mut self, h: KeyHash, key: &[u8], value: Value, expire: Option<i64>, now: i64) -> Option<Value> {
+        // Under LFU an overwritten key keeps its access counter, as in Redis.
+        let lfu_clock = if crate::evict::lfu_active() {
+            self.dict.get(h.dict(), key).map(|n| crate::evict::overwrite_clock(&n.meta, now))
+        } else {
+            None
+        };
         let old = self.remove(h, key);
-        let meta = crate::evict::initial_clock(now) | self.snap_sense;
+        let meta = lfu_clock.unwrap_or_else(|| crate::evict::initial_clock(now)) | self.snap_sense;
         let node = self.dict.insert_new(h.dict(), SmallBytes::new(key), value, meta);
+        crate::evict::created(&node.meta);
         if let Some(when) = expire {
             node.meta.fetch_or(META_EXPIRE, Relaxed);
             self.expires.insert_new(h.dict(), SmallBytes::new(key), when, 0);
@@ -186,7 +193,13 @@ impl Shard {
             node.meta.fetch_and(!META_RAW, Relaxed);
             return Some(std::mem::replace(&mut node.value, value));
         }
-        self.dict.insert_new(h.dict(), SmallBytes::new(key), value, crate::evict::initial_clock(now) | self.snap_sense);
+        let node = self.dict.insert_new(
+            h.dict(),
+            SmallBytes::new(key),
+            value,
+            crate::evict::initial_clock(now) | self.snap_sense,
+        );
+        crate::evict::created(&node.meta);
         None
     }
 

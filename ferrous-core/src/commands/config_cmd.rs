@@ -123,6 +123,7 @@ fn reset_command_stats(spec: &CommandSpec) {
 fn config_resetstat(ctx: &mut Ctx<'_>) -> Result<()> {
     let inner = &ctx.db.inner;
     inner.stats.reset(super::info::expired_keys_total(&ctx.access));
+    crate::evict::reset_stats(inner);
     for spec in table().iter() {
         reset_command_stats(spec);
     }

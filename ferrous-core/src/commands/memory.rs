@@ -123,7 +123,7 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> Result<()> {
     let rss = super::info::rss_bytes();
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let out = &mut ctx.out;
-    out.map(25 + b.dbs.len());
+    out.map(27 + b.dbs.len());
     let int = |out: &mut super::reply::Reply<'_>, name: &str, v: u64| {
         out.bulk(name.as_bytes());
         out.int(v as i64);
@@ -181,7 +181,7 @@ fn memory_doctor(ctx: &mut Ctx<'_>) -> Result<()> {
 fn doctor_text(b: &Breakdown) -> String {
     const EMPTY: &str = "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be \
                          used in these conditions. Please, leave for your mission on Earth and fill it with some data. \
-                         The new Sam and I will be back to our programming as soon as I finished rebooting.";
+                         The new Sam and I will be back to our programming as soon as I finished rebooting.\n";
     if b.used < 5 * 1024 * 1024 {
         return EMPTY.to_string();
     }
@@ -206,7 +206,7 @@ fn doctor_text(b: &Breakdown) -> String {
     }
     if issues.is_empty() {
         return "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this \
-                base."
+                base.\n"
             .to_string();
     }
     let mut s = "Sam, I detected a few issues in this Redis instance memory implants:\n\n".to_string();
