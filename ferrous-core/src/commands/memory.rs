@@ -72,6 +72,7 @@ pub struct Breakdown {
 impl Breakdown {
     /// Measures now.
     pub fn measure(inner: &Inner) -> Breakdown {
+        crate::memory::refresh_estimate(inner);
         let used = crate::memory::used_memory(inner);
         let peak = inner.memory.peak.load(Relaxed).max(used);
         let startup = inner.memory.startup.load(Relaxed).min(used);
@@ -254,8 +255,9 @@ fn memory_help(ctx: &mut Ctx<'_>) -> Result<()> {
 
 impl crate::Database {
     /// `used_memory`: bytes this Database uses (exact with [`crate::memory::CountingAlloc`]
-    /// installed, an estimate otherwise).
+    /// installed, otherwise an estimate, refreshed by this call).
     pub fn used_memory(&self) -> u64 {
+        crate::memory::refresh_estimate(&self.inner);
         crate::memory::used_memory(&self.inner)
     }
 

@@ -193,8 +193,9 @@ pub struct CommandSpec {
     pub subcommands: HashMap<Vec<u8>, &'static CommandSpec>,
     /// Redis's COMMAND INFO entry (subcommands limited to those implemented).
     pub info: Value,
-    /// Redis's COMMAND DOCS entry.
-    pub docs: Option<Value>,
+    /// Redis's COMMAND DOCS entry, kept RESP3-encoded (as a tree of values the docs of
+    /// every command took megabytes; COMMAND DOCS decodes them when asked).
+    pub docs: Option<Box<[u8]>>,
     /// Counters.
     pub stats: CommandStats,
 }
@@ -492,7 +493,11 @@ fn build_spec(entry: Value, docs: Option<Value>, handlers: &HashMap<&str, Handle
         handler,
         subcommands,
         info: Value::Array(items),
-        docs,
+        docs: docs.map(|d| {
+            let mut bytes = Vec::new();
+            d.encode(&mut bytes, true);
+            bytes.into_boxed_slice()
+        }),
         stats: CommandStats::default(),
     })
 }

@@ -80,11 +80,13 @@ fn command_docs(ctx: &mut Ctx<'_>) -> Result<()> {
     } else {
         ctx.args.iter().skip(2).filter_map(lookup_full_name).collect()
     };
-    let with_docs: Vec<_> = specs.into_iter().filter_map(|s| s.docs.as_ref().map(|d| (s, d))).collect();
+    let decode = |bytes: &[u8]| ferrous_resp::parse_value(bytes).ok().flatten().map(|(v, _)| v);
+    let with_docs: Vec<_> =
+        specs.into_iter().filter_map(|s| s.docs.as_deref().and_then(decode).map(|d| (s, d))).collect();
     ctx.out.map(with_docs.len());
     for (spec, docs) in with_docs {
         ctx.out.bulk(spec.name.as_bytes());
-        ctx.out.value(docs);
+        ctx.out.value(&docs);
     }
     Ok(())
 }
