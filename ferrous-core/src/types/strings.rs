@@ -16,12 +16,14 @@
 use crate::access::Access;
 use crate::access::MultiShard;
 use crate::bytes::SmallBytes;
+use crate::clock::COARSE_LAG_MS;
 use crate::db::Database;
 use crate::dict::Node;
 use crate::error::{Error, Result};
-use crate::keyspace::{KeyHash, Shard, META_EXPIRE, META_RAW};
+use crate::keyspace::{KeyHash, Lookup, Shard, META_EXPIRE, META_RAW};
 use crate::notify;
 use crate::value::Value;
+use parking_lot::{MappedRwLockReadGuard, RwLockReadGuard};
 use std::sync::atomic::Ordering::Relaxed;
 
 pub use crate::long_double::LongDouble;
@@ -189,21 +191,21 @@ pub fn set(acc: &Access<'_>, key: &[u8], value: Value, opts: SetOptions) -> Resu
         if !allowed {
             return Ok((SetOutcome { written: false, old }, false));
         }
-        match opts.expiry {
-            SetExpiry::Keep => {
+        // The entry found above is reused: a SET looks the key up once (plus the insertion
+        // of a new key), not again for each step.
+        match (opts.expiry, existing) {
+            // Fast path: overwrite in place, no reallocation of the node.
+            (SetExpiry::Clear, Some(n)) if n.meta.load(Relaxed) & META_EXPIRE == 0 => {
+                n.meta.fetch_and(!META_RAW, Relaxed);
+                crate::lazyfree::server_del(acc.inner, Some(std::mem::replace(&mut n.value, value)));
+            }
+            (SetExpiry::Keep, _) => {
                 crate::lazyfree::server_del(acc.inner, shard.set_keep_ttl(h, key, value, now));
             }
-            SetExpiry::Clear => match shard.get_mut(h, key, now) {
-                // Fast path: overwrite in place, no reallocation of the node.
-                Some(n) if n.meta.load(Relaxed) & META_EXPIRE == 0 => {
-                    n.meta.fetch_and(!META_RAW, Relaxed);
-                    crate::lazyfree::server_del(acc.inner, Some(std::mem::replace(&mut n.value, value)));
-                }
-                _ => {
-                    crate::lazyfree::server_del(acc.inner, shard.set(h, key, value, None, now));
-                }
-            },
-            SetExpiry::At(when) => {
+            (SetExpiry::Clear, _) => {
+                crate::lazyfree::server_del(acc.inner, shard.set(h, key, value, None, now));
+            }
+            (SetExpiry::At(when), _) => {
                 crate::lazyfree::server_del(acc.inner, shard.set(h, key, value, Some(when), now));
             }
         }
@@ -225,6 +227,91 @@ pub fn get(acc: &Access<'_>, key: &[u8]) -> Result<Option<Vec<u8>>> {
         None => Ok(None),
         Some(n) => n.value.as_str().map(|s| Some(s.to_vec())).ok_or(Error::WrongType),
     })
+}
+
+/// Runs `f` on the bytes of a string value in place (no copy): `Ok(None)` when missing,
+/// WRONGTYPE for other types.
+pub fn get_with<R>(acc: &Access<'_>, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+    acc.read(key, |n| str_with(n, f))
+}
+
+#[inline]
+fn str_with<R>(n: Option<&Node<Value>>, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+    match n.map(|n| &n.value) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(f(s.as_slice()))),
+        Some(Value::Int(i)) => Ok(Some(f(&crate::value::StrRef::int(*i)))),
+        Some(_) => Err(Error::WrongType),
+    }
+}
+
+/// The typed API's read of one key: [`Access::read`] without reading the exact wall clock
+/// when it does not matter.
+///
+/// A read needs the time for two things: deciding whether the key's deadline has passed,
+/// and refreshing its LRU clock (seconds). The exact clock is the largest cost of a GET of
+/// a hot key, so this reads [`Clock::coarse_ms`](crate::Clock::coarse_ms) instead, which is
+/// never ahead of the exact time and at most [`COARSE_LAG_MS`] behind it: a key without a
+/// deadline, or whose deadline is more than that margin away, is decided exactly by it.
+/// Everything else (a deadline near or past, a transaction's held locks, a contended shard,
+/// which must be waited for busy-script-aware) goes through `Access::read` at the exact
+/// time, so the result is always what `Access::read` would return. Hits and misses are
+/// counted once either way.
+#[inline]
+pub(crate) fn read_typed<R>(db: &Database, key: &[u8], f: impl FnOnce(Option<&Node<Value>>) -> R) -> R {
+    match fast_read(db, key) {
+        FastRead::Hit(node) => f(Some(&node)),
+        FastRead::Miss => f(None),
+        FastRead::Slow => db.access().read(key, f),
+    }
+}
+
+/// What [`fast_read`] found.
+enum FastRead<'a> {
+    /// The live entry, its shard read-locked while the guard lives.
+    Hit(MappedRwLockReadGuard<'a, Node<Value>>),
+    /// No such key.
+    Miss,
+    /// Not decided here: ask `Access::read` at the exact time.
+    Slow,
+}
+
+/// The part of [`read_typed`] that does not depend on the caller's closure, compiled once
+/// here (so the lookup is inlined into it) rather than in every caller's crate.
+fn fast_read<'a>(db: &'a Database, key: &[u8]) -> FastRead<'a> {
+    if db.held.is_some() {
+        return FastRead::Slow;
+    }
+    let inner = &*db.inner;
+    let coarse = inner.clock.coarse_ms();
+    let acc = Access::new(inner, db.index, coarse);
+    let h = acc.hash(key);
+    let Some(shard) = acc.keyspace().shard(h).try_read() else { return FastRead::Slow };
+    let mut missing = false;
+    let found = RwLockReadGuard::try_map(shard, |shard| match shard.lookup(h, key, coarse) {
+        Lookup::Missing => {
+            missing = true;
+            None
+        }
+        Lookup::Live(n)
+            if n.meta.load(Relaxed) & META_EXPIRE == 0
+                || shard.deadline(n, h.dict()).is_some_and(|when| when > coarse.saturating_add(COARSE_LAG_MS)) =>
+        {
+            Some(n)
+        }
+        _ => None,
+    });
+    match found {
+        Ok(node) => {
+            inner.stats.keyspace_hits.fetch_add(1, Relaxed);
+            FastRead::Hit(node)
+        }
+        Err(_) if missing => {
+            inner.stats.keyspace_misses.fetch_add(1, Relaxed);
+            FastRead::Miss
+        }
+        Err(_) => FastRead::Slow,
+    }
 }
 
 /// GETDEL at the access level: the value, and the key is gone.
@@ -697,7 +784,25 @@ impl Database {
 
     /// `GET key`.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        get(&self.access(), key.as_ref())
+        read_typed(self, key.as_ref(), |n| str_with(n, <[u8]>::to_vec))
+    }
+
+    /// `GET key` without a copy: runs `f` on the value's bytes where they are stored and
+    /// returns what it returns (`Ok(None)`: no such key; WRONGTYPE for other types).
+    ///
+    /// `f` runs while the key's shard is read-locked: keep it short, and do not call this
+    /// database from inside it (a write to the same shard would wait for the lock forever).
+    ///
+    /// ```
+    /// use ferrous_core::Database;
+    /// let db = Database::new();
+    /// db.set("greeting", "hello").unwrap();
+    /// assert_eq!(db.get_with("greeting", |v| v.len()).unwrap(), Some(5));
+    /// assert_eq!(db.get_with("greeting", |v| v.starts_with(b"he")).unwrap(), Some(true));
+    /// assert_eq!(db.get_with("nokey", |v| v.len()).unwrap(), None);
+    /// ```
+    pub fn get_with<R>(&self, key: impl AsRef<[u8]>, f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        read_typed(self, key.as_ref(), |n| str_with(n, f))
     }
 
     /// `GETDEL key`: returns the value and deletes the key.
@@ -842,5 +947,87 @@ impl Database {
         let acc = self.access();
         let (a, b) = lcs_inputs(&acc, key1, key2)?;
         lcs_compute(&a, &b, wants, proto_max_bulk_len(&acc))
+    }
+}
+
+#[cfg(test)]
+mod typed_read_tests {
+    use crate::{Database, ManualClock};
+    use std::sync::atomic::Ordering::Relaxed;
+    use std::sync::Arc;
+
+    fn hits_misses(db: &Database) -> (u64, u64) {
+        let s = &db.inner().stats;
+        (s.keyspace_hits.load(Relaxed), s.keyspace_misses.load(Relaxed))
+    }
+
+    #[test]
+    fn deadlines_are_exact_at_the_millisecond() {
+        let clock = Arc::new(ManualClock::at(1_000_000));
+        let db = Database::builder().clock(clock.clone()).active_expire(false).build();
+        db.psetex("k", 100, "v").unwrap();
+        db.psetex("far", 1_000_000, "v").unwrap();
+        clock.advance(99);
+        assert_eq!(db.get_with("k", |v| v.to_vec()).unwrap(), Some(b"v".to_vec()));
+        assert_eq!(db.get("k").unwrap(), Some(b"v".to_vec()));
+        clock.advance(1);
+        assert_eq!(db.get_with("k", |v| v.len()).unwrap(), None);
+        assert_eq!(db.get("k").unwrap(), None);
+        assert_eq!(db.get_with("far", |v| v.len()).unwrap(), Some(1));
+        // The expired key was deleted (lazily, as by GET).
+        assert_eq!(db.dbsize(), 1);
+    }
+
+    #[test]
+    fn a_key_past_its_deadline_on_the_system_clock_is_gone() {
+        // The coarse clock may lag the exact one: a deadline that just passed must still
+        // read as passed.
+        let db = Database::builder().active_expire(false).build();
+        for i in 0..20 {
+            let key = format!("k{i}");
+            db.psetex(&key, 1, "v").unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            assert_eq!(db.get_with(&key, |v| v.len()).unwrap(), None, "{key} outlived its deadline");
+        }
+    }
+
+    #[test]
+    fn hits_and_misses_are_counted_once() {
+        let clock = Arc::new(ManualClock::at(1_000_000));
+        let db = Database::builder().clock(clock.clone()).active_expire(false).build();
+        db.set("plain", "1").unwrap();
+        db.psetex("near", 10, "2").unwrap();
+        let start = hits_misses(&db);
+        db.get_with("plain", |_| ()).unwrap();
+        db.get("near").unwrap();
+        db.get_with("missing", |_| ()).unwrap();
+        let (h, m) = hits_misses(&db);
+        assert_eq!((h - start.0, m - start.1), (2, 1));
+        clock.advance(10);
+        db.get("near").unwrap();
+        let (h2, m2) = hits_misses(&db);
+        assert_eq!((h2 - h, m2 - m), (0, 1));
+    }
+
+    #[test]
+    fn wrong_type_and_integers() {
+        let db = Database::new();
+        db.rpush("list", ["a"]).unwrap();
+        assert!(db.get_with("list", |v| v.len()).is_err());
+        assert!(db.get("list").is_err());
+        db.set("n", "12345").unwrap();
+        assert_eq!(db.get_with("n", |v| v.to_vec()).unwrap(), Some(b"12345".to_vec()));
+    }
+
+    #[test]
+    fn inside_a_transaction_reads_see_its_writes() {
+        let db = Database::new();
+        db.set("k", "old").unwrap();
+        db.transaction(|tx| {
+            tx.set("k", "new")?;
+            assert_eq!(tx.get_with("k", |v| v.to_vec())?, Some(b"new".to_vec()));
+            Ok(())
+        })
+        .unwrap();
     }
 }
