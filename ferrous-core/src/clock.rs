@@ -41,7 +41,10 @@ fn read_clock(id: libc::clockid_t) -> Option<(i64, i64)> {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes into it.
     let rc = unsafe { libc::clock_gettime(id, &mut ts) };
-    (rc == 0).then_some((ts.tv_sec as i64, ts.tv_nsec as i64))
+    // `time_t` and `c_long` are 32-bit on some targets.
+    #[allow(clippy::unnecessary_cast)]
+    let (s, ns) = (ts.tv_sec as i64, ts.tv_nsec as i64);
+    (rc == 0).then_some((s, ns))
 }
 
 /// The wall clock through `std` (only if `clock_gettime` fails, which Linux never does
