@@ -545,6 +545,8 @@ fn background_loop(inner: &Arc<Inner>) {
         }
         crate::persistence::cron(inner);
         crate::memory::refresh_estimate(inner);
+        crate::memory::used_memory(inner); // keeps the peak
+        inner.evict.backlog_bytes.store(inner.repl.backlog.lock().histlen(), Relaxed);
         if inner.evict.maxmemory() > 0 {
             crate::evict::perform(inner);
         }

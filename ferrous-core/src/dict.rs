@@ -217,6 +217,42 @@ impl<V> Dict<V> {
         }
     }
 
+    /// Calls `f` on up to `count` entries taken from consecutive buckets, starting at a
+    /// random one (Redis's `dictGetSomeKeys`): eviction's sampling, far cheaper than
+    /// `count` calls to [`Dict::random`] because the table is read sequentially. After a
+    /// run of empty buckets it jumps to another random place; it gives up after `10 * count`
+    /// buckets.
+    pub fn sample_some<R: Rng>(&self, rng: &mut R, count: usize, mut f: impl FnMut(&Node<V>)) {
+        if self.len == 0 || count == 0 {
+            return;
+        }
+        let mask = self.table.len() - 1;
+        let mut i = rng.gen::<usize>() & mask;
+        let (mut got, mut empty_run) = (0, 0);
+        for _ in 0..count * 10 {
+            let mut cur = self.table[i].as_deref();
+            if cur.is_none() {
+                empty_run += 1;
+                if empty_run >= 5 && empty_run > count {
+                    i = rng.gen::<usize>() & mask;
+                    empty_run = 0;
+                    continue;
+                }
+            } else {
+                empty_run = 0;
+            }
+            while let Some(n) = cur {
+                f(n);
+                got += 1;
+                if got == count {
+                    return;
+                }
+                cur = n.next.as_deref();
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
     /// Iterates over every entry.
     pub fn iter(&self) -> impl Iterator<Item = &Node<V>> {
         self.table.iter().flat_map(|head| {
@@ -266,6 +302,41 @@ mod tests {
     fn h(k: &[u8]) -> u32 {
         // Deliberately weak hash so chains and resizes are exercised.
         k.iter().fold(7u32, |a, &b| a.wrapping_mul(31).wrapping_add(b as u32))
+    }
+
+    #[test]
+    fn sample_some_gives_existing_entries() {
+        let mut rng = rand::thread_rng();
+        let mut d: Dict<u64> = Dict::default();
+        // A well-mixed hash, as the keyspace's (the weak `h` clusters entries).
+        let mixer = std::hash::RandomState::new();
+        let mix = |k: &[u8]| std::hash::BuildHasher::hash_one(&mixer, k) as u32;
+        let mut seen = Vec::new();
+        d.sample_some(&mut rng, 5, |n| seen.push(n.value));
+        assert!(seen.is_empty());
+        for i in 0..1000u64 {
+            let k = format!("k{i}");
+            d.insert_new(mix(k.as_bytes()), SmallBytes::new(k.as_bytes()), i, 0);
+        }
+        for _ in 0..100 {
+            let mut got = Vec::new();
+            d.sample_some(&mut rng, 5, |n| got.push(n.value));
+            assert_eq!(got.len(), 5);
+            assert!(got.iter().all(|&v| v < 1000));
+        }
+        // Sparse table: entries are still found.
+        for i in 0..995u64 {
+            let k = format!("k{i}");
+            d.remove(mix(k.as_bytes()), k.as_bytes());
+        }
+        let mut got = HashSet::new();
+        for _ in 0..200 {
+            d.sample_some(&mut rng, 5, |n| {
+                got.insert(n.value);
+            });
+        }
+        assert!(got.iter().all(|&v| v >= 995), "{got:?}");
+        assert!(got.len() >= 3, "{got:?}");
     }
 
     #[test]

@@ -286,6 +286,9 @@ pub struct Eviction {
     tenacity: AtomicU32,
     ignore_on_replica: AtomicBool,
     lazy: AtomicBool,
+    /// The replication backlog's size as the background thread last saw it (not counted
+    /// for eviction, as in Redis).
+    pub(crate) backlog_bytes: AtomicU64,
     /// Keys evicted (INFO `evicted_keys`).
     pub evicted_keys: AtomicU64,
     /// Total ms spent over `maxmemory` (INFO `total_eviction_exceeded_time`).
@@ -346,11 +349,10 @@ fn time_limit(tenacity: u32) -> Duration {
 /// The part of `used_memory` eviction looks at: without the replication backlog, which
 /// Redis does not count for eviction either.
 pub fn used_for_eviction(inner: &Inner) -> u64 {
-    let used = crate::memory::used_memory(inner);
     if crate::memory::counting() {
-        used.saturating_sub(inner.repl.backlog.lock().histlen())
+        crate::memory::allocated().saturating_sub(inner.evict.backlog_bytes.load(Relaxed))
     } else {
-        used
+        inner.memory.estimate.load(Relaxed)
     }
 }
 
@@ -385,7 +387,8 @@ pub fn perform(inner: &Inner) -> Outcome {
     }
     let mut st = ev.state.lock();
     let limit = time_limit(ev.tenacity.load(Relaxed));
-    let start = Instant::now();
+    // The clock is read only once evicting takes a while (most calls evict one key).
+    let mut start: Option<Instant> = None;
     let samples = ev.samples.load(Relaxed) as usize;
     let mut evicted = 0u32;
     loop {
@@ -396,7 +399,7 @@ pub fn perform(inner: &Inner) -> Outcome {
         let Some(c) = st.pick(inner, policy, samples, now) else { return Outcome::Fail };
         evict_key(inner, c.db, &c.key, now);
         evicted += 1;
-        if evicted % 16 == 0 && start.elapsed() > limit {
+        if evicted % 16 == 0 && start.get_or_insert_with(Instant::now).elapsed() > limit {
             return Outcome::Running;
         }
     }
@@ -521,10 +524,15 @@ impl State {
     fn pick_pooled(&mut self, inner: &Inner, policy: Policy, samples: usize, now: i64) -> Option<Candidate> {
         let volatile = policy.volatile();
         let decay = inner.evict.lfu_decay().unwrap_or(1);
-        let listed = if volatile { self.volatile.clone() } else { self.all.clone() };
+        let listed = if volatile { std::mem::take(&mut self.volatile) } else { std::mem::take(&mut self.all) };
         if listed.is_empty() {
             return None;
         }
+        let score = |meta: u32, deadline: Option<i64>| match policy {
+            Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(i64::MAX).max(0) as u64,
+            p if p.lfu() => 255 - lfu_decr_and_return(meta, now, decay) as u64,
+            _ => idle_seconds(meta, now) * 1000,
+        };
         let mut start = 0;
         while start < listed.len() {
             let db = listed[start].0;
@@ -532,25 +540,42 @@ impl State {
             let i = listed[self.rng().gen_range(start..end)].1;
             start = end;
             let shard = inner.keyspace(db).shard_at(i).read();
-            for _ in 0..samples {
-                let rng = self.rng.as_mut()?;
-                let sampled = if volatile {
-                    shard.expires.random(rng).and_then(|e| {
-                        let hash = crate::dict::Dict::hash_of(e);
-                        shard.dict.get(hash, &e.key).map(|n| (n, hash, Some(e.value)))
-                    })
-                } else {
-                    shard.dict.random(rng).map(|n| (n, crate::dict::Dict::hash_of(n), None))
-                };
-                let Some((node, hash, deadline)) = sampled else { break };
-                let meta = node.meta.load(Relaxed);
-                let score = match policy {
-                    Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(i64::MAX).max(0) as u64,
-                    p if p.lfu() => 255 - lfu_decr_and_return(meta, now, decay) as u64,
-                    _ => idle_seconds(meta, now) * 1000,
-                };
-                self.insert(Candidate { score, db, shard: i, hash, key: node.key.clone() });
+            let mut found = Vec::with_capacity(samples);
+            let rng = self.rng.get_or_insert_with(SmallRng::from_entropy);
+            if volatile {
+                shard.expires.sample_some(rng, samples, |e| {
+                    let hash = crate::dict::Dict::hash_of(e);
+                    if let Some(n) = shard.dict.get(hash, &e.key) {
+                        found.push(Candidate {
+                            score: score(n.meta.load(Relaxed), Some(e.value)),
+                            db,
+                            shard: i,
+                            hash,
+                            key: n.key.clone(),
+                        });
+                    }
+                });
+            } else {
+                shard.dict.sample_some(rng, samples, |n| {
+                    let hash = crate::dict::Dict::hash_of(n);
+                    found.push(Candidate {
+                        score: score(n.meta.load(Relaxed), None),
+                        db,
+                        shard: i,
+                        hash,
+                        key: n.key.clone(),
+                    });
+                });
             }
+            drop(shard);
+            for c in found {
+                self.insert(c);
+            }
+        }
+        if volatile {
+            self.volatile = listed;
+        } else {
+            self.all = listed;
         }
         while let Some(c) = self.pool.pop() {
             let shard = inner.keyspace(c.db).shard_at(c.shard).read();
