@@ -134,6 +134,15 @@ impl Builder {
     pub fn appendfsync(self, policy: &str) -> Self {
         Builder(self.0.appendfsync(policy))
     }
+    /// A memory budget in bytes (see [`ferrous_core::Builder::maxmemory`]).
+    pub fn maxmemory(self, bytes: u64) -> Self {
+        Builder(self.0.maxmemory(bytes))
+    }
+    /// What to evict past the budget: `"allkeys-lru"`, `"allkeys-lfu"`, ... (see
+    /// [`ferrous_core::Builder::maxmemory_policy`]).
+    pub fn maxmemory_policy(self, policy: &str) -> Self {
+        Builder(self.0.maxmemory_policy(policy))
+    }
     /// Builds, installs scripting, then loads the data files (the AOF with `appendonly`,
     /// else the RDB file) when a directory was given.
     pub fn open(self) -> std::result::Result<Database, PersistError> {
