@@ -23,15 +23,17 @@
 //!   TTL.
 //!
 //! Run: `cargo bench --bench embedded_cache -- --warm-up-time 1 --measurement-time 3`
-//! (filter with e.g. `-- get_hot1k`). The machine is shared: compare ratios within a group.
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+//! (filter with e.g. `-- get_hot1k`). At the end it prints a Markdown table of Ferrous's
+//! throughput ratio to each other cache per workload (from every sample taken, warm-up
+//! included), the table the README shows. On a shared machine, compare ratios, not times.
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use ferrous::Database;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::hint::black_box;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const KEYS: usize = 1_000_000;
@@ -204,6 +206,55 @@ impl Cache for RwLockMap {
     }
 }
 
+/// Time and operations measured per (workload, cache), for the ratio table printed at the
+/// end (criterion's own report gives each benchmark alone; the table compares them).
+static MEASURED: Mutex<Vec<(String, &'static str, Duration, u64)>> = Mutex::new(Vec::new());
+
+fn record(group: &str, name: &'static str, elapsed: Duration, ops: u64) {
+    let mut m = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
+    match m.iter_mut().find(|(g, n, _, _)| g == group && *n == name) {
+        Some(entry) => {
+            entry.2 += elapsed;
+            entry.3 += ops;
+        }
+        None => m.push((group.to_string(), name, elapsed, ops)),
+    }
+}
+
+/// Prints, per workload, Ferrous's throughput and its ratio to every other cache (above 1:
+/// Ferrous is faster), as a Markdown table.
+fn print_ratios() {
+    let m = MEASURED.lock().unwrap_or_else(|e| e.into_inner());
+    let rate = |group: &str, name: &str| {
+        m.iter().find(|(g, n, _, _)| g == group && *n == name).map(|(_, _, t, ops)| *ops as f64 / t.as_secs_f64())
+    };
+    let mut groups: Vec<&str> = Vec::new();
+    for (g, _, _, _) in m.iter() {
+        if !groups.contains(&g.as_str()) {
+            groups.push(g);
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    println!("\n| workload | ferrous Mops/s | vs ferrous_copy | vs moka | vs quick_cache | vs rwlock_map |");
+    println!("|---|---|---|---|---|---|");
+    for g in groups {
+        let Some(ours) = rate(g, "ferrous") else { continue };
+        let mut row = format!("| {g} | {:.2} |", ours / 1e6);
+        for other in ["ferrous_copy", "moka", "quick_cache", "rwlock_map"] {
+            match rate(g, other) {
+                Some(r) => row += &format!(" {:.2}x |", ours / r),
+                None => row += " - |",
+            }
+        }
+        println!("{row}");
+    }
+    if let (Some(plain), Some(ttl)) = (rate("get_random_1t", "ferrous"), rate("get_random_ttl_1t", "ferrous")) {
+        println!("\nferrous GET of a key with a TTL costs {:.2}x a GET of a key without one", plain / ttl);
+    }
+}
+
 fn ferrous_db() -> Database {
     Database::builder().active_expire(false).build()
 }
@@ -316,7 +367,11 @@ fn workloads(c: &mut Criterion, data: &Data, caches: &[(&'static str, Box<dyn Ca
         for (name, cache) in caches {
             let mut start = 0;
             g.bench_function(BenchmarkId::from_parameter(name), |b| {
-                b.iter_custom(|iters| timed(cache.as_ref(), data, work, threads, iters, &mut start))
+                b.iter_custom(|iters| {
+                    let elapsed = timed(cache.as_ref(), data, work, threads, iters, &mut start);
+                    record(group, *name, elapsed, iters);
+                    elapsed
+                })
             });
         }
         g.finish();
@@ -382,6 +437,7 @@ fn inserts(c: &mut Criterion) {
                     }
                     let elapsed = t.elapsed();
                     drop(cache);
+                    record(group, name, elapsed, iters);
                     elapsed
                 })
             });
@@ -391,4 +447,9 @@ fn inserts(c: &mut Criterion) {
 }
 
 criterion_group!(benches, reads_and_writes, with_ttl, inserts);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    print_ratios();
+}

@@ -706,6 +706,33 @@ impl Database {
         hget(&self.access(), key.as_ref(), field.as_ref())
     }
 
+    /// `HGET key field` without a copy: runs `f` on the field's value where it is stored
+    /// (`Ok(None)`: no such key or field; WRONGTYPE for other types). As with
+    /// [`Database::get_with`], `f` runs under the key's shard read lock: keep it short and do
+    /// not call this database from inside it.
+    ///
+    /// ```
+    /// use ferrous_core::Database;
+    /// let db = Database::new();
+    /// db.hset("user:1", &[("name", "Ada"), ("visits", "12")]).unwrap();
+    /// assert_eq!(db.hget_with("user:1", "name", |v| v == b"Ada").unwrap(), Some(true));
+    /// assert_eq!(db.hget_with("user:1", "visits", |v| v.len()).unwrap(), Some(2));
+    /// assert_eq!(db.hget_with("user:1", "nofield", |v| v.len()).unwrap(), None);
+    /// ```
+    pub fn hget_with<R>(
+        &self,
+        key: impl AsRef<[u8]>,
+        field: impl AsRef<[u8]>,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        let field = field.as_ref();
+        crate::types::strings::read_typed(self, key.as_ref(), |n| match n.map(|n| &n.value) {
+            None => Ok(None),
+            Some(Value::Hash(h)) => Ok(h.get(field).map(|v| f(&v))),
+            Some(_) => Err(Error::WrongType),
+        })
+    }
+
     /// HMGET key field [field ...].
     pub fn hmget<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<Vec<Option<Vec<u8>>>> {
         let fields: Vec<&[u8]> = fields.iter().map(|f| f.as_ref()).collect();
