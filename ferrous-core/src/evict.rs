@@ -448,7 +448,7 @@ fn evict_key(inner: &Inner, db: usize, key: &[u8], now: i64) {
 
 impl State {
     fn rng(&mut self) -> &mut SmallRng {
-        self.rng.get_or_insert_with(|| SmallRng::from_entropy())
+        self.rng.get_or_insert_with(SmallRng::from_entropy)
     }
 
     /// Rebuilds the lists of non-empty shards when they are old or `force`.

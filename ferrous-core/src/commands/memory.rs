@@ -148,7 +148,7 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     int(out, "overhead.total", b.overhead);
     int(out, "keys.count", b.keys);
-    int(out, "keys.bytes-per-key", if b.keys == 0 { 0 } else { b.used.saturating_sub(b.startup) / b.keys });
+    int(out, "keys.bytes-per-key", b.used.saturating_sub(b.startup).checked_div(b.keys).unwrap_or(0));
     int(out, "dataset.bytes", b.dataset());
     let double = |out: &mut super::reply::Reply<'_>, name: &str, v: f64| {
         out.bulk(name.as_bytes());
