@@ -455,9 +455,17 @@ mod tests {
 ///
 /// The method names mirror `AtomicU64` (`fetch_add`, `load`, `store`) so it drops in for
 /// one; the `Ordering` arguments are accepted and ignored (every operation is relaxed).
-#[derive(Default)]
-pub struct StripedCounter {
-    stripes: [CachePadded; STRIPES],
+///
+/// `N` stripes of 64 bytes each: 16 by default; the per-command statistics use fewer (there
+/// are hundreds of commands and their counters count against `maxmemory`).
+pub struct StripedCounter<const N: usize = STRIPES> {
+    stripes: [CachePadded; N],
+}
+
+impl<const N: usize> Default for StripedCounter<N> {
+    fn default() -> Self {
+        StripedCounter { stripes: std::array::from_fn(|_| CachePadded::default()) }
+    }
 }
 
 const STRIPES: usize = 16;
@@ -474,13 +482,13 @@ thread_local! {
     };
 }
 
-impl std::fmt::Debug for StripedCounter {
+impl<const N: usize> std::fmt::Debug for StripedCounter<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
 
-impl StripedCounter {
+impl<const N: usize> StripedCounter<N> {
     /// A counter starting at `v`.
     pub fn new(v: u64) -> Self {
         let c = Self::default();
@@ -490,7 +498,7 @@ impl StripedCounter {
     /// Adds `n` (on the calling thread's stripe); returns that stripe's previous value.
     #[inline]
     pub fn fetch_add(&self, n: u64, _order: std::sync::atomic::Ordering) -> u64 {
-        let i = STRIPE.with(|s| *s);
+        let i = STRIPE.with(|s| *s) % N;
         self.stripes[i].0.fetch_add(n, std::sync::atomic::Ordering::Relaxed)
     }
     /// The total.
@@ -508,7 +516,7 @@ impl StripedCounter {
     /// rarely share the stripe; if they do, the answer errs on "yes").
     #[inline]
     pub fn local(&self) -> u64 {
-        let i = STRIPE.with(|s| *s);
+        let i = STRIPE.with(|s| *s) % N;
         self.stripes[i].0.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
@@ -519,7 +527,7 @@ mod striped_tests {
     use std::sync::atomic::Ordering::Relaxed;
     #[test]
     fn sums_across_threads() {
-        let c = std::sync::Arc::new(StripedCounter::new(5));
+        let c: std::sync::Arc<StripedCounter> = std::sync::Arc::new(StripedCounter::new(5));
         let hs: Vec<_> = (0..4)
             .map(|_| {
                 let c = c.clone();
