@@ -233,11 +233,11 @@ impl Set {
 
     /// Approximate heap bytes.
     pub fn heap_size(&self) -> usize {
-        std::mem::size_of::<Set>()
-            + match &self.repr {
-                Repr::Intset(i) => i.capacity(),
-                Repr::Table(t) => t.heap_size(),
-            }
+        // The `Set` itself sits in its `Value`, unboxed.
+        match &self.repr {
+            Repr::Intset(i) => i.capacity(),
+            Repr::Table(t) => std::mem::size_of::<PackedTable<false>>() + t.heap_size(),
+        }
     }
 
     /// True for the hash-table encoding.
