@@ -136,6 +136,13 @@ impl ClientInfo {
     /// One line of CLIENT LIST / CLIENT INFO (without newline), in Redis 7.0's format.
     /// `cmd` overrides the last command (the caller shows its own current command).
     pub fn describe(&self, now_ms: i64, cmd: Option<&str>) -> String {
+        self.describe_running(now_ms, cmd, None)
+    }
+
+    /// [`ClientInfo::describe`] for the client running CLIENT LIST/INFO itself: `running` is
+    /// its current command's `(bytes in the query buffer, argv-mem)`, which Redis still holds
+    /// while the command runs (`qbuf=26 ... argv-mem=10` for `CLIENT LIST`).
+    pub fn describe_running(&self, now_ms: i64, cmd: Option<&str>, running: Option<(usize, usize)>) -> String {
         let name = String::from_utf8_lossy(&self.name.lock()).into_owned();
         let age = (now_ms - self.created_ms).max(0) / 1000;
         // The client running CLIENT LIST/INFO is interacting right now.
@@ -168,13 +175,14 @@ impl ClientInfo {
         if flags.is_empty() {
             flags.push('N');
         }
-        let qbuf = self.qbuf.load(Relaxed);
+        let (running_qbuf, argv_mem) = running.unwrap_or((0, 0));
+        let qbuf = self.qbuf.load(Relaxed) + running_qbuf;
         let obuf = self.obuf.load(Relaxed);
         let cmd = cmd.or_else(|| self.last_command()).unwrap_or("NULL");
         let [sub, psub, ssub] = [0, 1, 2].map(|i| self.subscriptions[i].load(Relaxed));
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-             qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} tot-mem={} events={} \
+             qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} \
              cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
@@ -191,10 +199,13 @@ impl ClientInfo {
             if multi >= 0 { multi } else { -1 },
             qbuf,
             READ_BUFFER.saturating_sub(qbuf),
+            argv_mem,
+            READ_BUFFER.max(qbuf),
+            // The peak of the reply buffer: Ferrous's does not shrink below its size.
             READ_BUFFER.max(qbuf),
             obuf,
             obuf,
-            READ_BUFFER.max(qbuf) + obuf,
+            READ_BUFFER.max(qbuf) + obuf + argv_mem,
             if obuf > 0 { "rw" } else { "r" },
             cmd,
             String::from_utf8_lossy(self.user.lock().name()),

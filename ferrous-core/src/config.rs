@@ -447,11 +447,21 @@ pub fn parse_memory(s: &str) -> Option<i64> {
 #[derive(Debug, Clone)]
 pub struct Config {
     values: BTreeMap<&'static str, String>,
+    /// The configuration file the server was started with (CONFIG REWRITE, INFO's
+    /// `config_file`), absolute.
+    file: Option<std::path::PathBuf>,
+    /// A `save` line was read at start-up: later ones add save points (as Redis reads
+    /// several `save` lines of a file) instead of replacing them.
+    save_loaded: bool,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { values: DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect() }
+        Config {
+            values: DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect(),
+            file: None,
+            save_loaded: false,
+        }
     }
 }
 
@@ -499,6 +509,14 @@ impl Config {
         } else {
             canonical(dir, &words).map_err(|why| set_failed(shown, &why))?
         };
+        if startup && matches!(dir.kind, Kind::Special(Special::Save)) {
+            // The first `save` line read replaces the defaults; the next ones add to it.
+            let previous = self.values.get(dir.name).filter(|_| self.save_loaded);
+            if let Some(previous) = previous.filter(|p| !p.is_empty() && !value.is_empty()) {
+                value = format!("{previous} {value}");
+            }
+            self.save_loaded = true;
+        }
         if dir.name == "hz" {
             // Redis clamps the configured frequency to 1..=500 and shows the clamped value.
             value = value.parse::<i64>().unwrap_or(10).clamp(1, 500).to_string();
@@ -534,6 +552,19 @@ impl Config {
     /// A yes/no directive.
     pub fn get_bool(&self, name: &str) -> bool {
         self.get(name) == Some("yes")
+    }
+    /// Start-up reading is over: a `save` given now replaces the save points (CONFIG SET)
+    /// instead of adding to those of earlier `save` lines.
+    pub fn finish_loading(&mut self) {
+        self.save_loaded = false;
+    }
+    /// The configuration file the server was started with, if any.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+    /// Records the configuration file the server was started with (made absolute).
+    pub fn set_file(&mut self, path: &std::path::Path) {
+        self.file = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
     }
     /// The value CONFIG GET shows for a directive (only `dir` differs from the stored text:
     /// it is shown as an absolute path, as Redis shows its working directory).
@@ -855,7 +886,7 @@ fn trim_double(v: f64) -> String {
 }
 
 /// An OS error's `strerror` text, without Rust's " (os error N)" suffix.
-fn os_error_text(e: &std::io::Error) -> String {
+pub(crate) fn os_error_text(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),

@@ -28,7 +28,7 @@
 //! - [`propagate`]: the ordered stream of writes in Redis's propagated form (AOF, replicas,
 //!   `db.changes()`).
 //! - [`rdb`]: the RDB codec (Redis's snapshot and DUMP format, bytes <-> values).
-//! - [`config`]: redis.conf directives, CONFIG GET/SET.
+//! - [`config`]: redis.conf directives, CONFIG GET/SET; [`config_rewrite`]: CONFIG REWRITE.
 //! - [`digest`]: Redis's dataset digest (DEBUG DIGEST / DIGEST-VALUE).
 //! - [`slowlog`], [`latency`]: SLOWLOG entries; command timing, per-command latency
 //!   histograms and the latency monitor (LATENCY, INFO latencystats).
@@ -45,6 +45,7 @@ pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod config_rewrite;
 pub mod db;
 pub mod dict;
 pub mod evict;

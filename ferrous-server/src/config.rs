@@ -206,6 +206,9 @@ pub fn from_args_with_users(
                     .map_err(|e| ConfigError(format!("Fatal error, can't open config file '{first}': {e}")))?
             };
             apply_text(&mut config, &text, 1, warnings)?;
+            if first != "-" {
+                config.set_file(std::path::Path::new(first));
+            }
             rest = &args[1..];
         }
     }

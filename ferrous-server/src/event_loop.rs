@@ -32,6 +32,69 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// Pending output above which a connection's input is no longer processed until the client
 /// reads its replies.
 pub const OUTPUT_HIGH_WATER: usize = 4 * 1024 * 1024;
+/// Redis's fixed per-client reply buffer (`PROTO_REPLY_CHUNK_BYTES`): output-buffer limits
+/// count only what is pending beyond it, as Redis counts its reply list.
+const REPLY_CHUNK: usize = 16 * 1024;
+
+/// One class's `client-output-buffer-limit`: hard and soft limits in bytes (0 = none) and
+/// how long the soft one may be exceeded.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct ClassLimit {
+    hard: usize,
+    soft: usize,
+    soft_secs: u64,
+}
+
+/// The normal and pubsub classes' limits (replicas are served by core's replication
+/// threads, which apply the replica class).
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+struct OutputLimits {
+    normal: ClassLimit,
+    pubsub: ClassLimit,
+}
+
+/// Parses the canonical `client-output-buffer-limit` value (`normal 0 0 0 slave ... pubsub
+/// ...`).
+fn output_limits(value: &str) -> OutputLimits {
+    let mut limits = OutputLimits::default();
+    let words: Vec<&str> = value.split_ascii_whitespace().collect();
+    for group in words.chunks(4).filter(|g| g.len() == 4) {
+        let n = |s: &str| s.parse::<u64>().unwrap_or(0);
+        let class = ClassLimit { hard: n(group[1]) as usize, soft: n(group[2]) as usize, soft_secs: n(group[3]) };
+        match group[0] {
+            "normal" => limits.normal = class,
+            "pubsub" => limits.pubsub = class,
+            _ => {}
+        }
+    }
+    limits
+}
+
+/// Redis's `checkClientOutputBufferLimits`: true when the connection's pending output is at
+/// or above its class's hard limit, or has stayed at or above the soft limit for longer than
+/// the class's soft seconds (the first time it is seen there only starts the clock).
+fn over_output_limit(conn: &mut Conn, limits: &OutputLimits, now: Instant) -> bool {
+    let class = if conn.client.info.is_pubsub() { limits.pubsub } else { limits.normal };
+    if let Some(ps) = &conn.client.pubsub {
+        // Messages waiting in the sink count against the same hard limit.
+        ps.sink.set_limit(class.hard);
+    }
+    let used = conn.pending_output().saturating_sub(REPLY_CHUNK);
+    let hard = class.hard > 0 && used >= class.hard;
+    let mut soft = class.soft > 0 && used >= class.soft;
+    if soft {
+        match conn.soft_limit_since {
+            None => {
+                conn.soft_limit_since = Some(now);
+                soft = false;
+            }
+            Some(since) => soft = now.duration_since(since).as_secs() > class.soft_secs,
+        }
+    } else {
+        conn.soft_limit_since = None;
+    }
+    hard || soft
+}
 
 struct WorkerShared {
     waker: Arc<Waker>,
@@ -292,6 +355,8 @@ struct Conn {
     commit_seq: u64,
     /// Its next command waits for a CLIENT PAUSE to end.
     paused: bool,
+    /// Since when its pending output has been at or above its class's soft limit.
+    soft_limit_since: Option<Instant>,
 }
 
 impl Conn {
@@ -324,6 +389,8 @@ struct Worker {
     blocked: Vec<usize>,
     limits: Limits,
     query_limit: usize,
+    /// `client-output-buffer-limit` for normal and pubsub clients.
+    output_limits: OutputLimits,
     /// Connections whose replies wait for this turn's AOF commit (group commit: one write,
     /// and under `appendfsync always` one fsync, for every write of the turn).
     held: Vec<usize>,
@@ -334,6 +401,7 @@ struct Worker {
 impl Worker {
     fn new(db: Database, poll: Poll, shared: Arc<WorkerShared>, shutdown: Arc<AtomicBool>) -> Worker {
         let (limits, query_limit) = limits_of(&db);
+        let output_limits = output_limits(db.inner().config.read().get("client-output-buffer-limit").unwrap_or(""));
         Worker {
             db,
             poll,
@@ -347,6 +415,7 @@ impl Worker {
             blocked: Vec::new(),
             limits,
             query_limit,
+            output_limits,
             held: Vec::new(),
             paused: Vec::new(),
         }
@@ -560,6 +629,7 @@ impl Worker {
             paused_by_output: false,
             commit_seq: 0,
             paused: false,
+            soft_limit_since: None,
             last_active: Instant::now(),
         }));
         // Data may already be waiting (edge-triggered registration after it arrived).
@@ -602,6 +672,8 @@ impl Worker {
         let (limits, query_limit) = limits_of(&self.db);
         self.limits = limits;
         self.query_limit = query_limit;
+        self.output_limits =
+            output_limits(self.db.inner().config.read().get("client-output-buffer-limit").unwrap_or(""));
         for conn in self.conns.iter_mut().flatten() {
             if conn.rend == 0 && conn.pending_output() == 0 && conn.last_active.elapsed() > Duration::from_secs(2) {
                 conn.rbuf = Vec::new();
@@ -694,6 +766,15 @@ impl Worker {
                 }
                 if !matches!(step, Step::Continue) {
                     return step;
+                }
+                // Checked before writing, as Redis checks while adding the replies: a reply
+                // bigger than the hard limit closes the client even if it reads quickly.
+                if over_output_limit(conn, &self.output_limits, Instant::now()) {
+                    warning!(
+                        "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                        conn.client.info.describe(now, None)
+                    );
+                    return Step::Close;
                 }
             }
             if conn.commit_seq > ferrous_core::aof::writer::durable(db.inner()) {

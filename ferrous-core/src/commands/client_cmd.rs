@@ -101,7 +101,15 @@ fn reply_lines(ctx: &mut Ctx<'_>, clients: &[std::sync::Arc<ClientInfo>]) {
     let mut text = String::new();
     for c in clients {
         let cmd = (c.id == me).then_some(ctx.spec.name.as_str());
-        text.push_str(&c.describe(now, cmd));
+        // The running command is still in the caller's query buffer, as in Redis.
+        let running = (c.id == me).then(|| {
+            let argv: usize = ctx.args.iter().map(|a| a.len()).sum();
+            let digits = |n: usize| n.to_string().len();
+            let encoded =
+                3 + digits(ctx.argc()) + ctx.args.iter().map(|a| 1 + digits(a.len()) + 2 + a.len() + 2).sum::<usize>();
+            (encoded, argv)
+        });
+        text.push_str(&c.describe_running(now, cmd, running));
         text.push('\n');
     }
     ctx.out.verbatim("txt", text.as_bytes());

@@ -78,6 +78,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> Result<()> {
     let previous = {
         let mut live = inner.config.write();
         let mut next = live.clone();
+        next.finish_loading();
         for (_, given, value) in &chosen {
             // Immutability and protection were checked above; this only parses the value.
             next.set(given, &[value.as_str()], true)?;
@@ -123,6 +124,7 @@ fn reset_command_stats(spec: &CommandSpec) {
 fn config_resetstat(ctx: &mut Ctx<'_>) -> Result<()> {
     let inner = &ctx.db.inner;
     inner.stats.reset(super::info::expired_keys_total(&ctx.access));
+    crate::lazyfree::reset_stats(inner);
     crate::evict::reset_stats(inner);
     for spec in table().iter() {
         reset_command_stats(spec);
@@ -131,10 +133,26 @@ fn config_resetstat(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
-/// `CONFIG REWRITE`: Ferrous's core does not know the file the server was started from,
-/// so this replies as Redis does when started without a configuration file.
-fn config_rewrite(_ctx: &mut Ctx<'_>) -> Result<()> {
-    Err(Error::msg("ERR The server is running without a config file"))
+/// `CONFIG REWRITE`: rewrites the file the server was started with
+/// ([`crate::config_rewrite`]).
+fn config_rewrite(ctx: &mut Ctx<'_>) -> Result<()> {
+    let config = ctx.db.inner.config.read().clone();
+    let Some(path) = config.file() else {
+        return Err(Error::msg("ERR The server is running without a config file"));
+    };
+    let hooks = ctx.db.inner.hooks.read().clone();
+    if let Err(e) = crate::config_rewrite::rewrite_file(&config, path) {
+        let why = crate::config::os_error_text(&e);
+        if let Some(h) = &hooks {
+            h.log(true, &format!("CONFIG REWRITE failed: {why}"));
+        }
+        return Err(Error::msg(format!("ERR Rewriting config file: {why}")));
+    }
+    if let Some(h) = &hooks {
+        h.log(false, "CONFIG REWRITE executed with success.");
+    }
+    ctx.out.ok();
+    Ok(())
 }
 
 /// `CONFIG HELP`

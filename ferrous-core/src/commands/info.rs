@@ -148,7 +148,8 @@ fn server(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("configured_hz", hz);
     s.field("lru_clock", crate::keyspace::lru_clock(now));
     s.field("executable", std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
-    s.field("config_file", "");
+    let file = inner.config.read().file().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    s.field("config_file", file);
     s.field("io_threads_active", 0);
     s.field("ferrous_version", env!("CARGO_PKG_VERSION"));
 }

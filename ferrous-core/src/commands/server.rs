@@ -589,8 +589,9 @@ fn debug_allowed(ctx: &Ctx<'_>) -> bool {
     }
 }
 
-/// `DEBUG <subcommand> ...`: OBJECT, SLEEP, SET-ACTIVE-EXPIRE, PROTOCOL, POPULATE, LOG,
-/// ERROR, DIGEST, DIGEST-VALUE, HELP.
+/// `DEBUG <subcommand> ...`: OBJECT, SLEEP, SET-ACTIVE-EXPIRE, PROTOCOL, POPULATE, RELOAD,
+/// LOG, ERROR, DIGEST, DIGEST-VALUE, CHANGE-REPL-ID, LISTPACK, QUICKLIST-PACKED-THRESHOLD,
+/// REPLYBUFFER, STRINGMATCH-TEST, HELP.
 fn debug(ctx: &mut Ctx<'_>) -> Result<()> {
     if !debug_allowed(ctx) {
         return Err(Error::msg(
@@ -634,14 +635,108 @@ fn debug(ctx: &mut Ctx<'_>) -> Result<()> {
             let text = String::from_utf8_lossy(ctx.arg(2)).replace(['\r', '\n'], " ");
             return Err(Error::msg(text));
         }
-        _ => {
-            return Err(Error::msg(format!(
-                "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
-                String::from_utf8_lossy(&ctx.arg(1)[..ctx.arg(1).len().min(128)])
-            )))
+        (b"change-repl-id", 2) => {
+            // Redis's changeReplicationId + clearReplicationId2.
+            let mut ids = ctx.db.inner.repl.ids.lock();
+            ids.replid = crate::db::random_hex_id();
+            ids.replid2 = "0".repeat(40);
+            ids.second_offset = -1;
+            drop(ids);
+            crate::persistence::log_notice(
+                &ctx.db.inner,
+                "Changing replication IDs after receiving DEBUG change-repl-id",
+            );
+            ctx.out.ok();
         }
+        (b"listpack", 3) => debug_listpack(ctx)?,
+        (b"stringmatch-test", 2) => {
+            stringmatch_fuzz();
+            ctx.out.simple("Apparently Redis did not crash: test passed");
+        }
+        (b"quicklist-packed-threshold", 3) => {
+            // Redis 7.0 accepts any memory value below 4gb; Ferrous's lists keep their
+            // built-in threshold (elements of 1gb and more get a node of their own).
+            let v = crate::config::parse_memory(&String::from_utf8_lossy(ctx.arg(2)));
+            if !v.is_some_and(|v| (0..1 << 32).contains(&v)) {
+                return Err(Error::msg("ERR argument must be a memory value bigger than 1 and smaller than 4gb"));
+            }
+            ctx.out.ok();
+        }
+        (b"replybuffer", 4) => {
+            // Ferrous's output buffers are plain growable vectors: there is no peak-reset
+            // timer or resizing policy to change, so both are accepted as Redis accepts them.
+            match ctx.arg(2).to_ascii_lowercase().as_slice() {
+                b"peak-reset-time" => {
+                    let v = ctx.arg(3);
+                    if !v.eq_ignore_ascii_case(b"never")
+                        && !v.eq_ignore_ascii_case(b"reset")
+                        && ferrous_resp::parse_i64(v).is_none()
+                    {
+                        return Err(Error::NotInteger);
+                    }
+                }
+                b"resizing" => {
+                    if ferrous_resp::parse_i64(ctx.arg(3)).is_none() {
+                        return Err(Error::NotInteger);
+                    }
+                }
+                _ => return Err(unknown_debug(ctx)),
+            }
+            ctx.out.ok();
+        }
+        _ => return Err(unknown_debug(ctx)),
     }
     Ok(())
+}
+
+/// Redis's reply to a DEBUG subcommand it does not know (or with the wrong arguments).
+fn unknown_debug(ctx: &Ctx<'_>) -> Error {
+    Error::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try DEBUG HELP.",
+        String::from_utf8_lossy(&ctx.arg(1)[..ctx.arg(1).len().min(128)])
+    ))
+}
+
+/// `DEBUG LISTPACK key`: for a listpack-encoded hash or sorted set, writes its entries to
+/// the server log (Redis prints the listpack on stdout).
+fn debug_listpack(ctx: &mut Ctx<'_>) -> Result<()> {
+    let key = ctx.arg(2);
+    let dump = ctx.access.peek(key, |n| {
+        let (node, _) = n?;
+        let value = &node.value;
+        let listpack = matches!(value, Value::Hash(_) | Value::ZSet(_)) && value.encoding(false) == "listpack";
+        Some(listpack.then(|| format!("{{listpack of {} entries, {:?}}}", value_len(value), value.type_name())))
+    });
+    match dump {
+        None => Err(Error::NoSuchKey),
+        Some(None) => Err(Error::msg("ERR Not a listpack encoded object.")),
+        Some(Some(text)) => {
+            crate::persistence::log_notice(&ctx.db.inner, &text);
+            ctx.out.simple("Listpack structure printed on stdout");
+            Ok(())
+        }
+    }
+}
+
+/// Redis's `stringmatchlen_fuzz_test`: random patterns against random strings, to show that
+/// the glob matcher survives anything.
+fn stringmatch_fuzz() {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for _ in 0..1000 {
+        let pattern: Vec<u8> = (0..rng.gen_range(0..32)).map(|_| rng.gen()).collect();
+        let text: Vec<u8> = (0..rng.gen_range(0..32)).map(|_| rng.gen()).collect();
+        let _ = crate::glob::glob_match(&pattern, &text, false);
+    }
+}
+
+/// Elements of a hash (fields) or sorted set (members).
+fn value_len(v: &Value) -> usize {
+    match v {
+        Value::Hash(h) => h.len(),
+        Value::ZSet(z) => z.len(),
+        _ => 0,
+    }
 }
 
 /// `DEBUG RELOAD [NOSAVE]`: saves the dataset (unless NOSAVE), then replaces it with what
@@ -702,10 +797,14 @@ fn strtod_prefix(b: &[u8]) -> f64 {
 }
 
 fn debug_help(ctx: &mut Ctx<'_>) {
+    // Redis's text, for the subcommands Ferrous has, in Redis's order.
     help_lines(
         ctx,
         &[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CHANGE-REPL-ID",
+            "    Change the replication IDs of the instance.",
+            "    Dangerous: should be used only for testing the replication subsystem.",
             "DIGEST",
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
@@ -726,12 +825,28 @@ fn debug_help(ctx: &mut Ctx<'_>) {
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
             "    true, false.",
+            "RELOAD [option ...]",
+            "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+            "    * NOSAVE: the database will be loaded from an existing RDB file.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
             "    default.",
+            "QUICKLIST-PACKED-THRESHOLD <size>",
+            "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+            "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
+            "STRINGMATCH-TEST",
+            "    Run a fuzz tester against the stringmatchlen() function.",
+            "LISTPACK <key>",
+            "    Show low level info about the listpack encoding of <key>.",
+            "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+            "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+            "    In case NEVER is provided the last observed peak will never be reset",
+            "    In case RESET is provided the peak reset time will be restored to the default value",
+            "REPLYBUFFER RESIZING <0|1>",
+            "    Enable or disable the reply buffer resize cron job",
             "HELP",
             "    Prints this help.",
         ],
