@@ -73,13 +73,23 @@ fn output_limits(value: &str) -> OutputLimits {
 /// Redis's `checkClientOutputBufferLimits`: true when the connection's pending output is at
 /// or above its class's hard limit, or has stayed at or above the soft limit for longer than
 /// the class's soft seconds (the first time it is seen there only starts the clock).
-fn over_output_limit(conn: &mut Conn, limits: &OutputLimits, now: Instant) -> bool {
+///
+/// The limits are read from the configuration only for a connection with output pending
+/// beyond [`REPLY_CHUNK`] (rare: most replies leave in the same turn), so a CONFIG SET
+/// applies to the next check without costing the common path anything.
+fn over_output_limit(db: &Database, conn: &mut Conn, now: Instant) -> bool {
+    let used = conn.pending_output().saturating_sub(REPLY_CHUNK);
+    let sink_full = conn.client.pubsub.as_ref().is_some_and(|ps| ps.sink.has_pending());
+    if used == 0 && !sink_full {
+        conn.soft_limit_since = None;
+        return false;
+    }
+    let limits = output_limits(db.inner().config.read().get("client-output-buffer-limit").unwrap_or(""));
     let class = if conn.client.info.is_pubsub() { limits.pubsub } else { limits.normal };
     if let Some(ps) = &conn.client.pubsub {
         // Messages waiting in the sink count against the same hard limit.
         ps.sink.set_limit(class.hard);
     }
-    let used = conn.pending_output().saturating_sub(REPLY_CHUNK);
     let hard = class.hard > 0 && used >= class.hard;
     let mut soft = class.soft > 0 && used >= class.soft;
     if soft {
@@ -389,8 +399,6 @@ struct Worker {
     blocked: Vec<usize>,
     limits: Limits,
     query_limit: usize,
-    /// `client-output-buffer-limit` for normal and pubsub clients.
-    output_limits: OutputLimits,
     /// Connections whose replies wait for this turn's AOF commit (group commit: one write,
     /// and under `appendfsync always` one fsync, for every write of the turn).
     held: Vec<usize>,
@@ -401,7 +409,6 @@ struct Worker {
 impl Worker {
     fn new(db: Database, poll: Poll, shared: Arc<WorkerShared>, shutdown: Arc<AtomicBool>) -> Worker {
         let (limits, query_limit) = limits_of(&db);
-        let output_limits = output_limits(db.inner().config.read().get("client-output-buffer-limit").unwrap_or(""));
         Worker {
             db,
             poll,
@@ -415,7 +422,6 @@ impl Worker {
             blocked: Vec::new(),
             limits,
             query_limit,
-            output_limits,
             held: Vec::new(),
             paused: Vec::new(),
         }
@@ -672,8 +678,6 @@ impl Worker {
         let (limits, query_limit) = limits_of(&self.db);
         self.limits = limits;
         self.query_limit = query_limit;
-        self.output_limits =
-            output_limits(self.db.inner().config.read().get("client-output-buffer-limit").unwrap_or(""));
         for conn in self.conns.iter_mut().flatten() {
             if conn.rend == 0 && conn.pending_output() == 0 && conn.last_active.elapsed() > Duration::from_secs(2) {
                 conn.rbuf = Vec::new();
@@ -769,7 +773,7 @@ impl Worker {
                 }
                 // Checked before writing, as Redis checks while adding the replies: a reply
                 // bigger than the hard limit closes the client even if it reads quickly.
-                if over_output_limit(conn, &self.output_limits, Instant::now()) {
+                if over_output_limit(db, conn, Instant::now()) {
                     warning!(
                         "Client {} scheduled to be closed ASAP for overcoming of output buffer limits.",
                         conn.client.info.describe(now, None)

@@ -710,6 +710,8 @@ fn run(
             // CLIENT LIST's `multi=` (and ACL LOG's client info) count the queued commands.
             client.info.multi.store(q.len() as i64, Relaxed);
         }
+        // As Redis: a queued command is the client's last command (CLIENT LIST `cmd=`).
+        client.info.set_last_command(spec);
         Reply::new(out, resp3).simple("QUEUED");
         return;
     }
