@@ -206,3 +206,45 @@ fn client_list_and_info_fields_match_redis() {
     let obl = |l: String| l.replace("obl=33 ", "obl=0 ");
     assert_eq!(masked(&fl), obl(masked(&rl)));
 }
+
+#[test]
+fn lists_with_plain_nodes_after_quicklist_packed_threshold() {
+    let Some((ferrous, redis)) = servers(&["--enable-debug-command", "yes"]) else { return };
+    let (mut f, mut r) = (ferrous.raw(), redis.raw());
+    same(&mut f, &mut r, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "10"]);
+    let big = |i: usize| format!("large-element-{i:04}-{}", "x".repeat(i % 7));
+    let mut script: Vec<Vec<String>> = Vec::new();
+    for i in 0..20 {
+        let side = if i % 2 == 0 { "RPUSH" } else { "LPUSH" };
+        let value = if i % 3 == 0 { format!("s{i}") } else { big(i) };
+        script.push(vec![side.into(), "l".into(), value]);
+    }
+    script.push(vec!["LINSERT".into(), "l".into(), "BEFORE".into(), "s3".into(), big(100)]);
+    script.push(vec!["LINSERT".into(), "l".into(), "AFTER".into(), big(1), "tiny".into()]);
+    script.push(vec!["LSET".into(), "l".into(), "0".into(), big(200)]);
+    script.push(vec!["LSET".into(), "l".into(), "5".into(), "t".into()]);
+    script.push(vec!["LSET".into(), "l".into(), "-1".into(), big(300)]);
+    script.push(vec!["LREM".into(), "l".into(), "1".into(), big(4)]);
+    script.push(vec!["LPOS".into(), "l".into(), big(2)]);
+    script.push(vec!["LINDEX".into(), "l".into(), "3".into()]);
+    script.push(vec!["LRANGE".into(), "l".into(), "0".into(), "-1".into()]);
+    script.push(vec!["LTRIM".into(), "l".into(), "1".into(), "-2".into()]);
+    script.push(vec!["LMOVE".into(), "l".into(), "m".into(), "LEFT".into(), "RIGHT".into()]);
+    script.push(vec!["RPOP".into(), "l".into(), "2".into()]);
+    script.push(vec!["LRANGE".into(), "l".into(), "0".into(), "-1".into()]);
+    script.push(vec!["LLEN".into(), "l".into()]);
+    script.push(vec!["OBJECT".into(), "ENCODING".into(), "l".into()]);
+    script.push(vec!["DEBUG".into(), "DIGEST-VALUE".into(), "l".into(), "m".into()]);
+    for c in &script {
+        let args: Vec<&str> = c.iter().map(String::as_str).collect();
+        same(&mut f, &mut r, &args);
+    }
+    // DUMP / RESTORE keep the list (each server reads its own payload).
+    for c in [&mut f, &mut r] {
+        let Resp::Bulk(payload) = c.cmd(&["DUMP", "l"]) else { panic!("DUMP") };
+        let restored = c.call(&[b"RESTORE".as_slice(), b"l2", b"0", &payload]).unwrap().value;
+        assert_eq!(restored, Resp::Simple(b"OK".to_vec()));
+        assert_eq!(c.cmd(&["LRANGE", "l2", "0", "-1"]), c.cmd(&["LRANGE", "l", "0", "-1"]));
+    }
+    same(&mut f, &mut r, &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]);
+}

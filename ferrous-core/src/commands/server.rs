@@ -654,11 +654,14 @@ fn debug(ctx: &mut Ctx<'_>) -> Result<()> {
             ctx.out.simple("Apparently Redis did not crash: test passed");
         }
         (b"quicklist-packed-threshold", 3) => {
-            // Redis 7.0 accepts any memory value below 4gb; Ferrous's lists keep their
-            // built-in threshold (elements of 1gb and more get a node of their own).
+            // Redis's bounds (`quicklistisSetPackedThreshold`): below 4gb - 1mb; 0 restores
+            // the default (1gb).
             let v = crate::config::parse_memory(&String::from_utf8_lossy(ctx.arg(2)));
-            if !v.is_some_and(|v| (0..1 << 32).contains(&v)) {
-                return Err(Error::msg("ERR argument must be a memory value bigger than 1 and smaller than 4gb"));
+            match v.filter(|v| (0..(1 << 32) - (1 << 20)).contains(v)) {
+                Some(bytes) => crate::rdb::set_packed_threshold(bytes as usize),
+                None => {
+                    return Err(Error::msg("ERR argument must be a memory value bigger than 1 and smaller than 4gb"))
+                }
             }
             ctx.out.ok();
         }

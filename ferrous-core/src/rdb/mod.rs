@@ -118,9 +118,25 @@ pub(crate) const ENC_LZF: u8 = 3;
 pub(crate) const CONTAINER_PLAIN: u64 = 1;
 pub(crate) const CONTAINER_PACKED: u64 = 2;
 
-/// Redis's `packed_threshold`: a list element at least this long gets a PLAIN quicklist node
-/// (the raw element instead of a listpack).
+/// Redis's default `packed_threshold`: a list element at least this long gets a PLAIN
+/// quicklist node (the raw element instead of a listpack).
 pub(crate) const PLAIN_THRESHOLD: usize = 1 << 30;
+
+/// The `packed_threshold` in force: [`PLAIN_THRESHOLD`] unless DEBUG
+/// QUICKLIST-PACKED-THRESHOLD changed it. Process-wide, as in Redis.
+static PACKED_THRESHOLD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PLAIN_THRESHOLD);
+
+/// The current `packed_threshold` (see [`PACKED_THRESHOLD`]).
+#[inline]
+pub(crate) fn packed_threshold() -> usize {
+    PACKED_THRESHOLD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// DEBUG QUICKLIST-PACKED-THRESHOLD: 0 restores the default.
+pub(crate) fn set_packed_threshold(bytes: usize) {
+    let v = if bytes == 0 { PLAIN_THRESHOLD } else { bytes };
+    PACKED_THRESHOLD.store(v, std::sync::atomic::Ordering::Relaxed);
+}
 
 /// What went wrong reading RDB input. Every variant about the input names the byte offset
 /// (from the start of the file or payload) where the problem was found.

@@ -278,7 +278,7 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
             for (i, node) in l.nodes().enumerate() {
                 if node.len() == 1 {
                     if let Some(ListElem::Bytes(b)) = node.clone().next() {
-                        if b.len() >= PLAIN_THRESHOLD {
+                        if b.len() >= super::packed_threshold() {
                             write_len(out, CONTAINER_PLAIN);
                             write_string(out, b, compress);
                             continue;

@@ -431,7 +431,7 @@ impl List {
         let node = &mut self.nodes[ni];
         let off = node.offset_of(k);
         let old = entry_len_at(&node.buf, off);
-        if node.buf.count == 1 || str_len(e) < LARGE_ELEMENT {
+        if node.buf.count == 1 || !is_large(str_len(e)) {
             node.splice(off, old, e, size);
         } else {
             // Redis inserts the large element after the old one (a node of its own,
@@ -474,7 +474,7 @@ impl List {
         let avail_next = at_tail && allows(self.nodes.get(ni + 1));
         let avail_prev = at_head && ni > 0 && allows(self.nodes.get(ni - 1));
         self.set_len(self.len() + 1);
-        if len >= LARGE_ELEMENT {
+        if is_large(len) {
             // A node of its own, next to this one or between its two halves.
             if at_tail || at_head {
                 self.nodes.insert(ni + after as usize, Node::single(e, entry_size(e)));

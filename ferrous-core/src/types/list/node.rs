@@ -13,8 +13,12 @@ pub(super) const FILL_MAX: i64 = 1 << 15;
 /// What Redis 7.0 adds to a node's size for each element it considers inserting
 /// (`SIZE_ESTIMATE_OVERHEAD`): more than any element's header and back-length, on purpose.
 pub(super) const SIZE_ESTIMATE_OVERHEAD: usize = 8;
-/// Redis's `packed_threshold` (`isLargeElement`): such an element gets a node of its own.
-pub(super) const LARGE_ELEMENT: usize = crate::rdb::PLAIN_THRESHOLD;
+/// Redis's `isLargeElement`: an element at least `packed_threshold` long gets a node of its
+/// own.
+#[inline]
+pub(super) fn is_large(len: usize) -> bool {
+    len >= crate::rdb::packed_threshold()
+}
 
 /// Length of an element's string form (what Redis passes as `sz`: the decimal digits of an
 /// integer).
@@ -53,7 +57,7 @@ pub(super) fn allows_merge(fill: i32, bytes: usize, count: usize) -> bool {
 /// `count` entries takes one more element whose string form is `len` bytes long.
 #[inline]
 pub(super) fn allows_insert(fill: i32, bytes: usize, count: usize, len: usize) -> bool {
-    if len >= LARGE_ELEMENT {
+    if is_large(len) {
         return false;
     }
     let new_sz = bytes + NODE_OVERHEAD + len + SIZE_ESTIMATE_OVERHEAD;
