@@ -161,3 +161,38 @@ fn dropping_the_database_frees_what_is_queued() {
     assert_eq!(ferrous_core::lazyfree::pending(&inner), 0);
     assert_eq!(ferrous_core::lazyfree::freed(&inner), 4);
 }
+
+/// The commands of the next block of the change feed, as text.
+fn next_block(feed: &ferrous_core::propagate::ChangeFeed) -> Vec<String> {
+    let block = feed.try_recv().expect("a propagated block");
+    block
+        .changes
+        .iter()
+        .map(|c| c.args.iter().map(|a| String::from_utf8_lossy(a)).collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn deletions_propagate_as_unlink_when_lazy() {
+    let clock = Arc::new(ManualClock::at(1_700_000_000_000));
+    let db = Database::builder().clock(clock.clone()).active_expire(false).build();
+    let feed = db.changes();
+    db.execute(["SET", "a", "1", "PX", "10"]);
+    db.execute(["SET", "b", "1", "PX", "10"]);
+    let _ = (next_block(&feed), next_block(&feed));
+    clock.advance(20);
+    db.execute(["GET", "a"]);
+    assert_eq!(next_block(&feed), ["DEL a"], "an expired key, lazyfree-lazy-expire off");
+    db.execute(["CONFIG", "SET", "lazyfree-lazy-expire", "yes"]);
+    db.execute(["GET", "b"]);
+    assert_eq!(next_block(&feed), ["UNLINK b"], "an expired key, lazyfree-lazy-expire on");
+    // DEL and UNLINK propagate as themselves, whatever lazyfree-lazy-user-del says.
+    db.execute(["CONFIG", "SET", "lazyfree-lazy-user-del", "yes"]);
+    db.execute(["SET", "c", "1"]);
+    db.execute(["DEL", "c"]);
+    db.execute(["SET", "c", "1"]);
+    db.execute(["UNLINK", "c"]);
+    let blocks: Vec<Vec<String>> = (0..4).map(|_| next_block(&feed)).collect();
+    assert_eq!(blocks[1], ["DEL c"]);
+    assert_eq!(blocks[3], ["UNLINK c"]);
+}
