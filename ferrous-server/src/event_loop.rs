@@ -90,18 +90,24 @@ fn over_output_limit(db: &Database, conn: &mut Conn, now: Instant) -> bool {
         // Messages waiting in the sink count against the same hard limit.
         ps.sink.set_limit(class.hard);
     }
+    limit_reached(class, used, &mut conn.soft_limit_since, now)
+}
+
+/// The decision of [`over_output_limit`] for `used` bytes pending under `class`;
+/// `soft_since` is when the soft limit was first seen exceeded (reset when below it).
+fn limit_reached(class: ClassLimit, used: usize, soft_since: &mut Option<Instant>, now: Instant) -> bool {
     let hard = class.hard > 0 && used >= class.hard;
     let mut soft = class.soft > 0 && used >= class.soft;
     if soft {
-        match conn.soft_limit_since {
+        match *soft_since {
             None => {
-                conn.soft_limit_since = Some(now);
+                *soft_since = Some(now);
                 soft = false;
             }
             Some(since) => soft = now.duration_since(since).as_secs() > class.soft_secs,
         }
     } else {
-        conn.soft_limit_since = None;
+        *soft_since = None;
     }
     hard || soft
 }
@@ -1046,4 +1052,42 @@ fn flush(db: &Database, conn: &mut Conn) -> io::Result<()> {
         db.inner().stats.net_output_bytes.fetch_add(written as u64, Relaxed);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_limit_classes_parse() {
+        let l = output_limits("normal 1048576 524288 10 slave 268435456 67108864 60 pubsub 33554432 8388608 60");
+        assert_eq!(l.normal, ClassLimit { hard: 1 << 20, soft: 1 << 19, soft_secs: 10 });
+        assert_eq!(l.pubsub, ClassLimit { hard: 32 << 20, soft: 8 << 20, soft_secs: 60 });
+    }
+
+    #[test]
+    fn hard_limit_is_immediate_soft_limit_needs_its_seconds() {
+        let class = ClassLimit { hard: 1000, soft: 100, soft_secs: 2 };
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_millis(s);
+        let mut since = None;
+        assert!(!limit_reached(class, 99, &mut since, at(0)));
+        assert!(limit_reached(class, 1000, &mut since, at(0)), "hard: at once");
+        since = None;
+        // Soft: the first time only starts the clock; still over after the seconds: reached.
+        assert!(!limit_reached(class, 100, &mut since, at(0)));
+        assert!(!limit_reached(class, 500, &mut since, at(2_999)));
+        assert!(limit_reached(class, 500, &mut since, at(3_000)));
+        // Dropping below resets the clock.
+        since = None;
+        assert!(!limit_reached(class, 500, &mut since, at(0)));
+        assert!(!limit_reached(class, 10, &mut since, at(2_500)));
+        assert_eq!(since, None);
+        assert!(!limit_reached(class, 500, &mut since, at(4_000)));
+        assert!(!limit_reached(class, 500, &mut since, at(6_000)));
+        assert!(limit_reached(class, 500, &mut since, at(7_000)));
+        // No limits: never.
+        let none = ClassLimit::default();
+        assert!(!limit_reached(none, usize::MAX, &mut None, at(0)));
+    }
 }
