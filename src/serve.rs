@@ -237,7 +237,13 @@ fn start_claimed(
         }
     }
     let stop = server.shutdown_handle();
-    let thread = std::thread::Builder::new().name("ferrous-server".into()).spawn(move || server.run());
+    let core = db.core().clone();
+    let thread = std::thread::Builder::new().name("ferrous-server".into()).spawn(move || {
+        server.run();
+        // Stopped by a client's SHUTDOWN too: from now on CONFIG SET port/bind must not
+        // bind listeners for an acceptor that is gone.
+        core.clear_server_hooks();
+    });
     match thread {
         Ok(thread) => Ok(ServerHandle { db: db.clone(), addrs: local, stop, thread: Some(thread), released: false }),
         Err(e) => {
