@@ -414,8 +414,8 @@ fn acl_check_cmd(args: Variadic<Value>) -> mlua::Result<bool> {
             return Err(raise_table("Invalid command passed to redis.acl_check_cmd()"));
         }
     }
-    // Ferrous has no ACL users besides the default one, who may run everything.
-    Ok(true)
+    // Whether the user the script runs as (its caller's) may run it.
+    Ok(ferrous_core::acl::script_may_run(&a))
 }
 
 fn set_log_fields(t: &Table) -> mlua::Result<()> {

@@ -967,6 +967,11 @@ fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
     let mut processed = 0u64;
     conn.paused_by_output = false;
     while conn.rstart < conn.rend && conn.client.blocking.blocked.is_none() {
+        // Killed (CLIENT KILL, ACL DELUSER) while its input was being read: nothing more
+        // runs, as Redis stops at a client flagged to close.
+        if conn.client.info.killed.load(Relaxed) {
+            return Step::Close;
+        }
         if conn.pending_output() > OUTPUT_HIGH_WATER {
             conn.paused_by_output = true;
             break;

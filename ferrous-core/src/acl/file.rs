@@ -130,9 +130,22 @@ pub fn load_file(inner: &Inner, me: Option<&mut ClientState>) -> Result<(), Stri
         match merge_selector_args(&argv[2..]) {
             Err(_) => errors.push_str(&format!("{filename}:{linenum}: Unmatched parenthesis in selector definition.")),
             Ok(ops) => {
+                // Unknown commands are named; of the other errors, which may hide the
+                // password, only the first of the line is reported.
+                let mut syntax_error = false;
                 for op in ops {
-                    if let Err(e) = rules.apply(trim(&op, b"\t\r\n"), all_channels) {
-                        errors.push_str(&format!("{filename}:{linenum}: {e}. "));
+                    let op = trim(&op, b"\t\r\n");
+                    match rules.apply(op, all_channels) {
+                        Ok(()) => {}
+                        Err(e @ RuleError::UnknownCommand) => errors.push_str(&format!(
+                            "{filename}:{linenum}: Error in applying operation '{}': {e}. ",
+                            String::from_utf8_lossy(op)
+                        )),
+                        Err(e) if !syntax_error => {
+                            errors.push_str(&format!("{filename}:{linenum}: {e}. "));
+                            syntax_error = true;
+                        }
+                        Err(_) => {}
                     }
                 }
             }

@@ -557,6 +557,18 @@ pub fn script_acl() -> ClientAcl {
     SCRIPT_CALLER.with(|c| c.borrow().as_ref().map(|s| s.acl.clone())).unwrap_or_default()
 }
 
+/// `redis.acl_check_cmd(...)`: whether the user the running script acts as may run `args`
+/// (a known command, checked as Redis's `ACLCheckAllUserCommandPerm`, arity aside).
+pub fn script_may_run(args: &Args<'_>) -> bool {
+    let acl = script_acl();
+    if acl.unrestricted() {
+        return true;
+    }
+    let argv: Vec<&[u8]> = args.iter().collect();
+    let Some(id) = catalog().lookup_argv(&argv) else { return false };
+    check_rules(&acl.user().rules(), id, args).is_ok()
+}
+
 fn in_script() -> bool {
     SCRIPT_CALLER.with(|c| c.borrow().is_some())
 }
@@ -585,6 +597,10 @@ pub(crate) fn check(
         Ok(()) => return None,
         Err(d) => d,
     };
+    if !held {
+        // Redis's `lastcmd` (CLIENT LIST's `cmd=`) is the refused command.
+        client.info.set_last_command(spec);
+    }
     let script = held && in_script();
     let context = if script {
         Context::Lua
