@@ -369,7 +369,7 @@ fn workloads(c: &mut Criterion, data: &Data, caches: &[(&'static str, Box<dyn Ca
             g.bench_function(BenchmarkId::from_parameter(name), |b| {
                 b.iter_custom(|iters| {
                     let elapsed = timed(cache.as_ref(), data, work, threads, iters, &mut start);
-                    record(group, *name, elapsed, iters);
+                    record(group, name, elapsed, iters);
                     elapsed
                 })
             });
