@@ -172,7 +172,25 @@ fn commandstats_count_every_call_path() {
             // or `{err=..}`) is counted by Redis as a failed EVAL and under its error code;
             // Ferrous counts neither yet (ferrous-lua hands the error back as a reply value).
             &["EVAL", "error('boom')", "0"],
+            // A blocking pop that times out.
+            &["BLPOP", "nolist", "0.01"],
         ],
     );
+    // A blocking pop served by another client's push counts once.
+    for server in [&ferrous, &redis] {
+        let mut blocked = server.raw();
+        blocked.send(&["BLPOP", "bl", "10"]).unwrap();
+        let mut pusher = server.raw();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        // Polled with INFO, which the counters leave out.
+        while !matches!(pusher.cmd(&["INFO", "clients"]), Resp::Bulk(ref t) | Resp::Verbatim(ref t)
+            if String::from_utf8_lossy(t).contains("blocked_clients:1"))
+        {
+            assert!(std::time::Instant::now() < deadline, "BLPOP did not block");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        pusher.cmd(&["RPUSH", "bl", "x"]);
+        assert!(matches!(blocked.read().unwrap().value, Resp::Array(_)));
+    }
     assert_eq!(counters(&mut f), counters(&mut r));
 }

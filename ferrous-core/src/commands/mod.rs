@@ -771,7 +771,11 @@ fn run(
         db.inner.stats.error(&e);
     }
     let usec = crate::latency::command_finished(started, chained);
-    spec.stats.calls.fetch_add(1, Relaxed);
+    // A blocked command that is served later runs again on a transient client: Redis counts
+    // the command once, as the call that blocked.
+    if !client.blocking.serving {
+        spec.stats.calls.fetch_add(1, Relaxed);
+    }
     if db.inner.monitors.active() && !spec.has(flags::RUNS_SCRIPT) {
         feed_monitors(db, client, spec, &args, held);
     }
