@@ -168,9 +168,14 @@ fn commandstats_count_every_call_path() {
             &["EVALSHA", "0000000000000000000000000000000000000000", "0"],
             &["FCALL", "f", "1", "fk", "v"],
             &["FCALL_RO", "f", "1", "fk", "v"],
-            // Not compared: a script that *returns* an error (`return redis.error_reply(..)`
-            // or `{err=..}`) is counted by Redis as a failed EVAL and under its error code;
-            // Ferrous counts neither yet (ferrous-lua hands the error back as a reply value).
+            // Errors in scripts: raised by redis.call (counted once, for the command), caught
+            // by redis.pcall and returned or ignored, returned as a value, raised by error().
+            &["EVAL", "return redis.call('lpush', 'str', 'x')", "0"],
+            &["EVAL", "return redis.pcall('lpush', 'str', 'x')", "0"],
+            &["EVAL", "redis.pcall('lpush', 'str', 'x') return 1", "0"],
+            &["EVAL", "return redis.error_reply('MY failure')", "0"],
+            &["EVAL", "return {err='OTHER failure'}", "0"],
+            &["FCALL", "f", "1", "str", "v"],
             &["EVAL", "error('boom')", "0"],
             // A blocking pop that times out.
             &["BLPOP", "nolist", "0.01"],

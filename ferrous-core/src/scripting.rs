@@ -104,6 +104,25 @@ thread_local! {
     static SCRIPT_CLIENT: std::cell::RefCell<Option<(usize, ClientState)>> = const { std::cell::RefCell::new(None) };
 }
 
+thread_local! {
+    /// Set by the script engine when the error a script ends with (raised or returned) was
+    /// already counted in the error statistics: an error of `redis.call` / `redis.pcall`
+    /// (Redis's `ignore_error_stats_update`). The script's command then counts as failed
+    /// without counting the error a second time.
+    static ERROR_ALREADY_COUNTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// For script engines: the error the running script ends with was already counted (see
+/// [`ERROR_ALREADY_COUNTED`]).
+pub fn mark_error_counted() {
+    ERROR_ALREADY_COUNTED.set(true);
+}
+
+/// Takes the mark [`mark_error_counted`] set (the command table, after each command).
+pub(crate) fn take_error_counted() -> bool {
+    ERROR_ALREADY_COUNTED.replace(false)
+}
+
 /// Scripts one batch may run back to back before it lets other threads in (~0.3 ms of
 /// short scripts).
 const MAX_KEPT_RUNS: u32 = 256;

@@ -922,8 +922,13 @@ fn finish(
 ) -> Outcome {
     let memory_text =
         |msg: &str| format!("ERR Error running script {name}, {msg} (the Lua memory limit is {memory_limit} bytes)");
+    // An error table from `redis.call` / `redis.pcall` was counted when its command failed.
+    let counted = |t: &mlua::Table| matches!(t.raw_get::<Value>("ignore_error_stats_update"), Ok(Value::Boolean(true)));
     match res {
         Ok((true, v)) => {
+            if matches!(&v, Value::Table(t) if counted(t)) {
+                ferrous_core::scripting::mark_error_counted();
+            }
             let mark = out.len();
             match lua_to_reply(lua, &v, out, proto) {
                 Ok(()) => Outcome { result: Ok(()), memory_error: false },
@@ -936,6 +941,9 @@ fn finish(
             }
         }
         Ok((false, Value::Table(t))) => {
+            if counted(&t) {
+                ferrous_core::scripting::mark_error_counted();
+            }
             let get = |field: &str| -> Option<String> {
                 match t.get::<Value>(field).ok()? {
                     Value::String(s) => Some(s.to_string_lossy()),

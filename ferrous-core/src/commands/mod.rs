@@ -762,13 +762,28 @@ fn run(
     // EXEC and scripts propagate the effects of the commands they ran, not themselves.
     let propagates_itself = !spec.has(flags::RUNS_SCRIPT) && spec.name != "exec";
     crate::propagate::leave(propagates_itself.then_some((db_index, &args)));
+    let error_counted = crate::scripting::take_error_counted();
     if let Err(e) = result {
         ctx.out.truncate(mark);
         // Pushes the failed command wrote are gone with its output (CLIENT REPLY OFF).
         ctx.client.push_spans.retain(|&(_, end)| end <= mark);
         ctx.out.error(&e);
         spec.stats.failed.fetch_add(1, Relaxed);
-        db.inner.stats.error(&e);
+        if !error_counted {
+            db.inner.stats.error(&e);
+        }
+    } else if spec.has(flags::RUNS_SCRIPT) {
+        // A script that returns an error (`return redis.error_reply(..)`, `{err=..}`, what
+        // `redis.pcall` gave it) fails as a command; its error is counted unless it came
+        // from a command the script ran (counted then), as Redis's afterErrorReply.
+        let written = &ctx.out.buf()[mark..];
+        if let Some(text) = written.strip_prefix(b"-") {
+            spec.stats.failed.fetch_add(1, Relaxed);
+            if !error_counted {
+                let end = text.iter().position(|&c| c == b'\r').unwrap_or(text.len());
+                db.inner.stats.error(&Error::msg(String::from_utf8_lossy(&text[..end]).into_owned()));
+            }
+        }
     }
     let usec = crate::latency::command_finished(started, chained);
     // A blocked command that is served later runs again on a transient client: Redis counts
