@@ -195,8 +195,12 @@ pub struct CommandSpec {
     pub handler: Option<Handler>,
     /// Subcommands by lower-case name.
     pub subcommands: HashMap<Vec<u8>, &'static CommandSpec>,
-    /// Redis's COMMAND INFO entry (subcommands limited to those implemented).
-    pub info: Value,
+    /// Redis's COMMAND INFO entry (subcommands limited to those implemented), kept
+    /// RESP3-encoded like `docs` ([`CommandSpec::info`] decodes it).
+    info_resp: Box<[u8]>,
+    /// The key specifications of the INFO entry, decoded on first use (COMMAND GETKEYS, ACL
+    /// key checks).
+    pub(crate) key_specs: OnceLock<Vec<server::KeySpec>>,
     /// Redis's COMMAND DOCS entry, kept RESP3-encoded (as a tree of values the docs of
     /// every command took megabytes; COMMAND DOCS decodes them when asked).
     pub docs: Option<Box<[u8]>>,
@@ -204,7 +208,18 @@ pub struct CommandSpec {
     pub stats: CommandStats,
 }
 
+/// A value kept RESP3-encoded.
+fn encode_resp3(v: &Value) -> Box<[u8]> {
+    let mut bytes = Vec::new();
+    v.encode(&mut bytes, true);
+    bytes.into_boxed_slice()
+}
+
 impl CommandSpec {
+    /// Redis's COMMAND INFO entry.
+    pub fn info(&self) -> Value {
+        ferrous_resp::parse_value(&self.info_resp).ok().flatten().map_or(Value::Null, |(v, _)| v)
+    }
     /// True if the flag bit is set.
     #[inline]
     pub fn has(&self, flag: u32) -> bool {
@@ -496,12 +511,9 @@ fn build_spec(entry: Value, docs: Option<Value>, handlers: &HashMap<&str, Handle
         flags: flag_bits,
         handler,
         subcommands,
-        info: Value::Array(items),
-        docs: docs.map(|d| {
-            let mut bytes = Vec::new();
-            d.encode(&mut bytes, true);
-            bytes.into_boxed_slice()
-        }),
+        info_resp: encode_resp3(&Value::Array(items)),
+        key_specs: OnceLock::new(),
+        docs: docs.map(|d| encode_resp3(&d)),
         stats: CommandStats::default(),
     })
 }

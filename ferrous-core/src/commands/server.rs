@@ -36,7 +36,7 @@ fn command(ctx: &mut Ctx<'_>) -> Result<()> {
     let t = table();
     ctx.out.array(t.len());
     for spec in t.iter() {
-        ctx.out.value(&spec.info);
+        ctx.out.value(&spec.info());
     }
     Ok(())
 }
@@ -65,7 +65,7 @@ fn command_info(ctx: &mut Ctx<'_>) -> Result<()> {
     ctx.out.array(ctx.argc() - 2);
     for name in ctx.args.iter().skip(2) {
         match lookup_full_name(name) {
-            Some(spec) => ctx.out.value(&spec.info),
+            Some(spec) => ctx.out.value(&spec.info()),
             None => ctx.out.null(),
         }
     }
@@ -93,7 +93,8 @@ fn command_docs(ctx: &mut Ctx<'_>) -> Result<()> {
 
 /// The ACL categories (`@read` ...) of a command's INFO entry, without the `@`.
 fn acl_categories(spec: &CommandSpec) -> Vec<String> {
-    let RespValue::Array(items) = &spec.info else { return vec![] };
+    let info = spec.info();
+    let RespValue::Array(items) = &info else { return vec![] };
     match items.get(6) {
         Some(RespValue::Set(c) | RespValue::Array(c)) => c
             .iter()
@@ -167,7 +168,7 @@ pub struct KeyRef {
 
 /// One key spec of a command (Redis's `keySpec`), read from its COMMAND INFO entry.
 #[derive(Debug)]
-struct KeySpec {
+pub(crate) struct KeySpec {
     flags: Vec<String>,
     begin: BeginSearch,
     find: FindKeys,
@@ -414,12 +415,22 @@ fn native_keys(name: &str, args: &[&[u8]]) -> Option<Vec<KeyRef>> {
 /// them. An empty result means none could be found (invalid arguments, or a command whose
 /// keys are all optional).
 pub fn command_keys(spec: &CommandSpec, args: &[&[u8]]) -> Vec<KeyRef> {
-    keys_for(&spec.name, &spec.info, args)
+    keys_with(&spec.name, spec_key_specs(spec), args)
+}
+
+/// A command's key specs, decoded once.
+fn spec_key_specs(spec: &CommandSpec) -> &[KeySpec] {
+    spec.key_specs.get_or_init(|| key_specs(&spec.info()))
 }
 
 /// [`command_keys`] for a command given by name and COMMAND INFO entry.
+#[cfg(test)]
 fn keys_for(name: &str, info: &RespValue, args: &[&[u8]]) -> Vec<KeyRef> {
-    let specs = key_specs(info);
+    keys_with(name, &key_specs(info), args)
+}
+
+/// [`command_keys`] for a command given by name and key specs.
+fn keys_with(name: &str, specs: &[KeySpec], args: &[&[u8]]) -> Vec<KeyRef> {
     let has_keyspec = specs.iter().any(|s| !has_flag(s, "not_key"));
     let variable_flags = specs.iter().any(|s| has_flag(s, "variable_flags"));
     if has_keyspec && !variable_flags {
@@ -433,7 +444,7 @@ fn keys_for(name: &str, info: &RespValue, args: &[&[u8]]) -> Vec<KeyRef> {
 /// True if the command has key arguments at all (Redis's `doesCommandHaveKeys`).
 fn has_keys(spec: &CommandSpec) -> bool {
     matches!(spec.name.as_str(), "sort" | "sort_ro" | "migrate" | "set" | "bitfield")
-        || key_specs(&spec.info).iter().any(|s| !has_flag(s, "not_key"))
+        || spec_key_specs(spec).iter().any(|s| !has_flag(s, "not_key"))
 }
 
 fn getkeys(ctx: &mut Ctx<'_>, with_flags: bool) -> Result<()> {
