@@ -141,7 +141,20 @@ fn config_rewrite(ctx: &mut Ctx<'_>) -> Result<()> {
         return Err(Error::msg("ERR The server is running without a config file"));
     };
     let hooks = ctx.db.inner.hooks.read().clone();
-    if let Err(e) = crate::config_rewrite::rewrite_file(&config, path) {
+    // ACL users, as ACL LIST shows them, unless an aclfile keeps them.
+    let users: Vec<String> = if config.get("aclfile").is_some_and(|f| !f.is_empty()) {
+        Vec::new()
+    } else {
+        let describe = |u: &std::sync::Arc<crate::acl::User>| {
+            let mut line = b"user ".to_vec();
+            line.extend_from_slice(u.name());
+            line.push(b' ');
+            line.extend_from_slice(&u.rules().describe());
+            String::from_utf8_lossy(&line).into_owned()
+        };
+        ctx.db.inner.acl.users().iter().map(describe).collect()
+    };
+    if let Err(e) = crate::config_rewrite::rewrite_file(&config, path, &users) {
         let why = crate::config::os_error_text(&e);
         if let Some(h) = &hooks {
             h.log(true, &format!("CONFIG REWRITE failed: {why}"));
