@@ -43,14 +43,14 @@ thread_local! {
 /// `#[global_allocator] static A: ferrous_core::memory::CountingAlloc = ferrous_core::memory::CountingAlloc;`
 /// and `used_memory` becomes exact.
 ///
-/// Counted per allocation is what glibc's malloc really takes for it (the request plus its
-/// 8-byte header, rounded up to 16 bytes, 32 at least), which is what resident memory grows
-/// by, as Redis counts `malloc_usable_size`.
+/// Counted per allocation is its usable size under glibc's malloc (the request rounded up
+/// so that it plus the 8-byte chunk header is a multiple of 16, 24 bytes at least): what
+/// Redis counts, `malloc_usable_size`, when built with the system allocator.
 pub struct CountingAlloc;
 
 #[inline]
 fn charge(size: usize) -> i64 {
-    (((size + 8 + 15) & !15).max(32)) as i64
+    (((size + 8 + 15) & !15).max(32) - 8) as i64
 }
 
 #[inline]
@@ -228,10 +228,11 @@ pub fn estimate(inner: &Inner) -> u64 {
 mod tests {
     use super::*;
     #[test]
-    fn charge_rounds_like_glibc() {
-        assert_eq!(charge(0), 32);
-        assert_eq!(charge(24), 32);
-        assert_eq!(charge(25), 48);
-        assert_eq!(charge(100), 112);
+    fn charge_is_glibc_usable_size() {
+        assert_eq!(charge(0), 24);
+        assert_eq!(charge(24), 24);
+        assert_eq!(charge(25), 40);
+        assert_eq!(charge(100), 104);
+        assert_eq!(charge(104), 104);
     }
 }
