@@ -434,7 +434,7 @@ fn keys_with(name: &str, specs: &[KeySpec], args: &[&[u8]]) -> Vec<KeyRef> {
     let has_keyspec = specs.iter().any(|s| !has_flag(s, "not_key"));
     let variable_flags = specs.iter().any(|s| has_flag(s, "variable_flags"));
     if has_keyspec && !variable_flags {
-        if let Some(keys) = keys_from_specs(&specs, args) {
+        if let Some(keys) = keys_from_specs(specs, args) {
             return keys;
         }
     }
