@@ -357,6 +357,7 @@ impl Catalog {
 
 /// Calls `f(position, permission)` for each key argument of a call (Redis's
 /// `getKeysFromCommandWithSpecs`); stops at the first `false`.
+#[inline]
 pub(crate) fn for_each_key(cmd: &Command, args: &Args<'_>, mut f: impl FnMut(usize, u8) -> bool) {
     match &cmd.keys {
         KeyPlan::None => {}

@@ -448,6 +448,7 @@ pub struct Denied {
     pub pos: usize,
 }
 
+#[inline]
 fn check_selector(sel: &rules::Selector, cmd: &Command, id: usize, args: &Args<'_>, pos: &mut usize) -> Option<Reason> {
     if !sel.all_commands && !cmd.no_auth && !sel.commands.get(id) {
         let arg_pos = if cmd.parent.is_some() { 2 } else { 1 };
@@ -462,10 +463,7 @@ fn check_selector(sel: &rules::Selector, cmd: &Command, id: usize, args: &Args<'
         let mut denied = None;
         catalog::for_each_key(cmd, args, |p, perm| {
             let key = args.at(p);
-            let ok = sel
-                .patterns
-                .iter()
-                .any(|pat| pat.perm & perm == perm && crate::glob::glob_match(&pat.pattern, key, false));
+            let ok = sel.patterns.iter().any(|pat| pat.perm & perm == perm && pat.matches(key));
             if !ok {
                 denied = Some(p);
             }
@@ -503,7 +501,11 @@ fn check_selector(sel: &rules::Selector, cmd: &Command, id: usize, args: &Args<'
 /// Redis's `ACLCheckAllUserCommandPerm`: `Ok` if some selector of `rules` allows the call
 /// (command `id` of the catalog), else the most relevant denial.
 pub fn check_rules(rules: &Rules, id: usize, args: &Args<'_>) -> Result<(), Denied> {
-    let cmd = &catalog().commands[id];
+    check_command(rules, &catalog().commands[id], id, args)
+}
+
+#[inline]
+fn check_command(rules: &Rules, cmd: &Command, id: usize, args: &Args<'_>) -> Result<(), Denied> {
     let mut relevant = Reason::Command;
     let (mut pos, mut last) = (0, 0);
     for s in &rules.selectors {
@@ -593,7 +595,7 @@ pub(crate) fn check(
     }
     let cat = catalog();
     let id = cat.id_of(spec)?;
-    let denied = match check_rules(client.acl.rules(), id, args) {
+    let denied = match check_command(client.acl.rules(), &cat.commands[id], id, args) {
         Ok(()) => return None,
         Err(d) => d,
     };

@@ -74,6 +74,41 @@ pub struct KeyPattern {
     pub perm: u8,
     /// Glob pattern.
     pub pattern: Vec<u8>,
+    /// How to match it: the common shapes skip the general matcher.
+    shape: Shape,
+}
+
+/// The shape of a glob pattern.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Shape {
+    /// No special character: equality.
+    Exact,
+    /// A literal prefix then a single trailing `*` (`app:*`, `*`).
+    Prefix,
+    /// Anything else: [`crate::glob::glob_match`].
+    Glob,
+}
+
+impl KeyPattern {
+    pub(crate) fn new(perm: u8, pattern: &[u8]) -> KeyPattern {
+        let special = |c: &u8| matches!(c, b'*' | b'?' | b'[' | b'\\');
+        let shape = match pattern.iter().position(special) {
+            None => Shape::Exact,
+            Some(i) if i == pattern.len() - 1 && pattern[i] == b'*' => Shape::Prefix,
+            Some(_) => Shape::Glob,
+        };
+        KeyPattern { perm, pattern: pattern.to_vec(), shape }
+    }
+
+    /// True if the pattern matches `key` (Redis's `stringmatchlen`).
+    #[inline]
+    pub fn matches(&self, key: &[u8]) -> bool {
+        match self.shape {
+            Shape::Exact => self.pattern == key,
+            Shape::Prefix => key.starts_with(&self.pattern[..self.pattern.len() - 1]),
+            Shape::Glob => crate::glob::glob_match(&self.pattern, key, false),
+        }
+    }
 }
 
 /// A set of permissions: commands, keys and channels. A user's first selector is its root
@@ -218,7 +253,7 @@ impl Selector {
             }
             match self.patterns.iter_mut().find(|p| p.pattern == pattern) {
                 Some(p) => p.perm |= perm,
-                None => self.patterns.push(KeyPattern { perm, pattern: pattern.to_vec() }),
+                None => self.patterns.push(KeyPattern::new(perm, pattern)),
             }
             self.all_keys = false;
         } else if op[0] == b'&' {
@@ -736,6 +771,30 @@ mod tests {
         assert_eq!(user(&["bogus"]).err(), Some(RuleError::Syntax));
         assert!(user(&["()"]).is_ok());
         assert_eq!(merge_selector_args(&["on", "(~x", "+get"]), Err(1));
+    }
+
+    #[test]
+    fn pattern_shapes_match_like_globs() {
+        for (pattern, key) in [
+            ("app:*", "app:1"),
+            ("app:*", "ap"),
+            ("*", ""),
+            ("", ""),
+            ("", "a"),
+            ("exact", "exact"),
+            ("exact", "exactly"),
+            ("a*b", "axxb"),
+            ("a?", "ab"),
+            ("a\\*", "a*"),
+            ("[ab]*", "bc"),
+        ] {
+            let p = KeyPattern::new(PERM_ALL, pattern.as_bytes());
+            assert_eq!(
+                p.matches(key.as_bytes()),
+                crate::glob::glob_match(pattern.as_bytes(), key.as_bytes(), false),
+                "{pattern} {key}"
+            );
+        }
     }
 
     #[test]
