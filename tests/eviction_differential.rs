@@ -212,3 +212,50 @@ fn evicted_keys_are_notified() {
     p.same(&["CONFIG", "SET", "maxmemory", "0"]);
     p.same(&["CONFIG", "SET", "notify-keyspace-events", ""]);
 }
+
+/// `maxmemory-clients`: a client whose query buffer holds 2 MB of an unfinished command is
+/// closed, one that ran CLIENT NO-EVICT ON is not, and INFO counts `evicted_clients`.
+#[test]
+fn client_eviction() {
+    use std::io::{Read, Write};
+    let Some(s) = servers() else { return };
+    let mut p = Pair::new("clients", &s);
+    p.same(&["CONFIG", "SET", "maxmemory-clients", "1mb"]);
+    p.same(&["CONFIG", "RESETSTAT"]);
+    let half_sent = |protect: bool| -> [RespConn; 2] {
+        let mut conns = [s.0.raw(), s.1.raw()];
+        for c in conns.iter_mut() {
+            if protect {
+                assert_eq!(c.cmd(&["CLIENT", "NO-EVICT", "on"]), Resp::Simple(b"OK".to_vec()));
+            }
+            let mut stream = c.stream().try_clone().expect("clone");
+            // The server may close the connection before all of it is written.
+            let _ = stream.write_all(b"*2\r\n$4\r\nECHO\r\n$4000000\r\n");
+            let _ = stream.write_all(&vec![b'x'; 2_000_000]);
+        }
+        conns
+    };
+    // Closed (EOF or reset) within 1.5 s (both servers check at least 10 times a second), or
+    // still open (the read times out).
+    let closed = |c: &RespConn| -> bool {
+        let mut stream = c.stream().try_clone().expect("clone");
+        stream.set_read_timeout(Some(Duration::from_millis(1500))).expect("timeout");
+        let mut buf = [0u8; 16];
+        match stream.read(&mut buf) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        }
+    };
+    let victims = half_sent(false);
+    assert_eq!([closed(&victims[0]), closed(&victims[1])], [true, true], "redis, ferrous: a big client is evicted");
+    let infos = p.both(&["INFO", "stats"]);
+    let evicted = infos.map(|i| info_field(&i, "evicted_clients"));
+    assert_eq!(evicted[1], evicted[0], "evicted_clients");
+    // Protected clients stay (the small ones, this test's own, may go instead, on both).
+    let protected = half_sent(true);
+    assert_eq!([closed(&protected[0]), closed(&protected[1])], [false, false], "NO-EVICT clients stay");
+    drop(protected);
+    let mut fresh = Pair::new("clients", &s);
+    fresh.same(&["CONFIG", "SET", "maxmemory-clients", "0"]);
+}

@@ -87,6 +87,12 @@ pub const ROLE_REPLICA: u8 = 1;
 pub const ROLE_MASTER: u8 = 2;
 
 impl ClientInfo {
+    /// The client's memory as CLIENT LIST's `tot-mem` counts it between commands: its query
+    /// buffer (at least the read buffer) and pending output (`maxmemory-clients`).
+    pub fn tot_mem(&self) -> usize {
+        READ_BUFFER.max(self.qbuf.load(Relaxed)) + self.obuf.load(Relaxed)
+    }
+
     /// Marks the client killed and wakes its owner.
     pub fn kill(&self) {
         self.killed.store(true, Relaxed);

@@ -550,6 +550,7 @@ fn background_loop(inner: &Arc<Inner>) {
         if inner.evict.maxmemory() > 0 {
             crate::evict::perform(inner);
         }
+        crate::evict::evict_clients(inner);
         crate::replication::cron(inner, inner.clock.now_ms());
         crate::aof::writer::cron(inner, &mut last_fsync);
     }

@@ -289,6 +289,10 @@ pub struct Eviction {
     /// The replication backlog's size as the background thread last saw it (not counted
     /// for eviction, as in Redis).
     pub(crate) backlog_bytes: AtomicU64,
+    /// `maxmemory-clients` in bytes (0: no client eviction).
+    clients_limit: AtomicU64,
+    /// Clients closed by client eviction (INFO `evicted_clients`).
+    pub evicted_clients: AtomicU64,
     /// Keys evicted (INFO `evicted_keys`).
     pub evicted_keys: AtomicU64,
     /// Total ms spent over `maxmemory` (INFO `total_eviction_exceeded_time`).
@@ -309,6 +313,13 @@ impl Eviction {
         self.tenacity.store(config.get_i64("maxmemory-eviction-tenacity").clamp(0, 100) as u32, Relaxed);
         self.ignore_on_replica.store(config.get_bool("replica-ignore-maxmemory"), Relaxed);
         self.lazy.store(config.get_bool("lazyfree-lazy-eviction"), Relaxed);
+        // `maxmemory-clients`: bytes, or a percentage of `maxmemory`.
+        let clients = config.get("maxmemory-clients").unwrap_or("0");
+        let clients_limit = match clients.strip_suffix('%') {
+            Some(p) => p.parse::<u64>().unwrap_or(0).saturating_mul(maxmemory) / 100,
+            None => clients.parse::<u64>().unwrap_or(0),
+        };
+        self.clients_limit.store(clients_limit, Relaxed);
         let mode = if policy.lfu() {
             let factor = config.get_i64("lfu-log-factor").clamp(0, u32::MAX as i64) as u64;
             let decay = config.get_i64("lfu-decay-time").clamp(0, 0x7FFF_FFFF) as u64;
@@ -334,6 +345,41 @@ impl Eviction {
         let mode = self.mode.load(Relaxed);
         (mode & MODE_LFU != 0).then(|| decay_time(mode))
     }
+}
+
+/// `maxmemory-clients` (Redis's client eviction): while the memory of the normal clients
+/// together (query and output buffers, CLIENT LIST's `tot-mem`) is over the limit, the client
+/// using the most is closed; never one that ran CLIENT NO-EVICT ON, a replica or the master.
+/// Run by the Database's background thread; returns how many clients it closed.
+pub fn evict_clients(inner: &Inner) -> usize {
+    let limit = inner.evict.clients_limit.load(Relaxed);
+    if limit == 0 {
+        return 0;
+    }
+    let clients = inner.clients.all();
+    let mut total: u64 = clients.iter().map(|c| c.tot_mem() as u64).sum();
+    if total <= limit {
+        return 0;
+    }
+    let mut candidates: Vec<_> = clients
+        .iter()
+        .filter(|c| {
+            !c.no_evict.load(Relaxed) && c.role.load(Relaxed) == crate::client::ROLE_NORMAL && !c.killed.load(Relaxed)
+        })
+        .collect();
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.tot_mem()));
+    let mut closed = 0;
+    for c in candidates {
+        if total <= limit {
+            break;
+        }
+        total = total.saturating_sub(c.tot_mem() as u64);
+        // Counted before the client can see its connection close.
+        inner.evict.evicted_clients.fetch_add(1, Relaxed);
+        c.kill();
+        closed += 1;
+    }
+    closed
 }
 
 /// Redis's `evictionTimeLimitUs`: how long one call may evict before letting the command

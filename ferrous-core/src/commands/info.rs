@@ -439,7 +439,7 @@ fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("expired_time_cap_reached_count", 0);
     s.field("expire_cycle_cpu_milliseconds", 0);
     s.field("evicted_keys", inner_evict(ctx).evicted_keys.load(Relaxed));
-    s.field("evicted_clients", 0);
+    s.field("evicted_clients", inner_evict(ctx).evicted_clients.load(Relaxed));
     let over_since = inner_evict(ctx).over_since.load(Relaxed);
     let current = if over_since == 0 { 0 } else { (ctx.now().max(0) as u64).saturating_sub(over_since) };
     s.field("total_eviction_exceeded_time", inner_evict(ctx).exceeded_ms.load(Relaxed) + current);
