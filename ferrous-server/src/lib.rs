@@ -47,7 +47,9 @@ pub fn main_with_args(args: &[String]) -> i32 {
     // ACL users: the configuration's `user` lines, then the `aclfile` (Redis's
     // `ACLLoadUsersAtStartup`); an error stops the server, as in Redis.
     if let Err(e) = ferrous_core::acl::load_startup(db.inner(), &users) {
-        warning!("{e}");
+        for line in e.lines() {
+            warning!("{line}");
+        }
         return 1;
     }
     let lua = {

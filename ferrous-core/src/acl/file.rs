@@ -24,8 +24,9 @@ pub fn parse_config_user(words: &[Vec<u8>], earlier: &[ConfigUser]) -> Result<Co
     if earlier.iter().any(|u| u[0] == words[1]) {
         return Err(quote(1, &RuleError::Duplicate));
     }
-    // Redis names the word at the index of the failing rule among the rules: reproduced.
-    let merged = merge_selector_args(&words[2..]).map_err(|i| quote(i, &"Syntax error"))?;
+    // Redis names the word at the index of the failing rule among the rules, and for an
+    // unclosed selector the reason its stale `errno` gives (7.0.15): both reproduced.
+    let merged = merge_selector_args(&words[2..]).map_err(|i| quote(i, &RuleError::UnknownCommand))?;
     let mut fake = Rules::new(false);
     for (j, op) in merged.iter().enumerate() {
         match fake.apply(op, false) {
