@@ -431,7 +431,10 @@ pub fn perform(inner: &Inner) -> Outcome {
     if policy == Policy::NoEviction {
         return Outcome::Fail;
     }
-    let mut st = ev.state.lock();
+    // One thread evicts at a time; another one over the limit meanwhile lets its command
+    // run rather than sleep on the lock (the evicting thread frees for both, as it loops
+    // until memory is under the limit).
+    let Some(mut st) = ev.state.try_lock() else { return Outcome::Running };
     let limit = time_limit(ev.tenacity.load(Relaxed));
     // The clock is read only once evicting takes a while (most calls evict one key).
     let mut start: Option<Instant> = None;
