@@ -74,8 +74,8 @@ pub mod types;
 pub mod util;
 pub mod value;
 
-pub use client::{ClientState, ConnectionInfo};
 pub use acl::UserHandle;
+pub use client::{ClientState, ConnectionInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
 pub use db::{Builder, Database, ServerHooks};
