@@ -259,3 +259,38 @@ fn client_eviction() {
     let mut fresh = Pair::new("clients", &s);
     fresh.same(&["CONFIG", "SET", "maxmemory-clients", "0"]);
 }
+
+/// Under an LFU policy an RDB file carries each key's counter (FREQ), under an LRU policy
+/// its idle time (IDLE), as Redis writes them: a file Ferrous saves loads into redis-server
+/// with the same OBJECT FREQ, and the other way round; `redis-check-rdb` accepts Ferrous's.
+#[test]
+fn rdb_keeps_the_access_clock() {
+    let Some((redis, ferrous)) = servers() else { return };
+    let lfu = ["--maxmemory-policy", "allkeys-lfu", "--lfu-log-factor", "0"];
+    for s in [&redis, &ferrous] {
+        let mut c = s.raw();
+        c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+        c.cmd(&["CONFIG", "SET", "lfu-log-factor", "0"]);
+        c.cmd(&["SET", "hot", "v"]);
+        c.cmd(&["SET", "cold", "v"]);
+        for _ in 0..20 {
+            c.cmd(&["GET", "hot"]);
+        }
+        assert_eq!(c.cmd(&["SAVE"]), Resp::Simple(b"OK".to_vec()));
+    }
+    if common::require_tool("redis-check-rdb") {
+        let out = std::process::Command::new("redis-check-rdb")
+            .arg(ferrous.dir().join("dump.rdb"))
+            .output()
+            .expect("redis-check-rdb");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    }
+    // Each server's file loads into the other kind.
+    let redis_from_ferrous = TestServer::start_in(common::Kind::Redis, ferrous.dir(), &lfu);
+    let ferrous_from_redis = TestServer::start_in(common::Kind::Ferrous, redis.dir(), &lfu);
+    for (loaded, label) in [(&redis_from_ferrous, "redis loading ferrous's file"), (&ferrous_from_redis, "ferrous loading redis's file")] {
+        let mut c = loaded.raw();
+        assert_eq!(c.cmd(&["OBJECT", "FREQ", "hot"]), Resp::Int(25), "{label}");
+        assert_eq!(c.cmd(&["OBJECT", "FREQ", "cold"]), Resp::Int(5), "{label}");
+    }
+}

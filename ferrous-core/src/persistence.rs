@@ -653,6 +653,7 @@ pub fn load(inner: &Inner, r: impl Read, size_hint: u64, opts: LoadOptions) -> R
     let mut functions = Vec::new();
     let mut db = 0usize;
     let now = inner.clock.now_ms();
+    let lfu = inner.evict.policy().lfu();
     loop {
         match reader.next_item()? {
             Item::Eof => break,
@@ -684,6 +685,21 @@ pub fn load(inner: &Inner, r: impl Read, size_hint: u64, opts: LoadOptions) -> R
                 let shard: &mut Shard = fresh[db].shard_at_mut(h.shard());
                 if shard.set(h, &e.key, e.value, e.expire_ms, now).is_some() {
                     return Err(PersistError::DuplicateKey { key: String::from_utf8_lossy(&e.key).into_owned(), db });
+                }
+                // The access clock: the file's FREQ under an LFU policy (else the initial
+                // counter), its IDLE under the others, as Redis loads them.
+                if lfu || e.idle.is_some() {
+                    if let Some(node) = shard.dict.get(h.dict(), &e.key) {
+                        let bits = if lfu {
+                            crate::evict::lfu_clock(now, e.freq.unwrap_or(crate::evict::LFU_INIT_VAL as u8))
+                        } else {
+                            crate::keyspace::lru_clock(
+                                now.saturating_sub((e.idle.unwrap_or(0) as i64).saturating_mul(1000)),
+                            )
+                        };
+                        let m = node.meta.load(Relaxed);
+                        node.meta.store((m & !crate::keyspace::META_LRU_MASK) | bits, Relaxed);
+                    }
                 }
                 stats.keys_loaded += 1;
             }

@@ -76,9 +76,32 @@ pub enum Format {
     Commands,
 }
 
+/// What an RDB snapshot writes of each key's access clock, as Redis: `IDLE` seconds under
+/// an LRU policy, the `FREQ` counter under an LFU one, nothing otherwise.
+#[derive(Clone, Copy)]
+enum ClockBits {
+    None,
+    Lru { now: i64 },
+    Lfu { now: i64, decay: u32 },
+}
+
+impl ClockBits {
+    #[inline]
+    fn write(self, out: &mut Vec<u8>, meta: u32) {
+        match self {
+            ClockBits::None => {}
+            ClockBits::Lru { now } => rdb::write_idle(out, crate::evict::idle_seconds(meta, now)),
+            ClockBits::Lfu { now, decay } => {
+                rdb::write_freq(out, crate::evict::lfu_decr_and_return(meta, now, decay) as u8)
+            }
+        }
+    }
+}
+
 /// State shared by the walk and the writers of one snapshot.
 struct Shared {
     encode: EntryEncoder,
+    clock: ClockBits,
     /// Per database: entries writers saved ahead of the walk, already in RDB form.
     side: Box<[Mutex<Vec<u8>>]>,
     opts: EncodeOptions,
@@ -106,6 +129,7 @@ impl ShardSnapshot {
         }
         let deadline = shard.deadline(node, Dict::hash_of(node));
         let mut side = self.shared.side[self.db].lock();
+        self.shared.clock.write(&mut side, node.meta.load(Relaxed));
         (self.shared.encode)(&mut side, &node.key, &node.value, deadline, &self.shared.opts);
         self.shared.captured.fetch_add(1, Relaxed);
     }
@@ -190,7 +214,16 @@ impl Snapshot {
         }
         // Library sources first: the engine's lock is never taken while shards are held.
         let functions = inner.script_engine.read().as_ref().map(|e| e.library_sources()).unwrap_or_default();
+        let policy = inner.evict.policy();
+        let clock_now = inner.clock.now_ms();
+        let clock = match policy {
+            _ if format != Format::Rdb => ClockBits::None,
+            crate::evict::Policy::AllKeysLru | crate::evict::Policy::VolatileLru => ClockBits::Lru { now: clock_now },
+            p if p.lfu() => ClockBits::Lfu { now: clock_now, decay: inner.evict.lfu_decay().unwrap_or(1) },
+            _ => ClockBits::None,
+        };
         let shared = Arc::new(Shared {
+            clock,
             encode: match format {
                 Format::Rdb => rdb::write_entry,
                 Format::Commands => crate::aof::rewrite::write_entry,
@@ -338,6 +371,7 @@ impl Snapshot {
                             mark(s, node);
                             if !discard {
                                 let deadline = s.deadline(node, Dict::hash_of(node));
+                                self.shared.clock.write(&mut out.buf, node.meta.load(Relaxed));
                                 (self.shared.encode)(&mut out.buf, &node.key, &node.value, deadline, &self.shared.opts);
                                 written += 1;
                             }

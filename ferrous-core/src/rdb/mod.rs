@@ -61,8 +61,8 @@ use std::borrow::Cow;
 pub use crc64::Crc64;
 pub use read::{restore_payload, Entry, Item, Reader};
 pub use write::{
-    dump_payload, write_aux, write_aux_int, write_aux_with, write_entry, write_eof, write_function,
-    write_function_with, write_header, write_resize_db, write_select_db, write_value,
+    dump_payload, write_aux, write_aux_int, write_aux_with, write_entry, write_eof, write_freq, write_function,
+    write_function_with, write_header, write_idle, write_resize_db, write_select_db, write_value,
 };
 
 /// The RDB version this codec writes (Redis 7.0's), and the newest it reads.

@@ -206,6 +206,18 @@ pub fn write_function_with(out: &mut Vec<u8>, library_code: &[u8], opts: &Encode
     write_string(out, library_code, opts.compress);
 }
 
+/// Appends an `IDLE` opcode: the next key's LRU idle time in seconds.
+pub fn write_idle(out: &mut Vec<u8>, seconds: u64) {
+    out.push(OP_IDLE);
+    write_len(out, seconds);
+}
+
+/// Appends a `FREQ` opcode: the next key's LFU counter.
+pub fn write_freq(out: &mut Vec<u8>, freq: u8) {
+    out.push(OP_FREQ);
+    out.push(freq);
+}
+
 /// Appends one key: `[EXPIRETIME_MS t]`, the value's type, the key, the value.
 pub fn write_entry(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_ms: Option<i64>, opts: &EncodeOptions) {
     if let Some(t) = expire_ms {
