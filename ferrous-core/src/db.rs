@@ -677,6 +677,10 @@ impl Database {
     /// Installs the server's hooks.
     pub fn set_server_hooks(&self, hooks: Arc<dyn ServerHooks>) {
         *self.inner.hooks.write() = Some(hooks);
+        // The server is set up: what is allocated now is INFO's `used_memory_startup`
+        // (with the command table, built on first use otherwise).
+        crate::commands::table();
+        self.inner.memory.startup.store(crate::memory::used_memory(&self.inner), Relaxed);
     }
 
     /// Removes the server's hooks (an embedded server stopped): SHUTDOWN and CONFIG SET
