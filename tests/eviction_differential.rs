@@ -288,7 +288,9 @@ fn rdb_keeps_the_access_clock() {
     // Each server's file loads into the other kind.
     let redis_from_ferrous = TestServer::start_in(common::Kind::Redis, ferrous.dir(), &lfu);
     let ferrous_from_redis = TestServer::start_in(common::Kind::Ferrous, redis.dir(), &lfu);
-    for (loaded, label) in [(&redis_from_ferrous, "redis loading ferrous's file"), (&ferrous_from_redis, "ferrous loading redis's file")] {
+    for (loaded, label) in
+        [(&redis_from_ferrous, "redis loading ferrous's file"), (&ferrous_from_redis, "ferrous loading redis's file")]
+    {
         let mut c = loaded.raw();
         assert_eq!(c.cmd(&["OBJECT", "FREQ", "hot"]), Resp::Int(25), "{label}");
         assert_eq!(c.cmd(&["OBJECT", "FREQ", "cold"]), Resp::Int(5), "{label}");
