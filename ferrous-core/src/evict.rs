@@ -273,6 +273,8 @@ struct State {
     listed_at: Option<Instant>,
     next_db: usize,
     rng: Option<SmallRng>,
+    /// Candidates of the shard being sampled (kept to reuse its allocation).
+    scratch: Vec<Candidate>,
 }
 
 /// A Database's eviction settings, pool and counters.
@@ -425,7 +427,8 @@ pub fn perform(inner: &Inner) -> Outcome {
         note_under(inner);
         return Outcome::Ok;
     }
-    let now = inner.clock.now_ms();
+    // Scores are in seconds and minutes: the tick-granular clock is precise enough.
+    let now = inner.clock.coarse_ms();
     let _ = ev.over_since.compare_exchange(0, now.max(1) as u64, Relaxed, Relaxed);
     let policy = ev.policy();
     if policy == Policy::NoEviction {
@@ -589,7 +592,8 @@ impl State {
             let i = listed[self.rng().gen_range(start..end)].1;
             start = end;
             let shard = inner.keyspace(db).shard_at(i).read();
-            let mut found = Vec::with_capacity(samples);
+            let mut found = std::mem::take(&mut self.scratch);
+            found.clear();
             let rng = self.rng.get_or_insert_with(SmallRng::from_entropy);
             if volatile {
                 shard.expires.sample_some(rng, samples, |e| {
@@ -617,9 +621,10 @@ impl State {
                 });
             }
             drop(shard);
-            for c in found {
+            for c in found.drain(..) {
                 self.insert(c);
             }
+            self.scratch = found;
         }
         if volatile {
             self.volatile = listed;
