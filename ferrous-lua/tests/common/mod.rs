@@ -143,6 +143,24 @@ impl Conn {
         self.send(args);
         self.read()
     }
+
+    /// [`Conn::raw`] that reports a failed connection instead of panicking (a server that
+    /// is still starting, or exiting because another one holds its port).
+    fn try_raw(&mut self, args: &[&str]) -> Option<Vec<u8>> {
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.stream.write_all(&encode(&argv)).ok()?;
+        loop {
+            if let Some(n) = reply_len(&self.buf) {
+                let rest = self.buf.split_off(n);
+                return Some(std::mem::replace(&mut self.buf, rest));
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
 }
 
 /// redis-server, the oracle: a child process on a free port, killed on drop.
@@ -176,10 +194,10 @@ impl Oracle {
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(mut c) = Conn::connect(port) {
-                    if c.raw(&["PING"]) == b"+PONG\r\n" {
+                    if c.try_raw(&["PING"]).as_deref() == Some(b"+PONG\r\n") {
                         // Make sure the server is ours, not another test's that holds the port
                         // (ours then failed to bind and exits).
-                        let info = c.raw(&["INFO", "server"]);
+                        let info = c.try_raw(&["INFO", "server"]).unwrap_or_default();
                         if String::from_utf8_lossy(&info).contains(&format!("process_id:{}\r", o.child.id())) {
                             return Some(o);
                         }
