@@ -46,8 +46,6 @@ pub struct Stats {
     pub errors: Mutex<HashMap<String, u64>>,
     /// Total error replies.
     pub total_errors: AtomicU64,
-    /// Highest `used_memory` INFO has reported.
-    pub used_memory_peak: AtomicU64,
     /// Expired-key count at the last CONFIG RESETSTAT (the shards keep running totals).
     pub expired_keys_at_reset: AtomicU64,
     /// Samples behind INFO's `instantaneous_*` rates.
@@ -70,7 +68,6 @@ impl Stats {
             &self.connections_received,
             &self.rejected_connections,
             &self.total_errors,
-            &self.used_memory_peak,
             &self.net_repl_input_bytes,
             &self.net_repl_output_bytes,
             &self.sync_full,

@@ -242,8 +242,7 @@ pub fn rdb_path(inner: &Inner) -> PathBuf {
 }
 
 fn snapshot_info(inner: &Inner, aof_base: bool) -> SnapshotInfo {
-    let acc = crate::access::Access::new(inner, 0, inner.clock.now_ms());
-    SnapshotInfo { aof_base, used_memory: crate::commands::info::used_memory(inner, &acc), replication: None }
+    SnapshotInfo { aof_base, used_memory: crate::memory::used_memory(inner), replication: None }
 }
 
 /// Takes a snapshot now and streams it into `sink` on the calling thread.

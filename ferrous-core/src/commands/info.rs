@@ -195,11 +195,6 @@ pub fn bytes_to_human(n: u64) -> String {
     format!("{n}B")
 }
 
-/// `used_memory` ([`crate::memory::used_memory`]).
-pub fn used_memory(inner: &Inner, _acc: &Access<'_>) -> u64 {
-    crate::memory::used_memory(inner)
-}
-
 /// The eviction state INFO reports from.
 fn inner_evict<'a>(ctx: &'a Ctx<'_>) -> &'a crate::evict::Eviction {
     &ctx.db.inner.evict

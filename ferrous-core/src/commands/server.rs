@@ -10,7 +10,7 @@ use super::client_cmd::help_lines;
 use super::{flags, table, CommandSpec, Ctx, Handler};
 use crate::db::ShutdownOptions;
 use crate::error::{Error, Result};
-use crate::keyspace::{lru_clock, META_LRU_MASK};
+use crate::keyspace::META_LRU_MASK;
 use crate::value::Value;
 use ferrous_resp::Value as RespValue;
 use std::sync::atomic::Ordering::Relaxed;
@@ -919,8 +919,7 @@ fn debug_object(ctx: &mut Ctx<'_>) -> Result<()> {
         let meta = node.meta.load(Relaxed);
         let raw = meta & crate::keyspace::META_RAW != 0;
         let lru = meta & META_LRU_MASK;
-        let clock = lru_clock(now);
-        let idle = if clock >= lru { clock - lru } else { clock + (META_LRU_MASK - lru) };
+        let idle = crate::evict::idle_seconds(meta, now);
         let value = &node.value;
         let (serialized, extra) = match value {
             Value::Int(i) => (rdb_int_size(*i), String::new()),
