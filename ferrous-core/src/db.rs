@@ -662,6 +662,21 @@ impl Database {
         }
     }
 
+    /// A write of the typed API: `body` runs on an [`Access`] and `form` gives the commands
+    /// that replay what it did, in Redis's propagated form, so the write reaches the AOF,
+    /// replicas and [`Database::changes`] like a client's command (see
+    /// [`crate::propagate::typed`]). `form` runs only when a consumer is attached and the
+    /// call changed something.
+    #[inline]
+    pub(crate) fn write_typed<R>(
+        &self,
+        body: impl FnOnce(&Access<'_>) -> R,
+        form: impl FnOnce(&Access<'_>, &R) -> Vec<Vec<Vec<u8>>>,
+    ) -> R {
+        let acc = self.access();
+        crate::propagate::typed(&self.inner, self.index, || body(&acc), |r| form(&acc, r))
+    }
+
     /// `maxmemory` for the typed API: evicts as a command would (the typed call itself is
     /// not refused: only commands get `-OOM`). Not while this thread holds shard locks.
     #[cold]

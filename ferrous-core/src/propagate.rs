@@ -21,8 +21,9 @@
 //!
 //! Shards stamp only while a consumer is attached (`Shard::propagate`, switched under every
 //! shard lock, so the switch itself has a precise place in the order), and only inside a
-//! frame: the typed Rust API does not go through the command table and is not propagated
-//! (see the README).
+//! frame. The typed Rust API's writes open frames of their own ([`typed`]) and give the
+//! commands that replay them, so they reach the AOF, replicas and change feeds like a
+//! client's commands; an in-process transaction is one block ([`typed_transaction`]).
 use crate::db::{Database, Inner};
 use parking_lot::Mutex;
 use std::cell::RefCell;
@@ -246,6 +247,18 @@ struct Frame {
     dirty_at_start: u64,
     /// Propagated whether or not it changed anything ([`force`]).
     forced: bool,
+    kind: FrameKind,
+}
+
+/// Who opened a frame.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum FrameKind {
+    /// A command through the command table.
+    Command,
+    /// A typed-API write.
+    Typed,
+    /// An in-process transaction of typed calls.
+    Transaction,
 }
 
 #[derive(Default)]
@@ -320,7 +333,7 @@ pub(crate) fn enter(inner: &Inner) {
             c.no_transaction = false;
         }
         let dirty_at_start = c.dirty;
-        c.frames.push(Frame { replaced: None, dirty_at_start, forced: false });
+        c.frames.push(Frame { replaced: None, dirty_at_start, forced: false, kind: FrameKind::Command });
     });
 }
 
@@ -329,6 +342,13 @@ pub(crate) fn enter(inner: &Inner) {
 /// for commands never propagated themselves: EXEC, scripts). Publishes the block when the
 /// outermost frame closes.
 pub(crate) fn leave(own: Option<(usize, &ferrous_resp::Args<'_>)>) {
+    close(|| own.map(|(db, args)| vec![Change { db, args: args.iter().map(<[u8]>::to_vec).collect() }]));
+}
+
+/// Closes the innermost frame; `own` gives its propagated form (asked only when the frame
+/// wrote, a consumer collects, and nothing [`replace`]d it). True when the frame was the
+/// outermost and published a block.
+fn close(own: impl FnOnce() -> Option<Vec<Change>>) -> bool {
     let block = CTX.with(|c| {
         let mut c = c.borrow_mut();
         let frame = c.frames.pop()?;
@@ -343,8 +363,8 @@ pub(crate) fn leave(own: Option<(usize, &ferrous_resp::Args<'_>)>) {
             Some(changes) if wrote => c.changes.extend(changes),
             Some(_) => {}
             None if wrote => {
-                if let Some((db, args)) = own {
-                    c.changes.push(Change { db, args: args.iter().map(<[u8]>::to_vec).collect() });
+                if let Some(changes) = own() {
+                    c.changes.extend(changes);
                 }
             }
             None => {}
@@ -364,13 +384,86 @@ pub(crate) fn leave(own: Option<(usize, &ferrous_resp::Args<'_>)>) {
         let transaction = changes.len() > 1 && !std::mem::take(&mut c.no_transaction);
         Some((stream, Block { seq, changes, transaction }))
     });
-    if let Some((stream, block)) = block {
-        if !block.changes.is_empty() {
-            LAST_PUBLISHED.set((stream, block.seq));
-        }
-        // SAFETY: see `stamp`.
-        unsafe { &*stream }.publish(block);
+    let Some((stream, block)) = block else { return false };
+    let published = !block.changes.is_empty();
+    if published {
+        LAST_PUBLISHED.set((stream, block.seq));
     }
+    // SAFETY: see `stamp`.
+    unsafe { &*stream }.publish(block);
+    published
+}
+
+// ---------------------------------------------------------------------------------------
+// The typed API's writes
+
+/// Closes a typed frame if its call unwinds (the thread-local stays consistent).
+struct TypedFrame {
+    done: bool,
+}
+
+impl Drop for TypedFrame {
+    fn drop(&mut self) {
+        if !self.done {
+            close(|| None);
+        }
+    }
+}
+
+/// Opens a frame for a typed-API call unless a command's frame is running on this thread
+/// (a command's own propagated form already covers what it calls).
+fn enter_typed(inner: &Inner, kind: FrameKind) -> bool {
+    let nested_in_command = CTX.with(|c| c.borrow().frames.last().is_some_and(|f| f.kind == FrameKind::Command));
+    if nested_in_command {
+        return false;
+    }
+    enter(inner);
+    CTX.with(|c| {
+        if let Some(f) = c.borrow_mut().frames.last_mut() {
+            f.kind = kind;
+        }
+    });
+    true
+}
+
+/// Runs a write of the typed Rust API (a `Database` method) as a command of its own: what
+/// it changed joins the stream as `form(&result)` (the commands that replay it, in
+/// Redis's propagated form: absolute expiries, SREM for SPOP...), asked only when a
+/// consumer collects and the call changed something. Inside [`typed_transaction`] the
+/// forms join the transaction's block. Under `appendfsync always` the call returns once
+/// its write is on disk, as a client's reply would.
+#[inline]
+pub(crate) fn typed<R>(
+    inner: &Inner,
+    db: usize,
+    body: impl FnOnce() -> R,
+    form: impl FnOnce(&R) -> Vec<Vec<Vec<u8>>>,
+) -> R {
+    if !enter_typed(inner, FrameKind::Typed) {
+        return body();
+    }
+    let mut guard = TypedFrame { done: false };
+    let r = body();
+    guard.done = true;
+    if close(|| Some(form(&r).into_iter().map(|args| Change { db, args }).collect())) {
+        let _ = crate::aof::writer::commit(inner);
+    }
+    r
+}
+
+/// An in-process transaction ([`Database::transaction`]): the typed writes inside it are
+/// one block (MULTI/EXEC when there is more than one).
+pub(crate) fn typed_transaction<R>(inner: &Inner, body: impl FnOnce() -> R) -> R {
+    if !enter_typed(inner, FrameKind::Transaction) {
+        return body();
+    }
+    let mut guard = TypedFrame { done: false };
+    let r = body();
+    guard.done = true;
+    if close(|| None) {
+        let _ = crate::aof::writer::commit(inner);
+    }
+    r
 }
 
 /// True when the running command's propagated form is being collected (a consumer is
@@ -429,6 +522,18 @@ pub fn force() {
             f.forced = true;
         }
     });
+}
+
+/// One propagated command (a typed write's form) from string-ish parts.
+pub(crate) fn one<A: AsRef<[u8]>>(parts: impl IntoIterator<Item = A>) -> Vec<Vec<Vec<u8>>> {
+    vec![args(parts)]
+}
+
+/// A command name followed by keys or members (`DEL k1 k2`, `SADD k m1 m2`).
+pub(crate) fn with_list<A: AsRef<[u8]>>(head: &[&[u8]], items: impl IntoIterator<Item = A>) -> Vec<Vec<Vec<u8>>> {
+    let mut a: Vec<Vec<u8>> = head.iter().map(|p| p.to_vec()).collect();
+    a.extend(items.into_iter().map(|p| p.as_ref().to_vec()));
+    vec![a]
 }
 
 /// A `Vec<Vec<u8>>` argument list from string-ish parts.

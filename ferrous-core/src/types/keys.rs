@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::glob::glob_match;
 use crate::keyspace::{KeyHash, Shard, META_EXPIRE, META_LRU_MASK, META_SNAP, SHARDS, SHARD_BITS};
 use crate::notify;
+use crate::propagate;
 use crate::value::Value;
 use rand::Rng;
 use std::sync::atomic::Ordering::Relaxed;
@@ -717,18 +718,29 @@ pub fn object_refcount(acc: &Access<'_>, key: &[u8]) -> Option<i64> {
     Some(if shared { i32::MAX as i64 } else { 1 })
 }
 
+/// FLUSHDB / FLUSHALL's mode argument as propagated.
+fn flush_word(mode: FlushMode) -> &'static [u8] {
+    match mode {
+        FlushMode::Sync => b"SYNC",
+        FlushMode::Async => b"ASYNC",
+    }
+}
+
 impl Database {
     /// DEL: removes keys, returns how many existed.
     pub fn del<K: AsRef<[u8]>>(&self, keys: &[K]) -> usize {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        del(&self.access(), &keys)
+        self.write_typed(
+            |acc| del(acc, &keys),
+            |acc, _| propagate::with_list(&[propagate::del_word(acc.inner, "lazyfree-lazy-user-del")], &keys),
+        )
     }
 
     /// UNLINK: like [`Database::del`], but values costly to free (collections of more than
     /// 64 elements or nodes) are freed on the Database's lazy-free thread.
     pub fn unlink<K: AsRef<[u8]>>(&self, keys: &[K]) -> usize {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        unlink(&self.access(), &keys)
+        self.write_typed(|acc| unlink(acc, &keys), |_, _| propagate::with_list(&[b"UNLINK"], &keys))
     }
 
     /// EXISTS for one key.
@@ -756,28 +768,40 @@ impl Database {
     /// EXPIRE key seconds \[NX|XX|GT|LT\]: true if the TTL was set (a time in the past
     /// deletes the key and counts as set). Fails only when the deadline overflows.
     pub fn expire(&self, key: impl AsRef<[u8]>, seconds: i64, cond: ExpireCondition) -> Result<bool> {
-        let acc = self.access();
-        let when = expire_deadline(seconds, true, acc.now, "expire")?;
-        Ok(expire_at_ms(&acc, key.as_ref(), when, cond))
+        let when = expire_deadline(seconds, true, self.access().now, "expire")?;
+        Ok(self.expire_typed(key.as_ref(), when, cond))
     }
 
     /// PEXPIRE key milliseconds \[NX|XX|GT|LT\].
     pub fn pexpire(&self, key: impl AsRef<[u8]>, ms: i64, cond: ExpireCondition) -> Result<bool> {
-        let acc = self.access();
-        let when = expire_deadline(ms, false, acc.now, "pexpire")?;
-        Ok(expire_at_ms(&acc, key.as_ref(), when, cond))
+        let when = expire_deadline(ms, false, self.access().now, "pexpire")?;
+        Ok(self.expire_typed(key.as_ref(), when, cond))
     }
 
     /// EXPIREAT key unix-time-seconds \[NX|XX|GT|LT\].
     pub fn expire_at(&self, key: impl AsRef<[u8]>, unix_seconds: i64, cond: ExpireCondition) -> Result<bool> {
-        let acc = self.access();
         let when = expire_deadline(unix_seconds, true, 0, "expireat")?;
-        Ok(expire_at_ms(&acc, key.as_ref(), when, cond))
+        Ok(self.expire_typed(key.as_ref(), when, cond))
     }
 
     /// PEXPIREAT key unix-time-milliseconds \[NX|XX|GT|LT\].
     pub fn pexpire_at(&self, key: impl AsRef<[u8]>, unix_ms: i64, cond: ExpireCondition) -> Result<bool> {
-        Ok(expire_at_ms(&self.access(), key.as_ref(), unix_ms, cond))
+        Ok(self.expire_typed(key.as_ref(), unix_ms, cond))
+    }
+
+    /// The EXPIRE family at an absolute deadline, propagated as the commands are: PEXPIREAT
+    /// (the condition already held), or a DEL for a deadline already past.
+    fn expire_typed(&self, key: &[u8], when: i64, cond: ExpireCondition) -> bool {
+        self.write_typed(
+            |acc| expire_at_ms(acc, key, when, cond),
+            |acc, _| {
+                if when <= acc.now {
+                    propagate::one([propagate::del_word(acc.inner, "lazyfree-lazy-expire"), key])
+                } else {
+                    propagate::one([&b"PEXPIREAT"[..], key, when.to_string().as_bytes()])
+                }
+            },
+        )
     }
 
     /// TTL in seconds (rounded): -2 if the key does not exist, -1 if it has no TTL.
@@ -802,19 +826,23 @@ impl Database {
 
     /// PERSIST: removes the TTL; true if the key had one.
     pub fn persist(&self, key: impl AsRef<[u8]>) -> bool {
-        persist(&self.access(), key.as_ref())
+        let key = key.as_ref();
+        self.write_typed(|acc| persist(acc, key), |_, _| propagate::one([&b"PERSIST"[..], key]))
     }
 
     /// RENAME: moves `src` to `dst` (replacing it), keeping the TTL. Fails with
     /// [`Error::NoSuchKey`] if `src` does not exist.
     pub fn rename(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>) -> Result<()> {
-        rename(&self.access(), src.as_ref(), dst.as_ref(), false).map(|_| ())
+        let (src, dst) = (src.as_ref(), dst.as_ref());
+        self.write_typed(|acc| rename(acc, src, dst, false), |_, _| propagate::one([&b"RENAME"[..], src, dst]))
+            .map(|_| ())
     }
 
     /// RENAMENX: like [`Database::rename`] but only if `dst` does not exist; true if
     /// renamed.
     pub fn renamenx(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>) -> Result<bool> {
-        rename(&self.access(), src.as_ref(), dst.as_ref(), true)
+        let (src, dst) = (src.as_ref(), dst.as_ref());
+        self.write_typed(|acc| rename(acc, src, dst, true), |_, _| propagate::one([&b"RENAMENX"[..], src, dst]))
     }
 
     /// KEYS pattern: every live key matching the glob `pattern`, in no particular order.
@@ -863,30 +891,63 @@ impl Database {
 
     /// FLUSHDB: removes every key of this database; returns how many were removed.
     pub fn flushdb(&self, mode: FlushMode) -> usize {
-        flushdb(&self.access(), mode)
+        self.write_typed(
+            |acc| {
+                // Propagated even when already empty, as FLUSHDB is.
+                propagate::force();
+                flushdb(acc, mode)
+            },
+            |_, _| propagate::one([&b"FLUSHDB"[..], flush_word(mode)]),
+        )
     }
 
     /// FLUSHALL: removes every key of every database; returns how many were removed.
     pub fn flushall(&self, mode: FlushMode) -> usize {
-        flushall(&self.access(), mode)
+        self.write_typed(
+            |acc| {
+                propagate::force();
+                flushall(acc, mode)
+            },
+            |_, _| propagate::one([&b"FLUSHALL"[..], flush_word(mode)]),
+        )
     }
 
     /// SWAPDB: exchanges the contents of databases `a` and `b`.
     pub fn swapdb(&self, a: usize, b: usize) -> Result<()> {
         let idx = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
-        swapdb(&self.access(), idx(a), idx(b))
+        self.write_typed(
+            |acc| swapdb(acc, idx(a), idx(b)),
+            |_, _| propagate::one([&b"SWAPDB"[..], a.to_string().as_bytes(), b.to_string().as_bytes()]),
+        )
     }
 
     /// MOVE: moves `key` to database `db`; false if it is missing here or exists there.
     pub fn move_key(&self, key: impl AsRef<[u8]>, db: usize) -> Result<bool> {
-        move_key(&self.access(), key.as_ref(), i64::try_from(db).unwrap_or(i64::MAX))
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| move_key(acc, key, i64::try_from(db).unwrap_or(i64::MAX)),
+            |_, _| propagate::one([&b"MOVE"[..], key, db.to_string().as_bytes()]),
+        )
     }
 
     /// COPY: copies `src` to `dst` (optionally into another database, optionally replacing
     /// it); false if `src` is missing or `dst` exists without `replace`.
     pub fn copy(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>, opts: CopyOptions) -> Result<bool> {
         let db = opts.db.map(|d| i64::try_from(d).unwrap_or(i64::MAX));
-        copy(&self.access(), src.as_ref(), dst.as_ref(), db, opts.replace)
+        let (src, dst) = (src.as_ref(), dst.as_ref());
+        self.write_typed(
+            |acc| copy(acc, src, dst, db, opts.replace),
+            |_, _| {
+                let mut parts = propagate::args([&b"COPY"[..], src, dst]);
+                if let Some(d) = opts.db {
+                    parts.extend(propagate::args([b"DB".to_vec(), d.to_string().into_bytes()]));
+                }
+                if opts.replace {
+                    parts.push(b"REPLACE".to_vec());
+                }
+                vec![parts]
+            },
+        )
     }
 
     /// OBJECT ENCODING: `"int"`, `"embstr"`, `"raw"`, ...; `None` for a missing key.

@@ -22,6 +22,7 @@ use crate::dict::Node;
 use crate::error::{Error, Result};
 use crate::keyspace::{KeyHash, Lookup, Shard, META_EXPIRE, META_RAW};
 use crate::notify;
+use crate::propagate;
 use crate::value::Value;
 use parking_lot::{MappedRwLockReadGuard, RwLockReadGuard};
 use std::sync::atomic::Ordering::Relaxed;
@@ -735,10 +736,20 @@ pub fn lcs_compute(a: &[u8], b: &[u8], wants: LcsWants, max_table_bytes: u64) ->
     Ok(out)
 }
 
+/// How a SET with these options propagates: a relative or absolute expiry as `PXAT`
+/// (Redis's rewrite), KEEPTTL kept, no NX/XX/GET (propagated only when it wrote).
+fn set_form(key: &[u8], value: &[u8], expiry: SetExpiry) -> Vec<Vec<Vec<u8>>> {
+    match expiry {
+        SetExpiry::At(when) => propagate::one([&b"SET"[..], key, value, b"PXAT", when.to_string().as_bytes()]),
+        SetExpiry::Keep => propagate::one([&b"SET"[..], key, value, b"KEEPTTL"]),
+        SetExpiry::Clear => propagate::one([&b"SET"[..], key, value]),
+    }
+}
+
 impl Database {
     /// `SET key value`.
     pub fn set(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
-        set(&self.access(), key.as_ref(), Value::string(value.as_ref()), SetOptions::default()).map(|_| ())
+        self.set_with(key, value, SetOptions::default()).map(|_| ())
     }
 
     /// `SET` with options (NX/XX, EX/PX/EXAT/PXAT/KEEPTTL, GET).
@@ -751,7 +762,8 @@ impl Database {
     /// assert!(!db.set_with("k", "b", nx).unwrap().written);
     /// ```
     pub fn set_with(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>, opts: SetOptions) -> Result<SetOutcome> {
-        set(&self.access(), key.as_ref(), Value::string(value.as_ref()), opts)
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.write_typed(|acc| set(acc, key, Value::string(value), opts), |_, _| set_form(key, value, opts.expiry))
     }
 
     /// `SETNX key value`: sets only if the key does not exist; true if it did.
@@ -776,10 +788,9 @@ impl Database {
     }
 
     fn set_with_ttl_ms(&self, key: &[u8], ms: i64, value: &[u8], cmd: &'static str) -> Result<()> {
-        let acc = self.access();
-        let when = acc.now.checked_add(ms).ok_or(Error::InvalidExpireTime(cmd))?;
+        let when = self.access().now.checked_add(ms).ok_or(Error::InvalidExpireTime(cmd))?;
         let opts = SetOptions { expiry: SetExpiry::At(when), ..SetOptions::default() };
-        set(&acc, key, Value::string(value), opts).map(|_| ())
+        self.set_with(key, value, opts).map(|_| ())
     }
 
     /// `GET key`.
@@ -807,7 +818,11 @@ impl Database {
 
     /// `GETDEL key`: returns the value and deletes the key.
     pub fn getdel(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        getdel(&self.access(), key.as_ref())
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| getdel(acc, key),
+            |acc, _| propagate::one([propagate::del_word(acc.inner, "lazyfree-lazy-user-del"), key]),
+        )
     }
 
     /// `GETEX key [EX|PX|EXAT|PXAT|PERSIST]`: returns the value and changes its TTL.
@@ -820,12 +835,25 @@ impl Database {
     /// assert_eq!(db.getex("nokey", GetExExpiry::Keep).unwrap(), None);
     /// ```
     pub fn getex(&self, key: impl AsRef<[u8]>, expiry: GetExExpiry) -> Result<Option<Vec<u8>>> {
-        getex_with(&self.access(), key.as_ref(), |_| Ok(expiry))
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| getex_with(acc, key, |_| Ok(expiry)),
+            // As GETEX: the TTL change alone (a deadline already past deleted the key).
+            |acc, _| match expiry {
+                GetExExpiry::At(when) if when <= acc.now => {
+                    propagate::one([propagate::del_word(acc.inner, "lazyfree-lazy-expire"), key])
+                }
+                GetExExpiry::At(when) => propagate::one([&b"PEXPIREAT"[..], key, when.to_string().as_bytes()]),
+                GetExExpiry::Persist => propagate::one([&b"PERSIST"[..], key]),
+                GetExExpiry::Keep => Vec::new(),
+            },
+        )
     }
 
     /// `GETSET key value`: stores `value` (removing any TTL) and returns the old value.
     pub fn getset(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        getset(&self.access(), key.as_ref(), Value::string(value.as_ref()))
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.write_typed(|acc| getset(acc, key, Value::string(value)), |_, _| propagate::one([&b"SET"[..], key, value]))
     }
 
     /// `MGET key [key ...]`: one entry per key, `None` for missing keys and non-strings.
@@ -846,19 +874,26 @@ impl Database {
     /// `MSET key value [key value ...]`, atomically.
     pub fn mset<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) {
         let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-        mset(&self.access(), &pairs)
+        self.write_typed(
+            |acc| mset(acc, &pairs),
+            |_, _| propagate::with_list(&[b"MSET"], pairs.iter().flat_map(|(k, v)| [*k, *v])),
+        )
     }
 
     /// `MSETNX key value [key value ...]`: sets all or nothing (if any key exists); true if
     /// it set them.
     pub fn msetnx<K: AsRef<[u8]>, V: AsRef<[u8]>>(&self, pairs: &[(K, V)]) -> bool {
         let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
-        msetnx(&self.access(), &pairs)
+        self.write_typed(
+            |acc| msetnx(acc, &pairs),
+            |_, _| propagate::with_list(&[b"MSETNX"], pairs.iter().flat_map(|(k, v)| [*k, *v])),
+        )
     }
 
     /// `APPEND key value`: returns the new length.
     pub fn append(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<usize> {
-        append(&self.access(), key.as_ref(), value.as_ref())
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.write_typed(|acc| append(acc, key, value), |_, _| propagate::one([&b"APPEND"[..], key, value]))
     }
 
     /// `STRLEN key` (0 for a missing key).
@@ -868,7 +903,11 @@ impl Database {
 
     /// `INCRBY key delta`; returns the new value.
     pub fn incr_by(&self, key: impl AsRef<[u8]>, delta: i64) -> Result<i64> {
-        incr_by(&self.access(), key.as_ref(), delta)
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| incr_by(acc, key, delta),
+            |_, _| propagate::one([&b"INCRBY"[..], key, delta.to_string().as_bytes()]),
+        )
     }
 
     /// `INCR key`.
@@ -905,7 +944,12 @@ impl Database {
         }
         let text =
             if incr.is_infinite() { if incr > 0.0 { "inf" } else { "-inf" }.to_string() } else { format!("{incr:e}") };
-        let out = incr_by_float(&self.access(), key.as_ref(), text.as_bytes())?;
+        let key = key.as_ref();
+        let out = self.write_typed(
+            |acc| incr_by_float(acc, key, text.as_bytes()),
+            // The result, not the increment, as INCRBYFLOAT propagates.
+            |_, r| r.as_ref().map(|v| propagate::one([&b"SET"[..], key, v, b"KEEPTTL"])).unwrap_or_default(),
+        )?;
         Ok(std::str::from_utf8(&out).ok().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN))
     }
 
@@ -916,7 +960,11 @@ impl Database {
 
     /// `SETRANGE key offset value`: returns the new length.
     pub fn setrange(&self, key: impl AsRef<[u8]>, offset: i64, value: impl AsRef<[u8]>) -> Result<usize> {
-        setrange(&self.access(), key.as_ref(), offset, value.as_ref())
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.write_typed(
+            |acc| setrange(acc, key, offset, value),
+            |_, _| propagate::one([&b"SETRANGE"[..], key, offset.to_string().as_bytes(), value]),
+        )
     }
 
     /// `LCS key1 key2`: the longest common subsequence of two strings.

@@ -46,14 +46,18 @@ impl Database {
             // Already inside a transaction on this thread: just run.
             return f(self);
         }
-        let guards = crate::access::HeldLocks::acquire(&self.inner, self.index);
-        let token = Arc::new(HeldToken { thread: std::thread::current().id(), alive: AtomicBool::new(true) });
-        let mut tx = self.clone();
-        tx.held = Some(token.clone());
-        let r = f(&tx);
-        token.alive.store(false, Relaxed);
-        drop(guards);
-        r
+        // The typed writes inside are one block of the change stream (MULTI/EXEC for
+        // several), published once the locks are released.
+        crate::propagate::typed_transaction(&self.inner, || {
+            let guards = crate::access::HeldLocks::acquire(&self.inner, self.index);
+            let token = Arc::new(HeldToken { thread: std::thread::current().id(), alive: AtomicBool::new(true) });
+            let mut tx = self.clone();
+            tx.held = Some(token.clone());
+            let r = f(&tx);
+            token.alive.store(false, Relaxed);
+            drop(guards);
+            r
+        })
     }
 
     /// Optimistic locking, like WATCH/MULTI/EXEC: `read` runs without locks and computes
