@@ -450,3 +450,141 @@ fn ferrous_failover_to_redis() {
     write_mix(&mut r, 1);
     assert_in_sync(&replica, &master, "after the failover");
 }
+
+/// SHUTDOWN SAVE on `server` (the connection closes: its error is expected), then waits
+/// for the process to exit.
+fn shutdown_save(server: &mut TestServer) {
+    let mut c = server.client();
+    let _ = cmd(&mut c, &["SHUTDOWN", "SAVE"]);
+    server.wait_exit(Duration::from_secs(20)).expect("server still running after SHUTDOWN SAVE");
+}
+
+/// The AUX fields `redis-check-rdb` prints for `path` (and that it accepts the file).
+fn rdb_aux(path: &std::path::Path) -> BTreeMap<String, String> {
+    let out = std::process::Command::new("redis-check-rdb").arg(path).output().expect("redis-check-rdb runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && text.contains("RDB looks OK"),
+        "redis-check-rdb refused {}:\n{text}",
+        path.display()
+    );
+    text.lines()
+        .filter_map(|l| l.split_once("AUX FIELD ").map(|(_, f)| f))
+        .filter_map(|f| f.split_once(" = "))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}
+
+/// Redis 7.0 saves its replication id and offset in the RDB (`repl-id`, `repl-offset`,
+/// `repl-stream-db`) and a restarted replica continues from them with a partial resync.
+/// A Ferrous replica of a redis-server master does the same; then redis-server itself
+/// starts on Ferrous's file and continues too.
+#[test]
+fn replica_restart_resyncs_partially() {
+    let Some(master) = TestServer::redis(DEBUG_ON) else { return };
+    let mut m = master.client();
+    write_mix(&mut m, 0);
+    let port = master.port().to_string();
+    let mut replica = TestServer::ferrous(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &port]);
+    assert_in_sync(&master, &replica, "full sync from redis");
+    // The master's stream is left in database 5: after the restart it goes on there
+    // without a SELECT, so the replica must know its stream's database from the file.
+    ok(&mut m, &["SELECT", "5"]);
+    ok(&mut m, &["SET", "in5", "a"]);
+    assert_in_sync(&master, &replica, "stream in db 5");
+    let offset = info_field(&mut m, "replication", "master_repl_offset").unwrap();
+    let replid = info_field(&mut m, "replication", "master_replid").unwrap();
+
+    shutdown_save(&mut replica);
+    let aux = rdb_aux(&replica.dir().join("dump.rdb"));
+    assert_eq!(aux.get("repl-id"), Some(&replid), "{aux:?}");
+    assert_eq!(aux.get("repl-offset"), Some(&offset), "{aux:?}");
+    assert_eq!(aux.get("repl-stream-db").map(String::as_str), Some("5"), "{aux:?}");
+
+    // The master goes on while the replica is down (same database, no SELECT).
+    ok(&mut m, &["SET", "in5", "b"]);
+    ok(&mut m, &["INCR", "in5:n"]);
+    replica.restart();
+    assert_in_sync(&master, &replica, "after the replica's restart");
+    assert_eq!(info_field(&mut m, "stats", "sync_full").as_deref(), Some("1"), "a second full sync");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok").as_deref(), Some("1"));
+    let mut r = replica.client();
+    ok(&mut r, &["SELECT", "5"]);
+    assert_eq!(ok(&mut r, &["GET", "in5"]), Value::BulkString(b"b".to_vec()));
+    assert_eq!(ok(&mut r, &["GET", "in5:n"]), Value::BulkString(b"1".to_vec()));
+
+    // redis-server started on the file Ferrous saved continues from it as well.
+    shutdown_save(&mut replica);
+    let redis_replica = TestServer::start_in(
+        common::Kind::Redis,
+        replica.dir(),
+        &["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &port],
+    );
+    ok(&mut m, &["SET", "in5", "c"]);
+    assert_in_sync(&master, &redis_replica, "redis-server on Ferrous's file");
+    assert_eq!(info_field(&mut m, "stats", "sync_full").as_deref(), Some("1"), "redis-server needed a full sync");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok").as_deref(), Some("2"));
+}
+
+/// Redis 7.0's restarted master keeps the id it saved as its secondary id, with a backlog
+/// starting at the saved offset: its replicas continue with a partial resync. The INFO
+/// replication fields after the restart are compared with redis-server's.
+#[test]
+fn master_restart_resyncs_partially() {
+    let mut shapes = Vec::new();
+    for kind in [common::Kind::Redis, common::Kind::Ferrous] {
+        if kind == common::Kind::Redis && !common::require_tool("redis-server") {
+            return;
+        }
+        let mut master = match kind {
+            common::Kind::Redis => TestServer::redis(DEBUG_ON).unwrap(),
+            common::Kind::Ferrous => TestServer::ferrous(DEBUG_ON),
+        };
+        let mut m = master.client();
+        write_mix(&mut m, 0);
+        let Some(replica) = TestServer::redis(&[
+            "--enable-debug-command",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &master.port().to_string(),
+        ]) else {
+            return;
+        };
+        assert_in_sync(&master, &replica, "full sync");
+        let offset: i64 = info_field(&mut m, "replication", "master_repl_offset").unwrap().parse().unwrap();
+        let replid = info_field(&mut m, "replication", "master_replid").unwrap();
+        drop(m);
+        shutdown_save(&mut master);
+        let aux = rdb_aux(&master.dir().join("dump.rdb"));
+        assert_eq!(aux.get("repl-id"), Some(&replid), "{kind:?} {aux:?}");
+        // The offset saved: everything up to the save (SHUTDOWN may have sent a PING or
+        // GETACK after the last write).
+        let saved: i64 = aux.get("repl-offset").unwrap().parse().unwrap();
+        assert!(saved >= offset, "{kind:?}: saved offset {saved} < {offset}");
+        master.restart();
+        let mut m = master.client();
+        assert_eq!(info_field(&mut m, "replication", "master_replid2"), Some(replid.clone()), "{kind:?}");
+        assert_eq!(info_field(&mut m, "replication", "second_repl_offset"), Some((saved + 1).to_string()), "{kind:?}");
+        assert_eq!(info_field(&mut m, "replication", "master_repl_offset"), Some(saved.to_string()), "{kind:?}");
+        assert_eq!(info_field(&mut m, "replication", "repl_backlog_active").as_deref(), Some("1"), "{kind:?}");
+        assert_eq!(
+            info_field(&mut m, "replication", "repl_backlog_first_byte_offset"),
+            Some((saved + 1).to_string()),
+            "{kind:?}"
+        );
+        // The replica (whose link broke) comes back with a partial resync.
+        write_mix(&mut m, 1);
+        assert_in_sync(&master, &replica, "after the master's restart");
+        shapes.push((
+            kind,
+            info_field(&mut m, "stats", "sync_full"),
+            info_field(&mut m, "stats", "sync_partial_ok"),
+            info_field(&mut m, "stats", "sync_partial_err"),
+        ));
+    }
+    assert_eq!(shapes.len(), 2);
+    let counters = |i: usize| (shapes[i].1.clone(), shapes[i].2.clone(), shapes[i].3.clone());
+    assert_eq!(counters(0), counters(1), "sync counters after the restart, redis vs ferrous: {shapes:?}");
+    assert_eq!(shapes[1].2.as_deref(), Some("1"), "{shapes:?}");
+}

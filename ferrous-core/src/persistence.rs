@@ -248,7 +248,7 @@ fn snapshot_info(inner: &Inner, aof_base: bool) -> SnapshotInfo {
 /// Takes a snapshot now and streams it into `sink` on the calling thread.
 pub fn snapshot_to(inner: &Arc<Inner>, sink: &mut dyn Write) -> Result<(), PersistError> {
     let (opts, checksum) = encode_options(inner);
-    let snap = Snapshot::begin(inner, opts, snapshot_info(inner, false))?;
+    let snap = crate::replication::begin_snapshot(inner, opts, snapshot_info(inner, false))?;
     snap.write_to(sink, checksum)?;
     Ok(())
 }
@@ -256,7 +256,7 @@ pub fn snapshot_to(inner: &Arc<Inner>, sink: &mut dyn Write) -> Result<(), Persi
 /// SAVE: snapshot now, write `dir/dbfilename` on the calling thread.
 pub fn save(inner: &Arc<Inner>) -> Result<(), PersistError> {
     let (opts, checksum) = encode_options(inner);
-    let snap = Snapshot::begin(inner, opts, snapshot_info(inner, false))?;
+    let snap = crate::replication::begin_snapshot(inner, opts, snapshot_info(inner, false))?;
     inner.rdb.saves.fetch_add(1, Relaxed);
     let dirty = inner.dirty.load(Relaxed);
     if let Err(e) = write_file(inner, snap, checksum, false) {
@@ -398,7 +398,7 @@ pub fn bgsave(inner: &Arc<Inner>) -> Result<BgSave, PersistError> {
     let (opts, checksum) = encode_options(inner);
     let now = inner.clock.now_ms();
     inner.rdb.last_bgsave_try.store(now / 1000, Relaxed);
-    let mut snap = Snapshot::begin(inner, opts, snapshot_info(inner, false))?;
+    let mut snap = crate::replication::begin_snapshot(inner, opts, snapshot_info(inner, false))?;
     inner.rdb.scheduled.store(false, Relaxed);
     inner.rdb.abort.store(false, Relaxed);
     inner.rdb.saves.fetch_add(1, Relaxed);
@@ -616,6 +616,30 @@ impl Drop for LoadingGuard<'_> {
 /// Loads the RDB file at `path` (see [`load`]). A missing file is not an error: nothing is
 /// loaded (`Ok(None)`).
 pub fn load_file(inner: &Inner, path: &Path, opts: LoadOptions) -> Result<Option<LoadStats>, PersistError> {
+    Ok(load_file_saved(inner, path, opts)?.map(|(stats, _)| stats))
+}
+
+/// Loads `dir/dbfilename` at start-up, as Redis's `loadDataFromDisk`: a replica
+/// (`replicaof` set) keeps keys whose deadline has passed (its master deletes them), and
+/// the replication id and offset the file carries are restored
+/// ([`crate::replication::restore_saved`]). `Ok(None)`: no file.
+pub fn load_file_at_startup(inner: &Arc<Inner>, path: &Path) -> Result<Option<LoadStats>, PersistError> {
+    let replica = {
+        let c = inner.config.read();
+        let v = c.get("replicaof").unwrap_or("").trim().to_ascii_lowercase();
+        !v.is_empty() && !v.starts_with("no ")
+    };
+    let opts = LoadOptions { skip_expired: !replica, replace_functions: true };
+    let Some((stats, saved)) = load_file_saved(inner, path, opts)? else { return Ok(None) };
+    crate::replication::restore_saved(inner, &saved, replica);
+    Ok(Some(stats))
+}
+
+fn load_file_saved(
+    inner: &Inner,
+    path: &Path,
+    opts: LoadOptions,
+) -> Result<Option<(LoadStats, crate::replication::SavedReplication)>, PersistError> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -626,13 +650,23 @@ pub fn load_file(inner: &Inner, path: &Path, opts: LoadOptions) -> Result<Option
         // Shorter than "REDIS" and a version: Redis's "Short read" (not a bad signature).
         return Err(RdbError::Truncated { offset: size }.into());
     }
-    load(inner, file, size, opts).map(Some)
+    load_saved(inner, file, size, opts).map(Some)
 }
 
 /// Replaces the whole dataset (every database, and the function libraries) with the RDB
 /// stream `r`. The stream is read into new keyspaces first; they are swapped in at once at
 /// the end, so on error nothing changes. While it runs, commands get `-LOADING`.
 pub fn load(inner: &Inner, r: impl Read, size_hint: u64, opts: LoadOptions) -> Result<LoadStats, PersistError> {
+    load_saved(inner, r, size_hint, opts).map(|(stats, _)| stats)
+}
+
+/// [`load`], also returning the replication AUX fields the stream carried.
+pub fn load_saved(
+    inner: &Inner,
+    r: impl Read,
+    size_hint: u64,
+    opts: LoadOptions,
+) -> Result<(LoadStats, crate::replication::SavedReplication), PersistError> {
     let state = &inner.rdb;
     state.loading_started_ms.store(inner.clock.now_ms(), Relaxed);
     state.loading_total_bytes.store(size_hint, Relaxed);
@@ -649,6 +683,7 @@ pub fn load(inner: &Inner, r: impl Read, size_hint: u64, opts: LoadOptions) -> R
     let mut reader = rdb::Reader::new(progress, decode)?;
     let mut fresh: Vec<Keyspace> = (0..inner.dbs.len()).map(|_| Keyspace::default()).collect();
     let mut stats = LoadStats::default();
+    let mut saved = crate::replication::SavedReplication::none();
     let mut functions = Vec::new();
     let mut db = 0usize;
     let now = inner.clock.now_ms();
@@ -670,7 +705,9 @@ pub fn load(inner: &Inner, r: impl Read, size_hint: u64, opts: LoadOptions) -> R
                     shard.expires.reserve(per_shard(expires_size));
                 }
             }
-            Item::Aux { .. } => {}
+            Item::Aux { key, value } => {
+                saved.take_aux(&key, &value);
+            }
             Item::Entry(e) => {
                 if collection_is_empty(&e.value) {
                     stats.empty_skipped += 1;
@@ -717,7 +754,7 @@ pub fn load(inner: &Inner, r: impl Read, size_hint: u64, opts: LoadOptions) -> R
     install(inner, fresh);
     state.last_load_keys_loaded.store(stats.keys_loaded, Relaxed);
     state.last_load_keys_expired.store(stats.keys_expired, Relaxed);
-    Ok(stats)
+    Ok((stats, saved))
 }
 
 pub(crate) fn collection_is_empty(v: &crate::value::Value) -> bool {
@@ -831,7 +868,7 @@ impl Database {
         if !self.inner.rdb.enabled.load(Relaxed) {
             return Ok(None);
         }
-        load_file(&self.inner, &rdb_path(&self.inner), LoadOptions::default())
+        load_file_at_startup(&self.inner, &rdb_path(&self.inner))
     }
 
     /// LASTSAVE: Unix time (seconds) of the last successful save.

@@ -279,6 +279,11 @@ impl Snapshot {
         self.position
     }
 
+    /// Sets the replication AUX fields to write (known once the snapshot's position is).
+    pub fn set_replication(&mut self, replication: Option<(u64, String, i64)>) {
+        self.info.replication = replication;
+    }
+
     /// Entries writers had to save ahead of the walk so far.
     pub fn captured_by_writers(&self) -> u64 {
         self.shared.captured.load(Relaxed)

@@ -101,7 +101,7 @@ fn load_data(db: &Database) {
             return;
         }
         let path = ferrous_core::persistence::rdb_path(inner);
-        match ferrous_core::persistence::load_file(inner, &path, Default::default()) {
+        match ferrous_core::persistence::load_file_at_startup(db.inner_arc(), &path) {
             Ok(Some(stats)) => notice!(
                 "Done loading RDB, keys loaded: {}, keys expired: {}. DB loaded from disk: {:.3} seconds",
                 stats.keys_loaded,

@@ -173,7 +173,7 @@ fn full_sync(
         let c = inner.config.read();
         (crate::rdb::EncodeOptions { compress: c.get_bool("rdbcompression") }, c.get_bool("rdbchecksum"))
     };
-    let snapshot = loop {
+    let mut snapshot = loop {
         if stopped(peer, client) {
             return Err(io::Error::other("replica dropped before its snapshot"));
         }
@@ -195,6 +195,9 @@ fn full_sync(
         peer.sent.store(offset, Relaxed);
     }
     let replid = inner.repl.ids().replid;
+    // As Redis's payload: the id and offset it continues from (the stream after it selects
+    // its database first, so 0 is as good as any for `repl-stream-db`).
+    snapshot.set_replication(Some((0, replid.clone(), offset as i64)));
     crate::persistence::log_notice(
         inner,
         &format!(

@@ -69,6 +69,52 @@ pub struct Replication {
     pub failover_state: std::sync::atomic::AtomicU8,
     /// FAILOVER ABORT was asked.
     pub(crate) failover_abort: AtomicBool,
+    /// Held by the link thread while it applies one command of its master's stream and
+    /// counts its bytes, and by a save while it fixes its image: the saved offset is
+    /// exactly the data's (Redis's fork takes both at one instant).
+    pub(crate) apply_lock: parking_lot::ReentrantMutex<()>,
+    /// The master stream's database restored from an RDB file at start-up (`repl-stream-db`),
+    /// for the link started next.
+    pub(crate) restored_db: Mutex<Option<usize>>,
+    /// Unix ms since a master with a backlog has had no replica (`repl-backlog-ttl`).
+    pub(crate) no_replicas_since: AtomicI64,
+}
+
+/// The replication AUX fields of an RDB file (`repl-stream-db`, `repl-id`, `repl-offset`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SavedReplication {
+    /// `repl-stream-db` (-1 when absent).
+    pub stream_db: i64,
+    /// `repl-id` (empty when absent).
+    pub replid: String,
+    /// `repl-offset` (-1 when absent).
+    pub offset: i64,
+}
+
+impl SavedReplication {
+    /// Nothing read yet.
+    pub fn none() -> Self {
+        SavedReplication { stream_db: -1, replid: String::new(), offset: -1 }
+    }
+
+    /// Takes one AUX field; false when it is not a replication field.
+    pub fn take_aux(&mut self, key: &[u8], value: &[u8]) -> bool {
+        let int = || std::str::from_utf8(value).ok().and_then(|v| v.parse::<i64>().ok()).unwrap_or(-1);
+        match key {
+            b"repl-stream-db" => self.stream_db = int(),
+            b"repl-offset" => self.offset = int(),
+            // Redis takes the id only when it has exactly 40 characters.
+            b"repl-id" if value.len() == 40 => self.replid = String::from_utf8_lossy(value).into_owned(),
+            b"repl-id" => {}
+            _ => return false,
+        }
+        true
+    }
+
+    /// Complete enough to restore from (Redis's checks at start-up).
+    pub fn usable(&self) -> bool {
+        self.replid.len() == 40 && self.offset >= 0 && self.stream_db >= 0
+    }
 }
 
 /// A client blocked in WAIT.
@@ -95,6 +141,9 @@ impl Default for Replication {
             senders_waiting: Default::default(),
             failover_state: Default::default(),
             failover_abort: AtomicBool::new(false),
+            apply_lock: parking_lot::ReentrantMutex::new(()),
+            restored_db: Mutex::new(None),
+            no_replicas_since: AtomicI64::new(0),
         }
     }
 }
@@ -171,9 +220,9 @@ pub struct Backlog {
     marks: VecDeque<(u64, u64)>,
     /// The database the stream last selected.
     selected: Option<usize>,
-    /// The first block numbered at or above this selects its database again (a replica's
-    /// stream starts there and knows no current database).
-    reselect_from: Option<u64>,
+    /// The first block numbered at or above each of these selects its database again (a
+    /// replica's stream starts there and knows no current database).
+    reselect_from: Vec<u64>,
     scratch: Vec<u8>,
     /// Connected replicas.
     pub(crate) peers: Vec<Arc<Peer>>,
@@ -189,7 +238,7 @@ impl Default for Backlog {
             hard_limit: 256 << 20,
             marks: VecDeque::new(),
             selected: None,
-            reselect_from: None,
+            reselect_from: Vec::new(),
             scratch: Vec::new(),
             peers: Vec::new(),
         }
@@ -270,13 +319,13 @@ impl Backlog {
         self.offset = offset;
         self.marks.clear();
         self.selected = None;
-        self.reselect_from = None;
+        self.reselect_from.clear();
     }
 
     fn accept_block(&mut self, block: &Block) {
-        if self.reselect_from.is_some_and(|s| block.seq >= s) {
+        if self.reselect_from.iter().any(|&s| block.seq >= s) {
             self.selected = None;
-            self.reselect_from = None;
+            self.reselect_from.retain(|&s| block.seq < s);
         }
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
@@ -320,8 +369,89 @@ pub(crate) fn ensure_backlog(inner: &Arc<Inner>) {
             }
         }
     }
+    attach_sink(inner);
+}
+
+fn attach_sink(inner: &Arc<Inner>) {
     if !inner.repl.sink_attached.swap(true, Relaxed) {
         crate::propagate::attach(inner, Arc::new(BacklogSink(inner.clone())));
+    }
+}
+
+/// Begins a snapshot whose RDB carries the replication id and offset of its instant in
+/// `repl-stream-db`, `repl-id`, `repl-offset` (Redis's `rdbPopulateSaveInfo`): a master
+/// with a backlog, or a replica (unless a full sync is replacing its data), so a restart
+/// can continue with a partial resync.
+pub(crate) fn begin_snapshot(
+    inner: &Arc<Inner>,
+    opts: crate::rdb::EncodeOptions,
+    info: crate::snapshot::SnapshotInfo,
+) -> Result<crate::snapshot::Snapshot, crate::snapshot::SnapshotError> {
+    let repl = &inner.repl;
+    // The link thread applies no command while we hold this: the replica's data and
+    // offset stay together.
+    let _apply = repl.apply_lock.lock();
+    let replica = repl.is_replica();
+    let master_backlog = !replica && repl.backlog.lock().active;
+    let mut snap = crate::snapshot::Snapshot::begin_at(inner, opts, info, |position| {
+        if master_backlog {
+            // The stream after the snapshot's offset selects its database first, so the
+            // saved `repl-stream-db` is never stale.
+            reselect_from(inner, position);
+        }
+    })?;
+    let saved = if master_backlog {
+        let offset = offset_at(inner, snap.stream_position());
+        Some((0, repl.ids().replid, offset as i64))
+    } else if replica {
+        let link = repl.link.lock().clone();
+        link.filter(|l| l.state.load(Relaxed) != replica::LINK_SYNC)
+            .map(|l| (l.stream_db() as u64, repl.ids().replid, repl.offset() as i64))
+    } else {
+        None
+    };
+    snap.set_replication(saved);
+    Ok(snap)
+}
+
+/// Takes the replication id and offset an RDB file loaded at start-up carried, as Redis
+/// 7.0's `loadDataFromDisk`: a replica (`replicaof` set) continues from them as from a
+/// cached master, asking its master for a partial resync; a master keeps them as its
+/// secondary id with a backlog starting at that offset, so its replicas can continue too.
+pub fn restore_saved(inner: &Arc<Inner>, saved: &SavedReplication, as_replica: bool) {
+    if !saved.usable() {
+        return;
+    }
+    let repl = &inner.repl;
+    let offset = saved.offset as u64;
+    if as_replica {
+        crate::persistence::log_notice(
+            inner,
+            "Before turning into a replica, using my own master parameters to synthesize a cached master: I may be able to synchronize with the new master with just a partial transfer.",
+        );
+        {
+            let mut ids = repl.ids.lock();
+            ids.replid = saved.replid.clone();
+            ids.replid2 = NO_ID.into();
+            ids.second_offset = -1;
+        }
+        repl.backlog.lock().reset(offset);
+        *repl.restored_db.lock() = usize::try_from(saved.stream_db).ok().filter(|&d| d < inner.db_count());
+    } else {
+        {
+            let mut ids = repl.ids.lock();
+            ids.replid = random_hex_id();
+            ids.replid2 = saved.replid.clone();
+            ids.second_offset = saved.offset + 1;
+        }
+        {
+            let mut b = repl.backlog.lock();
+            b.reset(offset);
+            b.active = true;
+            apply_limits(inner, &mut b);
+        }
+        repl.no_replicas_since.store(inner.clock.now_ms(), Relaxed);
+        attach_sink(inner);
     }
 }
 
@@ -353,7 +483,7 @@ pub(crate) fn offset_at(inner: &Inner, position: u64) -> u64 {
 
 /// Marks the stream so that the first block at or above `position` selects its database.
 pub(crate) fn reselect_from(inner: &Inner, position: u64) {
-    inner.repl.backlog.lock().reselect_from = Some(position);
+    inner.repl.backlog.lock().reselect_from.push(position);
 }
 
 /// Appends raw bytes to the stream (pings, GETACK, a master's stream proxied).

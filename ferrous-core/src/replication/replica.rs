@@ -78,6 +78,10 @@ impl Link {
     fn stopped(&self) -> bool {
         self.stop.load(Relaxed)
     }
+    /// The database the master's stream selected last (`repl-stream-db` in a saved RDB).
+    pub fn stream_db(&self) -> usize {
+        self.master_db.load(Relaxed)
+    }
     fn shut(&self) {
         self.stop.store(true, Relaxed);
         if let Some(s) = self.socket.lock().take() {
@@ -121,7 +125,7 @@ pub fn start_with(db: &Database, host: String, port: u16, failover: bool) -> Arc
         sync_total: AtomicI64::new(0),
         sync_read: AtomicU64::new(0),
         master_client: AtomicU64::new(0),
-        master_db: std::sync::atomic::AtomicUsize::new(0),
+        master_db: std::sync::atomic::AtomicUsize::new(repl.restored_db.lock().take().unwrap_or(0)),
         socket: Mutex::new(None),
         failover: AtomicBool::new(failover),
         failures: AtomicU64::new(0),
@@ -509,7 +513,7 @@ fn full_sync(inner: &Arc<Inner>, link: &Link, wire: &mut Wire, id: String, offse
         }
         link.sync_total.store(-1, Relaxed);
         let mut payload = EofPayload { wire, mark: mark.as_bytes().to_vec(), done: false, link };
-        let r = crate::persistence::load(inner, &mut payload, 0, opts);
+        let r = crate::persistence::load_saved(inner, &mut payload, 0, opts);
         // Whatever the loader left before the mark is not ours to keep.
         let mut rest = Vec::new();
         let _ = payload.read_to_end(&mut rest);
@@ -518,13 +522,13 @@ fn full_sync(inner: &Arc<Inner>, link: &Link, wire: &mut Wire, id: String, offse
         let len: u64 = len.parse().map_err(|_| io::Error::other("bad bulk length from master"))?;
         link.sync_total.store(len as i64, Relaxed);
         let mut payload = SizedPayload { wire, left: len, link };
-        let r = crate::persistence::load(inner, &mut payload, len, opts);
+        let r = crate::persistence::load_saved(inner, &mut payload, len, opts);
         let _ = io::copy(&mut payload, &mut io::sink());
         r
     } else {
         return Err(io::Error::other(format!("Bad protocol from MASTER, the first byte is not '$': {header}")));
     };
-    loaded.map_err(|e| {
+    let (_, saved) = loaded.map_err(|e| {
         io::Error::other(format!("Failed trying to load the MASTER synchronization DB from socket: {e}"))
     })?;
     {
@@ -534,7 +538,9 @@ fn full_sync(inner: &Arc<Inner>, link: &Link, wire: &mut Wire, id: String, offse
         ids.second_offset = -1;
     }
     inner.repl.backlog.lock().reset(offset);
-    link.master_db.store(0, Relaxed);
+    // The master client starts in the payload's `repl-stream-db`, as Redis's.
+    let db = usize::try_from(saved.stream_db).ok().filter(|&d| d < inner.db_count()).unwrap_or(0);
+    link.master_db.store(db, Relaxed);
     super::drop_replicas(inner);
     crate::persistence::log_notice(inner, "MASTER <-> REPLICA sync: Finished with success");
     Ok(())
@@ -595,6 +601,8 @@ fn apply_stream(
                     let getack = args.len() >= 2
                         && args.at(0).eq_ignore_ascii_case(b"replconf")
                         && args.at(1).eq_ignore_ascii_case(b"getack");
+                    // A save sees the command applied and counted, or neither.
+                    let applying = inner.repl.apply_lock.lock();
                     if getack {
                         let offset = inner.repl.offset();
                         send_ack(wire, offset)?;
@@ -602,9 +610,11 @@ fn apply_stream(
                     } else if !args.at(0).eq_ignore_ascii_case(b"ping") {
                         db.dispatch(client, args, &mut out);
                         out.clear();
+                        link.master_db.store(client.db, Relaxed);
                     }
                     // Counted (and passed on to our replicas) once applied, as Redis does.
                     super::feed_raw(inner, &wire.buf[wire.start..wire.start + n]);
+                    drop(applying);
                     inner.stats.net_repl_input_bytes.fetch_add(n as u64, Relaxed);
                     wire.start += n;
                     parser.reset();
