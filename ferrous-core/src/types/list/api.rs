@@ -1,6 +1,11 @@
 //! The typed in-process API for lists: `impl Database` methods (`lpush`, `lrange`, `blpop`,
 //! ...).
+//!
+//! Writes propagate as the list commands do (`write_typed`); the blocking pops run through
+//! the command path on a private client, so their handlers propagate them (as the pop that
+//! took effect), on the thread that served them.
 use super::*;
+use crate::propagate;
 
 /// The timeout argument of a blocking command for a [`Duration`] (0 = forever, as in
 /// Redis; sub-millisecond parts round up).
@@ -9,10 +14,45 @@ pub(super) fn timeout_arg(timeout: Duration) -> String {
     format!("{}.{:03}", ms / 1000, ms % 1000)
 }
 
+/// The propagated name of a pop from `end` (`LPOP`/`RPOP`).
+fn pop_name(end: ListEnd) -> &'static [u8] {
+    match end {
+        ListEnd::Left => b"LPOP",
+        ListEnd::Right => b"RPOP",
+    }
+}
+
 impl Database {
+    /// A push of the typed API, propagated as the command `name` with the elements pushed
+    /// (copied only while the stream collects). Blocked clients are served after the
+    /// push's own frame closed, so their pops follow it in the stream.
+    fn push_typed<V: AsRef<[u8]>>(
+        &self,
+        name: &'static [u8],
+        key: &[u8],
+        end: ListEnd,
+        values: impl IntoIterator<Item = V>,
+        only_existing: bool,
+    ) -> Result<usize> {
+        let (r, _) = self.write_typed(
+            |acc| {
+                let keep = propagate::collecting();
+                let mut pushed: Vec<Vec<u8>> = Vec::new();
+                let values = values.into_iter().inspect(|v| {
+                    if keep {
+                        pushed.push(v.as_ref().to_vec());
+                    }
+                });
+                (push(acc, key, end, values, only_existing), pushed)
+            },
+            |_, (_, pushed)| propagate::with_list(&[name, key], pushed),
+        );
+        self.serve_blocked(r)
+    }
+
     /// LPUSH key element [element ...]: returns the new length.
     pub fn lpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
-        self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Left, values, false))
+        self.push_typed(b"LPUSH", key.as_ref(), ListEnd::Left, values, false)
     }
 
     /// RPUSH key element [element ...]: returns the new length.
@@ -24,46 +64,55 @@ impl Database {
     /// assert_eq!(db.lrange("l", 0, -1).unwrap(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
     /// ```
     pub fn rpush<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
-        self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Right, values, false))
+        self.push_typed(b"RPUSH", key.as_ref(), ListEnd::Right, values, false)
     }
 
     /// LPUSHX: pushes only if the list exists; returns the new length (0 if missing).
     pub fn lpushx<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
-        self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Left, values, true))
+        self.push_typed(b"LPUSHX", key.as_ref(), ListEnd::Left, values, true)
     }
 
     /// RPUSHX: pushes only if the list exists; returns the new length (0 if missing).
     pub fn rpushx<V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, values: impl IntoIterator<Item = V>) -> Result<usize> {
-        self.serve_blocked(push(&self.access(), key.as_ref(), ListEnd::Right, values, true))
+        self.push_typed(b"RPUSHX", key.as_ref(), ListEnd::Right, values, true)
     }
 
-    pub(super) fn pop_n(&self, key: &[u8], end: ListEnd, count: usize) -> Result<Option<Vec<Vec<u8>>>> {
-        let mut out = Vec::new();
-        let n = pop_each(&self.access(), key, end, count, |_, total, e| {
-            out.reserve(total);
-            out.push(e.to_vec());
-        })?;
-        Ok(n.map(|_| out))
+    /// LPOP/RPOP, propagated as sent: `LPOP key` (`count`: `None`) or `LPOP key count`.
+    pub(super) fn pop_n(&self, key: &[u8], end: ListEnd, count: Option<usize>) -> Result<Option<Vec<Vec<u8>>>> {
+        self.write_typed(
+            |acc| {
+                let mut out = Vec::new();
+                let n = pop_each(acc, key, end, count.unwrap_or(1), |_, total, e| {
+                    out.reserve(total);
+                    out.push(e.to_vec());
+                })?;
+                Ok(n.map(|_| out))
+            },
+            |_, _| match count {
+                None => propagate::one([pop_name(end), key]),
+                Some(c) => propagate::one([pop_name(end), key, c.to_string().as_bytes()]),
+            },
+        )
     }
 
     /// LPOP key: the head element, `None` if the list is missing.
     pub fn lpop(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        Ok(self.pop_n(key.as_ref(), ListEnd::Left, 1)?.and_then(|v| v.into_iter().next()))
+        Ok(self.pop_n(key.as_ref(), ListEnd::Left, None)?.and_then(|v| v.into_iter().next()))
     }
 
     /// RPOP key: the tail element, `None` if the list is missing.
     pub fn rpop(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        Ok(self.pop_n(key.as_ref(), ListEnd::Right, 1)?.and_then(|v| v.into_iter().next()))
+        Ok(self.pop_n(key.as_ref(), ListEnd::Right, None)?.and_then(|v| v.into_iter().next()))
     }
 
     /// LPOP key count: up to `count` head elements; `None` if the list is missing.
     pub fn lpop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Option<Vec<Vec<u8>>>> {
-        self.pop_n(key.as_ref(), ListEnd::Left, count)
+        self.pop_n(key.as_ref(), ListEnd::Left, Some(count))
     }
 
     /// RPOP key count: up to `count` tail elements; `None` if the list is missing.
     pub fn rpop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Option<Vec<Vec<u8>>>> {
-        self.pop_n(key.as_ref(), ListEnd::Right, count)
+        self.pop_n(key.as_ref(), ListEnd::Right, Some(count))
     }
 
     /// LLEN key.
@@ -83,7 +132,11 @@ impl Database {
 
     /// LSET key index element.
     pub fn lset(&self, key: impl AsRef<[u8]>, index: i64, value: impl AsRef<[u8]>) -> Result<()> {
-        set(&self.access(), key.as_ref(), index, value.as_ref())
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.write_typed(
+            |acc| set(acc, key, index, value),
+            |_, _| propagate::one([&b"LSET"[..], key, index.to_string().as_bytes(), value]),
+        )
     }
 
     /// LINSERT key BEFORE|AFTER pivot element: the new length, -1 if `pivot` is missing,
@@ -95,17 +148,30 @@ impl Database {
         pivot: impl AsRef<[u8]>,
         value: impl AsRef<[u8]>,
     ) -> Result<i64> {
-        insert(&self.access(), key.as_ref(), after, pivot.as_ref(), value.as_ref())
+        let (key, pivot, value) = (key.as_ref(), pivot.as_ref(), value.as_ref());
+        let place: &[u8] = if after { b"AFTER" } else { b"BEFORE" };
+        self.write_typed(
+            |acc| insert(acc, key, after, pivot, value),
+            |_, _| propagate::one([&b"LINSERT"[..], key, place, pivot, value]),
+        )
     }
 
     /// LREM key count element: how many were removed.
     pub fn lrem(&self, key: impl AsRef<[u8]>, count: i64, value: impl AsRef<[u8]>) -> Result<usize> {
-        remove(&self.access(), key.as_ref(), count, value.as_ref())
+        let (key, value) = (key.as_ref(), value.as_ref());
+        self.write_typed(
+            |acc| remove(acc, key, count, value),
+            |_, _| propagate::one([&b"LREM"[..], key, count.to_string().as_bytes(), value]),
+        )
     }
 
     /// LTRIM key start stop.
     pub fn ltrim(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<()> {
-        trim(&self.access(), key.as_ref(), start, stop)
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| trim(acc, key, start, stop),
+            |_, _| propagate::one([&b"LTRIM"[..], key, start.to_string().as_bytes(), stop.to_string().as_bytes()]),
+        )
     }
 
     /// LPOS key element [RANK rank] [COUNT num] [MAXLEN len]: the matching positions.
@@ -121,18 +187,37 @@ impl Database {
         from: ListEnd,
         to: ListEnd,
     ) -> Result<Option<Vec<u8>>> {
-        self.serve_blocked(lmove(&self.access(), src.as_ref(), dst.as_ref(), from, to))
+        let (src, dst) = (src.as_ref(), dst.as_ref());
+        let r = self.write_typed(
+            |acc| lmove(acc, src, dst, from, to),
+            |_, _| propagate::one([&b"LMOVE"[..], src, dst, from.as_str().as_bytes(), to.as_str().as_bytes()]),
+        );
+        self.serve_blocked(r)
     }
 
     /// RPOPLPUSH source destination.
     pub fn rpoplpush(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        self.lmove(src, dst, ListEnd::Right, ListEnd::Left)
+        let (src, dst) = (src.as_ref(), dst.as_ref());
+        let r = self.write_typed(
+            |acc| lmove(acc, src, dst, ListEnd::Right, ListEnd::Left),
+            |_, _| propagate::one([&b"RPOPLPUSH"[..], src, dst]),
+        );
+        self.serve_blocked(r)
     }
 
-    /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count].
+    /// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: propagated as the pop that
+    /// took effect (`LPOP key <popped>`), as the command is.
     pub fn lmpop<K: AsRef<[u8]>>(&self, keys: &[K], end: ListEnd, count: usize) -> Result<Option<Popped>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        mpop(&self.access(), &keys, end, count)
+        self.write_typed(
+            |acc| mpop(acc, &keys, end, count),
+            |_, r| match r {
+                Ok(Some((key, elems))) => {
+                    propagate::one([pop_name(end), key.as_slice(), elems.len().to_string().as_bytes()])
+                }
+                _ => Vec::new(),
+            },
+        )
     }
 
     pub(super) fn bpop(&self, cmd: &str, keys: &[&[u8]], timeout: Duration) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
@@ -188,7 +273,10 @@ impl Database {
         dst: impl AsRef<[u8]>,
         timeout: Duration,
     ) -> Result<Option<Vec<u8>>> {
-        self.blmove(src, dst, ListEnd::Right, ListEnd::Left, timeout)
+        // As BRPOPLPUSH, so that it propagates as RPOPLPUSH.
+        let mut args = ferrous_resp::ArgsBuf::new();
+        args.push("BRPOPLPUSH").push(src).push(dst).push(timeout_arg(timeout));
+        Ok(bulk_bytes(self.run_blocking(args, timeout)?))
     }
 
     /// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]: like
