@@ -588,3 +588,59 @@ fn master_restart_resyncs_partially() {
     assert_eq!(counters(0), counters(1), "sync counters after the restart, redis vs ferrous: {shapes:?}");
     assert_eq!(shapes[1].2.as_deref(), Some("1"), "{shapes:?}");
 }
+
+/// WAIT waits for the replication offset as it was when the calling client's previous
+/// command ended (Redis 7.0's `c->woff`, set after every command), not for what other
+/// connections wrote later: with the replica stopped, a client whose last command came
+/// before the write gets its replica counted at once, the writer and a client that read
+/// after the write do not. Compared with a redis-server master.
+#[test]
+fn wait_uses_the_clients_own_offset() {
+    let mut results = Vec::new();
+    for kind in [common::Kind::Redis, common::Kind::Ferrous] {
+        if !common::require_tool("redis-server") {
+            return;
+        }
+        let master = match kind {
+            common::Kind::Redis => TestServer::redis(DEBUG_ON).unwrap(),
+            // One event-loop thread: every client shares it.
+            common::Kind::Ferrous => TestServer::ferrous(&[DEBUG_ON, &["--io-threads", "1"]].concat()),
+        };
+        let replica = TestServer::redis(&[
+            "--enable-debug-command",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &master.port().to_string(),
+        ])
+        .expect("redis-server");
+        let (mut writer, mut early, mut reader) = (master.client(), master.client(), master.client());
+        ok(&mut writer, &["SET", "before", "1"]);
+        assert_in_sync(&master, &replica, "sync");
+        assert_eq!(ok(&mut writer, &["WAIT", "1", "5000"]), Value::Int(1));
+        let mut m = master.client();
+        wait_until("the replica's ACK reaching the master's offset", || {
+            let offset = info_field(&mut m, "replication", "master_repl_offset").unwrap();
+            info_field(&mut m, "replication", "slave0").is_some_and(|s| s.contains(&format!("offset={offset},")))
+        });
+        replica.signal(libc::SIGSTOP);
+        ok(&mut early, &["PING"]);
+        ok(&mut writer, &["SET", "k", "v"]);
+        ok(&mut reader, &["GET", "k"]);
+        let started = Instant::now();
+        let early_sees = ok(&mut early, &["WAIT", "1", "300"]);
+        let early_waited = started.elapsed() >= Duration::from_millis(250);
+        let reader_sees = ok(&mut reader, &["WAIT", "1", "300"]);
+        let writer_sees = ok(&mut writer, &["WAIT", "1", "300"]);
+        // A fresh connection has run nothing yet.
+        let fresh_sees = ok(&mut master.client(), &["WAIT", "1", "300"]);
+        replica.signal(libc::SIGCONT);
+        let writer_later = ok(&mut writer, &["WAIT", "1", "5000"]);
+        results.push((kind, (early_sees, early_waited, reader_sees, writer_sees, fresh_sees, writer_later)));
+    }
+    assert_eq!(results.len(), 2);
+    let expected = (Value::Int(1), false, Value::Int(0), Value::Int(0), Value::Int(1), Value::Int(1));
+    for (kind, seen) in results {
+        assert_eq!(seen, expected.clone(), "{kind:?}");
+    }
+}

@@ -256,6 +256,9 @@ pub struct ClientState {
     /// Set by PSYNC / SYNC: the server hands the connection to
     /// [`crate::replication::master::serve`] after this command.
     pub hand_off: Option<Box<crate::replication::master::SyncRequest>>,
+    /// The propagation stream's position when this client's last command ended, while
+    /// replicas are fed (Redis's `woff`: WAIT waits for the replication offset there).
+    pub woff: u64,
 }
 
 impl ClientState {
@@ -393,6 +396,7 @@ impl ClientRegistry {
             push_spans: Vec::new(),
             repl: Default::default(),
             hand_off: None,
+            woff: 0,
         }
     }
 

@@ -774,6 +774,9 @@ fn run(
     // EXEC and scripts propagate the effects of the commands they ran, not themselves.
     let propagates_itself = !spec.has(flags::RUNS_SCRIPT) && spec.name != "exec";
     crate::propagate::leave(propagates_itself.then_some((db_index, &args)));
+    if !held {
+        crate::replication::note_command_end(&db.inner, ctx.client);
+    }
     let error_counted = crate::scripting::take_error_counted();
     if let Err(e) = result {
         ctx.out.truncate(mark);

@@ -112,7 +112,7 @@ fn wait(ctx: &mut Ctx<'_>) -> Result<()> {
     if timeout < 0 {
         return Err(Error::msg("ERR timeout is negative"));
     }
-    let target = repl::offset_after_thread_writes(inner);
+    let target = repl::offset_for_wait(inner, ctx.client);
     let acked = repl::acked(inner, target);
     if acked as i64 >= wanted || !ctx.client.blocking.can_block() {
         ctx.out.int(acked as i64);

@@ -560,13 +560,23 @@ pub(crate) fn drop_replicas(inner: &Inner) {
     inner.repl.data.notify_all();
 }
 
-/// The replication stream's offset after the last write this thread made (WAIT).
-pub fn offset_after_thread_writes(inner: &Inner) -> u64 {
-    match crate::propagate::last_published_to(inner) {
-        // The stream up to the end of block `seq` is the stream before position `seq + 1`.
-        Some(seq) if !inner.repl.is_replica() => offset_at(inner, seq + 1),
-        _ => inner.repl.offset(),
+/// Remembers where the stream was when a client's command ended (Redis's `c->woff`, set
+/// after every command a client runs): one load while the backlog is fed, nothing
+/// otherwise.
+#[inline]
+pub(crate) fn note_command_end(inner: &Inner, client: &mut crate::client::ClientState) {
+    if inner.repl.sink_attached.load(Relaxed) {
+        client.woff = inner.propagation.position();
     }
+}
+
+/// The replication offset a client's WAIT waits for: the stream as it was when the
+/// client's previous command ended (0 when the backlog was not fed then).
+pub fn offset_for_wait(inner: &Inner, client: &crate::client::ClientState) -> u64 {
+    if client.woff == 0 || inner.repl.is_replica() {
+        return 0;
+    }
+    offset_at(inner, client.woff)
 }
 
 /// True when `client` is the client applying our master's stream.
