@@ -51,6 +51,14 @@ pub trait ScriptEngine: Send + Sync + 'static {
             Err(Error::msg("ERR no scripting engine to load functions"))
         }
     }
+    /// Runs a Lua debugger session (see [`DebugRequest`]) for `client` on `conn`, then
+    /// closes the connection and unregisters the client. May return before the session
+    /// ends (`SCRIPT DEBUG YES` sessions run on their own thread). The default closes the
+    /// connection.
+    fn debug_session(&self, db: &Database, client: ClientState, conn: DebugConnection, req: DebugRequest) {
+        let _ = (req, conn);
+        db.disconnect(&client);
+    }
 }
 
 /// What a running script is (for the BUSY error text).
@@ -355,4 +363,47 @@ pub(crate) fn busy_error(db: &Database) -> Option<Error> {
         2 => Some(Error::msg(BUSY_FUNCTION)),
         _ => None,
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Lua debugger's connection hand-off (SCRIPT DEBUG YES|SYNC, then EVAL).
+
+/// An EVAL that must run as a Lua debugger session: the engine saw `SCRIPT DEBUG YES|SYNC`
+/// on the client, wrote no reply, set `close_after_reply` and parked this request with
+/// [`request_debug_session`]. The connection's driver (the server) then takes it with
+/// [`take_debug_session`] and hands the socket to [`ScriptEngine::debug_session`], which
+/// talks to the client directly and closes the connection at the end, as Redis does.
+#[derive(Debug, Clone)]
+pub struct DebugRequest {
+    /// The EVAL command (`EVAL script numkeys key... arg...`).
+    pub args: Vec<Vec<u8>>,
+    /// `SCRIPT DEBUG SYNC`: the session blocks the server and keeps the script's changes.
+    /// Otherwise (`YES`) the script runs against a private copy of the data, discarded at
+    /// the end, while the server keeps serving other clients (Redis forks for that).
+    pub sync: bool,
+}
+
+/// The client's connection during a debug session.
+pub struct DebugConnection {
+    /// The socket, in blocking mode.
+    pub stream: std::net::TcpStream,
+    /// Bytes the client sent after the EVAL (debugger commands pipelined behind it).
+    pub unread: Vec<u8>,
+}
+
+thread_local! {
+    static DEBUG_REQUEST: std::cell::RefCell<Option<DebugRequest>> = const { std::cell::RefCell::new(None) };
+}
+
+/// For script engines: parks a debug session request for the connection whose command is
+/// running on this thread (its client must also get `close_after_reply`, which is what
+/// makes the driver look here).
+pub fn request_debug_session(req: DebugRequest) {
+    DEBUG_REQUEST.with(|r| *r.borrow_mut() = Some(req));
+}
+
+/// For connection drivers: the debug session the command just run asked for, if any. Only
+/// worth calling when the client got `close_after_reply`.
+pub fn take_debug_session() -> Option<DebugRequest> {
+    DEBUG_REQUEST.with(|r| r.borrow_mut().take())
 }

@@ -215,6 +215,10 @@ fn execute_call(raise: bool, code: i64) -> Next {
             2 => return Err(CallOutcome::Refused(BAD_ARGS, false)),
             _ => return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false)),
         }
+        let debugging = crate::debugger::logging();
+        if debugging {
+            crate::debugger::log_command(&argv.as_args());
+        }
         let spec = check_command(&argv.as_args(), run.read_only).map_err(|msg| CallOutcome::Refused(msg, true))?;
         if spec.has(flags::WRITE) && !run.shared.mark_write() {
             // SCRIPT KILL won the race: stop before the write happens.
@@ -225,6 +229,9 @@ fn execute_call(raise: bool, code: i64) -> Next {
         reply.clear();
         let Some(r) = run.runner() else { return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false)) };
         r.call_resolved(Some(spec), argv.as_args(), &mut reply);
+        if debugging {
+            crate::debugger::log_reply(&reply);
+        }
         if raise && reply.first() == Some(&b'-') {
             return Err(CallOutcome::Reply(reply));
         }
@@ -460,8 +467,14 @@ pub(crate) fn redis_table(lua: &Lua, common: &Common, eval: bool) -> mlua::Resul
     t.raw_set("REPL_ALL", 3)?;
     t.raw_set("acl_check_cmd", lua.create_function(|_, a: Variadic<Value>| acl_check_cmd(a))?)?;
     if eval {
-        t.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
-        t.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+        t.raw_set("breakpoint", lua.create_function(|_, _: MultiValue| Ok(crate::debugger::breakpoint_call()))?)?;
+        t.raw_set(
+            "debug",
+            lua.create_function(|_, args: MultiValue| {
+                crate::debugger::debug_call(&args.into_iter().collect::<Vec<_>>());
+                Ok(())
+            })?,
+        )?;
         t.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
     }
     Ok(t)

@@ -69,10 +69,17 @@ pub struct LuaEngine {
     /// Mirrors of the registry's sizes, for FUNCTION STATS while a function runs.
     libraries: AtomicUsize,
     function_count: AtomicUsize,
+    /// Clients that set `SCRIPT DEBUG YES` (false) or `SYNC` (true), by id; `debugging`
+    /// counts them so that EVAL looks at the map only when some client is in debug mode.
+    debug_clients: Mutex<HashMap<u64, bool>>,
+    debugging: AtomicUsize,
 }
 
 use ferrous_core::scripting::{BUSY_FUNCTION as SLOW_FUNCTION, BUSY_SCRIPT as SLOW_EVAL};
 const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+/// Key of the store slot holding the script of a debugger session (never a SHA1: those are
+/// lower-case hex).
+const DEBUG_KEY: &[u8; 40] = b"LDB-SESSION-SCRIPT----------------------";
 const RO_WITH_WRITE_FLAG: &str = "ERR Can not execute a script with write flag using *_ro command.";
 
 const SCRIPT_HELP: &[&str] = &[
@@ -180,6 +187,8 @@ impl LuaEngine {
             state: Mutex::new(State { eval, scripts: HashMap::default(), functions, registry: Registry::default() }),
             libraries: AtomicUsize::new(0),
             function_count: AtomicUsize::new(0),
+            debug_clients: Mutex::new(HashMap::new()),
+            debugging: AtomicUsize::new(0),
         })
     }
 
@@ -241,6 +250,26 @@ impl LuaEngine {
     /// `EVAL script numkeys [key ...] [arg ...]` and EVALSHA, EVAL_RO, EVALSHA_RO.
     fn eval(&self, call: ScriptCall<'_>, by_sha: bool, ro: bool) -> Result<()> {
         let args = call.args;
+        let debug_session = crate::debugger::session_armed();
+        if self.debugging.load(Ordering::Relaxed) > 0 && !debug_session && !call.held {
+            if let Some(sync) = self.debug_mode(call.client.id()) {
+                if by_sha {
+                    if args.at(1).len() != 40 {
+                        return Err(err("NOSCRIPT No matching script. Please use EVAL."));
+                    }
+                    return Err(err("ERR Please use EVAL instead of EVALSHA for debugging"));
+                }
+                // The connection goes to a debugger session, which runs this EVAL and
+                // closes the connection at the end (Redis forks or blocks here).
+                self.set_debug_mode(call.client.id(), None);
+                ferrous_core::scripting::request_debug_session(ferrous_core::scripting::DebugRequest {
+                    args: args.to_vec(),
+                    sync,
+                });
+                call.client.close_after_reply = true;
+                return Ok(());
+            }
+        }
         let numkeys = parse_numkeys(args.at(2)).ok_or(Error::NotInteger)?;
         if numkeys > args.len() as i64 - 3 {
             return Err(err("ERR Number of keys can't be greater than number of args"));
@@ -286,15 +315,43 @@ impl LuaEngine {
                     return Err(err(RO_WITH_WRITE_FLAG));
                 }
                 let name = std::str::from_utf8(&key).unwrap_or("?");
+                let callee = if debug_session {
+                    // The session runs the script compiled the way Redis compiles it (a
+                    // function ending on a line of its own), so that its lines and stops
+                    // are Redis's.
+                    let (_, at) = parse_eval_shebang(args.at(1)).map_err(err)?;
+                    let mut code = b"return function() ".to_vec();
+                    code.extend_from_slice(&args.at(1)[at..]);
+                    code.extend_from_slice(b"\nend");
+                    let chunk = st
+                        .eval
+                        .compile(&code, "@user_script")
+                        .map_err(|m| err(format!("ERR Error compiling script (new function): {m}")))?;
+                    let func: mlua::Function = chunk.call(()).map_err(|e| err(format!("ERR {}", plain_text(&e))))?;
+                    st.eval.store.put_named(DEBUG_KEY, &func).map_err(|e| err(format!("ERR {}", plain_text(&e))))?;
+                    Callee::Script(DEBUG_KEY)
+                } else {
+                    Callee::Script(&key)
+                };
                 let target = Target {
                     vm: &st.eval,
-                    callee: Callee::Script(&key),
+                    callee,
                     name,
                     read_only: ro || flags.no_writes,
                     held: call.held,
                     running: None,
                 };
-                self.execute(target, runner, args.slice_from(3), numkeys, out, caller_resp3)
+                if !debug_session {
+                    return self.execute(target, runner, args.slice_from(3), numkeys, out, caller_resp3);
+                }
+                let threshold = runner.database().inner().tunables.get(Tunable::BusyReplyThreshold).max(0) as u64;
+                crate::vm::set_debug_hook(&st.eval.lua).map_err(|e| err(format!("ERR {e}")))?;
+                crate::debugger::start(st.eval.raw_state(), threshold);
+                let res = self.execute(target, runner, args.slice_from(3), numkeys, out, caller_resp3);
+                crate::debugger::stop();
+                let _ = crate::vm::set_default_hook(&st.eval.lua);
+                let _ = st.eval.store.table().raw_set(mlua::BString::from(&DEBUG_KEY[..]), Value::Nil);
+                res
             })
         })
     }
@@ -443,6 +500,19 @@ impl LuaEngine {
             }
             b"kill" => self.kill(true, &mut reply)?,
             b"help" => help(&mut reply, SCRIPT_HELP),
+            b"debug" if args.len() == 3 => {
+                if !reply.is_empty() {
+                    return Err(err("ERR SCRIPT DEBUG must be called outside a pipeline"));
+                }
+                let mode = match lower(args.at(2)).as_slice() {
+                    b"no" => None,
+                    b"yes" => Some(false),
+                    b"sync" => Some(true),
+                    _ => return Err(err("ERR Use SCRIPT DEBUG YES/SYNC/NO")),
+                };
+                self.set_debug_mode(call.client.id(), mode);
+                reply.ok();
+            }
             _ => {
                 return Err(Error::UnknownSubcommand {
                     cmd: "SCRIPT".into(),
@@ -451,6 +521,24 @@ impl LuaEngine {
             }
         }
         Ok(())
+    }
+
+    /// The debug mode `SCRIPT DEBUG` set for a client (`Some(true)`: SYNC).
+    fn debug_mode(&self, client: u64) -> Option<bool> {
+        self.debug_clients.lock().get(&client).copied()
+    }
+
+    fn set_debug_mode(&self, client: u64, mode: Option<bool>) {
+        let mut map = self.debug_clients.lock();
+        match mode {
+            Some(sync) => {
+                map.insert(client, sync);
+            }
+            None => {
+                map.remove(&client);
+            }
+        }
+        self.debugging.store(map.len(), Ordering::Relaxed);
     }
 
     fn kill(&self, eval: bool, reply: &mut Reply<'_>) -> Result<()> {
@@ -1003,6 +1091,28 @@ impl ScriptEngine for LuaEngine {
         let mut st = self.state.lock();
         let policy = if replace_all { RestorePolicy::Flush } else { RestorePolicy::Append };
         self.restore_codes(&mut st, sources, policy).map_err(err)
+    }
+
+    fn debug_session(
+        &self,
+        db: &ferrous_core::Database,
+        client: ferrous_core::ClientState,
+        conn: ferrous_core::scripting::DebugConnection,
+        req: ferrous_core::scripting::DebugRequest,
+    ) {
+        let config = self.config.clone();
+        if req.sync {
+            // Blocks this thread (and the dataset, while the script runs), as Redis does.
+            crate::debugger::run_session(db, client, conn, req, config);
+            return;
+        }
+        let db = db.clone();
+        let spawned = std::thread::Builder::new()
+            .name("ferrous-ldb".into())
+            .spawn(move || crate::debugger::run_session(&db, client, conn, req, config));
+        if spawned.is_err() {
+            // The closure (and with it the connection) is dropped: the client sees it close.
+        }
     }
 }
 

@@ -34,6 +34,7 @@
 mod api;
 mod args;
 mod convert;
+mod debugger;
 pub mod engine;
 mod error;
 mod fast;

@@ -120,20 +120,7 @@ impl Vm {
         let globals: Table = built.raw_get("G")?;
         let env_mt: Table = built.raw_get("env_mt")?;
         lua.set_globals(env.clone())?;
-        lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), |_, _| {
-            let busy = with_active(|a| match a {
-                Some(a) => a.on_hook(),
-                None => Ok(None),
-            })
-            .map_err(mlua::Error::from)?;
-            if let Some(db) = busy {
-                // Past busy-reply-threshold: let the server answer this thread's other
-                // clients (BUSY, or SCRIPT KILL, which takes effect right here).
-                db.process_events_while_busy();
-                with_active(|a| a.map_or(Ok(()), |a| a.check_abort())).map_err(mlua::Error::from)?;
-            }
-            Ok(VmState::Continue)
-        })?;
+        set_default_hook(&lua)?;
         // Grow mlua's reference stack now: growing it later allocates outside any protected
         // call, and failing that allocation under the memory limit would abort the process.
         let spare = (0..SPARE_REFS).map(|_| lua.create_string("")).collect::<mlua::Result<Vec<_>>>()?;
@@ -179,6 +166,11 @@ impl Vm {
             memory_limit,
             store,
         })
+    }
+
+    /// The main Lua state (scripts run in it).
+    pub(crate) fn raw_state(&self) -> *mut ffi::lua_State {
+        self.raw.state
     }
 
     /// Compiles `code` as a text chunk named `name` (`@user_script`, `@user_function`).
@@ -264,6 +256,30 @@ impl Vm {
             let _ = self.lua.gc_collect();
         }
     }
+}
+
+/// Installs the usual instruction hook (BUSY, SCRIPT KILL, the instruction limit); a Lua
+/// debugger session replaces it while its script runs.
+pub(crate) fn set_default_hook(lua: &Lua) -> mlua::Result<()> {
+    lua.set_global_hook(HookTriggers::new().every_nth_instruction(HOOK_EVERY), |_, _| {
+        let busy = with_active(|a| match a {
+            Some(a) => a.on_hook(),
+            None => Ok(None),
+        })
+        .map_err(mlua::Error::from)?;
+        if let Some(db) = busy {
+            // Past busy-reply-threshold: let the server answer this thread's other
+            // clients (BUSY, or SCRIPT KILL, which takes effect right here).
+            db.process_events_while_busy();
+            with_active(|a| a.map_or(Ok(()), |a| a.check_abort())).map_err(mlua::Error::from)?;
+        }
+        Ok(VmState::Continue)
+    })
+}
+
+/// Installs the Lua debugger's line hook (see [`crate::debugger`]).
+pub(crate) fn set_debug_hook(lua: &Lua) -> mlua::Result<()> {
+    lua.set_global_hook(HookTriggers::new().every_line().every_nth_instruction(HOOK_EVERY), crate::debugger::debug_hook)
 }
 
 /// What to run, which also decides how it receives its keys and arguments.

@@ -387,6 +387,9 @@ enum Step {
     /// The client became a replica (PSYNC / SYNC): its connection goes to the replica's
     /// own threads.
     HandOff,
+    /// The client's EVAL starts a Lua debugger session (`SCRIPT DEBUG YES|SYNC`): its
+    /// connection goes to the script engine.
+    Debug(ferrous_core::scripting::DebugRequest),
 }
 
 struct Worker {
@@ -672,6 +675,35 @@ impl Worker {
         ferrous_core::replication::master::serve(db.inner_arc(), stream, info, *req);
     }
 
+    /// Gives a connection whose EVAL starts a Lua debugger session to the script engine
+    /// (with its pending replies written and its unread input), which closes it at the end.
+    fn debug_session(
+        &mut self,
+        db: &Database,
+        idx: usize,
+        mut conn: Box<Conn>,
+        req: ferrous_core::scripting::DebugRequest,
+    ) {
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        self.free.push(idx);
+        // SAFETY: the descriptor moves from the mio stream, which forgets it, to the std
+        // stream, which now owns it.
+        let stream = unsafe {
+            use std::os::fd::{FromRawFd, IntoRawFd};
+            std::net::TcpStream::from_raw_fd(conn.stream.into_raw_fd())
+        };
+        let pending = &conn.wbuf[conn.wpos..];
+        let engine = db.script_engine();
+        match engine {
+            Some(engine) if stream.set_nonblocking(false).is_ok() && (&stream).write_all(pending).is_ok() => {
+                let unread = conn.rbuf[conn.rstart..conn.rend].to_vec();
+                let debug = ferrous_core::scripting::DebugConnection { stream, unread };
+                engine.debug_session(db, conn.client, debug, req);
+            }
+            _ => db.disconnect(&conn.client),
+        }
+    }
+
     fn close(&mut self, idx: usize) {
         if let Some(mut conn) = self.conns.get_mut(idx).and_then(|c| c.take()) {
             let _ = self.poll.registry().deregister(&mut conn.stream);
@@ -728,10 +760,11 @@ impl Worker {
         if conn.paused && !self.paused.contains(&idx) {
             self.paused.push(idx);
         }
-        if let Step::HandOff = step {
-            self.hand_off(db, idx, conn);
-            return;
-        }
+        let step = match step {
+            Step::HandOff => return self.hand_off(db, idx, conn),
+            Step::Debug(req) => return self.debug_session(db, idx, conn, req),
+            step => step,
+        };
         // Killed while its script ran (the kill notice went to a busy-time pump).
         let keep_open = matches!(step, Step::Continue) && !conn.client.info.killed.load(Relaxed) && {
             let want_write = conn.pending_output() > 0;
@@ -1002,6 +1035,9 @@ fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
                     return Step::HandOff;
                 }
                 if conn.client.close_after_reply {
+                    if let Some(req) = ferrous_core::scripting::take_debug_session() {
+                        return Step::Debug(req);
+                    }
                     conn.closing = true;
                     break;
                 }

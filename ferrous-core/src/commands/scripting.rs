@@ -17,6 +17,7 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("script|flush", forward),
     ("script|kill", forward),
     ("script|help", forward),
+    ("script|debug", forward),
     ("function|load", forward),
     ("function|delete", forward),
     ("function|list", forward),
