@@ -139,3 +139,65 @@ fn blocking_list_pops_propagate_once_as_the_pop_that_took_effect() {
     m.expect(&["LPUSH a v1 v2", "LMOVE a b RIGHT LEFT", "LPOP b 1"]);
     m.check("blocking pops served by typed pushes");
 }
+
+#[test]
+fn sets_propagate_as_redis_does() {
+    let mut m = Mirror::new();
+    assert_eq!(m.db.sadd("s", &["a", "b", "c", "a"]).unwrap(), 3);
+    assert_eq!(m.db.sadd("s", &["a"]).unwrap(), 0);
+    assert_eq!(m.db.srem("s", &["absent"]).unwrap(), 0);
+    assert_eq!(m.db.srem("nokey", &["a"]).unwrap(), 0);
+    m.db.srem("s", &["c", "absent"]).unwrap();
+    m.expect(&["SADD s a b c a", "SREM s c absent"]);
+    // SPOP is propagated as its effect.
+    let p = String::from_utf8(m.db.spop("s").unwrap().unwrap()).unwrap();
+    assert_eq!(m.db.spop("nokey").unwrap(), None);
+    m.expect(&[&format!("SREM s {p}")]);
+    let members: Vec<String> = (0..20).map(|i| format!("m{i}")).collect();
+    m.db.sadd("big", &members).unwrap();
+    m.sync();
+    let popped = strs(&m.db.spop_count("big", 3).unwrap());
+    assert_eq!(popped.len(), 3);
+    let mut want = vec!["MULTI".to_string()];
+    want.extend(popped.iter().map(|p| format!("SREM big {p}")));
+    want.push("EXEC".into());
+    assert_eq!(m.sync(), want);
+    // Case 3 of SPOP (most of the set) still propagates the members it popped.
+    assert_eq!(m.db.spop_count("big", 15).unwrap().len(), 15);
+    m.check("spop count");
+    assert!(m.db.spop_count("big", 0).unwrap().is_empty());
+    assert!(m.db.spop_count("nokey", 3).unwrap().is_empty());
+    m.expect(&[]);
+    // The whole set: a DEL.
+    assert_eq!(m.db.spop_count("big", 100).unwrap().len(), 2);
+    m.expect(&["DEL big"]);
+    m.check("spop");
+
+    m.db.sadd("x", &["1", "2", "3"]).unwrap();
+    m.db.sadd("y", &["2", "3", "4"]).unwrap();
+    m.sync();
+    assert!(m.db.smove("x", "y", "1").unwrap());
+    assert!(!m.db.smove("x", "y", "absent").unwrap());
+    assert_eq!(m.db.sinterstore("i", &["x", "y"]).unwrap(), 2);
+    assert_eq!(m.db.sunionstore("u", &["x", "y", "nokey"]).unwrap(), 4);
+    assert_eq!(m.db.sdiffstore("d", &["y", "x"]).unwrap(), 2);
+    m.expect(&["SMOVE x y 1", "SINTERSTORE i x y", "SUNIONSTORE u x y nokey", "SDIFFSTORE d y x"]);
+    // An empty result deletes the destination (propagated); into a missing one, nothing.
+    assert_eq!(m.db.sinterstore("i", &["x", "nokey"]).unwrap(), 0);
+    assert_eq!(m.db.sdiffstore("nodst", &["nokey"]).unwrap(), 0);
+    m.expect(&["SINTERSTORE i x nokey"]);
+    // Emptied sets are deleted.
+    m.db.srem("x", &["2", "3"]).unwrap();
+    assert!(m.db.smove("d", "x", "1").unwrap());
+    m.check("set stores");
+
+    m.db.set("str", "v").unwrap();
+    m.sync();
+    assert!(m.db.sadd("str", &["a"]).is_err());
+    assert!(m.db.spop("str").is_err());
+    assert!(m.db.spop_count("str", 2).is_err());
+    assert!(m.db.smove("str", "y", "a").is_err());
+    assert!(m.db.sunionstore("dst", &["y", "str"]).is_err());
+    m.expect(&[]);
+    m.check("sets");
+}

@@ -15,6 +15,7 @@ use crate::access::{Access, MultiShard};
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::notify;
+use crate::propagate;
 use crate::types::hash::listpack::as_int;
 use crate::types::hash::table::PackedTable;
 use crate::types::keys::ScanOptions;
@@ -937,12 +938,14 @@ impl Database {
     /// assert!(db.sismember("s", "a").unwrap());
     /// ```
     pub fn sadd<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
-        sadd(&self.access(), key.as_ref(), &refs(members))
+        let key = key.as_ref();
+        self.write_typed(|acc| sadd(acc, key, &refs(members)), |_, _| propagate::with_list(&[b"SADD", key], members))
     }
 
     /// SREM key member [member ...]: number of members removed.
     pub fn srem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
-        srem(&self.access(), key.as_ref(), &refs(members))
+        let key = key.as_ref();
+        self.write_typed(|acc| srem(acc, key, &refs(members)), |_, _| propagate::with_list(&[b"SREM", key], members))
     }
 
     /// SMEMBERS key.
@@ -965,14 +968,37 @@ impl Database {
         scard(&self.access(), key.as_ref())
     }
 
-    /// SPOP key: a random member, removed.
+    /// SPOP key: a random member, removed; propagated as its effect (`SREM key member`).
     pub fn spop(&self, key: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>> {
-        spop(&self.access(), key.as_ref())
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| spop(acc, key),
+            |_, r| match r {
+                Ok(Some(m)) => propagate::one([&b"SREM"[..], key, m]),
+                _ => Vec::new(),
+            },
+        )
     }
 
-    /// SPOP key count: up to `count` distinct random members, removed.
+    /// SPOP key count: up to `count` distinct random members, removed; propagated as SPOP
+    /// is: `DEL key` when the whole set went, else one `SREM key member` per member.
     pub fn spop_count(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<Vec<u8>>> {
-        spop_count(&self.access(), key.as_ref(), count)
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| {
+                let r = spop_count(acc, key, count);
+                // Looked up only for the stream, as the SPOP handler does.
+                let gone =
+                    matches!(&r, Ok(p) if !p.is_empty()) && propagate::collecting() && !acc.read(key, |n| n.is_some());
+                (r, gone)
+            },
+            |_, (r, gone)| match r {
+                Ok(_) if *gone => propagate::one([&b"DEL"[..], key]),
+                Ok(popped) => popped.iter().map(|m| propagate::args([&b"SREM"[..], key, m])).collect(),
+                Err(_) => Vec::new(),
+            },
+        )
+        .0
     }
 
     /// SRANDMEMBER key: a random member.
@@ -995,7 +1021,8 @@ impl Database {
 
     /// SMOVE source destination member: true if moved.
     pub fn smove(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>, member: impl AsRef<[u8]>) -> Result<bool> {
-        smove(&self.access(), src.as_ref(), dst.as_ref(), member.as_ref())
+        let (src, dst, member) = (src.as_ref(), dst.as_ref(), member.as_ref());
+        self.write_typed(|acc| smove(acc, src, dst, member), |_, _| propagate::one([&b"SMOVE"[..], src, dst, member]))
     }
 
     /// SINTER key [key ...].
@@ -1010,7 +1037,7 @@ impl Database {
 
     /// SINTERSTORE destination key [key ...]: the stored cardinality.
     pub fn sinterstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
-        store(&self.access(), SetOp::Inter, dst.as_ref(), &refs(keys))
+        self.store_typed(b"SINTERSTORE", SetOp::Inter, dst.as_ref(), keys)
     }
 
     /// SUNION key [key ...].
@@ -1020,7 +1047,7 @@ impl Database {
 
     /// SUNIONSTORE destination key [key ...]: the stored cardinality.
     pub fn sunionstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
-        store(&self.access(), SetOp::Union, dst.as_ref(), &refs(keys))
+        self.store_typed(b"SUNIONSTORE", SetOp::Union, dst.as_ref(), keys)
     }
 
     /// SDIFF key [key ...].
@@ -1030,7 +1057,12 @@ impl Database {
 
     /// SDIFFSTORE destination key [key ...]: the stored cardinality.
     pub fn sdiffstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
-        store(&self.access(), SetOp::Diff, dst.as_ref(), &refs(keys))
+        self.store_typed(b"SDIFFSTORE", SetOp::Diff, dst.as_ref(), keys)
+    }
+
+    /// SINTERSTORE / SUNIONSTORE / SDIFFSTORE, propagated with their arguments.
+    fn store_typed<K: AsRef<[u8]>>(&self, name: &'static [u8], op: SetOp, dst: &[u8], keys: &[K]) -> Result<usize> {
+        self.write_typed(|acc| store(acc, op, dst, &refs(keys)), |_, _| propagate::with_list(&[name, dst], keys))
     }
 
     /// SSCAN key cursor [MATCH pattern] [COUNT count]: (next cursor, members).
