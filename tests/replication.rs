@@ -644,3 +644,112 @@ fn wait_uses_the_clients_own_offset() {
         assert_eq!(seen, expected.clone(), "{kind:?}");
     }
 }
+
+/// INFO replication as `name -> value` pairs, in order.
+fn info_pairs(con: &mut redis::Connection) -> Vec<(String, String)> {
+    let text: String = redis::cmd("INFO").arg("replication").query(con).unwrap();
+    text.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// `repl-backlog-ttl`: a master without replicas for longer than that frees its backlog
+/// (`repl_backlog_active:0`, a new id, no secondary id, the offset standing still), as
+/// Redis's replicationCron. Every INFO replication field is compared with redis-server's
+/// (ids by shape: changed or not).
+#[test]
+fn backlog_freed_after_ttl() {
+    let mut shapes = Vec::new();
+    for kind in [common::Kind::Redis, common::Kind::Ferrous] {
+        if !common::require_tool("redis-server") {
+            return;
+        }
+        let master = match kind {
+            common::Kind::Redis => TestServer::redis(DEBUG_ON).unwrap(),
+            common::Kind::Ferrous => TestServer::ferrous(DEBUG_ON),
+        };
+        let mut m = master.client();
+        let replica = TestServer::redis(&[
+            "--enable-debug-command",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &master.port().to_string(),
+        ])
+        .expect("redis-server");
+        ok(&mut m, &["SET", "a", "1"]);
+        assert_in_sync(&master, &replica, "sync");
+        ok(&mut m, &["CONFIG", "SET", "repl-backlog-ttl", "1"]);
+        let before = info_pairs(&mut m);
+        drop(replica);
+        wait_until("the backlog freed", || {
+            info_field(&mut m, "replication", "repl_backlog_active").as_deref() == Some("0")
+        });
+        let after = info_pairs(&mut m);
+        // Writes without a backlog do not move the offset.
+        ok(&mut m, &["SET", "b", "2"]);
+        let offset_after_write = info_field(&mut m, "replication", "master_repl_offset");
+        let get = |pairs: &[(String, String)], k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let shape: Vec<(String, String)> = after
+            .iter()
+            .map(|(k, v)| {
+                let v = match k.as_str() {
+                    "master_replid" => format!("changed={}", Some(v) != get(&before, k).as_ref()),
+                    "master_repl_offset" => format!("unchanged={}", Some(v) == get(&before, k).as_ref()),
+                    _ => v.clone(),
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        shapes.push((shape, offset_after_write == get(&after, "master_repl_offset")));
+    }
+    assert_eq!(shapes.len(), 2);
+    assert_eq!(shapes[0], shapes[1], "redis (left) vs ferrous (right)");
+    assert!(shapes[1].0.contains(&("repl_backlog_active".into(), "0".into())), "{:?}", shapes[1]);
+}
+
+/// A replica's INFO replication: `slave_priority` (`replica-priority`), `slave_read_only`,
+/// `replica_announced` (`replica-announced`), field by field as redis-server prints them.
+#[test]
+fn replica_priority_and_announced_in_info() {
+    let Some(master) = TestServer::redis(DEBUG_ON) else { return };
+    let port = master.port().to_string();
+    let args = [
+        "--enable-debug-command",
+        "yes",
+        "--replicaof",
+        "127.0.0.1",
+        &port,
+        "--replica-priority",
+        "42",
+        "--replica-announced",
+        "no",
+    ];
+    let redis_replica = TestServer::redis(&args).expect("redis-server");
+    let ferrous_replica = TestServer::ferrous(&args);
+    assert_in_sync(&master, &redis_replica, "redis replica");
+    let masked = |server: &TestServer| -> Vec<(String, String)> {
+        info_pairs(&mut server.client())
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                "master_port" | "master_last_io_seconds_ago" | "master_replid" => (k, String::new()),
+                "slave_read_repl_offset" | "slave_repl_offset" | "master_repl_offset" => (k, String::new()),
+                "repl_backlog_first_byte_offset" | "repl_backlog_histlen" => (k, String::new()),
+                _ => (k, v),
+            })
+            .collect()
+    };
+    let mut r = ferrous_replica.client();
+    wait_until("ferrous replica link up", || {
+        info_field(&mut r, "replication", "master_link_status").as_deref() == Some("up")
+    });
+    let expected = masked(&redis_replica);
+    assert!(expected.contains(&("slave_priority".into(), "42".into())), "{expected:?}");
+    assert!(expected.contains(&("replica_announced".into(), "0".into())), "{expected:?}");
+    assert_eq!(masked(&ferrous_replica), expected);
+    // CONFIG SET changes them at once.
+    for server in [&redis_replica, &ferrous_replica] {
+        let mut c = server.client();
+        ok(&mut c, &["CONFIG", "SET", "replica-priority", "0", "replica-announced", "yes"]);
+        assert_eq!(info_field(&mut c, "replication", "slave_priority").as_deref(), Some("0"));
+        assert_eq!(info_field(&mut c, "replication", "replica_announced").as_deref(), Some("1"));
+    }
+}

@@ -68,7 +68,13 @@ pub fn serve(owner: &Arc<Inner>, stream: TcpStream, client: Arc<ClientInfo>, req
         if let Some(r) = reader {
             let _ = r.join();
         }
-        inner.repl.backlog.lock().peers.retain(|p| !Arc::ptr_eq(p, &peer));
+        {
+            let mut b = inner.repl.backlog.lock();
+            b.peers.retain(|p| !Arc::ptr_eq(p, &peer));
+            if b.peers.is_empty() {
+                super::no_replicas_from(&inner, inner.clock.now_ms());
+            }
+        }
         inner.clients.unregister(client.id);
         inner.repl.acks.notify_all();
     });

@@ -346,7 +346,14 @@ impl ChangeSink for BacklogSink {
             // A replica's stream is its master's, proxied by the link.
             return true;
         }
-        repl.backlog.lock().accept_block(block);
+        let mut b = repl.backlog.lock();
+        // Freed (`repl-backlog-ttl`): the offset stands still until a replica comes, as
+        // Redis's master_repl_offset without a backlog.
+        if !b.active {
+            return true;
+        }
+        b.accept_block(block);
+        drop(b);
         repl.wake_senders();
         true
     }
@@ -599,9 +606,13 @@ pub(crate) fn cron(inner: &Inner, now_ms: i64) {
         replica::refresh_alerts(inner);
         return;
     }
-    let period = inner.config.read().get_i64("repl-ping-replica-period").max(1) * 1000;
+    let (period, ttl) = {
+        let c = inner.config.read();
+        (c.get_i64("repl-ping-replica-period").max(1) * 1000, c.get_i64("repl-backlog-ttl"))
+    };
     let has_peers = !inner.repl.backlog.lock().peers.is_empty();
     if !has_peers {
+        free_idle_backlog(inner, now_ms, ttl);
         return;
     }
     let last = inner.repl.last_ping_ms.load(Relaxed);
@@ -609,6 +620,48 @@ pub(crate) fn cron(inner: &Inner, now_ms: i64) {
         inner.repl.last_ping_ms.store(now_ms, Relaxed);
         feed_raw(inner, b"*1\r\n$4\r\nPING\r\n");
     }
+}
+
+/// A master without replicas for more than `repl-backlog-ttl` seconds (0: never) frees
+/// its backlog, as Redis's replicationCron: a new replication id, no secondary id (a
+/// replica of the old id could otherwise continue from a stream that has stopped).
+fn free_idle_backlog(inner: &Inner, now_ms: i64, ttl: i64) {
+    if ttl <= 0 {
+        return;
+    }
+    let repl = &inner.repl;
+    let mut b = repl.backlog.lock();
+    if !b.active || !b.peers.is_empty() {
+        return;
+    }
+    let since = repl.no_replicas_since.load(Relaxed);
+    if since == 0 {
+        repl.no_replicas_since.store(now_ms, Relaxed);
+        return;
+    }
+    if (now_ms - since) / 1000 <= ttl {
+        return;
+    }
+    b.active = false;
+    let offset = b.offset;
+    b.reset(offset);
+    drop(b);
+    {
+        let mut ids = repl.ids.lock();
+        ids.replid = random_hex_id();
+        ids.replid2 = NO_ID.into();
+        ids.second_offset = -1;
+    }
+    crate::persistence::log_notice(
+        inner,
+        &format!("Replication backlog freed after {ttl} seconds without connected replicas."),
+    );
+}
+
+/// The last replica of a master went away (or it just became one): `repl-backlog-ttl`
+/// counts from now.
+pub(crate) fn no_replicas_from(inner: &Inner, now_ms: i64) {
+    inner.repl.no_replicas_since.store(now_ms, Relaxed);
 }
 
 /// INFO replication, field by field, as Redis 7.0 prints them.

@@ -152,6 +152,7 @@ pub fn promote(inner: &Arc<Inner>) {
     }
     // Our own writes feed the stream from now on (it continues the master's offsets).
     super::ensure_backlog(inner);
+    super::no_replicas_from(inner, inner.clock.now_ms());
     refresh_alerts(inner);
     keep_expired_keys(inner, false);
     // Our replicas learn the new id by resyncing (partially, thanks to the secondary id).
