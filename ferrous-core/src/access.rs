@@ -381,11 +381,25 @@ impl<'a> Access<'a> {
         }
         // Rare: the key expired. Delete it under the write lock, as Redis's lazy expiry does.
         self.inner.stats.keyspace_misses.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut shard = write_lock(self.inner, lock);
-        shard.expire_if_needed(h, key, self.now);
-        self.drain_expired(&mut shard);
-        drop(shard);
+        self.delete_expired(lock, h, key);
         f(None)
+    }
+
+    /// Deletes `key` if it is past its deadline, under the shard's write lock. Outside a
+    /// command (a typed-API read) this runs as a write of its own, so that the deletion
+    /// reaches the change stream as the DEL Redis propagates, in its place in the order.
+    #[cold]
+    fn delete_expired(&self, lock: &RwLock<Shard>, h: KeyHash, key: &[u8]) {
+        crate::propagate::typed(
+            self.inner,
+            self.db,
+            || {
+                let mut shard = write_lock(self.inner, lock);
+                shard.expire_if_needed(h, key, self.now);
+                self.drain_expired(&mut shard);
+            },
+            |_| Vec::new(),
+        )
     }
 
     /// Runs `f` with the shard of `key` write-locked (expired keys are deleted lazily by the
@@ -435,9 +449,14 @@ impl<'a> Access<'a> {
         let expired = m.expired.take();
         drop(m);
         for key in expired {
-            self.write(&key, |shard, h| {
+            let h = self.hash(&key);
+            if self.held {
+                let shard = self.held_shard(h.shard());
                 shard.expire_if_needed(h, &key, self.now);
-            });
+                self.drain_expired(shard);
+            } else {
+                self.delete_expired(self.keyspace().shard(h), h, &key);
+            }
         }
         r
     }
@@ -503,10 +522,7 @@ impl<'a> Access<'a> {
                 Lookup::Expired => {}
             }
         }
-        let mut shard = write_lock(self.inner, lock);
-        shard.expire_if_needed(h, key, self.now);
-        self.drain_expired(&mut shard);
-        drop(shard);
+        self.delete_expired(lock, h, key);
         f(None)
     }
 

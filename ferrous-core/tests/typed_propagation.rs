@@ -148,3 +148,19 @@ fn typed_writes_are_in_the_aof() {
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_typed_read_that_finds_a_key_expired_propagates_its_del() {
+    let mut m = Mirror::new();
+    m.db.psetex("k", 10, "v").unwrap();
+    m.db.psetex("m1", 10, "v").unwrap();
+    m.db.execute(["HSET", "h", "f", "v"]);
+    m.db.pexpire("h", 10, ExpireCondition::Always).unwrap();
+    m.sync();
+    m.clock.advance(20);
+    assert_eq!(m.db.get("k").unwrap(), None);
+    assert_eq!(m.db.hget("h", "f").unwrap(), None);
+    assert_eq!(m.db.mget(&["m1", "k"]), vec![None, None]);
+    m.expect(&["DEL k", "DEL h", "DEL m1"]);
+    m.check("lazy expiry on reads");
+}
