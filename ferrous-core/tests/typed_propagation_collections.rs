@@ -201,3 +201,123 @@ fn sets_propagate_as_redis_does() {
     m.expect(&[]);
     m.check("sets");
 }
+
+#[test]
+fn sorted_sets_propagate_as_redis_does() {
+    use ferrous_core::zset::{Aggregate, LexBound, LexRange, ScoreRange, ZAddOptions, ZRange};
+    let mut m = Mirror::new();
+    assert_eq!(m.db.zadd("z", &[(1.0, "a"), (2.5, "b"), (0.1, "c")]).unwrap(), 3);
+    let nx = ZAddOptions { nx: true, ..Default::default() };
+    assert_eq!(m.db.zadd_with("z", &[(9.0, "a")], nx).unwrap(), 0);
+    let xx_ch = ZAddOptions { xx: true, ch: true, ..Default::default() };
+    assert_eq!(m.db.zadd_with("z", &[(9.0, "new")], xx_ch).unwrap(), 0);
+    assert_eq!(m.db.zadd("z", &[(1.0, "a")]).unwrap(), 0);
+    m.expect(&["ZADD z 1 a 2.5 b 0.10000000000000001 c"]);
+    assert_eq!(m.db.zadd_with("z", &[(3.0, "b"), (5.0, "d")], xx_ch).unwrap(), 1);
+    let gt = ZAddOptions { gt: true, ..Default::default() };
+    assert_eq!(m.db.zadd_incr("z", -1.0, "a", gt).unwrap(), None);
+    assert_eq!(m.db.zadd_incr("z", 2.0, "a", gt).unwrap(), Some(3.0));
+    assert_eq!(m.db.zincrby("z", f64::INFINITY, "inf").unwrap(), f64::INFINITY);
+    assert_eq!(m.db.zincrby("z", -0.25, "c").unwrap(), -0.15);
+    m.expect(&["ZADD z XX CH 3 b 5 d", "ZADD z GT INCR 2 a", "ZINCRBY z inf inf", "ZINCRBY z -0.25 c"]);
+    assert_eq!(m.db.zrem("z", &["inf", "absent"]).unwrap(), 1);
+    assert_eq!(m.db.zrem("z", &["absent"]).unwrap(), 0);
+    m.expect(&["ZREM z inf absent"]);
+    m.check("zadd");
+
+    let members: Vec<(f64, String)> = (0..10).map(|i| (i as f64 * 1.5, format!("m{i}"))).collect();
+    m.db.zadd("big", &members).unwrap();
+    m.db.zadd("lex", &[(0.0, "a"), (0.0, "b"), (0.0, "c"), (0.0, "d")]).unwrap();
+    m.sync();
+    let score = ZRange::score(ScoreRange { min: 1.5, min_exclusive: true, max: 9.0, max_exclusive: false });
+    assert_eq!(m.db.zrangestore("d1", "big", &score.rev()).unwrap(), 5);
+    assert_eq!(m.db.zrangestore("d2", "big", &ZRange::rank(-3, -1).rev()).unwrap(), 3);
+    let lex = LexRange { min: LexBound::Exclusive(b"a".to_vec()), max: LexBound::PosInf };
+    let q = ZRange { by: ferrous_core::zset::ZRangeBy::Lex(lex.clone()), rev: false, limit: Some((1, 5)) };
+    assert_eq!(m.db.zrangestore("d3", "lex", &q).unwrap(), 2);
+    m.expect(&[
+        "ZRANGESTORE d1 big 9 (1.5 BYSCORE REV",
+        "ZRANGESTORE d2 big -3 -1 REV",
+        "ZRANGESTORE d3 lex (a + BYLEX LIMIT 1 5",
+    ]);
+    assert_eq!(m.db.zremrangebyrank("big", 0, 1).unwrap(), 2);
+    assert_eq!(
+        m.db.zremrangebyscore("big", &ScoreRange { min: 4.5, min_exclusive: false, max: 6.0, max_exclusive: true })
+            .unwrap(),
+        1
+    );
+    assert_eq!(m.db.zremrangebyscore("big", &ScoreRange::inclusive(100.0, 200.0)).unwrap(), 0);
+    let lex_all = LexRange { min: LexBound::NegInf, max: LexBound::Inclusive(b"b".to_vec()) };
+    assert_eq!(m.db.zremrangebylex("lex", &lex_all).unwrap(), 2);
+    m.expect(&["ZREMRANGEBYRANK big 0 1", "ZREMRANGEBYSCORE big 4.5 (6", "ZREMRANGEBYLEX lex - [b"]);
+    m.check("zset ranges");
+
+    assert_eq!(m.db.zpopmin("big", 2).unwrap().len(), 2);
+    assert_eq!(m.db.zpopmax("big", 1).unwrap().len(), 1);
+    assert!(m.db.zpopmax("big", 0).unwrap().is_empty());
+    assert!(m.db.zpopmin("nokey", 1).unwrap().is_empty());
+    let (k, popped) = m.db.zmpop(&["nokey", "big"], true, 2).unwrap().unwrap();
+    assert_eq!((k.as_slice(), popped.len()), (&b"big"[..], 2));
+    assert_eq!(m.db.zmpop(&["nokey"], false, 2).unwrap(), None);
+    m.expect(&["ZPOPMIN big 2", "ZPOPMAX big 1", "ZPOPMAX big 2"]);
+    // Emptied: deleted on both sides.
+    let (_, rest) = m.db.zmpop(&["big"], false, 100).unwrap().unwrap();
+    m.expect(&[&format!("ZPOPMIN big {}", rest.len())]);
+    m.db.zremrangebylex("lex", &LexRange::all()).unwrap();
+    m.check("zset pops");
+
+    m.db.zadd("x", &[(1.0, "a"), (2.0, "b")]).unwrap();
+    m.db.zadd("y", &[(10.0, "b"), (20.0, "c")]).unwrap();
+    m.sync();
+    assert_eq!(m.db.zunionstore("u", &["x", "y"], &[2.0, 0.5], Aggregate::Max).unwrap(), 3);
+    assert_eq!(m.db.zinterstore("i", &["x", "y"], &[], Aggregate::Sum).unwrap(), 1);
+    assert_eq!(m.db.zdiffstore("d", &["x", "y"]).unwrap(), 1);
+    assert_eq!(m.db.zinterstore("i", &["x", "nokey"], &[], Aggregate::Min).unwrap(), 0);
+    assert_eq!(m.db.zdiffstore("nodst", &["nokey"]).unwrap(), 0);
+    m.expect(&[
+        "ZUNIONSTORE u 2 x y WEIGHTS 2 0.5 AGGREGATE MAX",
+        "ZINTERSTORE i 2 x y",
+        "ZDIFFSTORE d 2 x y",
+        "ZINTERSTORE i 2 x nokey AGGREGATE MIN",
+    ]);
+    m.check("zset stores");
+
+    m.db.set("str", "v").unwrap();
+    m.sync();
+    assert!(m.db.zadd("str", &[(1.0, "a")]).is_err());
+    assert!(m.db.zincrby("str", 1.0, "a").is_err());
+    assert!(m.db.zpopmin("str", 1).is_err());
+    assert!(m.db.zunionstore("u", &["x", "str"], &[], Aggregate::Sum).is_err());
+    assert!(m.db.zrangestore("u", "str", &ZRange::rank(0, -1)).is_err());
+    m.expect(&[]);
+    m.check("zsets");
+}
+
+#[test]
+fn blocking_zset_pops_propagate_as_the_pop_that_took_effect() {
+    let mut m = Mirror::new();
+    let t = Duration::from_secs(5);
+    m.db.zadd("z", &[(1.0, "a"), (2.0, "b"), (3.0, "c"), (4.0, "d")]).unwrap();
+    m.sync();
+    assert_eq!(m.db.bzpopmin(&["none", "z"], t).unwrap(), Some((b"z".to_vec(), b"a".to_vec(), 1.0)));
+    m.db.bzpopmax(&["z"], t).unwrap();
+    m.db.bzmpop(&["z"], false, 5, t).unwrap();
+    m.expect(&["ZPOPMIN z", "ZPOPMAX z", "ZPOPMIN z 2"]);
+    assert_eq!(m.db.bzpopmin(&["z"], Duration::from_millis(5)).unwrap(), None);
+    m.expect(&[]);
+
+    // Served by a typed ZADD on another thread.
+    let db = m.db.clone();
+    let waiter = std::thread::spawn(move || db.bzpopmax(&["q"], Duration::ZERO).unwrap());
+    wait_blocked(&m.db, 1);
+    m.db.zadd("q", &[(5.0, "five"), (7.0, "seven")]).unwrap();
+    assert_eq!(waiter.join().unwrap(), Some((b"q".to_vec(), b"seven".to_vec(), 7.0)));
+    m.expect(&["ZADD q 5 five 7 seven", "ZPOPMAX q"]);
+    let db = m.db.clone();
+    let waiter = std::thread::spawn(move || db.bzmpop(&["w"], true, 3, Duration::ZERO).unwrap());
+    wait_blocked(&m.db, 1);
+    m.db.zunionstore("w", &["q"], &[], ferrous_core::zset::Aggregate::Sum).unwrap();
+    assert_eq!(waiter.join().unwrap().unwrap().1.len(), 1);
+    m.expect(&["ZUNIONSTORE w 1 q", "ZPOPMAX w 1"]);
+    m.check("blocking zset pops");
+}

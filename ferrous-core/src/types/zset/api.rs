@@ -1,6 +1,13 @@
 //! The typed in-process API for sorted sets: `impl Database` methods (`zadd`, `zrange`,
 //! `bzpopmin`, ...).
+//!
+//! Writes propagate as the sorted-set commands do (`write_typed`): with their arguments
+//! rebuilt from the typed call (scores as `%.17g`, which reads back exactly), ZMPOP as the
+//! ZPOPMIN/ZPOPMAX that took effect; the blocking pops run through the command path, whose
+//! handlers propagate them.
 use super::*;
+use crate::propagate;
+use crate::util::fmt_double;
 
 /// Formats a timeout for a blocking command (seconds with millisecond precision, rounded
 /// up so the wait is never shorter than asked).
@@ -21,6 +28,80 @@ pub(super) fn reply_score(v: &ferrous_resp::Value) -> f64 {
         ferrous_resp::Value::Bulk(b) => parse_score(b).unwrap_or(0.0),
         ferrous_resp::Value::Double(d) => *d,
         _ => 0.0,
+    }
+}
+
+/// `ZADD key [NX] [XX] [GT] [LT] [CH] [INCR]` followed by `score member` pairs.
+fn zadd_form(key: &[u8], opts: ZAddOptions, items: &[(f64, &[u8])]) -> Vec<Vec<Vec<u8>>> {
+    let mut a = propagate::args([&b"ZADD"[..], key]);
+    for (on, word) in
+        [(opts.nx, "NX"), (opts.xx, "XX"), (opts.gt, "GT"), (opts.lt, "LT"), (opts.ch, "CH"), (opts.incr, "INCR")]
+    {
+        if on {
+            a.push(word.as_bytes().to_vec());
+        }
+    }
+    for (score, member) in items {
+        a.push(fmt_double(*score).into_bytes());
+        a.push(member.to_vec());
+    }
+    vec![a]
+}
+
+/// A score bound as ZRANGEBYSCORE reads it (`(1.5`, `-inf`).
+fn score_bound(v: f64, exclusive: bool) -> Vec<u8> {
+    let mut b = if exclusive { b"(".to_vec() } else { Vec::new() };
+    b.extend_from_slice(fmt_double(v).as_bytes());
+    b
+}
+
+/// A lex bound as ZRANGEBYLEX reads it (`-`, `+`, `[m`, `(m`).
+fn lex_bound(b: &LexBound) -> Vec<u8> {
+    match b {
+        LexBound::NegInf => b"-".to_vec(),
+        LexBound::PosInf => b"+".to_vec(),
+        LexBound::Inclusive(m) => [&b"["[..], m].concat(),
+        LexBound::Exclusive(m) => [&b"("[..], m].concat(),
+    }
+}
+
+/// The `min max` arguments of a range (in the order a command takes them: `max min` for a
+/// reversed score or lex range).
+fn range_args(by: &ZRangeBy, rev: bool) -> [Vec<u8>; 2] {
+    let [min, max] = match by {
+        ZRangeBy::Rank(start, stop) => return [start.to_string().into_bytes(), stop.to_string().into_bytes()],
+        ZRangeBy::Score(r) => [score_bound(r.min, r.min_exclusive), score_bound(r.max, r.max_exclusive)],
+        ZRangeBy::Lex(r) => [lex_bound(&r.min), lex_bound(&r.max)],
+    };
+    if rev {
+        [max, min]
+    } else {
+        [min, max]
+    }
+}
+
+/// `ZUNIONSTORE`/`ZINTERSTORE`/`ZDIFFSTORE dst numkeys key... [WEIGHTS w...] [AGGREGATE ..]`.
+fn setop_store_form(name: &[u8], dst: &[u8], keys: &[&[u8]], weights: &[f64], agg: Aggregate) -> Vec<Vec<Vec<u8>>> {
+    let mut a = propagate::args([name, dst, keys.len().to_string().as_bytes()]);
+    a.extend(keys.iter().map(|k| k.to_vec()));
+    if !weights.is_empty() {
+        a.push(b"WEIGHTS".to_vec());
+        a.extend(weights.iter().map(|w| fmt_double(*w).into_bytes()));
+    }
+    match agg {
+        Aggregate::Sum => {}
+        Aggregate::Min => a.extend(propagate::args(["AGGREGATE", "MIN"])),
+        Aggregate::Max => a.extend(propagate::args(["AGGREGATE", "MAX"])),
+    }
+    vec![a]
+}
+
+/// ZPOPMIN or ZPOPMAX.
+fn zpop_name(max: bool) -> &'static [u8] {
+    if max {
+        b"ZPOPMAX"
+    } else {
+        b"ZPOPMIN"
     }
 }
 
@@ -47,8 +128,9 @@ impl Database {
     ) -> Result<usize> {
         let items: Vec<(f64, &[u8])> = items.iter().map(|(s, m)| (*s, m.as_ref())).collect();
         let opts = ZAddOptions { incr: false, ..opts };
-        let res = self.serve_blocked(zadd(&self.access(), key.as_ref(), &items, opts))?;
-        Ok(res.reply_count(opts.ch))
+        let key = key.as_ref();
+        let res = self.write_typed(|acc| zadd(acc, key, &items, opts), |_, _| zadd_form(key, opts, &items));
+        Ok(self.serve_blocked(res)?.reply_count(opts.ch))
     }
 
     /// ZADD ... INCR increment member: the new score, or `None` when NX/XX/GT/LT prevented
@@ -61,19 +143,28 @@ impl Database {
         opts: ZAddOptions,
     ) -> Result<Option<f64>> {
         let opts = ZAddOptions { incr: true, ..opts };
-        let res = self.serve_blocked(zadd(&self.access(), key.as_ref(), &[(increment, member.as_ref())], opts))?;
-        Ok(res.score)
+        let items = [(increment, member.as_ref())];
+        let key = key.as_ref();
+        let res = self.write_typed(|acc| zadd(acc, key, &items, opts), |_, _| zadd_form(key, opts, &items));
+        Ok(self.serve_blocked(res)?.score)
     }
 
     /// ZINCRBY key increment member: the new score.
     pub fn zincrby(&self, key: impl AsRef<[u8]>, increment: f64, member: impl AsRef<[u8]>) -> Result<f64> {
-        Ok(self.zadd_incr(key, increment, member, ZAddOptions::default())?.unwrap_or(increment))
+        let (key, member) = (key.as_ref(), member.as_ref());
+        let opts = ZAddOptions { incr: true, ..Default::default() };
+        let res = self.write_typed(
+            |acc| zadd(acc, key, &[(increment, member)], opts),
+            |_, _| propagate::one([&b"ZINCRBY"[..], key, fmt_double(increment).as_bytes(), member]),
+        );
+        Ok(self.serve_blocked(res)?.score.unwrap_or(increment))
     }
 
     /// `ZREM key member [member ...]`: number of members removed.
     pub fn zrem<M: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, members: &[M]) -> Result<usize> {
         let members: Vec<&[u8]> = members.iter().map(|m| m.as_ref()).collect();
-        zrem(&self.access(), key.as_ref(), &members)
+        let key = key.as_ref();
+        self.write_typed(|acc| zrem(acc, key, &members), |_, _| propagate::with_list(&[b"ZREM", key], &members))
     }
 
     /// ZCARD key.
@@ -176,32 +267,74 @@ impl Database {
 
     /// ZRANGESTORE dst src ...: stores the selection at `dst`; returns its size.
     pub fn zrangestore(&self, dst: impl AsRef<[u8]>, src: impl AsRef<[u8]>, query: &ZRange) -> Result<usize> {
-        self.serve_blocked(zrangestore(&self.access(), dst.as_ref(), src.as_ref(), query))
+        let (dst, src) = (dst.as_ref(), src.as_ref());
+        let r = self.write_typed(
+            |acc| zrangestore(acc, dst, src, query),
+            |_, _| {
+                let [min, max] = range_args(&query.by, query.rev);
+                let mut a = propagate::args([&b"ZRANGESTORE"[..], dst, src, &min, &max]);
+                match query.by {
+                    ZRangeBy::Rank(..) => {}
+                    ZRangeBy::Score(_) => a.push(b"BYSCORE".to_vec()),
+                    ZRangeBy::Lex(_) => a.push(b"BYLEX".to_vec()),
+                }
+                if query.rev {
+                    a.push(b"REV".to_vec());
+                }
+                if let Some((offset, count)) = query.limit {
+                    a.extend(propagate::args([
+                        b"LIMIT".to_vec(),
+                        offset.to_string().into_bytes(),
+                        count.to_string().into_bytes(),
+                    ]));
+                }
+                vec![a]
+            },
+        );
+        self.serve_blocked(r)
     }
 
     /// ZREMRANGEBYRANK key start stop.
     pub fn zremrangebyrank(&self, key: impl AsRef<[u8]>, start: i64, stop: i64) -> Result<usize> {
-        zremrange(&self.access(), key.as_ref(), &ZRangeBy::Rank(start, stop))
+        self.zremrange_typed(b"ZREMRANGEBYRANK", key.as_ref(), &ZRangeBy::Rank(start, stop))
     }
 
     /// ZREMRANGEBYSCORE key min max.
     pub fn zremrangebyscore(&self, key: impl AsRef<[u8]>, range: &ScoreRange) -> Result<usize> {
-        zremrange(&self.access(), key.as_ref(), &ZRangeBy::Score(*range))
+        self.zremrange_typed(b"ZREMRANGEBYSCORE", key.as_ref(), &ZRangeBy::Score(*range))
     }
 
     /// ZREMRANGEBYLEX key min max.
     pub fn zremrangebylex(&self, key: impl AsRef<[u8]>, range: &LexRange) -> Result<usize> {
-        zremrange(&self.access(), key.as_ref(), &ZRangeBy::Lex(range.clone()))
+        self.zremrange_typed(b"ZREMRANGEBYLEX", key.as_ref(), &ZRangeBy::Lex(range.clone()))
+    }
+
+    fn zremrange_typed(&self, name: &'static [u8], key: &[u8], by: &ZRangeBy) -> Result<usize> {
+        self.write_typed(
+            |acc| zremrange(acc, key, by),
+            |_, _| {
+                let [min, max] = range_args(by, false);
+                propagate::one([name, key, &min, &max])
+            },
+        )
+    }
+
+    /// ZPOPMIN/ZPOPMAX key count, propagated as called.
+    fn zpop_typed(&self, key: &[u8], max: bool, count: usize) -> Result<Vec<ScoredMember>> {
+        self.write_typed(
+            |acc| zpop(acc, key, max, count),
+            |_, _| propagate::one([zpop_name(max), key, count.to_string().as_bytes()]),
+        )
     }
 
     /// `ZPOPMIN key [count]`: up to `count` members with the lowest scores.
     pub fn zpopmin(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<ScoredMember>> {
-        zpop(&self.access(), key.as_ref(), false, count)
+        self.zpop_typed(key.as_ref(), false, count)
     }
 
     /// `ZPOPMAX key [count]`: up to `count` members with the highest scores.
     pub fn zpopmax(&self, key: impl AsRef<[u8]>, count: usize) -> Result<Vec<ScoredMember>> {
-        zpop(&self.access(), key.as_ref(), true, count)
+        self.zpop_typed(key.as_ref(), true, count)
     }
 
     /// `ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]`: pops from the first non-empty
@@ -213,7 +346,16 @@ impl Database {
         count: usize,
     ) -> Result<Option<(Vec<u8>, Vec<ScoredMember>)>> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        zmpop(&self.access(), &keys, max, count)
+        // Propagated as the pop that took effect, with the number popped (the handler's).
+        self.write_typed(
+            |acc| zmpop(acc, &keys, max, count),
+            |_, r| match r {
+                Ok(Some((key, popped))) => {
+                    propagate::one([zpop_name(max), key.as_slice(), popped.len().to_string().as_bytes()])
+                }
+                _ => Vec::new(),
+            },
+        )
     }
 
     /// ZRANDMEMBER key: a random member.
@@ -257,7 +399,7 @@ impl Database {
         agg: Aggregate,
     ) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        self.serve_blocked(zsetop_store(&self.access(), dst.as_ref(), SetOp::Union, &keys, weights, agg))
+        self.setop_store_typed(b"ZUNIONSTORE", dst.as_ref(), SetOp::Union, &keys, weights, agg)
     }
 
     /// ZINTERSTORE destination numkeys key [key ...] [WEIGHTS ...] [AGGREGATE ...].
@@ -269,13 +411,29 @@ impl Database {
         agg: Aggregate,
     ) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        self.serve_blocked(zsetop_store(&self.access(), dst.as_ref(), SetOp::Inter, &keys, weights, agg))
+        self.setop_store_typed(b"ZINTERSTORE", dst.as_ref(), SetOp::Inter, &keys, weights, agg)
     }
 
     /// ZDIFFSTORE destination numkeys key [key ...].
     pub fn zdiffstore<K: AsRef<[u8]>>(&self, dst: impl AsRef<[u8]>, keys: &[K]) -> Result<usize> {
         let keys: Vec<&[u8]> = keys.iter().map(|k| k.as_ref()).collect();
-        self.serve_blocked(zsetop_store(&self.access(), dst.as_ref(), SetOp::Diff, &keys, &[], Aggregate::Sum))
+        self.setop_store_typed(b"ZDIFFSTORE", dst.as_ref(), SetOp::Diff, &keys, &[], Aggregate::Sum)
+    }
+
+    fn setop_store_typed(
+        &self,
+        name: &'static [u8],
+        dst: &[u8],
+        op: SetOp,
+        keys: &[&[u8]],
+        weights: &[f64],
+        agg: Aggregate,
+    ) -> Result<usize> {
+        let r = self.write_typed(
+            |acc| zsetop_store(acc, dst, op, keys, weights, agg),
+            |_, _| setop_store_form(name, dst, keys, weights, agg),
+        );
+        self.serve_blocked(r)
     }
 
     /// `ZINTERCARD numkeys key [key ...] [LIMIT limit]` (`limit` 0: no limit).
