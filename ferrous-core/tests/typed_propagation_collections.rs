@@ -321,3 +321,36 @@ fn blocking_zset_pops_propagate_as_the_pop_that_took_effect() {
     m.expect(&["ZUNIONSTORE w 1 q", "ZPOPMAX w 1"]);
     m.check("blocking zset pops");
 }
+
+#[test]
+fn hashes_propagate_as_redis_does() {
+    let mut m = Mirror::new();
+    assert_eq!(m.db.hset("h", &[("a", "1"), ("b", "2")]).unwrap(), 2);
+    assert_eq!(m.db.hset("h", &[("a", "1")]).unwrap(), 0);
+    assert!(!m.db.hsetnx("h", "a", "other").unwrap());
+    assert!(m.db.hsetnx("h", "c", "3").unwrap());
+    m.expect(&["HSET h a 1 b 2", "HSET h a 1", "HSETNX h c 3"]);
+    assert_eq!(m.db.hincrby("h", "a", 41).unwrap(), 42);
+    assert_eq!(m.db.hincrbyfloat("h", "f", "0.1").unwrap(), b"0.1".to_vec());
+    assert_eq!(m.db.hincrbyfloat("h", "f", "0.2").unwrap(), b"0.3".to_vec());
+    assert_eq!(m.db.hincrbyfloat("h", "x", "0x10").unwrap(), b"16".to_vec());
+    assert!(m.db.hincrbyfloat("h", "b", "inf").is_err());
+    m.expect(&["HINCRBY h a 41", "HSET h f 0.1", "HSET h f 0.3", "HSET h x 16"]);
+    assert_eq!(m.db.hdel("h", &["b", "absent"]).unwrap(), 1);
+    assert_eq!(m.db.hdel("h", &["absent"]).unwrap(), 0);
+    assert_eq!(m.db.hdel("nokey", &["a"]).unwrap(), 0);
+    m.expect(&["HDEL h b absent"]);
+    m.check("hash edits");
+    // Emptied: deleted on both sides.
+    m.db.hdel("h", &["a", "c", "f", "x"]).unwrap();
+    assert_eq!(m.db.execute(["EXISTS", "h"]), RespValue::Integer(0));
+    m.check("emptied hash");
+    m.db.set("str", "v").unwrap();
+    m.sync();
+    assert!(m.db.hset("str", &[("a", "1")]).is_err());
+    assert!(m.db.hincrby("str", "a", 1).is_err());
+    assert!(m.db.hincrbyfloat("str", "a", "1").is_err());
+    assert!(m.db.hdel("str", &["a"]).is_err());
+    m.expect(&[]);
+    m.check("hashes");
+}

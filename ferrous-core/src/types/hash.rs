@@ -20,6 +20,7 @@ use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::long_double::LongDouble;
 use crate::notify;
+use crate::propagate;
 use crate::types::keys::ScanOptions;
 use crate::value::{StrRef, Value};
 use listpack::{as_int, Listpack};
@@ -693,12 +694,20 @@ impl Database {
     /// ```
     pub fn hset<F: AsRef<[u8]>, V: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, pairs: &[(F, V)]) -> Result<usize> {
         let pairs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(f, v)| (f.as_ref(), v.as_ref())).collect();
-        hset(&self.access(), key.as_ref(), &pairs)
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| hset(acc, key, &pairs),
+            |_, _| propagate::with_list(&[b"HSET", key], pairs.iter().flat_map(|(f, v)| [*f, *v])),
+        )
     }
 
     /// HSETNX key field value: true if the field was set.
     pub fn hsetnx(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
-        hsetnx(&self.access(), key.as_ref(), field.as_ref(), value.as_ref())
+        let (key, field, value) = (key.as_ref(), field.as_ref(), value.as_ref());
+        self.write_typed(
+            |acc| hsetnx(acc, key, field, value),
+            |_, _| propagate::one([&b"HSETNX"[..], key, field, value]),
+        )
     }
 
     /// HGET key field.
@@ -742,7 +751,8 @@ impl Database {
     /// HDEL key field [field ...]: number of fields removed.
     pub fn hdel<F: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, fields: &[F]) -> Result<usize> {
         let fields: Vec<&[u8]> = fields.iter().map(|f| f.as_ref()).collect();
-        hdel(&self.access(), key.as_ref(), &fields)
+        let key = key.as_ref();
+        self.write_typed(|acc| hdel(acc, key, &fields), |_, _| propagate::with_list(&[b"HDEL", key], &fields))
     }
 
     /// HLEN key.
@@ -777,7 +787,11 @@ impl Database {
 
     /// HINCRBY key field delta: the new value.
     pub fn hincrby(&self, key: impl AsRef<[u8]>, field: impl AsRef<[u8]>, delta: i64) -> Result<i64> {
-        hincrby(&self.access(), key.as_ref(), field.as_ref(), delta)
+        let (key, field) = (key.as_ref(), field.as_ref());
+        self.write_typed(
+            |acc| hincrby(acc, key, field, delta),
+            |_, _| propagate::one([&b"HINCRBY"[..], key, field, delta.to_string().as_bytes()]),
+        )
     }
 
     /// HINCRBYFLOAT key field increment: the new value as Redis prints it (`"10.5"`).
@@ -796,7 +810,12 @@ impl Database {
         increment: impl AsRef<[u8]>,
     ) -> Result<Vec<u8>> {
         let incr = parse_float_incr(increment.as_ref())?;
-        hincrbyfloat(&self.access(), key.as_ref(), field.as_ref(), incr)
+        let (key, field) = (key.as_ref(), field.as_ref());
+        // The result, not the increment, as HINCRBYFLOAT propagates.
+        self.write_typed(
+            |acc| hincrbyfloat(acc, key, field, incr),
+            |_, r| r.as_ref().map(|v| propagate::one([&b"HSET"[..], key, field, v])).unwrap_or_default(),
+        )
     }
 
     /// HRANDFIELD key: a random field, `None` when the key is missing.
