@@ -354,3 +354,52 @@ fn hashes_propagate_as_redis_does() {
     m.expect(&[]);
     m.check("hashes");
 }
+
+#[test]
+fn geo_propagates_as_redis_does() {
+    use ferrous_core::{GeoAddOptions, GeoFrom, GeoSearch, GeoShape, GeoUnit};
+    let mut m = Mirror::new();
+    let sicily = [(13.361389, 38.115556, "Palermo"), (15.087269, 37.502669, "Catania")];
+    assert_eq!(m.db.geoadd("Sicily", &sicily).unwrap(), 2);
+    let nx_ch = GeoAddOptions { nx: true, ch: true, ..Default::default() };
+    assert_eq!(m.db.geoadd_with("Sicily", &[(13.0, 38.0, "Palermo")], nx_ch).unwrap(), 0);
+    let xx_ch = GeoAddOptions { xx: true, ch: true, ..Default::default() };
+    assert_eq!(m.db.geoadd_with("Sicily", &[(13.5, 38.2, "Palermo"), (12.0, 37.0, "Marsala")], xx_ch).unwrap(), 1);
+    assert!(m.db.geoadd("Sicily", &[(200.0, 0.0, "bad")]).is_err());
+    let want = [
+        "zadd Sicily 3479099956230698 Palermo 3479447370796909 Catania",
+        "zadd Sicily XX CH 3479101704338477 Palermo 3475952690022668 Marsala",
+    ];
+    m.expect(&want);
+    // The same as the GEOADD handler propagates.
+    let mut c = Mirror::new();
+    c.db.execute(["GEOADD", "Sicily", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"]);
+    c.db.execute(["GEOADD", "Sicily", "XX", "CH", "13.5", "38.2", "Palermo", "12", "37", "Marsala"]);
+    c.expect(&want);
+    let q = GeoSearch::new(GeoFrom::LonLat(15.0, 37.0), GeoShape::Radius(200.0), GeoUnit::Kilometers).asc();
+    assert_eq!(m.db.geosearchstore("near", "Sicily", &q, false).unwrap(), 2);
+    let mut q2 = GeoSearch::new(
+        GeoFrom::Member(b"Catania".to_vec()),
+        GeoShape::Box { width: 400.5, height: 300.25 },
+        GeoUnit::Miles,
+    );
+    q2.count = Some(1);
+    q2.any = true;
+    assert_eq!(m.db.geosearchstore("box", "Sicily", &q2, true).unwrap(), 1);
+    let far = GeoSearch::new(GeoFrom::LonLat(-100.0, 40.0), GeoShape::Radius(1.5), GeoUnit::Feet);
+    assert_eq!(m.db.geosearchstore("nothing", "Sicily", &far, false).unwrap(), 0);
+    m.expect(&[
+        "GEOSEARCHSTORE near Sicily FROMLONLAT 15 37 BYRADIUS 200 km ASC",
+        "GEOSEARCHSTORE box Sicily FROMMEMBER Catania BYBOX 400.5 300.25 mi COUNT 1 ANY STOREDIST",
+    ]);
+    // An empty result deletes an existing destination.
+    assert_eq!(m.db.geosearchstore("near", "Sicily", &far, false).unwrap(), 0);
+    m.expect(&["GEOSEARCHSTORE near Sicily FROMLONLAT -100 40 BYRADIUS 1.5 ft"]);
+    m.check("geo");
+    m.db.set("str", "v").unwrap();
+    m.sync();
+    assert!(m.db.geoadd("str", &sicily).is_err());
+    assert!(m.db.geosearchstore("x", "str", &q, false).is_err());
+    m.expect(&[]);
+    m.check("geo wrongtype");
+}

@@ -28,6 +28,7 @@
 use crate::access::Access;
 use crate::db::Database;
 use crate::error::{Error, Result};
+use crate::propagate;
 use crate::types::zset::{self, ScoreRange, Span, ZAddOptions, ZSet, ZSetLimits};
 use crate::value::Value;
 
@@ -1128,6 +1129,65 @@ pub fn geosearchstore(acc: &Access<'_>, dst: &[u8], src: &[u8], q: &GeoSearch, s
 // Typed API
 // ---------------------------------------------------------------------------------------
 
+impl GeoUnit {
+    /// The unit as a command argument.
+    fn word(self) -> &'static str {
+        match self {
+            GeoUnit::Meters => "m",
+            GeoUnit::Kilometers => "km",
+            GeoUnit::Miles => "mi",
+            GeoUnit::Feet => "ft",
+        }
+    }
+}
+
+/// How a typed GEOADD propagates: as the `zadd` it becomes (lowercase, integer scores), as
+/// the GEOADD handler (and Redis) propagates it.
+fn geoadd_form(key: &[u8], items: &[(f64, f64, &[u8])], opts: GeoAddOptions) -> Vec<Vec<Vec<u8>>> {
+    let mut a = propagate::args([&b"zadd"[..], key]);
+    for (on, word) in [(opts.nx, "NX"), (opts.xx, "XX"), (opts.ch, "CH")] {
+        if on {
+            a.push(word.as_bytes().to_vec());
+        }
+    }
+    for &(lon, lat, member) in items {
+        a.push(encode(lon, lat).unwrap_or_default().to_string().into_bytes());
+        a.push(member.to_vec());
+    }
+    vec![a]
+}
+
+/// `GEOSEARCHSTORE dst src ...` for a typed query (coordinates and sizes as `%.17g`, which
+/// read back exactly).
+fn geosearchstore_form(dst: &[u8], src: &[u8], q: &GeoSearch, storedist: bool) -> Vec<Vec<Vec<u8>>> {
+    let num = |v: f64| crate::util::fmt_double(v).into_bytes();
+    let mut a = propagate::args([&b"GEOSEARCHSTORE"[..], dst, src]);
+    match &q.from {
+        GeoFrom::Member(m) => a.extend([b"FROMMEMBER".to_vec(), m.clone()]),
+        GeoFrom::LonLat(lon, lat) => a.extend([b"FROMLONLAT".to_vec(), num(*lon), num(*lat)]),
+    }
+    match q.shape {
+        GeoShape::Radius(r) => a.extend([b"BYRADIUS".to_vec(), num(r)]),
+        GeoShape::Box { width, height } => a.extend([b"BYBOX".to_vec(), num(width), num(height)]),
+    }
+    a.push(q.unit.word().as_bytes().to_vec());
+    match q.order {
+        Some(GeoOrder::Asc) => a.push(b"ASC".to_vec()),
+        Some(GeoOrder::Desc) => a.push(b"DESC".to_vec()),
+        None => {}
+    }
+    if let Some(n) = q.count {
+        a.extend([b"COUNT".to_vec(), n.to_string().into_bytes()]);
+        if q.any {
+            a.push(b"ANY".to_vec());
+        }
+    }
+    if storedist {
+        a.push(b"STOREDIST".to_vec());
+    }
+    vec![a]
+}
+
 impl Database {
     /// `GEOADD key longitude latitude member [...]`: adds members at positions (a sorted set
     /// with geohash scores); returns the number of new members.
@@ -1155,7 +1215,9 @@ impl Database {
             return Err(Error::Syntax);
         }
         let items: Vec<(f64, f64, &[u8])> = items.iter().map(|(lon, lat, m)| (*lon, *lat, m.as_ref())).collect();
-        self.serve_blocked(geoadd(&self.access(), key.as_ref(), &items, opts))
+        let key = key.as_ref();
+        let r = self.write_typed(|acc| geoadd(acc, key, &items, opts), |_, _| geoadd_form(key, &items, opts));
+        self.serve_blocked(r)
     }
 
     /// `GEOPOS key member [...]`: `(longitude, latitude)` of each member.
@@ -1195,7 +1257,12 @@ impl Database {
         query: &GeoSearch,
         storedist: bool,
     ) -> Result<usize> {
-        self.serve_blocked(geosearchstore(&self.access(), dst.as_ref(), src.as_ref(), query, storedist))
+        let (dst, src) = (dst.as_ref(), src.as_ref());
+        let r = self.write_typed(
+            |acc| geosearchstore(acc, dst, src, query, storedist),
+            |_, _| geosearchstore_form(dst, src, query, storedist),
+        );
+        self.serve_blocked(r)
     }
 }
 
