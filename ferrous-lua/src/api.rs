@@ -209,17 +209,24 @@ fn execute_call(raise: bool, code: i64) -> Next {
         if run.kind == RunKind::Load {
             return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false));
         }
+        // The Lua debugger logs the command, its reply and its errors while stepping.
+        let debugging = crate::debugger::logging();
+        let refused = |msg: &'static str, counted: bool| {
+            if debugging {
+                crate::debugger::log_error(msg.as_bytes());
+            }
+            CallOutcome::Refused(msg, counted)
+        };
         match code {
             0 => {}
-            1 => return Err(CallOutcome::Refused(NO_ARGS, false)),
-            2 => return Err(CallOutcome::Refused(BAD_ARGS, false)),
+            1 => return Err(refused(NO_ARGS, false)),
+            2 => return Err(refused(BAD_ARGS, false)),
             _ => return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false)),
         }
-        let debugging = crate::debugger::logging();
         if debugging {
             crate::debugger::log_command(&argv.as_args());
         }
-        let spec = check_command(&argv.as_args(), run.read_only).map_err(|msg| CallOutcome::Refused(msg, true))?;
+        let spec = check_command(&argv.as_args(), run.read_only).map_err(|msg| refused(msg, true))?;
         if spec.has(flags::WRITE) && !run.shared.mark_write() {
             // SCRIPT KILL won the race: stop before the write happens.
             run.aborted = Some(crate::error::Abort::Killed);
@@ -230,6 +237,10 @@ fn execute_call(raise: bool, code: i64) -> Next {
         let Some(r) = run.runner() else { return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false)) };
         r.call_resolved(Some(spec), argv.as_args(), &mut reply);
         if debugging {
+            if reply.first() == Some(&b'-') {
+                let end = reply.windows(2).position(|w| w == b"\r\n").unwrap_or(reply.len());
+                crate::debugger::log_error(&reply[..end]);
+            }
             crate::debugger::log_reply(&reply);
         }
         if raise && reply.first() == Some(&b'-') {

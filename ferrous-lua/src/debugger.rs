@@ -477,6 +477,13 @@ pub(crate) fn log_command(argv: &ferrous_resp::Args<'_>) {
     log(line);
 }
 
+/// A `redis.call` failed (`<error> -WRONGTYPE ...`, `<error> Unknown Redis command ...`).
+pub(crate) fn log_error(msg: &[u8]) {
+    let mut line = b"<error> ".to_vec();
+    line.extend_from_slice(msg);
+    log(line);
+}
+
 /// `redis.call` got `reply` (`<reply> "+OK"`).
 pub(crate) fn log_reply(reply: &[u8]) {
     let mut line = b"<reply> ".to_vec();
@@ -918,7 +925,11 @@ fn error_text(lua: &Lua, e: &mlua::Error) -> Vec<u8> {
         };
     }
     let _ = lua;
-    crate::error::plain_text(e).into_bytes()
+    let mut text = crate::error::plain_text(e);
+    if let Some(at) = text.find("\nstack traceback:") {
+        text.truncate(at);
+    }
+    text.into_bytes()
 }
 
 /// `eval <code>`: runs the code (as an expression first) in the scripts' globals.

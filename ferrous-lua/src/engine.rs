@@ -77,9 +77,6 @@ pub struct LuaEngine {
 
 use ferrous_core::scripting::{BUSY_FUNCTION as SLOW_FUNCTION, BUSY_SCRIPT as SLOW_EVAL};
 const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
-/// Key of the store slot holding the script of a debugger session (never a SHA1: those are
-/// lower-case hex).
-const DEBUG_KEY: &[u8; 40] = b"LDB-SESSION-SCRIPT----------------------";
 const RO_WITH_WRITE_FLAG: &str = "ERR Can not execute a script with write flag using *_ro command.";
 
 const SCRIPT_HELP: &[&str] = &[
@@ -315,24 +312,7 @@ impl LuaEngine {
                     return Err(err(RO_WITH_WRITE_FLAG));
                 }
                 let name = std::str::from_utf8(&key).unwrap_or("?");
-                let callee = if debug_session {
-                    // The session runs the script compiled the way Redis compiles it (a
-                    // function ending on a line of its own), so that its lines and stops
-                    // are Redis's.
-                    let (_, at) = parse_eval_shebang(args.at(1)).map_err(err)?;
-                    let mut code = b"return function() ".to_vec();
-                    code.extend_from_slice(&args.at(1)[at..]);
-                    code.extend_from_slice(b"\nend");
-                    let chunk = st
-                        .eval
-                        .compile(&code, "@user_script")
-                        .map_err(|m| err(format!("ERR Error compiling script (new function): {m}")))?;
-                    let func: mlua::Function = chunk.call(()).map_err(|e| err(format!("ERR {}", plain_text(&e))))?;
-                    st.eval.store.put_named(DEBUG_KEY, &func).map_err(|e| err(format!("ERR {}", plain_text(&e))))?;
-                    Callee::Script(DEBUG_KEY)
-                } else {
-                    Callee::Script(&key)
-                };
+                let callee = Callee::Script(&key);
                 let target = Target {
                     vm: &st.eval,
                     callee,
@@ -350,7 +330,6 @@ impl LuaEngine {
                 let res = self.execute(target, runner, args.slice_from(3), numkeys, out, caller_resp3);
                 crate::debugger::stop();
                 let _ = crate::vm::set_default_hook(&st.eval.lua);
-                let _ = st.eval.store.table().raw_set(mlua::BString::from(&DEBUG_KEY[..]), Value::Nil);
                 res
             })
         })
