@@ -753,3 +753,130 @@ fn replica_priority_and_announced_in_info() {
         assert_eq!(info_field(&mut c, "replication", "replica_announced").as_deref(), Some("1"));
     }
 }
+
+/// `repl-diskless-load`: `disabled` goes through a file that becomes the replica's
+/// `dbfilename`, `on-empty-db` only when the replica has data, `swapdb` never. A Ferrous and
+/// a redis-server replica of the same redis-server master are compared for every mode:
+/// the data, and whether the file exists afterwards.
+#[test]
+fn diskless_load_modes() {
+    let cases: &[(&str, bool, &str)] = &[
+        ("disabled", true, "yes"),
+        ("disabled", true, "no"),
+        ("on-empty-db", false, "yes"),
+        ("on-empty-db", true, "yes"),
+        ("swapdb", true, "yes"),
+        ("swapdb", true, "no"),
+    ];
+    for &(mode, with_data, diskless_sync) in cases {
+        let Some(master) = TestServer::redis(&[DEBUG_ON, &["--repl-diskless-sync", diskless_sync]].concat()) else {
+            return;
+        };
+        let mut m = master.client();
+        write_mix(&mut m, 0);
+        let mut seen = Vec::new();
+        for kind in [common::Kind::Redis, common::Kind::Ferrous] {
+            let args = ["--enable-debug-command", "yes", "--repl-diskless-load", mode];
+            let replica = match kind {
+                common::Kind::Redis => TestServer::redis(&args).unwrap(),
+                common::Kind::Ferrous => TestServer::ferrous(&args),
+            };
+            let mut r = replica.client();
+            if with_data {
+                ok(&mut r, &["SET", "stale", "x"]);
+            }
+            ok(&mut r, &["REPLICAOF", "127.0.0.1", &master.port().to_string()]);
+            let when =
+                format!("{kind:?} replica, repl-diskless-load {mode}, data {with_data}, diskless sync {diskless_sync}");
+            assert_in_sync(&master, &replica, &when);
+            let file = replica.dir().join("dump.rdb");
+            if file.exists() {
+                let aux = rdb_aux(&file);
+                assert!(aux.contains_key("repl-id"), "{when}: {aux:?}");
+            }
+            let temp_left = std::fs::read_dir(replica.dir())
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name().to_string_lossy().starts_with("temp-"));
+            assert!(!temp_left, "{when}: a temp file was left behind");
+            seen.push((kind, file.exists()));
+        }
+        assert_eq!(seen[0].1, seen[1].1, "dump.rdb after the sync, {mode} data={with_data}: {seen:?}");
+        assert_eq!(seen[0].1, mode == "disabled" || (mode == "on-empty-db" && with_data), "{mode}: {seen:?}");
+    }
+}
+
+/// `repl-diskless-load swapdb`, a full resync from the master the replica already follows
+/// (it fell too far behind while stopped): Redis 7.0's async loading, the old data served
+/// meanwhile (`async_loading:1`, `loading:0`, no `-LOADING`). Compared with a redis-server
+/// replica (made to serve clients every KB while it loads, as Ferrous does all along).
+#[test]
+fn swapdb_async_loading() {
+    let mut seen = Vec::new();
+    for kind in [common::Kind::Redis, common::Kind::Ferrous] {
+        let Some(master) = TestServer::redis(DEBUG_ON) else { return };
+        let mut m = master.client();
+        ok(&mut m, &["DEBUG", "POPULATE", "1000", "key"]);
+        let port = master.port().to_string();
+        let mut args = vec!["--enable-debug-command", "yes", "--repl-diskless-load", "swapdb"];
+        args.extend(["--replicaof", "127.0.0.1", &port]);
+        let replica = match kind {
+            common::Kind::Redis => {
+                args.extend(["--loading-process-events-interval-bytes", "1024"]);
+                TestServer::redis(&args).unwrap()
+            }
+            common::Kind::Ferrous => TestServer::ferrous(&args),
+        };
+        assert_in_sync(&master, &replica, "first sync");
+        // The next full sync streams slowly (2 ms per key); the replica, stopped while
+        // 30 MB are written, is dropped past 64 kB and the backlog cannot serve it.
+        ok(
+            &mut m,
+            &[
+                "CONFIG",
+                "SET",
+                "repl-backlog-size",
+                "16384",
+                "rdb-key-save-delay",
+                "2000",
+                "client-output-buffer-limit",
+                "replica 64kb 0 0",
+            ],
+        );
+        replica.signal(libc::SIGSTOP);
+        let value = "x".repeat(100_000);
+        let mut pipe = redis::pipe();
+        for i in 0..300 {
+            pipe.cmd("SET").arg(format!("big{}", i % 100)).arg(&value).ignore();
+        }
+        let () = pipe.query(&mut m).unwrap();
+        replica.signal(libc::SIGCONT);
+        let mut r = replica.client();
+        let (mut saw_async, mut saw_loading_field, mut loading_errors, mut old_reads) = (false, false, 0, 0);
+        let deadline = Instant::now() + SYNC_TIMEOUT;
+        while Instant::now() < deadline {
+            let text: String = redis::cmd("INFO").arg("persistence").query(&mut r).unwrap_or_default();
+            let async_now = text.contains("async_loading:1");
+            saw_async |= async_now;
+            saw_loading_field |= text.lines().any(|l| l.trim() == "loading:1");
+            match cmd(&mut r, &["GET", "key:5"]) {
+                Ok(Value::BulkString(v)) if v == b"value:5" && async_now => old_reads += 1,
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("LOADING") => loading_errors += 1,
+                Err(e) => panic!("{kind:?}: GET during the sync: {e}"),
+            }
+            if saw_async && !async_now {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ok(&mut m, &["CONFIG", "SET", "rdb-key-save-delay", "0"]);
+        assert_in_sync(&master, &replica, "after the async load");
+        assert_eq!(info_field(&mut m, "stats", "sync_full").as_deref(), Some("2"), "{kind:?}");
+        seen.push((kind, saw_async, saw_loading_field, loading_errors, old_reads > 0));
+    }
+    assert_eq!(seen.len(), 2);
+    let shape = |i: usize| (seen[i].1, seen[i].2, seen[i].3, seen[i].4);
+    assert_eq!(shape(0), (true, false, 0, true), "redis: {seen:?}");
+    assert_eq!(shape(1), shape(0), "{seen:?}");
+}

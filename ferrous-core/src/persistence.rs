@@ -137,6 +137,8 @@ pub struct RdbState {
     pub scheduled: AtomicBool,
     /// Unix ms when the running load started.
     pub loading_started_ms: AtomicI64,
+    /// A replica's async load runs (`async_loading` in INFO).
+    pub async_loading: AtomicBool,
     /// Size of the file being loaded.
     pub loading_total_bytes: AtomicU64,
     /// Bytes of it loaded so far.
@@ -170,6 +172,7 @@ impl Default for RdbState {
             last_bgsave_secs: AtomicI64::new(-1),
             scheduled: AtomicBool::new(false),
             loading_started_ms: AtomicI64::new(0),
+            async_loading: AtomicBool::new(false),
             loading_total_bytes: AtomicU64::new(0),
             loading_loaded_bytes: AtomicU64::new(0),
             last_load_keys_loaded: AtomicU64::new(0),
@@ -605,12 +608,23 @@ impl<R: Read> Read for Progress<'_, R> {
 /// Clears the loading alert when the load ends, whichever way.
 /// Restores the loading alert as it was before this load (an AOF load around its base's
 /// RDB load keeps it set until the replay is done).
-struct LoadingGuard<'a>(&'a RdbState, bool);
+/// `None`: an async load, whose flag is cleared instead.
+struct LoadingGuard<'a>(&'a RdbState, Option<bool>);
 
 impl Drop for LoadingGuard<'_> {
     fn drop(&mut self) {
-        self.0.set_alert(ALERT_LOADING, self.1);
+        match self.1 {
+            Some(was) => self.0.set_alert(ALERT_LOADING, was),
+            None => self.0.async_loading.store(false, Relaxed),
+        }
     }
+}
+
+/// Empties every database (a replica whose synchronization file failed to load, as Redis
+/// flushed its data before loading it).
+pub(crate) fn flush_all(inner: &Inner) {
+    let fresh: Vec<Keyspace> = (0..inner.dbs.len()).map(|_| Keyspace::default()).collect();
+    install(inner, fresh);
 }
 
 /// Loads the RDB file at `path` (see [`load`]). A missing file is not an error: nothing is
@@ -635,7 +649,7 @@ pub fn load_file_at_startup(inner: &Arc<Inner>, path: &Path) -> Result<Option<Lo
     Ok(Some(stats))
 }
 
-fn load_file_saved(
+pub(crate) fn load_file_saved(
     inner: &Inner,
     path: &Path,
     opts: LoadOptions,
@@ -667,13 +681,31 @@ pub fn load_saved(
     size_hint: u64,
     opts: LoadOptions,
 ) -> Result<(LoadStats, crate::replication::SavedReplication), PersistError> {
+    load_saved_as(inner, r, size_hint, opts, false)
+}
+
+/// [`load_saved`]; `async_load`: Redis 7.0's async loading (a replica's `swapdb` full
+/// sync): clients keep using the old data meanwhile instead of getting `-LOADING`, and
+/// INFO shows `async_loading:1`.
+pub fn load_saved_as(
+    inner: &Inner,
+    r: impl Read,
+    size_hint: u64,
+    opts: LoadOptions,
+    async_load: bool,
+) -> Result<(LoadStats, crate::replication::SavedReplication), PersistError> {
     let state = &inner.rdb;
     state.loading_started_ms.store(inner.clock.now_ms(), Relaxed);
     state.loading_total_bytes.store(size_hint, Relaxed);
     state.loading_loaded_bytes.store(0, Relaxed);
     let was_loading = state.alerts.load(Relaxed) & ALERT_LOADING != 0;
-    state.set_alert(ALERT_LOADING, true);
-    let _guard = LoadingGuard(state, was_loading);
+    let _guard = if async_load {
+        state.async_loading.store(true, Relaxed);
+        LoadingGuard(state, None)
+    } else {
+        state.set_alert(ALERT_LOADING, true);
+        LoadingGuard(state, Some(was_loading))
+    };
     let decode = DecodeOptions {
         limits: ValueLimits::from_tunables(&inner.tunables),
         verify_checksum: inner.config.read().get_bool("rdbchecksum"),

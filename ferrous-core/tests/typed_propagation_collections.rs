@@ -403,3 +403,44 @@ fn geo_propagates_as_redis_does() {
     m.expect(&[]);
     m.check("geo wrongtype");
 }
+
+#[test]
+fn bitmaps_propagate_as_redis_does() {
+    use ferrous_core::{BitOp, BitfieldOp, BitfieldOverflow, BitfieldType};
+    let mut m = Mirror::new();
+    assert!(!m.db.setbit("b", 7, true).unwrap());
+    assert!(m.db.setbit("b", 7, false).unwrap());
+    assert!(!m.db.setbit("b", 100, true).unwrap());
+    m.expect(&["SETBIT b 7 1", "SETBIT b 7 0", "SETBIT b 100 1"]);
+    m.db.set("s1", "foobar").unwrap();
+    m.db.set("s2", "abcdef").unwrap();
+    m.sync();
+    assert_eq!(m.db.bitop(BitOp::Xor, "x", &["s1", "s2"]).unwrap(), 6);
+    assert_eq!(m.db.bitop(BitOp::Not, "n", &["s1"]).unwrap(), 6);
+    // An empty result deletes the destination; none to delete, nothing happens.
+    assert_eq!(m.db.bitop(BitOp::And, "x", &["nokey"]).unwrap(), 0);
+    assert_eq!(m.db.bitop(BitOp::Or, "none", &["nokey"]).unwrap(), 0);
+    m.expect(&["BITOP XOR x s1 s2", "BITOP NOT n s1", "BITOP AND x nokey"]);
+    let (u8t, i5) = (BitfieldType::unsigned(8).unwrap(), BitfieldType::signed(5).unwrap());
+    let ops = [
+        BitfieldOp::Set(u8t, 0, 250),
+        BitfieldOp::Overflow(BitfieldOverflow::Sat),
+        BitfieldOp::IncrBy(u8t, 0, 10),
+        BitfieldOp::Overflow(BitfieldOverflow::Fail),
+        BitfieldOp::IncrBy(i5, 11, -100),
+        BitfieldOp::Get(i5, 3),
+    ];
+    assert_eq!(m.db.bitfield("bf", &ops).unwrap(), vec![Some(0), Some(255), None, Some(-1)]);
+    // GETs alone (and a FAIL that wrote nothing) propagate nothing.
+    m.db.bitfield("bf", &[BitfieldOp::Get(u8t, 0)]).unwrap();
+    m.db.bitfield("bf", &[BitfieldOp::Overflow(BitfieldOverflow::Fail), BitfieldOp::IncrBy(u8t, 0, 1)]).unwrap();
+    m.expect(&["BITFIELD bf SET u8 0 250 OVERFLOW SAT INCRBY u8 0 10 OVERFLOW FAIL INCRBY i5 11 -100 GET i5 3"]);
+    m.check("bitmaps");
+    m.db.sadd("set", &["a"]).unwrap();
+    m.sync();
+    assert!(m.db.setbit("set", 1, true).is_err());
+    assert!(m.db.bitop(BitOp::Or, "d", &["set"]).is_err());
+    assert!(m.db.bitfield("set", &[BitfieldOp::Set(u8t, 0, 1)]).is_err());
+    m.expect(&[]);
+    m.check("bitmaps wrongtype");
+}

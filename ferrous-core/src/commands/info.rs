@@ -296,8 +296,9 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     let aof = inner.config.read().get_bool("appendonly");
     let loading = rdb.alerts.load(Relaxed) & crate::persistence::ALERT_LOADING != 0;
     s.field("loading", loading as u8);
+    let async_loading = rdb.async_loading.load(Relaxed);
+    s.field("async_loading", async_loading as u8);
     for (name, value) in [
-        ("async_loading", "0"),
         ("current_cow_peak", "0"),
         ("current_cow_size", "0"),
         ("current_cow_size_age", "0"),
@@ -346,7 +347,7 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
         s.field("aof_pending_bio_fsync", 0);
         s.field("aof_delayed_fsync", w.delayed_fsync.load(Relaxed));
     }
-    if loading {
+    if loading || async_loading {
         let started = rdb.loading_started_ms.load(Relaxed);
         let total = rdb.loading_total_bytes.load(Relaxed);
         let loaded = rdb.loading_loaded_bytes.load(Relaxed);

@@ -507,31 +507,50 @@ fn full_sync(inner: &Arc<Inner>, link: &Link, wire: &mut Wire, id: String, offse
             break line;
         }
     };
+    let mode = LoadMode::choose(inner, &id);
     let opts = crate::persistence::LoadOptions { skip_expired: false, replace_functions: true };
-    let loaded = if let Some(mark) = header.strip_prefix("$EOF:") {
+    let saved = if let Some(mark) = header.strip_prefix("$EOF:") {
         if mark.len() != 40 {
             return Err(io::Error::other("bad EOF mark from master"));
         }
         link.sync_total.store(-1, Relaxed);
         let mut payload = EofPayload { wire, mark: mark.as_bytes().to_vec(), done: false, link };
-        let r = crate::persistence::load_saved(inner, &mut payload, 0, opts);
-        // Whatever the loader left before the mark is not ours to keep.
-        let mut rest = Vec::new();
-        let _ = payload.read_to_end(&mut rest);
-        r
+        let what = "streamed RDB from master with EOF";
+        match mode {
+            LoadMode::Disk => {
+                crate::persistence::log_notice(inner, &format!("MASTER <-> REPLICA sync: receiving {what} to disk"));
+                load_through_file(inner, &mut payload, opts)?
+            }
+            LoadMode::Socket { async_load } => {
+                crate::persistence::log_notice(inner, &format!("MASTER <-> REPLICA sync: receiving {what} to parser"));
+                let r = crate::persistence::load_saved_as(inner, &mut payload, 0, opts, async_load);
+                // Whatever the loader left before the mark is not ours to keep.
+                let mut rest = Vec::new();
+                let _ = payload.read_to_end(&mut rest);
+                socket_loaded(r)?
+            }
+        }
     } else if let Some(len) = header.strip_prefix('$') {
         let len: u64 = len.parse().map_err(|_| io::Error::other("bad bulk length from master"))?;
         link.sync_total.store(len as i64, Relaxed);
         let mut payload = SizedPayload { wire, left: len, link };
-        let r = crate::persistence::load_saved(inner, &mut payload, len, opts);
-        let _ = io::copy(&mut payload, &mut io::sink());
-        r
+        match mode {
+            LoadMode::Disk => {
+                crate::persistence::log_notice(
+                    inner,
+                    &format!("MASTER <-> REPLICA sync: receiving {len} bytes from master to disk"),
+                );
+                load_through_file(inner, &mut payload, opts)?
+            }
+            LoadMode::Socket { async_load } => {
+                let r = crate::persistence::load_saved_as(inner, &mut payload, len, opts, async_load);
+                let _ = io::copy(&mut payload, &mut io::sink());
+                socket_loaded(r)?
+            }
+        }
     } else {
         return Err(io::Error::other(format!("Bad protocol from MASTER, the first byte is not '$': {header}")));
     };
-    let (_, saved) = loaded.map_err(|e| {
-        io::Error::other(format!("Failed trying to load the MASTER synchronization DB from socket: {e}"))
-    })?;
     {
         let mut ids = inner.repl.ids.lock();
         ids.replid = id;
@@ -545,6 +564,108 @@ fn full_sync(inner: &Arc<Inner>, link: &Link, wire: &mut Wire, id: String, offse
     super::drop_replicas(inner);
     crate::persistence::log_notice(inner, "MASTER <-> REPLICA sync: Finished with success");
     Ok(())
+}
+
+/// How a full sync's payload is loaded (`repl-diskless-load`).
+enum LoadMode {
+    /// `disabled` (or `on-empty-db` with data): into a temporary file in `dir`, which
+    /// becomes `dbfilename` and is loaded once complete; the old data is served meanwhile.
+    Disk,
+    /// `swapdb` (or `on-empty-db` on an empty dataset): parsed from the socket into new
+    /// keyspaces swapped in at the end (the old data stays if the load fails). `async_load`:
+    /// 7.0's async loading, when the master's id is still ours (the old data is an earlier
+    /// point of the same history): clients keep reading it instead of getting `-LOADING`.
+    Socket { async_load: bool },
+}
+
+impl LoadMode {
+    fn choose(inner: &Inner, master_id: &str) -> LoadMode {
+        let mode = inner.config.read().get("repl-diskless-load").unwrap_or("disabled").to_ascii_lowercase();
+        let empty = || inner.dbs.iter().all(|ks| ks.is_empty());
+        let socket = match mode.as_str() {
+            "swapdb" => true,
+            "on-empty-db" => empty(),
+            _ => false,
+        };
+        // Without a data directory (an embedded Database) there is no file to go through.
+        if !socket && inner.rdb.enabled.load(Relaxed) {
+            return LoadMode::Disk;
+        }
+        LoadMode::Socket { async_load: mode == "swapdb" && inner.repl.ids().replid == master_id }
+    }
+}
+
+fn socket_loaded(
+    r: Result<(crate::persistence::LoadStats, super::SavedReplication), crate::persistence::PersistError>,
+) -> io::Result<super::SavedReplication> {
+    r.map(|(_, saved)| saved)
+        .map_err(|e| io::Error::other(format!("Failed trying to load the MASTER synchronization DB from socket: {e}")))
+}
+
+/// `repl-diskless-load disabled`: the payload goes to `temp-<unixtime>.<pid>.rdb` in `dir`
+/// (the old data is served meanwhile), which is then renamed over `dbfilename` and loaded,
+/// as Redis does. A file that fails to load leaves the dataset empty, as Redis's (which
+/// flushed it first); with `rdb-del-sync-files yes` and no persistence the file is removed
+/// after the load.
+fn load_through_file(
+    inner: &Arc<Inner>,
+    payload: &mut dyn Read,
+    opts: crate::persistence::LoadOptions,
+) -> io::Result<super::SavedReplication> {
+    let dir = std::path::PathBuf::from(inner.config.read().get("dir").unwrap_or(".").to_string());
+    let temp = dir.join(format!("temp-{}.{}.rdb", inner.clock.now_ms() / 1000, std::process::id()));
+    let written = (|| -> io::Result<()> {
+        let file = std::fs::File::create(&temp)?;
+        let mut w = io::BufWriter::with_capacity(1 << 20, &file);
+        io::copy(payload, &mut w)?;
+        w.flush()?;
+        drop(w);
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io::Error::other(format!("I/O error trying to sync with MASTER: {e}")));
+    }
+    let target = crate::persistence::rdb_path(inner);
+    // A BGSAVE finishing now would replace the file with the old data (Redis kills its
+    // child here).
+    crate::persistence::abort_bgsave(inner, true);
+    crate::persistence::log_notice(inner, "MASTER <-> REPLICA sync: Flushing old data");
+    if let Err(e) = std::fs::rename(&temp, &target) {
+        let _ = std::fs::remove_file(&temp);
+        return Err(io::Error::other(format!(
+            "Failed trying to rename the temp DB into {} in MASTER <-> REPLICA synchronization: {e}",
+            target.display()
+        )));
+    }
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    crate::persistence::log_notice(inner, "MASTER <-> REPLICA sync: Loading DB in memory");
+    let loaded = crate::persistence::load_file_saved(inner, &target, opts);
+    let remove = {
+        let c = inner.config.read();
+        c.get_bool("rdb-del-sync-files") && !c.get_bool("appendonly") && crate::persistence::save_points(&c).is_empty()
+    };
+    if remove {
+        crate::persistence::log_notice(
+            inner,
+            "Removing the RDB file obtained from the master. This replica has persistence disabled",
+        );
+        let _ = std::fs::remove_file(&target);
+    }
+    match loaded {
+        Ok(Some((_, saved))) => Ok(saved),
+        Ok(None) => Err(io::Error::other("the synchronization file vanished")),
+        Err(e) => {
+            crate::persistence::log_error(
+                inner,
+                &format!("Failed trying to load the MASTER synchronization DB from disk, check server logs. ({e})"),
+            );
+            crate::persistence::flush_all(inner);
+            Err(io::Error::other(format!("Failed trying to load the MASTER synchronization DB from disk: {e}")))
+        }
+    }
 }
 
 fn send_ack(wire: &mut Wire, offset: u64) -> io::Result<()> {

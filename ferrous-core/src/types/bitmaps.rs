@@ -13,6 +13,7 @@ use crate::access::Access;
 use crate::db::Database;
 use crate::error::{Error, Result};
 use crate::notify;
+use crate::propagate;
 use crate::types::strings::{bit_offset_too_large, notify_string, put_raw, set_raw, string_len, take_bytes};
 
 /// The unit of a BITCOUNT/BITPOS range.
@@ -545,6 +546,37 @@ pub fn bitfield(acc: &Access<'_>, key: &[u8], ops: &[BitfieldOp], read_only: boo
     Ok(replies)
 }
 
+/// A BITFIELD type as an argument (`i5`, `u8`).
+fn type_word(t: BitfieldType) -> String {
+    format!("{}{}", if t.signed { 'i' } else { 'u' }, t.bits)
+}
+
+/// `BITFIELD key ops...` as the typed call's operations would be sent.
+fn bitfield_form(key: &[u8], ops: &[BitfieldOp]) -> Vec<Vec<Vec<u8>>> {
+    let mut a = propagate::args([&b"BITFIELD"[..], key]);
+    for op in ops {
+        let (word, t, offset, value) = match *op {
+            BitfieldOp::Get(t, off) => ("GET", t, off, None),
+            BitfieldOp::Set(t, off, v) => ("SET", t, off, Some(v)),
+            BitfieldOp::IncrBy(t, off, v) => ("INCRBY", t, off, Some(v)),
+            BitfieldOp::Overflow(o) => {
+                let mode = match o {
+                    BitfieldOverflow::Wrap => "WRAP",
+                    BitfieldOverflow::Sat => "SAT",
+                    BitfieldOverflow::Fail => "FAIL",
+                };
+                a.extend(propagate::args(["OVERFLOW", mode]));
+                continue;
+            }
+        };
+        a.extend(propagate::args([word.to_string(), type_word(t), offset.to_string()]));
+        if let Some(v) = value {
+            a.push(v.to_string().into_bytes());
+        }
+    }
+    vec![a]
+}
+
 impl Database {
     /// `SETBIT key offset value`: sets or clears one bit, returns its old value.
     ///
@@ -556,7 +588,13 @@ impl Database {
     /// assert!(db.getbit("b", 7).unwrap());
     /// ```
     pub fn setbit(&self, key: impl AsRef<[u8]>, offset: u64, value: bool) -> Result<bool> {
-        setbit(&self.access(), key.as_ref(), offset, value)
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| setbit(acc, key, offset, value),
+            |_, _| {
+                propagate::one([&b"SETBIT"[..], key, offset.to_string().as_bytes(), if value { b"1" } else { b"0" }])
+            },
+        )
     }
 
     /// `GETBIT key offset` (bits past the end are 0).
@@ -585,7 +623,17 @@ impl Database {
     /// `BITOP op destkey key [key ...]`: returns the length of the stored result.
     pub fn bitop<K: AsRef<[u8]>>(&self, op: BitOp, dest: impl AsRef<[u8]>, sources: &[K]) -> Result<usize> {
         let sources: Vec<&[u8]> = sources.iter().map(|k| k.as_ref()).collect();
-        bitop(&self.access(), op, dest.as_ref(), &sources)
+        let dest = dest.as_ref();
+        let word: &[u8] = match op {
+            BitOp::And => b"AND",
+            BitOp::Or => b"OR",
+            BitOp::Xor => b"XOR",
+            BitOp::Not => b"NOT",
+        };
+        self.write_typed(
+            |acc| bitop(acc, op, dest, &sources),
+            |_, _| propagate::with_list(&[b"BITOP", word, dest], &sources),
+        )
     }
 
     /// `BITFIELD key [GET type offset | SET type offset value | INCRBY type offset incr |
@@ -605,7 +653,9 @@ impl Database {
     /// assert_eq!(db.bitfield("k", &ops).unwrap(), vec![Some(0), Some(255), None]);
     /// ```
     pub fn bitfield(&self, key: impl AsRef<[u8]>, ops: &[BitfieldOp]) -> Result<Vec<Option<i64>>> {
-        bitfield(&self.access(), key.as_ref(), ops, false)
+        let key = key.as_ref();
+        // Propagated (with its GETs, as the command is) when a SET or INCRBY wrote.
+        self.write_typed(|acc| bitfield(acc, key, ops, false), |_, _| bitfield_form(key, ops))
     }
 
     /// `BITFIELD_RO key [GET type offset ...]`.
