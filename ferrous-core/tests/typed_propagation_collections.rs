@@ -444,3 +444,32 @@ fn bitmaps_propagate_as_redis_does() {
     m.expect(&[]);
     m.check("bitmaps wrongtype");
 }
+
+#[test]
+fn hyperloglogs_propagate_as_redis_does() {
+    let mut m = Mirror::new();
+    assert!(m.db.pfadd("h1", &["a", "b", "c"]).unwrap());
+    assert!(!m.db.pfadd("h1", &["a"]).unwrap());
+    assert!(m.db.pfadd("h2", &[] as &[&str]).unwrap());
+    m.expect(&["PFADD h1 a b c", "PFADD h2"]);
+    // PFCOUNT of one key caches the estimate in the value: a write, propagated once.
+    assert_eq!(m.db.pfcount(&["h1"]).unwrap(), 3);
+    assert_eq!(m.db.pfcount(&["h1"]).unwrap(), 3);
+    assert_eq!(m.db.pfcount(&["h1", "h2"]).unwrap(), 3);
+    assert_eq!(m.db.pfcount(&["nokey"]).unwrap(), 0);
+    m.expect(&["PFCOUNT h1"]);
+    m.db.pfadd("h2", &["c", "d"]).unwrap();
+    m.db.pfmerge("m", &["h1", "h2"]).unwrap();
+    m.db.pfmerge("m2", &[] as &[&str]).unwrap();
+    m.expect(&["PFADD h2 c d", "PFMERGE m h1 h2", "PFMERGE m2"]);
+    assert_eq!(m.db.pfcount(&["m"]).unwrap(), 4);
+    m.check("hyperloglog");
+    m.db.sadd("set", &["a"]).unwrap();
+    m.sync();
+    assert!(m.db.pfadd("set", &["a"]).is_err());
+    assert!(m.db.pfmerge("set", &["h1"]).is_err());
+    assert!(m.db.pfcount(&["set"]).is_err());
+    m.expect(&[]);
+    m.check("hyperloglog wrongtype");
+}
+

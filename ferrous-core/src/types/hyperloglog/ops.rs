@@ -252,23 +252,32 @@ impl Database {
     /// ```
     pub fn pfadd<E: AsRef<[u8]>>(&self, key: impl AsRef<[u8]>, elements: &[E]) -> Result<bool> {
         let elements: Vec<&[u8]> = elements.iter().map(AsRef::as_ref).collect();
-        pfadd(&self.access(), key.as_ref(), &elements)
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| pfadd(acc, key, &elements),
+            |_, _| crate::propagate::with_list(&[b"PFADD", key], &elements),
+        )
     }
 
     /// `PFCOUNT key [key ...]`: the estimated cardinality of one HyperLogLog, or of the
-    /// union of several (without modifying them).
+    /// union of several (without modifying them). With one key, a recomputed estimate is
+    /// cached in the value, a write propagated as `PFCOUNT key`, as Redis does.
     pub fn pfcount<K: AsRef<[u8]>>(&self, keys: &[K]) -> Result<u64> {
         let keys: Vec<&[u8]> = keys.iter().map(AsRef::as_ref).collect();
         if keys.is_empty() {
             return Err(Error::WrongArity("pfcount".into()));
         }
-        pfcount(&self.access(), &keys)
+        self.write_typed(|acc| pfcount(acc, &keys), |_, _| crate::propagate::with_list(&[b"PFCOUNT"], &keys))
     }
 
     /// `PFMERGE destkey [sourcekey ...]`: stores the union of `dest` and `sources` in
     /// `dest`.
     pub fn pfmerge<K: AsRef<[u8]>>(&self, dest: impl AsRef<[u8]>, sources: &[K]) -> Result<()> {
         let sources: Vec<&[u8]> = sources.iter().map(AsRef::as_ref).collect();
-        pfmerge(&self.access(), dest.as_ref(), &sources)
+        let dest = dest.as_ref();
+        self.write_typed(
+            |acc| pfmerge(acc, dest, &sources),
+            |_, _| crate::propagate::with_list(&[b"PFMERGE", dest], &sources),
+        )
     }
 }
