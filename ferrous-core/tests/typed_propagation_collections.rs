@@ -473,3 +473,38 @@ fn hyperloglogs_propagate_as_redis_does() {
     m.check("hyperloglog wrongtype");
 }
 
+#[test]
+fn restore_propagates_as_redis_does() {
+    use ferrous_core::RestoreOptions;
+    let mut m = Mirror::new();
+    let now = 1_700_000_000_000i64;
+    m.db.rpush("l", ["a", "b"]).unwrap();
+    let payload = m.db.dump("l").unwrap();
+    let text = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+    m.sync();
+    m.db.restore("r0", &payload, RestoreOptions::default()).unwrap();
+    m.db.restore("r1", &payload, RestoreOptions { ttl_ms: 5000, ..Default::default() }).unwrap();
+    let abs =
+        RestoreOptions { ttl_ms: now + 9000, absttl: true, replace: true, idle_secs: Some(10), ..Default::default() };
+    m.db.restore("r1", &payload, abs).unwrap();
+    m.expect(&[
+        &format!("RESTORE r0 0 {}", text(&payload)),
+        &format!("RESTORE r1 {} {} ABSTTL", now + 5000, text(&payload)),
+        &format!("RESTORE r1 {} {} REPLACE IDLETIME 10 ABSTTL", now + 9000, text(&payload)),
+    ]);
+    m.check("restore");
+    // DEBUG DIGEST sees that a key has a TTL, not which: compare the deadlines too.
+    let ttl = |db: &Database| db.execute(["PEXPIRETIME", "r1"]);
+    assert_eq!(ttl(&m.db), RespValue::Integer(now + 9000));
+    assert_eq!(ttl(&m.twin), ttl(&m.db));
+    // BUSYKEY and a bad payload propagate nothing; an expired TTL that REPLACE used to
+    // delete the old value is a DEL, one that deleted nothing is nothing.
+    assert!(m.db.restore("r0", &payload, RestoreOptions::default()).is_err());
+    assert!(m.db.restore("bad", b"garbage payload", RestoreOptions::default()).is_err());
+    let past = RestoreOptions { ttl_ms: now - 1, absttl: true, replace: true, ..Default::default() };
+    m.db.restore("r0", &payload, past).unwrap();
+    m.db.restore("gone", &payload, past).unwrap();
+    m.expect(&["DEL r0"]);
+    m.check("restore expired");
+}
+

@@ -125,8 +125,34 @@ impl Database {
         dump(&self.access(), key.as_ref())
     }
 
-    /// RESTORE: creates `key` from a DUMP payload (from Ferrous or Redis).
+    /// RESTORE: creates `key` from a DUMP payload (from Ferrous or Redis). Propagated as the
+    /// RESTORE handler does: with an absolute TTL (ABSTTL), or as a DEL when the TTL had
+    /// already passed and REPLACE removed an old value.
     pub fn restore(&self, key: impl AsRef<[u8]>, payload: &[u8], opts: RestoreOptions) -> Result<()> {
-        restore(&self.access(), key.as_ref(), payload, opts)
+        let key = key.as_ref();
+        self.write_typed(
+            |acc| restore(acc, key, payload, opts),
+            |acc, _| {
+                let abs = if opts.absttl { opts.ttl_ms } else { opts.ttl_ms.wrapping_add(acc.now) };
+                if opts.ttl_ms != 0 && abs <= acc.now {
+                    return crate::propagate::one([&b"DEL"[..], key]);
+                }
+                let ttl = if opts.ttl_ms == 0 { 0 } else { abs };
+                let mut a = crate::propagate::args([&b"RESTORE"[..], key, ttl.to_string().as_bytes(), payload]);
+                if opts.replace {
+                    a.push(b"REPLACE".to_vec());
+                }
+                if let Some(idle) = opts.idle_secs {
+                    a.extend(crate::propagate::args([b"IDLETIME".to_vec(), idle.to_string().into_bytes()]));
+                }
+                if let Some(freq) = opts.freq {
+                    a.extend(crate::propagate::args([b"FREQ".to_vec(), freq.to_string().into_bytes()]));
+                }
+                if opts.absttl || opts.ttl_ms != 0 {
+                    a.push(b"ABSTTL".to_vec());
+                }
+                vec![a]
+            },
+        )
     }
 }
