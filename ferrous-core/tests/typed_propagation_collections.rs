@@ -508,3 +508,29 @@ fn restore_propagates_as_redis_does() {
     m.check("restore expired");
 }
 
+#[test]
+fn sort_store_propagates_as_redis_does() {
+    use ferrous_core::SortOptions;
+    let mut m = Mirror::new();
+    m.db.rpush("l", ["3", "1", "2"]).unwrap();
+    m.db.mset(&[("w_1", "30"), ("w_2", "20"), ("w_3", "10")]);
+    m.sync();
+    assert_eq!(m.db.sort_store("l", &SortOptions::default(), "d1").unwrap(), 3);
+    let opts = SortOptions {
+        by: Some(b"w_*".to_vec()),
+        limit: Some((0, 2)),
+        get: vec![b"#".to_vec(), b"w_*".to_vec()],
+        desc: true,
+        alpha: false,
+    };
+    assert_eq!(m.db.sort_store("l", &opts, "d2").unwrap(), 4);
+    let alpha = SortOptions { alpha: true, ..Default::default() };
+    assert_eq!(m.db.sort_store("nokey", &alpha, "d1").unwrap(), 0);
+    assert_eq!(m.db.sort_store("nokey", &alpha, "none").unwrap(), 0);
+    m.expect(&["SORT l STORE d1", "SORT l BY w_* LIMIT 0 2 GET # GET w_* DESC STORE d2", "SORT nokey ALPHA STORE d1"]);
+    m.check("sort store");
+    m.db.set("str", "v").unwrap();
+    m.sync();
+    assert!(m.db.sort_store("str", &SortOptions::default(), "d").is_err());
+    m.expect(&[]);
+}

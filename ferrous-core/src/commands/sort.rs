@@ -830,8 +830,31 @@ impl Database {
     /// `SORT key ... STORE destination`: stores the result as a list at `dest` (deleting
     /// `dest` when the result is empty) and returns the number of items stored.
     pub fn sort_store(&self, key: impl AsRef<[u8]>, opts: &SortOptions, dest: impl AsRef<[u8]>) -> Result<usize> {
-        let dest = dest.as_ref();
-        let outcome = sort(&self.access(), key.as_ref(), opts, Some(dest))?;
+        let (key, dest) = (key.as_ref(), dest.as_ref());
+        // Propagated as the SORT ... STORE command with the same options.
+        let outcome = self.write_typed(
+            |acc| sort(acc, key, opts, Some(dest)),
+            |_, _| {
+                let mut a = crate::propagate::args([&b"SORT"[..], key]);
+                if let Some(by) = &opts.by {
+                    a.extend([b"BY".to_vec(), by.clone()]);
+                }
+                if let Some((offset, count)) = opts.limit {
+                    a.extend([b"LIMIT".to_vec(), offset.to_string().into_bytes(), count.to_string().into_bytes()]);
+                }
+                for g in &opts.get {
+                    a.extend([b"GET".to_vec(), g.clone()]);
+                }
+                if opts.desc {
+                    a.push(b"DESC".to_vec());
+                }
+                if opts.alpha {
+                    a.push(b"ALPHA".to_vec());
+                }
+                a.extend([b"STORE".to_vec(), dest.to_vec()]);
+                vec![a]
+            },
+        )?;
         if self.inner.tracking.active() {
             self.inner.tracking.invalidate(dest, 0);
         }
