@@ -463,6 +463,55 @@ fn enforcement_session(s: &mut Session<'_>) {
     s.run("admin", &["ACL", "LOG"]);
 }
 
+/// SORT's BY and GET patterns read keys the ACL key patterns were not checked against:
+/// refused unless a selector allowing the call may read every key (`~*`, `allkeys`,
+/// `%R~*`; not `%W~*` nor `~v*`), GET `#` included, BY without `*` (no sorting) allowed;
+/// at top level, in MULTI/EXEC and in scripts; no ACL LOG entry.
+fn sort_session(s: &mut Session<'_>) {
+    s.run("admin", &["ACL", "LOG", "RESET"]);
+    s.run("admin", &["RPUSH", "mylist", "3", "1", "2"]);
+    s.run("admin", &["MSET", "v1", "10", "v2", "30", "v3", "20", "n1", "one", "n2", "two", "n3", "three"]);
+    let users: &[(&str, &[&str])] = &[
+        ("keyed", &["~mylist", "~dst"]),
+        ("prefix", &["~mylist", "~dst", "~v*", "~n*"]),
+        ("writeall", &["~mylist", "%W~*"]),
+        ("readall", &["%R~*", "~dst"]),
+        ("all", &["~*"]),
+        ("allkeys", &["allkeys"]),
+        ("selector", &["~mylist", "(+sort +sort_ro ~*)"]),
+        ("selector_nocmd", &["-sort", "~mylist", "(+sort_ro ~*)"]),
+    ];
+    for (name, keys) in users {
+        let mut args = vec!["ACL", "SETUSER", name, "on", "nopass", "+sort", "+sort_ro", "+multi", "+exec", "+eval"];
+        args.extend_from_slice(keys);
+        s.run("admin", &args);
+        s.run(name, &["AUTH", name, "x"]);
+        for cmd in [
+            &["SORT", "mylist", "BY", "v*"][..],
+            &["SORT", "mylist", "GET", "n*"],
+            &["SORT", "mylist", "GET", "#"],
+            &["SORT", "mylist", "BY", "nosort"],
+            &["SORT", "mylist", "BY", "nosort", "GET", "#"],
+            &["SORT", "mylist", "BY", "v*", "GET", "n*", "GET", "#"],
+            &["SORT_RO", "mylist", "BY", "v*"],
+            &["SORT_RO", "mylist", "GET", "#"],
+            &["SORT", "mylist", "LIMIT", "0", "x", "BY", "v*"],
+            &["SORT", "mylist", "BY", "v*", "LIMIT", "0", "x"],
+            &["SORT", "mylist", "BY", "v*", "STORE", "dst"],
+            &["SORT", "mylist", "BY", "v*", "BADARG"],
+            &["SORT", "other", "BY", "v*"],
+            &["EVAL", "return redis.call('SORT', KEYS[1], 'BY', 'v*')", "1", "mylist"],
+            &["EVAL", "return redis.pcall('SORT', KEYS[1], 'GET', '#')", "1", "mylist"],
+        ] {
+            s.run(name, cmd);
+        }
+        s.run(name, &["MULTI"]);
+        s.run(name, &["SORT", "mylist", "BY", "v*", "GET", "#"]);
+        s.run(name, &["EXEC"]);
+    }
+    s.run("admin", &["ACL", "LOG"]);
+}
+
 /// ACL LOAD / SAVE with an aclfile.
 fn aclfile_session(s: &mut Session<'_>, file: &std::path::Path) {
     s.run("admin", &["ACL", "LIST"]);
@@ -495,6 +544,17 @@ fn acl_rules_match_redis() {
     let (mut r, mut f) = (Session::new(&redis), Session::new(&ferrous));
     rules_session(&mut r);
     rules_session(&mut f);
+    compare(&r.transcript, &f.transcript);
+}
+
+#[test]
+fn sort_by_get_acl_matches_redis() {
+    common::use_redis_ports(PORTS);
+    let Some(redis) = TestServer::redis(&[]) else { return };
+    let ferrous = TestServer::ferrous(&[]);
+    let (mut r, mut f) = (Session::new(&redis), Session::new(&ferrous));
+    sort_session(&mut r);
+    sort_session(&mut f);
     compare(&r.transcript, &f.transcript);
 }
 

@@ -43,7 +43,7 @@ use crate::client::{ClientInfo, ClientState};
 use crate::commands::CommandSpec;
 use crate::db::Inner;
 use crate::error::Error;
-use catalog::{catalog, ChannelArgs, Command, KeyPlan};
+use catalog::{catalog, ChannelArgs, Command, KeyPlan, PERM_READ};
 use ferrous_resp::Args;
 use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
@@ -496,6 +496,25 @@ fn check_selector(sel: &rules::Selector, cmd: &Command, id: usize, args: &Args<'
         }
     }
     None
+}
+
+/// Redis's `ACLUserCheckCmdWithUnrestrictedKeyAccess`, which SORT asks before accepting
+/// `BY` and `GET` patterns (they read keys the key specs do not name): true when some
+/// selector of `client`'s user (a script's caller inside a script) allows this call and may
+/// read every key (`allkeys`/`~*`, or a `*` pattern with read permission such as `%R~*`).
+/// The master client and unrestricted users always may.
+pub fn may_read_all_keys(client: &ClientState, spec: &'static CommandSpec, args: &Args<'_>) -> bool {
+    if client.acl.unrestricted() || client.info.role.load(Ordering::Relaxed) == crate::client::ROLE_MASTER {
+        return true;
+    }
+    let cat = catalog();
+    let Some(id) = cat.id_of(spec) else { return true };
+    let rules = client.acl.user().rules();
+    let cmd = &cat.commands[id];
+    rules.selectors.iter().any(|s| {
+        let reads_all = s.all_keys || s.patterns.iter().any(|p| p.perm & PERM_READ == PERM_READ && p.pattern == b"*");
+        reads_all && check_selector(s, cmd, id, args, &mut 0).is_none()
+    })
 }
 
 /// Redis's `ACLCheckAllUserCommandPerm`: `Ok` if some selector of `rules` allows the call

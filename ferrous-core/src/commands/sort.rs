@@ -733,6 +733,12 @@ fn parse<'a>(ctx: &Ctx<'a>, readonly: bool) -> Result<(SortOptions, bool, Option
     let mut store = None;
     let mut j = 2;
     let argc = ctx.argc();
+    // BY and GET patterns read keys no ACL key pattern was checked against: Redis accepts
+    // them only from a user who may read every key (asked once, when first needed).
+    let mut full_access: Option<bool> = None;
+    let mut may_read_all = || {
+        *full_access.get_or_insert_with(|| crate::acl::may_read_all_keys(ctx.client, ctx.spec, &ctx.args))
+    };
     while j < argc {
         let arg = ctx.arg(j);
         let left = argc - j - 1;
@@ -755,10 +761,16 @@ fn parse<'a>(ctx: &Ctx<'a>, readonly: bool) -> Result<(SortOptions, bool, Option
             let pattern = ctx.arg(j + 1);
             if !has_star(pattern) {
                 dontsort = true;
+            } else if !may_read_all() {
+                return Err(Error::msg("ERR BY option of SORT denied due to insufficient ACL permissions."));
             }
             opts.by = Some(pattern.to_vec());
             j += 1;
         } else if is("get") && left >= 1 {
+            // Even `GET #`, as Redis 7.0.
+            if !may_read_all() {
+                return Err(Error::msg("ERR GET option of SORT denied due to insufficient ACL permissions."));
+            }
             opts.get.push(ctx.arg(j + 1).to_vec());
             j += 1;
         } else {
