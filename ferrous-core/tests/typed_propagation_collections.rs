@@ -534,3 +534,115 @@ fn sort_store_propagates_as_redis_does() {
     assert!(m.db.sort_store("str", &SortOptions::default(), "d").is_err());
     m.expect(&[]);
 }
+
+#[test]
+fn streams_propagate_as_redis_does() {
+    use ferrous_core::{StreamId, Trim, XAddOptions};
+    let mut m = Mirror::new();
+    let now = 1_700_000_000_000u64;
+    // XADD * is propagated with the ID it generated.
+    let id1 = m.db.xadd("s", &[("f", "1")]).unwrap();
+    let id2 = m.db.xadd("s", &[("f", "2")]).unwrap();
+    assert_eq!((id1.to_string(), id2.to_string()), (format!("{now}-0"), format!("{now}-1")));
+    m.db.xadd_with("s", "9999999999999-5", &[("f", "3")], &XAddOptions::default()).unwrap();
+    let nomk = XAddOptions { nomkstream: true, trim: None };
+    assert_eq!(m.db.xadd_with("nokey", "*", &[("f", "v")], &nomk).unwrap(), None);
+    m.expect(&[&format!("XADD s {now}-0 f 1"), &format!("XADD s {now}-1 f 2"), "XADD s 9999999999999-5 f 3"]);
+    let trim = XAddOptions { nomkstream: false, trim: Some((Trim::MaxLen(2), false)) };
+    let id4 = m.db.xadd_with("s", "*", &[("f", "4")], &trim).unwrap().unwrap();
+    assert_eq!(id4.to_string(), "9999999999999-6");
+    m.expect(&["XADD s MAXLEN = 2 9999999999999-6 f 4"]);
+    m.check("xadd");
+
+    for i in 0..5 {
+        m.db.xadd("t", &[("n", i.to_string())]).unwrap();
+    }
+    m.sync();
+    m.db.xgroup_create("t", "g", "0", false).unwrap();
+    assert!(m.db.xgroup_create("t", "g", "0", false).is_err());
+    m.db.xgroup_create("new", "g", "$", true).unwrap();
+    m.expect(&["XGROUP CREATE t g 0", "XGROUP CREATE new g $ MKSTREAM"]);
+    // XREADGROUP propagates one XCLAIM per delivered entry (which creates the consumer).
+    let read = m.db.xread_group("g", "alice", &[("t", ">")], Some(2), None, false).unwrap();
+    assert_eq!(read[0].1.len(), 2);
+    let claim =
+        |id: &str, last: &str| format!("XCLAIM t g alice 0 {id} TIME {now} RETRYCOUNT 1 FORCE JUSTID LASTID {last}");
+    let (e0, e1) = (format!("{now}-0"), format!("{now}-1"));
+    m.expect(&["MULTI", &claim(&e0, &e0), &claim(&e1, &e1), "EXEC"]);
+    let ids: Vec<StreamId> = read[0].1.iter().map(|e| e.id).collect();
+    assert_eq!(m.db.xack("t", "g", &ids[..1]).unwrap(), 1);
+    assert_eq!(m.db.xack("t", "g", &ids[..1]).unwrap(), 0);
+    m.expect(&[&format!("XACK t g {e0}")]);
+    m.clock.advance(100);
+    let claimed = m.db.xclaim("t", "g", "bob", Duration::from_millis(50), &ids[1..]).unwrap();
+    assert_eq!(claimed.len(), 1);
+    m.db.xread_group("g", "carol", &[("t", ">")], None, None, true).unwrap();
+    m.clock.advance(100);
+    let auto = m.db.xautoclaim("t", "g", "dave", Duration::from_millis(50), StreamId::default(), 10).unwrap();
+    assert_eq!(auto.claimed.len(), 1);
+    m.check("consumer groups");
+    assert_eq!(m.db.xdel("t", &ids).unwrap(), 2);
+    assert_eq!(m.db.xdel("t", &ids).unwrap(), 0);
+    assert_eq!(m.db.xtrim("t", Trim::MaxLen(1), false).unwrap(), 2);
+    assert_eq!(m.db.xtrim("t", Trim::MaxLen(1), false).unwrap(), 0);
+    m.expect(&[&format!("XDEL t {e0} {e1}"), "XTRIM t MAXLEN = 1"]);
+    m.check("xdel xtrim");
+
+    // A blocked XREADGROUP served by a typed XADD on another thread.
+    let db = m.db.clone();
+    let reader = std::thread::spawn(move || {
+        db.xread_group("g", "erin", &[("new", ">")], None, Some(Duration::ZERO), false).unwrap()
+    });
+    wait_blocked(&m.db, 1);
+    let id = m.db.xadd("new", &[("k", "v")]).unwrap();
+    assert_eq!(reader.join().unwrap()[0].1[0].id, id);
+    let log = m.sync();
+    assert_eq!(log[0], format!("XADD new {id} k v"));
+    assert!(log[1].starts_with(&format!("XCLAIM new g erin 0 {id} ")), "{log:?}");
+    assert_eq!(log.len(), 2, "{log:?}");
+    m.check("streams");
+
+    m.db.set("str", "v").unwrap();
+    m.sync();
+    assert!(m.db.xadd("str", &[("f", "v")]).is_err());
+    assert!(m.db.xgroup_create("str", "g", "0", false).is_err());
+    m.expect(&[]);
+}
+
+#[test]
+fn a_transaction_mixing_families_is_one_block() {
+    let mut m = Mirror::new();
+    m.db.transaction(|tx| {
+        tx.rpush("tl", ["a", "b"])?;
+        tx.sadd("ts", &["x"])?;
+        tx.hincrbyfloat("th", "f", "1.5")?;
+        tx.zincrby("tz", 2.0, "m")?;
+        tx.spop("ts")?;
+        tx.lpop("tl")?;
+        tx.select(2)?.hset("other", &[("k", "v")])?;
+        tx.pfadd("hll", &["e"])?;
+        // Errors inside do not stop the others, as in MULTI/EXEC; they propagate nothing.
+        assert!(tx.sadd("tl", &["x"]).is_err());
+        Ok(())
+    })
+    .unwrap();
+    m.expect(&[
+        "MULTI",
+        "RPUSH tl a b",
+        "SADD ts x",
+        "HSET th f 1.5",
+        "ZINCRBY tz 2 m",
+        "SREM ts x",
+        "LPOP tl",
+        "SELECT 2",
+        "HSET other k v",
+        "SELECT 0",
+        "PFADD hll e",
+        "EXEC",
+    ]);
+    // Nothing written: nothing published; one write: no MULTI.
+    m.db.transaction(|tx| tx.zrem("tz", &["absent"])).unwrap();
+    m.db.transaction(|tx| tx.hdel("th", &["f"])).unwrap();
+    m.expect(&["HDEL th f"]);
+    m.check("transactions");
+}
