@@ -8,6 +8,9 @@
 //! UNBLOCK for that connection's id. A command prefixed with `~` is compared with its
 //! time-dependent integers masked (absolute times and idle times: every integer reply, and
 //! IDs whose milliseconds look like the clock), for XINFO FULL, XPENDING and XINFO CONSUMERS.
+//! A command prefixed with `%` is compared with only the consumers' `seen-time` and
+//! `active-time` masked (the two servers see the same consumer a millisecond apart at
+//! times); every other value must match.
 //! DUMP payloads are compared too, so node splitting, listpack bytes, PELs and metadata must
 //! match Redis exactly, and DUMPs are restored across the two servers.
 //!
@@ -98,6 +101,27 @@ fn mask(raw: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Masks the integer after each `seen-time` / `active-time` key (RESP2 and RESP3 alike),
+/// nothing else.
+fn mask_consumer_times(raw: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(raw);
+    let mut out = String::new();
+    let mut after_time_key = false;
+    for tok in text.split("\r\n") {
+        if after_time_key && tok.starts_with(':') {
+            out.push_str(":#");
+            after_time_key = false;
+        } else {
+            out.push_str(tok);
+            if !tok.starts_with('$') {
+                after_time_key = matches!(tok.trim_start_matches('+'), "seen-time" | "active-time");
+            }
+        }
+        out.push_str("\r\n");
+    }
+    out.into_bytes()
+}
+
 fn show(b: &[u8]) -> String {
     String::from_utf8_lossy(b).replace("\r\n", "\\r\\n")
 }
@@ -146,12 +170,16 @@ fn run_script(redis: &mut Side, ferrous: &mut Side, name: &str, script: &str) {
                 args.extend(parts.map(str::to_string));
                 Some(side.conn(&conn).call(&args).expect("unblock").raw)
             } else {
-                let (masked, cmd) = match rest.strip_prefix('~') {
-                    Some(c) => (true, c),
-                    None => (false, rest),
+                let (masker, cmd): (Option<fn(&[u8]) -> Vec<u8>>, &str) = match rest.as_bytes().first() {
+                    Some(b'~') => (Some(mask), &rest[1..]),
+                    Some(b'%') => (Some(mask_consumer_times), &rest[1..]),
+                    _ => (None, rest),
                 };
                 let raw = side.conn(&conn).call(&split(cmd)).expect("call").raw;
-                Some(if masked { mask(&raw) } else { raw })
+                Some(match masker {
+                    Some(m) => m(&raw),
+                    None => raw,
+                })
             };
             replies.push(reply);
         }
@@ -299,7 +327,7 @@ xgroup create s g2 0 foo
 xgroup setid s g 0 foo
 xgroup setid s g 0 entriesread
 xgroup foo s g
-xinfo stream s full count 1
+%xinfo stream s full count 1
 xinfo stream s foo
 xinfo stream s full foo 1
 xinfo stream nokey
@@ -614,4 +642,19 @@ fn random_operations() {
         script.push_str("xgroup destroy s g\nxgroup destroy s h\ndump s\nxrange s - +\nconfig set stream-node-max-entries 100\nconfig set stream-node-max-bytes 4096\n");
         run_script(&mut redis, &mut ferrous, &format!("random seed {seed}"), &script);
     }
+}
+
+/// `%` masks only the consumers' times: any other value still differs after masking.
+#[test]
+fn consumer_time_mask_is_narrow() {
+    let resp3 = b"%2\r\n$4\r\nname\r\n$1\r\nc\r\n$9\r\nseen-time\r\n:1700000000123\r\n$9\r\npel-count\r\n:3\r\n";
+    let other = b"%2\r\n$4\r\nname\r\n$1\r\nc\r\n$9\r\nseen-time\r\n:1700000000124\r\n$9\r\npel-count\r\n:3\r\n";
+    assert_eq!(mask_consumer_times(resp3), mask_consumer_times(other));
+    let count = b"%2\r\n$4\r\nname\r\n$1\r\nc\r\n$9\r\nseen-time\r\n:1700000000124\r\n$9\r\npel-count\r\n:4\r\n";
+    assert_ne!(mask_consumer_times(resp3), mask_consumer_times(count));
+    let resp2 = b"*4\r\n$11\r\nactive-time\r\n:5\r\n$7\r\nentries\r\n:5\r\n";
+    assert_eq!(
+        show(&mask_consumer_times(resp2)),
+        "*4\\r\\n$11\\r\\nactive-time\\r\\n:#\\r\\n$7\\r\\nentries\\r\\n:5\\r\\n\\r\\n"
+    );
 }
