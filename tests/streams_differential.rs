@@ -122,6 +122,9 @@ fn mask_consumer_times(raw: &[u8]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// A reply normaliser for a prefixed script line.
+type Masker = fn(&[u8]) -> Vec<u8>;
+
 fn show(b: &[u8]) -> String {
     String::from_utf8_lossy(b).replace("\r\n", "\\r\\n")
 }
@@ -170,7 +173,7 @@ fn run_script(redis: &mut Side, ferrous: &mut Side, name: &str, script: &str) {
                 args.extend(parts.map(str::to_string));
                 Some(side.conn(&conn).call(&args).expect("unblock").raw)
             } else {
-                let (masker, cmd): (Option<fn(&[u8]) -> Vec<u8>>, &str) = match rest.as_bytes().first() {
+                let (masker, cmd): (Option<Masker>, &str) = match rest.as_bytes().first() {
                     Some(b'~') => (Some(mask), &rest[1..]),
                     Some(b'%') => (Some(mask_consumer_times), &rest[1..]),
                     _ => (None, rest),

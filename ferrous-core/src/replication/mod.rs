@@ -449,7 +449,7 @@ pub fn restore_saved(inner: &Arc<Inner>, saved: &SavedReplication, as_replica: b
             let mut ids = repl.ids.lock();
             ids.replid = random_hex_id();
             ids.replid2 = saved.replid.clone();
-            ids.second_offset = saved.offset + 1;
+            ids.second_offset = saved.offset.saturating_add(1);
         }
         {
             let mut b = repl.backlog.lock();
