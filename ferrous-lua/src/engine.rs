@@ -248,7 +248,10 @@ impl LuaEngine {
     fn eval(&self, call: ScriptCall<'_>, by_sha: bool, ro: bool) -> Result<()> {
         let args = call.args;
         let debug_session = crate::debugger::session_armed();
-        if self.debugging.load(Ordering::Relaxed) > 0 && !debug_session && !call.held {
+        // A session needs the client's socket: in-process clients (no descriptor) and
+        // EVAL inside MULTI/EXEC run the script normally.
+        let has_socket = call.client.info.fd > 0;
+        if self.debugging.load(Ordering::Relaxed) > 0 && !debug_session && !call.held && has_socket {
             if let Some(sync) = self.debug_mode(call.client.id()) {
                 if by_sha {
                     if args.at(1).len() != 40 {
@@ -258,7 +261,7 @@ impl LuaEngine {
                 }
                 // The connection goes to a debugger session, which runs this EVAL and
                 // closes the connection at the end (Redis forks or blocks here).
-                self.set_debug_mode(call.client.id(), None);
+                self.set_debug_mode(call.db, call.client.id(), None);
                 ferrous_core::scripting::request_debug_session(ferrous_core::scripting::DebugRequest {
                     args: args.to_vec(),
                     sync,
@@ -489,7 +492,7 @@ impl LuaEngine {
                     b"sync" => Some(true),
                     _ => return Err(err("ERR Use SCRIPT DEBUG YES/SYNC/NO")),
                 };
-                self.set_debug_mode(call.client.id(), mode);
+                self.set_debug_mode(call.db, call.client.id(), mode);
                 reply.ok();
             }
             _ => {
@@ -507,10 +510,14 @@ impl LuaEngine {
         self.debug_clients.lock().get(&client).copied()
     }
 
-    fn set_debug_mode(&self, client: u64, mode: Option<bool>) {
+    fn set_debug_mode(&self, db: &ferrous_core::Database, client: u64, mode: Option<bool>) {
         let mut map = self.debug_clients.lock();
         match mode {
             Some(sync) => {
+                if map.len() >= 64 {
+                    // Forget clients that disconnected in debug mode.
+                    map.retain(|id, _| db.inner().clients.get(*id).is_some());
+                }
                 map.insert(client, sync);
             }
             None => {

@@ -295,3 +295,28 @@ fn functions_get_new_key_and_argument_tables() {
         RespValue::Array(vec![RespValue::bulk("first"), RespValue::bulk("second")])
     );
 }
+
+#[test]
+fn script_debug_in_process() {
+    let db = Database::new();
+    ferrous_lua::install(&db);
+    assert_eq!(db.execute(["SCRIPT", "DEBUG", "YES"]), RespValue::Simple("OK".into()));
+    assert_eq!(db.execute(["SCRIPT", "DEBUG", "sync"]), RespValue::Simple("OK".into()));
+    assert_eq!(db.execute(["SCRIPT", "DEBUG", "no"]), RespValue::Simple("OK".into()));
+    assert_eq!(db.execute(["SCRIPT", "DEBUG", "maybe"]), RespValue::Error("ERR Use SCRIPT DEBUG YES/SYNC/NO".into()));
+    // Outside a debugging session the debugger functions do nothing.
+    assert_eq!(db.eval("return redis.breakpoint()", NONE, NONE), RespValue::Null);
+    assert_eq!(db.eval("redis.debug('x', {1}) return 1", NONE, NONE), RespValue::Integer(1));
+    // An in-process client has no socket to debug on: its EVAL runs normally.
+    let mut client = db.connect(ferrous_core::ConnectionInfo::default());
+    let mut out = Vec::new();
+    let args: ferrous_resp::ArgsBuf = ["SCRIPT", "DEBUG", "YES"].iter().collect();
+    db.dispatch(&mut client, args.as_args(), &mut out);
+    assert_eq!(out, b"+OK\r\n");
+    out.clear();
+    let args: ferrous_resp::ArgsBuf = ["EVAL", "return 7", "0"].iter().collect();
+    db.dispatch(&mut client, args.as_args(), &mut out);
+    assert_eq!(out, b":7\r\n");
+    assert!(!client.close_after_reply);
+    db.disconnect(&client);
+}
