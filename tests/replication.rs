@@ -880,3 +880,32 @@ fn swapdb_async_loading() {
     assert_eq!(shape(0), (true, false, 0, true), "redis: {seen:?}");
     assert_eq!(shape(1), shape(0), "{seen:?}");
 }
+
+/// The reverse of [`replica_restart_resyncs_partially`]: a redis-server replica of a Ferrous
+/// master, restarted on its own RDB (which carries the Ferrous master's id and offset, and
+/// the database its stream was in), continues with a partial resync from Ferrous's backlog.
+#[test]
+fn redis_replica_restart_resyncs_with_ferrous() {
+    let master = TestServer::ferrous(DEBUG_ON);
+    let mut m = master.client();
+    write_mix(&mut m, 0);
+    let port = master.port().to_string();
+    let Some(mut replica) = TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &port])
+    else {
+        return;
+    };
+    assert_in_sync(&master, &replica, "full sync from ferrous");
+    ok(&mut m, &["SELECT", "7"]);
+    ok(&mut m, &["SET", "in7", "a"]);
+    assert_in_sync(&master, &replica, "stream in db 7");
+    shutdown_save(&mut replica);
+    let aux = rdb_aux(&replica.dir().join("dump.rdb"));
+    assert_eq!(aux.get("repl-id"), info_field(&mut m, "replication", "master_replid").as_ref(), "{aux:?}");
+    assert_eq!(aux.get("repl-stream-db").map(String::as_str), Some("7"), "{aux:?}");
+    ok(&mut m, &["SET", "in7", "b"]);
+    write_mix(&mut m, 1);
+    replica.restart();
+    assert_in_sync(&master, &replica, "after the redis replica's restart");
+    assert_eq!(info_field(&mut m, "stats", "sync_full").as_deref(), Some("1"), "a second full sync");
+    assert_eq!(info_field(&mut m, "stats", "sync_partial_ok").as_deref(), Some("1"));
+}
