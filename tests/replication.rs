@@ -909,3 +909,32 @@ fn redis_replica_restart_resyncs_with_ferrous() {
     assert_eq!(info_field(&mut m, "stats", "sync_full").as_deref(), Some("1"), "a second full sync");
     assert_eq!(info_field(&mut m, "stats", "sync_partial_ok").as_deref(), Some("1"));
 }
+
+/// A sub-replica's full sync from a Ferrous replica while its master's stream is in
+/// database 5: the payload says so (`repl-stream-db`), since the proxied stream goes on
+/// there without a SELECT. redis -> ferrous -> redis.
+#[test]
+fn chain_full_sync_keeps_the_stream_database() {
+    let Some(top) = TestServer::redis(DEBUG_ON) else { return };
+    let mut t = top.client();
+    write_mix(&mut t, 0);
+    let middle =
+        TestServer::ferrous(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &top.port().to_string()]);
+    ok(&mut t, &["SELECT", "5"]);
+    ok(&mut t, &["SET", "a", "1"]);
+    assert_in_sync(&top, &middle, "top -> middle");
+    let Some(bottom) =
+        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &middle.port().to_string()])
+    else {
+        return;
+    };
+    assert_in_sync(&middle, &bottom, "middle -> bottom");
+    // Still in database 5 on the top: no SELECT in the stream.
+    ok(&mut t, &["SET", "b", "2"]);
+    ok(&mut t, &["INCR", "n"]);
+    assert_in_sync(&top, &middle, "top -> middle, stream");
+    assert_in_sync(&middle, &bottom, "middle -> bottom, stream");
+    let mut b = bottom.client();
+    ok(&mut b, &["SELECT", "5"]);
+    assert_eq!(ok(&mut b, &["GET", "b"]), Value::BulkString(b"2".to_vec()));
+}

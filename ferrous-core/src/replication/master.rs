@@ -179,20 +179,39 @@ fn full_sync(
         let c = inner.config.read();
         (crate::rdb::EncodeOptions { compress: c.get_bool("rdbcompression") }, c.get_bool("rdbchecksum"))
     };
-    let mut snapshot = loop {
+    let (mut snapshot, offset, stream_db) = loop {
         if stopped(peer, client) {
             return Err(io::Error::other("replica dropped before its snapshot"));
         }
+        // On a replica (serving a sub-replica) the link applies no command of its master's
+        // stream meanwhile: the snapshot, the offset and the stream's database agree.
+        let applying = inner.repl.apply_lock.lock();
+        let replica = inner.repl.is_replica();
         match Snapshot::begin_as(inner, Format::Rdb, opts, SnapshotInfo::default(), |position| {
-            reselect_from(inner, position)
+            if !replica {
+                reselect_from(inner, position)
+            }
         }) {
-            Ok(s) => break s,
+            Ok(s) if replica => {
+                // The proxied stream goes on in its master's database without a SELECT:
+                // the sub-replica starts there (`repl-stream-db`).
+                let db = inner.repl.link.lock().as_ref().map_or(0, |l| l.stream_db());
+                break (s, inner.repl.offset(), db);
+            }
+            Ok(s) => {
+                drop(applying);
+                let offset = offset_at(inner, s.stream_position());
+                // The stream after the snapshot selects its database first.
+                break (s, offset, 0);
+            }
             // A BGSAVE or AOF rewrite runs: ours starts when it ends.
-            Err(SnapshotError::InProgress) => std::thread::sleep(Duration::from_millis(10)),
+            Err(SnapshotError::InProgress) => {
+                drop(applying);
+                std::thread::sleep(Duration::from_millis(10))
+            }
             Err(e) => return Err(io::Error::other(e.to_string())),
         }
     };
-    let offset = offset_at(inner, snapshot.stream_position());
     {
         let b = inner.repl.backlog.lock();
         if offset < b.first() {
@@ -201,9 +220,8 @@ fn full_sync(
         peer.sent.store(offset, Relaxed);
     }
     let replid = inner.repl.ids().replid;
-    // As Redis's payload: the id and offset it continues from (the stream after it selects
-    // its database first, so 0 is as good as any for `repl-stream-db`).
-    snapshot.set_replication(Some((0, replid.clone(), offset as i64)));
+    // As Redis's payload: the id and offset it continues from, and the stream's database.
+    snapshot.set_replication(Some((stream_db as u64, replid.clone(), offset as i64)));
     crate::persistence::log_notice(
         inner,
         &format!(

@@ -490,7 +490,11 @@ pub(crate) fn offset_at(inner: &Inner, position: u64) -> u64 {
 
 /// Marks the stream so that the first block at or above `position` selects its database.
 pub(crate) fn reselect_from(inner: &Inner, position: u64) {
-    inner.repl.backlog.lock().reselect_from.push(position);
+    let mut b = inner.repl.backlog.lock();
+    // Pending positions all clear at the next block at or above them: one of each is enough.
+    if b.reselect_from.last() != Some(&position) {
+        b.reselect_from.push(position);
+    }
 }
 
 /// Appends raw bytes to the stream (pings, GETACK, a master's stream proxied).
