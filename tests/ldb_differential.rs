@@ -245,6 +245,28 @@ fn session_script_side_and_errors() {
             &[&["s"], &["s"], &["s"], &["s"], &["s"], &["s"]],
         ),
     );
+    same(
+        &s,
+        "redis.* errors",
+        &session(
+            "local e = redis.error_reply('bad')\nlocal s = redis.status_reply('fine')\npcall(redis.log, 99, 'x')\npcall(redis.setresp, 7)\nlocal x = redis.error_reply()\nreturn redis.call('lpush', KEYS[1], 'x')",
+            &["1", "mystr"],
+            &[&["r", "set", "mystr", "v"], &["s"], &["s"], &["s"], &["s"], &["s"], &["p"], &["s"]],
+        ),
+    );
+    // The script runs with the caller's ACL user, in both modes.
+    for mode in ["YES", "SYNC"] {
+        let steps = vec![
+            cmd(&["ACL", "SETUSER", "dbg", "on", "nopass", "+@all", "-set", "~*"]),
+            cmd(&["AUTH", "dbg", "x"]),
+            cmd(&["SCRIPT", "DEBUG", mode]),
+            cmd(&["EVAL", "local ok, e = pcall(redis.call,'set','k','v')\nreturn e", "0"]),
+            cmd(&["s"]),
+            cmd(&["s"]),
+        ];
+        let t = same(&s, "ACL", &steps);
+        assert!(t.contains("<error> The user executing the script can't run this command"), "{t}");
+    }
     same(&s, "runtime error", &session("local t = nil\nreturn t.x", &["0"], &[&["c"]]));
     same(&s, "abort", &session("local a = 1\nreturn a", &["0"], &[&["a"]]));
     same(&s, "compile error", &session("local a = = 1", &["0"], &[]));

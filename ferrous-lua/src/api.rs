@@ -237,11 +237,19 @@ fn execute_call(raise: bool, code: i64) -> Next {
         let Some(r) = run.runner() else { return Err(CallOutcome::Refused(NOT_IN_SCRIPT, false)) };
         r.call_resolved(Some(spec), argv.as_args(), &mut reply);
         if debugging {
-            if reply.first() == Some(&b'-') {
-                let end = reply.windows(2).position(|w| w == b"\r\n").unwrap_or(reply.len());
-                crate::debugger::log_error(&reply[..end]);
+            let end = reply.windows(2).position(|w| w == b"\r\n").unwrap_or(reply.len());
+            // Redis refuses a script's command for its ACL before running it: an error
+            // without a reply in the log.
+            if let Some(acl) =
+                reply[..end].strip_prefix(b"-ERR ").filter(|t| t.starts_with(b"The user executing the script "))
+            {
+                crate::debugger::log_error(acl);
+            } else {
+                if reply.first() == Some(&b'-') {
+                    crate::debugger::log_error(&reply[..end]);
+                }
+                crate::debugger::log_reply(&reply);
             }
-            crate::debugger::log_reply(&reply);
         }
         if raise && reply.first() == Some(&b'-') {
             return Err(CallOutcome::Reply(reply));
@@ -368,6 +376,9 @@ fn sha1hex(lua: &Lua, args: Variadic<Value>) -> mlua::Result<Value> {
 
 fn single_field(lua: &Lua, args: Variadic<Value>, field: &str) -> mlua::Result<Value> {
     let bad = || -> mlua::Result<Value> {
+        if crate::debugger::logging() {
+            crate::debugger::log_error(b"wrong number or type of arguments");
+        }
         Ok(Value::Table(error_table(lua, b"ERR wrong number or type of arguments", false)?))
     };
     if args.len() != 1 {
@@ -378,6 +389,9 @@ fn single_field(lua: &Lua, args: Variadic<Value>, field: &str) -> mlua::Result<V
         let mut text = s.as_bytes().to_vec();
         if text.first() != Some(&b'-') {
             text.insert(0, b'-');
+        }
+        if crate::debugger::logging() {
+            crate::debugger::log_error(&text);
         }
         return Ok(Value::Table(error_table(lua, &error_table_text(&text), false)?));
     }

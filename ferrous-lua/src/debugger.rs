@@ -1040,6 +1040,9 @@ pub(crate) fn run_session(
             });
             c.db = client.db;
             c.resp = client.resp;
+            // The script runs with the caller's permissions.
+            let user = client.info.user.lock().clone();
+            c.set_user(user);
             copy.dispatch(&mut c, args.as_args(), &mut out);
             copy.disconnect(&c);
         }

@@ -88,6 +88,10 @@ pub(crate) fn raise(lua: &Lua, msg: impl AsRef<str>) -> mlua::Error {
 /// A Redis error table (`{err = "ERR msg"}`); `msg` gets the `ERR ` code unless it starts
 /// with `-CODE ` (Redis's `luaPushErrorBuff`).
 pub(crate) fn raise_table(msg: &str) -> mlua::Error {
+    // The Lua debugger logs the errors of the redis.* functions while stepping.
+    if crate::debugger::logging() {
+        crate::debugger::log_error(msg.as_bytes());
+    }
     Raise::Table(error_table_text(msg.as_bytes()), false).into()
 }
 
