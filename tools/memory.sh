@@ -15,6 +15,7 @@
 # strings (encodings are Redis 7.0's, default configuration):
 #   str-int      100k strings holding small integers (int-encoded in Redis)
 #   str-16       100k strings of 16 bytes (embstr)
+#   str-16-ttl   the same, each with a TTL (SET ... EX 100000)
 #   str-1k       100k strings of 1 KB (raw)
 #   set-int      10k sets of 100 small integers (intset)
 #   set-str      10k sets of 100 short strings (hashtable: 7.0 has no set listpack)
@@ -44,7 +45,7 @@ BUILD=1
 FERROUS_ARGS=
 SHAPES=
 MODE=warm
-ALL_SHAPES=str-int,str-16,str-1k,set-int,set-str,list-str,list-int,hash-10,hash-1000,zset-10,zset-1000,huge-list,huge-set,huge-hash,huge-zset
+ALL_SHAPES=str-int,str-16,str-16-ttl,str-1k,set-int,set-str,list-str,list-int,hash-10,hash-1000,zset-10,zset-1000,huge-list,huge-set,huge-hash,huge-zset
 while [[ $# -gt 0 ]]; do
     case $1 in
         --keys) KEYS=$2; shift 2 ;;
@@ -118,6 +119,7 @@ generate() { # shape keys value-size [key-prefix]
             if (shape == "strings") { a[1] = "SET"; a[2] = k; a[3] = substr(i "" pad, 1, size); cmd(3, a) }
             else if (shape == "str-int") { a[1] = "SET"; a[2] = k; a[3] = i % 10000; cmd(3, a) }
             else if (shape == "str-16") { a[1] = "SET"; a[2] = k; a[3] = substr(i "" pad, 1, 16); cmd(3, a) }
+            else if (shape == "str-16-ttl") { a[1] = "SET"; a[2] = k; a[3] = substr(i "" pad, 1, 16); a[4] = "EX"; a[5] = 100000; cmd(5, a) }
             else if (shape == "str-1k") { a[1] = "SET"; a[2] = k; a[3] = substr(i "" pad, 1, 1024); cmd(3, a) }
             else if (shape == "set-int") fill("SADD", k, 100, 0, "int", 1000)
             else if (shape == "set-str") fill("SADD", k, 100, 0, "str", 1000)

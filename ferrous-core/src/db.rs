@@ -565,7 +565,7 @@ fn active_expire_cycle(inner: &Inner, period_ms: u64) {
             loop {
                 let now = inner.clock.now_ms();
                 let mut shard = ks.shard_at(i).write();
-                if shard.expires.is_empty() {
+                if shard.volatile_len() == 0 {
                     break;
                 }
                 // Each step is a command of its own for the propagation stream (its DELs).

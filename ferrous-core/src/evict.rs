@@ -517,7 +517,7 @@ impl State {
                 if !shard.dict.is_empty() {
                     self.all.push((db, i));
                 }
-                if !shard.expires.is_empty() {
+                if shard.volatile_len() > 0 {
                     self.volatile.push((db, i));
                 }
             }
@@ -560,7 +560,7 @@ impl State {
             let shard = inner.keyspace(db).shard_at(i).read();
             let rng = self.rng.as_mut()?;
             let picked = if volatile {
-                shard.expires.random(rng).map(|n| (crate::dict::Dict::hash_of(n), n.key.clone()))
+                shard.volatile_random(rng).map(|n| (crate::dict::Dict::hash_of(n), n.key.clone()))
             } else {
                 shard.dict.random(rng).map(|n| (crate::dict::Dict::hash_of(n), n.key.clone()))
             };
@@ -596,17 +596,14 @@ impl State {
             found.clear();
             let rng = self.rng.get_or_insert_with(SmallRng::from_entropy);
             if volatile {
-                shard.expires.sample_some(rng, samples, |e| {
-                    let hash = crate::dict::Dict::hash_of(e);
-                    if let Some(n) = shard.dict.get(hash, &e.key) {
-                        found.push(Candidate {
-                            score: score(n.meta.load(Relaxed), Some(e.value)),
-                            db,
-                            shard: i,
-                            hash,
-                            key: n.key.clone(),
-                        });
-                    }
+                shard.volatile_sample(rng, samples, |n| {
+                    found.push(Candidate {
+                        score: score(n.meta.load(Relaxed), crate::keyspace::node_deadline(n)),
+                        db,
+                        shard: i,
+                        hash: crate::dict::Dict::hash_of(n),
+                        key: n.key.clone(),
+                    });
                 });
             } else {
                 shard.dict.sample_some(rng, samples, |n| {
@@ -634,7 +631,7 @@ impl State {
         while let Some(c) = self.pool.pop() {
             let shard = inner.keyspace(c.db).shard_at(c.shard).read();
             let live = if volatile {
-                shard.expires.get(c.hash, &c.key).is_some()
+                shard.dict.get(c.hash, &c.key).is_some_and(|n| crate::keyspace::node_deadline(n).is_some())
             } else {
                 shard.dict.get(c.hash, &c.key).is_some()
             };

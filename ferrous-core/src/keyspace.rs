@@ -5,11 +5,14 @@
 //! locks only the shards of its keys, in ascending shard order, so commands on different
 //! keys run in parallel on different event-loop threads and can never deadlock.
 //!
-//! Expiry follows Redis: a separate `expires` dict holds deadlines (absolute Unix ms) only
-//! for keys that have one, and an entry's `meta` word has a flag bit saying so, so a read of
-//! a key without TTL never touches `expires`.
+//! Expiry: a key's deadline (absolute Unix ms) is kept in its own entry, flagged by a bit of
+//! the entry's `meta` word, so reading a key with a TTL costs one lookup, as reading one
+//! without; the shard's [`TtlIndex`] lists the entries that have one (for the active expiry
+//! cycle, volatile eviction and INFO) with a pointer each, instead of Redis's second dict
+//! holding the key again.
 use crate::bytes::SmallBytes;
 use crate::dict::{Dict, Node};
+use crate::ttl_index::TtlIndex;
 use crate::value::Value;
 use parking_lot::RwLock;
 use std::sync::atomic::Ordering::Relaxed;
@@ -21,7 +24,8 @@ pub const SHARDS: usize = 32;
 /// Bits of a SCAN cursor that hold the shard index.
 pub const SHARD_BITS: u32 = SHARDS.trailing_zeros();
 
-/// `meta` bit: the key has an entry in `expires`.
+/// `meta` bit: the key has a deadline (`Node::deadline`, and an entry in the shard's
+/// [`TtlIndex`]).
 pub const META_EXPIRE: u32 = 1 << 24;
 /// `meta` bit: a string modified in place (APPEND, SETRANGE...) reports encoding `raw`.
 pub const META_RAW: u32 = 1 << 25;
@@ -70,9 +74,10 @@ pub enum Lookup<'a> {
 pub struct Shard {
     /// key -> value.
     pub dict: Dict<Value>,
-    /// key -> absolute deadline in Unix ms, only for keys that have one.
-    pub expires: Dict<i64>,
-    /// Where the active expiry cycle continues its scan of `expires`.
+    /// The entries that have a deadline. Private: its pointers are only valid while the
+    /// shard holds the entries, so it is read through the shard's methods.
+    ttl: TtlIndex,
+    /// Where the active expiry cycle continues its walk of the deadlines.
     pub expire_cursor: u64,
     /// Keys deleted because they expired (lazily or actively).
     pub expired_keys: u64,
@@ -99,11 +104,43 @@ pub struct Shard {
 impl Shard {
     /// Deadline of a node's key, if it has one.
     #[inline]
-    pub fn deadline(&self, node: &Node<Value>, hash: u32) -> Option<i64> {
-        if node.meta.load(Relaxed) & META_EXPIRE == 0 {
-            return None;
-        }
-        self.expires.get(hash, &node.key).map(|n| n.value)
+    pub fn deadline(&self, node: &Node<Value>, _hash: u32) -> Option<i64> {
+        node_deadline(node)
+    }
+
+    /// Number of keys with a deadline.
+    #[inline]
+    pub fn volatile_len(&self) -> usize {
+        self.ttl.len()
+    }
+
+    /// Bytes the deadlines cost beyond the entries (the index's table).
+    pub fn volatile_bytes(&self) -> usize {
+        self.ttl.table_bytes()
+    }
+
+    /// Room for `n` keys with a deadline (a load that knows the count).
+    pub fn reserve_volatile(&mut self, n: usize) {
+        self.ttl.reserve(n);
+    }
+
+    /// The entries that have a deadline.
+    pub fn volatile_iter(&self) -> impl Iterator<Item = &Node<Value>> {
+        // SAFETY: `&self` keeps the shard, and so every indexed entry, unchanged.
+        unsafe { self.ttl.iter() }
+    }
+
+    /// A random entry that has a deadline.
+    pub fn volatile_random<R: rand::Rng>(&self, rng: &mut R) -> Option<&Node<Value>> {
+        // SAFETY: as in `volatile_iter`.
+        unsafe { self.ttl.random(rng) }
+    }
+
+    /// Up to `count` entries that have a deadline, from consecutive slots of the index
+    /// starting at a random one (eviction sampling).
+    pub fn volatile_sample<'a, R: rand::Rng>(&'a self, rng: &mut R, count: usize, f: impl FnMut(&'a Node<Value>)) {
+        // SAFETY: as in `volatile_iter`.
+        unsafe { self.ttl.sample_some(rng, count, f) }
     }
 
     /// Looks a key up without modifying anything but the LRU clock.
@@ -181,7 +218,8 @@ impl Shard {
         crate::evict::created(&node.meta);
         if let Some(when) = expire {
             node.meta.fetch_or(META_EXPIRE, Relaxed);
-            self.expires.insert_new(h.dict(), SmallBytes::new(key), when, 0);
+            node.deadline = when;
+            self.ttl.insert(std::ptr::NonNull::from(&mut *node));
         }
         old
     }
@@ -206,9 +244,10 @@ impl Shard {
     /// Removes `key` (expired or not) and its deadline.
     pub fn remove(&mut self, h: KeyHash, key: &[u8]) -> Option<Value> {
         self.before_change(h, key);
-        let node = self.dict.remove(h.dict(), key)?;
+        let mut node = self.dict.remove(h.dict(), key)?;
         if node.meta.load(Relaxed) & META_EXPIRE != 0 {
-            self.expires.remove(h.dict(), key);
+            // Still allocated: the index forgets it before it is freed.
+            self.ttl.remove(std::ptr::NonNull::from(&mut *node));
         }
         Some(node.value)
     }
@@ -217,13 +256,10 @@ impl Shard {
     pub fn set_expire(&mut self, h: KeyHash, key: &[u8], when: i64) {
         self.before_change(h, key);
         let Some(node) = self.dict.get_mut(h.dict(), key) else { return };
-        if node.meta.fetch_or(META_EXPIRE, Relaxed) & META_EXPIRE != 0 {
-            if let Some(e) = self.expires.get_mut(h.dict(), key) {
-                e.value = when;
-                return;
-            }
+        node.deadline = when;
+        if node.meta.fetch_or(META_EXPIRE, Relaxed) & META_EXPIRE == 0 {
+            self.ttl.insert(std::ptr::NonNull::from(&mut *node));
         }
-        self.expires.insert_new(h.dict(), SmallBytes::new(key), when, 0);
     }
 
     /// Removes the deadline of a key; true if it had one.
@@ -233,34 +269,31 @@ impl Shard {
         if node.meta.fetch_and(!META_EXPIRE, Relaxed) & META_EXPIRE == 0 {
             return false;
         }
-        self.expires.remove(h.dict(), key).is_some()
+        self.ttl.remove(std::ptr::NonNull::from(&mut *node))
     }
 
     /// Deadline of a live key: `Err(())` if missing.
     pub fn ttl(&mut self, h: KeyHash, key: &[u8], now: i64) -> Option<Option<i64>> {
         let node = self.get_mut(h, key, now)?;
-        let hash = h.dict();
-        if node.meta.load(Relaxed) & META_EXPIRE == 0 {
-            return Some(None);
-        }
-        Some(self.expires.get(hash, key).map(|n| n.value))
+        Some(node_deadline(node))
     }
 
     /// Removes every key.
     pub fn clear(&mut self) {
         self.before_bulk_change();
+        self.ttl.clear();
         self.dict.clear();
-        self.expires.clear();
         self.expire_cursor = 0;
     }
 
     /// Takes every key and deadline out, leaving the shard empty (FLUSHDB/FLUSHALL take the
     /// data under the lock and free it after releasing the lock, or on another thread for
     /// ASYNC). The shard's counters are kept.
-    pub fn take_data(&mut self) -> (Dict<Value>, Dict<i64>) {
+    pub fn take_data(&mut self) -> Dict<Value> {
         self.before_bulk_change();
         self.expire_cursor = 0;
-        (std::mem::take(&mut self.dict), std::mem::take(&mut self.expires))
+        self.ttl.clear();
+        std::mem::take(&mut self.dict)
     }
 
     /// Exchanges keys and deadlines with another shard (SWAPDB swaps shard `i` of one
@@ -270,37 +303,53 @@ impl Shard {
         self.before_bulk_change();
         other.before_bulk_change();
         std::mem::swap(&mut self.dict, &mut other.dict);
-        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.ttl, &mut other.ttl);
         std::mem::swap(&mut self.expire_cursor, &mut other.expire_cursor);
     }
 
-    /// Runs one active-expiry step: visits buckets of `expires` from the saved cursor until
-    /// `samples` deadlines were checked; deletes the expired ones. Returns (checked, expired).
+    /// Runs one active-expiry step: visits slots of the deadline index from the saved
+    /// cursor until `samples` deadlines were checked; deletes the expired ones. Returns
+    /// (checked, expired).
     pub fn active_expire_step(&mut self, now: i64, samples: usize) -> (usize, usize) {
         let (mut checked, mut expired) = (0, 0);
-        let mut buckets = 0;
-        while checked < samples && !self.expires.is_empty() && buckets < samples * 20 {
-            let (dead, next) = self.expires.scan_collect(self.expire_cursor, |n| {
-                checked += 1;
-                n.value <= now
-            });
+        let mut slots = 0;
+        while checked < samples && self.ttl.len() > 0 && slots < samples * 20 {
+            let mut dead = None;
+            // SAFETY: `&mut self` keeps every indexed entry alive; the closure only reads.
+            let next = unsafe {
+                self.ttl.scan(self.expire_cursor, |n| {
+                    checked += 1;
+                    if n.deadline <= now {
+                        dead = Some((Dict::hash_of(n), n.key.clone()));
+                    }
+                })
+            };
             self.expire_cursor = next;
-            buckets += 1;
-            for (hash, key) in dead {
+            slots += 1;
+            let found = dead.is_some();
+            if let Some((hash, key)) = dead {
                 // Only the in-shard half of the hash is used inside a shard.
                 if let Some(value) = self.remove(KeyHash(hash as u64), &key) {
                     self.expired_values.push(value);
                 }
                 self.expired_log.push(key);
                 expired += 1;
+                // The deletion shifted a later entry into this slot: look at it again.
+                self.expire_cursor = self.expire_cursor.saturating_sub(1);
             }
-            if next == 0 {
+            if next == 0 && !found {
                 break;
             }
         }
         self.expired_keys += expired as u64;
         (checked, expired)
     }
+}
+
+/// A node's deadline, if it has one.
+#[inline]
+pub fn node_deadline(node: &Node<Value>) -> Option<i64> {
+    (node.meta.load(Relaxed) & META_EXPIRE != 0).then_some(node.deadline)
 }
 
 impl Shard {
@@ -399,6 +448,6 @@ impl Keyspace {
     }
     /// Number of keys with a deadline.
     pub fn volatile_len(&self) -> usize {
-        self.shards.iter().map(|s| s.read().expires.len()).sum()
+        self.shards.iter().map(|s| s.read().ttl.len()).sum()
     }
 }

@@ -148,7 +148,7 @@ pub fn server_del(inner: &Inner, old: Option<Value>) {
 
 /// Frees the contents of flushed shards holding `keys` keys: on the thread when `lazy`
 /// (FLUSHALL/FLUSHDB ASYNC), else here.
-pub fn free_data(inner: &Inner, data: Vec<(Dict<Value>, Dict<i64>)>, keys: usize, lazy: bool) {
+pub fn free_data(inner: &Inner, data: Vec<Dict<Value>>, keys: usize, lazy: bool) {
     if lazy && keys > 0 {
         inner.lazyfree.submit(Box::new(data), keys);
     }

@@ -69,6 +69,7 @@ pub mod scripting;
 pub mod slowlog;
 pub mod snapshot;
 pub mod tracking;
+pub(crate) mod ttl_index;
 pub mod transaction;
 pub mod types;
 pub mod util;

@@ -204,8 +204,7 @@ pub fn estimate(inner: &Inner) -> u64 {
             let shard = ks.shard_at(i).read();
             let mut bytes = std::mem::size_of_val(&*shard) as u64;
             bytes += (shard.dict.buckets() * std::mem::size_of::<usize>()) as u64;
-            bytes += (shard.expires.buckets() * std::mem::size_of::<usize>()) as u64;
-            bytes += (shard.expires.len() * (std::mem::size_of::<Node<i64>>() + 16)) as u64;
+            bytes += shard.volatile_bytes() as u64;
             let n = shard.dict.len();
             if n <= ESTIMATE_SAMPLES {
                 bytes += shard.dict.iter().map(entry_bytes).sum::<u64>();

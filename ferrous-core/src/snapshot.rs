@@ -244,7 +244,7 @@ impl Snapshot {
                     let (mut keys, mut volatile) = (0, 0);
                     for shard in shards.iter_mut() {
                         keys += shard.dict.len() as u64;
-                        volatile += shard.expires.len() as u64;
+                        volatile += shard.volatile_len() as u64;
                         shard.snap_sense ^= META_SNAP;
                         shard.snap = Some(ShardSnapshot { shared: shared.clone(), db: *db });
                     }

@@ -603,8 +603,8 @@ fn avg_ttl(acc: &Access<'_>) -> i64 {
     let (mut sum, mut n) = (0i64, 0i64);
     for i in 0..SHARDS {
         acc.read_shard(i, |shard| {
-            for node in shard.expires.iter().take(PER_SHARD) {
-                let ttl = node.value - acc.now;
+            for node in shard.volatile_iter().take(PER_SHARD) {
+                let ttl = node.deadline - acc.now;
                 if ttl > 0 {
                     sum = sum.saturating_add(ttl);
                     n += 1;
@@ -624,7 +624,7 @@ fn keyspace(ctx: &Ctx<'_>, s: &mut Section<'_>) {
         let acc = ctx.access.with_db(db);
         let (mut keys, mut expires) = (0, 0);
         for i in 0..SHARDS {
-            let (k, e) = acc.read_shard(i, |shard| (shard.dict.len(), shard.expires.len()));
+            let (k, e) = acc.read_shard(i, |shard| (shard.dict.len(), shard.volatile_len()));
             keys += k;
             expires += e;
         }

@@ -87,9 +87,7 @@ impl Breakdown {
                 let shard = inner.keyspace(db).shard_at(i).read();
                 n += shard.dict.len() as u64;
                 main += (shard.dict.buckets() * std::mem::size_of::<usize>()) as u64;
-                expires += (shard.expires.buckets() * std::mem::size_of::<usize>()
-                    + shard.expires.len() * std::mem::size_of::<crate::dict::Node<i64>>())
-                    as u64;
+                expires += shard.volatile_bytes() as u64;
             }
             if n > 0 {
                 keys += n;

@@ -557,11 +557,11 @@ pub fn randomkey(acc: &Access<'_>) -> Option<Vec<u8>> {
 }
 
 /// Empties locked shards; returns the number of keys removed and the data to free.
-fn take_shards<'a>(shards: impl Iterator<Item = &'a mut Shard>, data: &mut Vec<(Dict<Value>, Dict<i64>)>) -> usize {
+fn take_shards<'a>(shards: impl Iterator<Item = &'a mut Shard>, data: &mut Vec<Dict<Value>>) -> usize {
     let mut n = 0;
     for shard in shards {
         n += shard.dict.len();
-        if !shard.dict.is_empty() || !shard.expires.is_empty() {
+        if !shard.dict.is_empty() || shard.volatile_len() > 0 {
             data.push(shard.take_data());
         }
     }
