@@ -644,8 +644,14 @@ pub fn load_file_at_startup(inner: &Arc<Inner>, path: &Path) -> Result<Option<Lo
         !v.is_empty() && !v.starts_with("no ")
     };
     let opts = LoadOptions { skip_expired: !replica, replace_functions: true };
-    let Some((stats, saved)) = load_file_saved(inner, path, opts)? else { return Ok(None) };
+    // A master that continues its replication stream tells its replicas about the keys
+    // that expired while it was down (Redis feeds their DELs to the backlog as it loads).
+    let mut expired = Vec::new();
+    let Some((stats, saved)) = load_file_impl(inner, path, opts, Some(&mut expired))? else { return Ok(None) };
     crate::replication::restore_saved(inner, &saved, replica);
+    if !replica && saved.usable() {
+        crate::replication::feed_expired(inner, &expired);
+    }
     Ok(Some(stats))
 }
 
@@ -653,6 +659,19 @@ pub(crate) fn load_file_saved(
     inner: &Inner,
     path: &Path,
     opts: LoadOptions,
+) -> Result<Option<(LoadStats, crate::replication::SavedReplication)>, PersistError> {
+    load_file_impl(inner, path, opts, None)
+}
+
+/// Keys skipped because they had expired, by database (collected only when the file
+/// carries usable replication info).
+type Expired = Vec<(usize, Vec<u8>)>;
+
+fn load_file_impl(
+    inner: &Inner,
+    path: &Path,
+    opts: LoadOptions,
+    expired: Option<&mut Expired>,
 ) -> Result<Option<(LoadStats, crate::replication::SavedReplication)>, PersistError> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -664,7 +683,7 @@ pub(crate) fn load_file_saved(
         // Shorter than "REDIS" and a version: Redis's "Short read" (not a bad signature).
         return Err(RdbError::Truncated { offset: size }.into());
     }
-    load_saved(inner, file, size, opts).map(Some)
+    load_impl(inner, file, size, opts, false, expired).map(Some)
 }
 
 /// Replaces the whole dataset (every database, and the function libraries) with the RDB
@@ -693,6 +712,17 @@ pub fn load_saved_as(
     size_hint: u64,
     opts: LoadOptions,
     async_load: bool,
+) -> Result<(LoadStats, crate::replication::SavedReplication), PersistError> {
+    load_impl(inner, r, size_hint, opts, async_load, None)
+}
+
+fn load_impl(
+    inner: &Inner,
+    r: impl Read,
+    size_hint: u64,
+    opts: LoadOptions,
+    async_load: bool,
+    mut expired: Option<&mut Expired>,
 ) -> Result<(LoadStats, crate::replication::SavedReplication), PersistError> {
     let state = &inner.rdb;
     state.loading_started_ms.store(inner.clock.now_ms(), Relaxed);
@@ -747,6 +777,9 @@ pub fn load_saved_as(
                 }
                 if opts.skip_expired && e.expire_ms.is_some_and(|t| t < now) {
                     stats.keys_expired += 1;
+                    if let Some(out) = expired.as_deref_mut().filter(|_| saved.usable()) {
+                        out.push((db, e.key));
+                    }
                     continue;
                 }
                 let h = KeyHash(std::hash::BuildHasher::hash_one(&inner.hasher, &e.key[..]));

@@ -983,6 +983,22 @@ fn redis(lua: &Lua, args: &[Vec<u8>]) {
 /// the connection. `scratch`: the private copy a `YES` session runs against.
 pub(crate) fn run_session(
     db: &Database,
+    client: ClientState,
+    conn: DebugConnection,
+    req: DebugRequest,
+    config: crate::EngineConfig,
+) {
+    // A bug here must not take the connection's thread (an event loop, for SYNC) down.
+    let id = client.id();
+    let run = std::panic::AssertUnwindSafe(|| session(db, client, conn, req, config));
+    if std::panic::catch_unwind(run).is_err() {
+        LDB.with(|s| s.borrow_mut().take());
+        db.inner().clients.unregister(id);
+    }
+}
+
+fn session(
+    db: &Database,
     mut client: ClientState,
     conn: DebugConnection,
     req: DebugRequest,

@@ -330,10 +330,16 @@ impl LuaEngine {
                 let threshold = runner.database().inner().tunables.get(Tunable::BusyReplyThreshold).max(0) as u64;
                 crate::vm::set_debug_hook(&st.eval.lua).map_err(|e| err(format!("ERR {e}")))?;
                 crate::debugger::start(st.eval.raw_state(), threshold);
-                let res = self.execute(target, runner, args.slice_from(3), numkeys, out, caller_resp3);
-                crate::debugger::stop();
-                let _ = crate::vm::set_default_hook(&st.eval.lua);
-                res
+                // The usual hook comes back however the run ends (even by a panic).
+                struct Restore<'a>(&'a mlua::Lua);
+                impl Drop for Restore<'_> {
+                    fn drop(&mut self) {
+                        crate::debugger::stop();
+                        let _ = crate::vm::set_default_hook(self.0);
+                    }
+                }
+                let _restore = Restore(&st.eval.lua);
+                self.execute(target, runner, args.slice_from(3), numkeys, out, caller_resp3)
             })
         })
     }
@@ -1092,12 +1098,13 @@ impl ScriptEngine for LuaEngine {
             crate::debugger::run_session(db, client, conn, req, config);
             return;
         }
-        let db = db.clone();
+        let (id, session_db) = (client.id(), db.clone());
         let spawned = std::thread::Builder::new()
             .name("ferrous-ldb".into())
-            .spawn(move || crate::debugger::run_session(&db, client, conn, req, config));
+            .spawn(move || crate::debugger::run_session(&session_db, client, conn, req, config));
         if spawned.is_err() {
-            // The closure (and with it the connection) is dropped: the client sees it close.
+            // The connection went with the closure: the client sees it close.
+            db.inner().clients.unregister(id);
         }
     }
 }
