@@ -938,3 +938,52 @@ fn chain_full_sync_keeps_the_stream_database() {
     ok(&mut b, &["SELECT", "5"]);
     assert_eq!(ok(&mut b, &["GET", "b"]), Value::BulkString(b"2".to_vec()));
 }
+
+/// A master restarted on its RDB while keys expired: Redis 7.0 feeds their DELs to the
+/// backlog it restores, right after the saved offset, so a replica continuing partially
+/// deletes them too. Compared with a redis-server master: the offset after the restart,
+/// the replica's DBSIZE.
+#[test]
+fn master_restart_tells_replicas_of_expired_keys() {
+    let mut shapes = Vec::new();
+    for kind in [common::Kind::Redis, common::Kind::Ferrous] {
+        if !common::require_tool("redis-server") {
+            return;
+        }
+        let mut master = match kind {
+            common::Kind::Redis => TestServer::redis(DEBUG_ON).unwrap(),
+            common::Kind::Ferrous => TestServer::ferrous(DEBUG_ON),
+        };
+        let mut m = master.client();
+        ok(&mut m, &["SET", "stays", "1"]);
+        ok(&mut m, &["SELECT", "2"]);
+        ok(&mut m, &["SET", "goes", "1", "PX", "1500"]);
+        ok(&mut m, &["SET", "goes2", "1", "PX", "1500"]);
+        let replica = TestServer::redis(&[
+            "--enable-debug-command",
+            "yes",
+            "--replicaof",
+            "127.0.0.1",
+            &master.port().to_string(),
+        ])
+        .expect("redis-server");
+        assert_in_sync(&master, &replica, "full sync");
+        drop(m);
+        shutdown_save(&mut master);
+        let saved: i64 = rdb_aux(&master.dir().join("dump.rdb"))["repl-offset"].parse().unwrap();
+        std::thread::sleep(Duration::from_millis(1700));
+        master.restart();
+        let mut m = master.client();
+        let offset: i64 = info_field(&mut m, "replication", "master_repl_offset").unwrap().parse().unwrap();
+        assert_in_sync(&master, &replica, "after the restart");
+        let mut r = replica.client();
+        ok(&mut r, &["SELECT", "2"]);
+        let dbsize = ok(&mut r, &["DBSIZE"]);
+        shapes.push((kind, offset - saved, dbsize, info_field(&mut m, "stats", "sync_partial_ok")));
+    }
+    assert_eq!(shapes.len(), 2);
+    // SELECT 2, DEL goes, DEL goes2; the replica's database 2 is empty.
+    assert_eq!((shapes[0].1, shapes[0].2.clone()), (23 + 23 + 24, Value::Int(0)), "redis: {shapes:?}");
+    let shape = |i: usize| (shapes[i].1, shapes[i].2.clone(), shapes[i].3.clone());
+    assert_eq!(shape(1), shape(0), "{shapes:?}");
+}

@@ -626,6 +626,30 @@ pub(crate) fn cron(inner: &Inner, now_ms: i64) {
     }
 }
 
+/// Appends `DEL key` (`UNLINK` with `lazyfree-lazy-expire`) for each key that expired
+/// while a restored master was down, selecting databases as needed, right after the saved
+/// offset: its replicas continuing from there delete them too, as Redis's load feeds them.
+pub(crate) fn feed_expired(inner: &Inner, keys: &[(usize, Vec<u8>)]) {
+    if keys.is_empty() {
+        return;
+    }
+    let verb: &[u8] = if inner.config.read().get_bool("lazyfree-lazy-expire") { b"UNLINK" } else { b"DEL" };
+    let mut b = inner.repl.backlog.lock();
+    if !b.active {
+        return;
+    }
+    let mut out = Vec::new();
+    for (db, key) in keys {
+        out.clear();
+        if b.selected != Some(*db) {
+            crate::aof::writer::encode_command(&mut out, &[b"SELECT".to_vec(), db.to_string().into_bytes()]);
+            b.selected = Some(*db);
+        }
+        crate::aof::writer::encode_command(&mut out, &[verb.to_vec(), key.clone()]);
+        b.append(&out);
+    }
+}
+
 /// A master without replicas for more than `repl-backlog-ttl` seconds (0: never) frees
 /// its backlog, as Redis's replicationCron: a new replication id, no secondary id (a
 /// replica of the old id could otherwise continue from a stream that has stopped).
