@@ -377,3 +377,43 @@ fn redis_cli_ldb_transcripts() {
         assert_eq!(outs[1], outs[0], "{mode}: Ferrous (left) differs from redis-server (right)");
     }
 }
+
+/// MONITOR shows a debugged EVAL once and its commands; a `YES` session's client leaves the
+/// server's client list (Redis's parent closes it), a `SYNC` one blocks INFO.
+#[test]
+fn monitor_and_client_list_around_sessions() {
+    let Some(s) = servers(&[]) else { return };
+    let mut seen = Vec::new();
+    for server in [&s.0, &s.1] {
+        let mut monitor = server.raw();
+        monitor.cmd(&["MONITOR"]);
+        let mut facts = Vec::new();
+        for mode in ["YES", "SYNC"] {
+            let mut c = server.raw();
+            c.cmd(&["SCRIPT", "DEBUG", mode]);
+            c.send(&["EVAL", "redis.call('set','mk','1')\nreturn 1", "0"]).unwrap();
+            c.read().unwrap();
+            let mut other = server.raw();
+            other.send(&["INFO", "clients"]).unwrap();
+            other.set_timeout(BLOCKED);
+            let info = other.read().ok().map(|r| {
+                let text = String::from_utf8_lossy(r.value.bytes().unwrap_or_default()).into_owned();
+                text.lines().filter(|l| l.starts_with("connected_clients:")).collect::<String>()
+            });
+            facts.push(format!("{mode}: {info:?}"));
+            c.send(&["c"]).unwrap();
+            c.read().unwrap();
+            c.read().unwrap();
+        }
+        let (bytes, _) = monitor.read_until_close(Duration::from_millis(300));
+        // Drop the timestamps and client addresses.
+        let lines: Vec<String> = String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| l.split_once("] ").map_or(l.to_string(), |(_, cmd)| cmd.to_string()))
+            .collect();
+        facts.push(lines.join("\n"));
+        seen.push(facts);
+    }
+    assert_eq!(seen[1], seen[0], "Ferrous (left) differs from redis-server (right)");
+    assert!(seen[0][2].contains("\"set\" \"mk\" \"1\""), "{:?}", seen[0]);
+}

@@ -1013,7 +1013,12 @@ fn session(
             db.disconnect(&client);
             return;
         }
-        Some(Ok(s)) => Some(s),
+        Some(Ok(s)) => {
+            // Like Redis's parent process after the fork, the server is done with this
+            // client: the session owns the connection (CLIENT LIST no longer shows it).
+            db.disconnect(&client);
+            Some(s)
+        }
         None => None,
     };
     let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
@@ -1023,7 +1028,9 @@ fn session(
     }
     let src: Vec<Vec<u8>> = body.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
     let Ok(writer) = stream.try_clone() else {
-        db.disconnect(&client);
+        if scratch.is_none() {
+            db.disconnect(&client);
+        }
         return;
     };
     let session = Session {
@@ -1064,7 +1071,27 @@ fn session(
         }
         None => {
             client.close_after_reply = false;
-            db.dispatch(&mut client, args.as_args(), &mut out);
+            // Straight to the engine: the command table already ran this EVAL's checks and
+            // showed it to MONITOR when it asked for the session.
+            let name = req.args.first().map(|n| n.to_ascii_lowercase()).unwrap_or_default();
+            match (db.script_engine(), ferrous_core::scripting::command_spec(&name)) {
+                (Some(engine), Some(spec)) => {
+                    let _scope =
+                        (!client.acl.unrestricted()).then(|| ferrous_core::acl::ScriptScope::enter(&client, spec));
+                    let resp3 = client.resp3();
+                    let call = ferrous_core::scripting::ScriptCall {
+                        db,
+                        client: &mut client,
+                        args: args.as_args(),
+                        out: &mut out,
+                        held: false,
+                    };
+                    if let Err(e) = engine.command(call) {
+                        ferrous_core::commands::Reply::new(&mut out, resp3).error(&e);
+                    }
+                }
+                _ => db.dispatch(&mut client, args.as_args(), &mut out),
+            }
             // The command may have asked for a hand-off itself: nothing can take it now.
             let _ = ferrous_core::scripting::take_debug_session();
         }
@@ -1075,7 +1102,9 @@ fn session(
     let mut writer = writer;
     let _ = writer.write_all(&out);
     let _ = writer.shutdown(std::net::Shutdown::Both);
-    db.disconnect(&client);
+    if scratch.is_none() {
+        db.disconnect(&client);
+    }
     drop(scratch);
 }
 
