@@ -646,3 +646,41 @@ fn a_transaction_mixing_families_is_one_block() {
     m.expect(&["HDEL th f"]);
     m.check("transactions");
 }
+
+#[test]
+fn typed_collection_writes_are_in_the_aof() {
+    let dir = std::env::temp_dir().join(format!("ferrous-typed-coll-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = || Database::builder().dir(&dir).save_points(&[]).appendonly(true).appendfsync("always").open().unwrap();
+    let digest = |db: &Database| db.execute(["DEBUG", "DIGEST"]);
+    let before = {
+        let db = open();
+        db.rpush("l", ["a", "b", "c"]).unwrap();
+        db.lmove("l", "l2", ListEnd::Left, ListEnd::Right).unwrap();
+        db.sadd("s", &["1", "2", "3", "4"]).unwrap();
+        db.spop_count("s", 2).unwrap();
+        db.hincrbyfloat("h", "f", "2.5").unwrap();
+        db.zadd("z", &[(1.5, "m"), (2.0, "n")]).unwrap();
+        db.zpopmin("z", 1).unwrap();
+        db.geoadd("g", &[(13.361389, 38.115556, "Palermo")]).unwrap();
+        db.setbit("b", 9, true).unwrap();
+        db.pfadd("p", &["x", "y"]).unwrap();
+        db.pfcount(&["p"]).unwrap();
+        db.xadd("x", &[("f", "v")]).unwrap();
+        db.transaction(|tx| {
+            tx.lpush("l2", ["t"])?;
+            tx.hset("h", &[("g", "1")])?;
+            Ok(())
+        })
+        .unwrap();
+        let d = digest(&db);
+        // No save, no rewrite: only the AOF can bring these back.
+        std::mem::forget(db.clone());
+        d
+    };
+    let db = open();
+    assert_eq!(digest(&db), before);
+    assert_eq!(db.hget("h", "f").unwrap(), Some(b"2.5".to_vec()));
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+}
