@@ -165,6 +165,23 @@ fn session_stepping_listing_and_breakpoints() {
             ],
         ),
     );
+    same(&s, "empty script", &session("", &["0"], &[&["w"], &["c"]]));
+    same(&s, "CRLF lines", &session("local a = 1\r\nreturn a\r\n", &["0"], &[&["w"], &["l"], &["s"], &["c"]]));
+    same(
+        &s,
+        "upvalues",
+        &session(
+            "local u = 5\nlocal function f()\n  return u\nend\nreturn f()",
+            &["0"],
+            &[&["b", "3"], &["c"], &["p", "u"], &["p"], &["t"], &["c"]],
+        ),
+    );
+    let many: Vec<String> = (0..70).map(|i| format!("local v{i} = {i}")).collect();
+    let lines: Vec<String> = (1..67).map(|i| i.to_string()).collect();
+    let mut commands: Vec<Vec<&str>> = lines.iter().map(|l| vec!["b", l.as_str()]).collect();
+    commands.extend([vec!["b", "-5"], vec!["b"], vec!["c"]]);
+    let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
+    same(&s, "too many breakpoints", &session(&many.join("\n"), &["0"], &commands));
     // A script without an explicit return ends on its last line.
     same(&s, "no return", &session("local a = 1\nlocal b = 2\n\n", &["0"], &[&["s"], &["s"]]));
 }

@@ -1026,7 +1026,9 @@ fn session(
     while matches!(body.last(), Some(b'\n') | Some(b'\r')) {
         body.pop();
     }
-    let src: Vec<Vec<u8>> = body.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect();
+    // An empty script has no lines at all (`sdssplitlen` of nothing).
+    let src: Vec<Vec<u8>> =
+        if body.is_empty() { Vec::new() } else { body.split(|&c| c == b'\n').map(<[u8]>::to_vec).collect() };
     let Ok(writer) = stream.try_clone() else {
         if scratch.is_none() {
             db.disconnect(&client);
