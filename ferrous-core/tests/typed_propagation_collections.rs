@@ -6,6 +6,8 @@
 //! get emptied, WRONGTYPE errors and NX/XX no-ops propagate nothing beyond what changed.
 #[path = "support/replay.rs"]
 mod replay;
+#[path = "support/tools.rs"]
+mod tools;
 
 use ferrous_core::list::ListEnd;
 use ferrous_core::{Database, RespValue};
@@ -683,4 +685,183 @@ fn typed_collection_writes_are_in_the_aof() {
     assert_eq!(db.hget("h", "f").unwrap(), Some(b"2.5".to_vec()));
     drop(db);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Applies `db`'s change feed to a redis-server 7.0 (the specification): every propagated
+/// form must be accepted and build the same data (DEBUG DIGEST, and per key on a mismatch).
+fn apply_to_redis(feed: &ferrous_core::propagate::ChangeFeed, con: &mut redis::Connection) -> Vec<String> {
+    let mut selected = Some(0);
+    let mut log = Vec::new();
+    while let Some(block) = feed.recv_timeout(Duration::from_millis(50)) {
+        for args in block.commands(&mut selected) {
+            let text = strs(&args).join(" ");
+            let mut cmd = redis::cmd(&String::from_utf8_lossy(&args[0]));
+            for a in &args[1..] {
+                cmd.arg(a.as_slice());
+            }
+            if let Err(e) = cmd.query::<redis::Value>(con) {
+                panic!("redis-server refused `{text}`: {e}\nreplayed so far:\n{}", log.join("\n"));
+            }
+            log.push(text);
+        }
+    }
+    log
+}
+
+#[test]
+fn redis_applies_the_typed_forms_to_the_same_data() {
+    use ferrous_core::zset::{Aggregate, LexBound, LexRange, ScoreRange, ZAddOptions, ZRange};
+    use ferrous_core::{BitOp, BitfieldOp, BitfieldOverflow, BitfieldType, GeoFrom, GeoSearch, GeoShape, GeoUnit};
+    use ferrous_core::{RestoreOptions, SortOptions, Trim, XAddOptions};
+    if !tools::require_tool("redis-server") {
+        return;
+    }
+    let dir = tools::TempDir::new("typed-forms");
+    let redis = tools::RedisProc::start(dir.path(), &["--enable-debug-command", "yes"]);
+    let mut con = redis.con();
+    // The real clock: Redis judges deadlines (PXAT, ABSTTL) by its own.
+    let db = Database::new();
+    let feed = db.changes();
+    // Lists.
+    db.rpush("l", ["a", "b", "c", "d", "e", "f"]).unwrap();
+    db.lpushx("l", ["z"]).unwrap();
+    db.lpop("l").unwrap();
+    db.rpop_count("l", 2).unwrap();
+    db.lset("l", 0, "A").unwrap();
+    db.linsert("l", true, "A", "A2").unwrap();
+    db.lrem("l", 1, "b").unwrap();
+    db.ltrim("l", 0, 2).unwrap();
+    db.lmove("l", "l2", ListEnd::Left, ListEnd::Right).unwrap();
+    db.rpoplpush("l", "l2").unwrap();
+    db.lmpop(&["none", "l2"], ListEnd::Right, 1).unwrap();
+    db.blpop(&["l"], Duration::from_secs(1)).unwrap();
+    db.rpush("l3", ["1", "2", "3"]).unwrap();
+    db.blmove("l3", "l4", ListEnd::Right, ListEnd::Left, Duration::from_secs(1)).unwrap();
+    db.brpoplpush("l3", "l4", Duration::from_secs(1)).unwrap();
+    db.blmpop(&["l3", "l4"], ListEnd::Left, 2, Duration::from_secs(1)).unwrap();
+    // Sets.
+    let members: Vec<String> = (0..30).map(|i| format!("m{i}")).collect();
+    db.sadd("s", &members).unwrap();
+    db.srem("s", &["m0", "absent"]).unwrap();
+    db.spop("s").unwrap();
+    db.spop_count("s", 3).unwrap();
+    db.spop_count("s", 20).unwrap();
+    db.sadd("s2", &["1", "2", "3"]).unwrap();
+    db.spop_count("s2", 10).unwrap();
+    db.sadd("s3", &["m1", "m2", "x"]).unwrap();
+    db.smove("s3", "s4", "x").unwrap();
+    db.sinterstore("si", &["s", "s3"]).unwrap();
+    db.sunionstore("su", &["s", "s3"]).unwrap();
+    db.sdiffstore("sd", &["s", "s3"]).unwrap();
+    // Sorted sets.
+    db.zadd("z", &[(0.1, "a"), (2.5, "b"), (1e300, "c"), (-0.0, "d"), (f64::NEG_INFINITY, "e")]).unwrap();
+    db.zadd_with("z", &[(3.0, "b"), (4.0, "new")], ZAddOptions { xx: true, ch: true, ..Default::default() }).unwrap();
+    db.zadd_incr("z", 1.0 / 3.0, "a", ZAddOptions { gt: true, ..Default::default() }).unwrap();
+    db.zincrby("z", -7.25, "f").unwrap();
+    db.zrem("z", &["d"]).unwrap();
+    let q = ZRange::score(ScoreRange { min: 0.0, min_exclusive: true, max: 1e301, max_exclusive: false });
+    db.zrangestore("zr", "z", &q.rev()).unwrap();
+    let lex = LexRange { min: LexBound::Inclusive(b"a".to_vec()), max: LexBound::Exclusive(b"c".to_vec()) };
+    db.zadd("zl", &[(0.0, "a"), (0.0, "b"), (0.0, "c"), (0.0, "d")]).unwrap();
+    db.zrangestore(
+        "zr2",
+        "zl",
+        &ZRange { by: ferrous_core::zset::ZRangeBy::Lex(lex.clone()), rev: false, limit: Some((0, 1)) },
+    )
+    .unwrap();
+    db.zremrangebylex("zl", &lex).unwrap();
+    db.zremrangebyscore("z", &ScoreRange { min: 1e299, min_exclusive: true, max: f64::INFINITY, max_exclusive: false })
+        .unwrap();
+    db.zremrangebyrank("zr", 0, 0).unwrap();
+    db.zpopmin("z", 1).unwrap();
+    db.zpopmax("zl", 5).unwrap();
+    db.zmpop(&["none", "z"], true, 1).unwrap();
+    db.zadd("zx", &[(1.0, "a"), (2.0, "b")]).unwrap();
+    db.zadd("zy", &[(0.3, "b"), (5.0, "c")]).unwrap();
+    db.zunionstore("zu", &["zx", "zy"], &[0.1, 3.0], Aggregate::Max).unwrap();
+    db.zinterstore("zi", &["zx", "zy"], &[], Aggregate::Sum).unwrap();
+    db.zdiffstore("zd", &["zx", "zy"]).unwrap();
+    db.bzpopmin(&["zx"], Duration::from_secs(1)).unwrap();
+    db.bzmpop(&["zy"], true, 5, Duration::from_secs(1)).unwrap();
+    // Hashes.
+    db.hset("h", &[("a", "1"), ("b", "x")]).unwrap();
+    db.hsetnx("h", "c", "3").unwrap();
+    db.hincrby("h", "a", -10).unwrap();
+    db.hincrbyfloat("h", "f", "0.1").unwrap();
+    db.hincrbyfloat("h", "f", "1e3").unwrap();
+    db.hdel("h", &["b"]).unwrap();
+    // Geo.
+    db.geoadd("g", &[(13.361389, 38.115556, "Palermo"), (15.087269, 37.502669, "Catania")]).unwrap();
+    let gq = GeoSearch::new(GeoFrom::LonLat(15.0, 37.0), GeoShape::Radius(123.456789), GeoUnit::Kilometers).asc();
+    db.geosearchstore("gs", "g", &gq, true).unwrap();
+    let mut bq = GeoSearch::new(
+        GeoFrom::Member(b"Palermo".to_vec()),
+        GeoShape::Box { width: 500.0, height: 300.5 },
+        GeoUnit::Miles,
+    );
+    bq.count = Some(1);
+    db.geosearchstore("gb", "g", &bq, false).unwrap();
+    // Bitmaps, HyperLogLog.
+    db.setbit("bits", 77, true).unwrap();
+    db.set("k1", "foobar").unwrap();
+    db.bitop(BitOp::Not, "bn", &["k1"]).unwrap();
+    db.bitop(BitOp::And, "ba", &["k1", "bits"]).unwrap();
+    let u8t = BitfieldType::unsigned(8).unwrap();
+    let i5 = BitfieldType::signed(5).unwrap();
+    db.bitfield(
+        "bf",
+        &[BitfieldOp::Set(i5, 3, -7), BitfieldOp::Overflow(BitfieldOverflow::Sat), BitfieldOp::IncrBy(u8t, 8, 300)],
+    )
+    .unwrap();
+    db.pfadd("p1", &["a", "b", "c"]).unwrap();
+    db.pfadd("p2", &["c", "d"]).unwrap();
+    db.pfcount(&["p1"]).unwrap();
+    db.pfmerge("pm", &["p1", "p2"]).unwrap();
+    // RESTORE, SORT STORE.
+    let payload = db.dump("h").unwrap();
+    db.restore("hr", &payload, RestoreOptions { ttl_ms: 3_600_000, ..Default::default() }).unwrap();
+    db.restore("hr", &payload, RestoreOptions { replace: true, freq: Some(5), ..Default::default() }).unwrap();
+    db.rpush("sl", ["3", "1", "2", "b"]).unwrap();
+    db.sort_store("sl", &SortOptions { alpha: true, desc: true, limit: Some((1, 2)), ..Default::default() }, "sorted")
+        .unwrap();
+    // Streams.
+    db.xadd("x", &[("f", "1")]).unwrap();
+    db.xadd_with("x", "*", &[("f", "2")], &XAddOptions { nomkstream: false, trim: Some((Trim::MaxLen(5), true)) })
+        .unwrap();
+    db.xgroup_create("x", "g", "0", false).unwrap();
+    db.xread_group("g", "c1", &[("x", ">")], Some(1), None, false).unwrap();
+    db.xread_group("g", "c2", &[("x", ">")], None, None, true).unwrap();
+    // A transaction.
+    db.transaction(|tx| {
+        tx.lpush("tl", ["1"])?;
+        tx.zincrby("tz", 1.5, "m")?;
+        tx.select(4)?.sadd("ts", &["a"])?;
+        Ok(())
+    })
+    .unwrap();
+    let log = apply_to_redis(&feed, &mut con);
+    assert!(log.len() > 80, "{log:?}");
+    for dbi in [0, 4] {
+        let _: () = redis::cmd("SELECT").arg(dbi).query(&mut con).unwrap();
+        let ours = db.select(dbi).unwrap();
+        let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+        let mut theirs_keys = keys.clone();
+        theirs_keys.sort();
+        let mut our_keys: Vec<String> =
+            ours.keys("*").iter().map(|k| String::from_utf8_lossy(k).into_owned()).collect();
+        our_keys.sort();
+        assert_eq!(our_keys, theirs_keys, "keys of db {dbi}");
+        for k in &keys {
+            let theirs: Vec<String> = redis::cmd("DEBUG").arg("DIGEST-VALUE").arg(k).query(&mut con).unwrap();
+            let mine = ours.execute(["DEBUG", "DIGEST-VALUE", k.as_str()]);
+            assert_eq!(
+                mine,
+                RespValue::Array(vec![RespValue::Simple(theirs[0].clone())]),
+                "key {k} of db {dbi}; replayed:\n{}",
+                log.join("\n")
+            );
+        }
+    }
+    let theirs: String = redis::cmd("DEBUG").arg("DIGEST").query(&mut con).unwrap();
+    assert_eq!(db.execute(["DEBUG", "DIGEST"]), RespValue::Simple(theirs));
 }
