@@ -14,6 +14,10 @@ use ferrous_core::{Database, RespValue};
 use replay::Mirror;
 use std::time::{Duration, Instant};
 
+/// How long a blocked typed call waits for the write that should serve it (a missing serve
+/// fails the test instead of hanging it).
+const WAIT: Duration = Duration::from_secs(10);
+
 /// Waits until `n` clients are blocked (a typed blocking call on another thread).
 fn wait_blocked(db: &Database, n: usize) {
     let want = format!("blocked_clients:{n}\r\n");
@@ -121,7 +125,7 @@ fn blocking_list_pops_propagate_once_as_the_pop_that_took_effect() {
 
     // Served by a typed push on another thread: the push, then the pop, once each.
     let db = m.db.clone();
-    let waiter = std::thread::spawn(move || db.blpop(&["q"], Duration::ZERO).unwrap());
+    let waiter = std::thread::spawn(move || db.blpop(&["q"], WAIT).unwrap());
     wait_blocked(&m.db, 1);
     m.db.rpush("q", ["x", "y"]).unwrap();
     assert_eq!(waiter.join().unwrap(), Some((b"q".to_vec(), b"x".to_vec())));
@@ -129,10 +133,9 @@ fn blocking_list_pops_propagate_once_as_the_pop_that_took_effect() {
 
     // A chain: BLMOVE's move serves a BLMPOP waiting on its destination.
     let (db1, db2) = (m.db.clone(), m.db.clone());
-    let mover =
-        std::thread::spawn(move || db1.blmove("a", "b", ListEnd::Right, ListEnd::Left, Duration::ZERO).unwrap());
+    let mover = std::thread::spawn(move || db1.blmove("a", "b", ListEnd::Right, ListEnd::Left, WAIT).unwrap());
     wait_blocked(&m.db, 1);
-    let popper = std::thread::spawn(move || db2.blmpop(&["b"], ListEnd::Left, 3, Duration::ZERO).unwrap());
+    let popper = std::thread::spawn(move || db2.blmpop(&["b"], ListEnd::Left, 3, WAIT).unwrap());
     wait_blocked(&m.db, 2);
     m.db.lpush("a", ["v1", "v2"]).unwrap();
     assert_eq!(mover.join().unwrap(), Some(b"v1".to_vec()));
@@ -310,13 +313,13 @@ fn blocking_zset_pops_propagate_as_the_pop_that_took_effect() {
 
     // Served by a typed ZADD on another thread.
     let db = m.db.clone();
-    let waiter = std::thread::spawn(move || db.bzpopmax(&["q"], Duration::ZERO).unwrap());
+    let waiter = std::thread::spawn(move || db.bzpopmax(&["q"], WAIT).unwrap());
     wait_blocked(&m.db, 1);
     m.db.zadd("q", &[(5.0, "five"), (7.0, "seven")]).unwrap();
     assert_eq!(waiter.join().unwrap(), Some((b"q".to_vec(), b"seven".to_vec(), 7.0)));
     m.expect(&["ZADD q 5 five 7 seven", "ZPOPMAX q"]);
     let db = m.db.clone();
-    let waiter = std::thread::spawn(move || db.bzmpop(&["w"], true, 3, Duration::ZERO).unwrap());
+    let waiter = std::thread::spawn(move || db.bzmpop(&["w"], true, 3, WAIT).unwrap());
     wait_blocked(&m.db, 1);
     m.db.zunionstore("w", &["q"], &[], ferrous_core::zset::Aggregate::Sum).unwrap();
     assert_eq!(waiter.join().unwrap().unwrap().1.len(), 1);
@@ -508,6 +511,14 @@ fn restore_propagates_as_redis_does() {
     m.db.restore("gone", &payload, past).unwrap();
     m.expect(&["DEL r0"]);
     m.check("restore expired");
+    // A client blocked on the key is served, after the RESTORE.
+    let db = m.db.clone();
+    let waiter = std::thread::spawn(move || db.blpop(&["rq"], WAIT).unwrap());
+    wait_blocked(&m.db, 1);
+    m.db.restore("rq", &payload, RestoreOptions::default()).unwrap();
+    assert_eq!(waiter.join().unwrap(), Some((b"rq".to_vec(), b"a".to_vec())));
+    m.expect(&[&format!("RESTORE rq 0 {}", text(&payload)), "LPOP rq"]);
+    m.check("restore serving a waiter");
 }
 
 #[test]
@@ -531,6 +542,14 @@ fn sort_store_propagates_as_redis_does() {
     assert_eq!(m.db.sort_store("nokey", &alpha, "none").unwrap(), 0);
     m.expect(&["SORT l STORE d1", "SORT l BY w_* LIMIT 0 2 GET # GET w_* DESC STORE d2", "SORT nokey ALPHA STORE d1"]);
     m.check("sort store");
+    // A client blocked on the destination is served, after the SORT.
+    let db = m.db.clone();
+    let waiter = std::thread::spawn(move || db.brpop(&["d3"], WAIT).unwrap());
+    wait_blocked(&m.db, 1);
+    m.db.sort_store("l", &SortOptions::default(), "d3").unwrap();
+    assert_eq!(waiter.join().unwrap(), Some((b"d3".to_vec(), b"3".to_vec())));
+    m.expect(&["SORT l STORE d3", "RPOP d3"]);
+    m.check("sort store serving a waiter");
     m.db.set("str", "v").unwrap();
     m.sync();
     assert!(m.db.sort_store("str", &SortOptions::default(), "d").is_err());
@@ -592,9 +611,8 @@ fn streams_propagate_as_redis_does() {
 
     // A blocked XREADGROUP served by a typed XADD on another thread.
     let db = m.db.clone();
-    let reader = std::thread::spawn(move || {
-        db.xread_group("g", "erin", &[("new", ">")], None, Some(Duration::ZERO), false).unwrap()
-    });
+    let reader =
+        std::thread::spawn(move || db.xread_group("g", "erin", &[("new", ">")], None, Some(WAIT), false).unwrap());
     wait_blocked(&m.db, 1);
     let id = m.db.xadd("new", &[("k", "v")]).unwrap();
     assert_eq!(reader.join().unwrap()[0].1[0].id, id);

@@ -866,7 +866,10 @@ impl Database {
                 a.extend([b"STORE".to_vec(), dest.to_vec()]);
                 vec![a]
             },
-        )?;
+        );
+        // A client blocked on `dest` is served after the SORT's own frame, as after the
+        // command.
+        let outcome = self.serve_blocked(outcome)?;
         if self.inner.tracking.active() {
             self.inner.tracking.invalidate(dest, 0);
         }

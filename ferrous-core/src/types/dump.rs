@@ -130,7 +130,9 @@ impl Database {
     /// already passed and REPLACE removed an old value.
     pub fn restore(&self, key: impl AsRef<[u8]>, payload: &[u8], opts: RestoreOptions) -> Result<()> {
         let key = key.as_ref();
-        self.write_typed(
+        // Clients blocked on `key` are served after the RESTORE's own frame, as after the
+        // command.
+        let r = self.write_typed(
             |acc| restore(acc, key, payload, opts),
             |acc, _| {
                 let abs = if opts.absttl { opts.ttl_ms } else { opts.ttl_ms.wrapping_add(acc.now) };
@@ -153,6 +155,7 @@ impl Database {
                 }
                 vec![a]
             },
-        )
+        );
+        self.serve_blocked(r)
     }
 }
