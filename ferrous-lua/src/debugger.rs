@@ -1053,6 +1053,12 @@ fn session(
         state: std::ptr::null_mut(),
     };
     LDB.with(|s| *s.borrow_mut() = Some(session));
+    let server_log = |msg: &str| ferrous_core::persistence::log_error(db.inner(), msg);
+    server_log(if scratch.is_some() {
+        "Lua debugging session started on a private copy of the data"
+    } else {
+        "Synchronous Lua debugging eval session started"
+    });
     let args: ferrous_resp::ArgsBuf = req.args.iter().collect();
     let mut out = Vec::new();
     match &scratch {
@@ -1098,6 +1104,11 @@ fn session(
             let _ = ferrous_core::scripting::take_debug_session();
         }
     }
+    server_log(if scratch.is_some() {
+        "Lua debugging session ended, its changes discarded"
+    } else {
+        "Synchronous Lua debugging eval session ended"
+    });
     log("<endsession>");
     send_logs();
     LDB.with(|s| s.borrow_mut().take());
