@@ -97,6 +97,27 @@ impl<V> Dict<V> {
         None
     }
 
+    /// Starts loading the bucket slot of `hash` into the cache (the first of a lookup's two
+    /// dependent misses; see [`Dict::prefetch_entry`] for the second).
+    #[inline]
+    pub fn prefetch_slot(&self, hash: u32) {
+        if !self.table.is_empty() {
+            prefetch(&self.table[self.slot(hash)]);
+        }
+    }
+
+    /// Starts loading the first entry of `hash`'s bucket (after [`Dict::prefetch_slot`] had
+    /// time to bring the slot in).
+    #[inline]
+    pub fn prefetch_entry(&self, hash: u32) {
+        if self.table.is_empty() {
+            return;
+        }
+        if let Some(head) = self.table[self.slot(hash)].as_deref() {
+            prefetch(head);
+        }
+    }
+
     /// The entry for `key`, mutable.
     #[inline]
     pub fn get_mut(&mut self, hash: u32, key: &[u8]) -> Option<&mut Node<V>> {
@@ -330,6 +351,18 @@ impl<V> Drop for Dict<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefetching_an_empty_or_missing_slot_is_harmless() {
+        let mut d: Dict<u32> = Dict::default();
+        d.prefetch_slot(7);
+        d.prefetch_entry(7);
+        d.insert_new(1, SmallBytes::new(b"a"), 1, 0);
+        for h in 0..64 {
+            d.prefetch_slot(h);
+            d.prefetch_entry(h);
+        }
+    }
     use std::collections::{BTreeMap, HashSet};
 
     fn h(k: &[u8]) -> u32 {

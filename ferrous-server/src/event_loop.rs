@@ -11,6 +11,7 @@
 //! [`OUTPUT_HIGH_WATER`], so a pipelining client that never reads cannot grow the server's
 //! memory without bound, and other clients on the same loop keep being served.
 use crate::{notice, verbose, warning, ShutdownHandle};
+use ferrous_core::db::PREFETCH_BATCH;
 use ferrous_core::{ClientState, ConnectionInfo, Database};
 use ferrous_resp::{Limits, Parsed, RequestParser};
 use mio::net::{TcpListener, TcpStream};
@@ -997,6 +998,7 @@ fn throttled(conn: &Conn) -> bool {
 fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
     conn.parser.set_limits(limits);
     conn.paused = false;
+    prefetch_pipeline(db, conn);
     let mut processed = 0u64;
     conn.paused_by_output = false;
     while conn.rstart < conn.rend && conn.client.blocking.blocked.is_none() {
@@ -1067,6 +1069,77 @@ fn execute_buffered(db: &Database, conn: &mut Conn, limits: Limits) -> Step {
     Step::Continue
 }
 
+/// When the buffer holds a pipeline (more than one complete command), asks the keyspace to
+/// bring the keys of the first [`PREFETCH_BATCH`] commands into the CPU cache before any of
+/// them runs, so their cache misses overlap instead of adding up (see
+/// [`Database::prefetch_keys`]). A command that is not a plain multibulk, or a key that is not
+/// one, only costs a wasted hint.
+fn prefetch_pipeline(db: &Database, conn: &Conn) {
+    if conn.parser.in_progress() {
+        return;
+    }
+    let input = &conn.rbuf[conn.rstart..conn.rend];
+    let mut keys: [&[u8]; PREFETCH_BATCH] = [&[]; PREFETCH_BATCH];
+    let (n, commands) = pipeline_keys(input, &mut keys);
+    if commands > 1 && n > 0 {
+        db.prefetch_keys(conn.client.db, &keys[..n]);
+    }
+}
+
+/// The keys of the complete multibulk commands at the start of `input`: the first argument
+/// of each command with one, every key of MSET/MSETNX/MGET/DEL/UNLINK/EXISTS/TOUCH. Returns
+/// how many keys were stored and how many commands were seen; stops at the first incomplete
+/// or inline command, or when `out` is full.
+fn pipeline_keys<'a>(input: &'a [u8], out: &mut [&'a [u8]; PREFETCH_BATCH]) -> (usize, usize) {
+    fn number(input: &[u8], pos: &mut usize, prefix: u8) -> Option<usize> {
+        if input.get(*pos) != Some(&prefix) {
+            return None;
+        }
+        let mut i = *pos + 1;
+        let mut n = 0usize;
+        while let Some(&c) = input.get(i) {
+            if c == b'\r' {
+                if input.get(i + 1) != Some(&b'\n') {
+                    return None;
+                }
+                *pos = i + 2;
+                return Some(n);
+            }
+            if !c.is_ascii_digit() || n > 1 << 40 {
+                return None;
+            }
+            n = n * 10 + (c - b'0') as usize;
+            i += 1;
+        }
+        None
+    }
+    let (mut stored, mut commands, mut pos) = (0, 0, 0);
+    while stored < out.len() {
+        let Some(argc) = number(input, &mut pos, b'*') else { break };
+        let start = stored;
+        let mut pairs = false;
+        let mut all = false;
+        for i in 0..argc {
+            let Some(len) = number(input, &mut pos, b'$') else { return (start, commands) };
+            let Some(arg) = input.get(pos..pos + len) else { return (start, commands) };
+            if input.get(pos + len..pos + len + 2) != Some(b"\r\n") {
+                return (start, commands);
+            }
+            pos += len + 2;
+            if i == 0 {
+                pairs = arg.eq_ignore_ascii_case(b"MSET") || arg.eq_ignore_ascii_case(b"MSETNX");
+                all =
+                    ["MGET", "DEL", "UNLINK", "EXISTS", "TOUCH"].iter().any(|c| arg.eq_ignore_ascii_case(c.as_bytes()));
+            } else if (i == 1 || all || (pairs && i % 2 == 1)) && stored < out.len() {
+                out[stored] = arg;
+                stored += 1;
+            }
+        }
+        commands += 1;
+    }
+    (stored, commands)
+}
+
 /// Writes pending output until done or the socket would block.
 fn flush(db: &Database, conn: &mut Conn) -> io::Result<()> {
     let mut written = 0;
@@ -1130,5 +1203,23 @@ mod tests {
         // No limits: never.
         let none = ClassLimit::default();
         assert!(!limit_reached(none, usize::MAX, &mut None, at(0)));
+    }
+
+    #[test]
+    fn pipeline_keys_reads_complete_commands_only() {
+        let mut out: [&[u8]; PREFETCH_BATCH] = [&[]; PREFETCH_BATCH];
+        let input = b"*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n\
+*5\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n*3\r\n$3\r\nDEL\r\n$1\r\nx\r\n$1\r\ny\r\n\
+*2\r\n$3\r\nGET\r\n$5\r\nhal";
+        let (n, commands) = pipeline_keys(input, &mut out);
+        assert_eq!(commands, 4, "the incomplete GET is not counted");
+        assert_eq!(&out[..n], &[&b"k1"[..], b"a", b"b", b"x", b"y"]);
+        // Inline commands and malformed lengths stop the scan without a panic.
+        assert_eq!(pipeline_keys(b"PING\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", &mut out), (0, 0));
+        assert_eq!(pipeline_keys(b"*2\r\n$3\r\nGET\r\n$99999999999999999999\r\n", &mut out), (0, 0));
+        assert_eq!(pipeline_keys(b"*2\r\n$3\r\nGET\r\n$1\r\nkX\r\n", &mut out), (0, 0));
+        // At most PREFETCH_BATCH keys.
+        let many = b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n".repeat(40);
+        assert_eq!(pipeline_keys(&many, &mut out).0, PREFETCH_BATCH);
     }
 }
