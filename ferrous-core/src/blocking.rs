@@ -361,6 +361,11 @@ pub fn serve_ready(db: &Database) {
                 let mut out = Vec::new();
                 db.dispatch(&mut client, w.args.as_args(), &mut out);
                 let served = !out.is_empty();
+                if served {
+                    // The waiter's reply acknowledges the pop: under `appendfsync always`
+                    // it is on disk before the waiter wakes.
+                    let _ = crate::aof::writer::commit(&db.inner);
+                }
                 {
                     let mut st = w.state.lock();
                     *st = if served { WaiterState::Done(out) } else { WaiterState::Waiting };
@@ -388,7 +393,9 @@ impl Database {
     /// path does this after every command; typed calls that add list or zset elements do
     /// it through here).
     pub(crate) fn serve_blocked<T>(&self, r: T) -> T {
-        if self.inner.blocking.has_ready() {
+        // Inside a transaction the waiters are served once it has released its locks
+        // (`Database::transaction`), as after EXEC: serving runs commands that lock.
+        if self.inner.blocking.has_ready() && !self.in_transaction() {
             serve_ready(self);
         }
         r
@@ -403,7 +410,15 @@ impl Database {
         client.select(self.index);
         client.blocking.waker = Some(Arc::new(|| {}));
         let mut out = Vec::new();
-        self.dispatch(&mut client, args.as_args(), &mut out);
+        if self.in_transaction() {
+            // Inside a transaction nothing can arrive meanwhile: the command answers at
+            // once, as a blocking command inside MULTI or a script does.
+            client.blocking.disabled = true;
+            crate::commands::dispatch_held(self, &mut client, args.as_args(), &mut out);
+        } else {
+            self.dispatch(&mut client, args.as_args(), &mut out);
+            let _ = crate::aof::writer::commit(&self.inner);
+        }
         if out.is_empty() {
             if let Some(w) = client.blocking.blocked.take() {
                 let deadline = (!timeout.is_zero()).then(|| Instant::now() + timeout);

@@ -806,6 +806,12 @@ impl Database {
         self.execute_as(crate::acl::superuser(), args)
     }
 
+    /// True for the handle a [`Database::transaction`] closure got, on the thread running it
+    /// (the thread holds the transaction's locks).
+    pub(crate) fn in_transaction(&self) -> bool {
+        self.held.as_ref().is_some_and(|t| t.is_mine())
+    }
+
     /// [`Database::execute`] with the permissions of `user`.
     pub(crate) fn execute_as<I, A>(&self, user: &Arc<crate::acl::User>, args: I) -> ferrous_resp::Value
     where
@@ -818,10 +824,17 @@ impl Database {
         client.set_user(user.clone());
         client.select(self.index);
         let mut out = Vec::new();
-        self.dispatch(&mut client, argv.as_args(), &mut out);
-        // The write is in the AOF (and on disk under `appendfsync always`) before the call
-        // returns; an error is the AOF's MISCONF state, reported by the next write.
-        let _ = crate::aof::writer::commit(&self.inner);
+        if self.in_transaction() {
+            // A handle given to `Database::transaction`: this thread holds the locks, so the
+            // command runs inside them (as a command of EXEC or a script does), and the
+            // transaction's end makes it durable.
+            crate::commands::dispatch_held(self, &mut client, argv.as_args(), &mut out);
+        } else {
+            self.dispatch(&mut client, argv.as_args(), &mut out);
+            // The write is in the AOF (and on disk under `appendfsync always`) before the
+            // call returns; an error is the AOF's MISCONF state, reported by the next write.
+            let _ = crate::aof::writer::commit(&self.inner);
+        }
         self.disconnect(&client);
         match ferrous_resp::parse_value(&out) {
             Ok(Some((v, _))) => v,

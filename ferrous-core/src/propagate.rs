@@ -410,11 +410,12 @@ impl Drop for TypedFrame {
     }
 }
 
-/// Opens a frame for a typed-API call unless a command's frame is running on this thread
-/// (a command's own propagated form already covers what it calls).
+/// Opens a frame for a typed-API call unless a command's or another typed call's frame is
+/// running on this thread (its own propagated form already covers what it calls; inside an
+/// in-process transaction each typed call has its own frame).
 fn enter_typed(inner: &Inner, kind: FrameKind) -> bool {
-    let nested_in_command = CTX.with(|c| c.borrow().frames.last().is_some_and(|f| f.kind == FrameKind::Command));
-    if nested_in_command {
+    let covered = CTX.with(|c| c.borrow().frames.last().is_some_and(|f| f.kind != FrameKind::Transaction));
+    if covered {
         return false;
     }
     enter(inner);
@@ -432,6 +433,9 @@ fn enter_typed(inner: &Inner, kind: FrameKind) -> bool {
 /// consumer collects and the call changed something. Inside [`typed_transaction`] the
 /// forms join the transaction's block. Under `appendfsync always` the call returns once
 /// its write is on disk, as a client's reply would.
+///
+/// `form` runs while the stream's thread state is borrowed: it must only build arguments
+/// (no keyspace access, no other typed call).
 #[inline]
 pub(crate) fn typed<R>(
     inner: &Inner,

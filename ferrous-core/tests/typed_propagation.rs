@@ -164,3 +164,63 @@ fn a_typed_read_that_finds_a_key_expired_propagates_its_del() {
     m.expect(&["DEL k", "DEL h", "DEL m1"]);
     m.check("lazy expiry on reads");
 }
+
+/// Runs `f` on another thread and fails instead of hanging if it does not finish.
+fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap_or_else(|_| panic!("{what}: deadlocked"))
+}
+
+#[test]
+fn commands_and_stream_calls_inside_a_transaction() {
+    let mut m = Mirror::new();
+    let db = m.db.clone();
+    within("xadd and execute in a transaction", move || {
+        db.transaction(|tx| {
+            tx.set("a", "1")?;
+            tx.xadd("s", &[("f", "v")])?;
+            assert_eq!(tx.execute(["INCR", "a"]), RespValue::Integer(2));
+            // A blocking pop inside a transaction answers at once, as inside MULTI.
+            assert_eq!(tx.blpop(&["nothing"], std::time::Duration::from_secs(5))?, None);
+            Ok(())
+        })
+        .unwrap()
+    });
+    let replayed = m.sync();
+    assert_eq!(replayed.first().map(String::as_str), Some("MULTI"));
+    assert_eq!(replayed.last().map(String::as_str), Some("EXEC"));
+    assert!(replayed.iter().any(|c| c.starts_with("XADD s ")), "{replayed:?}");
+    assert!(replayed.iter().any(|c| c == "INCR a"), "{replayed:?}");
+    m.check("commands in a transaction");
+}
+
+#[test]
+fn waiters_are_served_after_a_transaction_and_a_rename() {
+    let mut m = Mirror::new();
+    let db = m.db.clone();
+    let waiter = std::thread::spawn(move || db.blpop(&["q"], std::time::Duration::from_secs(10)).unwrap());
+    while m.db.execute(["CLIENT", "LIST"]) == RespValue::Null {}
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let db = m.db.clone();
+    within("a typed push in a transaction waking a waiter", move || {
+        db.transaction(|tx| {
+            tx.rpush("q", ["x"])?;
+            tx.set("k", "v")
+        })
+        .unwrap()
+    });
+    assert_eq!(waiter.join().unwrap(), Some((b"q".to_vec(), b"x".to_vec())));
+    m.expect(&["MULTI", "RPUSH q x", "SET k v", "EXEC", "LPOP q"]);
+    // A RENAME that creates the key a client waits on serves it.
+    let db = m.db.clone();
+    let waiter = std::thread::spawn(move || db.blpop(&["dst"], std::time::Duration::from_secs(10)).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    m.db.rpush("src", ["y"]).unwrap();
+    m.db.rename("src", "dst").unwrap();
+    assert_eq!(waiter.join().unwrap(), Some((b"dst".to_vec(), b"y".to_vec())));
+    m.expect(&["RPUSH src y", "RENAME src dst", "LPOP dst"]);
+    m.check("served waiters");
+}

@@ -834,15 +834,18 @@ impl Database {
     /// [`Error::NoSuchKey`] if `src` does not exist.
     pub fn rename(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>) -> Result<()> {
         let (src, dst) = (src.as_ref(), dst.as_ref());
-        self.write_typed(|acc| rename(acc, src, dst, false), |_, _| propagate::one([&b"RENAME"[..], src, dst]))
-            .map(|_| ())
+        let r = self.write_typed(|acc| rename(acc, src, dst, false), |_, _| propagate::one([&b"RENAME"[..], src, dst]));
+        // Clients blocked on `dst` are served, as after the command.
+        self.serve_blocked(r).map(|_| ())
     }
 
     /// RENAMENX: like [`Database::rename`] but only if `dst` does not exist; true if
     /// renamed.
     pub fn renamenx(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>) -> Result<bool> {
         let (src, dst) = (src.as_ref(), dst.as_ref());
-        self.write_typed(|acc| rename(acc, src, dst, true), |_, _| propagate::one([&b"RENAMENX"[..], src, dst]))
+        let r =
+            self.write_typed(|acc| rename(acc, src, dst, true), |_, _| propagate::one([&b"RENAMENX"[..], src, dst]));
+        self.serve_blocked(r)
     }
 
     /// KEYS pattern: every live key matching the glob `pattern`, in no particular order.
@@ -915,19 +918,21 @@ impl Database {
     /// SWAPDB: exchanges the contents of databases `a` and `b`.
     pub fn swapdb(&self, a: usize, b: usize) -> Result<()> {
         let idx = |i: usize| i64::try_from(i).unwrap_or(i64::MAX);
-        self.write_typed(
+        let r = self.write_typed(
             |acc| swapdb(acc, idx(a), idx(b)),
             |_, _| propagate::one([&b"SWAPDB"[..], a.to_string().as_bytes(), b.to_string().as_bytes()]),
-        )
+        );
+        self.serve_blocked(r)
     }
 
     /// MOVE: moves `key` to database `db`; false if it is missing here or exists there.
     pub fn move_key(&self, key: impl AsRef<[u8]>, db: usize) -> Result<bool> {
         let key = key.as_ref();
-        self.write_typed(
+        let r = self.write_typed(
             |acc| move_key(acc, key, i64::try_from(db).unwrap_or(i64::MAX)),
             |_, _| propagate::one([&b"MOVE"[..], key, db.to_string().as_bytes()]),
-        )
+        );
+        self.serve_blocked(r)
     }
 
     /// COPY: copies `src` to `dst` (optionally into another database, optionally replacing
@@ -935,7 +940,7 @@ impl Database {
     pub fn copy(&self, src: impl AsRef<[u8]>, dst: impl AsRef<[u8]>, opts: CopyOptions) -> Result<bool> {
         let db = opts.db.map(|d| i64::try_from(d).unwrap_or(i64::MAX));
         let (src, dst) = (src.as_ref(), dst.as_ref());
-        self.write_typed(
+        let r = self.write_typed(
             |acc| copy(acc, src, dst, db, opts.replace),
             |_, _| {
                 let mut parts = propagate::args([&b"COPY"[..], src, dst]);
@@ -947,7 +952,8 @@ impl Database {
                 }
                 vec![parts]
             },
-        )
+        );
+        self.serve_blocked(r)
     }
 
     /// OBJECT ENCODING: `"int"`, `"embstr"`, `"raw"`, ...; `None` for a missing key.

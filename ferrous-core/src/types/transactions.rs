@@ -47,8 +47,9 @@ impl Database {
             return f(self);
         }
         // The typed writes inside are one block of the change stream (MULTI/EXEC for
-        // several), published once the locks are released.
-        crate::propagate::typed_transaction(&self.inner, || {
+        // several), published once the locks are released; then clients blocked on keys it
+        // filled are served, as after EXEC.
+        let r = crate::propagate::typed_transaction(&self.inner, || {
             let guards = crate::access::HeldLocks::acquire(&self.inner, self.index);
             let token = Arc::new(HeldToken { thread: std::thread::current().id(), alive: AtomicBool::new(true) });
             let mut tx = self.clone();
@@ -57,7 +58,8 @@ impl Database {
             token.alive.store(false, Relaxed);
             drop(guards);
             r
-        })
+        });
+        self.serve_blocked(r)
     }
 
     /// Optimistic locking, like WATCH/MULTI/EXEC: `read` runs without locks and computes
