@@ -631,6 +631,7 @@ fn load_through_file(
     // child here).
     crate::persistence::abort_bgsave(inner, true);
     crate::persistence::log_notice(inner, "MASTER <-> REPLICA sync: Flushing old data");
+    flush_old_data(inner);
     if let Err(e) = std::fs::rename(&temp, &target) {
         let _ = std::fs::remove_file(&temp);
         return Err(io::Error::other(format!(
@@ -666,6 +667,31 @@ fn load_through_file(
             Err(io::Error::other(format!("Failed trying to load the MASTER synchronization DB from disk: {e}")))
         }
     }
+}
+
+/// Empties every database before the master's payload is loaded (Redis's `emptyData`):
+/// with `replica-lazy-flush yes` the old contents go to the lazy-free thread (counted in
+/// `lazyfree_pending_objects` / `lazyfreed_objects`, one per key, as Redis's
+/// `emptyDbAsync`), otherwise they are freed here.
+fn flush_old_data(inner: &Arc<Inner>) {
+    let lazy = inner.config.read().get_bool("replica-lazy-flush");
+    let all: Vec<usize> = (0..inner.db_count()).collect();
+    let mut data = Vec::new();
+    let acc = crate::access::Access::new(inner, 0, inner.clock.now_ms());
+    let keys = acc.write_dbs(&all, |dbs| {
+        let mut keys = 0;
+        for (_, shards) in dbs.iter_mut() {
+            for shard in shards.iter_mut() {
+                keys += shard.dict.len();
+                if !shard.dict.is_empty() || shard.volatile_len() > 0 {
+                    data.push(shard.take_data());
+                }
+            }
+        }
+        inner.tracking.invalidate_all();
+        keys
+    });
+    crate::lazyfree::free_data(inner, data, keys, lazy);
 }
 
 fn send_ack(wire: &mut Wire, offset: u64) -> io::Result<()> {
