@@ -5,19 +5,19 @@
 //!   up to `second_repl_offset`) and the offset it asks for is still in the backlog; the
 //!   stream follows from there.
 //! - Full resync: `+FULLRESYNC <replid> <offset>`, then a snapshot from the fork-less
-//!   snapshot service, sent diskless (`$EOF:<40 random bytes>` ... the same 40 bytes) when
-//!   the replica can take it and `repl-diskless-sync` is on, otherwise written to a file in
+//!   snapshot service shared with the other replicas waiting for one ([`super::fullsync`]):
+//!   sent diskless (`$EOF:<40 random bytes>` ... the same 40 bytes) when every replica of
+//!   the transfer can take it and `repl-diskless-sync` is on, otherwise written to a file in
 //!   `dir` first and sent as one bulk (`$<length>`). `offset` is the stream position of the
 //!   snapshot's instant, so the stream that follows starts exactly after it.
-use super::{ensure_backlog, offset_at, reselect_from, Peer};
+use super::{ensure_backlog, fullsync, Peer};
 use crate::client::ClientInfo;
 use crate::db::Inner;
-use crate::snapshot::{Format, Snapshot, SnapshotError, SnapshotInfo};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What a replica asked for, with what it said in `REPLCONF` before.
 #[derive(Clone, Debug, Default)]
@@ -94,7 +94,13 @@ fn stopped(peer: &Peer, client: &ClientInfo) -> bool {
     peer.dropped.load(Relaxed) || client.killed.load(Relaxed)
 }
 
-fn run(inner: &Arc<Inner>, stream: &TcpStream, client: &ClientInfo, peer: &Peer, req: &SyncRequest) -> io::Result<()> {
+fn run(
+    inner: &Arc<Inner>,
+    stream: &TcpStream,
+    client: &ClientInfo,
+    peer: &Arc<Peer>,
+    req: &SyncRequest,
+) -> io::Result<()> {
     let mut out = stream;
     ensure_backlog(inner);
     let partial = try_partial(inner, peer, req);
@@ -153,114 +159,34 @@ fn try_partial(inner: &Arc<Inner>, peer: &Peer, req: &SyncRequest) -> Option<u64
     Some(want)
 }
 
-/// `+FULLRESYNC`, then the snapshot; returns where the stream continues and whether the
-/// transfer was diskless.
+/// `+FULLRESYNC`, then the snapshot, shared with every replica asking at about the same
+/// time ([`super::fullsync`]); returns where the stream continues and whether the transfer
+/// was diskless.
 fn full_sync(
     inner: &Arc<Inner>,
     stream: &TcpStream,
     client: &ClientInfo,
-    peer: &Peer,
+    peer: &Arc<Peer>,
     req: &SyncRequest,
 ) -> io::Result<(u64, bool)> {
     ensure_backlog(inner);
-    let (diskless, delay) = {
-        let c = inner.config.read();
-        (req.capa_eof && c.get_bool("repl-diskless-sync"), c.get_i64("repl-diskless-sync-delay").max(0) as u64)
-    };
-    if diskless && delay > 0 {
-        // Redis waits this long for more replicas to share the transfer; each replica gets
-        // its own snapshot here, but the delay is kept: operators tune around it.
-        let until = Instant::now() + Duration::from_secs(delay);
-        while Instant::now() < until && !stopped(peer, client) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    let (opts, checksum) = {
-        let c = inner.config.read();
-        (crate::rdb::EncodeOptions { compress: c.get_bool("rdbcompression") }, c.get_bool("rdbchecksum"))
-    };
-    let (mut snapshot, offset, stream_db) = loop {
-        if stopped(peer, client) {
-            return Err(io::Error::other("replica dropped before its snapshot"));
-        }
-        // On a replica (serving a sub-replica) the link applies no command of its master's
-        // stream meanwhile: the snapshot, the offset and the stream's database agree.
-        let applying = inner.repl.apply_lock.lock();
-        let replica = inner.repl.is_replica();
-        match Snapshot::begin_as(inner, Format::Rdb, opts, SnapshotInfo::default(), |position| {
-            if !replica {
-                reselect_from(inner, position)
-            }
-        }) {
-            Ok(s) if replica => {
-                // The proxied stream goes on in its master's database without a SELECT:
-                // the sub-replica starts there (`repl-stream-db`).
-                let db = inner.repl.link.lock().as_ref().map_or(0, |l| l.stream_db());
-                break (s, inner.repl.offset(), db);
-            }
-            Ok(s) => {
-                drop(applying);
-                let offset = offset_at(inner, s.stream_position());
-                // The stream after the snapshot selects its database first.
-                break (s, offset, 0);
-            }
-            // A BGSAVE or AOF rewrite runs: ours starts when it ends.
-            Err(SnapshotError::InProgress) => {
-                drop(applying);
-                std::thread::sleep(Duration::from_millis(10))
-            }
-            Err(e) => return Err(io::Error::other(e.to_string())),
-        }
-    };
-    {
-        let b = inner.repl.backlog.lock();
-        if offset < b.first() {
-            return Err(io::Error::other("the stream moved past the snapshot"));
-        }
-        peer.sent.store(offset, Relaxed);
-    }
-    let replid = inner.repl.ids().replid;
-    // As Redis's payload: the id and offset it continues from, and the stream's database.
-    snapshot.set_replication(Some((stream_db as u64, replid.clone(), offset as i64)));
-    crate::persistence::log_notice(
-        inner,
-        &format!(
-            "Full resync requested by replica {}:{}; starting BGSAVE for SYNC with target: {}",
-            peer.ip,
-            peer.port,
-            if diskless { "replicas sockets" } else { "disk" }
-        ),
-    );
-    let mut out = stream;
-    if req.psync.is_some() {
-        out.write_all(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes())?;
-    }
-    *peer.state.lock() = "send_bulk";
-    if diskless {
-        let mark: String = crate::db::random_hex_id();
-        let mut w = BufWriter::with_capacity(64 * 1024, stream);
-        w.write_all(format!("$EOF:{mark}\r\n").as_bytes())?;
-        snapshot.write_to(&mut w, checksum).map_err(|e| io::Error::other(e.to_string()))?;
-        w.write_all(mark.as_bytes())?;
-        w.flush()?;
-    } else {
-        let dir = inner.config.read().get("dir").unwrap_or(".").to_string();
-        let path = std::path::Path::new(&dir).join(format!("temp-repl-{}-{}.rdb", std::process::id(), peer.client_id));
-        let result = (|| -> io::Result<()> {
-            let file = std::fs::File::create(&path)?;
-            let mut w = BufWriter::with_capacity(1 << 20, &file);
-            snapshot.write_to(&mut w, checksum).map_err(|e| io::Error::other(e.to_string()))?;
-            w.flush()?;
-            drop(w);
-            let len = file.metadata()?.len();
+    crate::persistence::log_notice(inner, &format!("Full resync requested by replica {}:{}", peer.ip, peer.port));
+    let job = fullsync::Job::new(peer.clone(), stream.try_clone()?, req.psync.is_some(), req.capa_eof);
+    fullsync::enqueue(inner, &job);
+    let (offset, diskless) = match fullsync::wait(inner, &job, || stopped(peer, client)) {
+        fullsync::Outcome::Socket(offset) => (offset, true),
+        fullsync::Outcome::Disk(offset, file) => {
+            *peer.state.lock() = "send_bulk";
+            let mut out = stream;
+            let mut f = std::fs::File::open(&file.path)?;
+            let len = f.metadata()?.len();
             out.write_all(format!("${len}\r\n").as_bytes())?;
-            let mut f = std::fs::File::open(&path)?;
             io::copy(&mut f, &mut out)?;
-            Ok(())
-        })();
-        let _ = std::fs::remove_file(&path);
-        result?;
-    }
+            (offset, false)
+        }
+        fullsync::Outcome::Failed(e) => return Err(io::Error::other(e)),
+        fullsync::Outcome::Pending => return Err(io::Error::other("full sync ended without an outcome")),
+    };
     crate::persistence::log_notice(inner, &format!("Synchronization with replica {}:{} succeeded", peer.ip, peer.port));
     Ok((offset, diskless))
 }

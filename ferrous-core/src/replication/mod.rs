@@ -19,6 +19,7 @@
 //! Offsets: `offset` counts every byte the stream ever held (Redis's
 //! `master_repl_offset`); byte `i` (0-based) is Redis's offset `i + 1`.
 pub mod failover;
+pub(crate) mod fullsync;
 pub mod master;
 pub mod replica;
 
@@ -78,6 +79,8 @@ pub struct Replication {
     pub(crate) restored_db: Mutex<Option<usize>>,
     /// Unix ms since a master with a backlog has had no replica (`repl-backlog-ttl`).
     pub(crate) no_replicas_since: AtomicI64,
+    /// Full-sync transfers shared by the replicas waiting for one.
+    pub(crate) fullsyncs: fullsync::FullSyncs,
 }
 
 /// The replication AUX fields of an RDB file (`repl-stream-db`, `repl-id`, `repl-offset`).
@@ -144,6 +147,7 @@ impl Default for Replication {
             apply_lock: parking_lot::ReentrantMutex::new(()),
             restored_db: Mutex::new(None),
             no_replicas_since: AtomicI64::new(0),
+            fullsyncs: Default::default(),
         }
     }
 }
