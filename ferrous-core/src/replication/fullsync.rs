@@ -83,9 +83,10 @@ struct State {
 
 enum Running {
     Socket,
-    /// Writing the file: replicas may still attach, continuing from `offset`.
+    /// Writing the file: replicas may still attach, continuing from `offset` (`None` while
+    /// the snapshot is starting: they are answered with the others once it is known).
     Disk {
-        offset: u64,
+        offset: Option<u64>,
         replid: String,
         attached: Vec<Arc<Job>>,
     },
@@ -141,7 +142,12 @@ pub(crate) fn enqueue(inner: &Arc<Inner>, job: &Arc<Job>) {
     let (diskless, delay, _) = diskless_config(inner);
     let mut st = inner.repl.fullsyncs.state.lock();
     match &mut st.running {
-        Some(Running::Disk { offset, replid, attached }) => {
+        Some(Running::Disk { offset: None, attached, .. }) => {
+            attached.push(job.clone());
+            log_notice(inner, "Waiting for end of BGSAVE for SYNC");
+            return;
+        }
+        Some(Running::Disk { offset: Some(offset), replid, attached }) => {
             // The image being written is an earlier point of the stream the replica will
             // get from `offset` on: usable while the backlog still holds that offset.
             let held = {
@@ -220,7 +226,11 @@ fn maybe_start(inner: &Arc<Inner>, st: &mut State) {
     let jobs = std::mem::take(&mut st.waiting);
     st.started += 1;
     let n = st.started;
-    st.running = Some(if socket { Running::Socket } else { Running::DiskDone });
+    st.running = Some(if socket {
+        Running::Socket
+    } else {
+        Running::Disk { offset: None, replid: String::new(), attached: Vec::new() }
+    });
     let owner = inner.clone();
     let spawned = std::thread::Builder::new().name("ferrous-fullsync".into()).spawn(move || {
         let guard = Finish { inner: owner.clone(), jobs: jobs.clone() };
@@ -431,7 +441,7 @@ impl Write for Tee<'_> {
 
 /// The disk transfer: the snapshot written once to a file, then sent by each replica's
 /// thread. Replicas arriving while the file is written attach to it.
-fn to_disk(inner: &Arc<Inner>, jobs: Vec<Arc<Job>>, n: u64) {
+fn to_disk(inner: &Arc<Inner>, mut jobs: Vec<Arc<Job>>, n: u64) {
     let (mut snapshot, offset, stream_db) = match begin(inner, &jobs) {
         Ok(Some(s)) => s,
         Ok(None) => return,
@@ -441,10 +451,20 @@ fn to_disk(inner: &Arc<Inner>, jobs: Vec<Arc<Job>>, n: u64) {
         }
     };
     log_notice(inner, "Starting BGSAVE for SYNC with target: disk");
+    let replid = inner.repl.ids().replid;
+    {
+        // Replicas that arrived while the snapshot was starting share it; later ones attach
+        // with the offset known.
+        let mut st = inner.repl.fullsyncs.state.lock();
+        if let Some(Running::Disk { attached, .. }) = &mut st.running {
+            jobs.append(attached);
+        }
+        st.running = Some(Running::Disk { offset: Some(offset), replid: replid.clone(), attached: Vec::new() });
+    }
+    let _finish = Finish { inner: inner.clone(), jobs: jobs.clone() };
     if !hold_stream(inner, &jobs, offset) {
         return;
     }
-    let replid = inner.repl.ids().replid;
     snapshot.set_replication(Some((stream_db as u64, replid.clone(), offset as i64)));
     let mut live = Vec::new();
     for j in &jobs {
@@ -456,7 +476,6 @@ fn to_disk(inner: &Arc<Inner>, jobs: Vec<Arc<Job>>, n: u64) {
             }
         }
     }
-    inner.repl.fullsyncs.state.lock().running = Some(Running::Disk { offset, replid, attached: Vec::new() });
     let (dir, checksum) = {
         let c = inner.config.read();
         (c.get("dir").unwrap_or(".").to_string(), c.get_bool("rdbchecksum"))

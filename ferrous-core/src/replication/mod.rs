@@ -10,8 +10,10 @@
 //!   up to the replica class of `client-output-buffer-limit`, past which the replica is
 //!   dropped.
 //! - [`master`]: serving one replica (`PSYNC` / `SYNC`) on its own threads: a partial resync
-//!   from the backlog, or a full one from the fork-less snapshot service (to a file, or
-//!   diskless with the EOF marker), then the stream.
+//!   from the backlog, or a full one, then the stream.
+//! - [`fullsync`]: full-sync transfers from the fork-less snapshot service, one shared by
+//!   every replica waiting for it (`repl-diskless-sync-delay` / `-max-replicas`): teed to
+//!   their sockets diskless with the EOF marker, or written once to a file they attach to.
 //! - [`replica`]: the link to a master (`REPLICAOF`, [`crate::Builder::replica_of`]): the
 //!   handshake, the transferred RDB, then the stream applied by a master client whose
 //!   replies go nowhere; reconnects with partial resync.
