@@ -278,3 +278,38 @@ fn replica_lazy_flush() {
         assert!(ferrous.log().contains("MASTER <-> REPLICA sync: Flushing old data"));
     }
 }
+
+#[test]
+fn replicas_leaving_before_or_during_the_transfer() {
+    // One leaves during the delay: it is taken out of the queue.
+    let master = master(&["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "3"]);
+    let mut m = master.client();
+    fill(&mut m, 3000);
+    let Some(a) = replica_of(&master) else { return };
+    let Some(b) = replica_of(&master) else { return };
+    wait_until("two replicas waiting", || {
+        info_field(&mut m, "replication", "connected_slaves").as_deref() == Some("2")
+    });
+    drop(a);
+    assert_in_sync(&master, &b, "the replica that stayed");
+    let log = master.log();
+    assert_eq!(count(&log, "Starting BGSAVE for SYNC with target: replicas sockets"), 1, "{log}");
+    assert!(log.contains("done reading from pipe, 1 replicas still up."), "{log}");
+    assert_eq!(info_field(&mut m, "replication", "connected_slaves").as_deref(), Some("1"));
+
+    // One leaves during the transfer: it is dropped, the other's payload goes on.
+    let master = self::master(&["--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "1"]);
+    let mut m = master.client();
+    fill(&mut m, 3000);
+    ok(&mut m, &["CONFIG", "SET", "rdb-key-save-delay", "1000"]);
+    let Some(a) = replica_of(&master) else { return };
+    let Some(b) = replica_of(&master) else { return };
+    wait_until("the transfer started", || master.log().contains("Background RDB transfer started"));
+    std::thread::sleep(Duration::from_millis(500));
+    drop(a);
+    assert_in_sync(&master, &b, "the replica that stayed");
+    let log = master.log();
+    assert_eq!(count(&log, "Starting BGSAVE for SYNC with target: replicas sockets"), 1, "{log}");
+    assert!(log.contains("done reading from pipe, 1 replicas still up."), "{log}");
+    assert!(log.contains("Diskless rdb transfer, write error sending DB to replica"), "{log}");
+}
