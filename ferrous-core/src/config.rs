@@ -14,7 +14,7 @@
 //!
 //! Deliberate differences from Redis's built-in defaults, because the server binary wants
 //! them: `bind` defaults to loopback (`127.0.0.1 -::1`), `io-threads` 0 means "one event
-//! loop per core", and `dir` is the working directory at start-up (shown absolute).
+//! loop per core but one (at least one)", and `dir` is the working directory at start-up (shown absolute).
 use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 
