@@ -298,7 +298,7 @@ impl Snapshot {
         let rdb_format = self.format == Format::Rdb;
         let checksum = checksum && rdb_format;
         let mut out =
-            Out { sink, buf: Vec::with_capacity(FLUSH_BYTES * 2), crc: rdb::Crc64::new(), checksum, error: None };
+            Out { sink, buf: Vec::with_capacity(FLUSH_BYTES * 2), crc: rdb::BgCrc64::new(), checksum, error: None };
         if rdb_format {
             rdb::write_header(&mut out.buf);
             self.write_aux(&mut out.buf);
@@ -413,7 +413,7 @@ impl Drop for Snapshot {
             self.shared.discard.store(true, Relaxed);
             let mut sink = io::sink();
             let mut out =
-                Out { sink: &mut sink, buf: Vec::new(), crc: rdb::Crc64::new(), checksum: false, error: None };
+                Out { sink: &mut sink, buf: Vec::new(), crc: rdb::BgCrc64::new(), checksum: false, error: None };
             for db in 0..self.inner.dbs.len() {
                 for i in 0..SHARDS {
                     self.walk_shard(db, i, &mut out, 0);
@@ -424,11 +424,13 @@ impl Drop for Snapshot {
     }
 }
 
-/// The walk's staging buffer in front of the sink, keeping the running CRC64.
+/// The walk's staging buffer in front of the sink, keeping the running CRC64 (on a helper
+/// thread once the stream is large: see [`rdb::BgCrc64`]; each full buffer is written,
+/// then handed to it, and the walk goes on in a recycled one).
 struct Out<'a> {
     sink: &'a mut dyn Write,
     buf: Vec<u8>,
-    crc: rdb::Crc64,
+    crc: rdb::BgCrc64,
     checksum: bool,
     error: Option<io::Error>,
 }
@@ -455,12 +457,13 @@ impl Out<'_> {
 
     fn flush(&mut self, shared: &Shared) {
         if self.error.is_none() {
-            if self.checksum {
-                self.crc.update(&self.buf);
-            }
             if let Err(e) = self.sink.write_all(&self.buf) {
                 shared.discard.store(true, Relaxed);
                 self.error = Some(e);
+            } else if self.checksum {
+                let full = std::mem::take(&mut self.buf);
+                self.buf = self.crc.update_vec(full);
+                return;
             }
         }
         self.buf.clear();

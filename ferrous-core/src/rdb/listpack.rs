@@ -120,6 +120,46 @@ pub(crate) fn append_str(o: &mut Vec<u8>, s: &[u8]) {
     push_backlen(o, head + n);
 }
 
+/// Appends one string entry as a string, whatever its bytes; the common short entry
+/// (header, up to 16 bytes, one-byte back-length) without a call to memcpy: two
+/// overlapping word copies.
+#[inline(always)]
+pub(crate) fn append_str_fast(o: &mut Vec<u8>, s: &[u8]) {
+    let n = s.len();
+    if n > 16 {
+        append_str_long(o, s);
+        return;
+    }
+    o.reserve(n + 2);
+    let at = o.len();
+    // SAFETY: `reserve` made room for the n + 2 bytes written, all of which are
+    // initialised before the length covers them; the reads stay inside `s`.
+    unsafe {
+        let d = o.as_mut_ptr().add(at);
+        *d = 0x80 | n as u8;
+        let src = s.as_ptr();
+        if n >= 8 {
+            d.add(1).cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
+            d.add(1 + n - 8).cast::<u64>().write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
+        } else if n >= 4 {
+            d.add(1).cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
+            d.add(1 + n - 4).cast::<u32>().write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
+        } else {
+            for i in 0..n {
+                *d.add(1 + i) = *src.add(i);
+            }
+        }
+        *d.add(1 + n) = (n + 1) as u8;
+        o.set_len(at + n + 2);
+    }
+}
+
+/// [`append_str_fast`] for strings of more than 16 bytes.
+#[inline(never)]
+fn append_str_long(o: &mut Vec<u8>, s: &[u8]) {
+    append_str(o, s);
+}
+
 /// Appends the entries of one listpack to a buffer; [`LpWriter::finish`] fills in the header
 /// and the terminator.
 pub(crate) struct LpWriter<'a> {
@@ -146,44 +186,15 @@ impl<'a> LpWriter<'a> {
     /// integers, or use [`LpWriter::auto`]).
     #[inline(always)]
     pub(crate) fn str(&mut self, s: &[u8]) {
-        let o = &mut *self.out;
-        let n = s.len();
-        if n <= 16 {
-            // The common short entry (header, bytes, one-byte back-length) without a call to
-            // memcpy: two overlapping word copies.
-            o.reserve(n + 2);
-            let at = o.len();
-            // SAFETY: `reserve` made room for the n + 2 bytes written, all of which are
-            // initialised before the length covers them; the reads stay inside `s`.
-            unsafe {
-                let d = o.as_mut_ptr().add(at);
-                *d = 0x80 | n as u8;
-                let src = s.as_ptr();
-                if n >= 8 {
-                    d.add(1).cast::<u64>().write_unaligned(src.cast::<u64>().read_unaligned());
-                    d.add(1 + n - 8).cast::<u64>().write_unaligned(src.add(n - 8).cast::<u64>().read_unaligned());
-                } else if n >= 4 {
-                    d.add(1).cast::<u32>().write_unaligned(src.cast::<u32>().read_unaligned());
-                    d.add(1 + n - 4).cast::<u32>().write_unaligned(src.add(n - 4).cast::<u32>().read_unaligned());
-                } else {
-                    for i in 0..n {
-                        *d.add(1 + i) = *src.add(i);
-                    }
-                }
-                *d.add(1 + n) = (n + 1) as u8;
-                o.set_len(at + n + 2);
-            }
-            self.count += 1;
-        } else {
-            self.str_long(s);
-        }
+        append_str_fast(self.out, s);
+        self.count += 1;
     }
 
-    /// [`LpWriter::str`] for strings of more than 16 bytes.
-    #[inline(never)]
-    fn str_long(&mut self, s: &[u8]) {
-        append_str(self.out, s);
-        self.count += 1;
+    /// Appends entries already encoded by the caller (`count` of them), as [`LpWriter::raw`]
+    /// does for a whole listpack.
+    #[inline]
+    pub(crate) fn entries(&mut self, f: impl FnOnce(&mut Vec<u8>) -> usize) {
+        self.count += f(self.out);
     }
 
     /// Appends `s` the way Redis's `lpAppend` does: as an integer when it is one.

@@ -58,6 +58,7 @@ mod zipmap;
 
 use std::borrow::Cow;
 
+pub(crate) use crc64::BgCrc64;
 pub use crc64::Crc64;
 pub use read::{restore_payload, Entry, Item, Reader};
 pub use write::{

@@ -28,8 +28,9 @@ use crate::types::zset::{ZSet, ZSetBuilder};
 use crate::value::{StrRef, Value};
 use std::io::Read;
 
-/// Read buffer size: room for any quicklist node at the largest fill (64 KB) in place.
-const BUF_SIZE: usize = 64 * 1024 + 64;
+/// Read buffer size: room for any quicklist node at the largest fill (64 KB) in place, and
+/// few refills (each hands the consumed bytes to the checksum).
+const BUF_SIZE: usize = 256 * 1024 + 64;
 /// Most elements a collection preallocates for before they have actually been read.
 const PREALLOC: usize = 4096;
 
@@ -102,8 +103,9 @@ struct Input<R> {
     end: usize,
     /// Stream offset of `buf[0]`.
     base: u64,
-    /// The running checksum, fed with consumed bytes when the buffer moves on.
-    crc: Option<Crc64>,
+    /// The running checksum, fed with consumed bytes when the buffer moves on (on a helper
+    /// thread for large inputs, beside the decoding).
+    crc: Option<super::BgCrc64>,
     crc_from: usize,
     /// Compressed and decompressed bytes of the current LZF string.
     lzf_in: Vec<u8>,
@@ -118,7 +120,7 @@ impl<R: Read> Input<R> {
             pos: 0,
             end: 0,
             base: 0,
-            crc: checksum.then(Crc64::new),
+            crc: checksum.then(super::BgCrc64::new),
             crc_from: 0,
             lzf_in: Vec::new(),
             lzf_out: Vec::new(),

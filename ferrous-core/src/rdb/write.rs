@@ -315,23 +315,18 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
                 });
             }
         }
-        Value::Hash(h) => match h.listpack_elems() {
-            Some(elems) => write_blob(out, compress, |blob| {
-                let mut lp = LpWriter::new(blob);
-                elems.for_each(|e| match e {
-                    crate::types::hash::listpack::Elem::Int(i) => lp.int(i),
-                    crate::types::hash::listpack::Elem::Str(s) => lp.str(s),
-                });
-                lp.finish();
-            }),
-            None => {
-                write_len(out, h.len() as u64);
-                for (f, v) in h.iter() {
-                    write_string(out, &f, compress);
-                    write_string(out, &v, compress);
-                }
+        Value::Hash(h) if !h.is_table() => write_blob(out, compress, |blob| {
+            let mut lp = LpWriter::new(blob);
+            lp.entries(|o| h.write_listpack_entries(o).unwrap_or(0));
+            lp.finish();
+        }),
+        Value::Hash(h) => {
+            write_len(out, h.len() as u64);
+            for (f, v) in h.iter() {
+                write_string(out, &f, compress);
+                write_string(out, &v, compress);
             }
-        },
+        }
         Value::Set(s) => match s.intset() {
             Some(is) => {
                 write_blob(out, compress, |blob| super::intset::encode(is.len(), |i| is.get(i), is.byte_width(), blob))

@@ -286,6 +286,16 @@ impl Hash {
         }
     }
 
+    /// Appends a listpack-encoded hash's elements as Redis listpack entries (see
+    /// [`listpack::Listpack::write_redis_entries`]) and returns their count; `None` for a
+    /// hash table.
+    pub(crate) fn write_listpack_entries(&self, out: &mut Vec<u8>) -> Option<usize> {
+        match &self.repr {
+            Repr::Listpack(lp) => Some(lp.write_redis_entries(out)),
+            Repr::Table(_) => None,
+        }
+    }
+
     /// Builds a listpack hash from the elements of a loaded blob (fields and values
     /// alternating) in one pass and one allocation: the RDB loader's path for a hash blob
     /// with at most `hash-max-listpack-entries` pairs (Redis keeps such a blob as a listpack,

@@ -506,6 +506,44 @@ impl Listpack {
     }
 }
 
+impl Listpack {
+    /// Appends the elements as the entries of a Redis listpack (header and terminator are
+    /// the caller's), each as Redis's `lpAppend` stores it: strings (never canonical
+    /// integers here) as strings, integers in their smallest encoding. One pass over the
+    /// bytes, the RDB writer's path for a listpack hash. Returns the number of entries.
+    pub(crate) fn write_redis_entries(&self, o: &mut Vec<u8>) -> usize {
+        use crate::rdb::listpack::{append_int, append_str, append_str_fast};
+        let b = self.elems();
+        let mut pos = 0;
+        let mut n = 0;
+        while pos < b.len() {
+            let h = b[pos];
+            match h {
+                0x00..=0x7f => {
+                    let s = &b[pos + 1..pos + 1 + h as usize];
+                    pos += 1 + h as usize;
+                    append_str_fast(o, s);
+                }
+                // 0..=63: a 7-bit integer entry, its one-byte back-length 1.
+                0x80..=0xbf => {
+                    o.extend_from_slice(&[h - 0x80, 1]);
+                    pos += 1;
+                }
+                _ => {
+                    let (e, next) = self.at(pos);
+                    pos = next;
+                    match e {
+                        Elem::Int(i) => append_int(o, i),
+                        Elem::Str(s) => append_str(o, s),
+                    }
+                }
+            }
+            n += 1;
+        }
+        n
+    }
+}
+
 impl std::fmt::Debug for Listpack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter().map(|(_, e)| String::from_utf8_lossy(&e.bytes()).into_owned())).finish()
@@ -535,6 +573,61 @@ impl<'a> Iterator for Iter<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The direct conversion writes what encoding element by element does.
+    #[test]
+    fn redis_entries() {
+        use crate::rdb::listpack::LpWriter;
+        let long = vec![b'x'; 5000];
+        let mid = vec![b'y'; 126];
+        let elems: Vec<&[u8]> = vec![
+            b"",
+            b"a",
+            b"0",
+            b"63",
+            b"64",
+            b"127",
+            b"128",
+            b"-1",
+            b"4095",
+            b"-4096",
+            b"4096",
+            b"32767",
+            b"-32769",
+            b"8388607",
+            b"-8388609",
+            b"2147483648",
+            b"9223372036854775807",
+            b"-9223372036854775808",
+            b"007",
+            b"1.5",
+            &[b'z'; 16],
+            &[b'z'; 17],
+            &[b'w'; 63],
+            &[b'w'; 64],
+            &mid,
+            &[b'v'; 127],
+            &[b'v'; 128],
+            &long,
+        ];
+        let lp = Listpack::from_elems(elems.iter().map(|e| Elem::Str(e)));
+        let mut got = Vec::new();
+        let mut w = LpWriter::new(&mut got);
+        w.entries(|o| lp.write_redis_entries(o));
+        w.finish();
+        let mut want = Vec::new();
+        let mut w = LpWriter::new(&mut want);
+        for (_, e) in lp.iter() {
+            match e {
+                Elem::Int(i) => w.int(i),
+                Elem::Str(s) => w.str(s),
+            }
+        }
+        w.finish();
+        assert_eq!(got, want);
+        assert_eq!(u16::from_le_bytes([got[4], got[5]]) as usize, elems.len());
+        assert_eq!(Listpack::default().write_redis_entries(&mut Vec::new()), 0);
+    }
 
     #[test]
     fn roundtrip() {
