@@ -160,6 +160,35 @@ fn append_str_long(o: &mut Vec<u8>, s: &[u8]) {
     append_str(o, s);
 }
 
+/// Appends `s` the way Redis's `lpAppend` does: as an integer entry when it is a canonical
+/// integer, else as a string.
+#[inline(always)]
+pub(crate) fn append_auto(o: &mut Vec<u8>, s: &[u8]) {
+    // Most strings are not numbers: decide those on their first byte, without a call.
+    let int = match s.first() {
+        Some(b'-' | b'0'..=b'9') => ferrous_resp::parse_i64(s),
+        _ => None,
+    };
+    match int {
+        Some(v) => append_int(o, v),
+        None => append_str_fast(o, s),
+    }
+}
+
+/// Appends a sorted-set score as Redis 7.0's `zzlInsertAt` stores it: an integer entry when
+/// the score is an integer within +-2^62 (`double2ll`; -0 becomes 0), else its `%.17g` text
+/// (which then always has a `.`, an exponent, or is `inf`: never an integer entry).
+#[inline]
+pub(crate) fn append_score(o: &mut Vec<u8>, score: f64) {
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    if (-LIMIT..=LIMIT).contains(&score) && score == (score as i64) as f64 {
+        append_int(o, score as i64);
+    } else {
+        let mut buf = [0u8; crate::util::G17_MAX];
+        append_str_fast(o, crate::util::fmt_g17(score, &mut buf));
+    }
+}
+
 /// Appends the entries of one listpack to a buffer; [`LpWriter::finish`] fills in the header
 /// and the terminator.
 pub(crate) struct LpWriter<'a> {
@@ -198,17 +227,10 @@ impl<'a> LpWriter<'a> {
     }
 
     /// Appends `s` the way Redis's `lpAppend` does: as an integer when it is one.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn auto(&mut self, s: &[u8]) {
-        // Most strings are not numbers: decide those on their first byte, without a call.
-        let int = match s.first() {
-            Some(b'-' | b'0'..=b'9') => ferrous_resp::parse_i64(s),
-            _ => None,
-        };
-        match int {
-            Some(v) => self.int(v),
-            None => self.str(s),
-        }
+        append_auto(self.out, s);
+        self.count += 1;
     }
 
     /// Appends a whole listpack made of `entries`, already encoded (`count` of them).

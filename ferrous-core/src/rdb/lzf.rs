@@ -311,7 +311,10 @@ fn compress_into(
 pub(crate) fn decompress(input: &[u8], out: &mut Vec<u8>, expected: usize) -> Result<(), &'static str> {
     const PAST_INPUT: &str = "LZF data runs past the end of the compressed bytes";
     const TOO_LONG: &str = "LZF data decompresses to more than its declared length";
-    out.clear();
+    // Every byte of `out[..expected]` is written before it is read (back-references and
+    // the fixed-size copies read only below `op`) and a success means all were, so the
+    // bytes a reused buffer holds need no zeroing: only growth is filled.
+    out.truncate(expected);
     out.resize(expected, 0);
     let o = &mut out[..];
     let (mut ip, mut op) = (0, 0);
@@ -589,6 +592,10 @@ mod tests {
             v.truncate(n);
             if let Some(c) = roundtrip(&v) {
                 assert!(c.len() <= n - 4);
+                // A reused buffer (holding other bytes, longer or shorter) gives the same.
+                let mut d: Vec<u8> = (0..rng.gen_range(0..4000)).map(|_| rng.gen()).collect();
+                decompress(&c, &mut d, n).unwrap();
+                assert_eq!(d, v);
             }
             // Any output budget: either it fits exactly as promised or nothing is written.
             let budget = rng.gen_range(1..n.max(2) + 8);

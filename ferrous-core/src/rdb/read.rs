@@ -262,14 +262,29 @@ impl<R: Read> Input<R> {
             Len::Lzf => {
                 let clen = self.size()?;
                 let ulen = self.size()?;
-                let mut input = std::mem::take(&mut self.lzf_in);
-                self.read_into(clen, &mut input)?;
+                // Compressed bytes that fit in the read buffer are decompressed from it, not
+                // copied out first.
+                let in_place = clen <= self.buf.len();
+                let mut input = Vec::new();
+                if in_place {
+                    self.fill(clen)?;
+                } else {
+                    input = std::mem::take(&mut self.lzf_in);
+                    self.read_into(clen, &mut input)?;
+                }
                 if ulen > super::lzf::max_expansion(clen) {
                     return Err(RdbError::corrupt(at, "LZF string longer than its compressed data can hold"));
                 }
                 let mut out = std::mem::take(&mut self.lzf_out);
-                let done = super::lzf::decompress(&input, &mut out, ulen);
-                self.lzf_in = input;
+                let done = if in_place {
+                    let start = self.pos;
+                    self.pos += clen;
+                    super::lzf::decompress(&self.buf[start..start + clen], &mut out, ulen)
+                } else {
+                    let done = super::lzf::decompress(&input, &mut out, ulen);
+                    self.lzf_in = input;
+                    done
+                };
                 let r = match done {
                     Ok(()) => Ok(f(Str::Bytes(&out))),
                     Err(what) => Err(RdbError::corrupt(at, what)),

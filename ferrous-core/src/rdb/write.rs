@@ -340,10 +340,7 @@ fn write_object(out: &mut Vec<u8>, value: &Value, opts: &EncodeOptions) {
         },
         Value::ZSet(z) if z.encoding() == "listpack" => write_blob(out, compress, |blob| {
             let mut lp = LpWriter::new(blob);
-            z.for_each_listpack(|m, score| {
-                lp.auto(m);
-                write_lp_score(&mut lp, score);
-            });
+            lp.entries(|o| z.write_listpack_entries(o).unwrap_or(0));
             lp.finish();
         }),
         Value::Stream(st) => write_stream(out, st, compress),
@@ -400,15 +397,12 @@ fn write_stream(out: &mut Vec<u8>, s: &crate::types::stream::Stream, compress: b
 /// A score in a listpack, as Redis 7.0's `zzlInsertAt` stores it: an integer entry when the
 /// score is an integer within +-2^62 (`double2ll`; -0 becomes 0), else its `%.17g` text
 /// (which then always has a `.`, an exponent, or is `inf`: never an integer entry).
-#[inline]
+#[cfg(test)]
 fn write_lp_score(lp: &mut LpWriter<'_>, score: f64) {
-    const LIMIT: f64 = (i64::MAX / 2) as f64;
-    if (-LIMIT..=LIMIT).contains(&score) && score == (score as i64) as f64 {
-        lp.int(score as i64);
-    } else {
-        let mut buf = [0u8; crate::util::G17_MAX];
-        lp.str(crate::util::fmt_g17(score, &mut buf));
-    }
+    lp.entries(|o| {
+        super::listpack::append_score(o, score);
+        1
+    });
 }
 
 #[cfg(test)]

@@ -224,6 +224,16 @@ impl ZSet {
         }
     }
 
+    /// Appends a listpack-encoded set's members and scores as the entries of Redis's
+    /// listpack (member, score, ...: what `zzlInsertAt` stores) and returns their count;
+    /// `None` for a skiplist. The RDB writer's path, one pass over the bytes.
+    pub(crate) fn write_listpack_entries(&self, out: &mut Vec<u8>) -> Option<usize> {
+        match &self.repr {
+            Repr::Listpack(l) => Some(l.write_redis_entries(out)),
+            Repr::Skiplist(_) => None,
+        }
+    }
+
     /// Calls `f` on every member and score in order when the set is a listpack (a tight
     /// loop over its bytes, for the RDB writer); false, calling nothing, for a skiplist.
     #[inline]

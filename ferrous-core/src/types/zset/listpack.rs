@@ -148,6 +148,38 @@ impl<'a> Iterator for LpRevIter<'a> {
 }
 
 impl Listpack {
+    /// Appends the entries as Redis's listpack holds them (member, score, ...; see
+    /// [`crate::rdb::listpack::append_score`]) and returns how many were written: one pass
+    /// over the bytes, integer scores written without a float round trip.
+    pub(super) fn write_redis_entries(&self, o: &mut Vec<u8>) -> usize {
+        use crate::rdb::listpack::{append_auto, append_int, append_score};
+        let buf = self.data();
+        let mut pos = 0;
+        let mut written = 0;
+        for _ in 0..self.len() {
+            if pos >= buf.len() {
+                break;
+            }
+            written += 2;
+            let (n, p) = read_varint(buf, pos);
+            append_auto(o, &buf[p..p + n]);
+            let t = buf[p + n];
+            if t < T_I16 {
+                // 0..=239: a 7-bit integer entry for the first 128, else 13-bit.
+                append_int(o, t as i64);
+                pos = p + n + 1;
+            } else {
+                let (score, next) = read_score(buf, p + n);
+                pos = next;
+                match t {
+                    T_I16 | T_I32 => append_int(o, score as i64),
+                    _ => append_score(o, score),
+                }
+            }
+        }
+        written
+    }
+
     /// The encoded entries.
     #[inline]
     fn data(&self) -> &[u8] {
@@ -440,6 +472,57 @@ mod tests {
         let mut v = Vec::new();
         push_score(&mut v, -0.0);
         assert_eq!(read_score(&v, 0).0.to_bits(), 0.0f64.to_bits());
+    }
+
+    /// The direct conversion writes what encoding each member and score does (Redis's
+    /// `lpAppend` of the member, `zzlInsertAt`'s score), for every score tag.
+    #[test]
+    fn redis_entries() {
+        use crate::rdb::listpack::{append_auto, append_score};
+        let long = vec![b'x'; 300];
+        let mut lp = Listpack::default();
+        let scores = [
+            0.0,
+            1.0,
+            127.0,
+            128.0,
+            239.0,
+            240.0,
+            -1.0,
+            -4097.0,
+            40000.0,
+            -2147483648.0,
+            0.5,
+            12.25,
+            0.1,
+            1e18,
+            5e18,
+            4294967296.0,
+            1e300,
+            -1e-300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let members: Vec<Vec<u8>> = (0..scores.len())
+            .map(|i| match i % 4 {
+                0 => format!("member:{i}").into_bytes(),
+                1 => i.to_string().into_bytes(),
+                2 => format!("-{i}").into_bytes(),
+                _ => [&long[..], i.to_string().as_bytes()].concat(),
+            })
+            .collect();
+        for (m, s) in members.iter().zip(scores) {
+            lp.insert_new(m, s);
+        }
+        let mut got = Vec::new();
+        assert_eq!(lp.write_redis_entries(&mut got), 2 * scores.len());
+        let mut want = Vec::new();
+        for (m, s) in lp.iter() {
+            append_auto(&mut want, m);
+            append_score(&mut want, s);
+        }
+        assert_eq!(got, want);
+        assert_eq!(Listpack::default().write_redis_entries(&mut Vec::new()), 0);
     }
 
     #[test]
