@@ -28,6 +28,11 @@
 #   huge-list, huge-set, huge-hash, huge-zset
 #                one key of 1M elements each (quicklist / hashtable / hashtable / skiplist;
 #                the set's members are strings)
+#   stream-10k   10k streams of 100 entries (one node each)
+#   stream-1m    one stream of 1M entries (10k nodes of 100)
+#                stream entries: `XADD key <ms>-0 field v<5 digits>`, one entry per
+#                millisecond from 1700000000000 (explicit IDs: both servers hold the same
+#                bytes; one field, so entries store only their value: SAMEFIELDS)
 # --keys N overrides the number of keys of the chosen shapes. Each shape is loaded twice,
 # under two key names (`warm:<n>`, then `key:<n>`), and only the second load is measured,
 # so one-time costs of either server do not count as data (--no-warm-up measures the first
@@ -45,7 +50,7 @@ BUILD=1
 FERROUS_ARGS=
 SHAPES=
 MODE=warm
-ALL_SHAPES=str-int,str-16,str-16-ttl,str-1k,set-int,set-str,list-str,list-int,hash-10,hash-1000,zset-10,zset-1000,huge-list,huge-set,huge-hash,huge-zset
+ALL_SHAPES=str-int,str-16,str-16-ttl,str-1k,set-int,set-str,list-str,list-int,hash-10,hash-1000,zset-10,zset-1000,huge-list,huge-set,huge-hash,huge-zset,stream-10k,stream-1m
 while [[ $# -gt 0 ]]; do
     case $1 in
         --keys) KEYS=$2; shift 2 ;;
@@ -112,6 +117,13 @@ generate() { # shape keys value-size [key-prefix]
             if ((j + 1) % batch == 0 || j == count - 1) { cmd(argc, args); argc = 0 }
         }
     }
+    # XADD key <ms>-0 field v<j>, count entries, one per millisecond.
+    function xadds(key, count,    j, a) {
+        a[1] = "XADD"; a[2] = key; a[4] = "field"
+        for (j = 0; j < count; j++) {
+            a[3] = sprintf("%.0f-0", 1700000000000 + j); a[5] = sprintf("v%05d", j % 100000); cmd(5, a)
+        }
+    }
     BEGIN {
         pad = ""; for (i = 0; i < (size > 1024 ? size : 1024); i++) pad = pad "x"
         for (i = 0; i < n; i++) {
@@ -133,6 +145,8 @@ generate() { # shape keys value-size [key-prefix]
             else if (shape == "huge-set") fill("SADD", k, 1000000, 0, "str", 1000)
             else if (shape == "huge-hash") fill("HSET", k, 1000000, 1, "hash", 500)
             else if (shape == "huge-zset") fill("ZADD", k, 1000000, 1, "zset", 500)
+            else if (shape == "stream-10k") xadds(k, 100)
+            else if (shape == "stream-1m") xadds(k, 1000000)
             else { print "unknown shape: " shape > "/dev/stderr"; exit 2 }
         }
     }'
@@ -143,7 +157,7 @@ default_keys() { # shape
         strings) echo 1000000 ;;
         str-*) echo 100000 ;;
         hash-1000|zset-1000) echo 1000 ;;
-        huge-*) echo 1 ;;
+        huge-*|stream-1m) echo 1 ;;
         *) echo 10000 ;;
     esac
 }
