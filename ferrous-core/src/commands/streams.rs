@@ -75,19 +75,18 @@ pub(crate) fn write<R>(
 ) -> Result<(Option<R>, bool)> {
     acc.write(key, |shard, h| {
         let now = acc.now;
-        let mut created = false;
+        // One look-up when the stream exists (the common case: XADD to a live stream).
         match shard.get_mut(h, key, now).map(|n| &mut n.value) {
-            Some(Value::Stream(_)) => {}
+            Some(Value::Stream(s)) => return f(s).map(|r| (Some(r), false)),
             Some(_) => return Err(Error::WrongType),
             None if create => {
                 shard.set(h, key, Value::Stream(Box::default()), None, now);
-                created = true;
             }
             None => return Ok((None, false)),
         }
         match shard.get_mut(h, key, now).map(|n| &mut n.value) {
-            Some(Value::Stream(s)) => f(s).map(|r| (Some(r), created)),
-            _ => Ok((None, created)),
+            Some(Value::Stream(s)) => f(s).map(|r| (Some(r), true)),
+            _ => Ok((None, true)),
         }
     })
 }
@@ -106,15 +105,27 @@ impl std::ops::Deref for IdText {
 }
 
 fn push_u64(buf: &mut [u8; 41], at: usize, mut v: u64) -> usize {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
-    loop {
+    // Two digits per division (an ID's milliseconds have 13).
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        tmp[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
         i -= 1;
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        tmp[i] = b'0' + v as u8;
     }
     let n = tmp.len() - i;
     buf[at..at + n].copy_from_slice(&tmp[i..]);
@@ -399,11 +410,23 @@ fn xadd(ctx: &mut Ctx<'_>) -> Result<()> {
         }
     }
     let key = ctx.arg(1);
-    let pairs: Vec<(&[u8], &[u8])> = (field_pos..argc).step_by(2).map(|i| (ctx.arg(i), ctx.arg(i + 1))).collect();
+    // The pairs on the stack for up to 8 fields (no allocation per XADD), else on the heap.
+    let mut inline: [(&[u8], &[u8]); 8] = [(&[], &[]); 8];
+    let heap: Vec<(&[u8], &[u8])>;
+    let npairs = (argc - field_pos) / 2;
+    let pairs: &[(&[u8], &[u8])] = if npairs <= inline.len() {
+        for (slot, i) in inline.iter_mut().zip((field_pos..argc).step_by(2)) {
+            *slot = (ctx.arg(i), ctx.arg(i + 1));
+        }
+        &inline[..npairs]
+    } else {
+        heap = (field_pos..argc).step_by(2).map(|i| (ctx.arg(i), ctx.arg(i + 1))).collect();
+        &heap
+    };
     let acc = ctx.access;
     let lim = limits(&acc);
     let (r, created) = write(&acc, key, !a.nomkstream, |s| {
-        let id = s.add(a.id, &pairs, lim, acc.now).map_err(|e| e.to_error())?;
+        let id = s.add(a.id, pairs, lim, acc.now).map_err(|e| e.to_error())?;
         acc.add_dirty(1);
         acc.signal_ready(key);
         let mut trimmed = 0;
@@ -1778,4 +1801,17 @@ fn xinfo_help(ctx: &mut Ctx<'_>) -> Result<()> {
         ],
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_text_formats_like_display() {
+        for &(ms, seq) in &[(0, 0), (9, 10), (99, 100), (1700000000000, 123), (u64::MAX, u64::MAX), (101, 7)] {
+            let id = StreamId::new(ms, seq);
+            assert_eq!(&*id_text(id), id.to_string().as_bytes());
+        }
+    }
 }

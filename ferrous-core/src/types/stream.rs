@@ -312,6 +312,11 @@ pub(crate) mod lp {
     /// Replaces the integer element at `p` with `v` (its size may change).
     pub fn replace_int(lp: &mut Vec<u8>, p: usize, v: i64) {
         let (_, end) = get(lp, p);
+        // The common case, a count growing within 0..=127: one byte, same size.
+        if (0..=127).contains(&v) && end - p == 2 && lp[p] <= 127 {
+            lp[p] = v as u8;
+            return;
+        }
         let mut enc = Vec::with_capacity(11);
         enc_int(&mut enc, v);
         if enc.len() == end - p {
@@ -767,61 +772,63 @@ impl Stream {
         } else {
             limits.max_bytes
         };
-        let mut use_tail = false;
+        let nf = pairs.len();
         // A new node is sized like the node it follows (streams tend to hold alike entries),
         // so it fills without reallocations and ends close to its final size.
         let mut next_cap = 64;
-        if let Some((_, lp)) = self.nodes.iter_mut().next_back() {
+        // One look-up of the tail node, and one pass over its header: the live and deleted
+        // counts, then the master fields compared with this entry's as they are read.
+        if let Some((&master, lp)) = self.nodes.iter_mut().next_back() {
             next_cap = lp.len().clamp(64, node_max_bytes.max(64));
-            let head = node_head(lp);
-            if lp.len() + total >= node_max_bytes
-                || (limits.max_entries > 0 && head.count + head.deleted >= limits.max_entries)
-            {
+            let (count, p) = lp::get(lp, lp::HEADER);
+            let count_end = p;
+            let (count, deleted) = (count.int(), lp::get(lp, p).0.int());
+            if lp.len() + total >= node_max_bytes || (limits.max_entries > 0 && count + deleted >= limits.max_entries) {
                 // The node is full: give back its spare capacity, as Redis's lpShrinkToFit.
                 lp.shrink_to_fit();
             } else {
-                use_tail = true;
-            }
-        }
-        let nf = pairs.len();
-        if !use_tail {
-            let mut lp = lp::empty(next_cap);
-            lp.pop();
-            lp::enc_int(&mut lp, 1);
-            lp::enc_int(&mut lp, 0);
-            lp::enc_int(&mut lp, nf as i64);
-            for (f, _) in pairs {
-                lp::enc_auto(&mut lp, f);
-            }
-            lp::enc_int(&mut lp, 0);
-            lp::enc_int(&mut lp, FLAG_SAMEFIELDS);
-            lp::enc_int(&mut lp, 0);
-            lp::enc_int(&mut lp, 0);
-            for (_, v) in pairs {
-                lp::enc_auto(&mut lp, v);
-            }
-            lp::enc_int(&mut lp, nf as i64 + 3);
-            lp.push(lp::EOF);
-            lp::fix_header(&mut lp, (nf + 4 + nf + 4) as i64);
-            self.nodes.insert(id, lp);
-            return;
-        }
-        let Some((&master, lp)) = self.nodes.iter_mut().next_back() else { return };
-        let head = node_head(lp);
-        lp::replace_int(lp, lp::HEADER, head.count + 1);
-        let head = node_head(lp);
-        let mut same = head.master_fields == nf as i64;
-        if same {
-            let mut p = head.fields_pos;
-            for (f, _) in pairs {
-                let (v, n) = lp::get(lp, p);
-                if !v.eq_bytes(f) {
-                    same = false;
-                    break;
+                let (master_fields, mut p) = lp::get(lp, lp::get(lp, count_end).1);
+                let mut same = master_fields.int() == nf as i64;
+                if same {
+                    for (f, _) in pairs {
+                        let (v, n) = lp::get(lp, p);
+                        if !v.eq_bytes(f) {
+                            same = false;
+                            break;
+                        }
+                        p = n;
+                    }
                 }
-                p = n;
+                lp::replace_int(lp, lp::HEADER, count + 1);
+                Self::append_to(lp, master, id, pairs, same);
+                return;
             }
         }
+        let mut lp = lp::empty(next_cap);
+        lp.pop();
+        lp::enc_int(&mut lp, 1);
+        lp::enc_int(&mut lp, 0);
+        lp::enc_int(&mut lp, nf as i64);
+        for (f, _) in pairs {
+            lp::enc_auto(&mut lp, f);
+        }
+        lp::enc_int(&mut lp, 0);
+        lp::enc_int(&mut lp, FLAG_SAMEFIELDS);
+        lp::enc_int(&mut lp, 0);
+        lp::enc_int(&mut lp, 0);
+        for (_, v) in pairs {
+            lp::enc_auto(&mut lp, v);
+        }
+        lp::enc_int(&mut lp, nf as i64 + 3);
+        lp.push(lp::EOF);
+        lp::fix_header(&mut lp, (nf + 4 + nf + 4) as i64);
+        self.nodes.insert(id, lp);
+    }
+
+    /// Appends an entry to the tail node `lp` (keyed by `master`); `same` when its fields
+    /// are the master's.
+    fn append_to(lp: &mut Vec<u8>, master: StreamId, id: StreamId, pairs: &[(&[u8], &[u8])], same: bool) {
+        let nf = pairs.len();
         lp.pop();
         // Grow by what this entry needs at most, not by doubling: a node is filled one
         // entry at a time and usually sits at the top of the heap, where the allocator
@@ -1436,6 +1443,54 @@ mod tests {
         assert_eq!(s.collect_range(StreamId::MIN, StreamId::MAX, false, 0)[0].id.ms, 6);
         assert_eq!(s.add(IdSpec::Explicit(StreamId::new(3, 0)), &[(b"a", b"b")], lim, 0), Err(AddError::TooSmall));
         assert_eq!(s.add(IdSpec::Ms(10), &[(b"a", b"b")], lim, 0), Ok(StreamId::new(10, 2)));
+    }
+
+    /// The tail node's live count is rewritten in place while it fits one byte (0..=127)
+    /// and re-encoded past it; master-field comparison picks SAMEFIELDS only for the
+    /// master's fields in order.
+    #[test]
+    fn node_count_across_encodings_and_samefields() {
+        let mut s = Stream::new();
+        let lim = NodeLimits { max_bytes: 0, max_entries: 300 };
+        for i in 1..=300u64 {
+            let v = i.to_string();
+            let pairs: &[(&[u8], &[u8])] = match i % 3 {
+                0 => &[(b"a", v.as_bytes()), (b"b", b"x")],
+                1 => &[(b"b", v.as_bytes()), (b"a", b"x")],
+                _ => &[(b"a", v.as_bytes())],
+            };
+            s.add(IdSpec::Explicit(StreamId::new(i, 0)), pairs, lim, 0).unwrap();
+        }
+        assert_eq!(s.node_count(), 1);
+        let (_, lp) = s.nodes().next().unwrap();
+        let head = node_head(lp);
+        assert_eq!((head.count, head.deleted, head.master_fields), (300, 0, 2));
+        let n = entry_positions(lp, StreamId::new(1, 0), &head).len();
+        assert_eq!(n, 300);
+        let same = entry_positions(lp, StreamId::new(1, 0), &head)
+            .into_iter()
+            .filter(|&p| read_entry(lp, p, StreamId::new(1, 0), &head).flags & FLAG_SAMEFIELDS != 0)
+            .count();
+        // The master entry holds the first entry's fields (b, a): entries 1, 4, 7, ...
+        assert_eq!(same, 100);
+        let all = s.collect_range(StreamId::MIN, StreamId::MAX, false, 0);
+        assert_eq!(all.len(), 300);
+        assert_eq!(all[128].fields, vec![(b"a".to_vec(), b"129".to_vec()), (b"b".to_vec(), b"x".to_vec())]);
+        assert_eq!(all[297].fields, vec![(b"b".to_vec(), b"298".to_vec()), (b"a".to_vec(), b"x".to_vec())]);
+        // Reading the header again from the bytes agrees with the counts.
+        assert_eq!(u16::from_le_bytes([lp[4], lp[5]]) as usize, lp_elements(lp));
+        s.add(IdSpec::Explicit(StreamId::new(400, 0)), &[(b"a", b"1")], lim, 0).unwrap();
+        assert_eq!(s.node_count(), 2);
+    }
+
+    fn lp_elements(lp: &[u8]) -> usize {
+        let mut p = lp::HEADER;
+        let mut n = 0;
+        while p < lp.len() - 1 {
+            p = lp::get(lp, p).1;
+            n += 1;
+        }
+        n
     }
 }
 
