@@ -991,3 +991,70 @@ fn master_restart_tells_replicas_of_expired_keys() {
     let shape = |i: usize| (shapes[i].1, shapes[i].2.clone(), shapes[i].3.clone());
     assert_eq!(shape(1), shape(0), "{shapes:?}");
 }
+
+/// SHUTDOWN without NOW waits up to `shutdown-timeout` for online replicas to acknowledge the
+/// whole stream (Redis 7.0), logging the wait and any replica still behind at the timeout;
+/// SHUTDOWN NOW does not wait. Compared with a redis-server master: the log lines and how
+/// long each SHUTDOWN took.
+#[test]
+fn shutdown_waits_for_lagging_replicas() {
+    if !common::require_tool("redis-server") {
+        return;
+    }
+    for kind in [common::Kind::Redis, common::Kind::Ferrous] {
+        for (now, resume_after) in [(false, None), (false, Some(500u64)), (true, None)] {
+            let args = [DEBUG_ON, &["--shutdown-timeout", "2"]].concat();
+            let mut master = match kind {
+                common::Kind::Redis => TestServer::redis(&args).unwrap(),
+                common::Kind::Ferrous => TestServer::ferrous(&args),
+            };
+            let replica = TestServer::redis(&[
+                "--enable-debug-command",
+                "yes",
+                "--replicaof",
+                "127.0.0.1",
+                &master.port().to_string(),
+            ])
+            .unwrap();
+            let mut m = master.client();
+            ok(&mut m, &["SET", "a", "1"]);
+            assert_in_sync(&master, &replica, "before the shutdown");
+            // The replica stops reading: it cannot acknowledge what follows.
+            replica.signal(libc::SIGSTOP);
+            ok(&mut m, &["SET", "b", "2"]);
+            let resumer = resume_after.map(|ms| {
+                let pid = replica.pid();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(ms));
+                    // SAFETY: kill(2) on the replica's pid.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGCONT) };
+                })
+            });
+            let started = Instant::now();
+            let _ = cmd(&mut m, if now { &["SHUTDOWN", "NOW"][..] } else { &["SHUTDOWN"][..] });
+            master.wait_exit(Duration::from_secs(20)).expect("the master exits");
+            let took = started.elapsed();
+            if let Some(r) = resumer {
+                r.join().unwrap();
+            }
+            replica.signal(libc::SIGCONT);
+            let log = master.log_since_start();
+            let what = format!("{kind:?} now={now} resume={resume_after:?}");
+            let waited = log.contains("Waiting for replicas before shutting down.");
+            let lagging = log.contains("Lagging replica 127.0.0.1:") && log.contains("behind master");
+            match (now, resume_after) {
+                (true, _) => {
+                    assert!(!waited && took < Duration::from_millis(1500), "{what}: {took:?}\n{log}");
+                }
+                (false, None) => {
+                    assert!(waited && lagging, "{what}: wait and lag logged\n{log}");
+                    assert!(took >= Duration::from_millis(1800), "{what}: waited the timeout: {took:?}");
+                }
+                (false, Some(_)) => {
+                    assert!(waited && !lagging, "{what}: waited, caught up\n{log}");
+                    assert!(took < Duration::from_millis(1900), "{what}: did not wait the whole timeout: {took:?}");
+                }
+            }
+        }
+    }
+}

@@ -574,6 +574,12 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Result<()> {
     let Some(hooks) = hooks else {
         return Err(Error::msg("ERR SHUTDOWN is not available: this database is embedded, not run by a server"));
     };
+    // Without NOW, replicas get up to `shutdown-timeout` seconds to acknowledge everything
+    // (writes paused), so the saved file matches them, as Redis 7.0 does.
+    if !opts.now {
+        let secs = ctx.db.inner.config.read().get_i64("shutdown-timeout").max(0) as u64;
+        crate::replication::wait_for_replicas_before_shutdown(&ctx.db.inner, std::time::Duration::from_secs(secs));
+    }
     if let Err(e) = crate::persistence::shutdown_save(&ctx.db.inner, opts.save) {
         if !opts.force {
             crate::persistence::log_error(&ctx.db.inner, &format!("Error trying to save the DB, can't exit: {e}"));

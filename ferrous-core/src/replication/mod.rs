@@ -567,6 +567,56 @@ pub fn request_acks(inner: &Inner) {
     feed_raw(inner, b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
 }
 
+/// SHUTDOWN without NOW, as Redis 7.0's `shutdown-timeout`: when online replicas have not
+/// acknowledged the whole stream yet, pauses writes, asks them for an ACK and waits up to
+/// `timeout` for every one to catch up, so the file saved next holds exactly what they hold
+/// and a restart can continue with them partially. Replicas still behind at the timeout are
+/// logged as Redis logs them. Returns once ready or timed out; writes are paused meanwhile
+/// (and left paused: the server is exiting) unless this returns without waiting.
+pub fn wait_for_replicas_before_shutdown(inner: &Inner, timeout: std::time::Duration) {
+    let lagging = |offset: u64| {
+        let b = inner.repl.backlog.lock();
+        b.peers
+            .iter()
+            .filter(|p| !p.dropped.load(Relaxed) && *p.state.lock() == "online" && p.ack.load(Relaxed) < offset)
+            .map(|p| (format!("{}:{}", p.ip, p.port), offset - p.ack.load(Relaxed), p.ack_ms.load(Relaxed)))
+            .collect::<Vec<_>>()
+    };
+    if timeout.is_zero() || lagging(inner.repl.offset()).is_empty() {
+        return;
+    }
+    crate::persistence::log_notice(inner, "Waiting for replicas before shutting down.");
+    if !inner.pause.active() {
+        inner.pause.pause(i64::MAX, crate::pause::PAUSE_WRITE);
+    }
+    let deadline = std::time::Instant::now() + timeout;
+    // One GETACK, as Redis sends: each one moves the offset to reach by its own length, so
+    // asking again would keep the target ahead of replicas that answer.
+    request_acks(inner);
+    // Read after the GETACK went into the stream: it must be acknowledged too.
+    let target = inner.repl.offset();
+    loop {
+        let behind = lagging(target.max(inner.repl.offset()));
+        if behind.is_empty() {
+            return;
+        }
+        if std::time::Instant::now() >= deadline {
+            let now = inner.clock.now_ms();
+            for (name, by, ack_ms) in behind {
+                crate::persistence::log_error(
+                    inner,
+                    &format!(
+                        "Lagging replica {name} reported offset {by} behind master, lag={}, state=online.",
+                        (now - ack_ms).max(0) / 1000
+                    ),
+                );
+            }
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Drops every connected replica (a replica that resynced from a new master; SHUTDOWN).
 pub(crate) fn drop_replicas(inner: &Inner) {
     let b = inner.repl.backlog.lock();
