@@ -453,15 +453,17 @@ fn xadd(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     let id_rewrite = !matches!(a.id, IdSpec::Explicit(_));
     if (rewrite.is_some() || id_rewrite) && crate::propagate::collecting() {
-        let mut args: Vec<Vec<u8>> = ctx.args.iter().map(<[u8]>::to_vec).collect();
-        if let Some(v) = rewrite {
-            args[a.trim_arg - 1] = b"=".to_vec();
-            args[a.trim_arg] = v;
-        }
-        if id_rewrite {
-            args[a.id_arg] = id_text(id).to_vec();
-        }
-        ctx.propagate_as(args);
+        // The arguments as slices, rewritten ones substituted: propagation copies each once.
+        let id_txt = id_text(id);
+        let parts = ctx.args.iter().enumerate().map(|(i, arg)| -> &[u8] {
+            match &rewrite {
+                Some(_) if i == a.trim_arg - 1 => b"=",
+                Some(v) if i == a.trim_arg => v,
+                _ if id_rewrite && i == a.id_arg => &id_txt,
+                _ => arg,
+            }
+        });
+        ctx.propagate_as(parts);
     }
     Ok(())
 }
@@ -1806,6 +1808,24 @@ fn xinfo_help(ctx: &mut Ctx<'_>) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// XADD propagates with `*`/`ms-*` replaced by the ID and `~ n` by `= length`.
+    #[test]
+    fn xadd_propagates_rewritten_arguments() {
+        let db = crate::Database::new();
+        let feed = db.changes();
+        let args = |b: std::sync::Arc<crate::propagate::Block>| {
+            b.changes[0].args.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>().join(" ")
+        };
+        db.execute(["XADD", "s", "5-*", "f", "v"]);
+        assert_eq!(args(feed.try_recv().unwrap()), "XADD s 5-0 f v");
+        db.execute(["XADD", "s", "MAXLEN", "~", "1", "6-*", "f", "v"]);
+        assert_eq!(args(feed.try_recv().unwrap()), "XADD s MAXLEN = 2 6-0 f v");
+        db.execute(["XADD", "s", "MINID", "~", "6", "7-1", "f", "v"]);
+        assert_eq!(args(feed.try_recv().unwrap()), "XADD s MINID = 5-0 7-1 f v");
+        db.execute(["XADD", "s", "8-1", "f", "v"]);
+        assert_eq!(args(feed.try_recv().unwrap()), "XADD s 8-1 f v");
+    }
 
     #[test]
     fn id_text_formats_like_display() {
