@@ -28,7 +28,7 @@ RP=$(free_port); FP=$(free_port)
 WORK=$(mktemp -d /tmp/ferrous-evict.XXXXXX)
 redis-server --port "$RP" --save "" --appendonly no --dir "$WORK" --maxmemory "$MAXMEMORY" --maxmemory-policy "$POLICY" >"$WORK/redis.log" 2>&1 &
 RPID=$!
-"$FERROUS_BIN" --port "$FP" --save "" --appendonly no --dir "$WORK" --maxmemory "$MAXMEMORY" --maxmemory-policy "$POLICY" >"$WORK/ferrous.log" 2>&1 &
+"$FERROUS_BIN" --port "$FP" --save "" --appendonly no --dir "$WORK" --maxmemory "$MAXMEMORY" --maxmemory-policy "$POLICY" ${FERROUS_ARGS:-} >"$WORK/ferrous.log" 2>&1 &
 FPID=$!
 trap 'kill $RPID $FPID 2>/dev/null; rm -rf "$WORK"' EXIT
 for p in $RP $FP; do for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done; done
