@@ -736,9 +736,8 @@ fn parse<'a>(ctx: &Ctx<'a>, readonly: bool) -> Result<(SortOptions, bool, Option
     // BY and GET patterns read keys no ACL key pattern was checked against: Redis accepts
     // them only from a user who may read every key (asked once, when first needed).
     let mut full_access: Option<bool> = None;
-    let mut may_read_all = || {
-        *full_access.get_or_insert_with(|| crate::acl::may_read_all_keys(ctx.client, ctx.spec, &ctx.args))
-    };
+    let mut may_read_all =
+        || *full_access.get_or_insert_with(|| crate::acl::may_read_all_keys(ctx.client, ctx.spec, &ctx.args));
     while j < argc {
         let arg = ctx.arg(j);
         let left = argc - j - 1;
