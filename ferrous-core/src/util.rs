@@ -482,6 +482,12 @@ thread_local! {
     };
 }
 
+/// The calling thread's stripe number (`0..16`), for striped data laid out by the caller.
+#[inline]
+pub fn stripe_index() -> usize {
+    STRIPE.with(|s| *s)
+}
+
 impl<const N: usize> std::fmt::Debug for StripedCounter<N> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.load(std::sync::atomic::Ordering::Relaxed))

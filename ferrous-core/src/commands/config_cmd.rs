@@ -11,7 +11,6 @@ use super::client_cmd::help_lines;
 use super::{table, CommandSpec, Ctx, Handler};
 use crate::config::{directive, flags, set_failed, Directive};
 use crate::error::{Error, Result};
-use std::sync::atomic::Ordering::Relaxed;
 
 /// Handlers of this family.
 pub const COMMANDS: &[(&str, Handler)] = &[
@@ -111,9 +110,7 @@ fn config_set(ctx: &mut Ctx<'_>) -> Result<()> {
 /// Zeroes one command's counters and its subcommands'.
 fn reset_command_stats(spec: &CommandSpec) {
     let s = &spec.stats;
-    for c in [&s.calls, &s.usec, &s.rejected, &s.failed] {
-        c.store(0, Relaxed);
-    }
+    s.reset_counts();
     s.latency.reset();
     for sub in spec.subcommands.values() {
         reset_command_stats(sub);

@@ -516,7 +516,7 @@ fn cpu(s: &mut Section<'_>) {
 fn commands_with_stats() -> Vec<&'static CommandSpec> {
     fn walk(spec: &'static CommandSpec, out: &mut Vec<&'static CommandSpec>) {
         let st = &spec.stats;
-        if st.calls.load(Relaxed) + st.failed.load(Relaxed) + st.rejected.load(Relaxed) > 0 {
+        if st.calls() + st.failed() + st.rejected() > 0 {
             out.push(spec);
         }
         for sub in spec.subcommands.values() {
@@ -534,15 +534,15 @@ fn commands_with_stats() -> Vec<&'static CommandSpec> {
 fn commandstats(s: &mut Section<'_>) {
     for spec in commands_with_stats() {
         let st = &spec.stats;
-        let calls = st.calls.load(Relaxed);
-        let usec = st.usec.load(Relaxed);
+        let calls = st.calls();
+        let usec = st.usec();
         let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
         s.field(
             &format!("cmdstat_{}", spec.name),
             format!(
                 "calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}",
-                st.rejected.load(Relaxed),
-                st.failed.load(Relaxed)
+                st.rejected(),
+                st.failed()
             ),
         );
     }
