@@ -983,7 +983,16 @@ fn master_restart_tells_replicas_of_expired_keys() {
         let mut r = replica.client();
         ok(&mut r, &["SELECT", "2"]);
         let dbsize = ok(&mut r, &["DBSIZE"]);
-        shapes.push((kind, offset - saved, dbsize, info_field(&mut m, "stats", "sync_partial_ok")));
+        let partial = info_field(&mut m, "stats", "sync_partial_ok");
+        if partial.as_deref() != Some("1") {
+            // Intermittent under load once (a full resync instead): keep what explains it.
+            eprintln!(
+                "{kind:?} master after the restart, sync_partial_ok {partial:?}\n--- master log ---\n{}\n--- replica log ---\n{}",
+                master.log(),
+                replica.log()
+            );
+        }
+        shapes.push((kind, offset - saved, dbsize, partial));
     }
     assert_eq!(shapes.len(), 2);
     // SELECT 2, DEL goes, DEL goes2; the replica's database 2 is empty.
