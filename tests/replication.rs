@@ -14,7 +14,7 @@
 //! Skipped (with `SKIPPED: ...`) when redis-server is not installed, except under CI.
 mod common;
 
-use common::TestServer;
+use common::{cmd, digest, info_field, ok, TestServer};
 use redis::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -22,29 +22,8 @@ use std::time::{Duration, Instant};
 const DEBUG_ON: &[&str] = &["--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"];
 const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c.query(con)
-}
-
-fn ok(con: &mut redis::Connection, args: &[&str]) -> Value {
-    cmd(con, args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
-}
-
-fn info_field(con: &mut redis::Connection, section: &str, name: &str) -> Option<String> {
-    let text: String = redis::cmd("INFO").arg(section).query(con).ok()?;
-    text.lines().find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + SYNC_TIMEOUT;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(what: &str, f: impl FnMut() -> bool) {
+    common::wait_until(what, SYNC_TIMEOUT, f)
 }
 
 /// Every key of every database: (db, key) -> type, contents, has a TTL.
@@ -81,10 +60,6 @@ fn listing(con: &mut redis::Connection) -> BTreeMap<(u32, Vec<u8>), String> {
     }
     ok(con, &["SELECT", "0"]);
     out
-}
-
-fn digest(con: &mut redis::Connection) -> String {
-    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap_or_else(|e| format!("no digest: {e}"))
 }
 
 /// Waits until `replica` processed everything `master` sent, then compares the datasets.

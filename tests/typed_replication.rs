@@ -4,21 +4,13 @@
 //! MULTI/EXEC: the replica ends with the same data, byte for byte (DEBUG DIGEST).
 mod common;
 
-use common::TestServer;
+use common::{digest, TestServer};
 use ferrous::prelude::*;
 use ferrous::Server;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn digest(con: &mut redis::Connection) -> String {
-    redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap_or_else(|e| format!("no digest: {e}"))
+fn wait_until(what: &str, f: impl FnMut() -> bool) {
+    common::wait_until(what, Duration::from_secs(20), f)
 }
 
 #[test]
