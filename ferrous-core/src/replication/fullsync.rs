@@ -269,12 +269,13 @@ impl Drop for Finish {
 }
 
 /// Begins the snapshot every job of a transfer shares; returns it with the 0-based index the
-/// stream continues from and the stream's database. `None` when every job went away first.
-fn begin(inner: &Arc<Inner>, jobs: &[Arc<Job>]) -> Result<Option<(Snapshot, u64, usize)>, String> {
+/// stream continues from and the stream's database. `None` when every job went away first,
+/// or when the snapshot could not start (logged).
+fn begin(inner: &Arc<Inner>, jobs: &[Arc<Job>]) -> Option<(Snapshot, u64, usize)> {
     let opts = crate::rdb::EncodeOptions { compress: inner.config.read().get_bool("rdbcompression") };
     loop {
         if jobs.iter().all(|j| j.peer.dropped.load(Relaxed)) {
-            return Ok(None);
+            return None;
         }
         // On a replica (serving sub-replicas) the link applies no command of its master's
         // stream meanwhile: the snapshot, the offset and the stream's database agree.
@@ -289,20 +290,23 @@ fn begin(inner: &Arc<Inner>, jobs: &[Arc<Job>]) -> Result<Option<(Snapshot, u64,
                 // The proxied stream goes on in its master's database without a SELECT:
                 // the sub-replica starts there (`repl-stream-db`).
                 let db = inner.repl.link.lock().as_ref().map_or(0, |l| l.stream_db());
-                return Ok(Some((s, inner.repl.offset(), db)));
+                return Some((s, inner.repl.offset(), db));
             }
             Ok(s) => {
                 drop(applying);
                 // The stream after the snapshot selects its database first.
                 let offset = offset_at(inner, s.stream_position());
-                return Ok(Some((s, offset, 0)));
+                return Some((s, offset, 0));
             }
             // A BGSAVE or AOF rewrite runs: ours starts when it ends.
             Err(SnapshotError::InProgress) => {
                 drop(applying);
                 std::thread::sleep(Duration::from_millis(10))
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => {
+                log_error(inner, &format!("Can't start the snapshot for SYNC: {e}"));
+                return None;
+            }
         }
     }
 }
@@ -321,14 +325,7 @@ fn hold_stream(inner: &Inner, jobs: &[Arc<Job>], offset: u64) -> bool {
 
 /// The diskless transfer: one snapshot teed to every job's socket.
 fn to_sockets(inner: &Arc<Inner>, jobs: Vec<Arc<Job>>) {
-    let (mut snapshot, offset, stream_db) = match begin(inner, &jobs) {
-        Ok(Some(s)) => s,
-        Ok(None) => return,
-        Err(e) => {
-            log_error(inner, &format!("Can't start the snapshot for SYNC: {e}"));
-            return;
-        }
-    };
+    let Some((mut snapshot, offset, stream_db)) = begin(inner, &jobs) else { return };
     log_notice(inner, "Starting BGSAVE for SYNC with target: replicas sockets");
     if !hold_stream(inner, &jobs, offset) {
         return;
@@ -442,14 +439,7 @@ impl Write for Tee<'_> {
 /// The disk transfer: the snapshot written once to a file, then sent by each replica's
 /// thread. Replicas arriving while the file is written attach to it.
 fn to_disk(inner: &Arc<Inner>, mut jobs: Vec<Arc<Job>>, n: u64) {
-    let (mut snapshot, offset, stream_db) = match begin(inner, &jobs) {
-        Ok(Some(s)) => s,
-        Ok(None) => return,
-        Err(e) => {
-            log_error(inner, &format!("Can't start the snapshot for SYNC: {e}"));
-            return;
-        }
-    };
+    let Some((mut snapshot, offset, stream_db)) = begin(inner, &jobs) else { return };
     log_notice(inner, "Starting BGSAVE for SYNC with target: disk");
     let replid = inner.repl.ids().replid;
     {
