@@ -768,40 +768,44 @@ impl Database {
     /// EXPIRE key seconds \[NX|XX|GT|LT\]: true if the TTL was set (a time in the past
     /// deletes the key and counts as set). Fails only when the deadline overflows.
     pub fn expire(&self, key: impl AsRef<[u8]>, seconds: i64, cond: ExpireCondition) -> Result<bool> {
-        let when = expire_deadline(seconds, true, self.access().now, "expire")?;
-        Ok(self.expire_typed(key.as_ref(), when, cond))
+        self.expire_typed(key.as_ref(), |now| expire_deadline(seconds, true, now, "expire"), cond)
     }
 
     /// PEXPIRE key milliseconds \[NX|XX|GT|LT\].
     pub fn pexpire(&self, key: impl AsRef<[u8]>, ms: i64, cond: ExpireCondition) -> Result<bool> {
-        let when = expire_deadline(ms, false, self.access().now, "pexpire")?;
-        Ok(self.expire_typed(key.as_ref(), when, cond))
+        self.expire_typed(key.as_ref(), |now| expire_deadline(ms, false, now, "pexpire"), cond)
     }
 
     /// EXPIREAT key unix-time-seconds \[NX|XX|GT|LT\].
     pub fn expire_at(&self, key: impl AsRef<[u8]>, unix_seconds: i64, cond: ExpireCondition) -> Result<bool> {
-        let when = expire_deadline(unix_seconds, true, 0, "expireat")?;
-        Ok(self.expire_typed(key.as_ref(), when, cond))
+        self.expire_typed(key.as_ref(), |_| expire_deadline(unix_seconds, true, 0, "expireat"), cond)
     }
 
     /// PEXPIREAT key unix-time-milliseconds \[NX|XX|GT|LT\].
     pub fn pexpire_at(&self, key: impl AsRef<[u8]>, unix_ms: i64, cond: ExpireCondition) -> Result<bool> {
-        Ok(self.expire_typed(key.as_ref(), unix_ms, cond))
+        self.expire_typed(key.as_ref(), |_| Ok(unix_ms), cond)
     }
 
-    /// The EXPIRE family at an absolute deadline, propagated as the commands are: PEXPIREAT
-    /// (the condition already held), or a DEL for a deadline already past.
-    fn expire_typed(&self, key: &[u8], when: i64, cond: ExpireCondition) -> bool {
+    /// The EXPIRE family: `deadline` turns the operation's time into the absolute deadline
+    /// (one clock reading for both, as a command has). Propagated as the commands are:
+    /// PEXPIREAT (the condition already held), or a DEL for a deadline already past.
+    fn expire_typed(
+        &self,
+        key: &[u8],
+        deadline: impl FnOnce(i64) -> Result<i64>,
+        cond: ExpireCondition,
+    ) -> Result<bool> {
         self.write_typed(
-            |acc| expire_at_ms(acc, key, when, cond),
-            |acc, _| {
-                if when <= acc.now {
+            |acc| deadline(acc.now).map(|when| (expire_at_ms(acc, key, when, cond), when)),
+            |acc, r| match r {
+                Ok((_, when)) if *when <= acc.now => {
                     propagate::one([propagate::del_word(acc.inner, "lazyfree-lazy-expire"), key])
-                } else {
-                    propagate::one([&b"PEXPIREAT"[..], key, when.to_string().as_bytes()])
                 }
+                Ok((_, when)) => propagate::one([&b"PEXPIREAT"[..], key, when.to_string().as_bytes()]),
+                Err(_) => Vec::new(),
             },
         )
+        .map(|(done, _)| done)
     }
 
     /// TTL in seconds (rounded): -2 if the key does not exist, -1 if it has no TTL.

@@ -788,9 +788,15 @@ impl Database {
     }
 
     fn set_with_ttl_ms(&self, key: &[u8], ms: i64, value: &[u8], cmd: &'static str) -> Result<()> {
-        let when = self.access().now.checked_add(ms).ok_or(Error::InvalidExpireTime(cmd))?;
-        let opts = SetOptions { expiry: SetExpiry::At(when), ..SetOptions::default() };
-        self.set_with(key, value, opts).map(|_| ())
+        // The deadline from the write's own time reading, as SETEX's command does.
+        let at = |now: i64| now.checked_add(ms).ok_or(Error::InvalidExpireTime(cmd));
+        self.write_typed(
+            |acc| {
+                let opts = SetOptions { expiry: SetExpiry::At(at(acc.now)?), ..SetOptions::default() };
+                set(acc, key, Value::string(value), opts).map(|_| ())
+            },
+            |acc, _| at(acc.now).map(|when| set_form(key, value, SetExpiry::At(when))).unwrap_or_default(),
+        )
     }
 
     /// `GET key`.
