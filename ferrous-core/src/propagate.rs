@@ -325,6 +325,10 @@ pub(crate) fn stamp() {
 
 /// Opens a command frame (dispatch calls this around every command).
 pub(crate) fn enter(inner: &Inner) {
+    enter_as(inner, FrameKind::Command);
+}
+
+fn enter_as(inner: &Inner, kind: FrameKind) {
     CTX.with(|c| {
         let mut c = c.borrow_mut();
         if c.frames.is_empty() {
@@ -333,7 +337,7 @@ pub(crate) fn enter(inner: &Inner) {
             c.no_transaction = false;
         }
         let dirty_at_start = c.dirty;
-        c.frames.push(Frame { replaced: None, dirty_at_start, forced: false, kind: FrameKind::Command });
+        c.frames.push(Frame { replaced: None, dirty_at_start, forced: false, kind });
     });
 }
 
@@ -418,12 +422,7 @@ fn enter_typed(inner: &Inner, kind: FrameKind) -> bool {
     if covered {
         return false;
     }
-    enter(inner);
-    CTX.with(|c| {
-        if let Some(f) = c.borrow_mut().frames.last_mut() {
-            f.kind = kind;
-        }
-    });
+    enter_as(inner, kind);
     true
 }
 
@@ -443,28 +442,33 @@ pub(crate) fn typed<R>(
     body: impl FnOnce() -> R,
     form: impl FnOnce(&R) -> Vec<Vec<Vec<u8>>>,
 ) -> R {
-    if !enter_typed(inner, FrameKind::Typed) {
-        return body();
-    }
-    let mut guard = TypedFrame { done: false };
-    let r = body();
-    guard.done = true;
-    if close(|| Some(form(&r).into_iter().map(|args| Change { db, args }).collect())) {
-        let _ = crate::aof::writer::commit(inner);
-    }
-    r
+    in_typed_frame(inner, FrameKind::Typed, body, |r| {
+        Some(form(r).into_iter().map(|args| Change { db, args }).collect())
+    })
 }
 
 /// An in-process transaction ([`Database::transaction`]): the typed writes inside it are
 /// one block (MULTI/EXEC when there is more than one).
 pub(crate) fn typed_transaction<R>(inner: &Inner, body: impl FnOnce() -> R) -> R {
-    if !enter_typed(inner, FrameKind::Transaction) {
+    in_typed_frame(inner, FrameKind::Transaction, body, |_| None)
+}
+
+/// Runs `body` in a frame of `kind` (unless one that covers it is open), closes it with
+/// `own` as its form, and makes what it published durable per `appendfsync`.
+#[inline]
+fn in_typed_frame<R>(
+    inner: &Inner,
+    kind: FrameKind,
+    body: impl FnOnce() -> R,
+    own: impl FnOnce(&R) -> Option<Vec<Change>>,
+) -> R {
+    if !enter_typed(inner, kind) {
         return body();
     }
     let mut guard = TypedFrame { done: false };
     let r = body();
     guard.done = true;
-    if close(|| None) {
+    if close(|| own(&r)) {
         let _ = crate::aof::writer::commit(inner);
     }
     r
