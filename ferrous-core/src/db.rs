@@ -376,8 +376,8 @@ impl Builder {
         self
     }
     /// Keeps an append-only file (`appendonly yes`) in `dir/appendonlydir`: [`Builder::open`]
-    /// loads it (instead of the RDB file) and every write made through the command table
-    /// (`execute`, scripts, transactions) is appended before the call returns.
+    /// loads it (instead of the RDB file) and every write, through the typed API or the
+    /// command table (`execute`, scripts, transactions), is appended before the call returns.
     pub fn appendonly(mut self, on: bool) -> Self {
         let _ = self.config.set("appendonly", &[if on { "yes" } else { "no" }], true);
         self

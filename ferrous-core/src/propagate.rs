@@ -553,8 +553,8 @@ pub fn args<A: AsRef<[u8]>>(parts: impl IntoIterator<Item = A>) -> Vec<Vec<u8>> 
 // In-process change feed
 
 /// An in-process subscription to the propagation stream ([`Database::changes`]): the
-/// ordered feed of every write made through the command table (clients, `execute`,
-/// scripts, transactions), in Redis's propagated form. Dropping it detaches it.
+/// ordered feed of every write, by clients, `execute`, scripts and the typed API
+/// (transactions as one block), in Redis's propagated form. Dropping it detaches it.
 pub struct ChangeFeed {
     rx: std::sync::mpsc::Receiver<Arc<Block>>,
 }
