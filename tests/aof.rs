@@ -6,6 +6,9 @@
 //!   (`FERROUS_AOF_TRIALS` for long runs; a few in CI).
 //! - [`rewrite_under_load_keeps_every_write`]: BGREWRITEAOF while clients write loses
 //!   nothing and leaves one base and one incr file.
+//! - [`always_serves_split_pipelines_and_large_replies`]: under `appendfsync always` replies
+//!   wait for the turn's commit; a pipeline arriving in pieces, replies too large for one
+//!   socket write and a client that stops reading for a while all get every reply, in order.
 //! - [`config_set_appendonly_at_run_time`]: CONFIG SET appendonly yes on a live server
 //!   writes a base of what is there; later writes and a restart with the AOF keep it all.
 //! - [`aof_directory_loads_into_redis`]: the directory passes `redis-check-aof` and
@@ -167,6 +170,63 @@ fn rewrite_under_load_keeps_every_write() {
     server.restart();
     let mut c = server.raw();
     assert_eq!(contents(&mut c), before);
+}
+
+#[test]
+fn always_serves_split_pipelines_and_large_replies() {
+    let dir = TempDir::new("aof-always-held");
+    let mut server =
+        TestServer::start_in(Kind::Ferrous, dir.path(), &["--appendonly", "yes", "--appendfsync", "always"]);
+    let mut c = server.raw();
+    // A pipeline of writes cut at arbitrary byte boundaries, with pauses between the cuts:
+    // every turn ends with some commands executed and held, some still incomplete.
+    let mut bytes = Vec::new();
+    for i in 0..300 {
+        bytes.extend(encode_command(&["INCR", "n"]));
+        if i % 7 == 0 {
+            bytes.extend(encode_command(&["GET", "n"]));
+        }
+    }
+    for (i, chunk) in bytes.chunks(97).enumerate() {
+        c.send_raw(chunk).unwrap();
+        if i % 5 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let mut n = 0;
+    for i in 0..300 {
+        n += 1;
+        assert_eq!(c.read().unwrap().value, Resp::Int(n), "INCR #{i}");
+        if i % 7 == 0 {
+            assert_eq!(c.read().unwrap().value, Resp::Bulk(n.to_string().into_bytes()), "GET after INCR #{i}");
+        }
+    }
+    // Replies far larger than a socket buffer, to a client that reads only after a while:
+    // the rest of the reply goes out on write readiness after the commit.
+    let big = "x".repeat(4 << 20);
+    c.send(&["SET", "big", &big]).unwrap();
+    for _ in 0..3 {
+        c.send(&["GETSET", "big", &big]).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.read().unwrap().value, simple("OK"));
+    for _ in 0..3 {
+        assert_eq!(c.read().unwrap().value, Resp::Bulk(big.clone().into_bytes()));
+    }
+    assert_eq!(c.cmd(&["INCR", "n"]), Resp::Int(301));
+    // A pipeline far larger than the read buffer, sent at once: after each commit the
+    // server must go on reading what is already in the socket (no new event comes for it).
+    let burst: Vec<u8> = (0..20_000).flat_map(|_| encode_command(&["INCR", "m"])).collect();
+    c.send_raw(&burst).unwrap();
+    for i in 1..=20_000 {
+        assert_eq!(c.read().unwrap().value, Resp::Int(i));
+    }
+    server.kill9();
+    server.restart();
+    let mut c = server.raw();
+    assert_eq!(c.cmd(&["GET", "n"]), Resp::Bulk(b"301".to_vec()));
+    assert_eq!(c.cmd(&["STRLEN", "big"]), Resp::Int(4 << 20));
+    assert_eq!(c.cmd(&["GET", "m"]), Resp::Bulk(b"20000".to_vec()));
 }
 
 #[test]

@@ -378,6 +378,13 @@ struct Conn {
     /// The last propagation block this connection's commands published: its replies wait
     /// until the AOF holds it (see `Worker::held`).
     commit_seq: u64,
+    /// Its replies wait for this turn's AOF commit, which drives it again: no write interest
+    /// is registered for them meanwhile (two `epoll_ctl` per write under `always` otherwise).
+    held: bool,
+    /// It was held after a read that emptied its socket (see [`Worker::drive`]'s
+    /// `trust_short_read`): the drive after the commit need not read again, since anything
+    /// arriving later raises a new event.
+    held_drained: bool,
     /// Its next command waits for a CLIENT PAUSE to end.
     paused: bool,
     /// Since when its pending output has been at or above its class's soft limit.
@@ -652,6 +659,8 @@ impl Worker {
             closing: false,
             paused_by_output: false,
             commit_seq: 0,
+            held: false,
+            held_drained: false,
             paused: false,
             soft_limit_since: None,
             last_active: Instant::now(),
@@ -776,7 +785,8 @@ impl Worker {
         };
         // Killed while its script ran (the kill notice went to a busy-time pump).
         let keep_open = matches!(step, Step::Continue) && !conn.client.info.killed.load(Relaxed) && {
-            let want_write = conn.pending_output() > 0;
+            // A held connection's replies go out right after the commit, from `commit_held`.
+            let want_write = conn.pending_output() > 0 && (!conn.held || conn.writable);
             want_write == conn.writable || {
                 let interest = if want_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
                 let ok = reregister(self.poll.registry(), &mut conn, idx, interest).is_ok();
@@ -802,7 +812,8 @@ impl Worker {
     /// The read / execute / write loop of [`Worker::drive`].
     fn serve(&mut self, db: &Database, idx: usize, conn: &mut Conn, trust_short_read: bool) -> Step {
         let mut read_total = 0;
-        let mut drained = false;
+        let mut drained = std::mem::take(&mut conn.held_drained);
+        conn.held = false;
         loop {
             if !conn.closing {
                 let now = db.inner().clock.now_ms();
@@ -834,6 +845,8 @@ impl Worker {
                 if !self.held.contains(&idx) {
                     self.held.push(idx);
                 }
+                conn.held = true;
+                conn.held_drained = drained;
                 return Step::Continue;
             }
             if flush(db, conn).is_err() {
