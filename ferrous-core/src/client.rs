@@ -65,6 +65,11 @@ pub struct ClientInfo {
     pub subscriptions: [AtomicUsize; 3],
     /// Commands queued by MULTI, -1 outside a transaction.
     pub multi: AtomicI64,
+    /// Memory of the queued commands' arguments (CLIENT LIST's `multi-mem`): see
+    /// [`queued_command_mem`].
+    pub multi_mem: AtomicUsize,
+    /// Keys the client WATCHes (part of its memory, as in Redis).
+    pub watched: AtomicUsize,
     /// CLIENT TRACKING is on.
     pub tracking: AtomicBool,
     /// The tracking REDIRECT target, -1 for none.
@@ -90,7 +95,14 @@ impl ClientInfo {
     /// The client's memory as CLIENT LIST's `tot-mem` counts it between commands: its query
     /// buffer (at least the read buffer) and pending output (`maxmemory-clients`).
     pub fn tot_mem(&self) -> usize {
-        READ_BUFFER.max(self.qbuf.load(Relaxed)) + self.obuf.load(Relaxed)
+        READ_BUFFER.max(self.qbuf.load(Relaxed)) + self.obuf.load(Relaxed) + self.multi_state_mem()
+    }
+
+    /// The memory of the client's transaction state, as Redis's `multiStateMemOverhead`
+    /// counts it: the queued commands' arguments, the queue's slots and the watched keys.
+    pub fn multi_state_mem(&self) -> usize {
+        let queued = self.multi.load(Relaxed).max(0) as usize;
+        multi_state_mem(queued, self.multi_mem.load(Relaxed), self.watched.load(Relaxed))
     }
 
     /// Marks the client killed and wakes its owner.
@@ -188,7 +200,7 @@ impl ClientInfo {
         let [sub, psub, ssub] = [0, 1, 2].map(|i| self.subscriptions[i].load(Relaxed));
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} \
-             qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} \
+             qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events={} \
              cmd={} user={} redir={} resp={}",
             self.id,
             self.addr,
@@ -206,12 +218,13 @@ impl ClientInfo {
             qbuf,
             READ_BUFFER.saturating_sub(qbuf),
             argv_mem,
+            self.multi_mem.load(Relaxed),
             READ_BUFFER.max(qbuf),
             // The peak of the reply buffer: Ferrous's does not shrink below its size.
             READ_BUFFER.max(qbuf),
             obuf,
             obuf,
-            READ_BUFFER.max(qbuf) + obuf + argv_mem,
+            READ_BUFFER.max(qbuf) + obuf + argv_mem + self.multi_state_mem(),
             if obuf > 0 { "rw" } else { "r" },
             cmd,
             String::from_utf8_lossy(self.user.lock().name()),
@@ -223,6 +236,27 @@ impl ClientInfo {
 
 /// The read-buffer size CLIENT LIST reports for a connection (`rbs=`).
 const READ_BUFFER: usize = 16 * 1024;
+
+/// Size of an argument reference in a queued command (Redis's `robj *`).
+const ARG_REF: usize = std::mem::size_of::<usize>();
+/// One slot of the MULTI queue (Redis's `multiCmd`: argv pointer, two ints, command pointer).
+const QUEUE_SLOT: usize = 3 * std::mem::size_of::<usize>();
+/// One watched key's bookkeeping (Redis's list node plus `watchedKey`).
+const WATCHED_KEY: usize = 7 * std::mem::size_of::<usize>();
+
+/// What one command queued by MULTI adds to `multi-mem`: its arguments' bytes plus one
+/// reference per argument, as Redis 7.0 counts `argv_len_sum + argc * sizeof(robj*)`.
+pub fn queued_command_mem<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> usize {
+    args.into_iter().map(|a| a.len() + ARG_REF).sum()
+}
+
+/// Redis 7.0's `multiStateMemOverhead` for `queued` commands whose arguments take
+/// `queued_mem` ([`queued_command_mem`]) and `watched` watched keys: the queue holds room for
+/// 2 commands at first and doubles when full.
+pub fn multi_state_mem(queued: usize, queued_mem: usize, watched: usize) -> usize {
+    let slots = if queued == 0 { 0 } else { queued.next_power_of_two().max(2) };
+    queued_mem + slots * QUEUE_SLOT + watched * WATCHED_KEY
+}
 
 /// The state of one client connection, owned by its driver.
 pub struct ClientState {
@@ -317,6 +351,11 @@ impl ClientState {
         i.subscriptions[1].store(pat, Relaxed);
         i.subscriptions[2].store(shard, Relaxed);
         i.multi.store(self.tx.queue.as_ref().map_or(-1, |q| q.len() as i64), Relaxed);
+        if self.tx.queue.as_ref().map_or(true, |q| q.is_empty()) {
+            // Queued commands add to `multi_mem` as they are queued (dispatch).
+            i.multi_mem.store(0, Relaxed);
+        }
+        i.watched.store(self.tx.watched.len(), Relaxed);
         i.tracking.store(self.tracking.is_some(), Relaxed);
         let redirect =
             self.tracking.as_ref().map_or(-1, |t| if t.options.redirect == 0 { -1 } else { t.options.redirect as i64 });
@@ -375,6 +414,8 @@ impl ClientRegistry {
             commands: AtomicU64::new(0),
             subscriptions: Default::default(),
             multi: AtomicI64::new(-1),
+            multi_mem: AtomicUsize::new(0),
+            watched: AtomicUsize::new(0),
             tracking: AtomicBool::new(false),
             redirect: AtomicI64::new(-1),
             blocked: AtomicBool::new(false),
@@ -434,5 +475,28 @@ impl ClientRegistry {
     /// True when no client is connected.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queued_command_memory_counts_arguments_and_references() {
+        // SET k v: 5 bytes of arguments and 3 references (Redis 7.0 shows multi-mem=29).
+        assert_eq!(queued_command_mem([&b"SET"[..], b"k", b"v"]), 29);
+        assert_eq!(queued_command_mem([&b"PING"[..]]), 12);
+    }
+
+    #[test]
+    fn multi_state_memory_grows_the_queue_by_doubling() {
+        assert_eq!(multi_state_mem(0, 0, 0), 0);
+        // Room for 2 commands at the first one, 4 at the third, 8 at the fifth.
+        assert_eq!(multi_state_mem(1, 29, 0), 29 + 2 * QUEUE_SLOT);
+        assert_eq!(multi_state_mem(2, 58, 0), 58 + 2 * QUEUE_SLOT);
+        assert_eq!(multi_state_mem(3, 87, 0), 87 + 4 * QUEUE_SLOT);
+        assert_eq!(multi_state_mem(5, 100, 0), 100 + 8 * QUEUE_SLOT);
+        assert_eq!(multi_state_mem(0, 0, 3), 3 * WATCHED_KEY);
     }
 }

@@ -777,8 +777,10 @@ fn run(
         }
         if let Some(q) = client.tx.queue.as_mut() {
             q.push(args.iter().collect());
-            // CLIENT LIST's `multi=` (and ACL LOG's client info) count the queued commands.
+            // CLIENT LIST's `multi=` (and ACL LOG's client info) count the queued commands,
+            // `multi-mem` their arguments.
             client.info.multi.store(q.len() as i64, Relaxed);
+            client.info.multi_mem.fetch_add(crate::client::queued_command_mem(args.iter()), Relaxed);
         }
         // As Redis: a queued command is the client's last command (CLIENT LIST `cmd=`).
         client.info.set_last_command(spec);
