@@ -266,7 +266,16 @@ impl<V> Dict<V> {
     /// `count` calls to [`Dict::random`] because the table is read sequentially. After a
     /// run of empty buckets it jumps to another random place; it gives up after `10 * count`
     /// buckets.
-    pub fn sample_some<R: Rng>(&self, rng: &mut R, count: usize, mut f: impl FnMut(&Node<V>)) {
+    pub fn sample_some<R: Rng>(&self, rng: &mut R, count: usize, f: impl FnMut(&Node<V>)) {
+        let start = rng.gen::<usize>();
+        self.sample_some_from(start, rng, count, f);
+    }
+
+    /// [`Dict::sample_some`] starting at bucket `start` (taken modulo the table's size):
+    /// a caller that chose `start` ahead of time can have the buckets and entries brought
+    /// into the cache meanwhile ([`Dict::prefetch_sample_slots`],
+    /// [`Dict::prefetch_sample_entries`]).
+    pub fn sample_some_from<R: Rng>(&self, start: usize, rng: &mut R, count: usize, mut f: impl FnMut(&Node<V>)) {
         const MAX: usize = 64;
         let count = count.min(MAX);
         if self.len == 0 || count == 0 {
@@ -276,7 +285,7 @@ impl<V> Dict<V> {
         // the cache misses on the entries overlap instead of following one another.
         let mut heads: [Option<&Node<V>>; MAX] = [None; MAX];
         let mask = self.table.len() - 1;
-        let mut i = rng.gen::<usize>() & mask;
+        let mut i = start & mask;
         let (mut found, mut empty_run) = (0, 0);
         for _ in 0..count * 10 {
             match self.table[i].as_deref() {
@@ -310,6 +319,36 @@ impl<V> Dict<V> {
                     return;
                 }
                 cur = n.next.as_deref();
+            }
+        }
+    }
+
+    /// Starts loading the buckets a [`Dict::sample_some_from`] at `start` reads first.
+    pub fn prefetch_sample_slots(&self, start: usize) {
+        if !self.table.is_empty() {
+            let i = start & (self.table.len() - 1);
+            prefetch(&self.table[i]);
+            // The run of buckets may cross into the next cache line.
+            prefetch((&self.table[i] as *const Link<V> as *const u8).wrapping_add(64));
+        }
+    }
+
+    /// Starts loading the first entries of the non-empty buckets a
+    /// [`Dict::sample_some_from`] at `start` would take (after
+    /// [`Dict::prefetch_sample_slots`] had time to bring the buckets in).
+    pub fn prefetch_sample_entries(&self, start: usize, count: usize) {
+        if self.table.is_empty() {
+            return;
+        }
+        let mask = self.table.len() - 1;
+        let mut found = 0;
+        for k in 0..count * 2 {
+            if let Some(head) = self.table[start.wrapping_add(k) & mask].as_deref() {
+                prefetch(head);
+                found += 1;
+                if found == count {
+                    return;
+                }
             }
         }
     }
@@ -410,6 +449,35 @@ mod tests {
         }
         assert!(got.iter().all(|&v| v >= 995), "{got:?}");
         assert!(got.len() >= 3, "{got:?}");
+    }
+
+    #[test]
+    fn sampling_from_a_planned_position() {
+        let mut rng = rand::thread_rng();
+        let mut d: Dict<u64> = Dict::default();
+        // Planning on an empty table, and positions beyond any table size, are harmless.
+        d.prefetch_sample_slots(usize::MAX);
+        d.prefetch_sample_entries(usize::MAX, 5);
+        d.sample_some_from(usize::MAX, &mut rng, 5, |_| panic!("empty"));
+        let mixer = std::hash::RandomState::new();
+        for i in 0..64u64 {
+            let k = format!("k{i}");
+            d.insert_new(std::hash::BuildHasher::hash_one(&mixer, &k) as u32, SmallBytes::new(k.as_bytes()), i, 0);
+        }
+        for start in [0, 1, 63, usize::MAX - 2, usize::MAX] {
+            d.prefetch_sample_slots(start);
+            d.prefetch_sample_entries(start, 5);
+            let mut got = Vec::new();
+            d.sample_some_from(start, &mut rng, 5, |n| got.push(n.value));
+            assert_eq!(got.len(), 5, "start {start}");
+        }
+        // The same start gives the same first bucket's entries: the plan is followed.
+        let first = |d: &Dict<u64>, rng: &mut rand::rngs::ThreadRng| {
+            let mut v = None;
+            d.sample_some_from(17, rng, 1, |n| v = Some(n.value));
+            v
+        };
+        assert_eq!(first(&d, &mut rng), first(&d, &mut rng));
     }
 
     #[test]

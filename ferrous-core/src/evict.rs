@@ -275,6 +275,18 @@ struct State {
     rng: Option<SmallRng>,
     /// Candidates of the shard being sampled (kept to reuse its allocation).
     scratch: Vec<Candidate>,
+    /// Per database, where its next two keyspace samples will be taken: chosen one and two
+    /// evictions ahead so that their buckets and entries are prefetched while the command
+    /// that caused this eviction runs (a sample otherwise waits on two cache misses in a
+    /// row: the bucket, then the entries).
+    ahead: Vec<Ahead>,
+}
+
+/// The next two sampling positions of one database: `(shard, start bucket)`.
+struct Ahead {
+    db: usize,
+    next: (usize, usize),
+    later: (usize, usize),
 }
 
 /// A Database's eviction settings, pool and counters.
@@ -589,8 +601,14 @@ impl State {
         while start < listed.len() {
             let db = listed[start].0;
             let end = start + listed[start..].iter().take_while(|s| s.0 == db).count();
-            let i = listed[self.rng().gen_range(start..end)].1;
+            let group = start..end;
             start = end;
+            // Where to sample: planned ahead for the keyspace, drawn now for deadlines.
+            let (i, pos) = if volatile {
+                (listed[self.rng().gen_range(group.clone())].1, 0)
+            } else {
+                self.take_planned(db, &listed[group.clone()])
+            };
             let shard = inner.keyspace(db).shard_at(i).read();
             let mut found = std::mem::take(&mut self.scratch);
             found.clear();
@@ -606,7 +624,7 @@ impl State {
                     });
                 });
             } else {
-                shard.dict.sample_some(rng, samples, |n| {
+                shard.dict.sample_some_from(pos, rng, samples, |n| {
                     let hash = crate::dict::Dict::hash_of(n);
                     found.push(Candidate {
                         score: score(n.meta.load(Relaxed), None),
@@ -622,6 +640,9 @@ impl State {
                 self.insert(c);
             }
             self.scratch = found;
+            if !volatile {
+                self.plan_ahead(inner, db, &listed[group], samples);
+            }
         }
         if volatile {
             self.volatile = listed;
@@ -640,6 +661,42 @@ impl State {
             }
         }
         None
+    }
+
+    /// The `(shard, start bucket)` planned for `db`'s next keyspace sample, if its shard is
+    /// still among `group` (the database's non-empty shards), else a fresh random one.
+    fn take_planned(&mut self, db: usize, group: &[(usize, usize)]) -> (usize, usize) {
+        let planned = self.ahead.iter().find(|a| a.db == db).map(|a| a.next);
+        match planned {
+            Some(p) if group.iter().any(|s| s.1 == p.0) => p,
+            _ => self.random_position(group),
+        }
+    }
+
+    fn random_position(&mut self, group: &[(usize, usize)]) -> (usize, usize) {
+        let rng = self.rng();
+        (group[rng.gen_range(0..group.len())].1, rng.gen())
+    }
+
+    /// After `db` was sampled: the position two samples ahead becomes the next one and its
+    /// entries are prefetched; a new position two ahead is drawn and its buckets prefetched.
+    fn plan_ahead(&mut self, inner: &Inner, db: usize, group: &[(usize, usize)], samples: usize) {
+        let fresh = self.random_position(group);
+        let k = match self.ahead.iter().position(|a| a.db == db) {
+            Some(k) => k,
+            None => {
+                let next = self.random_position(group);
+                self.ahead.push(Ahead { db, next, later: next });
+                self.ahead.len() - 1
+            }
+        };
+        let a = &mut self.ahead[k];
+        a.next = a.later;
+        a.later = fresh;
+        let (next, later) = (a.next, a.later);
+        let ks = inner.keyspace(db);
+        ks.shard_at(next.0).read().dict.prefetch_sample_entries(next.1, samples);
+        ks.shard_at(later.0).read().dict.prefetch_sample_slots(later.1);
     }
 
     /// Puts a candidate into the pool, which keeps the [`POOL_SIZE`] highest scores in
