@@ -476,6 +476,7 @@ impl Worker {
             // between them (up to a limit): handing it to another thread after every
             // script costs more than the script. Released before waiting for events.
             let scripts = db.script_batch();
+            ferrous_core::replication::begin_turn();
             // This turn's work, in a queue the busy-script pump can take from too.
             self.ready.extend(events.iter().map(readiness));
             let pending = std::mem::take(&mut self.pending);
@@ -488,6 +489,7 @@ impl Worker {
             }
             drop(scripts);
             self.commit_held(&db);
+            ferrous_core::replication::end_turn(db.inner());
             if !self.paused.is_empty()
                 && db.inner().pause.kind_at(db.inner().clock.now_ms()) == ferrous_core::pause::PAUSE_NONE
             {

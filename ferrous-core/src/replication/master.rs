@@ -197,12 +197,8 @@ fn send_stream(inner: &Inner, stream: &TcpStream, client: &ClientInfo, peer: &Pe
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut out = stream;
     loop {
-        if buf.len() < 16 * 1024 {
-            // Little was pending: give writers a moment to add more, so a busy stream goes
-            // out in a few large writes instead of one per command (and writers rarely
-            // have anyone to wake). This bounds the added replication delay to ~0.2 ms.
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        // Event loops wake this sender once per turn (`begin_turn`), so a busy stream goes
+        // out in about one write per turn without waiting here.
         buf.clear();
         {
             let mut b = repl.backlog.lock();
