@@ -150,6 +150,8 @@ pub struct BlockingRegistry {
     by_key: Mutex<HashMap<DbKey, VecDeque<Arc<Waiter>>>>,
     ready: Mutex<Vec<DbKey>>,
     waiters: AtomicUsize,
+    /// Waiters with a deadline (Redis's clients timeout table).
+    timed_waiters: AtomicUsize,
     ready_count: AtomicUsize,
     stream_waiters: AtomicUsize,
 }
@@ -241,6 +243,9 @@ impl BlockingRegistry {
             }
         }
         self.waiters.fetch_add(1, Relaxed);
+        if w.deadline.is_some() {
+            self.timed_waiters.fetch_add(1, Relaxed);
+        }
         if stream {
             self.stream_waiters.fetch_add(1, Relaxed);
         }
@@ -284,6 +289,9 @@ impl BlockingRegistry {
         }
         if found {
             self.waiters.fetch_sub(1, Relaxed);
+            if w.deadline.is_some() {
+                self.timed_waiters.fetch_sub(1, Relaxed);
+            }
             if w.stream {
                 self.stream_waiters.fetch_sub(1, Relaxed);
             }
@@ -299,6 +307,12 @@ impl BlockingRegistry {
     /// Number of blocked clients.
     pub fn blocked_clients(&self) -> usize {
         self.waiters.load(Relaxed)
+    }
+
+    /// Number of blocked clients that wait with a timeout (INFO's
+    /// `clients_in_timeout_table`).
+    pub fn clients_with_timeout(&self) -> usize {
+        self.timed_waiters.load(Relaxed)
     }
 
     /// Number of distinct keys with waiters.

@@ -48,6 +48,14 @@ pub struct Stats {
     pub total_errors: AtomicU64,
     /// Expired-key count at the last CONFIG RESETSTAT (the shards keep running totals).
     pub expired_keys_at_reset: AtomicU64,
+    /// Active-expiry cycles that stopped at their time budget
+    /// (`expired_time_cap_reached_count`).
+    pub expire_cycle_time_cap_reached: AtomicU64,
+    /// Microseconds spent in active-expiry cycles (`expire_cycle_cpu_milliseconds`).
+    pub expire_cycle_us: AtomicU64,
+    /// Running estimate (bits of an `f64` in 0..=1) of the share of sampled deadlines that
+    /// had passed, 5% weight to each cycle (`expired_stale_perc`).
+    pub expired_stale_perc: AtomicU64,
     /// Samples behind INFO's `instantaneous_*` rates.
     pub(crate) instantaneous: Mutex<crate::commands::info::RateSamples>,
 }
@@ -73,6 +81,9 @@ impl Stats {
             &self.sync_full,
             &self.sync_partial_ok,
             &self.sync_partial_err,
+            &self.expire_cycle_time_cap_reached,
+            &self.expire_cycle_us,
+            &self.expired_stale_perc,
         ] {
             c.store(0, Relaxed);
         }
@@ -557,9 +568,25 @@ fn background_loop(inner: &Arc<Inner>) {
 /// repeat while more than 25% of the sample had expired, within a CPU budget of 25% of the
 /// cycle period.
 fn active_expire_cycle(inner: &Inner, period_ms: u64) {
+    let start = std::time::Instant::now();
+    let mut sampled = (0, 0);
+    let capped = active_expire_walk(inner, period_ms, start, &mut sampled);
+    let st = &inner.stats;
+    st.expire_cycle_us.fetch_add(start.elapsed().as_micros() as u64, Relaxed);
+    if capped {
+        st.expire_cycle_time_cap_reached.fetch_add(1, Relaxed);
+    }
+    let (checked, expired) = sampled;
+    let current = if checked == 0 { 0.0 } else { expired as f64 / checked as f64 };
+    let previous = f64::from_bits(st.expired_stale_perc.load(Relaxed));
+    st.expired_stale_perc.store((current * 0.05 + previous * 0.95).to_bits(), Relaxed);
+}
+
+/// The cycle's walk over the shards, adding (deadlines sampled, expired) to `sampled`;
+/// true when it stopped at its time budget.
+fn active_expire_walk(inner: &Inner, period_ms: u64, start: std::time::Instant, sampled: &mut (usize, usize)) -> bool {
     const SAMPLES: usize = 20;
     let budget = Duration::from_micros(period_ms * 1000 / 4);
-    let start = std::time::Instant::now();
     for (db_index, ks) in inner.dbs.iter().enumerate() {
         for i in 0..SHARDS {
             loop {
@@ -575,15 +602,18 @@ fn active_expire_cycle(inner: &Inner, period_ms: u64) {
                     r
                 });
                 drop(shard);
+                sampled.0 += checked;
+                sampled.1 += expired;
                 if checked == 0 || expired * 4 <= checked || start.elapsed() > budget {
                     break;
                 }
             }
             if start.elapsed() > budget {
-                return;
+                return true;
             }
         }
     }
+    false
 }
 
 impl Default for Database {

@@ -147,6 +147,11 @@ pub struct RdbState {
     pub last_load_keys_loaded: AtomicU64,
     /// Expired keys the last load skipped (`rdb_last_load_keys_expired`).
     pub last_load_keys_expired: AtomicU64,
+    /// Keys in the running snapshot (BGSAVE, AOF rewrite, full sync), 0 when none runs
+    /// (`current_save_keys_total`).
+    pub save_keys_total: AtomicU64,
+    /// Keys the running snapshot has written so far (`current_save_keys_processed`).
+    pub save_keys_processed: AtomicU64,
     /// Asks the running BGSAVE to give up without replacing the file (FLUSHALL and
     /// SHUTDOWN write their own file; Redis kills the child).
     abort: Arc<AtomicBool>,
@@ -177,6 +182,8 @@ impl Default for RdbState {
             loading_loaded_bytes: AtomicU64::new(0),
             last_load_keys_loaded: AtomicU64::new(0),
             last_load_keys_expired: AtomicU64::new(0),
+            save_keys_total: AtomicU64::new(0),
+            save_keys_processed: AtomicU64::new(0),
             abort: Arc::new(AtomicBool::new(false)),
             file_lock: Mutex::new(()),
             job: Arc::new(JobSlot::default()),

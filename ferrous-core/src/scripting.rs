@@ -59,6 +59,31 @@ pub trait ScriptEngine: Send + Sync + 'static {
         let _ = (req, conn);
         db.disconnect(&client);
     }
+    /// The engine's memory and sizes (INFO memory, MEMORY STATS). Must not wait for a
+    /// running script (INFO may be called by one): an engine that is busy answers its last
+    /// measurement. The default (no Lua state at all) is zeros.
+    fn memory(&self) -> ScriptMemory {
+        ScriptMemory::default()
+    }
+}
+
+/// A scripting engine's memory and sizes, in Redis 7.0's INFO memory terms.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScriptMemory {
+    /// Bytes of the Lua state EVAL scripts run in (`used_memory_vm_eval`, `used_memory_lua`).
+    pub vm_eval: u64,
+    /// Bytes of the Lua state functions run in (`used_memory_vm_functions`).
+    pub vm_functions: u64,
+    /// Bytes of the EVAL script cache outside the Lua state (`used_memory_scripts_eval`).
+    pub scripts_eval: u64,
+    /// Scripts in the EVAL cache (`number_of_cached_scripts`).
+    pub cached_scripts: u64,
+    /// Bytes of the function libraries outside the Lua state (`used_memory_functions`).
+    pub functions_overhead: u64,
+    /// Loaded functions (`number_of_functions`).
+    pub functions: u64,
+    /// Loaded libraries (`number_of_libraries`).
+    pub libraries: u64,
 }
 
 /// What a running script is (for the BUSY error text).

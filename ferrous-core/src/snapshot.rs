@@ -109,6 +109,8 @@ struct Shared {
     discard: AtomicBool,
     /// Entries writers had to save ahead of the walk (for INFO / tests).
     captured: AtomicU64,
+    /// Entries the walk wrote.
+    walked: AtomicU64,
 }
 
 impl ShardSnapshot {
@@ -232,11 +234,12 @@ impl Snapshot {
             opts,
             discard: AtomicBool::new(false),
             captured: AtomicU64::new(0),
+            walked: AtomicU64::new(0),
         });
         let now = inner.clock.now_ms();
         let all: Vec<usize> = (0..inner.dbs.len()).collect();
         let mut position = 0;
-        let sizes = crate::access::Access::new(inner, 0, now).write_dbs(&all, |dbs| {
+        let sizes: Vec<(u64, u64)> = crate::access::Access::new(inner, 0, now).write_dbs(&all, |dbs| {
             position = inner.propagation.position();
             at_position(position);
             dbs.iter_mut()
@@ -252,6 +255,10 @@ impl Snapshot {
                 })
                 .collect()
         });
+        // INFO's `current_save_keys_total` / `_processed` while the snapshot runs.
+        let total: u64 = sizes.iter().map(|&(keys, _)| keys).sum();
+        inner.rdb.save_keys_processed.store(0, Relaxed);
+        inner.rdb.save_keys_total.store(total, Relaxed);
         Ok(Snapshot {
             inner: inner.clone(),
             shared,
@@ -365,7 +372,7 @@ impl Snapshot {
             if self.stop.as_ref().is_some_and(|f| f.load(Relaxed)) {
                 self.shared.discard.store(true, Relaxed);
             }
-            let done = {
+            let (done, written) = {
                 let mut shard = lock.write();
                 let discard = self.shared.discard.load(Relaxed);
                 let s: &Shard = &shard;
@@ -394,8 +401,13 @@ impl Snapshot {
                     drop(shard);
                     std::thread::sleep(std::time::Duration::from_micros(delay_us as u64 * written as u64));
                 }
-                cursor == 0
+                (cursor == 0, written)
             };
+            if written > 0 || done {
+                let walked = self.shared.walked.fetch_add(written as u64, Relaxed) + written as u64;
+                let processed = walked + self.shared.captured.load(Relaxed);
+                self.inner.rdb.save_keys_processed.store(processed, Relaxed);
+            }
             out.take_side(&self.shared.side[db]);
             out.maybe_flush(&self.shared, false);
             if done {
@@ -420,6 +432,8 @@ impl Drop for Snapshot {
                 }
             }
         }
+        self.inner.rdb.save_keys_total.store(0, Relaxed);
+        self.inner.rdb.save_keys_processed.store(0, Relaxed);
         self.inner.snapshot_running.store(false, std::sync::atomic::Ordering::Release);
     }
 }

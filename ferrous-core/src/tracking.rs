@@ -116,6 +116,25 @@ thread_local! {
 type BroadcastMessage<'a> = (&'a [u8], [u8; 8], &'a Tracker, Vec<&'a [u8]>);
 
 impl TrackingTable {
+    /// INFO's `tracking_total_keys` (keys some client caches), `tracking_total_items`
+    /// (key-client pairs) and `tracking_total_prefixes` (distinct BCAST prefixes, the empty
+    /// one for BCAST without PREFIX).
+    pub fn totals(&self) -> (usize, usize, usize) {
+        let (keys, items) = {
+            let keys = self.keys.lock();
+            (keys.len(), keys.values().map(|c| c.len()).sum())
+        };
+        let clients = self.clients.lock();
+        let mut prefixes: HashSet<&[u8]> = HashSet::new();
+        for t in clients.values().filter(|t| t.options.bcast) {
+            if t.options.prefixes.is_empty() {
+                prefixes.insert(b"");
+            }
+            prefixes.extend(t.options.prefixes.iter().map(|p| p.as_slice()));
+        }
+        (keys, items, prefixes.len())
+    }
+
     /// True if any client tracks (checked after every command).
     #[inline]
     pub fn active(&self) -> bool {

@@ -17,7 +17,7 @@ use crate::vm::{Callee, Vm, VmKind};
 use crate::LogSink;
 use ferrous_core::commands::Reply;
 use ferrous_core::config::Tunable;
-use ferrous_core::scripting::{ScriptCall, ScriptEngine, ScriptRunner};
+use ferrous_core::scripting::{ScriptCall, ScriptEngine, ScriptMemory, ScriptRunner};
 use ferrous_core::{Error, Result};
 use ferrous_resp::Args;
 use mlua::Value;
@@ -69,6 +69,8 @@ pub struct LuaEngine {
     /// Mirrors of the registry's sizes, for FUNCTION STATS while a function runs.
     libraries: AtomicUsize,
     function_count: AtomicUsize,
+    /// The last [`ScriptEngine::memory`] measurement, answered while the states are busy.
+    last_memory: Mutex<ScriptMemory>,
     /// Clients that set `SCRIPT DEBUG YES` (false) or `SYNC` (true), by id; `debugging`
     /// counts them so that EVAL looks at the map only when some client is in debug mode.
     debug_clients: Mutex<HashMap<u64, bool>>,
@@ -177,16 +179,20 @@ impl LuaEngine {
         let common = Common { rng: Arc::new(Mutex::new(RNG_INIT)), log };
         let eval = Vm::new(VmKind::Eval, &common, config.memory_limit).map_err(|e| e.to_string())?;
         let functions = Vm::new(VmKind::Functions, &common, config.memory_limit).map_err(|e| e.to_string())?;
-        Ok(LuaEngine {
+        let engine = LuaEngine {
             config,
             common,
             shared: Arc::new(Shared::default()),
             state: Mutex::new(State { eval, scripts: HashMap::default(), functions, registry: Registry::default() }),
             libraries: AtomicUsize::new(0),
             function_count: AtomicUsize::new(0),
+            last_memory: Mutex::new(ScriptMemory::default()),
             debug_clients: Mutex::new(HashMap::new()),
             debugging: AtomicUsize::new(0),
-        })
+        };
+        let fresh = Self::measure(&engine.state.lock());
+        *engine.last_memory.lock() = fresh;
+        Ok(engine)
     }
 
     /// The limits in force.
@@ -225,6 +231,37 @@ impl LuaEngine {
     pub fn restore_functions(&self, payload: &[u8], policy: RestorePolicy) -> Result<()> {
         let mut st = self.state.lock();
         self.restore(&mut st, payload, policy).map_err(err)
+    }
+
+    /// Measures the states' memory and the caches' sizes (see [`ScriptEngine::memory`]).
+    fn measure(st: &State) -> ScriptMemory {
+        use std::mem::size_of;
+        // Outside the Lua state an EVAL script is its cache entry (the compiled function is
+        // in the state); a library is its code and name, each function its name,
+        // description and index entry.
+        let script_entry = (size_of::<[u8; 40]>() + size_of::<Script>()) as u64;
+        let function_bytes =
+            |f: &FunctionInfo| 2 * (f.name.len() + size_of::<FunctionInfo>()) + f.desc.as_ref().map_or(0, |d| d.len());
+        let functions_overhead: usize = st
+            .registry
+            .libraries
+            .iter()
+            .map(|(name, lib)| {
+                name.len()
+                    + size_of::<Library>()
+                    + lib.code.len()
+                    + lib.functions.iter().map(function_bytes).sum::<usize>()
+            })
+            .sum();
+        ScriptMemory {
+            vm_eval: st.eval.lua.used_memory() as u64,
+            vm_functions: st.functions.lua.used_memory() as u64,
+            scripts_eval: st.scripts.len() as u64 * script_entry,
+            cached_scripts: st.scripts.len() as u64,
+            functions_overhead: functions_overhead as u64,
+            functions: st.registry.function_count() as u64,
+            libraries: st.registry.libraries.len() as u64,
+        }
     }
 
     fn sync_counts(&self, st: &State) {
@@ -1077,6 +1114,20 @@ impl ScriptEngine for LuaEngine {
     fn library_sources(&self) -> Vec<Vec<u8>> {
         let st = self.state.lock();
         st.registry.libraries.values().map(|l| l.code.clone()).collect()
+    }
+
+    fn memory(&self) -> ScriptMemory {
+        // Never waits: the caller may be a script holding the states (INFO from Lua), or
+        // another client while a slow script runs.
+        match self.state.try_lock() {
+            Some(st) => {
+                let m = Self::measure(&st);
+                drop(st);
+                *self.last_memory.lock() = m;
+                m
+            }
+            None => *self.last_memory.lock(),
+        }
     }
 
     fn load_libraries(&self, sources: &[Vec<u8>], replace_all: bool) -> Result<()> {

@@ -81,8 +81,14 @@ pub struct Aof {
     cv: Condvar,
     /// The last write failed (`aof_last_write_status`); writes get MISCONF until one works.
     pub write_failed: AtomicBool,
-    /// A rewrite is running (`aof_rewrite_in_progress`).
+    /// A rewrite is running (`aof_rewrite_in_progress`), or waits for the snapshot slot.
     pub rewriting: AtomicBool,
+    /// The claimed rewrite waits for a running snapshot (a BGSAVE) to end before it starts
+    /// (`aof_rewrite_scheduled`, as Redis schedules BGREWRITEAOF during a BGSAVE).
+    pub scheduled: AtomicBool,
+    /// Unix ms when the running rewrite's snapshot started, 0 when none runs
+    /// (`aof_current_rewrite_time_sec`).
+    pub rewrite_started_ms: AtomicI64,
     /// Duration of the last rewrite in seconds, -1 if none.
     pub last_rewrite_secs: AtomicI64,
     /// Whether the last rewrite succeeded.
@@ -248,6 +254,8 @@ impl Aof {
             cv: Condvar::new(),
             write_failed: AtomicBool::new(false),
             rewriting: AtomicBool::new(false),
+            scheduled: AtomicBool::new(false),
+            rewrite_started_ms: AtomicI64::new(0),
             last_rewrite_secs: AtomicI64::new(-1),
             last_rewrite_ok: AtomicBool::new(true),
             rewrites: AtomicU64::new(0),
@@ -267,6 +275,12 @@ impl Aof {
     /// Bytes encoded and not yet written (`aof_buffer_length`).
     pub fn buffer_length(&self) -> usize {
         self.state.lock().buf.len()
+    }
+
+    /// Bytes the writer's buffer holds allocated (`mem_aof_buffer`: what is encoded and not
+    /// yet written, plus the room kept for the next blocks).
+    pub fn buffer_memory(&self) -> usize {
+        self.state.lock().buf.capacity()
     }
 
     /// The fsync policy in force.
@@ -493,6 +507,8 @@ pub fn rewrite(inner: &Arc<Inner>) -> Result<(), AofWriteError> {
 fn rewrite_claimed(inner: &Arc<Inner>, aof: &Arc<Aof>) -> Result<(), AofWriteError> {
     let started = std::time::Instant::now();
     let result = rewrite_inner(inner, aof);
+    aof.scheduled.store(false, Relaxed);
+    aof.rewrite_started_ms.store(0, Relaxed);
     aof.rewriting.store(false, Relaxed);
     aof.last_rewrite_ok.store(result.is_ok(), Relaxed);
     aof.last_rewrite_secs.store(started.elapsed().as_secs() as i64, Relaxed);
@@ -556,8 +572,15 @@ fn rewrite_inner(inner: &Arc<Inner>, aof: &Arc<Aof>) -> Result<(), AofWriteError
             }
         });
         match begun {
-            Ok(snap) => break snap,
-            Err(crate::snapshot::SnapshotError::InProgress) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Ok(snap) => {
+                aof.scheduled.store(false, Relaxed);
+                aof.rewrite_started_ms.store(inner.clock.now_ms().max(1), Relaxed);
+                break snap;
+            }
+            Err(crate::snapshot::SnapshotError::InProgress) => {
+                aof.scheduled.store(true, Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
             Err(e) => return Err(crate::persistence::PersistError::from(e).into()),
         }
     };
@@ -666,6 +689,11 @@ pub fn rewrite_in_background(inner: &Arc<Inner>) -> Result<(), AofWriteError> {
     if aof.rewriting.swap(true, Relaxed) {
         return Err(AofWriteError::InProgress);
     }
+    // A running snapshot (BGSAVE) makes the rewrite wait for it: scheduled from the reply
+    // on, as Redis answers "scheduled" and starts it after the BGSAVE.
+    if inner.snapshot_running.load(Relaxed) {
+        aof.scheduled.store(true, Relaxed);
+    }
     let (bg, claimed) = (inner.clone(), aof.clone());
     let spawned = std::thread::Builder::new().name("ferrous-aofrw".into()).spawn(move || {
         crate::persistence::lower_priority();
@@ -674,6 +702,7 @@ pub fn rewrite_in_background(inner: &Arc<Inner>) -> Result<(), AofWriteError> {
         }
     });
     spawned.map(|_| ()).map_err(|source| {
+        aof.scheduled.store(false, Relaxed);
         aof.rewriting.store(false, Relaxed);
         AofWriteError::Io { op: "starting the rewrite thread", path: PathBuf::new(), source }
     })

@@ -3,8 +3,9 @@
 //! Sections: server, clients, memory, persistence, stats, replication, cpu, modules,
 //! commandstats, errorstats, latencystats, cluster, keyspace; `default` (no argument) is
 //! every section but commandstats and latencystats, `all` and `everything` are all of them.
-//! Fields of subsystems Ferrous does not have (forks, AOF rewrites, defrag, replication
-//! links) show the values an idle Redis master shows.
+//! Fields of subsystems Ferrous does not have (forks and copy-on-write, active defrag,
+//! cluster, I/O threads) show the values an idle Redis master shows, which are the true
+//! values for Ferrous; each is marked where it is written.
 //!
 //! Memory: `used_memory` comes from [`crate::memory`] (the counting allocator the server
 //! installs, or an estimate in a program that did not). `used_memory_rss` is the process's
@@ -101,6 +102,7 @@ fn render(ctx: &mut Ctx<'_>, want: impl Fn(&str) -> bool) -> String {
             "commandstats" => commandstats(&mut s),
             "errorstats" => errorstats(ctx, &mut s),
             "latencystats" => latencystats(ctx, &mut s),
+            // No cluster mode.
             "cluster" => s.field("cluster_enabled", 0),
             "keyspace" => keyspace(ctx, &mut s),
             _ => {}
@@ -150,6 +152,7 @@ fn server(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("executable", std::env::current_exe().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default());
     let file = inner.config.read().file().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
     s.field("config_file", file);
+    // No Redis I/O threads: Ferrous's event loops each run whole commands.
     s.field("io_threads_active", 0);
     s.field("ferrous_version", env!("CARGO_PKG_VERSION"));
 }
@@ -172,13 +175,16 @@ fn clients(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     let inner = &ctx.db.inner;
     let all = inner.clients.all();
     s.field("connected_clients", all.len());
+    // No cluster.
     s.field("cluster_connections", 0);
     s.field("maxclients", inner.config.read().get_i64("maxclients"));
     s.field("client_recent_max_input_buffer", all.iter().map(|c| c.qbuf.load(Relaxed)).max().unwrap_or(0));
     s.field("client_recent_max_output_buffer", all.iter().map(|c| c.obuf.load(Relaxed)).max().unwrap_or(0));
     s.field("blocked_clients", inner.blocking.blocked_clients());
     s.field("tracking_clients", all.iter().filter(|c| c.tracking.load(Relaxed)).count());
-    s.field("clients_in_timeout_table", 0);
+    // Redis's timeout table: clients blocked with a timeout (BLPOP 5, not BLPOP 0; WAIT).
+    let timed = inner.blocking.clients_with_timeout() + crate::replication::timed_waits(inner);
+    s.field("clients_in_timeout_table", timed);
 }
 
 /// Redis's `bytesToHuman`.
@@ -252,22 +258,28 @@ fn memory(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("allocator_resident", rss);
     s.field("total_system_memory", system);
     s.field("total_system_memory_human", bytes_to_human(system));
-    s.field("used_memory_lua", 0);
-    s.field("used_memory_vm_eval", 0);
-    s.field("used_memory_lua_human", bytes_to_human(0));
-    s.field("used_memory_scripts_eval", 0);
-    s.field("number_of_cached_scripts", 0);
-    s.field("number_of_functions", 0);
-    s.field("number_of_libraries", 0);
-    s.field("used_memory_vm_functions", 0);
-    s.field("used_memory_vm_total", 0);
-    s.field("used_memory_vm_total_human", bytes_to_human(0));
-    s.field("used_memory_functions", 0);
-    s.field("used_memory_scripts", 0);
-    s.field("used_memory_scripts_human", bytes_to_human(0));
+    // The scripting engine's two Lua states and its caches (zeros without an engine).
+    let lua = b.scripts;
+    let vm_total = lua.vm_eval + lua.vm_functions;
+    let scripts = lua.scripts_eval + lua.functions_overhead;
+    s.field("used_memory_lua", lua.vm_eval);
+    s.field("used_memory_vm_eval", lua.vm_eval);
+    s.field("used_memory_lua_human", bytes_to_human(lua.vm_eval));
+    s.field("used_memory_scripts_eval", lua.scripts_eval);
+    s.field("number_of_cached_scripts", lua.cached_scripts);
+    s.field("number_of_functions", lua.functions);
+    s.field("number_of_libraries", lua.libraries);
+    s.field("used_memory_vm_functions", lua.vm_functions);
+    s.field("used_memory_vm_total", vm_total);
+    s.field("used_memory_vm_total_human", bytes_to_human(vm_total));
+    s.field("used_memory_functions", lua.functions_overhead);
+    s.field("used_memory_scripts", scripts);
+    s.field("used_memory_scripts_human", bytes_to_human(scripts));
     s.field("maxmemory", maxmemory);
     s.field("maxmemory_human", bytes_to_human(maxmemory));
     s.field("maxmemory_policy", policy);
+    // The system allocator reports no active/resident split: no allocator fragmentation
+    // figures beyond RSS versus allocated.
     s.field("allocator_frag_ratio", "1.00");
     s.field("allocator_frag_bytes", 0);
     s.field("allocator_rss_ratio", format!("{:.2}", ratio(rss, used)));
@@ -276,15 +288,18 @@ fn memory(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("rss_overhead_bytes", 0);
     s.field("mem_fragmentation_ratio", format!("{:.2}", ratio(rss, used)));
     s.field("mem_fragmentation_bytes", rss as i64 - used as i64);
-    let not_counted = if crate::memory::counting() { b.backlog } else { 0 };
+    // Eviction leaves out the whole replication buffer (see `crate::evict`).
+    let not_counted = if crate::memory::counting() { b.repl_buffers } else { 0 };
     s.field("mem_not_counted_for_evict", not_counted);
     s.field("mem_replication_backlog", b.backlog);
-    s.field("mem_total_replication_buffers", b.backlog);
-    s.field("mem_clients_slaves", 0);
+    s.field("mem_total_replication_buffers", b.repl_buffers);
+    s.field("mem_clients_slaves", b.clients_slaves);
     s.field("mem_clients_normal", b.clients_normal);
+    // No cluster bus.
     s.field("mem_cluster_links", 0);
-    s.field("mem_aof_buffer", 0);
+    s.field("mem_aof_buffer", b.aof_buffer);
     s.field("mem_allocator", if crate::memory::counting() { "libc (counted)" } else { "libc" });
+    // No active defragmentation.
     s.field("active_defrag_running", 0);
     s.field("lazyfree_pending_objects", crate::lazyfree::pending(inner));
     s.field("lazyfreed_objects", crate::lazyfree::freed(inner));
@@ -298,16 +313,18 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("loading", loading as u8);
     let async_loading = rdb.async_loading.load(Relaxed);
     s.field("async_loading", async_loading as u8);
+    // No fork, no copy-on-write: a snapshot runs on a thread of this process.
     for (name, value) in [
         ("current_cow_peak", "0"),
         ("current_cow_size", "0"),
         ("current_cow_size_age", "0"),
         ("current_fork_perc", "0.00"),
-        ("current_save_keys_processed", "0"),
-        ("current_save_keys_total", "0"),
     ] {
         s.field(name, value);
     }
+    // The running snapshot's progress (BGSAVE, AOF rewrite or full sync), 0 when none runs.
+    s.field("current_save_keys_processed", rdb.save_keys_processed.load(Relaxed));
+    s.field("current_save_keys_total", rdb.save_keys_total.load(Relaxed));
     let now_ms = inner.clock.now_ms();
     let bgsave_start = rdb.bgsave_started_ms.load(Relaxed);
     s.field("rdb_changes_since_last_save", crate::persistence::changes_since_save(inner));
@@ -323,17 +340,21 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("rdb_last_load_keys_loaded", rdb.last_load_keys_loaded.load(Relaxed));
     let writer = crate::aof::writer::current(inner);
     s.field("aof_enabled", aof as u8);
-    let rewriting = writer.as_ref().is_some_and(|w| w.rewriting.load(Relaxed));
+    // A BGREWRITEAOF during a BGSAVE waits for it: scheduled, not yet in progress (Redis).
+    let scheduled = writer.as_ref().is_some_and(|w| w.scheduled.load(Relaxed));
+    let rewriting = writer.as_ref().is_some_and(|w| w.rewriting.load(Relaxed)) && !scheduled;
     s.field("aof_rewrite_in_progress", rewriting as u8);
-    s.field("aof_rewrite_scheduled", 0);
+    s.field("aof_rewrite_scheduled", scheduled as u8);
     s.field("aof_last_rewrite_time_sec", writer.as_ref().map_or(-1, |w| w.last_rewrite_secs.load(Relaxed)));
-    s.field("aof_current_rewrite_time_sec", -1);
+    let rewrite_start = writer.as_ref().map_or(0, |w| w.rewrite_started_ms.load(Relaxed));
+    s.field("aof_current_rewrite_time_sec", if rewrite_start == 0 { -1 } else { (now_ms - rewrite_start) / 1000 });
     let rewrite_ok = writer.as_ref().map_or(true, |w| w.last_rewrite_ok.load(Relaxed));
     s.field("aof_last_bgrewrite_status", if rewrite_ok { "ok" } else { "err" });
     s.field("aof_rewrites", writer.as_ref().map_or(0, |w| w.rewrites.load(Relaxed)));
     s.field("aof_rewrites_consecutive_failures", (!rewrite_ok) as u8);
     let write_ok = writer.as_ref().map_or(true, |w| !w.write_failed.load(Relaxed));
     s.field("aof_last_write_status", if write_ok { "ok" } else { "err" });
+    // No fork, no modules.
     for (name, value) in
         [("aof_last_cow_size", "0"), ("module_fork_in_progress", "0"), ("module_fork_last_cow_size", "0")]
     {
@@ -342,8 +363,9 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     if let Some(w) = &writer {
         s.field("aof_current_size", w.current_size.load(Relaxed));
         s.field("aof_base_size", w.base_size.load(Relaxed));
-        s.field("aof_pending_rewrite", 0);
+        s.field("aof_pending_rewrite", scheduled as u8);
         s.field("aof_buffer_length", w.buffer_length());
+        // Fsyncs run inline (commit or the background cron), never queued.
         s.field("aof_pending_bio_fsync", 0);
         s.field("aof_delayed_fsync", w.delayed_fsync.load(Relaxed));
     }
@@ -356,6 +378,7 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
         let eta = if loaded > 0 && total > loaded { (total - loaded) as i64 * elapsed / loaded as i64 } else { 1 };
         s.field("loading_start_time", started / 1000);
         s.field("loading_total_bytes", total);
+        // The file's `used-mem` AUX field is not kept by the loader.
         s.field("loading_rdb_used_mem", 0);
         s.field("loading_loaded_bytes", loaded);
         s.field("loading_loaded_perc", format!("{perc:.2}"));
@@ -370,32 +393,46 @@ fn persistence(ctx: &Ctx<'_>, s: &mut Section<'_>) {
 /// polling INFO sees.
 #[derive(Default)]
 pub struct RateSamples {
-    last: Option<(Instant, [u64; 3])>,
-    rates: [f64; 3],
+    last: Option<(Instant, [u64; 5])>,
+    rates: [f64; 5],
 }
 
-/// `[ops/s, input KB/s, output KB/s]`.
-fn instantaneous(inner: &Inner) -> [f64; 3] {
+/// `[ops/s, input KB/s, output KB/s, replication input KB/s, replication output KB/s]`.
+fn instantaneous(inner: &Inner) -> [f64; 5] {
     let st = &inner.stats;
     let now = Instant::now();
-    let current =
-        [st.commands_processed.load(Relaxed), st.net_input_bytes.load(Relaxed), st.net_output_bytes.load(Relaxed)];
+    let current = [
+        st.commands_processed.load(Relaxed),
+        st.net_input_bytes.load(Relaxed),
+        st.net_output_bytes.load(Relaxed),
+        st.net_repl_input_bytes.load(Relaxed),
+        st.net_repl_output_bytes.load(Relaxed),
+    ];
     let mut samples = st.instantaneous.lock();
     match samples.last {
         None => samples.last = Some((now, current)),
         Some((at, prev)) => {
             let secs = now.duration_since(at).as_secs_f64();
             if secs >= 0.1 {
-                samples.rates = [
-                    current[0].saturating_sub(prev[0]) as f64 / secs,
-                    current[1].saturating_sub(prev[1]) as f64 / secs / 1024.0,
-                    current[2].saturating_sub(prev[2]) as f64 / secs / 1024.0,
-                ];
+                samples.rates = rates(&prev, &current, secs);
                 samples.last = Some((now, current));
             }
         }
     }
     samples.rates
+}
+
+/// Per-second rates between two samples `secs` apart: the first counter (commands) as is,
+/// the byte counters in KB.
+fn rates(prev: &[u64; 5], current: &[u64; 5], secs: f64) -> [f64; 5] {
+    std::array::from_fn(|i| {
+        let per_sec = current[i].saturating_sub(prev[i]) as f64 / secs;
+        if i == 0 {
+            per_sec
+        } else {
+            per_sec / 1024.0
+        }
+    })
 }
 
 /// Keys deleted by expiry since start (running total over every shard).
@@ -413,7 +450,7 @@ pub fn expired_keys_total(acc: &Access<'_>) -> u64 {
 fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     let inner = &ctx.db.inner;
     let st = &inner.stats;
-    let [ops, kin, kout] = instantaneous(inner);
+    let [ops, kin, kout, krepl_in, krepl_out] = instantaneous(inner);
     let expired = expired_keys_total(&ctx.access).saturating_sub(st.expired_keys_at_reset.load(Relaxed));
     s.field("total_connections_received", st.connections_received.load(Relaxed));
     s.field("total_commands_processed", st.commands_processed.load(Relaxed));
@@ -424,16 +461,17 @@ fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("total_net_repl_output_bytes", st.net_repl_output_bytes.load(Relaxed));
     s.field("instantaneous_input_kbps", format!("{kin:.2}"));
     s.field("instantaneous_output_kbps", format!("{kout:.2}"));
-    s.field("instantaneous_input_repl_kbps", "0.00");
-    s.field("instantaneous_output_repl_kbps", "0.00");
+    s.field("instantaneous_input_repl_kbps", format!("{krepl_in:.2}"));
+    s.field("instantaneous_output_repl_kbps", format!("{krepl_out:.2}"));
     s.field("rejected_connections", st.rejected_connections.load(Relaxed));
     s.field("sync_full", st.sync_full.load(Relaxed));
     s.field("sync_partial_ok", st.sync_partial_ok.load(Relaxed));
     s.field("sync_partial_err", st.sync_partial_err.load(Relaxed));
     s.field("expired_keys", expired);
-    s.field("expired_stale_perc", "0.00");
-    s.field("expired_time_cap_reached_count", 0);
-    s.field("expire_cycle_cpu_milliseconds", 0);
+    let stale = f64::from_bits(st.expired_stale_perc.load(Relaxed));
+    s.field("expired_stale_perc", format!("{:.2}", stale * 100.0));
+    s.field("expired_time_cap_reached_count", st.expire_cycle_time_cap_reached.load(Relaxed));
+    s.field("expire_cycle_cpu_milliseconds", st.expire_cycle_us.load(Relaxed) / 1000);
     s.field("evicted_keys", inner_evict(ctx).evicted_keys.load(Relaxed));
     s.field("evicted_clients", inner_evict(ctx).evicted_clients.load(Relaxed));
     let over_since = inner_evict(ctx).over_since.load(Relaxed);
@@ -445,6 +483,8 @@ fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     s.field("pubsub_channels", inner.pubsub.channel_names(false, None).len());
     s.field("pubsub_patterns", inner.pubsub.num_patterns());
     s.field("pubsubshard_channels", inner.pubsub.channel_names(true, None).len());
+    // No fork; MIGRATE keeps no cached sockets; a writable replica's own expiring keys are
+    // not tracked separately; no active defragmentation.
     for name in [
         "latest_fork_usec",
         "total_forks",
@@ -456,14 +496,18 @@ fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
-        "unexpected_error_replies",
     ] {
         s.field(name, 0);
     }
+    let (tracked_keys, tracked_items, tracked_prefixes) = inner.tracking.totals();
+    s.field("tracking_total_keys", tracked_keys);
+    s.field("tracking_total_items", tracked_items);
+    s.field("tracking_total_prefixes", tracked_prefixes);
+    // Redis counts errors of the AOF loader and the master link here; Ferrous's count none.
+    s.field("unexpected_error_replies", 0);
     s.field("total_error_replies", st.total_errors.load(Relaxed));
+    // No deep sanitization of DUMP payloads counted; read/write events are not counted by
+    // the event loops; no I/O threads; reply buffers are not resized by a cron.
     for name in [
         "dump_payload_sanitizations",
         "total_reads_processed",
@@ -644,5 +688,14 @@ mod tests {
         assert_eq!(bytes_to_human(1024), "1.00K");
         assert_eq!(bytes_to_human(1317032), "1.26M");
         assert_eq!(bytes_to_human(25276502016), "23.54G");
+    }
+
+    #[test]
+    fn rates_are_per_second_and_bytes_in_kb() {
+        let prev = [100, 0, 1024, 0, 2048];
+        let current = [300, 4096, 1024, 1024, 1024];
+        // Two seconds apart: commands per second; bytes in KB per second; a counter that
+        // went backwards (CONFIG RESETSTAT) gives 0, not a negative rate.
+        assert_eq!(rates(&prev, &current, 2.0), [100.0, 2.0, 0.0, 0.5, 0.0]);
     }
 }

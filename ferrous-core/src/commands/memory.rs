@@ -57,10 +57,19 @@ pub struct Breakdown {
     pub peak: u64,
     /// `used_memory` when the Database was built.
     pub startup: u64,
-    /// Replication backlog bytes.
+    /// Replication backlog bytes: the replication buffer up to `repl-backlog-size`.
     pub backlog: u64,
-    /// Query and output buffers of normal clients.
+    /// The replication buffer kept beyond `repl-backlog-size` because connected replicas
+    /// have not been sent it yet (Redis 7.0's replicas share the backlog's buffer).
+    pub clients_slaves: u64,
+    /// The whole replication buffer (`mem_total_replication_buffers`).
+    pub repl_buffers: u64,
+    /// Query and output buffers and transaction state of clients other than replicas.
     pub clients_normal: u64,
+    /// The AOF writer's buffer (`mem_aof_buffer`).
+    pub aof_buffer: u64,
+    /// The scripting engine's memory and caches.
+    pub scripts: crate::scripting::ScriptMemory,
     /// Per database with keys: (index, keys, main table overhead, expires table overhead).
     pub dbs: Vec<(usize, u64, u64, u64)>,
     /// Everything that is not the dataset.
@@ -76,9 +85,21 @@ impl Breakdown {
         let used = crate::memory::used_memory(inner);
         let peak = inner.memory.peak.load(Relaxed).max(used);
         let startup = inner.memory.startup.load(Relaxed).min(used);
-        let backlog = inner.repl.backlog.lock().histlen();
-        let clients_normal =
-            inner.clients.all().iter().map(|c| (c.qbuf.load(Relaxed) + c.obuf.load(Relaxed)) as u64).sum::<u64>();
+        let (backlog, clients_slaves, repl_buffers) = {
+            let b = inner.repl.backlog.lock();
+            let total = b.histlen();
+            let beyond = if b.peers.is_empty() { 0 } else { total.saturating_sub(b.size as u64) };
+            (total - beyond, beyond, total)
+        };
+        let clients_normal = inner
+            .clients
+            .all()
+            .iter()
+            .filter(|c| c.role.load(Relaxed) != crate::client::ROLE_REPLICA)
+            .map(|c| (c.qbuf.load(Relaxed) + c.obuf.load(Relaxed) + c.multi_state_mem()) as u64)
+            .sum::<u64>();
+        let aof_buffer = crate::aof::writer::current(inner).map_or(0, |w| w.buffer_memory() as u64);
+        let scripts = inner.script_engine.read().as_ref().map(|e| e.memory()).unwrap_or_default();
         let mut dbs = Vec::new();
         let mut keys = 0;
         for db in 0..inner.db_count() {
@@ -95,8 +116,22 @@ impl Breakdown {
             }
         }
         let tables: u64 = dbs.iter().map(|d| d.2 + d.3).sum();
-        let overhead = (startup + backlog + clients_normal + tables).min(used);
-        Breakdown { used, peak, startup, backlog, clients_normal, dbs, overhead, keys }
+        let caches = aof_buffer + scripts.scripts_eval + scripts.functions_overhead;
+        let overhead = (startup + repl_buffers + clients_normal + caches + tables).min(used);
+        Breakdown {
+            used,
+            peak,
+            startup,
+            backlog,
+            clients_slaves,
+            repl_buffers,
+            clients_normal,
+            aof_buffer,
+            scripts,
+            dbs,
+            overhead,
+            keys,
+        }
     }
     /// `used_memory_dataset`.
     pub fn dataset(&self) -> u64 {
@@ -131,12 +166,12 @@ fn memory_stats(ctx: &mut Ctx<'_>) -> Result<()> {
     int(out, "total.allocated", b.used);
     int(out, "startup.allocated", b.startup);
     int(out, "replication.backlog", b.backlog);
-    int(out, "clients.slaves", 0);
+    int(out, "clients.slaves", b.clients_slaves);
     int(out, "clients.normal", b.clients_normal);
     int(out, "cluster.links", 0);
-    int(out, "aof.buffer", 0);
-    int(out, "lua.caches", 0);
-    int(out, "functions.caches", 0);
+    int(out, "aof.buffer", b.aof_buffer);
+    int(out, "lua.caches", b.scripts.scripts_eval);
+    int(out, "functions.caches", b.scripts.functions_overhead);
     for &(db, _, main, expires) in &b.dbs {
         out.bulk(format!("db.{db}").as_bytes());
         out.map(3);
