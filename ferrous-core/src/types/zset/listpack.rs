@@ -152,7 +152,7 @@ impl Listpack {
     /// [`crate::rdb::listpack::append_score`]) and returns how many were written: one pass
     /// over the bytes, integer scores written without a float round trip.
     pub(super) fn write_redis_entries(&self, o: &mut Vec<u8>) -> usize {
-        use crate::rdb::listpack::{append_auto, append_int, append_score};
+        use crate::rdb::listpack::{append_auto, append_f32_score, append_int, append_score};
         let buf = self.data();
         let mut pos = 0;
         let mut written = 0;
@@ -173,6 +173,7 @@ impl Listpack {
                 pos = next;
                 match t {
                     T_I16 | T_I32 => append_int(o, score as i64),
+                    T_F32 => append_f32_score(o, score as f32),
                     _ => append_score(o, score),
                 }
             }
