@@ -239,7 +239,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 /// `(blocked_clients, clients_in_timeout_table)` with nobody blocked, one BLPOP 0, one
-/// BLPOP 5 more, and after both are served.
+/// BLPOP 5 more, after both are served, during a WAIT with a timeout and after it.
 fn timeout_table(server: &TestServer) -> Vec<(u64, u64)> {
     let (mut forever, mut timed, mut c) = (server.raw(), server.raw(), server.raw());
     let mut seen = Vec::new();
@@ -260,6 +260,12 @@ fn timeout_table(server: &TestServer) -> Vec<(u64, u64)> {
     ok(&mut c, &["RPUSH", "q0", "x"]);
     assert!(matches!(forever.read().unwrap().value, Resp::Array(_)));
     look(&mut c);
+    // WAIT with no replica blocks until its timeout, and counts as blocked meanwhile.
+    timed.send(&["WAIT", "1", "400"]).unwrap();
+    wait_for("WAIT to block", || info_u64(&mut c, "clients", "blocked_clients") == 1);
+    look(&mut c);
+    assert_eq!(timed.read().unwrap().value, Resp::Int(0));
+    look(&mut c);
     seen
 }
 
@@ -268,7 +274,7 @@ fn clients_in_timeout_table_as_redis() {
     let Some((ferrous, redis)) = ferrous_and_redis(&[]) else { return };
     let (f, r) = (timeout_table(&ferrous), timeout_table(&redis));
     assert_eq!(f, r);
-    assert_eq!(f, [(0, 0), (1, 0), (2, 1), (1, 0), (0, 0)]);
+    assert_eq!(f, [(0, 0), (1, 0), (2, 1), (1, 0), (0, 0), (1, 1), (0, 0)]);
 }
 
 /// `(tracking_total_keys, tracking_total_items, tracking_total_prefixes)` after each step.

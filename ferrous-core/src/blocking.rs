@@ -79,6 +79,9 @@ pub struct Waiter {
     /// State, guarded for the serve/cancel race.
     pub state: Mutex<WaiterState>,
     changed: Condvar,
+    /// Counted in the registry's gauges until removed (a waiter without keys, as WAIT's,
+    /// is in no queue, so this, not the queues, says whether it is still counted).
+    counted: std::sync::atomic::AtomicBool,
     /// Wakes the owner (an event loop or a blocked thread) when served.
     pub wake: Arc<dyn Fn() + Send + Sync>,
 }
@@ -233,6 +236,7 @@ impl BlockingRegistry {
             stream,
             state: Mutex::new(WaiterState::Waiting),
             changed: Condvar::new(),
+            counted: std::sync::atomic::AtomicBool::new(true),
             wake,
         });
         let mut map = self.by_key.lock();
@@ -275,19 +279,16 @@ impl BlockingRegistry {
 
     fn remove(&self, w: &Arc<Waiter>) {
         let mut map = self.by_key.lock();
-        let mut found = false;
         for k in &w.keys {
             let key = (w.db, k.clone());
             if let Some(q) = map.get_mut(&key) {
-                let before = q.len();
                 q.retain(|x| !Arc::ptr_eq(x, w));
-                found |= q.len() != before;
                 if q.is_empty() {
                     map.remove(&key);
                 }
             }
         }
-        if found {
+        if w.counted.swap(false, Relaxed) {
             self.waiters.fetch_sub(1, Relaxed);
             if w.deadline.is_some() {
                 self.timed_waiters.fetch_sub(1, Relaxed);
