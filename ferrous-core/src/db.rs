@@ -28,6 +28,10 @@ pub struct Stats {
     pub net_input_bytes: crate::util::StripedCounter,
     /// Bytes written to clients.
     pub net_output_bytes: crate::util::StripedCounter,
+    /// Reads from client sockets that returned data (`total_reads_processed`).
+    pub reads_processed: crate::util::StripedCounter,
+    /// Writes to client sockets that sent data (`total_writes_processed`).
+    pub writes_processed: crate::util::StripedCounter,
     /// Replication stream bytes received from a master.
     pub net_repl_input_bytes: AtomicU64,
     /// Replication stream bytes sent to replicas.
@@ -91,6 +95,8 @@ impl Stats {
             &self.commands_processed,
             &self.net_input_bytes,
             &self.net_output_bytes,
+            &self.reads_processed,
+            &self.writes_processed,
             &self.keyspace_hits,
             &self.keyspace_misses,
         ] {

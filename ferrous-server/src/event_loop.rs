@@ -882,6 +882,7 @@ impl Worker {
                     drained = short && trust_short_read;
                     read_total += n;
                     db.inner().stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                    db.inner().stats.reads_processed.fetch_add(1, Relaxed);
                 }
                 Err(_) => return Step::Close,
             }
@@ -1187,6 +1188,7 @@ fn flush(db: &Database, conn: &mut Conn) -> io::Result<()> {
     }
     if written > 0 {
         db.inner().stats.net_output_bytes.fetch_add(written as u64, Relaxed);
+        db.inner().stats.writes_processed.fetch_add(1, Relaxed);
     }
     Ok(())
 }

@@ -506,12 +506,13 @@ fn stats(ctx: &Ctx<'_>, s: &mut Section<'_>) {
     // Redis counts errors of the AOF loader and the master link here; Ferrous's count none.
     s.field("unexpected_error_replies", 0);
     s.field("total_error_replies", st.total_errors.load(Relaxed));
-    // No deep sanitization of DUMP payloads counted; read/write events are not counted by
-    // the event loops; no I/O threads; reply buffers are not resized by a cron.
+    s.field("total_reads_processed", st.reads_processed.load(Relaxed));
+    s.field("total_writes_processed", st.writes_processed.load(Relaxed));
+    // No deep sanitization of DUMP payloads counted; no I/O threads in Redis's sense (every
+    // event loop reads, runs and writes its own clients); reply buffers are not resized by
+    // a cron.
     for name in [
         "dump_payload_sanitizations",
-        "total_reads_processed",
-        "total_writes_processed",
         "io_threaded_reads_processed",
         "io_threaded_writes_processed",
         "reply_buffer_shrinks",
