@@ -60,3 +60,43 @@ fn typed_writes_reach_a_redis_replica() {
     assert_eq!(members, 2, "SPOP arrives as the SREM of the member it took");
     server.stop();
 }
+
+/// A writable replica's own writes stay local, as in Redis: its sub-replicas get only its
+/// master's stream, whether the local write came from a client or from the typed API.
+#[test]
+fn writable_replica_keeps_typed_writes_from_sub_replicas() {
+    let Some(master) = TestServer::redis(&["--repl-diskless-sync-delay", "0"]) else { return };
+    let Some(sub) = TestServer::redis(&[]) else { return };
+    let db = Database::new();
+    let server = Server::builder(db.clone())
+        .bind("127.0.0.1:0")
+        .config("loglevel", "warning")
+        .config("repl-diskless-sync-delay", "0")
+        .start()
+        .unwrap();
+    let port = server.local_addr().port();
+    let mut me = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap().get_connection().unwrap();
+    let _: () = redis::cmd("CONFIG").arg("SET").arg("replica-read-only").arg("no").query(&mut me).unwrap();
+    let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(master.port()).query(&mut me).unwrap();
+    let link_up = |c: &mut redis::Connection| {
+        let info: String = redis::cmd("INFO").arg("replication").query(c).unwrap();
+        info.contains("master_link_status:up")
+    };
+    wait_until("the embedded replica's sync", || link_up(&mut me));
+    let mut s = sub.client();
+    let _: () = redis::cmd("REPLICAOF").arg("127.0.0.1").arg(port).query(&mut s).unwrap();
+    wait_until("the sub-replica's sync", || link_up(&mut s));
+
+    db.set("typed-local", "1").unwrap();
+    let _: () = redis::cmd("SET").arg("command-local").arg("1").query(&mut me).unwrap();
+    let mut m = master.client();
+    let _: () = redis::cmd("SET").arg("from-master").arg("1").query(&mut m).unwrap();
+    wait_until("the master's write to reach the sub-replica", || {
+        redis::cmd("EXISTS").arg("from-master").query::<i64>(&mut s).unwrap() == 1
+    });
+    let local: i64 = redis::cmd("EXISTS").arg("typed-local").arg("command-local").query(&mut me).unwrap();
+    assert_eq!(local, 2, "the replica keeps its own writes");
+    let leaked: i64 = redis::cmd("EXISTS").arg("typed-local").arg("command-local").query(&mut s).unwrap();
+    assert_eq!(leaked, 0, "a writable replica's own writes reached its sub-replica");
+    server.stop();
+}
