@@ -24,7 +24,7 @@
 use crate::access::Access;
 use crate::bytes::SmallBytes;
 use crate::db::Inner;
-use crate::keyspace::{lru_clock, META_LRU_MASK, SHARDS};
+use crate::keyspace::{lru_clock, lru_clock_fine, META_CLOCK_MASK, META_LRU_FRACTION, META_LRU_MASK, SHARDS};
 use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -161,7 +161,7 @@ pub fn created(meta: &AtomicU32) {
 pub fn overwrite_clock(old: &AtomicU32, now_ms: i64) -> u32 {
     let m = old.load(Relaxed);
     if !first_touch(old) {
-        return m & META_LRU_MASK;
+        return m & META_CLOCK_MASK;
     }
     let counter = lfu_log_incr(lfu_decr_and_return(m, now_ms, decay_time(MODE.get())), MODE.get() as u32);
     (lfu_minutes(now_ms) << 8) | counter
@@ -171,7 +171,7 @@ pub fn overwrite_clock(old: &AtomicU32, now_ms: i64) -> u32 {
 #[inline]
 pub fn initial_clock(now_ms: i64) -> u32 {
     if MODE.get() & MODE_LFU == 0 {
-        lru_clock(now_ms)
+        lru_clock_fine(now_ms)
     } else {
         (lfu_minutes(now_ms) << 8) | LFU_INIT_VAL
     }
@@ -183,13 +183,13 @@ pub fn touch(meta: &AtomicU32, now_ms: i64) {
     let mode = MODE.get();
     let m = meta.load(Relaxed);
     if mode & MODE_LFU == 0 {
-        let lru = lru_clock(now_ms);
-        if m & META_LRU_MASK != lru {
-            meta.store((m & !META_LRU_MASK) | lru, Relaxed);
+        let lru = lru_clock_fine(now_ms);
+        if m & META_CLOCK_MASK != lru {
+            meta.store((m & !META_CLOCK_MASK) | lru, Relaxed);
         }
     } else if first_touch(meta) {
         let counter = lfu_log_incr(lfu_decr_and_return(m, now_ms, decay_time(mode)), mode as u32);
-        meta.store((m & !META_LRU_MASK) | (lfu_minutes(now_ms) << 8) | counter, Relaxed);
+        meta.store((m & !META_CLOCK_MASK) | (lfu_minutes(now_ms) << 8) | counter, Relaxed);
     }
 }
 
@@ -242,6 +242,14 @@ fn lfu_log_incr(counter: u32, factor: u32) -> u32 {
 /// A meta word's clock bits set to an LFU counter of `freq` as of now (RESTORE ... FREQ).
 pub fn lfu_clock(now_ms: i64, freq: u8) -> u32 {
     (lfu_minutes(now_ms) << 8) | freq as u32
+}
+
+/// Idle time of an LRU clock value in 32nds of a second, fraction bits included (the
+/// eviction pool's score; wraps as the seconds clock does).
+pub fn idle_ticks(meta: u32, now_ms: i64) -> u64 {
+    const TICKS: u32 = (META_LRU_MASK + 1) << 5;
+    let ticks = |clock: u32| ((clock & META_LRU_MASK) << 5) | ((clock & META_LRU_FRACTION) >> 27);
+    (ticks(lru_clock_fine(now_ms)).wrapping_sub(ticks(meta)) & (TICKS - 1)) as u64
 }
 
 /// Seconds idle of an LRU clock value (Redis's `estimateObjectIdleTime`, in seconds).
@@ -595,7 +603,7 @@ impl State {
         let score = |meta: u32, deadline: Option<i64>| match policy {
             Policy::VolatileTtl => u64::MAX - deadline.unwrap_or(i64::MAX).max(0) as u64,
             p if p.lfu() => 255 - lfu_decr_and_return(meta, now, decay) as u64,
-            _ => idle_seconds(meta, now) * 1000,
+            _ => idle_ticks(meta, now),
         };
         let mut start = 0;
         while start < listed.len() {
@@ -750,6 +758,24 @@ pub(crate) fn command_gate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lru_clock_orders_keys_within_a_second() {
+        use crate::keyspace::lru_clock_fine;
+        let now = 1_700_000_000_500;
+        // Keys touched 1.5 s, 0.5 s and 0.1 s ago: the seconds tie for the last two, the
+        // ticks do not, and the reported idle seconds stay Redis's.
+        let (a, b, c) = (lru_clock_fine(now - 1500), lru_clock_fine(now - 500), lru_clock_fine(now - 100));
+        assert_eq!(idle_ticks(a, now), 48);
+        assert_eq!(idle_ticks(b, now), 16);
+        assert_eq!(idle_ticks(c, now), 4); // 12.8 -> 12 and 16: whole 32nds
+        assert_eq!((idle_seconds(a, now), idle_seconds(b, now), idle_seconds(c, now)), (1, 0, 0));
+        // Across the seconds clock's wrap.
+        let wrap = (META_LRU_MASK as i64 + 1) * 1000;
+        assert_eq!(idle_ticks(lru_clock_fine(wrap - 250), wrap + 250), 16);
+        // Flag bits outside the clock do not count.
+        assert_eq!(idle_ticks(c | crate::keyspace::META_EXPIRE | crate::keyspace::META_SNAP, now), 4);
+    }
 
     #[test]
     fn lfu_counter_decays_per_period() {

@@ -35,11 +35,24 @@ pub const META_RAW: u32 = 1 << 25;
 pub const META_SNAP: u32 = 1 << 26;
 /// `meta` bits holding the LRU clock (seconds, wrapping at 2^24 like Redis's).
 pub const META_LRU_MASK: u32 = (1 << 24) - 1;
+/// `meta` bits 27-31: the LRU clock's fraction of a second, in 32nds. Redis's clock stops at
+/// seconds, so keys touched within the same second tie in its eviction pool; eviction here
+/// also orders them by these bits. What is reported (OBJECT IDLETIME, an RDB's IDLE, DEBUG
+/// OBJECT) is the seconds, as in Redis. Unused (zero) under LFU.
+pub const META_LRU_FRACTION: u32 = 0x1F << 27;
+/// Every bit of the access clock: seconds (or LFU time and counter) and fraction.
+pub const META_CLOCK_MASK: u32 = META_LRU_MASK | META_LRU_FRACTION;
 
 /// The LRU clock value for a time in ms.
 #[inline]
 pub fn lru_clock(now_ms: i64) -> u32 {
     ((now_ms / 1000) as u32) & META_LRU_MASK
+}
+
+/// The LRU clock with its fraction of a second ([`META_LRU_FRACTION`]).
+#[inline]
+pub fn lru_clock_fine(now_ms: i64) -> u32 {
+    lru_clock(now_ms) | ((now_ms.rem_euclid(1000) * 32 / 1000) as u32) << 27
 }
 
 /// A key's hash, split into shard index and in-shard hash.

@@ -806,7 +806,7 @@ fn load_impl(
                             )
                         };
                         let m = node.meta.load(Relaxed);
-                        node.meta.store((m & !crate::keyspace::META_LRU_MASK) | bits, Relaxed);
+                        node.meta.store((m & !crate::keyspace::META_CLOCK_MASK) | bits, Relaxed);
                     }
                 }
                 stats.keys_loaded += 1;

@@ -726,7 +726,7 @@ impl Drop for PauseExpiry<'_> {
 /// Sets every key's LRU clock to now: the replay ran at time 0, and Redis's keys loaded
 /// from an AOF look just written.
 fn restamp_lru(inner: &crate::db::Inner) {
-    use crate::keyspace::{lru_clock, META_LRU_MASK, SHARDS};
+    use crate::keyspace::{lru_clock, META_CLOCK_MASK, SHARDS};
     let lru = lru_clock(inner.clock.now_ms());
     for i in 0..inner.db_count() {
         let ks = inner.keyspace(i);
@@ -734,7 +734,7 @@ fn restamp_lru(inner: &crate::db::Inner) {
             let shard = ks.shard_at(s).read();
             for node in shard.dict.iter() {
                 let m = node.meta.load(Relaxed);
-                node.meta.store((m & !META_LRU_MASK) | lru, Relaxed);
+                node.meta.store((m & !META_CLOCK_MASK) | lru, Relaxed);
             }
         }
     }

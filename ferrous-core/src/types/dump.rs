@@ -4,7 +4,7 @@
 use crate::access::Access;
 use crate::db::Database;
 use crate::error::{Error, Result};
-use crate::keyspace::{lru_clock, META_LRU_MASK};
+use crate::keyspace::{lru_clock, META_CLOCK_MASK};
 use crate::notify;
 use crate::rdb::{self, DecodeOptions, EncodeOptions, ValueLimits};
 use std::sync::atomic::Ordering::Relaxed;
@@ -102,14 +102,14 @@ pub fn restore(acc: &Access<'_>, key: &[u8], payload: &[u8], opts: RestoreOption
         if let (Some(freq), true) = (opts.freq, lfu) {
             if let Some(node) = shard.dict.get(h.dict(), key) {
                 let m = node.meta.load(Relaxed);
-                node.meta.store((m & !META_LRU_MASK) | crate::evict::lfu_clock(now, freq), Relaxed);
+                node.meta.store((m & !META_CLOCK_MASK) | crate::evict::lfu_clock(now, freq), Relaxed);
             }
         }
         if let (Some(idle), false) = (opts.idle_secs, lfu) {
             if let Some(node) = shard.dict.get(h.dict(), key) {
                 let clock = lru_clock(now.saturating_sub(idle.saturating_mul(1000)));
                 let m = node.meta.load(Relaxed);
-                node.meta.store((m & !META_LRU_MASK) | clock, Relaxed);
+                node.meta.store((m & !META_CLOCK_MASK) | clock, Relaxed);
             }
         }
         acc.notify(notify::GENERIC, "restore", key);

@@ -21,7 +21,7 @@ use crate::db::Database;
 use crate::dict::Dict;
 use crate::error::{Error, Result};
 use crate::glob::glob_match;
-use crate::keyspace::{KeyHash, Shard, META_EXPIRE, META_LRU_MASK, META_SNAP, SHARDS, SHARD_BITS};
+use crate::keyspace::{KeyHash, Shard, META_CLOCK_MASK, META_EXPIRE, META_SNAP, SHARDS, SHARD_BITS};
 use crate::notify;
 use crate::propagate;
 use crate::value::Value;
@@ -292,7 +292,7 @@ fn take_entry(shard: &mut Shard, h: KeyHash, key: &[u8], now: i64) -> Option<Mov
 /// clock but keeps the encoding flags.
 fn clone_entry(shard: &mut Shard, h: KeyHash, key: &[u8], now: i64) -> Option<Moving> {
     let node = shard.get_mut(h, key, now)?;
-    let meta = (node.meta.load(Relaxed) & !META_LRU_MASK) | crate::evict::initial_clock(now);
+    let meta = (node.meta.load(Relaxed) & !META_CLOCK_MASK) | crate::evict::initial_clock(now);
     let value = node.value.clone();
     let deadline = shard.deadline(shard.dict.get(h.dict(), key)?, h.dict());
     Some(Moving { value, deadline, meta })
