@@ -213,7 +213,7 @@ const POW5_U64: [u64; 18] = {
 
 /// [`append_score`] of a score held as an `f32`: its short fractions (see
 /// [`append_short_fraction`]) decoded from the `f32`'s own bits, without the `f64` tests.
-#[inline]
+#[inline(always)]
 pub(crate) fn append_f32_score(o: &mut Vec<u8>, f: f32) {
     let bits = f.to_bits();
     let biased = ((bits >> 23) & 0xff) as i32;
@@ -274,9 +274,12 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 
 /// Appends, as a string entry, the text of `±n / 10^k` (`n` of at most 17 digits, `k`
 /// in 1..=17): `[-]int.frac`, the fraction zero-padded to `k` digits.
-#[inline]
+#[inline(always)]
 fn append_fraction_text(o: &mut Vec<u8>, neg: bool, n: u64, k: usize) {
-    let digits = n.ilog10() as usize + 1;
+    // Decimal digits of n (> 0): log10 from the bit length, corrected by one comparison
+    // (`ilog10`'s general code was a tenth of the conversion's time).
+    let approx = ((64 - n.leading_zeros() as usize) * 1233) >> 12;
+    let digits = approx + (n >= POW10_U64[approx]) as usize;
     let len = neg as usize + if digits > k { digits + 1 } else { k + 2 };
     o.reserve(len + 2);
     let at = o.len();
@@ -304,13 +307,17 @@ fn append_fraction_text(o: &mut Vec<u8>, neg: bool, n: u64, k: usize) {
         q = q.sub(1);
         *q = b'.';
         // Then the integer part ("0" when there is none).
-        loop {
-            q = q.sub(1);
-            *q = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
+        while v >= 100 {
+            let r = (v % 100) as usize;
+            v /= 100;
+            q = q.sub(2);
+            q.copy_from_nonoverlapping(DIGIT_PAIRS.as_ptr().add(2 * r), 2);
+        }
+        if v >= 10 {
+            q = q.sub(2);
+            q.copy_from_nonoverlapping(DIGIT_PAIRS.as_ptr().add(2 * v as usize), 2);
+        } else {
+            *q.sub(1) = b'0' + v as u8;
         }
         if neg {
             *p.add(1) = b'-';

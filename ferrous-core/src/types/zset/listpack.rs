@@ -168,12 +168,15 @@ impl Listpack {
                 // 0..=239: a 7-bit integer entry for the first 128, else 13-bit.
                 append_int(o, t as i64);
                 pos = p + n + 1;
+            } else if t == T_F32 {
+                let q = p + n + 1;
+                append_f32_score(o, f32::from_le_bytes([buf[q], buf[q + 1], buf[q + 2], buf[q + 3]]));
+                pos = q + 4;
             } else {
                 let (score, next) = read_score(buf, p + n);
                 pos = next;
                 match t {
                     T_I16 | T_I32 => append_int(o, score as i64),
-                    T_F32 => append_f32_score(o, score as f32),
                     _ => append_score(o, score),
                 }
             }
