@@ -980,6 +980,47 @@ fn master_restart_tells_replicas_of_expired_keys() {
 /// whole stream (Redis 7.0), logging the wait and any replica still behind at the timeout;
 /// SHUTDOWN NOW does not wait. Compared with a redis-server master: the log lines and how
 /// long each SHUTDOWN took.
+/// While SHUTDOWN waits for a lagging replica, other clients' reads are served and SHUTDOWN
+/// ABORT cancels it: the waiting client gets Redis's error, writes resume, the server stays
+/// up. Same expectations for redis-server and Ferrous.
+#[test]
+fn shutdown_wait_serves_reads_and_can_be_aborted() {
+    if !common::require_tool("redis-server") {
+        return;
+    }
+    for kind in [common::Kind::Redis, common::Kind::Ferrous] {
+        let args = [DEBUG_ON, &["--shutdown-timeout", "10"]].concat();
+        let mut master = match kind {
+            common::Kind::Redis => TestServer::redis(&args).unwrap(),
+            common::Kind::Ferrous => TestServer::ferrous(&args),
+        };
+        let port = master.port().to_string();
+        let replica = TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &port]).unwrap();
+        let mut m = master.client();
+        ok(&mut m, &["SET", "a", "1"]);
+        assert_in_sync(&master, &replica, "before the shutdown");
+        replica.signal(libc::SIGSTOP);
+        ok(&mut m, &["SET", "b", "2"]);
+        let mut waiting = master.raw();
+        waiting.send(&["SHUTDOWN"]).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let what = format!("{kind:?}");
+        let mut other = master.raw();
+        let started = Instant::now();
+        assert_eq!(other.cmd(&["GET", "a"]), common::Resp::Bulk(b"1".to_vec()), "{what}: a read during the wait");
+        assert!(started.elapsed() < Duration::from_secs(2), "{what}: the read waited {:?}", started.elapsed());
+        assert_eq!(other.cmd(&["SHUTDOWN", "ABORT"]), common::Resp::Simple(b"OK".to_vec()), "{what}");
+        let reply = waiting.read().unwrap().value;
+        assert_eq!(reply, common::Resp::Error(b"ERR Errors trying to SHUTDOWN. Check logs.".to_vec()), "{what}");
+        assert_eq!(other.cmd(&["SET", "c", "3"]), common::Resp::Simple(b"OK".to_vec()), "{what}: writes resume");
+        let second = other.cmd(&["SHUTDOWN", "ABORT"]);
+        assert_eq!(second, common::Resp::Error(b"ERR No shutdown in progress.".to_vec()), "{what}");
+        assert!(master.is_running(), "{what}: the server stays up");
+        assert!(master.log_since_start().contains("Shutdown manually aborted."), "{what}");
+        replica.signal(libc::SIGCONT);
+    }
+}
+
 #[test]
 fn shutdown_waits_for_lagging_replicas() {
     if !common::require_tool("redis-server") {

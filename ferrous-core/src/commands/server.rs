@@ -554,7 +554,11 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Result<()> {
         return Err(Error::Syntax);
     }
     if abort {
-        // Ferrous stops as soon as SHUTDOWN is accepted: there is never one to abort.
+        // Only a SHUTDOWN waiting for its replicas can be aborted.
+        if crate::replication::abort_shutdown(&ctx.db.inner) {
+            ctx.out.ok();
+            return Ok(());
+        }
         return Err(Error::msg("ERR No shutdown in progress."));
     }
     if !nosave {
@@ -575,10 +579,18 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Result<()> {
         return Err(Error::msg("ERR SHUTDOWN is not available: this database is embedded, not run by a server"));
     };
     // Without NOW, replicas get up to `shutdown-timeout` seconds to acknowledge everything
-    // (writes paused), so the saved file matches them, as Redis 7.0 does.
-    if !opts.now {
-        let secs = ctx.db.inner.config.read().get_i64("shutdown-timeout").max(0) as u64;
-        crate::replication::wait_for_replicas_before_shutdown(&ctx.db.inner, std::time::Duration::from_secs(secs));
+    // (writes paused, the client blocked, others served), so the saved file matches them,
+    // as Redis 7.0 does; the shutdown then completes from the replication checks.
+    let secs = ctx.db.inner.config.read().get_i64("shutdown-timeout").max(0);
+    if !opts.now && secs > 0 && ctx.client.blocking.can_block() && crate::replication::shutdown_must_wait(&ctx.db.inner)
+    {
+        let args: ferrous_resp::ArgsBuf = ctx.args.iter().collect();
+        if ctx.db.inner.blocking.block(ctx.client, Vec::new(), args, None, false) {
+            if let Some(w) = ctx.client.blocking.blocked.clone() {
+                crate::replication::begin_shutdown_wait(&ctx.db.inner, w, opts, secs.saturating_mul(1000));
+            }
+            return Ok(());
+        }
     }
     if let Err(e) = crate::persistence::shutdown_save(&ctx.db.inner, opts.save) {
         if !opts.force {

@@ -66,6 +66,8 @@ pub struct Replication {
     last_ping_ms: AtomicI64,
     /// Clients blocked in WAIT.
     waits: Mutex<Vec<PendingWait>>,
+    /// A SHUTDOWN waiting for lagging replicas ([`begin_shutdown_wait`]).
+    shutdown: Mutex<Option<PendingShutdown>>,
     /// Replica senders waiting on `data`.
     pub(crate) senders_waiting: std::sync::atomic::AtomicUsize,
     /// [`failover`] state (`master_failover_state`).
@@ -143,6 +145,7 @@ impl Default for Replication {
             acks_lock: Mutex::new(()),
             last_ping_ms: AtomicI64::new(0),
             waits: Mutex::new(Vec::new()),
+            shutdown: Mutex::new(None),
             senders_waiting: Default::default(),
             failover_state: Default::default(),
             failover_abort: AtomicBool::new(false),
@@ -576,6 +579,7 @@ pub(crate) fn timed_waits(inner: &Inner) -> usize {
 
 /// Answers the WAITs that are satisfied or timed out (on every ACK and from the cron).
 pub(crate) fn check_waits(inner: &Inner, now_ms: i64) {
+    check_shutdown(inner, now_ms);
     let mut waits = inner.repl.waits.lock();
     if waits.is_empty() {
         return;
@@ -599,53 +603,119 @@ pub fn request_acks(inner: &Inner) {
     feed_raw(inner, b"*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n");
 }
 
-/// SHUTDOWN without NOW, as Redis 7.0's `shutdown-timeout`: when online replicas have not
-/// acknowledged the whole stream yet, pauses writes, asks them for an ACK and waits up to
-/// `timeout` for every one to catch up, so the file saved next holds exactly what they hold
-/// and a restart can continue with them partially. Replicas still behind at the timeout are
-/// logged as Redis logs them. Returns once ready or timed out; writes are paused meanwhile
-/// (and left paused: the server is exiting) unless this returns without waiting.
-pub fn wait_for_replicas_before_shutdown(inner: &Inner, timeout: std::time::Duration) {
-    let lagging = |offset: u64| {
-        let b = inner.repl.backlog.lock();
-        b.peers
-            .iter()
-            .filter(|p| !p.dropped.load(Relaxed) && *p.state.lock() == "online" && p.ack.load(Relaxed) < offset)
-            .map(|p| (format!("{}:{}", p.ip, p.port), offset - p.ack.load(Relaxed), p.ack_ms.load(Relaxed)))
-            .collect::<Vec<_>>()
-    };
-    if timeout.is_zero() || lagging(inner.repl.offset()).is_empty() {
+/// A SHUTDOWN without NOW waiting for its replicas, as Redis 7.0's `shutdown-timeout`.
+pub(crate) struct PendingShutdown {
+    /// The clients blocked in SHUTDOWN (they get an error if it is aborted or fails).
+    waiters: Vec<Arc<crate::blocking::Waiter>>,
+    /// The stream offset every online replica must acknowledge.
+    target: u64,
+    deadline_ms: i64,
+    opts: crate::db::ShutdownOptions,
+    /// Whether the writes pause is the shutdown's own (a CLIENT PAUSE already running is
+    /// left alone when the shutdown is aborted).
+    paused_writes: bool,
+    /// The database, for the save (weak: this state lives inside it).
+    owner: std::sync::Weak<Inner>,
+}
+
+/// Online replicas that have not acknowledged `offset`: `(ip:port, bytes behind, last ACK ms)`.
+fn lagging_replicas(inner: &Inner, offset: u64) -> Vec<(String, u64, i64)> {
+    let b = inner.repl.backlog.lock();
+    b.peers
+        .iter()
+        .filter(|p| !p.dropped.load(Relaxed) && *p.state.lock() == "online" && p.ack.load(Relaxed) < offset)
+        .map(|p| (format!("{}:{}", p.ip, p.port), offset - p.ack.load(Relaxed), p.ack_ms.load(Relaxed)))
+        .collect()
+}
+
+/// True when a SHUTDOWN without NOW has to wait: some online replica has not acknowledged
+/// the whole stream yet (or a SHUTDOWN is already waiting, which this one joins).
+pub(crate) fn shutdown_must_wait(inner: &Inner) -> bool {
+    inner.repl.shutdown.lock().is_some() || !lagging_replicas(inner, inner.repl.offset()).is_empty()
+}
+
+/// SHUTDOWN without NOW when replicas lag, as Redis 7.0: writes are paused, the replicas
+/// are asked for an ACK, and the client stays blocked (`waiter`) while every other client
+/// goes on being served (reads; writes wait for the pause). The shutdown completes from
+/// [`check_waits`] once every online replica has acknowledged the whole stream, or at the
+/// timeout (the replicas still behind are logged as Redis logs them); SHUTDOWN ABORT
+/// ([`abort_shutdown`]) cancels it. A second SHUTDOWN meanwhile joins the first.
+pub(crate) fn begin_shutdown_wait(
+    inner: &Arc<Inner>,
+    waiter: Arc<crate::blocking::Waiter>,
+    opts: crate::db::ShutdownOptions,
+    timeout_ms: i64,
+) {
+    let mut pending = inner.repl.shutdown.lock();
+    if let Some(p) = pending.as_mut() {
+        p.waiters.push(waiter);
         return;
     }
     crate::persistence::log_notice(inner, "Waiting for replicas before shutting down.");
-    if !inner.pause.active() {
+    let paused_writes = !inner.pause.active();
+    if paused_writes {
         inner.pause.pause(i64::MAX, crate::pause::PAUSE_WRITE);
     }
-    let deadline = std::time::Instant::now() + timeout;
     // One GETACK, as Redis sends: each one moves the offset to reach by its own length, so
     // asking again would keep the target ahead of replicas that answer.
     request_acks(inner);
     // Read after the GETACK went into the stream: it must be acknowledged too.
     let target = inner.repl.offset();
-    loop {
-        let behind = lagging(target.max(inner.repl.offset()));
-        if behind.is_empty() {
+    let deadline_ms = inner.clock.now_ms().saturating_add(timeout_ms);
+    let owner = Arc::downgrade(inner);
+    *pending = Some(PendingShutdown { waiters: vec![waiter], target, deadline_ms, opts, paused_writes, owner });
+}
+
+/// SHUTDOWN ABORT: cancels a waiting SHUTDOWN (its clients get Redis's error, writes
+/// resume). False if none is waiting.
+pub(crate) fn abort_shutdown(inner: &Inner) -> bool {
+    let Some(p) = inner.repl.shutdown.lock().take() else { return false };
+    crate::persistence::log_notice(inner, "Shutdown manually aborted.");
+    resume_after_shutdown(inner, p);
+    true
+}
+
+fn resume_after_shutdown(inner: &Inner, p: PendingShutdown) {
+    if p.paused_writes {
+        inner.pause.unpause();
+    }
+    for w in &p.waiters {
+        inner.blocking.unblock_with(w, b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n".to_vec());
+    }
+}
+
+/// Completes a waiting SHUTDOWN whose replicas caught up or whose time is up.
+fn check_shutdown(inner: &Inner, now_ms: i64) {
+    let p = {
+        let mut pending = inner.repl.shutdown.lock();
+        let Some(p) = pending.as_ref() else { return };
+        let behind = lagging_replicas(inner, p.target.max(inner.repl.offset()));
+        if !behind.is_empty() && now_ms < p.deadline_ms {
             return;
         }
-        if std::time::Instant::now() >= deadline {
-            let now = inner.clock.now_ms();
-            for (name, by, ack_ms) in behind {
-                crate::persistence::log_error(
-                    inner,
-                    &format!(
-                        "Lagging replica {name} reported offset {by} behind master, lag={}, state=online.",
-                        (now - ack_ms).max(0) / 1000
-                    ),
-                );
-            }
-            return;
+        for (name, by, ack_ms) in behind {
+            crate::persistence::log_error(
+                inner,
+                &format!(
+                    "Lagging replica {name} reported offset {by} behind master, lag={}, state=online.",
+                    (now_ms - ack_ms).max(0) / 1000
+                ),
+            );
         }
-        std::thread::sleep(std::time::Duration::from_millis(10));
+        pending.take()
+    };
+    let Some(p) = p else { return };
+    let Some(owner) = p.owner.upgrade() else { return };
+    if let Err(e) = crate::persistence::shutdown_save(&owner, p.opts.save) {
+        if !p.opts.force {
+            crate::persistence::log_error(inner, &format!("Error trying to save the DB, can't exit: {e}"));
+            return resume_after_shutdown(inner, p);
+        }
+    }
+    let hooks = inner.hooks.read().clone();
+    match hooks.map(|h| h.shutdown_with(&p.opts)) {
+        Some(Ok(())) => {}
+        _ => resume_after_shutdown(inner, p),
     }
 }
 
