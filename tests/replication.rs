@@ -1027,7 +1027,10 @@ fn shutdown_waits_for_lagging_replicas() {
         return;
     }
     for kind in [common::Kind::Redis, common::Kind::Ferrous] {
-        for (now, resume_after) in [(false, None), (false, Some(500u64)), (true, None)] {
+        // The last case stops the master with SIGTERM instead of SHUTDOWN: the same wait.
+        for (now, resume_after, sigterm) in
+            [(false, None, false), (false, Some(500u64), false), (true, None, false), (false, Some(500u64), true)]
+        {
             let args = [DEBUG_ON, &["--shutdown-timeout", "2"]].concat();
             let mut master = match kind {
                 common::Kind::Redis => TestServer::redis(&args).unwrap(),
@@ -1056,7 +1059,11 @@ fn shutdown_waits_for_lagging_replicas() {
                 })
             });
             let started = Instant::now();
-            let _ = cmd(&mut m, if now { &["SHUTDOWN", "NOW"][..] } else { &["SHUTDOWN"][..] });
+            if sigterm {
+                master.signal(libc::SIGTERM);
+            } else {
+                let _ = cmd(&mut m, if now { &["SHUTDOWN", "NOW"][..] } else { &["SHUTDOWN"][..] });
+            }
             master.wait_exit(Duration::from_secs(20)).expect("the master exits");
             let took = started.elapsed();
             if let Some(r) = resumer {
@@ -1064,7 +1071,7 @@ fn shutdown_waits_for_lagging_replicas() {
             }
             replica.signal(libc::SIGCONT);
             let log = master.log_since_start();
-            let what = format!("{kind:?} now={now} resume={resume_after:?}");
+            let what = format!("{kind:?} now={now} resume={resume_after:?} sigterm={sigterm}");
             let waited = log.contains("Waiting for replicas before shutting down.");
             let lagging = log.contains("Lagging replica 127.0.0.1:") && log.contains("behind master");
             match (now, resume_after) {

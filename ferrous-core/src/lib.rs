@@ -79,7 +79,7 @@ pub use acl::UserHandle;
 pub use client::{ClientState, ConnectionInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;
-pub use db::{Builder, Database, ServerHooks};
+pub use db::{Builder, Database, ServerHooks, ShutdownOptions};
 pub use error::{Error, Result};
 pub use ferrous_resp::Value as RespValue;
 pub use persistence::{BgSave, LoadStats, PersistError};

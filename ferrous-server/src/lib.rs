@@ -145,6 +145,12 @@ fn install_signal_handlers(server: &event_loop::Server, db: &Database) {
                 } else {
                     None
                 };
+                // Without `now`, lagging replicas get `shutdown-timeout` seconds first, as
+                // SHUTDOWN gives them; the shutdown then completes on its own.
+                let opts = ferrous_core::ShutdownOptions { save, now: flags.contains("now"), force: flags.contains("force") };
+                if ferrous_core::replication::shutdown_after_replicas(db.inner_arc(), opts) {
+                    continue;
+                }
                 if let Err(e) = ferrous_core::persistence::shutdown_save(db.inner_arc(), save) {
                     warning!("Error trying to save the DB, can't exit: {e}");
                     if !flags.contains("force") {

@@ -587,7 +587,7 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Result<()> {
         let args: ferrous_resp::ArgsBuf = ctx.args.iter().collect();
         if ctx.db.inner.blocking.block(ctx.client, Vec::new(), args, None, false) {
             if let Some(w) = ctx.client.blocking.blocked.clone() {
-                crate::replication::begin_shutdown_wait(&ctx.db.inner, w, opts, secs.saturating_mul(1000));
+                crate::replication::begin_shutdown_wait(&ctx.db.inner, Some(w), opts, secs.saturating_mul(1000));
             }
             return Ok(());
         }

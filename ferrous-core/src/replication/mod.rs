@@ -642,13 +642,13 @@ pub(crate) fn shutdown_must_wait(inner: &Inner) -> bool {
 /// ([`abort_shutdown`]) cancels it. A second SHUTDOWN meanwhile joins the first.
 pub(crate) fn begin_shutdown_wait(
     inner: &Arc<Inner>,
-    waiter: Arc<crate::blocking::Waiter>,
+    waiter: Option<Arc<crate::blocking::Waiter>>,
     opts: crate::db::ShutdownOptions,
     timeout_ms: i64,
 ) {
     let mut pending = inner.repl.shutdown.lock();
     if let Some(p) = pending.as_mut() {
-        p.waiters.push(waiter);
+        p.waiters.extend(waiter);
         return;
     }
     crate::persistence::log_notice(inner, "Waiting for replicas before shutting down.");
@@ -663,7 +663,21 @@ pub(crate) fn begin_shutdown_wait(
     let target = inner.repl.offset();
     let deadline_ms = inner.clock.now_ms().saturating_add(timeout_ms);
     let owner = Arc::downgrade(inner);
-    *pending = Some(PendingShutdown { waiters: vec![waiter], target, deadline_ms, opts, paused_writes, owner });
+    let waiters = waiter.into_iter().collect();
+    *pending = Some(PendingShutdown { waiters, target, deadline_ms, opts, paused_writes, owner });
+}
+
+/// A shutdown asked by a signal (SIGTERM, SIGINT): unless `opts.now`, waits up to
+/// `shutdown-timeout` for lagging replicas as SHUTDOWN does, then saves per `opts` and stops
+/// the server through its hooks. True if it is waiting (it completes on its own); false if
+/// nothing needs waiting for, and the caller shuts down now.
+pub fn shutdown_after_replicas(inner: &Arc<Inner>, opts: crate::db::ShutdownOptions) -> bool {
+    let secs = inner.config.read().get_i64("shutdown-timeout").max(0);
+    if opts.now || secs == 0 || !shutdown_must_wait(inner) {
+        return false;
+    }
+    begin_shutdown_wait(inner, None, opts, secs.saturating_mul(1000));
+    true
 }
 
 /// SHUTDOWN ABORT: cancels a waiting SHUTDOWN (its clients get Redis's error, writes
