@@ -524,10 +524,11 @@ fn rewrite_inner(inner: &Arc<Inner>, aof: &Arc<Aof>) -> Result<(), AofWriteError
         let st = aof.state.lock();
         (st.dir.clone(), st.prefix.clone())
     };
-    // 1. The next incr file, listed in the manifest before any block goes to it.
+    // 1. The next incr file, listed in the manifest before any block goes to it. The file
+    //    and manifest I/O (two fsyncs) run without the writer's lock, which every write
+    //    needs to append: only this rewrite changes the manifest meanwhile.
     let (new_incr, mut manifest) = {
-        let mut st = aof.state.lock();
-        let mut m = st.manifest.clone();
+        let mut m = aof.state.lock().manifest.clone();
         m.cur_incr_seq += 1;
         let incr = AofFile {
             name: Manifest::incr_name(&prefix, m.cur_incr_seq),
@@ -542,6 +543,7 @@ fn rewrite_inner(inner: &Arc<Inner>, aof: &Arc<Aof>) -> Result<(), AofWriteError
             .map_err(|source| AofWriteError::Io { op: "creating", path: path.clone(), source })?;
         m.incrs.push(incr.clone());
         m.write_atomically(&dir, &prefix)?;
+        let mut st = aof.state.lock();
         st.manifest = m.clone();
         // Blocks go to the new file from the snapshot's position on (set below); until
         // then the switch waits at the end of numbering.
@@ -617,9 +619,9 @@ fn rewrite_inner(inner: &Arc<Inner>, aof: &Arc<Aof>) -> Result<(), AofWriteError
         return Err(e);
     }
     // 4. The manifest switches to the new base and the new incr file; the old files go to
-    //    history and are deleted.
-    let mut st = aof.state.lock();
-    let mut m = st.manifest.clone();
+    //    history and are deleted. Writes go on meanwhile (they already append to the new
+    //    incr file): the lock is taken only to read and to install the manifest.
+    let mut m = aof.state.lock().manifest.clone();
     let mut retired: Vec<AofFile> = m.base.take().into_iter().filter(|f| f.name != base.name).collect();
     retired.extend(m.incrs.drain(..).filter(|f| f.name != new_incr.name));
     m.cur_base_seq = m.cur_base_seq.max(base.seq);
@@ -638,7 +640,7 @@ fn rewrite_inner(inner: &Arc<Inner>, aof: &Arc<Aof>) -> Result<(), AofWriteError
         m.history.clear();
         m.write_atomically(&dir, &prefix)?;
     }
-    st.manifest = m;
+    aof.state.lock().manifest = m;
     Ok(())
 }
 
