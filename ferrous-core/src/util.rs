@@ -109,6 +109,20 @@ pub fn fmt_g17(d: f64, buf: &mut [u8; G17_MAX]) -> &[u8] {
 }
 
 /// The arithmetic of [`fmt_g17`].
+/// `|d| = m · 2^e` with `m` odd, for a finite normal nonzero `d` (`None` for zero,
+/// subnormals, infinities and NaN): the exact value `%.17g` fast paths start from.
+#[inline]
+pub(crate) fn odd_binary_parts(d: f64) -> Option<(u64, i32)> {
+    let bits = d.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    if biased == 0 || biased == 0x7ff {
+        return None;
+    }
+    let m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
+    let tz = m.trailing_zeros();
+    Some((m >> tz, biased - 1075 + tz as i32))
+}
+
 mod g17 {
     /// 5^0 ..= 5^54 (5^54 < 2^126, so twice a remainder still fits).
     const POW5: [u128; 55] = {
@@ -262,14 +276,7 @@ mod g17 {
     /// rounding to do. Writes it and returns its length, `None` for any other value.
     #[inline]
     pub(super) fn short(d: f64, buf: &mut [u8; super::G17_MAX]) -> Option<usize> {
-        let bits = d.to_bits();
-        let biased = ((bits >> 52) & 0x7ff) as i32;
-        if biased == 0 || biased == 0x7ff {
-            return None;
-        }
-        let m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
-        let tz = m.trailing_zeros();
-        let (m, e) = (m >> tz, biased - 1075 + tz as i32);
+        let (m, e) = super::odd_binary_parts(d)?;
         // d = n / 10^frac exactly: m·2^e, or m·5^-e / 10^-e (odd m: no trailing zero).
         let (n, frac) = if e >= 0 {
             if e > 63 || m.leading_zeros() < e as u32 {

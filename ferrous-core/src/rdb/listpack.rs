@@ -243,14 +243,7 @@ pub(crate) fn append_f32_score(o: &mut Vec<u8>, f: f32) {
 /// one by one) per score, a third of the conversion's time in profiles of SAVE.
 #[inline]
 fn append_short_fraction(o: &mut Vec<u8>, d: f64) -> bool {
-    let bits = d.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    if biased == 0 || biased == 0x7ff {
-        return false;
-    }
-    let m = (bits & ((1u64 << 52) - 1)) | (1u64 << 52);
-    let tz = m.trailing_zeros();
-    let (m, e) = (m >> tz, biased - 1075 + tz as i32);
+    let Some((m, e)) = crate::util::odd_binary_parts(d) else { return false };
     if !(-17..0).contains(&e) {
         return false;
     }
