@@ -153,6 +153,50 @@ fn a_subscriber_over_the_pubsub_hard_limit_is_closed() {
     }
 }
 
+/// The subscriber's `omem` in CLIENT LIST (the output the server holds for it).
+fn omem_of(admin: &mut RespConn, name: &str) -> u64 {
+    let Resp::Bulk(list) = admin.cmd(&["CLIENT", "LIST"]) else { panic!("CLIENT LIST") };
+    let list = String::from_utf8(list).unwrap();
+    let line = list.lines().find(|l| l.contains(&format!(" name={name} "))).expect("the subscriber's line");
+    let field = line.split(' ').find_map(|kv| kv.strip_prefix("omem=")).expect("omem");
+    field.parse().unwrap()
+}
+
+#[test]
+fn a_subscriber_over_the_pubsub_soft_limit_for_its_seconds_is_closed() {
+    let Some((ferrous, redis)) = servers(&[]) else { return };
+    let numsub = |n: i64| Resp::Array(vec![Resp::Bulk(b"ch".to_vec()), Resp::Int(n)]);
+    for server in [&ferrous, &redis] {
+        let what = format!("{:?}", server.kind());
+        let mut admin = server.raw();
+        admin.cmd(&["CONFIG", "SET", "client-output-buffer-limit", "pubsub 0 100kb 1"]);
+        let mut sub = server.raw();
+        admin.cmd(&["CLIENT", "SETNAME", "admin"]);
+        sub.cmd(&["CLIENT", "SETNAME", "sub"]);
+        assert!(matches!(sub.cmd(&["SUBSCRIBE", "ch"]), Resp::Array(_)));
+        // The subscriber reads nothing: publish until its socket buffers are full and the
+        // server holds more than the soft limit for it.
+        let big = "x".repeat(100_000);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while omem_of(&mut admin, "sub") <= 200_000 {
+            assert_eq!(admin.cmd(&["PUBLISH", "ch", &big]), Resp::Int(1), "{what}: closed too early");
+            assert!(Instant::now() < deadline, "{what}: the output never grew past the soft limit");
+        }
+        // Over the soft limit for less than its second: still there.
+        assert_eq!(admin.cmd(&["PUBSUB", "NUMSUB", "ch"]), numsub(1), "{what}");
+        // Past it (Redis counts whole seconds: more than one has to pass, so 2.5 s): the next
+        // reply added closes the subscriber.
+        std::thread::sleep(Duration::from_millis(2500));
+        admin.cmd(&["PUBLISH", "ch", "x"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while admin.cmd(&["PUBSUB", "NUMSUB", "ch"]) != numsub(0) {
+            assert!(Instant::now() < deadline, "{what}: kept a subscriber over its soft limit for 2.5 s");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(closed_by_server(&mut sub), "{what}");
+    }
+}
+
 /// A CLIENT LIST / INFO line with the values that differ by nature (ids, addresses, ages,
 /// buffer capacities and memory totals) replaced by `*`.
 fn masked(line: &str) -> String {
