@@ -245,11 +245,19 @@ pub fn lfu_clock(now_ms: i64, freq: u8) -> u32 {
 }
 
 /// Idle time of an LRU clock value in 32nds of a second, fraction bits included (the
-/// eviction pool's score; wraps as the seconds clock does).
+/// eviction pool's score; wraps as the seconds clock does). A clock up to a minute ahead of
+/// `now_ms` counts as just touched: eviction reads a tick-granular clock, which can lag the
+/// time a key was touched at, and such a key must not look the oldest of all.
 pub fn idle_ticks(meta: u32, now_ms: i64) -> u64 {
     const TICKS: u32 = (META_LRU_MASK + 1) << 5;
+    const AHEAD: u32 = 60 << 5;
     let ticks = |clock: u32| ((clock & META_LRU_MASK) << 5) | ((clock & META_LRU_FRACTION) >> 27);
-    (ticks(lru_clock_fine(now_ms)).wrapping_sub(ticks(meta)) & (TICKS - 1)) as u64
+    let idle = ticks(lru_clock_fine(now_ms)).wrapping_sub(ticks(meta)) & (TICKS - 1);
+    if idle > TICKS - AHEAD {
+        0
+    } else {
+        idle as u64
+    }
 }
 
 /// Seconds idle of an LRU clock value (Redis's `estimateObjectIdleTime`, in seconds).
@@ -775,6 +783,9 @@ mod tests {
         assert_eq!(idle_ticks(lru_clock_fine(wrap - 250), wrap + 250), 16);
         // Flag bits outside the clock do not count.
         assert_eq!(idle_ticks(c | crate::keyspace::META_EXPIRE | crate::keyspace::META_SNAP, now), 4);
+        // A key touched after the (lagging) clock eviction reads is not the oldest.
+        assert_eq!(idle_ticks(lru_clock_fine(now + 150), now), 0);
+        assert_eq!(idle_ticks(lru_clock_fine(now + 59_000), now), 0);
     }
 
     #[test]
