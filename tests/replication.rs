@@ -62,6 +62,20 @@ fn listing(con: &mut redis::Connection) -> BTreeMap<(u32, Vec<u8>), String> {
     out
 }
 
+/// A redis-server replica of `master` (DEBUG enabled, for digests), or `None` (after
+/// `SKIPPED: ...`) when redis-server is not installed.
+fn redis_replica_of(master: &TestServer) -> Option<TestServer> {
+    TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()])
+}
+
+/// A server of `kind` with `args` (the caller checked that redis-server is installed).
+fn server_of(kind: common::Kind, args: &[&str]) -> TestServer {
+    match kind {
+        common::Kind::Redis => TestServer::redis(args).expect("redis-server"),
+        common::Kind::Ferrous => TestServer::ferrous(args),
+    }
+}
+
 /// Waits until `replica` processed everything `master` sent, then compares the datasets.
 fn assert_in_sync(master: &TestServer, replica: &TestServer, when: &str) {
     let (mut m, mut r) = (master.client(), replica.client());
@@ -137,13 +151,7 @@ fn redis_replica_of_ferrous() {
         ]);
         let mut m = master.client();
         write_mix(&mut m, 0);
-        let Some(replica) = TestServer::redis(&[
-            "--enable-debug-command",
-            "yes",
-            "--replicaof",
-            "127.0.0.1",
-            &master.port().to_string(),
-        ]) else {
+        let Some(replica) = redis_replica_of(&master) else {
             return;
         };
         assert_in_sync(&master, &replica, &format!("full sync (diskless {diskless})"));
@@ -229,9 +237,7 @@ fn chain_redis_ferrous_redis() {
     let middle =
         TestServer::ferrous(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &top.port().to_string()]);
     assert_in_sync(&top, &middle, "top -> middle");
-    let Some(bottom) =
-        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &middle.port().to_string()])
-    else {
+    let Some(bottom) = redis_replica_of(&middle) else {
         return;
     };
     assert_in_sync(&middle, &bottom, "middle -> bottom");
@@ -298,9 +304,7 @@ fn sync_under_concurrent_writes_and_killed_links() {
             })
         })
         .collect();
-    let Some(r1) =
-        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()])
-    else {
+    let Some(r1) = redis_replica_of(&master) else {
         stop.store(true, Ordering::Relaxed);
         return;
     };
@@ -376,15 +380,11 @@ fn ferrous_failover_to_redis() {
         .collect()
     };
     let Some(rmaster) = TestServer::redis(DEBUG_ON) else { return };
-    let Some(_rrep) =
-        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &rmaster.port().to_string()])
-    else {
+    let Some(_rrep) = redis_replica_of(&rmaster) else {
         return;
     };
     let master = TestServer::ferrous(&["--enable-debug-command", "yes", "--repl-diskless-sync-delay", "0"]);
-    let Some(replica) =
-        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &master.port().to_string()])
-    else {
+    let Some(replica) = redis_replica_of(&master) else {
         return;
     };
     assert_in_sync(&rmaster, &_rrep, "redis pair");
@@ -511,19 +511,10 @@ fn master_restart_resyncs_partially() {
         if kind == common::Kind::Redis && !common::require_tool("redis-server") {
             return;
         }
-        let mut master = match kind {
-            common::Kind::Redis => TestServer::redis(DEBUG_ON).unwrap(),
-            common::Kind::Ferrous => TestServer::ferrous(DEBUG_ON),
-        };
+        let mut master = server_of(kind, DEBUG_ON);
         let mut m = master.client();
         write_mix(&mut m, 0);
-        let Some(replica) = TestServer::redis(&[
-            "--enable-debug-command",
-            "yes",
-            "--replicaof",
-            "127.0.0.1",
-            &master.port().to_string(),
-        ]) else {
+        let Some(replica) = redis_replica_of(&master) else {
             return;
         };
         assert_in_sync(&master, &replica, "full sync");
@@ -581,14 +572,7 @@ fn wait_uses_the_clients_own_offset() {
             // One event-loop thread: every client shares it.
             common::Kind::Ferrous => TestServer::ferrous(&[DEBUG_ON, &["--io-threads", "1"]].concat()),
         };
-        let replica = TestServer::redis(&[
-            "--enable-debug-command",
-            "yes",
-            "--replicaof",
-            "127.0.0.1",
-            &master.port().to_string(),
-        ])
-        .expect("redis-server");
+        let replica = redis_replica_of(&master).expect("redis-server");
         let (mut writer, mut early, mut reader) = (master.client(), master.client(), master.client());
         ok(&mut writer, &["SET", "before", "1"]);
         assert_in_sync(&master, &replica, "sync");
@@ -637,19 +621,9 @@ fn backlog_freed_after_ttl() {
         if !common::require_tool("redis-server") {
             return;
         }
-        let master = match kind {
-            common::Kind::Redis => TestServer::redis(DEBUG_ON).unwrap(),
-            common::Kind::Ferrous => TestServer::ferrous(DEBUG_ON),
-        };
+        let master = server_of(kind, DEBUG_ON);
         let mut m = master.client();
-        let replica = TestServer::redis(&[
-            "--enable-debug-command",
-            "yes",
-            "--replicaof",
-            "127.0.0.1",
-            &master.port().to_string(),
-        ])
-        .expect("redis-server");
+        let replica = redis_replica_of(&master).expect("redis-server");
         ok(&mut m, &["SET", "a", "1"]);
         assert_in_sync(&master, &replica, "sync");
         ok(&mut m, &["CONFIG", "SET", "repl-backlog-ttl", "1"]);
@@ -752,10 +726,7 @@ fn diskless_load_modes() {
         let mut seen = Vec::new();
         for kind in [common::Kind::Redis, common::Kind::Ferrous] {
             let args = ["--enable-debug-command", "yes", "--repl-diskless-load", mode];
-            let replica = match kind {
-                common::Kind::Redis => TestServer::redis(&args).unwrap(),
-                common::Kind::Ferrous => TestServer::ferrous(&args),
-            };
+            let replica = server_of(kind, &args);
             let mut r = replica.client();
             if with_data {
                 ok(&mut r, &["SET", "stale", "x"]);
@@ -864,9 +835,7 @@ fn redis_replica_restart_resyncs_with_ferrous() {
     let master = TestServer::ferrous(DEBUG_ON);
     let mut m = master.client();
     write_mix(&mut m, 0);
-    let port = master.port().to_string();
-    let Some(mut replica) = TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &port])
-    else {
+    let Some(mut replica) = redis_replica_of(&master) else {
         return;
     };
     assert_in_sync(&master, &replica, "full sync from ferrous");
@@ -898,9 +867,7 @@ fn chain_full_sync_keeps_the_stream_database() {
     ok(&mut t, &["SELECT", "5"]);
     ok(&mut t, &["SET", "a", "1"]);
     assert_in_sync(&top, &middle, "top -> middle");
-    let Some(bottom) =
-        TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &middle.port().to_string()])
-    else {
+    let Some(bottom) = redis_replica_of(&middle) else {
         return;
     };
     assert_in_sync(&middle, &bottom, "middle -> bottom");
@@ -925,23 +892,13 @@ fn master_restart_tells_replicas_of_expired_keys() {
         if !common::require_tool("redis-server") {
             return;
         }
-        let mut master = match kind {
-            common::Kind::Redis => TestServer::redis(DEBUG_ON).unwrap(),
-            common::Kind::Ferrous => TestServer::ferrous(DEBUG_ON),
-        };
+        let mut master = server_of(kind, DEBUG_ON);
         let mut m = master.client();
         ok(&mut m, &["SET", "stays", "1"]);
         ok(&mut m, &["SELECT", "2"]);
         ok(&mut m, &["SET", "goes", "1"]);
         ok(&mut m, &["SET", "goes2", "1"]);
-        let replica = TestServer::redis(&[
-            "--enable-debug-command",
-            "yes",
-            "--replicaof",
-            "127.0.0.1",
-            &master.port().to_string(),
-        ])
-        .expect("redis-server");
+        let replica = redis_replica_of(&master).expect("redis-server");
         assert_in_sync(&master, &replica, "full sync");
         // Deadlines that pass only once the master is down (the replica has them too).
         ok(&mut m, &["PEXPIRE", "goes", "2500"]);
@@ -990,12 +947,8 @@ fn shutdown_wait_serves_reads_and_can_be_aborted() {
     }
     for kind in [common::Kind::Redis, common::Kind::Ferrous] {
         let args = [DEBUG_ON, &["--shutdown-timeout", "10"]].concat();
-        let mut master = match kind {
-            common::Kind::Redis => TestServer::redis(&args).unwrap(),
-            common::Kind::Ferrous => TestServer::ferrous(&args),
-        };
-        let port = master.port().to_string();
-        let replica = TestServer::redis(&["--enable-debug-command", "yes", "--replicaof", "127.0.0.1", &port]).unwrap();
+        let mut master = server_of(kind, &args);
+        let replica = redis_replica_of(&master).unwrap();
         let mut m = master.client();
         ok(&mut m, &["SET", "a", "1"]);
         assert_in_sync(&master, &replica, "before the shutdown");
@@ -1032,18 +985,8 @@ fn shutdown_waits_for_lagging_replicas() {
             [(false, None, false), (false, Some(500u64), false), (true, None, false), (false, Some(500u64), true)]
         {
             let args = [DEBUG_ON, &["--shutdown-timeout", "2"]].concat();
-            let mut master = match kind {
-                common::Kind::Redis => TestServer::redis(&args).unwrap(),
-                common::Kind::Ferrous => TestServer::ferrous(&args),
-            };
-            let replica = TestServer::redis(&[
-                "--enable-debug-command",
-                "yes",
-                "--replicaof",
-                "127.0.0.1",
-                &master.port().to_string(),
-            ])
-            .unwrap();
+            let mut master = server_of(kind, &args);
+            let replica = redis_replica_of(&master).unwrap();
             let mut m = master.client();
             ok(&mut m, &["SET", "a", "1"]);
             assert_in_sync(&master, &replica, "before the shutdown");
