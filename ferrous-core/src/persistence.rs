@@ -479,6 +479,27 @@ pub fn abort_bgsave(inner: &Inner, wait: bool) {
     }
 }
 
+/// The end of a SHUTDOWN: the save [`shutdown_save`] makes (unless it fails without
+/// `force`), then the server stopped through its hooks. `Err` is the error reply for the
+/// SHUTDOWN client, the server going on.
+pub(crate) fn save_and_stop(inner: &Arc<Inner>, opts: &crate::db::ShutdownOptions) -> Result<(), String> {
+    if let Err(e) = shutdown_save(inner, opts.save) {
+        if !opts.force {
+            log_error(inner, &format!("Error trying to save the DB, can't exit: {e}"));
+            return Err(SHUTDOWN_FAILED.into());
+        }
+    }
+    let hooks = inner.hooks.read().clone();
+    let Some(hooks) = hooks else { return Err(SHUTDOWN_UNAVAILABLE.into()) };
+    hooks.shutdown_with(opts).map_err(|why| format!("ERR {why}"))
+}
+
+/// The reply to a SHUTDOWN that could not complete (or was aborted), as Redis's.
+pub(crate) const SHUTDOWN_FAILED: &str = "ERR Errors trying to SHUTDOWN. Check logs.";
+/// The reply to SHUTDOWN in a Database no server runs.
+pub(crate) const SHUTDOWN_UNAVAILABLE: &str =
+    "ERR SHUTDOWN is not available: this database is embedded, not run by a server";
+
 /// SHUTDOWN's save (Redis's `prepareForShutdown`): a running BGSAVE is stopped, then the
 /// dataset is saved when `save` is `Some(true)`, or `None` with save points configured.
 /// Nothing when persistence is off or `save` is `Some(false)`.

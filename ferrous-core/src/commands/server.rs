@@ -574,31 +574,23 @@ fn shutdown(ctx: &mut Ctx<'_>) -> Result<()> {
     } else {
         None
     };
-    let hooks = ctx.db.inner.hooks.read().clone();
-    let Some(hooks) = hooks else {
-        return Err(Error::msg("ERR SHUTDOWN is not available: this database is embedded, not run by a server"));
-    };
+    if ctx.db.inner.hooks.read().is_none() {
+        return Err(Error::msg(crate::persistence::SHUTDOWN_UNAVAILABLE));
+    }
     // Without NOW, replicas get up to `shutdown-timeout` seconds to acknowledge everything
     // (writes paused, the client blocked, others served), so the saved file matches them,
     // as Redis 7.0 does; the shutdown then completes from the replication checks.
-    let secs = ctx.db.inner.config.read().get_i64("shutdown-timeout").max(0);
-    if !opts.now && secs > 0 && ctx.client.blocking.can_block() && crate::replication::shutdown_must_wait(&ctx.db.inner)
-    {
+    let wait = ctx.client.blocking.can_block().then(|| crate::replication::shutdown_wait_ms(&ctx.db.inner, &opts));
+    if let Some(Some(timeout_ms)) = wait {
         let args: ferrous_resp::ArgsBuf = ctx.args.iter().collect();
         if ctx.db.inner.blocking.block(ctx.client, Vec::new(), args, None, false) {
             if let Some(w) = ctx.client.blocking.blocked.clone() {
-                crate::replication::begin_shutdown_wait(&ctx.db.inner, Some(w), opts, secs.saturating_mul(1000));
+                crate::replication::begin_shutdown_wait(&ctx.db.inner, Some(w), opts, timeout_ms);
             }
             return Ok(());
         }
     }
-    if let Err(e) = crate::persistence::shutdown_save(&ctx.db.inner, opts.save) {
-        if !opts.force {
-            crate::persistence::log_error(&ctx.db.inner, &format!("Error trying to save the DB, can't exit: {e}"));
-            return Err(Error::msg("ERR Errors trying to SHUTDOWN. Check logs."));
-        }
-    }
-    hooks.shutdown_with(&opts).map_err(|why| Error::msg(format!("ERR {why}")))?;
+    crate::persistence::save_and_stop(&ctx.db.inner, &opts).map_err(Error::msg)?;
     ctx.client.close_after_reply = true;
     Ok(())
 }

@@ -628,10 +628,15 @@ fn lagging_replicas(inner: &Inner, offset: u64) -> Vec<(String, u64, i64)> {
         .collect()
 }
 
-/// True when a SHUTDOWN without NOW has to wait: some online replica has not acknowledged
-/// the whole stream yet (or a SHUTDOWN is already waiting, which this one joins).
-pub(crate) fn shutdown_must_wait(inner: &Inner) -> bool {
-    inner.repl.shutdown.lock().is_some() || !lagging_replicas(inner, inner.repl.offset()).is_empty()
+/// How long a shutdown asked now waits for lagging replicas (`shutdown-timeout`, in ms), or
+/// `None` when it need not: NOW, a zero timeout, or every online replica has acknowledged
+/// the whole stream (and no SHUTDOWN is waiting already, which it would join).
+pub(crate) fn shutdown_wait_ms(inner: &Inner, opts: &crate::db::ShutdownOptions) -> Option<i64> {
+    let secs = inner.config.read().get_i64("shutdown-timeout").max(0);
+    let must = !opts.now
+        && secs > 0
+        && (inner.repl.shutdown.lock().is_some() || !lagging_replicas(inner, inner.repl.offset()).is_empty());
+    must.then(|| secs.saturating_mul(1000))
 }
 
 /// SHUTDOWN without NOW when replicas lag, as Redis 7.0: writes are paused, the replicas
@@ -672,11 +677,8 @@ pub(crate) fn begin_shutdown_wait(
 /// the server through its hooks. True if it is waiting (it completes on its own); false if
 /// nothing needs waiting for, and the caller shuts down now.
 pub fn shutdown_after_replicas(inner: &Arc<Inner>, opts: crate::db::ShutdownOptions) -> bool {
-    let secs = inner.config.read().get_i64("shutdown-timeout").max(0);
-    if opts.now || secs == 0 || !shutdown_must_wait(inner) {
-        return false;
-    }
-    begin_shutdown_wait(inner, None, opts, secs.saturating_mul(1000));
+    let Some(timeout_ms) = shutdown_wait_ms(inner, &opts) else { return false };
+    begin_shutdown_wait(inner, None, opts, timeout_ms);
     true
 }
 
@@ -685,16 +687,17 @@ pub fn shutdown_after_replicas(inner: &Arc<Inner>, opts: crate::db::ShutdownOpti
 pub(crate) fn abort_shutdown(inner: &Inner) -> bool {
     let Some(p) = inner.repl.shutdown.lock().take() else { return false };
     crate::persistence::log_notice(inner, "Shutdown manually aborted.");
-    resume_after_shutdown(inner, p);
+    resume_after_shutdown(inner, p, crate::persistence::SHUTDOWN_FAILED);
     true
 }
 
-fn resume_after_shutdown(inner: &Inner, p: PendingShutdown) {
+/// A waiting SHUTDOWN that will not happen: writes resume and its clients get `error`.
+fn resume_after_shutdown(inner: &Inner, p: PendingShutdown, error: &str) {
     if p.paused_writes {
         inner.pause.unpause();
     }
     for w in &p.waiters {
-        inner.blocking.unblock_with(w, b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n".to_vec());
+        inner.blocking.unblock_with(w, format!("-{error}\r\n").into_bytes());
     }
 }
 
@@ -720,16 +723,8 @@ fn check_shutdown(inner: &Inner, now_ms: i64) {
     };
     let Some(p) = p else { return };
     let Some(owner) = p.owner.upgrade() else { return };
-    if let Err(e) = crate::persistence::shutdown_save(&owner, p.opts.save) {
-        if !p.opts.force {
-            crate::persistence::log_error(inner, &format!("Error trying to save the DB, can't exit: {e}"));
-            return resume_after_shutdown(inner, p);
-        }
-    }
-    let hooks = inner.hooks.read().clone();
-    match hooks.map(|h| h.shutdown_with(&p.opts)) {
-        Some(Ok(())) => {}
-        _ => resume_after_shutdown(inner, p),
+    if let Err(error) = crate::persistence::save_and_stop(&owner, &p.opts) {
+        resume_after_shutdown(inner, p, &error);
     }
 }
 
