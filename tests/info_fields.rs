@@ -8,9 +8,9 @@
 //! installed, except under CI.
 mod common;
 
-use common::{Resp, RespConn, TestServer};
+use common::{client_fields, Resp, RespConn, TestServer};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn ferrous_and_redis(extra: &[&str]) -> Option<(TestServer, TestServer)> {
     common::use_redis_ports(8250..8300);
@@ -42,16 +42,6 @@ fn info_u64(conn: &mut RespConn, section: &str, field: &str) -> u64 {
     let all = info(conn, section);
     let v = all.get(field).unwrap_or_else(|| panic!("INFO {section} has no {field}"));
     v.parse().unwrap_or_else(|_| panic!("{field}:{v} is not a number"))
-}
-
-/// The CLIENT LIST fields of the client named `name`, as seen by `observer`.
-fn client_fields(observer: &mut RespConn, name: &str) -> HashMap<String, String> {
-    let list = text(observer.cmd(&["CLIENT", "LIST"]));
-    let line = list
-        .lines()
-        .find(|l| l.split(' ').any(|f| f == format!("name={name}")))
-        .unwrap_or_else(|| panic!("no client named {name} in {list}"));
-    line.split(' ').filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn client_u64(observer: &mut RespConn, name: &str, field: &str) -> u64 {
@@ -230,12 +220,8 @@ fn lua_memory_grows_with_loaded_scripts() {
     assert_eq!(scripts, parts, "used_memory_scripts is the EVAL cache plus the functions");
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    common::wait_until(what, Duration::from_secs(20), done)
 }
 
 /// `(blocked_clients, clients_in_timeout_table)` with nobody blocked, one BLPOP 0, one

@@ -153,15 +153,6 @@ fn a_subscriber_over_the_pubsub_hard_limit_is_closed() {
     }
 }
 
-/// The subscriber's `omem` in CLIENT LIST (the output the server holds for it).
-fn omem_of(admin: &mut RespConn, name: &str) -> u64 {
-    let Resp::Bulk(list) = admin.cmd(&["CLIENT", "LIST"]) else { panic!("CLIENT LIST") };
-    let list = String::from_utf8(list).unwrap();
-    let line = list.lines().find(|l| l.contains(&format!(" name={name} "))).expect("the subscriber's line");
-    let field = line.split(' ').find_map(|kv| kv.strip_prefix("omem=")).expect("omem");
-    field.parse().unwrap()
-}
-
 #[test]
 fn a_subscriber_over_the_pubsub_soft_limit_for_its_seconds_is_closed() {
     let Some((ferrous, redis)) = servers(&[]) else { return };
@@ -178,7 +169,8 @@ fn a_subscriber_over_the_pubsub_soft_limit_for_its_seconds_is_closed() {
         // server holds more than the soft limit for it.
         let big = "x".repeat(100_000);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while omem_of(&mut admin, "sub") <= 200_000 {
+        // `omem`: the output the server holds for the subscriber.
+        while common::client_fields(&mut admin, "sub")["omem"].parse::<u64>().unwrap() <= 200_000 {
             assert_eq!(admin.cmd(&["PUBLISH", "ch", &big]), Resp::Int(1), "{what}: closed too early");
             assert!(Instant::now() < deadline, "{what}: the output never grew past the soft limit");
         }

@@ -1075,6 +1075,20 @@ pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// The CLIENT LIST fields (`name=value`) of the client named `name`, as `observer` sees
+/// them.
+pub fn client_fields(observer: &mut RespConn, name: &str) -> std::collections::HashMap<String, String> {
+    let list = match observer.cmd(&["CLIENT", "LIST"]) {
+        Resp::Bulk(b) | Resp::Verbatim(b) => String::from_utf8(b).expect("CLIENT LIST is text"),
+        other => panic!("CLIENT LIST replied {other:?}"),
+    };
+    let line = list
+        .lines()
+        .find(|l| l.split(' ').any(|f| f == format!("name={name}")))
+        .unwrap_or_else(|| panic!("no client named {name} in {list}"));
+    line.split(' ').filter_map(|f| f.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
 /// DEBUG DIGEST, or the error text (so two failures never compare equal to a digest).
 pub fn digest(con: &mut redis::Connection) -> String {
     redis::cmd("DEBUG").arg("DIGEST").query(con).unwrap_or_else(|e| format!("no digest: {e}"))
